@@ -1,0 +1,395 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * catnap's queue implementation: sockets, their state, options and the FIFOs of pending
+ * operations. The engine (selected by catnap.engine) makes those operations progress.
+ */
+#include "catnap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define UDP_MAX_PAYLOAD 65507u
+
+struct demi__task *nap_head(struct demi__list *fifo)
+{
+	struct demi__list *n = demi__list_front(fifo);
+
+	return n ? demi__container_of(n, struct demi__task, wait_link) : NULL;
+}
+
+void nap_wake_head(struct demi__list *fifo)
+{
+	struct demi__task *t = nap_head(fifo);
+
+	if (t)
+		demi__task_wake(t);
+}
+
+static int nap_init(struct demi__libos *los)
+{
+	static const char *const engines[] = { "epoll", NULL };
+	struct nap_libos *nap = calloc(1, sizeof(*nap));
+	uint64_t pop_bytes;
+	int engine, rc;
+
+	if (!nap)
+		return -ENOMEM;
+	los->priv = nap;
+	rc = demi__config_get_choice(&los->cfg, "catnap.engine", engines, 0, &engine);
+	if (rc == 0)
+		rc = demi__config_get_u64(&los->cfg, "catnap.tcp_pop_bytes",
+					  65536 - DEMI__BUF_HEADROOM, 1, 1u << 24, &pop_bytes);
+	if (rc < 0)
+		goto fail;
+	nap->tcp_pop_bytes = (uint32_t)pop_bytes;
+	nap->engine = &nap_epoll_engine;
+	nap->udp_spill = malloc(UDP_MAX_PAYLOAD + 1);
+	if (!nap->udp_spill) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	rc = nap->engine->init(los);
+	if (rc < 0)
+		goto fail;
+	DEMI_INFO("catnap: %s engine, busy_poll %s", nap->engine->name,
+		  los->busy_poll ? "on" : "off");
+	return 0;
+fail:
+	free(nap->udp_spill);
+	free(nap);
+	los->priv = NULL;
+	return rc;
+}
+
+static void nap_fini(struct demi__libos *los)
+{
+	struct nap_libos *nap = nap_of(los);
+
+	nap->engine->fini(los);
+	while (nap->free_queues) {
+		struct nap_queue *q = nap->free_queues;
+		nap->free_queues = q->next_free;
+		free(q);
+	}
+	free(nap->udp_spill);
+	free(nap);
+	los->priv = NULL;
+}
+
+struct nap_queue *nap_queue_create(struct demi__libos *los, int fd, int type)
+{
+	struct nap_libos *nap = nap_of(los);
+	struct nap_queue *q = nap->free_queues;
+
+	if (q)
+		nap->free_queues = q->next_free;
+	else if (!(q = malloc(sizeof(*q))))
+		return NULL;
+	memset(q, 0, sizeof(*q));
+	q->base.los = los;
+	q->base.qd = -1;
+	q->base.type = type;
+	q->fd = fd;
+	q->readable = true; /* unknown: the first pop tries */
+	q->writable = true;
+	demi__list_init(&q->accepts);
+	demi__list_init(&q->pops);
+	demi__list_init(&q->pushes);
+	return q;
+}
+
+static void queue_free(struct demi__libos *los, struct nap_queue *q)
+{
+	struct nap_libos *nap = nap_of(los);
+
+	q->next_free = nap->free_queues;
+	nap->free_queues = q;
+}
+
+static int nap_socket(struct demi__libos *los, int domain, int type, int protocol,
+		      struct demi__queue **q_out)
+{
+	int fd = socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+	struct nap_queue *q;
+	int one = 1;
+
+	if (fd < 0)
+		return -errno;
+	if (type == SOCK_STREAM) {
+		/* Latency first: no Nagle. A server restarts without waiting out TIME_WAIT. */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	}
+	q = nap_queue_create(los, fd, type);
+	if (!q) {
+		close(fd);
+		return -ENOMEM;
+	}
+	if (type == SOCK_DGRAM) {
+		int rc = nap_of(los)->engine->watch(los, q);
+		if (rc < 0) {
+			close(fd);
+			queue_free(los, q);
+			return rc;
+		}
+	}
+	*q_out = &q->base;
+	return 0;
+}
+
+static int nap_bind(struct demi__queue *dq, const struct sockaddr_in *addr)
+{
+	struct nap_queue *q = nap_queue_of(dq);
+
+	if (q->bound || q->state != NAP_NEW)
+		return -EINVAL;
+	if (bind(q->fd, (const struct sockaddr *)addr, sizeof(*addr)) < 0)
+		return -errno;
+	q->bound = true;
+	return 0;
+}
+
+static int nap_listen(struct demi__queue *dq, int backlog)
+{
+	struct nap_queue *q = nap_queue_of(dq);
+	int rc;
+
+	if (q->state == NAP_LISTENING)
+		return -EINVAL;
+	if (q->state != NAP_NEW)
+		return -EINVAL;
+	if (!q->bound)
+		return -EDESTADDRREQ;
+	if (listen(q->fd, backlog) < 0)
+		return -errno;
+	q->state = NAP_LISTENING;
+	rc = nap_of(dq->los)->engine->watch(dq->los, q);
+	return rc;
+}
+
+static int nap_accept(struct demi__queue *dq, struct demi__task *t)
+{
+	struct nap_queue *q = nap_queue_of(dq);
+	bool first = demi__list_empty(&q->accepts);
+
+	if (q->state != NAP_LISTENING)
+		return -EINVAL;
+	t->poll = nap_of(dq->los)->engine->accept;
+	demi__list_push_back(&q->accepts, &t->wait_link);
+	if (first && q->readable)
+		t->poll(t);
+	return 0;
+}
+
+static int nap_connect(struct demi__queue *dq, struct demi__task *t, const struct sockaddr_in *to)
+{
+	struct nap_queue *q = nap_queue_of(dq);
+	struct demi__libos *los = dq->los;
+	int rc;
+
+	if (dq->type == SOCK_DGRAM) {
+		/* A UDP connect only sets the default destination: it completes at once. */
+		if (connect(q->fd, (const struct sockaddr *)to, sizeof(*to)) < 0) {
+			demi__task_fail(t, errno);
+			return 0;
+		}
+		q->has_peer = true;
+		demi__task_complete(t);
+		return 0;
+	}
+	if (q->state == NAP_CONNECTED)
+		return -EISCONN;
+	if (q->state == NAP_CONNECTING)
+		return -EALREADY;
+	if (q->state == NAP_LISTENING)
+		return -EINVAL;
+	t->poll = nap_of(los)->engine->connect;
+	if (connect(q->fd, (const struct sockaddr *)to, sizeof(*to)) == 0) {
+		q->state = NAP_CONNECTED;
+	} else if (errno == EINPROGRESS) {
+		q->state = NAP_CONNECTING;
+	} else {
+		/* Refused, unreachable...: the error arrives on the token, as it would later. */
+		demi__task_fail(t, errno);
+		return 0;
+	}
+	/* Watching starts after connect(2), so the first writable edge is its outcome. */
+	if (!q->watched && (rc = nap_of(los)->engine->watch(los, q)) < 0) {
+		q->state = NAP_NEW;
+		return rc;
+	}
+	if (q->state == NAP_CONNECTED) {
+		demi__task_complete(t);
+		return 0;
+	}
+	q->connect = t;
+	return 0;
+}
+
+static void cancel_fifo(struct demi__list *fifo, bool is_push)
+{
+	struct demi__task *t;
+
+	while ((t = nap_head(fifo))) {
+		if (is_push)
+			demi__push_req_put(&((struct nap_push_state *)(void *)t->priv.u64)->req);
+		demi__task_fail(t, ECANCELED);
+	}
+}
+
+static int nap_close(struct demi__queue *dq)
+{
+	struct nap_queue *q = nap_queue_of(dq);
+
+	if (q->connect) {
+		demi__task_fail(q->connect, ECANCELED);
+		q->connect = NULL;
+	}
+	cancel_fifo(&q->accepts, false);
+	cancel_fifo(&q->pops, false);
+	cancel_fifo(&q->pushes, true);
+	/* close(2) also removes the fd from epoll (we never dup it). */
+	close(q->fd);
+	queue_free(dq->los, q);
+	return 0;
+}
+
+static int nap_push(struct demi__queue *dq, struct demi__task *t, struct demi__push_req *req,
+		    const struct sockaddr_in *to)
+{
+	struct nap_queue *q = nap_queue_of(dq);
+	struct nap_push_state *ps = (struct nap_push_state *)(void *)t->priv.u64;
+	bool first = demi__list_empty(&q->pushes);
+	int rc;
+
+	_Static_assert(sizeof(struct nap_push_state) <= DEMI__TASK_PRIV_BYTES,
+		       "push state must fit in a task");
+	if (dq->type == SOCK_STREAM) {
+		if (q->state == NAP_LISTENING)
+			return -EINVAL;
+		if (q->state != NAP_CONNECTED)
+			return -ENOTCONN;
+		to = NULL; /* pushto on a connected stream ignores the address */
+	} else {
+		if (req->total > UDP_MAX_PAYLOAD)
+			return -EMSGSIZE;
+		if (!to && !q->has_peer)
+			return -EDESTADDRREQ;
+	}
+	ps->req = *req;
+	ps->sent = 0;
+	ps->has_to = to != NULL;
+	if (to)
+		ps->to = *to;
+	t->poll = nap_of(dq->los)->engine->push;
+	demi__list_push_back(&q->pushes, &t->wait_link);
+	if (first && q->writable)
+		t->poll(t);
+	if (!demi__task_done(t)) {
+		/* Still pending: the application may reuse its memory as soon as we return. */
+		rc = demi__push_req_own(&dq->los->pool, &ps->req, ps->sent);
+		if (rc < 0) {
+			demi__list_remove(&t->wait_link);
+			*req = ps->req; /* the caller drops the references */
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static int nap_pop(struct demi__queue *dq, struct demi__task *t)
+{
+	struct nap_queue *q = nap_queue_of(dq);
+	bool first = demi__list_empty(&q->pops);
+
+	if (dq->type == SOCK_STREAM) {
+		if (q->state == NAP_LISTENING)
+			return -EINVAL;
+		if (q->state != NAP_CONNECTED)
+			return -ENOTCONN;
+	}
+	t->poll = nap_of(dq->los)->engine->pop;
+	demi__list_push_back(&q->pops, &t->wait_link);
+	if (first && (q->readable || q->eof))
+		t->poll(t);
+	return 0;
+}
+
+/* The options an application may set or read; anything else is ENOPROTOOPT. */
+static bool option_allowed(int level, int name, bool get)
+{
+	if (level == SOL_SOCKET)
+		return name == SO_REUSEADDR || name == SO_REUSEPORT || name == SO_KEEPALIVE ||
+		       name == SO_LINGER || name == SO_RCVBUF || name == SO_SNDBUF ||
+		       (get && (name == SO_ERROR || name == SO_TYPE));
+	if (level == IPPROTO_TCP)
+		return name == TCP_NODELAY || name == TCP_KEEPIDLE || name == TCP_KEEPINTVL ||
+		       name == TCP_KEEPCNT;
+	return false;
+}
+
+static int nap_setsockopt(struct demi__queue *dq, int level, int name, const void *val,
+			  socklen_t len)
+{
+	struct nap_queue *q = nap_queue_of(dq);
+
+	if (!option_allowed(level, name, false))
+		return -ENOPROTOOPT;
+	if (level == IPPROTO_TCP && dq->type != SOCK_STREAM)
+		return -ENOPROTOOPT;
+	return setsockopt(q->fd, level, name, val, len) < 0 ? -errno : 0;
+}
+
+static int nap_getsockopt(struct demi__queue *dq, int level, int name, void *val, socklen_t *len)
+{
+	struct nap_queue *q = nap_queue_of(dq);
+
+	if (!option_allowed(level, name, true))
+		return -ENOPROTOOPT;
+	if (level == IPPROTO_TCP && dq->type != SOCK_STREAM)
+		return -ENOPROTOOPT;
+	return getsockopt(q->fd, level, name, val, len) < 0 ? -errno : 0;
+}
+
+static int nap_getpeername(struct demi__queue *dq, struct sockaddr_in *addr)
+{
+	socklen_t len = sizeof(*addr);
+
+	return getpeername(nap_queue_of(dq)->fd, (struct sockaddr *)addr, &len) < 0 ? -errno : 0;
+}
+
+static int nap_getsockname(struct demi__queue *dq, struct sockaddr_in *addr)
+{
+	socklen_t len = sizeof(*addr);
+
+	return getsockname(nap_queue_of(dq)->fd, (struct sockaddr *)addr, &len) < 0 ? -errno : 0;
+}
+
+static int nap_poll_io(struct demi__libos *los, uint64_t timeout_ns)
+{
+	return nap_of(los)->engine->poll_io(los, timeout_ns);
+}
+
+const struct demi__libos_ops nap_libos_ops = {
+	.name = "catnap",
+	.init = nap_init,
+	.fini = nap_fini,
+	.socket = nap_socket,
+	.bind = nap_bind,
+	.listen = nap_listen,
+	.accept = nap_accept,
+	.connect = nap_connect,
+	.push = nap_push,
+	.pop = nap_pop,
+	.close = nap_close,
+	.setsockopt = nap_setsockopt,
+	.getsockopt = nap_getsockopt,
+	.getpeername = nap_getpeername,
+	.getsockname = nap_getsockname,
+	.poll_io = nap_poll_io,
+};

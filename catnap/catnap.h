@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * catnap: the libOS on the host's POSIX sockets.
+ *
+ * One queue implementation (catnap.c: socket lifecycle, option handling, the per-queue FIFOs
+ * of pending operations, cancellation) over an engine that makes the operations progress.
+ * The epoll engine (epoll_engine.c) tries each operation's syscall when the socket is known to
+ * be ready and otherwise parks the task until edge-triggered epoll says it is.
+ *
+ * Ordering: on one queue, pops complete in issue order and pushes are written in issue order:
+ * only the task at the head of a FIFO touches the socket; when it finishes it wakes the next.
+ */
+#ifndef NAP_CATNAP_H
+#define NAP_CATNAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+#include "libos.h"
+
+enum nap_state {
+	NAP_NEW = 0, /* created, maybe bound */
+	NAP_CONNECTING,
+	NAP_CONNECTED,
+	NAP_LISTENING,
+};
+
+struct nap_queue {
+	struct demi__queue base;
+	int fd;
+	uint8_t state;
+	bool bound;
+	bool watched; /* registered with the engine */
+	/* Readiness known from the last event or syscall (edge-triggered): try the syscall only
+	 * when set, clear it when the kernel says EAGAIN. */
+	bool readable;
+	bool writable;
+	bool eof; /* the peer closed: every further pop completes at once with 0 bytes */
+	bool has_peer; /* UDP: connect() gave a default destination */
+	struct demi__list accepts;
+	struct demi__list pops;
+	struct demi__list pushes;
+	struct demi__task *connect;
+	struct nap_queue *next_free;
+};
+
+/* Per-task state, kept in the task's priv area. */
+struct nap_push_state {
+	struct demi__push_req req;
+	uint64_t sent;
+	struct sockaddr_in to;
+	bool has_to;
+};
+
+struct nap_engine;
+
+struct nap_engine_ops {
+	const char *name;
+	int (*init)(struct demi__libos *los);
+	void (*fini)(struct demi__libos *los);
+	/* Starts watching q's fd for readiness. 0 or -errno. */
+	int (*watch)(struct demi__libos *los, struct nap_queue *q);
+	/* The poll functions of the four kinds of task. */
+	demi__task_poll_fn accept, connect, push, pop;
+	int (*poll_io)(struct demi__libos *los, uint64_t timeout_ns);
+};
+
+struct nap_libos {
+	const struct nap_engine_ops *engine;
+	void *engine_state;
+	uint32_t tcp_pop_bytes; /* most bytes one TCP pop returns */
+	struct nap_queue *free_queues; /* cache of queue structs (accept churn allocates none) */
+	uint8_t *udp_spill; /* overflow area for datagrams larger than a small buffer */
+};
+
+static inline struct nap_libos *nap_of(struct demi__libos *los)
+{
+	return los->priv;
+}
+
+static inline struct nap_queue *nap_queue_of(void *q)
+{
+	return q;
+}
+
+/* Creates a queue around an existing fd (used by accept). NULL: -ENOMEM. */
+struct nap_queue *nap_queue_create(struct demi__libos *los, int fd, int type);
+/* Wakes the first task of a FIFO, if any. */
+void nap_wake_head(struct demi__list *fifo);
+/* The task at the head of a FIFO, or NULL. */
+struct demi__task *nap_head(struct demi__list *fifo);
+
+extern const struct nap_engine_ops nap_epoll_engine;
+
+#endif

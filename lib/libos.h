@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The driver SDK: the one header a libOS (catnap, catnip, catmint) includes. It defines the
+ * table of operations a libOS implements and the services lib/ gives it (runtime, buffer pool,
+ * configuration, logging, queue descriptors).
+ *
+ * lib/api.c has already checked every argument that does not need the libOS's state: pointers
+ * are non-NULL, the qd names an open queue of this libOS, addresses are AF_INET and long
+ * enough, scatter-gather arrays are well formed and resolved to demi__seg (with a reference
+ * taken on every pool buffer). Operations return 0 (or a count) on success, -errno on failure;
+ * a task handed to an operation that fails is discarded by the caller.
+ */
+#ifndef DEMI__LIBOS_H
+#define DEMI__LIBOS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+#include <demi/types.h>
+
+#include "config.h"
+#include "list.h"
+#include "log.h"
+#include "mem/buf.h"
+#include "runtime/runtime.h"
+
+struct demi__libos;
+struct demi__queue;
+
+/* One segment of a push: pool memory (buf != NULL, one reference held for the push) or
+ * foreign memory (buf == NULL), which the libOS must consume or copy before push returns. */
+struct demi__seg {
+	struct demi__buf *buf;
+	uint8_t *data;
+	uint32_t len;
+};
+
+/* Data of a push, built by lib/api.c: the segments and their total length. */
+struct demi__push_req {
+	struct demi__seg segs[DEMI_SGARRAY_MAXSIZE];
+	uint32_t nsegs;
+	uint64_t total;
+};
+
+struct demi__libos_ops {
+	const char *name;
+	int (*init)(struct demi__libos *los);
+	void (*fini)(struct demi__libos *los);
+
+	/* Creates a queue (embedding struct demi__queue); lib/ assigns its qd. */
+	int (*socket)(struct demi__libos *los, int domain, int type, int protocol,
+		      struct demi__queue **q_out);
+	int (*bind)(struct demi__queue *q, const struct sockaddr_in *addr);
+	int (*listen)(struct demi__queue *q, int backlog);
+	/* The asynchronous operations start the task t (already created with its opcode). */
+	int (*accept)(struct demi__queue *q, struct demi__task *t);
+	int (*connect)(struct demi__queue *q, struct demi__task *t, const struct sockaddr_in *to);
+	/* to is NULL for demi_push. On success the task owns req (the segments' references);
+	 * on failure the caller drops them. */
+	int (*push)(struct demi__queue *q, struct demi__task *t, struct demi__push_req *req,
+		    const struct sockaddr_in *to);
+	int (*pop)(struct demi__queue *q, struct demi__task *t);
+	/* Fails every pending task of q with ECANCELED and frees q. */
+	int (*close)(struct demi__queue *q);
+	int (*setsockopt)(struct demi__queue *q, int level, int name, const void *val,
+			  socklen_t len);
+	int (*getsockopt)(struct demi__queue *q, int level, int name, void *val, socklen_t *len);
+	int (*getpeername)(struct demi__queue *q, struct sockaddr_in *addr);
+	int (*getsockname)(struct demi__queue *q, struct sockaddr_in *addr);
+
+	/* Looks for device events, sleeping up to timeout_ns (0: do not sleep; UINT64_MAX: no limit)
+	 * until one arrives, and wakes the tasks they concern. Called by demi_wait* when no task is
+	 * ready. NULL for a libOS that polls its device in a background task. */
+	int (*poll_io)(struct demi__libos *los, uint64_t timeout_ns);
+};
+
+/* Common head of every queue; a libOS embeds it first in its own queue struct. */
+struct demi__queue {
+	struct demi__libos *los;
+	int qd;
+	int type; /* SOCK_STREAM or SOCK_DGRAM */
+};
+
+struct demi__libos {
+	const struct demi__libos_ops *ops;
+	struct demi__runtime rt;
+	struct demi__pool pool;
+	struct demi__config cfg;
+	bool busy_poll; /* never sleep in demi_wait* */
+	void *priv; /* the libOS's own state */
+	/* qd table: qd -> queue; free qds are reused oldest first, so a stale qd is unlikely
+	 * to name a new queue soon. */
+	struct demi__queue **qds;
+	int nqds;
+	int *qd_free_ring;
+	int qd_free_head, qd_free_count;
+	uint64_t queues_open;
+};
+
+/* Registers q under a new qd (q->qd is set). 0 or -EMFILE/-ENOMEM. */
+int demi__qd_alloc(struct demi__libos *los, struct demi__queue *q);
+/* Forgets q's qd (the libOS frees q). */
+void demi__qd_free(struct demi__libos *los, struct demi__queue *q);
+struct demi__queue *demi__qd_get(struct demi__libos *los, int qd);
+
+/* Drops the references a push request holds. */
+void demi__push_req_put(struct demi__push_req *req);
+/* Copies the foreign segments of req into pool buffers (from byte `skip` of the request on,
+ * the bytes before having been consumed already), so the application may reuse its memory.
+ * 0 or -ENOMEM. */
+int demi__push_req_own(struct demi__pool *pool, struct demi__push_req *req, uint64_t skip);
+
+/* Fills an sga naming buf's data, handing the caller's reference to the application. */
+void demi__sga_from_buf(demi_sgarray_t *sga, struct demi__buf *b);
+
+/* The libOS registry (lib/libos_registry.c): one entry per libOS compiled in. */
+const struct demi__libos_ops *demi__libos_find(const char *name, bool *known);
+
+#endif

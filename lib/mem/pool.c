@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: MIT */
+/* The buffer pool: size classes, slabs and the address -> buffer map. See buf.h. */
+#include "buf.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../log.h"
+
+static size_t class_bytes(unsigned cls)
+{
+	return (size_t)1 << (DEMI__BUF_MIN_SHIFT + cls);
+}
+
+/* The smallest class whose buffers hold size bytes after the headroom, or -1. */
+static int class_for(size_t size)
+{
+	for (unsigned c = 0; c < DEMI__BUF_NCLASSES; c++)
+		if (size + DEMI__BUF_HEADROOM <= class_bytes(c))
+			return (int)c;
+	return -1;
+}
+
+static size_t round_up(size_t n, size_t to)
+{
+	return (n + to - 1) / to * to;
+}
+
+/* ---- chunk map: every 2 MiB chunk of every slab -> its slab ---- */
+
+static size_t map_slot(uintptr_t key, size_t cap)
+{
+	/* Fibonacci hashing spreads consecutive chunk numbers. */
+	return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & (cap - 1);
+}
+
+static int map_grow(struct demi__pool *p);
+
+static int map_insert(struct demi__pool *p, uintptr_t key, struct demi__slab *s)
+{
+	if ((p->map_used + 1) * 2 > p->map_cap) {
+		int rc = map_grow(p);
+		if (rc < 0)
+			return rc;
+	}
+	size_t i = map_slot(key, p->map_cap);
+	while (p->map_keys[i] != 0)
+		i = (i + 1) & (p->map_cap - 1);
+	p->map_keys[i] = key;
+	p->map_vals[i] = s;
+	p->map_used++;
+	return 0;
+}
+
+static int map_grow(struct demi__pool *p)
+{
+	size_t old_cap = p->map_cap, cap = old_cap ? old_cap * 2 : 64;
+	uintptr_t *old_keys = p->map_keys;
+	struct demi__slab **old_vals = p->map_vals;
+	uintptr_t *keys = calloc(cap, sizeof(*keys));
+	struct demi__slab **vals = calloc(cap, sizeof(*vals));
+
+	if (!keys || !vals) {
+		free(keys);
+		free(vals);
+		return -ENOMEM;
+	}
+	p->map_keys = keys;
+	p->map_vals = vals;
+	p->map_cap = cap;
+	p->map_used = 0;
+	for (size_t i = 0; i < old_cap; i++)
+		if (old_keys[i])
+			map_insert(p, old_keys[i], old_vals[i]);
+	free(old_keys);
+	free(old_vals);
+	return 0;
+}
+
+static struct demi__slab *map_find(const struct demi__pool *p, uintptr_t key)
+{
+	if (!p->map_cap)
+		return NULL;
+	for (size_t i = map_slot(key, p->map_cap);; i = (i + 1) & (p->map_cap - 1)) {
+		if (p->map_keys[i] == key)
+			return p->map_vals[i];
+		if (p->map_keys[i] == 0)
+			return NULL;
+	}
+}
+
+/* Removal with backward shift, so lookups never need tombstones. */
+static void map_remove(struct demi__pool *p, uintptr_t key)
+{
+	size_t mask = p->map_cap - 1, i = map_slot(key, p->map_cap);
+
+	while (p->map_keys[i] != key) {
+		assert(p->map_keys[i] != 0);
+		i = (i + 1) & mask;
+	}
+	for (size_t j = (i + 1) & mask; p->map_keys[j] != 0; j = (j + 1) & mask) {
+		size_t home = map_slot(p->map_keys[j], p->map_cap);
+		/* Move j back into the hole at i if its home is not in (i, j]. */
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			p->map_keys[i] = p->map_keys[j];
+			p->map_vals[i] = p->map_vals[j];
+			i = j;
+		}
+	}
+	p->map_keys[i] = 0;
+	p->map_vals[i] = NULL;
+	p->map_used--;
+}
+
+/* ---- slabs ---- */
+
+static int slab_id_alloc(struct demi__pool *p, uint32_t *id_out)
+{
+	for (uint32_t id = p->free_id_hint; id < p->nslabs; id++) {
+		if (!p->slabs[id]) {
+			*id_out = id;
+			p->free_id_hint = id + 1;
+			return 0;
+		}
+	}
+	if (p->nslabs == p->slabs_cap) {
+		uint32_t cap = p->slabs_cap ? p->slabs_cap * 2 : 64;
+		struct demi__slab **s;
+
+		if (cap >= (1u << 24))
+			return -ENOMEM; /* the handle has 24 bits of slab id */
+		s = realloc(p->slabs, cap * sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		p->slabs = s;
+		p->slabs_cap = cap;
+	}
+	*id_out = p->nslabs++;
+	p->free_id_hint = p->nslabs;
+	return 0;
+}
+
+static void slab_destroy(struct demi__pool *p, struct demi__slab *s)
+{
+	if (p->hook)
+		p->hook(p->hook_arg, s, false);
+	for (size_t off = 0; off < s->bytes; off += DEMI__SLAB_BYTES)
+		map_remove(p, ((uintptr_t)s->mem + off) >> DEMI__SLAB_SHIFT);
+	p->slabs[s->id] = NULL;
+	if (s->id < p->free_id_hint)
+		p->free_id_hint = s->id;
+	p->stats.bytes_reserved -= s->bytes;
+	p->stats.slabs--;
+	free(s->mem);
+	free(s);
+}
+
+/* A new slab of nbufs buffers of stride bytes (cls DEMI__BUF_LARGE for a single large one). */
+static struct demi__slab *slab_create(struct demi__pool *p, uint8_t cls, size_t stride,
+				      uint32_t nbufs)
+{
+	size_t bytes = round_up(stride * nbufs, DEMI__SLAB_BYTES);
+	struct demi__slab *s;
+	uint32_t id;
+
+	if (p->max_bytes && p->stats.bytes_reserved + bytes > p->max_bytes) {
+		DEMI_WARN("buffer pool limit of %zu bytes reached", p->max_bytes);
+		return NULL;
+	}
+	if (slab_id_alloc(p, &id) < 0)
+		return NULL;
+	s = calloc(1, sizeof(*s) + nbufs * sizeof(s->bufs[0]));
+	if (!s)
+		return NULL;
+	s->mem = aligned_alloc(DEMI__SLAB_BYTES, bytes);
+	if (!s->mem) {
+		free(s);
+		return NULL;
+	}
+	s->bytes = bytes;
+	s->stride = (uint32_t)(stride > UINT32_MAX ? UINT32_MAX : stride);
+	s->nbufs = nbufs;
+	s->id = id;
+	s->cls = cls;
+	s->pool = p;
+	for (uint32_t i = 0; i < nbufs; i++) {
+		struct demi__buf *b = &s->bufs[i];
+		b->base = s->mem + (size_t)i * stride;
+		b->cap = (uint32_t)(stride > UINT32_MAX ? UINT32_MAX : stride);
+		b->index = i;
+		b->cls = cls;
+		b->slab = s;
+	}
+	p->slabs[id] = s;
+	p->stats.bytes_reserved += bytes;
+	p->stats.slabs++;
+	p->stats.slab_allocs++;
+	for (size_t off = 0; off < bytes; off += DEMI__SLAB_BYTES) {
+		if (map_insert(p, ((uintptr_t)s->mem + off) >> DEMI__SLAB_SHIFT, s) < 0) {
+			/* Undo the chunks inserted so far, then the rest of the slab. */
+			for (size_t o = 0; o < off; o += DEMI__SLAB_BYTES)
+				map_remove(p, ((uintptr_t)s->mem + o) >> DEMI__SLAB_SHIFT);
+			p->slabs[id] = NULL;
+			p->stats.bytes_reserved -= bytes;
+			p->stats.slabs--;
+			free(s->mem);
+			free(s);
+			return NULL;
+		}
+	}
+	if (p->hook && p->hook(p->hook_arg, s, true) < 0) {
+		p->hook = NULL; /* do not call it for the removal of a slab it refused */
+		slab_destroy(p, s);
+		return NULL;
+	}
+	return s;
+}
+
+static int class_refill(struct demi__pool *p, unsigned cls)
+{
+	size_t stride = class_bytes(cls);
+	uint32_t n = stride >= DEMI__SLAB_BYTES ? 1 : (uint32_t)(DEMI__SLAB_BYTES / stride);
+	struct demi__slab *s = slab_create(p, (uint8_t)cls, stride, n);
+
+	if (!s)
+		return -ENOMEM;
+	/* Push in reverse so the first buffers come out first (nicer for caches and tests). */
+	for (uint32_t i = n; i-- > 0;) {
+		s->bufs[i].next_free = p->free[cls];
+		p->free[cls] = &s->bufs[i];
+	}
+	return 0;
+}
+
+int demi__pool_init(struct demi__pool *pool, size_t max_bytes)
+{
+	memset(pool, 0, sizeof(*pool));
+	pool->max_bytes = max_bytes;
+	pool->nslabs = 1; /* id 0 is never used: a handle is never 0 */
+	pool->free_id_hint = 1;
+	pool->slabs_cap = 64;
+	pool->slabs = calloc(pool->slabs_cap, sizeof(*pool->slabs));
+	return pool->slabs ? 0 : -ENOMEM;
+}
+
+void demi__pool_fini(struct demi__pool *pool)
+{
+	for (uint32_t id = 1; id < pool->nslabs; id++)
+		if (pool->slabs[id])
+			slab_destroy(pool, pool->slabs[id]);
+	free(pool->slabs);
+	free(pool->map_keys);
+	free(pool->map_vals);
+	memset(pool, 0, sizeof(*pool));
+}
+
+int demi__pool_set_slab_hook(struct demi__pool *pool, demi__slab_hook_fn hook, void *arg)
+{
+	pool->hook = hook;
+	pool->hook_arg = arg;
+	for (uint32_t id = 1; hook && id < pool->nslabs; id++) {
+		if (pool->slabs[id]) {
+			int rc = hook(arg, pool->slabs[id], true);
+			if (rc < 0) {
+				pool->hook = NULL;
+				return rc;
+			}
+		}
+	}
+	return 0;
+}
+
+struct demi__buf *demi__pool_get(struct demi__pool *pool, size_t size)
+{
+	struct demi__buf *b;
+	int cls = class_for(size);
+
+	if (cls >= 0) {
+		if (!pool->free[cls] && class_refill(pool, (unsigned)cls) < 0)
+			goto fail;
+		b = pool->free[cls];
+		pool->free[cls] = b->next_free;
+	} else {
+		struct demi__slab *s;
+
+		if (size > DEMI__BUF_MAX_BYTES)
+			goto fail;
+		s = slab_create(pool, DEMI__BUF_LARGE, size + DEMI__BUF_HEADROOM, 1);
+		if (!s)
+			goto fail;
+		b = &s->bufs[0];
+	}
+	b->next_free = NULL;
+	b->off = DEMI__BUF_HEADROOM;
+	b->len = (uint32_t)size;
+	b->refcnt = 1;
+	b->gen++;
+	b->app_owned = 0;
+	b->priv = 0;
+	pool->stats.bufs_in_use++;
+	pool->stats.allocs++;
+	return b;
+fail:
+	pool->stats.failed++;
+	return NULL;
+}
+
+void demi__buf_release(struct demi__buf *b)
+{
+	struct demi__slab *s = b->slab;
+	struct demi__pool *p = s->pool;
+
+	assert(b->refcnt == 0);
+	p->stats.bufs_in_use--;
+	b->app_owned = 0;
+	if (b->cls == DEMI__BUF_LARGE) {
+		slab_destroy(p, s);
+		return;
+	}
+	b->next_free = p->free[b->cls];
+	p->free[b->cls] = b;
+}
+
+struct demi__buf *demi__pool_lookup(const struct demi__pool *pool, const void *addr)
+{
+	uintptr_t a = (uintptr_t)addr;
+	struct demi__slab *s = map_find(pool, a >> DEMI__SLAB_SHIFT);
+	size_t i;
+
+	if (!s)
+		return NULL;
+	i = (a - (uintptr_t)s->mem) / s->stride;
+	return i < s->nbufs ? &s->bufs[i] : NULL;
+}
+
+uint64_t demi__buf_handle(const struct demi__buf *b)
+{
+	return ((uint64_t)b->gen << 48) | ((uint64_t)b->slab->id << 24) | b->index;
+}
+
+struct demi__buf *demi__pool_from_handle(const struct demi__pool *pool, uint64_t handle)
+{
+	uint32_t id = (uint32_t)(handle >> 24) & 0xffffff, index = (uint32_t)handle & 0xffffff;
+	uint16_t gen = (uint16_t)(handle >> 48);
+	struct demi__slab *s;
+	struct demi__buf *b;
+
+	if (id == 0 || id >= pool->nslabs || !(s = pool->slabs[id]) || index >= s->nbufs)
+		return NULL;
+	b = &s->bufs[index];
+	return b->gen == gen && b->refcnt > 0 ? b : NULL;
+}

@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: MIT */
+/* Tasks, tokens and the scheduler pass. See runtime.h for the model. */
+#include "runtime.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TASKS_PER_CHUNK 256u
+
+int demi__runtime_init(struct demi__runtime *rt)
+{
+	memset(rt, 0, sizeof(*rt));
+	demi__list_init(&rt->ready);
+	demi__list_init(&rt->completed);
+	demi__list_init(&rt->bg);
+	return 0;
+}
+
+void demi__runtime_fini(struct demi__runtime *rt)
+{
+	for (uint32_t i = 0; i < rt->nchunks; i++)
+		free(rt->chunks[i]);
+	free(rt->chunks);
+	free(rt->heap);
+	memset(rt, 0, sizeof(*rt));
+}
+
+static int grow(struct demi__runtime *rt)
+{
+	struct demi__task *chunk;
+
+	/* Token indexes are 32-bit: stop well before they would wrap. */
+	if ((uint64_t)(rt->nchunks + 1) * TASKS_PER_CHUNK >= UINT32_MAX)
+		return -ENOMEM;
+	if (rt->nchunks == rt->chunks_cap) {
+		uint32_t cap = rt->chunks_cap ? rt->chunks_cap * 2 : 16;
+		struct demi__task **c = realloc(rt->chunks, cap * sizeof(*c));
+
+		if (!c)
+			return -ENOMEM;
+		rt->chunks = c;
+		rt->chunks_cap = cap;
+	}
+	chunk = calloc(TASKS_PER_CHUNK, sizeof(*chunk));
+	if (!chunk)
+		return -ENOMEM;
+	for (uint32_t i = TASKS_PER_CHUNK; i-- > 0;) {
+		chunk[i].index = rt->nchunks * TASKS_PER_CHUNK + i;
+		chunk[i].rt = rt;
+		chunk[i].next_free = rt->free;
+		rt->free = &chunk[i];
+	}
+	rt->chunks[rt->nchunks++] = chunk;
+	return 0;
+}
+
+struct demi__task *demi__task_create(struct demi__runtime *rt, demi__task_poll_fn poll,
+				     demi_opcode_t opcode, int qd, void *queue)
+{
+	struct demi__task *t;
+
+	if (!rt->free && grow(rt) < 0)
+		return NULL;
+	t = rt->free;
+	rt->free = t->next_free;
+	t->next_free = NULL;
+	t->poll = poll;
+	t->queue = queue;
+	t->state = DEMI__TASK_PENDING;
+	t->gen++;
+	demi__list_init(&t->ready_link);
+	demi__list_init(&t->done_link);
+	demi__list_init(&t->wait_link);
+	memset(&t->result, 0, sizeof(t->result));
+	t->result.qr_opcode = opcode;
+	t->result.qr_qd = qd;
+	t->result.qr_qt = demi__task_token(t);
+	rt->stats.tasks_in_use++;
+	return t;
+}
+
+struct demi__task *demi__task_lookup(struct demi__runtime *rt, demi_qtoken_t qt)
+{
+	uint64_t idx1 = qt & 0xffffffffu;
+	uint32_t gen = (uint32_t)(qt >> 32);
+	struct demi__task *t;
+
+	if (idx1 == 0 || idx1 > (uint64_t)rt->nchunks * TASKS_PER_CHUNK)
+		return NULL;
+	idx1--;
+	t = &rt->chunks[idx1 / TASKS_PER_CHUNK][idx1 % TASKS_PER_CHUNK];
+	return t->state != DEMI__TASK_FREE && t->gen == gen ? t : NULL;
+}
+
+void demi__task_wake(struct demi__task *t)
+{
+	if (t->state == DEMI__TASK_PENDING && !demi__list_linked(&t->ready_link))
+		demi__list_push_back(&t->rt->ready, &t->ready_link);
+}
+
+static void finish(struct demi__task *t)
+{
+	assert(t->state == DEMI__TASK_PENDING);
+	t->state = DEMI__TASK_DONE;
+	if (demi__list_linked(&t->ready_link))
+		demi__list_remove(&t->ready_link);
+	if (demi__list_linked(&t->wait_link))
+		demi__list_remove(&t->wait_link);
+	demi__list_push_back(&t->rt->completed, &t->done_link);
+}
+
+void demi__task_complete(struct demi__task *t)
+{
+	t->result.qr_ret = 0;
+	finish(t);
+}
+
+void demi__task_fail(struct demi__task *t, int err)
+{
+	t->result.qr_opcode = DEMI_OPC_FAILED;
+	t->result.qr_ret = err;
+	memset(&t->result.qr_value, 0, sizeof(t->result.qr_value));
+	finish(t);
+}
+
+static void release(struct demi__task *t)
+{
+	struct demi__runtime *rt = t->rt;
+
+	if (demi__list_linked(&t->done_link))
+		demi__list_remove(&t->done_link);
+	if (demi__list_linked(&t->ready_link))
+		demi__list_remove(&t->ready_link);
+	if (demi__list_linked(&t->wait_link))
+		demi__list_remove(&t->wait_link);
+	t->state = DEMI__TASK_FREE;
+	t->poll = NULL;
+	t->queue = NULL;
+	t->next_free = rt->free;
+	rt->free = t;
+	rt->stats.tasks_in_use--;
+}
+
+void demi__task_take(struct demi__task *t, demi_qresult_t *out)
+{
+	assert(t->state == DEMI__TASK_DONE);
+	*out = t->result;
+	release(t);
+}
+
+void demi__task_discard(struct demi__task *t)
+{
+	release(t);
+}
+
+void demi__bg_add(struct demi__runtime *rt, struct demi__bg_task *bg, demi__bg_poll_fn poll,
+		  void *arg)
+{
+	bg->poll = poll;
+	bg->arg = arg;
+	demi__list_push_back(&rt->bg, &bg->link);
+}
+
+void demi__bg_remove(struct demi__bg_task *bg)
+{
+	demi__list_remove(&bg->link);
+}
+
+int demi__runtime_pass(struct demi__runtime *rt)
+{
+	int progress = 0;
+	struct demi__list *n, *next;
+
+	rt->stats.passes++;
+	for (n = rt->bg.next; n != &rt->bg; n = next) {
+		next = n->next;
+		struct demi__bg_task *bg = demi__container_of(n, struct demi__bg_task, link);
+		progress += bg->poll(bg->arg);
+	}
+	if (rt->heap_len)
+		progress += demi__timer_run(rt, demi__clock_now(rt));
+	/* Poll only the tasks woken before this point; a task woken while polling runs on the
+	 * next pass, so one chatty task cannot starve the caller. */
+	struct demi__list batch;
+	demi__list_init(&batch);
+	if (!demi__list_empty(&rt->ready)) {
+		batch.next = rt->ready.next;
+		batch.prev = rt->ready.prev;
+		batch.next->prev = &batch;
+		batch.prev->next = &batch;
+		demi__list_init(&rt->ready);
+	}
+	while (!demi__list_empty(&batch)) {
+		struct demi__task *t = demi__container_of(batch.next, struct demi__task, ready_link);
+
+		demi__list_remove(&t->ready_link);
+		if (t->state != DEMI__TASK_PENDING)
+			continue;
+		rt->stats.polls++;
+		t->poll(t);
+		progress++;
+	}
+	return progress;
+}

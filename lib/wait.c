@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * demi_wait, demi_wait_any, demi_wait_next_n: run the libOS until a condition holds.
+ *
+ * One turn of the loop: a scheduler pass (woken tasks, background tasks, timers); if that did
+ * not satisfy the wait and nothing is ready, the libOS's poll_io sleeps in the kernel until
+ * an event, the next timer or the wait's deadline, whichever comes first (or, with busy_poll,
+ * only checks for events). So an idle wait costs no CPU and a busy one makes no extra calls.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <demi/wait.h>
+
+#include "api.h"
+#include "libos.h"
+
+#define NSEC 1000000000ull
+
+/* A condition on the runtime; returns true when the wait is over. */
+typedef bool (*ready_fn)(struct demi__libos *los, void *arg);
+
+static int parse_timeout(const struct timespec *ts, uint64_t *ns)
+{
+	if (!ts) {
+		*ns = UINT64_MAX;
+		return 0;
+	}
+	if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= (long)NSEC)
+		return EINVAL;
+	if ((uint64_t)ts->tv_sec >= UINT64_MAX / NSEC - 1)
+		*ns = UINT64_MAX;
+	else
+		*ns = (uint64_t)ts->tv_sec * NSEC + (uint64_t)ts->tv_nsec;
+	return 0;
+}
+
+static int run_until(struct demi__libos *los, ready_fn ready, void *arg, uint64_t timeout_ns)
+{
+	struct demi__runtime *rt = &los->rt;
+	uint64_t deadline = UINT64_MAX;
+
+	if (ready(los, arg))
+		return 0;
+	if (timeout_ns != UINT64_MAX)
+		deadline = demi__clock_now(rt) + timeout_ns;
+	for (;;) {
+		demi__runtime_pass(rt);
+		if (ready(los, arg))
+			return 0;
+		if (timeout_ns == 0) {
+			/* A zero timeout polls once: one look at the device, one more pass. */
+			if (los->ops->poll_io)
+				los->ops->poll_io(los, 0);
+			demi__runtime_pass(rt);
+			return ready(los, arg) ? 0 : ETIMEDOUT;
+		}
+		uint64_t next_timer = demi__timer_next_deadline(rt);
+		uint64_t until = deadline < next_timer ? deadline : next_timer;
+		/* The clock is read only when something has a deadline. */
+		uint64_t now = until == UINT64_MAX ? 0 : demi__clock_now(rt);
+		if (now >= deadline)
+			return ETIMEDOUT;
+		if (demi__runtime_has_ready(rt))
+			continue;
+		uint64_t sleep_ns = until == UINT64_MAX ? UINT64_MAX : until > now ? until - now : 0;
+		if (los->busy_poll)
+			sleep_ns = 0;
+		if (los->ops->poll_io)
+			los->ops->poll_io(los, sleep_ns);
+	}
+}
+
+static bool task_done(struct demi__libos *los, void *arg)
+{
+	(void)los;
+	return demi__task_done(arg);
+}
+
+DEMI_EXPORT int demi_wait(demi_qresult_t *qr_out, demi_qtoken_t qt, const struct timespec *timeout)
+{
+	struct demi__libos *los = demi__current();
+	struct demi__task *t;
+	uint64_t ns;
+	int rc;
+
+	if (!qr_out)
+		return EINVAL;
+	if (!los)
+		return EPERM;
+	if ((rc = parse_timeout(timeout, &ns)))
+		return rc;
+	t = demi__task_lookup(&los->rt, qt);
+	if (!t)
+		return EINVAL;
+	if ((rc = run_until(los, task_done, t, ns)))
+		return rc;
+	demi__task_take(t, qr_out);
+	return 0;
+}
+
+struct any_arg {
+	struct demi__task **tasks;
+	int n;
+	int found;
+};
+
+static bool any_done(struct demi__libos *los, void *arg)
+{
+	struct any_arg *a = arg;
+
+	(void)los;
+	for (int i = 0; i < a->n; i++) {
+		if (demi__task_done(a->tasks[i])) {
+			a->found = i;
+			return true;
+		}
+	}
+	return false;
+}
+
+DEMI_EXPORT int demi_wait_any(demi_qresult_t *qr_out, int *ready_offset, const demi_qtoken_t qts[],
+			      int num_qts, const struct timespec *timeout)
+{
+	struct demi__libos *los = demi__current();
+	struct demi__task *small[64], **tasks = small;
+	struct any_arg a;
+	uint64_t ns;
+	int rc;
+
+	if (!qr_out || !ready_offset || !qts || num_qts < 1)
+		return EINVAL;
+	if (!los)
+		return EPERM;
+	if ((rc = parse_timeout(timeout, &ns)))
+		return rc;
+	if (num_qts > 64 && !(tasks = malloc((size_t)num_qts * sizeof(*tasks))))
+		return ENOMEM;
+	for (int i = 0; i < num_qts; i++) {
+		tasks[i] = demi__task_lookup(&los->rt, qts[i]);
+		if (!tasks[i]) {
+			rc = EINVAL;
+			goto out;
+		}
+	}
+	a = (struct any_arg){ .tasks = tasks, .n = num_qts, .found = -1 };
+	if ((rc = run_until(los, any_done, &a, ns)))
+		goto out;
+	*ready_offset = a.found;
+	demi__task_take(tasks[a.found], qr_out);
+out:
+	if (tasks != small)
+		free(tasks);
+	return rc;
+}
+
+static bool any_completed(struct demi__libos *los, void *arg)
+{
+	(void)arg;
+	return !demi__list_empty(&los->rt.completed);
+}
+
+DEMI_EXPORT int demi_wait_next_n(demi_qresult_t *qr_out, int num_qrs, int *num_qrs_out,
+				 const struct timespec *timeout)
+{
+	struct demi__libos *los = demi__current();
+	uint64_t ns;
+	int rc, n = 0;
+
+	if (!qr_out || !num_qrs_out || num_qrs < 1)
+		return EINVAL;
+	*num_qrs_out = 0;
+	if (!los)
+		return EPERM;
+	if ((rc = parse_timeout(timeout, &ns)))
+		return rc;
+	if ((rc = run_until(los, any_completed, NULL, ns)))
+		return rc;
+	while (n < num_qrs && !demi__list_empty(&los->rt.completed)) {
+		struct demi__task *t =
+			demi__container_of(los->rt.completed.next, struct demi__task, done_link);
+		demi__task_take(t, &qr_out[n++]);
+	}
+	*num_qrs_out = n;
+	return 0;
+}
