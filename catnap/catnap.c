@@ -32,9 +32,10 @@ void nap_wake_head(struct demi__list *fifo)
 
 static int nap_init(struct demi__libos *los)
 {
-	static const char *const engines[] = { "epoll", NULL };
+	static const char *const engines[] = { "epoll", "io_uring", NULL };
 	struct nap_libos *nap = calloc(1, sizeof(*nap));
 	uint64_t pop_bytes;
+	bool fallback;
 	int engine, rc;
 
 	if (!nap)
@@ -44,18 +45,41 @@ static int nap_init(struct demi__libos *los)
 	if (rc == 0)
 		rc = demi__config_get_u64(&los->cfg, "catnap.tcp_pop_bytes",
 					  65536 - DEMI__BUF_HEADROOM, 1, 1u << 24, &pop_bytes);
+	if (rc == 0)
+		rc = demi__config_get_bool(&los->cfg, "catnap.fallback_to_epoll", false, &fallback);
 	if (rc < 0)
 		goto fail;
 	nap->tcp_pop_bytes = (uint32_t)pop_bytes;
 	nap->engine = &nap_epoll_engine;
+	if (engine == 1) {
+#ifdef NAP_HAVE_URING
+		nap->engine = &nap_uring_engine;
+#else
+		DEMI_ERR("catnap: engine io_uring was not built into this library (liburing was "
+			 "missing at build time)");
+		rc = -ENOTSUP;
+		goto fail;
+#endif
+	}
 	nap->udp_spill = malloc(UDP_MAX_PAYLOAD + 1);
 	if (!nap->udp_spill) {
 		rc = -ENOMEM;
 		goto fail;
 	}
 	rc = nap->engine->init(los);
-	if (rc < 0)
+	if (rc < 0 && nap->engine != &nap_epoll_engine && fallback) {
+		DEMI_WARN("catnap: %s engine unavailable (%s); falling back to epoll as configured",
+			  nap->engine->name, strerror(-rc));
+		nap->engine = &nap_epoll_engine;
+		rc = nap->engine->init(los);
+	}
+	if (rc < 0) {
+		DEMI_ERR("catnap: %s engine unavailable: %s%s", nap->engine->name, strerror(-rc),
+			 nap->engine != &nap_epoll_engine ?
+				 " (set catnap.fallback_to_epoll / CATNAP_FALLBACK_TO_EPOLL=1 to "
+				 "fall back to epoll)" : "");
 		goto fail;
+	}
 	DEMI_INFO("catnap: %s engine, busy_poll %s", nap->engine->name,
 		  los->busy_poll ? "on" : "off");
 	return 0;
@@ -74,6 +98,7 @@ static void nap_fini(struct demi__libos *los)
 	while (nap->free_queues) {
 		struct nap_queue *q = nap->free_queues;
 		nap->free_queues = q->next_free;
+		free(q->acc_fds);
 		free(q);
 	}
 	free(nap->udp_spill);
@@ -86,29 +111,68 @@ struct nap_queue *nap_queue_create(struct demi__libos *los, int fd, int type)
 	struct nap_libos *nap = nap_of(los);
 	struct nap_queue *q = nap->free_queues;
 
-	if (q)
+	uint32_t gen = 0;
+	int *acc_fds = NULL;
+	uint32_t acc_cap = 0;
+
+	if (q) {
 		nap->free_queues = q->next_free;
-	else if (!(q = malloc(sizeof(*q))))
+		gen = q->gen;
+		acc_fds = q->acc_fds;
+		acc_cap = q->acc_cap;
+	} else if (!(q = malloc(sizeof(*q)))) {
 		return NULL;
+	}
 	memset(q, 0, sizeof(*q));
+	q->gen = gen + 1;
+	q->acc_fds = acc_fds;
+	q->acc_cap = acc_cap;
 	q->base.los = los;
 	q->base.qd = -1;
 	q->base.type = type;
 	q->fd = fd;
 	q->readable = true; /* unknown: the first pop tries */
 	q->writable = true;
+	demi__list_init(&q->engine_link);
 	demi__list_init(&q->accepts);
 	demi__list_init(&q->pops);
 	demi__list_init(&q->pushes);
 	return q;
 }
 
-static void queue_free(struct demi__libos *los, struct nap_queue *q)
+void nap_queue_release(struct demi__libos *los, struct nap_queue *q)
 {
 	struct nap_libos *nap = nap_of(los);
 
+	q->gen++; /* anything still naming the old queue is now stale */
 	q->next_free = nap->free_queues;
 	nap->free_queues = q;
+}
+
+int nap_queue_accepted(struct demi__libos *los, int fd, struct nap_queue **q_out)
+{
+	struct nap_queue *q = nap_queue_create(los, fd, SOCK_STREAM);
+	int one = 1, rc;
+
+	if (!q) {
+		close(fd);
+		return -ENOMEM;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	q->state = NAP_CONNECTED;
+	if ((rc = demi__qd_alloc(los, &q->base)) < 0) {
+		close(fd);
+		nap_queue_release(los, q);
+		return rc;
+	}
+	if ((rc = nap_of(los)->engine->watch(los, q)) < 0) {
+		close(fd);
+		demi__qd_free(los, &q->base);
+		nap_queue_release(los, q);
+		return rc;
+	}
+	*q_out = q;
+	return 0;
 }
 
 static int nap_socket(struct demi__libos *los, int domain, int type, int protocol,
@@ -134,7 +198,7 @@ static int nap_socket(struct demi__libos *los, int domain, int type, int protoco
 		int rc = nap_of(los)->engine->watch(los, q);
 		if (rc < 0) {
 			close(fd);
-			queue_free(los, q);
+			nap_queue_release(los, q);
 			return rc;
 		}
 	}
@@ -180,8 +244,9 @@ static int nap_accept(struct demi__queue *dq, struct demi__task *t)
 	if (q->state != NAP_LISTENING)
 		return -EINVAL;
 	t->poll = nap_of(dq->los)->engine->accept;
+	nap_task_state(t)->op = 0;
 	demi__list_push_back(&q->accepts, &t->wait_link);
-	if (first && q->readable)
+	if (first)
 		t->poll(t);
 	return 0;
 }
@@ -209,6 +274,7 @@ static int nap_connect(struct demi__queue *dq, struct demi__task *t, const struc
 	if (q->state == NAP_LISTENING)
 		return -EINVAL;
 	t->poll = nap_of(los)->engine->connect;
+	nap_task_state(t)->op = 0;
 	if (connect(q->fd, (const struct sockaddr *)to, sizeof(*to)) == 0) {
 		q->state = NAP_CONNECTED;
 	} else if (errno == EINPROGRESS) {
@@ -228,6 +294,8 @@ static int nap_connect(struct demi__queue *dq, struct demi__task *t, const struc
 		return 0;
 	}
 	q->connect = t;
+	q->writable = false; /* the next writable edge is the connect's outcome */
+	t->poll(t);
 	return 0;
 }
 
@@ -237,7 +305,7 @@ static void cancel_fifo(struct demi__list *fifo, bool is_push)
 
 	while ((t = nap_head(fifo))) {
 		if (is_push)
-			demi__push_req_put(&((struct nap_push_state *)(void *)t->priv.u64)->req);
+			demi__push_req_put(&nap_task_state(t)->req);
 		demi__task_fail(t, ECANCELED);
 	}
 }
@@ -246,6 +314,7 @@ static int nap_close(struct demi__queue *dq)
 {
 	struct nap_queue *q = nap_queue_of(dq);
 
+	nap_of(dq->los)->engine->unwatch(dq->los, q);
 	if (q->connect) {
 		demi__task_fail(q->connect, ECANCELED);
 		q->connect = NULL;
@@ -255,7 +324,7 @@ static int nap_close(struct demi__queue *dq)
 	cancel_fifo(&q->pushes, true);
 	/* close(2) also removes the fd from epoll (we never dup it). */
 	close(q->fd);
-	queue_free(dq->los, q);
+	nap_queue_release(dq->los, q);
 	return 0;
 }
 
@@ -263,12 +332,10 @@ static int nap_push(struct demi__queue *dq, struct demi__task *t, struct demi__p
 		    const struct sockaddr_in *to)
 {
 	struct nap_queue *q = nap_queue_of(dq);
-	struct nap_push_state *ps = (struct nap_push_state *)(void *)t->priv.u64;
+	struct nap_task_state *ps = nap_task_state(t);
 	bool first = demi__list_empty(&q->pushes);
 	int rc;
 
-	_Static_assert(sizeof(struct nap_push_state) <= DEMI__TASK_PRIV_BYTES,
-		       "push state must fit in a task");
 	if (dq->type == SOCK_STREAM) {
 		if (q->state == NAP_LISTENING)
 			return -EINVAL;
@@ -282,13 +349,14 @@ static int nap_push(struct demi__queue *dq, struct demi__task *t, struct demi__p
 			return -EDESTADDRREQ;
 	}
 	ps->req = *req;
+	ps->op = 0;
 	ps->sent = 0;
 	ps->has_to = to != NULL;
 	if (to)
 		ps->to = *to;
 	t->poll = nap_of(dq->los)->engine->push;
 	demi__list_push_back(&q->pushes, &t->wait_link);
-	if (first && q->writable)
+	if (first)
 		t->poll(t);
 	if (!demi__task_done(t)) {
 		/* Still pending: the application may reuse its memory as soon as we return. */
@@ -314,8 +382,9 @@ static int nap_pop(struct demi__queue *dq, struct demi__task *t)
 			return -ENOTCONN;
 	}
 	t->poll = nap_of(dq->los)->engine->pop;
+	nap_task_state(t)->op = 0;
 	demi__list_push_back(&q->pops, &t->wait_link);
-	if (first && (q->readable || q->eof))
+	if (first)
 		t->poll(t);
 	return 0;
 }

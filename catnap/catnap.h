@@ -42,16 +42,34 @@ struct nap_queue {
 	struct demi__list pops;
 	struct demi__list pushes;
 	struct demi__task *connect;
+	struct demi__list engine_link; /* io_uring: on the list of receives to re-arm */
 	struct nap_queue *next_free;
+	uint32_t gen; /* changes each time the struct is reused: stale completions are spotted */
+	int err; /* a socket error to report to pending and later pops (io_uring) */
+	/* io_uring engine: received data not yet popped, and connections not yet accepted. */
+	struct demi__buf *rx_head, *rx_tail;
+	uint32_t rx_count;
+	uint32_t recv_op; /* armed multishot receive (op id + 1), 0 if none */
+	uint32_t accept_op; /* armed multishot accept (op id + 1), 0 if none */
+	int *acc_fds; /* ring of accepted fds */
+	uint32_t acc_head, acc_count, acc_cap;
 };
 
-/* Per-task state, kept in the task's priv area. */
-struct nap_push_state {
-	struct demi__push_req req;
+/* Per-task state, kept in the task's priv area. The push fields serve push tasks only. */
+struct nap_task_state {
+	uint32_t op; /* io_uring: the operation in flight for this task (id + 1), 0 if none */
+	bool has_to;
 	uint64_t sent;
 	struct sockaddr_in to;
-	bool has_to;
+	struct demi__push_req req;
 };
+
+static inline struct nap_task_state *nap_task_state(struct demi__task *t)
+{
+	_Static_assert(sizeof(struct nap_task_state) <= DEMI__TASK_PRIV_BYTES,
+		       "task state must fit in a task");
+	return (struct nap_task_state *)(void *)t->priv.u64;
+}
 
 struct nap_engine;
 
@@ -59,8 +77,12 @@ struct nap_engine_ops {
 	const char *name;
 	int (*init)(struct demi__libos *los);
 	void (*fini)(struct demi__libos *los);
-	/* Starts watching q's fd for readiness. 0 or -errno. */
+	/* Starts watching q's fd (it just connected, listens, or is a UDP socket). Idempotent.
+	 * 0 or -errno. */
 	int (*watch)(struct demi__libos *los, struct nap_queue *q);
+	/* q is about to be closed: stop everything in flight on it and drop what the engine
+	 * holds for it. Called before the queue's tasks are cancelled and its fd closed. */
+	void (*unwatch)(struct demi__libos *los, struct nap_queue *q);
 	/* The poll functions of the four kinds of task. */
 	demi__task_poll_fn accept, connect, push, pop;
 	int (*poll_io)(struct demi__libos *los, uint64_t timeout_ns);
@@ -84,13 +106,21 @@ static inline struct nap_queue *nap_queue_of(void *q)
 	return q;
 }
 
-/* Creates a queue around an existing fd (used by accept). NULL: -ENOMEM. */
+/* Creates a queue around an existing fd. NULL: -ENOMEM. */
 struct nap_queue *nap_queue_create(struct demi__libos *los, int fd, int type);
+/* Turns a connection fd from accept into a watched, connected queue with a qd. On failure the
+ * fd is closed. 0 or -errno. */
+int nap_queue_accepted(struct demi__libos *los, int fd, struct nap_queue **q_out);
+/* Returns a queue struct (fd already closed) to the cache. */
+void nap_queue_release(struct demi__libos *los, struct nap_queue *q);
 /* Wakes the first task of a FIFO, if any. */
 void nap_wake_head(struct demi__list *fifo);
 /* The task at the head of a FIFO, or NULL. */
 struct demi__task *nap_head(struct demi__list *fifo);
 
 extern const struct nap_engine_ops nap_epoll_engine;
+#ifdef NAP_HAVE_URING
+extern const struct nap_engine_ops nap_uring_engine;
+#endif
 
 #endif

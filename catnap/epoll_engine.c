@@ -72,6 +72,13 @@ static int ep_watch(struct demi__libos *los, struct nap_queue *q)
 	return 0;
 }
 
+static void ep_unwatch(struct demi__libos *los, struct nap_queue *q)
+{
+	/* close(2) removes the fd from the epoll set (we never dup it). */
+	(void)los;
+	(void)q;
+}
+
 /* ---- accept ---- */
 
 static void ep_accept(struct demi__task *t)
@@ -83,7 +90,7 @@ static void ep_accept(struct demi__task *t)
 	struct nap_queue *q;
 	int fd, rc;
 
-	if (nap_head(&lq->accepts) != t)
+	if (nap_head(&lq->accepts) != t || !lq->readable)
 		return;
 	for (;;) {
 		fd = accept4(lq->fd, (struct sockaddr *)&addr, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -100,19 +107,9 @@ static void ep_accept(struct demi__task *t)
 		nap_wake_head(&lq->accepts);
 		return;
 	}
-	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	q = nap_queue_create(los, fd, SOCK_STREAM);
-	if (!q) {
-		close(fd);
-		demi__task_fail(t, ENOMEM);
-		return;
-	}
-	q->state = NAP_CONNECTED;
-	if ((rc = ep_watch(los, q)) < 0 || (rc = demi__qd_alloc(los, &q->base)) < 0) {
-		close(fd);
-		free(q);
+	if ((rc = nap_queue_accepted(los, fd, &q)) < 0) {
 		demi__task_fail(t, -rc);
+		nap_wake_head(&lq->accepts);
 		return;
 	}
 	t->result.qr_value.ares.qd = q->base.qd;
@@ -147,7 +144,7 @@ static void ep_connect(struct demi__task *t)
 
 /* ---- push ---- */
 
-static int build_iov(struct nap_push_state *ps, struct iovec *iov)
+static int build_iov(struct nap_task_state *ps, struct iovec *iov)
 {
 	uint64_t skip = ps->sent;
 	int n = 0;
@@ -169,7 +166,7 @@ static int build_iov(struct nap_push_state *ps, struct iovec *iov)
 static void ep_push(struct demi__task *t)
 {
 	struct nap_queue *q = t->queue;
-	struct nap_push_state *ps = (struct nap_push_state *)(void *)t->priv.u64;
+	struct nap_task_state *ps = nap_task_state(t);
 	struct iovec iov[DEMI_SGARRAY_MAXSIZE];
 	struct msghdr msg = { .msg_iov = iov };
 	ssize_t n;
@@ -373,6 +370,7 @@ const struct nap_engine_ops nap_epoll_engine = {
 	.init = ep_init,
 	.fini = ep_fini,
 	.watch = ep_watch,
+	.unwatch = ep_unwatch,
 	.accept = ep_accept,
 	.connect = ep_connect,
 	.push = ep_push,

@@ -50,9 +50,18 @@ static void thread_exit(void *arg)
 	libos_destroy(los);
 }
 
+/* exit() tears down the instance of the thread that calls it (usually main): sockets are
+ * closed cleanly and the libOS prints its statistics. Other threads' instances go with their
+ * thread. */
+static void process_exit(void)
+{
+	demi__fini();
+}
+
 static void key_create(void)
 {
 	pthread_key_create(&los_key, thread_exit);
+	atexit(process_exit);
 	demi__log_init();
 }
 

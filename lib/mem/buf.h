@@ -56,7 +56,9 @@ struct demi__buf {
 	uint8_t app_owned;
 	uint32_t index; /* position in the slab */
 	struct demi__slab *slab;
-	struct demi__buf *next_free;
+	/* One list at a time: the pool's free list while free, the holder's own list (e.g. a
+	 * socket's received data) while handed out. */
+	struct demi__buf *next;
 	uint64_t priv; /* for the libOS that holds the buffer (e.g. an mbuf or an lkey) */
 };
 

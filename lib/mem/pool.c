@@ -228,7 +228,7 @@ static int class_refill(struct demi__pool *p, unsigned cls)
 		return -ENOMEM;
 	/* Push in reverse so the first buffers come out first (nicer for caches and tests). */
 	for (uint32_t i = n; i-- > 0;) {
-		s->bufs[i].next_free = p->free[cls];
+		s->bufs[i].next = p->free[cls];
 		p->free[cls] = &s->bufs[i];
 	}
 	return 0;
@@ -281,7 +281,7 @@ struct demi__buf *demi__pool_get(struct demi__pool *pool, size_t size)
 		if (!pool->free[cls] && class_refill(pool, (unsigned)cls) < 0)
 			goto fail;
 		b = pool->free[cls];
-		pool->free[cls] = b->next_free;
+		pool->free[cls] = b->next;
 	} else {
 		struct demi__slab *s;
 
@@ -292,7 +292,7 @@ struct demi__buf *demi__pool_get(struct demi__pool *pool, size_t size)
 			goto fail;
 		b = &s->bufs[0];
 	}
-	b->next_free = NULL;
+	b->next = NULL;
 	b->off = DEMI__BUF_HEADROOM;
 	b->len = (uint32_t)size;
 	b->refcnt = 1;
@@ -319,7 +319,7 @@ void demi__buf_release(struct demi__buf *b)
 		slab_destroy(p, s);
 		return;
 	}
-	b->next_free = p->free[b->cls];
+	b->next = p->free[b->cls];
 	p->free[b->cls] = b;
 }
 
