@@ -337,9 +337,14 @@ int demi__config_get_u64(struct demi__config *cfg, const char *key, uint64_t def
 	*out = def;
 	if (!v)
 		return 0;
+	/* Decimal, or hexadecimal with 0x; no sign, no blanks (strtoull would take both). */
+	bool hex = v[0] == '0' && (v[1] == 'x' || v[1] == 'X');
+	unsigned char first = (unsigned char)v[hex ? 2 : 0];
+	bool starts_ok = hex ? isxdigit(first) : isdigit(first);
+
 	errno = 0;
-	x = strtoull(v, &end, 0);
-	if (errno || end == v || *end || *v == '-' || x < min || x > max) {
+	x = strtoull(v, &end, hex ? 16 : 10);
+	if (!starts_ok || errno || *end || x < min || x > max) {
 		DEMI_ERR("%s: %s=\"%s\" is not an integer in [%llu, %llu]", origin_of(cfg, key),
 			 key, v, (unsigned long long)min, (unsigned long long)max);
 		return -EINVAL;

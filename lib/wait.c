@@ -43,8 +43,11 @@ static int run_until(struct demi__libos *los, ready_fn ready, void *arg, uint64_
 
 	if (ready(los, arg))
 		return 0;
-	if (timeout_ns != UINT64_MAX)
-		deadline = demi__clock_now(rt) + timeout_ns;
+	if (timeout_ns != UINT64_MAX) {
+		uint64_t now = demi__clock_now(rt);
+		/* Saturate: a timeout of centuries is no timeout. */
+		deadline = timeout_ns < UINT64_MAX - now ? now + timeout_ns : UINT64_MAX;
+	}
 	for (;;) {
 		demi__runtime_pass(rt);
 		if (ready(los, arg))

@@ -99,6 +99,7 @@ struct demi__pool {
 	size_t map_cap; /* power of two */
 	size_t map_used;
 	size_t max_bytes; /* limit of bytes_reserved; 0 = none */
+	uint16_t gen_seed; /* first generation of the next slab's buffers */
 	demi__slab_hook_fn hook;
 	void *hook_arg;
 	struct demi__pool_stats stats;

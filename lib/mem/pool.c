@@ -138,13 +138,14 @@ static int slab_id_alloc(struct demi__pool *p, uint32_t *id_out)
 		p->slabs_cap = cap;
 	}
 	*id_out = p->nslabs++;
+	p->slabs[*id_out] = NULL; /* reserved, not yet live: a failed creation leaves it free */
 	p->free_id_hint = p->nslabs;
 	return 0;
 }
 
-static void slab_destroy(struct demi__pool *p, struct demi__slab *s)
+static void slab_destroy(struct demi__pool *p, struct demi__slab *s, bool notify)
 {
-	if (p->hook)
+	if (p->hook && notify)
 		p->hook(p->hook_arg, s, false);
 	for (size_t off = 0; off < s->bytes; off += DEMI__SLAB_BYTES)
 		map_remove(p, ((uintptr_t)s->mem + off) >> DEMI__SLAB_SHIFT);
@@ -185,8 +186,12 @@ static struct demi__slab *slab_create(struct demi__pool *p, uint8_t cls, size_t 
 	s->id = id;
 	s->cls = cls;
 	s->pool = p;
+	/* Buffers of a new slab start from a pool-wide generation, so a handle to a freed slab
+	 * does not match a new slab that got the same id. */
+	p->gen_seed += 0x101;
 	for (uint32_t i = 0; i < nbufs; i++) {
 		struct demi__buf *b = &s->bufs[i];
+		b->gen = p->gen_seed;
 		b->base = s->mem + (size_t)i * stride;
 		b->cap = (uint32_t)(stride > UINT32_MAX ? UINT32_MAX : stride);
 		b->index = i;
@@ -211,8 +216,7 @@ static struct demi__slab *slab_create(struct demi__pool *p, uint8_t cls, size_t 
 		}
 	}
 	if (p->hook && p->hook(p->hook_arg, s, true) < 0) {
-		p->hook = NULL; /* do not call it for the removal of a slab it refused */
-		slab_destroy(p, s);
+		slab_destroy(p, s, false); /* the hook refused it: it hears nothing of its removal */
 		return NULL;
 	}
 	return s;
@@ -249,7 +253,7 @@ void demi__pool_fini(struct demi__pool *pool)
 {
 	for (uint32_t id = 1; id < pool->nslabs; id++)
 		if (pool->slabs[id])
-			slab_destroy(pool, pool->slabs[id]);
+			slab_destroy(pool, pool->slabs[id], true);
 	free(pool->slabs);
 	free(pool->map_keys);
 	free(pool->map_vals);
@@ -258,36 +262,38 @@ void demi__pool_fini(struct demi__pool *pool)
 
 int demi__pool_set_slab_hook(struct demi__pool *pool, demi__slab_hook_fn hook, void *arg)
 {
+	pool->hook = NULL;
+	for (uint32_t id = 1; hook && id < pool->nslabs; id++) {
+		int rc;
+
+		if (!pool->slabs[id] || (rc = hook(arg, pool->slabs[id], true)) == 0)
+			continue;
+		/* Take back the registrations made so far: all or nothing. */
+		while (--id > 0)
+			if (pool->slabs[id])
+				hook(arg, pool->slabs[id], false);
+		return rc;
+	}
 	pool->hook = hook;
 	pool->hook_arg = arg;
-	for (uint32_t id = 1; hook && id < pool->nslabs; id++) {
-		if (pool->slabs[id]) {
-			int rc = hook(arg, pool->slabs[id], true);
-			if (rc < 0) {
-				pool->hook = NULL;
-				return rc;
-			}
-		}
-	}
 	return 0;
 }
 
 struct demi__buf *demi__pool_get(struct demi__pool *pool, size_t size)
 {
 	struct demi__buf *b;
-	int cls = class_for(size);
+	int cls;
 
+	if (size > DEMI__BUF_MAX_BYTES)
+		goto fail; /* also keeps size + headroom from wrapping below */
+	cls = class_for(size);
 	if (cls >= 0) {
 		if (!pool->free[cls] && class_refill(pool, (unsigned)cls) < 0)
 			goto fail;
 		b = pool->free[cls];
 		pool->free[cls] = b->next;
 	} else {
-		struct demi__slab *s;
-
-		if (size > DEMI__BUF_MAX_BYTES)
-			goto fail;
-		s = slab_create(pool, DEMI__BUF_LARGE, size + DEMI__BUF_HEADROOM, 1);
+		struct demi__slab *s = slab_create(pool, DEMI__BUF_LARGE, size + DEMI__BUF_HEADROOM, 1);
 		if (!s)
 			goto fail;
 		b = &s->bufs[0];
@@ -316,7 +322,7 @@ void demi__buf_release(struct demi__buf *b)
 	p->stats.bufs_in_use--;
 	b->app_owned = 0;
 	if (b->cls == DEMI__BUF_LARGE) {
-		slab_destroy(p, s);
+		slab_destroy(p, s, true);
 		return;
 	}
 	b->next = p->free[b->cls];
