@@ -444,6 +444,13 @@ static int nap_poll_io(struct demi__libos *los, uint64_t timeout_ns)
 	return nap_of(los)->engine->poll_io(los, timeout_ns);
 }
 
+static uint64_t nap_bufs_cached(struct demi__libos *los)
+{
+	const struct nap_engine_ops *e = nap_of(los)->engine;
+
+	return e->bufs_cached ? e->bufs_cached(los) : 0;
+}
+
 const struct demi__libos_ops nap_libos_ops = {
 	.name = "catnap",
 	.init = nap_init,
@@ -461,4 +468,5 @@ const struct demi__libos_ops nap_libos_ops = {
 	.getpeername = nap_getpeername,
 	.getsockname = nap_getsockname,
 	.poll_io = nap_poll_io,
+	.bufs_cached = nap_bufs_cached,
 };

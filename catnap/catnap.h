@@ -37,6 +37,7 @@ struct nap_queue {
 	bool readable;
 	bool writable;
 	bool eof; /* the peer closed: every further pop completes at once with 0 bytes */
+	bool peer_closed; /* epoll reported the peer's FIN (or an error): no further edge comes */
 	bool has_peer; /* UDP: connect() gave a default destination */
 	struct demi__list accepts;
 	struct demi__list pops;
@@ -49,6 +50,9 @@ struct nap_queue {
 	/* io_uring engine: received data not yet popped, and connections not yet accepted. */
 	struct demi__buf *rx_head, *rx_tail;
 	uint32_t rx_count;
+	uint64_t rx_bytes;
+	bool rx_paused; /* receive stopped: rx_bytes reached catnap.uring_rx_max_bytes */
+	bool zc_ok; /* the peer is not on this host: zero-copy sends are worth it */
 	uint32_t recv_op; /* armed multishot receive (op id + 1), 0 if none */
 	uint32_t accept_op; /* armed multishot accept (op id + 1), 0 if none */
 	int *acc_fds; /* ring of accepted fds */
@@ -86,6 +90,8 @@ struct nap_engine_ops {
 	/* The poll functions of the four kinds of task. */
 	demi__task_poll_fn accept, connect, push, pop;
 	int (*poll_io)(struct demi__libos *los, uint64_t timeout_ns);
+	/* Pool buffers the engine holds as receive buffers for the kernel (not leaks). */
+	uint64_t (*bufs_cached)(struct demi__libos *los);
 };
 
 struct nap_libos {

@@ -242,8 +242,9 @@ static void ep_pop_tcp(struct demi__task *t, struct nap_queue *q)
 		n = recv(q->fd, demi__buf_data(b), want, 0);
 	while (n < 0 && errno == EINTR);
 	if (n > 0) {
-		/* Edge-triggered: a short read drained the socket, so wait for the next edge. */
-		if ((uint32_t)n < want)
+		/* Edge-triggered: a short read drained the data, so wait for the next edge; but
+		 * once the peer's FIN was seen its edge is spent, so keep reading until EOF. */
+		if ((uint32_t)n < want && !q->peer_closed)
 			q->readable = false;
 		b->len = (uint32_t)n;
 		pop_complete(t, b);
@@ -333,6 +334,8 @@ static void ep_pop(struct demi__task *t)
 
 static void on_event(struct nap_queue *q, uint32_t ev)
 {
+	if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		q->peer_closed = true;
 	if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
 		q->readable = true;
 		nap_wake_head(&q->pops);

@@ -91,6 +91,7 @@ struct uring_state {
 	struct uring_op *free_ops;
 	struct demi__list rearm; /* queues whose multishot receive must be armed again */
 	uint32_t zc_threshold;
+	uint64_t rx_max_bytes; /* unpopped bytes a queue may hold before its receive stops */
 	uint32_t pending_sqes; /* prepared since the last enter */
 	struct uring_stats stats;
 };
@@ -231,12 +232,30 @@ static int arm_accept(struct uring_state *st, struct nap_queue *q)
 	return 0;
 }
 
+/*
+ * Zero-copy send only pays off when the data leaves the host: a local peer (loopback, or our
+ * own address) keeps the pages queued in its receive buffer, so the notification, and with it
+ * the pool buffer, is held until the peer reads. Decided once per connection.
+ */
+static void decide_zc(struct nap_queue *q)
+{
+	struct sockaddr_in self, peer;
+	socklen_t l1 = sizeof(self), l2 = sizeof(peer);
+
+	q->zc_ok = false;
+	if (getsockname(q->fd, (struct sockaddr *)&self, &l1) < 0 ||
+	    getpeername(q->fd, (struct sockaddr *)&peer, &l2) < 0)
+		return;
+	q->zc_ok = (ntohl(peer.sin_addr.s_addr) >> 24) != 127 &&
+		   peer.sin_addr.s_addr != self.sin_addr.s_addr;
+}
+
 static int arm_recv(struct uring_state *st, struct nap_queue *q)
 {
 	struct uring_op *op;
 	struct io_uring_sqe *sqe;
 
-	if (q->recv_op || q->eof || q->err)
+	if (q->recv_op || q->eof || q->err || q->rx_paused)
 		return 0;
 	if (!(op = op_alloc(st, OP_RECV, q, NULL)) || !(sqe = get_sqe(st))) {
 		if (op)
@@ -267,7 +286,7 @@ static int ur_init(struct demi__libos *los)
 {
 	struct uring_state *st = calloc(1, sizeof(*st));
 	struct io_uring_params p;
-	uint64_t zc, nbufs, buf_bytes, entries;
+	uint64_t zc, nbufs, buf_bytes, entries, rx_max;
 	int rc;
 
 	if (!st)
@@ -280,8 +299,11 @@ static int ur_init(struct demi__libos *los)
 	    (rc = demi__config_get_u64(&los->cfg, "catnap.uring_bufs", 1024, 1, 32768, &nbufs)) <
 		    0 ||
 	    (rc = demi__config_get_u64(&los->cfg, "catnap.uring_buf_bytes",
-				       16384 - DEMI__BUF_HEADROOM, 64, 1u << 22, &buf_bytes)) < 0)
+				       16384 - DEMI__BUF_HEADROOM, 64, 1u << 22, &buf_bytes)) < 0 ||
+	    (rc = demi__config_get_u64(&los->cfg, "catnap.uring_rx_max_bytes", 256 * 1024, 1,
+				       UINT32_MAX, &rx_max)) < 0)
 		goto fail;
+	st->rx_max_bytes = rx_max;
 	st->zc_threshold = (uint32_t)zc;
 	/* The fastest setup this kernel accepts, then plainer ones. */
 	static const unsigned flag_sets[] = {
@@ -366,8 +388,10 @@ static int ur_watch(struct demi__libos *los, struct nap_queue *q)
 	q->watched = true;
 	if (q->state == NAP_LISTENING)
 		return arm_accept(st, q);
-	if (q->state == NAP_CONNECTED && q->base.type == SOCK_STREAM)
+	if (q->state == NAP_CONNECTED && q->base.type == SOCK_STREAM) {
+		decide_zc(q);
 		return arm_recv(st, q);
+	}
 	return 0; /* UDP pops and connects arm their own operations */
 }
 
@@ -405,6 +429,7 @@ static void ur_unwatch(struct demi__libos *los, struct nap_queue *q)
 	}
 	q->rx_tail = NULL;
 	q->rx_count = 0;
+	q->rx_bytes = 0;
 	while (q->acc_count) {
 		close(q->acc_fds[q->acc_head]);
 		q->acc_head = (q->acc_head + 1) % q->acc_cap;
@@ -485,10 +510,12 @@ static void ur_connect(struct demi__task *t)
 	ts->op = op->id + 1;
 }
 
-static bool push_uses_zc(struct uring_state *st, const struct nap_task_state *ps)
+static bool push_uses_zc(struct uring_state *st, const struct nap_queue *q,
+			 const struct nap_task_state *ps)
 {
 	/* Zero-copy pays for its page pinning and notification only on large pool buffers. */
-	if (ps->req.total - ps->sent < st->zc_threshold || ps->req.nsegs != 1 || ps->has_to)
+	if (!q->zc_ok || ps->req.total - ps->sent < st->zc_threshold || ps->req.nsegs != 1 ||
+	    ps->has_to)
 		return false;
 	return ps->req.segs[0].buf != NULL;
 }
@@ -522,7 +549,7 @@ static void submit_send(struct uring_state *st, struct demi__task *t, struct uri
 	}
 	op->cqes_expected = 1;
 	st->stats.sends++;
-	if (push_uses_zc(st, ps)) {
+	if (push_uses_zc(st, q, ps)) {
 		io_uring_prep_send_zc(sqe, q->fd, op->iov[0].iov_base, op->iov[0].iov_len,
 				      MSG_NOSIGNAL, 0);
 		op->zc = true;
@@ -622,11 +649,19 @@ static void ur_pop(struct demi__task *t)
 		return;
 	}
 	if ((b = q->rx_head)) {
+		struct uring_state *st = state_of(q->base.los);
+
 		q->rx_head = b->next;
 		if (!q->rx_head)
 			q->rx_tail = NULL;
 		b->next = NULL;
 		q->rx_count--;
+		q->rx_bytes -= b->len;
+		/* Room again: resume receiving (with hysteresis, so a pause is not per pop). */
+		if (q->rx_paused && q->rx_bytes <= st->rx_max_bytes / 2) {
+			q->rx_paused = false;
+			arm_recv(st, q); /* no-op while the cancelled receive is still ending */
+		}
 		pop_deliver(t, q, b);
 	} else if (q->eof) {
 		pop_deliver(t, q, NULL);
@@ -710,6 +745,13 @@ static void on_recv(struct uring_state *st, struct uring_op *op, struct io_uring
 			q->rx_head = b;
 		q->rx_tail = b;
 		q->rx_count++;
+		q->rx_bytes += b->len;
+		/* Back-pressure: nobody pops, so stop taking data; the kernel's receive buffer
+		 * then fills and TCP flow control slows the sender. */
+		if (q->rx_bytes >= st->rx_max_bytes && more && !q->rx_paused) {
+			q->rx_paused = true;
+			cancel_op(st, op);
+		}
 	} else {
 		if (b)
 			demi__buf_put(b);
@@ -723,7 +765,8 @@ static void on_recv(struct uring_state *st, struct uring_op *op, struct io_uring
 			q->err = -cqe->res;
 		}
 	}
-	if (!more && !q->eof && !q->err && !q->recv_op && !demi__list_linked(&q->engine_link))
+	if (!more && !q->eof && !q->err && !q->recv_op && !q->rx_paused &&
+	    !demi__list_linked(&q->engine_link))
 		demi__list_push_back(&st->rearm, &q->engine_link);
 	nap_wake_head(&q->pops);
 }
@@ -822,6 +865,7 @@ static void on_connect(struct uring_state *st, struct uring_op *op, struct io_ur
 		return;
 	}
 	q->state = NAP_CONNECTED;
+	decide_zc(q);
 	arm_recv(st, q);
 	demi__task_complete(t);
 }
@@ -912,6 +956,11 @@ static int ur_poll_io(struct demi__libos *los, uint64_t timeout_ns)
 	return (int)total;
 }
 
+static uint64_t ur_bufs_cached(struct demi__libos *los)
+{
+	return state_of(los)->br.provided;
+}
+
 const struct nap_engine_ops nap_uring_engine = {
 	.name = "io_uring",
 	.init = ur_init,
@@ -923,4 +972,5 @@ const struct nap_engine_ops nap_uring_engine = {
 	.push = ur_push,
 	.pop = ur_pop,
 	.poll_io = ur_poll_io,
+	.bufs_cached = ur_bufs_cached,
 };

@@ -95,9 +95,9 @@ DEMI_EXPORT int demi_init(const struct demi_args *args)
 	rc = demi__config_load(&los->cfg);
 	if (rc < 0)
 		goto fail_cfg;
-	name = demi__config_get(&los->cfg, "libos");
-	if (!name)
-		name = "catnap";
+	rc = demi__config_get_str(&los->cfg, "libos", "catnap", &name);
+	if (rc < 0)
+		goto fail_cfg;
 	ops = demi__libos_find(name, &known);
 	if (!ops) {
 		DEMI_ERR("LIBOS=%s: %s", name,
@@ -510,6 +510,7 @@ int demi__debug_counts(struct demi__debug_counts *out)
 	if (!los)
 		return -EPERM;
 	out->bufs_in_use = los->pool.stats.bufs_in_use;
+	out->bufs_cached = los->ops->bufs_cached ? los->ops->bufs_cached(los) : 0;
 	out->tasks_in_use = los->rt.stats.tasks_in_use;
 	out->queues_open = los->queues_open;
 	out->pool_bytes = los->pool.stats.bytes_reserved;

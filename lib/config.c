@@ -304,13 +304,52 @@ static const char *origin_of(struct demi__config *cfg, const char *key)
 	return env_for(key) ? "environment" : cfg->path ? cfg->path : "config";
 }
 
+/* A key given in the file as a list or a mapping where a single value is expected. */
+static bool not_scalar(struct demi__config *cfg, const char *key)
+{
+	struct demi__config_entry *e;
+	size_t klen = strlen(key);
+
+	if (env_for(key))
+		return false;
+	if ((e = entry_find(cfg, key)))
+		return e->value == NULL;
+	for (size_t i = 0; i < cfg->n; i++)
+		if (!strncmp(cfg->entries[i].key, key, klen) && cfg->entries[i].key[klen] == '.')
+			return true;
+	return false;
+}
+
+static int scalar(struct demi__config *cfg, const char *key, const char **v)
+{
+	if (not_scalar(cfg, key)) {
+		DEMI_ERR("%s: %s must be a single value, not a list or a mapping",
+			 origin_of(cfg, key), key);
+		return -EINVAL;
+	}
+	*v = demi__config_get(cfg, key);
+	return 0;
+}
+
+int demi__config_get_str(struct demi__config *cfg, const char *key, const char *def,
+			 const char **out)
+{
+	const char *v;
+	int rc = scalar(cfg, key, &v);
+
+	*out = v ? v : def;
+	return rc;
+}
+
 int demi__config_get_bool(struct demi__config *cfg, const char *key, bool def, bool *out)
 {
 	static const char *const yes[] = { "1", "true", "yes", "on", NULL };
 	static const char *const no[] = { "0", "false", "no", "off", NULL };
-	const char *v = demi__config_get(cfg, key);
+	const char *v;
 
 	*out = def;
+	if (scalar(cfg, key, &v) < 0)
+		return -EINVAL;
 	if (!v)
 		return 0;
 	for (int i = 0; yes[i]; i++) {
@@ -330,11 +369,13 @@ int demi__config_get_bool(struct demi__config *cfg, const char *key, bool def, b
 int demi__config_get_u64(struct demi__config *cfg, const char *key, uint64_t def, uint64_t min,
 			 uint64_t max, uint64_t *out)
 {
-	const char *v = demi__config_get(cfg, key);
+	const char *v;
 	char *end;
 	unsigned long long x;
 
 	*out = def;
+	if (scalar(cfg, key, &v) < 0)
+		return -EINVAL;
 	if (!v)
 		return 0;
 	/* Decimal, or hexadecimal with 0x; no sign, no blanks (strtoull would take both). */
@@ -356,10 +397,12 @@ int demi__config_get_u64(struct demi__config *cfg, const char *key, uint64_t def
 int demi__config_get_choice(struct demi__config *cfg, const char *key,
 			    const char *const *choices, int def, int *out)
 {
-	const char *v = demi__config_get(cfg, key);
+	const char *v;
 	char all[256] = "";
 
 	*out = def;
+	if (scalar(cfg, key, &v) < 0)
+		return -EINVAL;
 	if (!v)
 		return 0;
 	for (int i = 0; choices[i]; i++) {

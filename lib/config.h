@@ -50,6 +50,10 @@ char *const *demi__config_get_list(struct demi__config *cfg, const char *key, si
 int demi__config_foreach(struct demi__config *cfg, const char *key,
 			 int (*fn)(void *arg, const char *name, const char *value), void *arg);
 
+/* The scalar at key, or def when absent; -EINVAL (logged) when the key holds a list or a
+ * mapping. */
+int demi__config_get_str(struct demi__config *cfg, const char *key, const char *def,
+			 const char **out);
 int demi__config_get_bool(struct demi__config *cfg, const char *key, bool def, bool *out);
 int demi__config_get_u64(struct demi__config *cfg, const char *key, uint64_t def, uint64_t min,
 			 uint64_t max, uint64_t *out);

@@ -10,6 +10,7 @@
 
 struct demi__debug_counts {
 	uint64_t bufs_in_use; /* pool buffers with a reference (app-owned or held by the libOS) */
+	uint64_t bufs_cached; /* of those, held by the libOS as device receive buffers */
 	uint64_t tasks_in_use; /* operations issued and not yet waited for */
 	uint64_t queues_open; /* queue descriptors open */
 	uint64_t pool_bytes; /* memory the pool has reserved */

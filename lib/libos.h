@@ -73,6 +73,9 @@ struct demi__libos_ops {
 	 * until one arrives, and wakes the tasks they concern. Called by demi_wait* when no task is
 	 * ready. NULL for a libOS that polls its device in a background task. */
 	int (*poll_io)(struct demi__libos *los, uint64_t timeout_ns);
+	/* Pool buffers the libOS keeps handed to its device for receiving (0 if none): they are
+	 * in use but not leaked. NULL means 0. */
+	uint64_t (*bufs_cached)(struct demi__libos *los);
 };
 
 /* Common head of every queue; a libOS embeds it first in its own queue struct. */
