@@ -216,7 +216,7 @@ DEMI_EXPORT int demi_listen(int sockqd, int backlog)
 	return -los->ops->listen(q, backlog);
 }
 
-/* Creates the task for an operation, lets start() begin it, and hands out its token. */
+/* Creates the task for an operation on q and hands out its token; the libOS starts it. */
 static int issue(struct demi__libos *los, struct demi__queue *q, demi_opcode_t opc,
 		 demi_qtoken_t *qt_out, struct demi__task **t_out)
 {
