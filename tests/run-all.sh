@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The whole test suite, as CI runs it: installs what is missing, builds with warnings as
-# errors, runs the unit and integration suites, then builds again with AddressSanitizer and
+# errors, runs the unit, integration and examples suites, then builds again with AddressSanitizer and
 # UndefinedBehaviorSanitizer and runs them again. Ends with one line "N passed, N failed,
 # N skipped" over both runs and exits non-zero on any failure.
 #   usage: bash tests/run-all.sh [--no-asan] [--slow]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 asan=1
-suites=(--suite unit --suite integration)
+suites=(--suite unit --suite integration --suite examples)
 for a in "$@"; do
 	case "$a" in
 	--no-asan) asan=0 ;;

@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: MIT */
+/* Token sets and socket helpers for the libdemikernel examples; see demi-common.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/tcp.h>
+
+#include "demi-common.h"
+
+const char *ex_prog = "example";
+
+int ex_tokset_add(struct ex_tokset *set, demi_qtoken_t qt, void *owner, int kind)
+{
+	if (set->n == set->cap) {
+		int cap = set->cap ? set->cap * 2 : 64;
+		demi_qtoken_t *qts = realloc(set->qts, (size_t)cap * sizeof(*qts));
+		struct ex_tok *ctx;
+
+		if (!qts)
+			return ENOMEM;
+		set->qts = qts;
+		ctx = realloc(set->ctx, (size_t)cap * sizeof(*ctx));
+		if (!ctx)
+			return ENOMEM;
+		set->ctx = ctx;
+		set->cap = cap;
+	}
+	set->qts[set->n] = qt;
+	set->ctx[set->n].owner = owner;
+	set->ctx[set->n].kind = kind;
+	set->n++;
+	return 0;
+}
+
+int ex_tokset_wait(struct ex_tokset *set, demi_qresult_t *qr, struct ex_tok *tok,
+		   const struct timespec *timeout)
+{
+	int idx = -1;
+	int ret;
+
+	ret = demi_wait_any(qr, &idx, set->qts, set->n, timeout);
+	if (ret == EINTR)
+		return ETIMEDOUT; /* the caller looks at ex_stop and waits again */
+	if (ret != 0)
+		return ret;
+	if (idx < 0 || idx >= set->n) {
+		fprintf(stderr, "%s: demi_wait_any returned offset %d of %d tokens\n", ex_prog, idx,
+			set->n);
+		return EPROTO;
+	}
+	*tok = set->ctx[idx];
+	set->n--;
+	set->qts[idx] = set->qts[set->n];
+	set->ctx[idx] = set->ctx[set->n];
+	return 0;
+}
+
+void ex_tokset_fini(struct ex_tokset *set)
+{
+	free(set->qts);
+	free(set->ctx);
+	memset(set, 0, sizeof(*set));
+}
+
+void ex_err(const char *what, int err)
+{
+	fprintf(stderr, "%s: %s: %s\n", ex_prog, what, strerror(err));
+}
+
+int ex_demi_init(void)
+{
+	/*
+	 * NULL arguments: the libOS takes its configuration from the environment (LIBOS,
+	 * CONFIG_PATH), never from our command line, whose options it does not know.
+	 */
+	int ret = demi_init(NULL);
+
+	if (ret != 0)
+		ex_err("demi_init (check LIBOS and CONFIG_PATH)", ret);
+	return ret;
+}
+
+size_t ex_sga_len(const demi_sgarray_t *sga)
+{
+	size_t len = 0;
+
+	for (uint32_t i = 0; i < sga->sga_numsegs && i < DEMI_SGARRAY_MAXSIZE; i++)
+		len += sga->sga_segs[i].sgaseg_len;
+	return len;
+}
+
+int ex_sga_pattern(demi_sgarray_t *sga, size_t len, uint64_t seed)
+{
+	size_t off = 0;
+
+	*sga = demi_sgaalloc(len);
+	if (sga->sga_numsegs == 0)
+		return ENOMEM;
+	for (uint32_t i = 0; i < sga->sga_numsegs; i++) {
+		ex_pattern_fill(sga->sga_segs[i].sgaseg_buf, sga->sga_segs[i].sgaseg_len, seed,
+				off);
+		off += sga->sga_segs[i].sgaseg_len;
+	}
+	return 0;
+}
+
+size_t ex_sga_check(const demi_sgarray_t *sga, uint64_t seed, size_t offset)
+{
+	for (uint32_t i = 0; i < sga->sga_numsegs && i < DEMI_SGARRAY_MAXSIZE; i++) {
+		size_t len = sga->sga_segs[i].sgaseg_len;
+		size_t bad = ex_pattern_check(sga->sga_segs[i].sgaseg_buf, len, seed, offset);
+
+		offset += bad;
+		if (bad != len)
+			break;
+	}
+	return offset;
+}
+
+void ex_sga_free(demi_sgarray_t *sga)
+{
+	int ret = demi_sgafree(sga);
+
+	if (ret != 0)
+		ex_err("demi_sgafree", ret);
+}
+
+void ex_set_nodelay(int qd)
+{
+	static bool warned;
+	int one = 1;
+	int ret = demi_setsockopt(qd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
+	if (ret != 0 && !warned) {
+		ex_err("demi_setsockopt(TCP_NODELAY) (continuing without it)", ret);
+		warned = true;
+	}
+}
+
+int ex_tcp_listen(const struct sockaddr_in *addr, int *qd_out)
+{
+	char buf[32];
+	int one = 1;
+	int qd, ret;
+
+	ret = demi_socket(&qd, AF_INET, SOCK_STREAM, 0);
+	if (ret != 0) {
+		ex_err("demi_socket", ret);
+		return ret;
+	}
+	/* A restarted server must not wait for the TIME_WAIT of its previous run. */
+	ret = demi_setsockopt(qd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ret != 0)
+		ex_err("demi_setsockopt(SO_REUSEADDR) (continuing without it)", ret);
+	ret = demi_bind(qd, (const struct sockaddr *)addr, sizeof(*addr));
+	if (ret != 0) {
+		fprintf(stderr, "%s: demi_bind %s: %s\n", ex_prog,
+			ex_addr_str(addr, buf, sizeof(buf)), strerror(ret));
+		demi_close(qd);
+		return ret;
+	}
+	ret = demi_listen(qd, 1024);
+	if (ret != 0) {
+		ex_err("demi_listen", ret);
+		demi_close(qd);
+		return ret;
+	}
+	*qd_out = qd;
+	return 0;
+}
+
+int ex_udp_bind(const struct sockaddr_in *addr, int *qd_out)
+{
+	int bufsize = 4 << 20;
+	char buf[32];
+	int qd, ret;
+
+	ret = demi_socket(&qd, AF_INET, SOCK_DGRAM, 0);
+	if (ret != 0) {
+		ex_err("demi_socket", ret);
+		return ret;
+	}
+	/*
+	 * A server socket receives from many clients at once: with the default buffer a burst of
+	 * large datagrams overflows it. Best effort: the system may cap it, a libOS may lack it.
+	 */
+	(void)demi_setsockopt(qd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof(bufsize));
+	(void)demi_setsockopt(qd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize));
+	ret = demi_bind(qd, (const struct sockaddr *)addr, sizeof(*addr));
+	if (ret != 0) {
+		fprintf(stderr, "%s: demi_bind %s: %s\n", ex_prog,
+			ex_addr_str(addr, buf, sizeof(buf)), strerror(ret));
+		demi_close(qd);
+		return ret;
+	}
+	*qd_out = qd;
+	return 0;
+}
+
+int ex_connect_wait(int type, const struct sockaddr_in *addr, uint64_t timeout_ns, int *qd_out)
+{
+	struct timespec ts = ex_timespec(timeout_ns);
+	demi_qresult_t qr;
+	demi_qtoken_t qt;
+	char buf[32];
+	int qd, ret;
+
+	ret = demi_socket(&qd, AF_INET, type, 0);
+	if (ret != 0) {
+		ex_err("demi_socket", ret);
+		return ret;
+	}
+	ret = demi_connect(&qt, qd, (const struct sockaddr *)addr, sizeof(*addr));
+	if (ret != 0) {
+		ex_err("demi_connect", ret);
+		demi_close(qd);
+		return ret;
+	}
+	ret = demi_wait(&qr, qt, &ts);
+	if (ret == 0 && qr.qr_opcode != DEMI_OPC_CONNECT)
+		ret = qr.qr_opcode == DEMI_OPC_FAILED ? (int)qr.qr_ret : EPROTO;
+	if (ret != 0) {
+		fprintf(stderr, "%s: connect to %s: %s\n", ex_prog,
+			ex_addr_str(addr, buf, sizeof(buf)), strerror(ret));
+		/* Closing cancels a connect still pending; its token then completes. */
+		demi_close(qd);
+		if (ret == ETIMEDOUT)
+			demi_wait(&qr, qt, NULL);
+		return ret;
+	}
+	if (type == SOCK_STREAM)
+		ex_set_nodelay(qd);
+	*qd_out = qd;
+	return 0;
+}
