@@ -17,7 +17,8 @@
 #include "debug.h"
 #include "libos.h"
 
-static _Thread_local struct demi__libos *tls_los;
+/* initial-exec: one instruction to reach it, instead of a __tls_get_addr call per API call. */
+static _Thread_local struct demi__libos *tls_los __attribute__((tls_model("initial-exec")));
 static pthread_key_t los_key;
 static pthread_once_t los_key_once = PTHREAD_ONCE_INIT;
 
