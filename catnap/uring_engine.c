@@ -91,6 +91,7 @@ struct uring_state {
 	struct uring_op *free_ops;
 	struct demi__list rearm; /* queues whose multishot receive must be armed again */
 	uint32_t zc_threshold;
+	bool zc_local; /* zero-copy to peers on this host too */
 	uint64_t rx_max_bytes; /* unpopped bytes a queue may hold before its receive stops */
 	uint32_t pending_sqes; /* prepared since the last enter */
 	struct uring_stats stats;
@@ -237,12 +238,14 @@ static int arm_accept(struct uring_state *st, struct nap_queue *q)
  * own address) keeps the pages queued in its receive buffer, so the notification, and with it
  * the pool buffer, is held until the peer reads. Decided once per connection.
  */
-static void decide_zc(struct nap_queue *q)
+static void decide_zc(struct uring_state *st, struct nap_queue *q)
 {
 	struct sockaddr_in self, peer;
 	socklen_t l1 = sizeof(self), l2 = sizeof(peer);
 
-	q->zc_ok = false;
+	q->zc_ok = st->zc_local; /* forced on for measurements (catnap.zc_local) */
+	if (q->zc_ok)
+		return;
 	if (getsockname(q->fd, (struct sockaddr *)&self, &l1) < 0 ||
 	    getpeername(q->fd, (struct sockaddr *)&peer, &l2) < 0)
 		return;
@@ -292,7 +295,7 @@ static int ur_init(struct demi__libos *los)
 	if (!st)
 		return -ENOMEM;
 	demi__list_init(&st->rearm);
-	if ((rc = demi__config_get_u64(&los->cfg, "catnap.zc_threshold", 16384, 1, UINT32_MAX,
+	if ((rc = demi__config_get_u64(&los->cfg, "catnap.zc_threshold", 65536, 1, UINT32_MAX,
 				       &zc)) < 0 ||
 	    (rc = demi__config_get_u64(&los->cfg, "catnap.uring_entries", 1024, 8, 32768,
 				       &entries)) < 0 ||
@@ -304,6 +307,8 @@ static int ur_init(struct demi__libos *los)
 				       UINT32_MAX, &rx_max)) < 0)
 		goto fail;
 	st->rx_max_bytes = rx_max;
+	if ((rc = demi__config_get_bool(&los->cfg, "catnap.zc_local", false, &st->zc_local)) < 0)
+		goto fail;
 	st->zc_threshold = (uint32_t)zc;
 	/* The fastest setup this kernel accepts, then plainer ones. */
 	static const unsigned flag_sets[] = {
@@ -389,7 +394,7 @@ static int ur_watch(struct demi__libos *los, struct nap_queue *q)
 	if (q->state == NAP_LISTENING)
 		return arm_accept(st, q);
 	if (q->state == NAP_CONNECTED && q->base.type == SOCK_STREAM) {
-		decide_zc(q);
+		decide_zc(st, q);
 		return arm_recv(st, q);
 	}
 	return 0; /* UDP pops and connects arm their own operations */
@@ -865,7 +870,7 @@ static void on_connect(struct uring_state *st, struct uring_op *op, struct io_ur
 		return;
 	}
 	q->state = NAP_CONNECTED;
-	decide_zc(q);
+	decide_zc(st, q);
 	arm_recv(st, q);
 	demi__task_complete(t);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Token sets and socket helpers for the libdemikernel examples; see demi-common.h. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,56 +11,107 @@
 
 const char *ex_prog = "example";
 
+static unsigned slot_of(demi_qtoken_t qt, int cap)
+{
+	return (unsigned)((qt * 0x9E3779B97F4A7C15ull) >> 32) & (unsigned)(cap - 1);
+}
+
+static int rehash(struct ex_tokset *set, int cap)
+{
+	struct ex_tokslot *old = set->tab;
+	int old_cap = set->cap;
+
+	set->tab = calloc((size_t)cap, sizeof(*set->tab));
+	if (!set->tab) {
+		set->tab = old;
+		return ENOMEM;
+	}
+	set->cap = cap;
+	set->deleted = 0;
+	for (int i = 0; i < old_cap; i++) {
+		if (old[i].state != 1)
+			continue;
+		unsigned j = slot_of(old[i].qt, cap);
+		while (set->tab[j].state)
+			j = (j + 1) & (unsigned)(cap - 1);
+		set->tab[j] = old[i];
+	}
+	free(old);
+	return 0;
+}
+
 int ex_tokset_add(struct ex_tokset *set, demi_qtoken_t qt, void *owner, int kind)
 {
-	if (set->n == set->cap) {
-		int cap = set->cap ? set->cap * 2 : 64;
-		demi_qtoken_t *qts = realloc(set->qts, (size_t)cap * sizeof(*qts));
-		struct ex_tok *ctx;
+	unsigned j;
 
-		if (!qts)
+	if ((set->n + set->deleted + 1) * 2 > set->cap) {
+		int cap = set->cap ? set->cap : 64;
+		while ((set->n + 1) * 2 > cap / 2)
+			cap *= 2;
+		if (rehash(set, cap))
 			return ENOMEM;
-		set->qts = qts;
-		ctx = realloc(set->ctx, (size_t)cap * sizeof(*ctx));
-		if (!ctx)
-			return ENOMEM;
-		set->ctx = ctx;
-		set->cap = cap;
 	}
-	set->qts[set->n] = qt;
-	set->ctx[set->n].owner = owner;
-	set->ctx[set->n].kind = kind;
+	j = slot_of(qt, set->cap);
+	while (set->tab[j].state == 1)
+		j = (j + 1) & (unsigned)(set->cap - 1);
+	if (set->tab[j].state == 2)
+		set->deleted--;
+	set->tab[j] = (struct ex_tokslot){ .qt = qt, .tok = { owner, kind }, .state = 1 };
 	set->n++;
 	return 0;
+}
+
+/* Removes qt and returns its context; false if the set does not hold it. */
+static bool take(struct ex_tokset *set, demi_qtoken_t qt, struct ex_tok *tok)
+{
+	if (!set->cap)
+		return false;
+	for (unsigned j = slot_of(qt, set->cap);; j = (j + 1) & (unsigned)(set->cap - 1)) {
+		if (set->tab[j].state == 0)
+			return false;
+		if (set->tab[j].state == 1 && set->tab[j].qt == qt) {
+			*tok = set->tab[j].tok;
+			set->tab[j].state = 2;
+			set->deleted++;
+			set->n--;
+			return true;
+		}
+	}
 }
 
 int ex_tokset_wait(struct ex_tokset *set, demi_qresult_t *qr, struct ex_tok *tok,
 		   const struct timespec *timeout)
 {
-	int idx = -1;
-	int ret;
+	if (set->next == set->nready) {
+		int n = 0, ret = demi_wait_next_n(set->ready, EX_TOKSET_BATCH, &n, timeout);
 
-	ret = demi_wait_any(qr, &idx, set->qts, set->n, timeout);
-	if (ret == EINTR)
-		return ETIMEDOUT; /* the caller looks at ex_stop and waits again */
-	if (ret != 0)
-		return ret;
-	if (idx < 0 || idx >= set->n) {
-		fprintf(stderr, "%s: demi_wait_any returned offset %d of %d tokens\n", ex_prog, idx,
-			set->n);
+		if (ret == EINTR)
+			return ETIMEDOUT; /* the caller looks at ex_stop and waits again */
+		if (ret != 0)
+			return ret;
+		set->nready = n;
+		set->next = 0;
+	}
+	*qr = set->ready[set->next++];
+	if (!take(set, qr->qr_qt, tok)) {
+		fprintf(stderr, "%s: a completion (token %#llx) that no loop was waiting for\n",
+			ex_prog, (unsigned long long)qr->qr_qt);
 		return EPROTO;
 	}
-	*tok = set->ctx[idx];
-	set->n--;
-	set->qts[idx] = set->qts[set->n];
-	set->ctx[idx] = set->ctx[set->n];
 	return 0;
+}
+
+void ex_tokset_foreach(struct ex_tokset *set, void (*fn)(void *arg, struct ex_tok *tok),
+		       void *arg)
+{
+	for (int i = 0; i < set->cap; i++)
+		if (set->tab[i].state == 1)
+			fn(arg, &set->tab[i].tok);
 }
 
 void ex_tokset_fini(struct ex_tokset *set)
 {
-	free(set->qts);
-	free(set->ctx);
+	free(set->tab);
 	memset(set, 0, sizeof(*set));
 }
 

@@ -20,17 +20,28 @@ struct ex_tok {
 };
 
 /*
- * The tokens a thread has outstanding. qts[] is passed to demi_wait_any as it is and ctx[i]
- * describes qts[i]. Removal moves the last token into the hole, so indexes carry no meaning;
- * keeping the owner next to each token (rather than looking results up by queue descriptor)
- * stays correct when a closed descriptor is reused while its cancelled operations are still
- * to be reaped.
+ * The tokens a thread has outstanding, each with its context. Waiting uses demi_wait_next_n:
+ * one call returns every operation that completed, so an event loop over thousands of
+ * connections costs O(completions), not O(outstanding tokens), per wakeup. Results are matched
+ * to their context by token (a hash table), which stays correct when a closed descriptor is
+ * reused while its cancelled operations are still to be reaped. Every operation the thread
+ * issues must be in the set: demi_wait_next_n returns any completion of the thread.
  */
+struct ex_tokslot {
+	demi_qtoken_t qt;
+	struct ex_tok tok;
+	uint8_t state; /* 0 empty, 1 used, 2 deleted */
+};
+
+#define EX_TOKSET_BATCH 64
+
 struct ex_tokset {
-	demi_qtoken_t *qts;
-	struct ex_tok *ctx;
-	int n;
-	int cap;
+	struct ex_tokslot *tab;
+	int cap; /* power of two */
+	int n; /* outstanding tokens */
+	int deleted;
+	demi_qresult_t ready[EX_TOKSET_BATCH]; /* results taken from the libOS, not yet returned */
+	int nready, next;
 };
 
 /* Adds a token. Returns 0 or ENOMEM. */
@@ -39,10 +50,14 @@ int ex_tokset_add(struct ex_tokset *set, demi_qtoken_t qt, void *owner, int kind
 /*
  * Waits for any token of the set (the set must not be empty), removes it and returns its result
  * in *qr and its context in *tok. Returns 0, ETIMEDOUT (also when a signal interrupted the wait),
- * or the error of demi_wait_any.
+ * EPROTO for a completion the set did not know, or the error of demi_wait_next_n.
  */
 int ex_tokset_wait(struct ex_tokset *set, demi_qresult_t *qr, struct ex_tok *tok,
 		   const struct timespec *timeout);
+
+/* Calls fn for the context of every outstanding token. */
+void ex_tokset_foreach(struct ex_tokset *set, void (*fn)(void *arg, struct ex_tok *tok),
+		       void *arg);
 
 void ex_tokset_fini(struct ex_tokset *set);
 

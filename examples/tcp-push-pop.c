@@ -153,6 +153,12 @@ static void on_sink_pop(struct server *s, struct sink *k, const demi_qresult_t *
 	free(k);
 }
 
+static void close_popping_sink(void *arg, struct ex_tok *tok)
+{
+	if (tok->kind == OP_POP)
+		sink_close(arg, tok->owner);
+}
+
 /* Closes the listening queue and every connection; the main loop reaps the cancellations. */
 static void server_stop(struct server *s)
 {
@@ -160,9 +166,7 @@ static void server_stop(struct server *s)
 		demi_close(s->lqd);
 		s->lqd = -1;
 	}
-	for (int i = 0; i < s->set.n; i++)
-		if (s->set.ctx[i].kind == OP_POP)
-			sink_close(s, s->set.ctx[i].owner);
+	ex_tokset_foreach(&s->set, close_popping_sink, s);
 }
 
 static int run_server(const struct ex_opts *o)
