@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/* The in-memory test link; see test_link.h. */
+#include "test_link.h"
+
+#include <string.h>
+
+static uint64_t rnd(struct nip_test_wire *w)
+{
+	/* xorshift64*: reproducible from the seed. */
+	w->rng ^= w->rng >> 12;
+	w->rng ^= w->rng << 25;
+	w->rng ^= w->rng >> 27;
+	return w->rng * 0x2545F4914F6CDD1Dull;
+}
+
+static bool hit(struct nip_test_wire *w, uint32_t ppm)
+{
+	return ppm && rnd(w) % 1000000 < ppm;
+}
+
+/*
+ * Corruption models damage that got past the link's frame check: it hits the IPv4 packet of a
+ * frame, where the IPv4 and UDP checksums must catch it. (A real link drops frames whose FCS
+ * fails, so damaged Ethernet headers or ARP bodies, which carry no checksum, do not occur.)
+ */
+static bool is_ip4(const struct demi__buf *b)
+{
+	const uint8_t *d = demi__buf_data(b);
+
+	return b->len > 14 && d[12] == 0x08 && d[13] == 0x00;
+}
+
+static struct demi__buf *copy_of(struct nip_test_wire *w, struct demi__buf *b)
+{
+	struct demi__buf *c = demi__pool_get(w->pool, b->len);
+
+	if (c)
+		memcpy(demi__buf_data(c), demi__buf_data(b), b->len);
+	return c;
+}
+
+static void enqueue(struct nip_test_wire *w, struct nip_test_end *to, struct demi__buf *b,
+		    uint64_t due)
+{
+	if (to->count == NIP_TEST_QUEUE) {
+		to->stats.full++;
+		demi__buf_put(b);
+		return;
+	}
+	struct nip_test_frame *slot = &to->q[(to->head + to->count) % NIP_TEST_QUEUE];
+	slot->buf = b;
+	slot->due = due;
+	to->count++;
+	/* Reordering: swap with one of the last few queued frames. */
+	if (to->count > 1 && hit(w, w->faults.reorder_ppm)) {
+		uint32_t back = 1 + (uint32_t)(rnd(w) % (to->count - 1 < 3 ? to->count - 1 : 3));
+		struct nip_test_frame *other =
+			&to->q[(to->head + to->count - 1 - back) % NIP_TEST_QUEUE];
+		struct nip_test_frame t = *slot;
+		*slot = *other;
+		*other = t;
+		/* Keep delivery times non-decreasing along the queue. */
+		uint64_t d = slot->due > other->due ? slot->due : other->due;
+		slot->due = other->due = d;
+		to->stats.reordered++;
+	}
+}
+
+static int tx_burst(void *dev, struct demi__buf **bufs, int n)
+{
+	struct nip_test_end *from = dev;
+	struct nip_test_wire *w = from->wire;
+	struct nip_test_end *to = &w->end[1 - from->side];
+	const struct nip_test_faults *f = &w->faults;
+
+	for (int i = 0; i < n; i++) {
+		struct demi__buf *b = bufs[i];
+		uint64_t due = *w->now + f->delay_ns + (f->jitter_ns ? rnd(w) % f->jitter_ns : 0);
+
+		from->stats.sent++;
+		if (hit(w, f->drop_ppm)) {
+			from->stats.dropped++;
+			demi__buf_put(b);
+			continue;
+		}
+		if (hit(w, f->dup_ppm)) {
+			struct demi__buf *c = copy_of(w, b);
+			if (c) {
+				from->stats.duplicated++;
+				enqueue(w, to, c, due);
+			}
+		}
+		if (is_ip4(b) && hit(w, f->corrupt_ppm)) {
+			struct demi__buf *c = copy_of(w, b);
+			demi__buf_put(b);
+			if (!c)
+				continue;
+			demi__buf_data(c)[14 + rnd(w) % (c->len - 14)] ^= (uint8_t)(1 + rnd(w) % 255);
+			from->stats.corrupted++;
+			b = c;
+		}
+		enqueue(w, to, b, due);
+	}
+	return n; /* the wire never refuses: a full queue is a counted loss */
+}
+
+static int rx_burst(void *dev, struct demi__buf **bufs, int n)
+{
+	struct nip_test_end *e = dev;
+	int got = 0;
+
+	while (got < n && e->count && e->q[e->head].due <= *e->wire->now) {
+		bufs[got++] = e->q[e->head].buf;
+		e->head = (e->head + 1) % NIP_TEST_QUEUE;
+		e->count--;
+		e->stats.delivered++;
+	}
+	return got;
+}
+
+static struct demi__buf *alloc(void *dev, size_t size)
+{
+	struct nip_test_end *e = dev;
+
+	return demi__pool_get(e->wire->pool, size);
+}
+
+static const struct nip_link_ops test_link_ops = {
+	.rx_burst = rx_burst,
+	.tx_burst = tx_burst,
+	.alloc = alloc,
+};
+
+void nip_test_wire_init(struct nip_test_wire *w, struct demi__pool *pool, const uint64_t *now,
+			uint16_t mtu, uint64_t seed)
+{
+	memset(w, 0, sizeof(*w));
+	w->pool = pool;
+	w->now = now;
+	w->rng = seed ? seed : 1;
+	for (int i = 0; i < 2; i++) {
+		struct nip_test_end *e = &w->end[i];
+		e->wire = w;
+		e->side = i;
+		e->link.ops = &test_link_ops;
+		e->link.dev = e;
+		e->link.mtu = mtu;
+		e->link.mac[0] = 0x02;
+		e->link.mac[5] = (uint8_t)(i + 1);
+	}
+}
+
+void nip_test_wire_fini(struct nip_test_wire *w)
+{
+	for (int i = 0; i < 2; i++) {
+		struct nip_test_end *e = &w->end[i];
+		while (e->count) {
+			demi__buf_put(e->q[e->head].buf);
+			e->head = (e->head + 1) % NIP_TEST_QUEUE;
+			e->count--;
+		}
+	}
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * An in-memory link joining two stacks in one process, with a virtual clock and seeded fault
+ * injection: drop, duplicate, reorder, corrupt (one damaged byte in an IPv4 packet) and delay. Tests drive both
+ * stacks with the same virtual time; nothing here reads a real clock or does I/O.
+ *
+ * A frame sent on one end is delivered to the other end's receive queue at now + delay (plus
+ * jitter), unless a fault hits it. Delivered frames are the sent buffers themselves (no copy),
+ * except duplicates and corrupted frames, which are copies (the original stays untouched).
+ */
+#ifndef NIP_TEST_LINK_H
+#define NIP_TEST_LINK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "link.h"
+
+struct nip_test_faults {
+	uint32_t drop_ppm; /* per million frames */
+	uint32_t dup_ppm;
+	uint32_t reorder_ppm; /* delivered after up to 3 later frames */
+	uint32_t corrupt_ppm;
+	uint64_t delay_ns; /* one-way */
+	uint64_t jitter_ns; /* extra uniform delay in [0, jitter) */
+};
+
+struct nip_test_stats {
+	uint64_t sent, delivered, dropped, duplicated, reordered, corrupted, full;
+};
+
+#define NIP_TEST_QUEUE 4096
+
+struct nip_test_frame {
+	struct demi__buf *buf;
+	uint64_t due;
+};
+
+struct nip_test_end {
+	struct nip_link link;
+	struct nip_test_wire *wire;
+	int side;
+	struct nip_test_frame q[NIP_TEST_QUEUE]; /* frames on their way to this end */
+	uint32_t head, count;
+	struct nip_test_stats stats;
+};
+
+struct nip_test_wire {
+	struct nip_test_end end[2];
+	struct demi__pool *pool;
+	const uint64_t *now; /* the virtual clock, owned by the test */
+	struct nip_test_faults faults;
+	uint64_t rng;
+};
+
+/* Joins two ends; MACs 02:00:00:00:00:01 and :02, the given IP MTU. */
+void nip_test_wire_init(struct nip_test_wire *w, struct demi__pool *pool, const uint64_t *now,
+			uint16_t mtu, uint64_t seed);
+/* Frees frames still in flight. */
+void nip_test_wire_fini(struct nip_test_wire *w);
+static inline struct nip_link *nip_test_link(struct nip_test_wire *w, int side)
+{
+	return &w->end[side].link;
+}
+
+#endif

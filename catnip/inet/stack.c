@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/* The stack's life cycle, Ethernet demultiplexing and the way out to the link. */
+#include "stack.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "udp.h"
+#include "wire/eth.h"
+
+#define RX_BURST 32
+
+void nip_stack_config_default(struct nip_stack_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->arp_ttl_ns = 15ull * 1000000000ull;
+	cfg->arp_retry_ns = 200ull * 1000000ull;
+	cfg->arp_retries = 5;
+	cfg->arp_pending_max = 16;
+	cfg->udp_rx_queue_max = 1024;
+	cfg->ttl = 64;
+}
+
+int nip_stack_init(struct nip_stack *s, struct nip_link *link, const struct nip_stack_config *cfg)
+{
+	memset(s, 0, sizeof(*s));
+	s->link = link;
+	s->cfg = *cfg;
+	s->next_ephemeral = 49152;
+	s->udp_ports = calloc(65536, sizeof(*s->udp_ports));
+	if (!s->udp_ports)
+		return -ENOMEM;
+	if (nip_arp_init(s) < 0) {
+		free(s->udp_ports);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void nip_stack_fini(struct nip_stack *s)
+{
+	nip_arp_fini(s);
+	free(s->udp_ports);
+	s->udp_ports = NULL;
+}
+
+int nip_link_send(struct nip_stack *s, struct demi__buf *frame)
+{
+	if (s->link->ops->tx_burst(s->link->dev, &frame, 1) != 1) {
+		s->cnt.drop_tx_full++;
+		demi__buf_put(frame);
+		return -ENOBUFS;
+	}
+	s->cnt.tx_frames++;
+	return 0;
+}
+
+void nip_stack_input(struct nip_stack *s, struct demi__buf *frame)
+{
+	struct nip_eth eth;
+
+	s->cnt.rx_frames++;
+	if (nip_eth_parse(demi__buf_data(frame), frame->len, &eth) < 0) {
+		s->cnt.drop_eth_short++;
+		goto drop;
+	}
+	if (memcmp(eth.dst, s->link->mac, NIP_ETH_ALEN) && !nip_eth_is_broadcast(eth.dst)) {
+		s->cnt.drop_eth_not_for_us++;
+		goto drop;
+	}
+	switch (eth.type) {
+	case NIP_ETHERTYPE_ARP:
+		nip_arp_input(s, eth.payload, eth.payload_len);
+		goto drop; /* ARP keeps nothing of the frame */
+	case NIP_ETHERTYPE_IPV4:
+		nip_ip4_input(s, frame, (uint8_t *)eth.payload, eth.payload_len);
+		return;
+	default:
+		s->cnt.drop_eth_type++;
+		goto drop;
+	}
+drop:
+	demi__buf_put(frame);
+}
+
+int nip_stack_poll(struct nip_stack *s, uint64_t now)
+{
+	struct demi__buf *frames[RX_BURST];
+	int n;
+
+	s->now = now;
+	n = s->link->ops->rx_burst(s->link->dev, frames, RX_BURST);
+	for (int i = 0; i < n; i++)
+		nip_stack_input(s, frames[i]);
+	nip_arp_timers(s);
+	return n;
+}

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * catnip's protocol stack: Ethernet, ARP, IPv4, ICMP echo and UDP, with TCP to slot in beside
+ * UDP. It does no I/O and reads no clock: frames come in through nip_stack_poll (which asks the
+ * link for a burst) or nip_stack_input, the time is an argument, and frames go out through the
+ * link's tx_burst. So the same code runs on DPDK, on the in-memory test link with a virtual
+ * clock, and on any future device.
+ *
+ * Call order: nip_stack_init, then any number of nip_stack_poll(now) (rx, timers) and socket
+ * calls, then nip_stack_fini. Single-threaded.
+ *
+ * Every packet dropped is counted by reason (struct nip_counters), never silently lost.
+ */
+#ifndef NIP_STACK_H
+#define NIP_STACK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "link.h"
+#include "list.h"
+#include "wire/ip4.h"
+
+/* Drop and traffic counters, by reason. */
+struct nip_counters {
+	uint64_t rx_frames, tx_frames;
+	uint64_t drop_eth_short, drop_eth_not_for_us, drop_eth_type;
+	uint64_t drop_arp_bad, drop_arp_not_for_us;
+	uint64_t drop_ip4[NIP_IP4_NERR]; /* by enum nip_ip4_err */
+	uint64_t drop_ip4_not_for_us, drop_ip4_proto;
+	uint64_t drop_icmp_bad, drop_icmp_type;
+	uint64_t drop_udp_bad, drop_udp_no_socket, drop_udp_queue_full;
+	uint64_t drop_tx_full; /* the device refused a frame */
+	uint64_t drop_no_buffer; /* no buffer to build a frame */
+	uint64_t drop_arp_pending_full; /* too many frames waiting for one resolution */
+	uint64_t arp_requests_sent, arp_replies_sent, arp_failures;
+	uint64_t icmp_echo_replies;
+	uint64_t udp_rx, udp_tx;
+};
+
+/* Something that waits for a frame to leave: told 0 when the frame was handed to the link,
+ * or -EHOSTUNREACH when ARP gave up, -ENOBUFS when it could not be queued. */
+typedef void (*nip_sent_cb)(void *ctx, int err);
+
+struct nip_arp_entry;
+
+struct nip_stack_config {
+	uint32_t ip; /* our IPv4 address, network order */
+	uint64_t arp_ttl_ns; /* a learned entry lives this long */
+	uint64_t arp_retry_ns; /* time between requests */
+	uint32_t arp_retries; /* requests before giving up */
+	uint32_t arp_pending_max; /* frames queued per unresolved address */
+	uint32_t udp_rx_queue_max; /* datagrams queued per socket before dropping */
+	uint8_t ttl;
+};
+
+struct nip_stack {
+	struct nip_link *link;
+	struct nip_stack_config cfg;
+	struct nip_counters cnt;
+	uint64_t now;
+	uint16_t ip_id;
+	/* ARP cache: a small open-hash table of entries. */
+	struct nip_arp_entry *arp;
+	uint32_t arp_cap;
+	uint32_t arp_used;
+	uint64_t arp_next_retry; /* earliest pending ARP retry (0: scan at the next poll) */
+	/* UDP sockets by local port. */
+	struct nip_udp_sock **udp_ports; /* 65536 slots, allocated at init */
+	uint16_t next_ephemeral;
+};
+
+void nip_stack_config_default(struct nip_stack_config *cfg);
+int nip_stack_init(struct nip_stack *s, struct nip_link *link, const struct nip_stack_config *cfg);
+void nip_stack_fini(struct nip_stack *s);
+/* Receives up to a burst of frames from the link and processes them, then runs timers
+ * (ARP retries and expiry). Returns how much work was done (0 = idle). */
+int nip_stack_poll(struct nip_stack *s, uint64_t now);
+/* Processes one received frame (consumes the caller's reference). */
+void nip_stack_input(struct nip_stack *s, struct demi__buf *frame);
+/* Adds a permanent ARP entry (config arp_table). */
+int nip_arp_add_static(struct nip_stack *s, uint32_t ip, const uint8_t mac[6]);
+/* The MAC of ip if resolved; false otherwise. */
+bool nip_arp_lookup(struct nip_stack *s, uint32_t ip, uint8_t mac[6]);
+
+/*
+ * Sends an IPv4 packet whose payload (l4_len bytes) is already in frame after room for the
+ * Ethernet and IPv4 headers (frame data starts at the Ethernet header). Resolves dst with ARP,
+ * queueing the frame meanwhile. Consumes the frame. cb (may be NULL) learns the outcome.
+ */
+void nip_ip4_output(struct nip_stack *s, struct demi__buf *frame, uint32_t dst, uint8_t proto,
+		    uint16_t l4_len, nip_sent_cb cb, void *ctx);
+
+/* Internal entry points between the stack's files. */
+void nip_arp_input(struct nip_stack *s, const uint8_t *pkt, size_t len);
+void nip_arp_timers(struct nip_stack *s);
+void nip_arp_fini(struct nip_stack *s);
+int nip_arp_init(struct nip_stack *s);
+void nip_arp_resolve_and_send(struct nip_stack *s, struct demi__buf *frame, uint32_t next_hop,
+			      nip_sent_cb cb, void *ctx);
+void nip_ip4_input(struct nip_stack *s, struct demi__buf *frame, const uint8_t *pkt, size_t len);
+void nip_icmp4_input(struct nip_stack *s, struct demi__buf *frame, uint8_t *msg, size_t len,
+		     uint32_t src);
+/* Sends a complete frame (Ethernet header filled); counts refusals. Consumes the frame.
+ * Returns 0 or -ENOBUFS. */
+int nip_link_send(struct nip_stack *s, struct demi__buf *frame);
+
+#endif

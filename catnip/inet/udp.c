@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: MIT */
+/* UDP sockets (RFC 768): demultiplexing by port, bounded receive queues, sending. */
+#include "udp.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "wire/eth.h"
+#include "wire/ip4.h"
+#include "wire/udp.h"
+
+#define HDRS (NIP_ETH_HLEN + NIP_IP4_HLEN + NIP_UDP_HLEN)
+
+void nip_udp_sock_init(struct nip_udp_sock *u, struct nip_stack *s)
+{
+	memset(u, 0, sizeof(*u));
+	u->s = s;
+}
+
+int nip_udp_bind(struct nip_udp_sock *u, uint32_t ip, uint16_t port)
+{
+	struct nip_stack *s = u->s;
+
+	if (u->local_port)
+		return -EINVAL;
+	if (ip != 0 && ip != s->cfg.ip)
+		return -EADDRNOTAVAIL;
+	if (port == 0) {
+		/* Ephemeral range of RFC 6335: 49152-65535, next free after the last one. */
+		for (uint32_t i = 0; i < 16384 && !port; i++) {
+			uint16_t p = s->next_ephemeral;
+			s->next_ephemeral = p == 65535 ? 49152 : p + 1;
+			if (!s->udp_ports[p])
+				port = p;
+		}
+		if (!port)
+			return -EADDRINUSE;
+	} else if (s->udp_ports[port]) {
+		return -EADDRINUSE;
+	}
+	s->udp_ports[port] = u;
+	u->local_ip = ip;
+	u->local_port = port;
+	return 0;
+}
+
+void nip_udp_connect(struct nip_udp_sock *u, uint32_t ip, uint16_t port)
+{
+	u->remote_ip = ip;
+	u->remote_port = port;
+	u->connected = true;
+}
+
+void nip_udp_close(struct nip_udp_sock *u)
+{
+	if (u->local_port && u->s->udp_ports[u->local_port] == u)
+		u->s->udp_ports[u->local_port] = NULL;
+	u->local_port = 0;
+	while (u->rx_head) {
+		struct demi__buf *b = u->rx_head;
+		u->rx_head = b->next;
+		b->next = NULL;
+		demi__buf_put(b);
+	}
+	u->rx_tail = NULL;
+	u->rx_count = 0;
+}
+
+struct demi__buf *nip_udp_recv(struct nip_udp_sock *u, uint32_t *from_ip, uint16_t *from_port)
+{
+	struct demi__buf *b = u->rx_head;
+
+	if (!b)
+		return NULL;
+	u->rx_head = b->next;
+	if (!u->rx_head)
+		u->rx_tail = NULL;
+	b->next = NULL;
+	u->rx_count--;
+	/* The sender travels in the buffer's private word while queued. */
+	*from_ip = (uint32_t)(b->priv >> 16);
+	*from_port = (uint16_t)b->priv;
+	b->priv = 0;
+	return b;
+}
+
+void nip_udp_input(struct nip_stack *s, struct demi__buf *frame, const uint8_t *dgram, size_t len,
+		   uint32_t src, uint32_t dst)
+{
+	struct nip_udp udp;
+	struct nip_udp_sock *u;
+	bool csum_done = s->link->offloads & NIP_OFF_L4_CSUM_RX;
+
+	if (nip_udp_parse(dgram, len, src, dst, !csum_done, &udp) < 0) {
+		s->cnt.drop_udp_bad++;
+		goto drop;
+	}
+	u = s->udp_ports[udp.dport];
+	if (!u || (u->local_ip && u->local_ip != dst && dst != 0xffffffffu)) {
+		s->cnt.drop_udp_no_socket++;
+		goto drop;
+	}
+	if (u->rx_count >= s->cfg.udp_rx_queue_max) {
+		s->cnt.drop_udp_queue_full++;
+		goto drop;
+	}
+	/* Trim the frame to the payload: the pop hands out this very buffer. */
+	frame->off = (uint32_t)(udp.payload - frame->base);
+	frame->len = (uint32_t)udp.payload_len;
+	frame->priv = ((uint64_t)src << 16) | udp.sport;
+	frame->next = NULL;
+	if (u->rx_tail)
+		u->rx_tail->next = frame;
+	else
+		u->rx_head = frame;
+	u->rx_tail = frame;
+	u->rx_count++;
+	s->cnt.udp_rx++;
+	if (u->on_readable)
+		u->on_readable(u->ctx);
+	return;
+drop:
+	demi__buf_put(frame);
+}
+
+uint32_t nip_udp_max_payload(const struct nip_stack *s)
+{
+	uint32_t room = s->link->mtu > NIP_IP4_HLEN + NIP_UDP_HLEN ?
+				s->link->mtu - NIP_IP4_HLEN - NIP_UDP_HLEN : 0;
+	return room < NIP_UDP_MAX_PAYLOAD ? room : NIP_UDP_MAX_PAYLOAD;
+}
+
+int nip_udp_send(struct nip_udp_sock *u, uint32_t ip, uint16_t port, const void *const *pieces,
+		 const uint32_t *lens, int n, nip_sent_cb cb, void *ctx)
+{
+	struct nip_stack *s = u->s;
+	uint64_t total = 0;
+	struct demi__buf *f;
+	uint8_t *p;
+	int rc;
+
+	for (int i = 0; i < n; i++)
+		total += lens[i];
+	if (total > nip_udp_max_payload(s))
+		return -EMSGSIZE;
+	if (!u->local_port && (rc = nip_udp_bind(u, 0, 0)) < 0)
+		return rc;
+	f = s->link->ops->alloc(s->link->dev, HDRS + total);
+	if (!f) {
+		s->cnt.drop_no_buffer++;
+		return -ENOBUFS;
+	}
+	/* One copy of the payload into the frame (zero-copy gather needs frame chains in the
+	 * link interface: docs/architecture.md). */
+	p = demi__buf_data(f) + HDRS;
+	for (int i = 0; i < n; i++) {
+		memcpy(p, pieces[i], lens[i]);
+		p += lens[i];
+	}
+	nip_udp_emit(demi__buf_data(f) + NIP_ETH_HLEN + NIP_IP4_HLEN, u->local_port, port,
+		     s->cfg.ip, ip, total, s->link->offloads & NIP_OFF_UDP_CSUM_TX);
+	s->cnt.udp_tx++;
+	nip_ip4_output(s, f, ip, NIP_IPPROTO_UDP, (uint16_t)(NIP_UDP_HLEN + total), cb, ctx);
+	return 0;
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * UDP sockets of the stack (RFC 768). Received datagrams wait on their socket (bounded:
+ * beyond udp_rx_queue_max they are dropped and counted) as the frame buffers they arrived in,
+ * trimmed to the payload: a pop hands the application the received buffer, no copy.
+ */
+#ifndef NIP_UDP_H
+#define NIP_UDP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "stack.h"
+
+struct nip_udp_sock {
+	struct nip_stack *s;
+	uint32_t local_ip; /* network order; 0 = any */
+	uint16_t local_port; /* host order; 0 = not bound */
+	uint32_t remote_ip; /* network order, when connected */
+	uint16_t remote_port;
+	bool connected;
+	struct demi__buf *rx_head, *rx_tail;
+	uint32_t rx_count;
+	/* Called when a datagram was queued (e.g. to wake a pop). */
+	void (*on_readable)(void *ctx);
+	void *ctx;
+};
+
+void nip_udp_sock_init(struct nip_udp_sock *u, struct nip_stack *s);
+/* port 0 picks an ephemeral port. 0; -EADDRINUSE; -EADDRNOTAVAIL (ip is not ours);
+ * -EINVAL (already bound). */
+int nip_udp_bind(struct nip_udp_sock *u, uint32_t ip, uint16_t port);
+/* Sets the default destination. */
+void nip_udp_connect(struct nip_udp_sock *u, uint32_t ip, uint16_t port);
+/* Unbinds and drops queued datagrams. */
+void nip_udp_close(struct nip_udp_sock *u);
+/* The oldest queued datagram (data = payload) and its sender; NULL when none. */
+struct demi__buf *nip_udp_recv(struct nip_udp_sock *u, uint32_t *from_ip, uint16_t *from_port);
+/* Most payload bytes one datagram may carry on this link. */
+uint32_t nip_udp_max_payload(const struct nip_stack *s);
+/*
+ * Sends one datagram gathered from n pieces (len bytes in all) to ip:port, binding an
+ * ephemeral port first if needed. cb learns when it left (or failed to). 0; -EMSGSIZE;
+ * -ENOBUFS (no frame buffer); -EADDRINUSE (no ephemeral port).
+ */
+int nip_udp_send(struct nip_udp_sock *u, uint32_t ip, uint16_t port, const void *const *pieces,
+		 const uint32_t *lens, int n, nip_sent_cb cb, void *ctx);
+
+void nip_udp_input(struct nip_stack *s, struct demi__buf *frame, const uint8_t *dgram, size_t len,
+		   uint32_t src, uint32_t dst);
+
+#endif

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/* The Internet checksum (RFC 1071), incremental so headers and payload can be summed apart. */
+#ifndef NIP_WIRE_CHECKSUM_H
+#define NIP_WIRE_CHECKSUM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Adds len bytes at data to the 32-bit running sum (start with 0). Odd lengths are fine only
+ * for the last piece. */
+uint32_t nip_csum_add(uint32_t sum, const void *data, size_t len);
+/* Folds a running sum into the 16-bit one's complement checksum (network byte order value,
+ * ready to store). */
+uint16_t nip_csum_fold(uint32_t sum);
+/* Running sum of the IPv4 pseudo-header (addresses in network byte order). */
+uint32_t nip_csum_pseudo4(uint32_t src, uint32_t dst, uint8_t proto, uint16_t l4_len);
+
+#endif
