@@ -1,0 +1,900 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The DPDK device: one ethdev port behind struct nip_link. See dpdk_link.h for the design
+ * (EAL once per process, zero-copy RX over pool buffers, zero-copy TX by external-buffer
+ * attach, checksum offload contract).
+ *
+ * Call order: nip_dpdk_init -> rx_burst/tx_burst/alloc (one thread, the pool's) ->
+ * nip_dpdk_fini. Nothing on the rx/tx path allocates memory or makes a system call (the PMD
+ * itself may: net_tap reads and writes a file descriptor).
+ */
+#include "dpdk_link.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_dev.h>
+#include <rte_devargs.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_memory.h>
+#include <rte_mempool.h>
+
+#include "log.h"
+#include "wire/checksum.h"
+#include "wire/eth.h"
+
+#define BURST 32
+#define NB_RXD 1024
+#define NB_TXD 1024
+#define TX_HDRS 4095 /* header mbufs: a full TX ring, bursts in flight, rte_mempool likes 2^n-1 */
+#define MEMPOOL_CACHE 256
+/* Receive buffers are pool buffers of the smallest class, used whole as mbuf data rooms. */
+#define RX_BUF_BYTES ((size_t)1 << DEMI__BUF_MIN_SHIFT)
+#define SLAB_REGISTERED 1u /* in demi__slab.priv */
+
+struct nip_dpdk {
+	struct nip_link link; /* first: link.dev points back here */
+	uint16_t port;
+	bool configured, started;
+	bool is_memif; /* a memif client, which needs restarts to reconnect: see port_start */
+	bool iova_va;  /* IOVA as VA: an mbuf's IO address is its virtual address */
+	bool register_memory;
+	struct rte_device *rte_dev;
+	struct demi__pool *pool;
+	size_t page_size;
+	uint32_t max_frame; /* largest frame tx accepts: MTU + Ethernet header + one VLAN tag */
+	/* mbuf TX flags for each offload, 0 when off. */
+	uint64_t tx_ol_ip, tx_ol_udp, tx_ol_tcp;
+	/* RX checksums the stack leaves to us (link.offloads): we make sure of them. */
+	bool rx_check_ip, rx_check_l4;
+
+	struct rte_mempool *rx_mp;  /* mbufs whose pinned data rooms are rx_bufs[] */
+	struct rte_mempool *tx_mp;  /* header mbufs, an rte_mbuf_ext_shared_info in priv */
+	struct demi__buf **rx_bufs; /* the pool buffers lent to rx_mp (one reference each) */
+	uint32_t rx_nbufs;
+	/* Received mbufs whose buffer the stack may still hold, oldest first (FIFO of capacity
+	 * held_mask + 1 >= rx_nbufs, so it never overflows: each entry is an mbuf out of rx_mp). */
+	struct rte_mbuf **held;
+	uint32_t held_mask, held_head, held_tail;
+	uint32_t scan_skip; /* bursts to wait before the next full scan (backoff) */
+
+	struct nip_dpdk_stats st;
+	char rx_name[RTE_MEMPOOL_NAMESIZE], tx_name[RTE_MEMPOOL_NAMESIZE];
+};
+
+/* ---- EAL, once per process ---- */
+
+static pthread_mutex_t eal_lock = PTHREAD_MUTEX_INITIALIZER;
+static int eal_state; /* 0 never tried, 1 up, -errno failed (final) */
+/* rte_eal_init permutes argv and may keep pointers into it: the copy lives for the process
+ * (argv for rte_eal_init, then a NULL, then the strings themselves). */
+static char **eal_argv;
+
+static int eal_init_once(struct demi__config *cfg)
+{
+	char *const *items;
+	size_t n;
+	int rc;
+
+	pthread_mutex_lock(&eal_lock);
+	items = demi__config_get_list(cfg, "dpdk.eal_init", &n);
+	if (eal_state == 1) {
+		if (n)
+			DEMI_INFO("dpdk: EAL already initialized in this process; dpdk.eal_init of "
+				  "this instance is ignored");
+		rc = 0;
+		goto out;
+	}
+	if (eal_state < 0) {
+		DEMI_ERR("dpdk: EAL initialization failed earlier in this process and cannot be "
+			 "retried (%s)",
+			 strerror(-eal_state));
+		rc = eal_state;
+		goto out;
+	}
+	if (!n || n > INT_MAX - 1) {
+		DEMI_ERR("dpdk: dpdk.eal_init is missing (a list starting with argv[0], e.g. "
+			 "[\"\", \"-l\", \"0\", \"--in-memory\", \"--vdev=net_tap0\"]; env "
+			 "DPDK_EAL_INIT)");
+		rc = -EINVAL; /* not final: a later call may bring a config */
+		goto out;
+	}
+	/* Two arrays: rte_eal_init rewrites the one it gets (it stores argv[0] over an option),
+	 * the other keeps every string reachable. */
+	eal_argv = calloc(2 * (n + 1), sizeof(*eal_argv));
+	if (!eal_argv) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!(eal_argv[n + 1 + i] = strdup(items[i]))) {
+			while (i-- > 0)
+				free(eal_argv[n + 1 + i]);
+			free(eal_argv);
+			eal_argv = NULL;
+			rc = -ENOMEM;
+			goto out;
+		}
+		eal_argv[i] = eal_argv[n + 1 + i];
+	}
+	if (rte_eal_init((int)n, eal_argv) < 0) {
+		rc = rte_errno > 0 ? -rte_errno : -EINVAL;
+		DEMI_ERR("dpdk: rte_eal_init failed: %s (check dpdk.eal_init; DPDK's log above "
+			 "names the argument)",
+			 rte_strerror(-rc));
+		eal_state = rc;
+		goto out;
+	}
+	eal_state = 1;
+	rc = 0;
+out:
+	pthread_mutex_unlock(&eal_lock);
+	return rc;
+}
+
+/* ---- memory registration: every pool slab, through the pool's slab hook ---- */
+
+static int slab_hook(void *arg, struct demi__slab *s, bool added)
+{
+	struct nip_dpdk *d = arg;
+	rte_iova_t iova = d->iova_va ? (rte_iova_t)(uintptr_t)s->mem : RTE_BAD_IOVA;
+
+	if (!added) {
+		if (!(s->priv & SLAB_REGISTERED))
+			return 0;
+		if (d->rte_dev && iova != RTE_BAD_IOVA)
+			rte_dev_dma_unmap(d->rte_dev, s->mem, iova, s->bytes);
+		rte_extmem_unregister(s->mem, s->bytes);
+		s->priv &= ~(uint64_t)SLAB_REGISTERED;
+		return 0;
+	}
+	if (rte_extmem_register(s->mem, s->bytes, NULL, 0, d->page_size) < 0 &&
+	    rte_errno != EEXIST) {
+		int err = rte_errno;
+
+		DEMI_ERR("dpdk: rte_extmem_register of a %zu-byte slab failed: %s%s", s->bytes,
+			 rte_strerror(err),
+			 err == ENOSPC ? " (out of memseg lists: set dpdk.register_memory false "
+					 "for a software port)"
+				       : "");
+		return -err;
+	}
+	/* A software port has no DMA to map: its bus says ENOTSUP, which is fine. */
+	if (d->rte_dev && iova != RTE_BAD_IOVA &&
+	    rte_dev_dma_map(d->rte_dev, s->mem, iova, s->bytes) < 0 && rte_errno != ENOTSUP) {
+		int err = rte_errno;
+
+		DEMI_ERR("dpdk: rte_dev_dma_map of a %zu-byte slab failed: %s", s->bytes,
+			 rte_strerror(err));
+		rte_extmem_unregister(s->mem, s->bytes);
+		return -err;
+	}
+	s->priv |= SLAB_REGISTERED;
+	return 0;
+}
+
+static void unregister_all(struct nip_dpdk *d)
+{
+	struct demi__pool *p = d->pool;
+
+	if (!d->register_memory)
+		return;
+	demi__pool_set_slab_hook(p, NULL, NULL);
+	for (uint32_t id = 1; id < p->nslabs; id++)
+		if (p->slabs[id])
+			slab_hook(d, p->slabs[id], false);
+}
+
+/* ---- receive ---- */
+
+static inline struct demi__buf *mbuf_buf(struct rte_mbuf *m)
+{
+	return *(struct demi__buf **)rte_mbuf_to_priv(m);
+}
+
+/* Records in each receive mbuf's private word the pool buffer its pinned data room is. */
+static void rx_mbuf_init(struct rte_mempool *mp, void *arg, void *obj, unsigned int idx)
+{
+	struct nip_dpdk *d = arg;
+	struct rte_mbuf *m = obj;
+
+	(void)mp;
+	(void)idx;
+	*(struct demi__buf **)rte_mbuf_to_priv(m) = demi__pool_lookup(d->pool, m->buf_addr);
+}
+
+/* Gives back to the mempool every received mbuf, oldest first, whose buffer nobody but the
+ * device references any more. When an old buffer stays held (a socket queue, the
+ * application) and receive buffers run short, scans the whole FIFO and compacts it. */
+static void rx_reclaim(struct nip_dpdk *d)
+{
+	uint32_t held;
+
+	while (d->held_head != d->held_tail) {
+		struct rte_mbuf *m = d->held[d->held_head & d->held_mask];
+
+		if (mbuf_buf(m)->refcnt != 1)
+			break;
+		rte_pktmbuf_free(m);
+		d->held_head++;
+	}
+	held = d->held_tail - d->held_head;
+	if (held <= d->rx_nbufs / 2)
+		return;
+	if (d->scan_skip) {
+		d->scan_skip--;
+		return;
+	}
+	d->st.rx_reclaim_scans++;
+	uint32_t w = d->held_head, freed = 0;
+	for (uint32_t r = d->held_head; r != d->held_tail; r++) {
+		struct rte_mbuf *m = d->held[r & d->held_mask];
+
+		if (mbuf_buf(m)->refcnt == 1) {
+			rte_pktmbuf_free(m);
+			freed++;
+		} else {
+			d->held[w++ & d->held_mask] = m;
+		}
+	}
+	d->held_tail = w;
+	/* Scanning a FIFO of buffers that all stay held would cost O(n) per burst: back off. */
+	d->scan_skip = freed ? 0 : 64;
+}
+
+/* Software check of what the NIC left unknown; false for a bad checksum or for lengths that
+ * do not fit the frame (the stack would not verify either, trusting our flag). */
+static bool sw_csum_ok(const struct nip_dpdk *d, const uint8_t *f, uint32_t len, bool ip_unknown,
+		       bool l4_unknown)
+{
+	const uint8_t *ip = f + NIP_ETH_HLEN;
+	uint32_t ihl, tot, l4len;
+	uint32_t src, dst;
+
+	if (len < NIP_ETH_HLEN + 20 || (ip[0] >> 4) != 4)
+		return true; /* not a header the stack accepts: it drops the frame itself */
+	ihl = (uint32_t)(ip[0] & 0xf) * 4;
+	tot = (uint32_t)ip[2] << 8 | ip[3];
+	if (ihl < 20 || tot < ihl || tot > len - NIP_ETH_HLEN)
+		return false;
+	if (ip_unknown && d->rx_check_ip && nip_csum_fold(nip_csum_add(0, ip, ihl)) != 0)
+		return false;
+	if (!l4_unknown || !d->rx_check_l4 || (ip[6] & 0x3f) || ip[7])
+		return true; /* fragments: the stack drops them anyway */
+	if (ip[9] != 17 && ip[9] != 6)
+		return true;
+	l4len = tot - ihl;
+	if (ip[9] == 17 && (l4len < 8 || (ip[ihl + 6] == 0 && ip[ihl + 7] == 0)))
+		return l4len >= 8; /* UDP without checksum */
+	memcpy(&src, ip + 12, 4);
+	memcpy(&dst, ip + 16, 4);
+	return nip_csum_fold(nip_csum_add(nip_csum_pseudo4(src, dst, ip[9], (uint16_t)l4len),
+					  ip + ihl, l4len)) == 0;
+}
+
+/* Drops frames with a checksum the stack would not check itself. */
+static bool rx_csum_ok(struct nip_dpdk *d, struct rte_mbuf *m)
+{
+	uint64_t ip_st = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+	uint64_t l4_st = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
+	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+	bool ip_unknown, l4_unknown;
+
+	if (!d->rx_check_ip && !d->rx_check_l4)
+		return true;
+	if (m->data_len < NIP_ETH_HLEN || f[12] != 0x08 || f[13] != 0x00)
+		return true; /* not IPv4 */
+	if ((d->rx_check_ip && ip_st == RTE_MBUF_F_RX_IP_CKSUM_BAD) ||
+	    (d->rx_check_l4 && l4_st == RTE_MBUF_F_RX_L4_CKSUM_BAD))
+		return false;
+	ip_unknown = d->rx_check_ip && ip_st == RTE_MBUF_F_RX_IP_CKSUM_UNKNOWN;
+	l4_unknown = d->rx_check_l4 && l4_st == RTE_MBUF_F_RX_L4_CKSUM_UNKNOWN;
+	if (!ip_unknown && !l4_unknown)
+		return true;
+	return sw_csum_ok(d, f, m->data_len, ip_unknown, l4_unknown);
+}
+
+/* The rare path: a chained frame (or one from a foreign mempool) copied into a pool buffer. */
+static struct demi__buf *rx_copy(struct nip_dpdk *d, struct rte_mbuf *m)
+{
+	struct demi__buf *b = demi__pool_get(d->pool, m->pkt_len);
+	uint32_t off = 0;
+
+	if (!b) {
+		d->st.rx_nobuf++;
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
+	for (struct rte_mbuf *s = m; s; s = s->next) {
+		memcpy(demi__buf_data(b) + off, rte_pktmbuf_mtod(s, void *), s->data_len);
+		off += s->data_len;
+	}
+	b->len = off;
+	d->st.rx_copied++;
+	rte_pktmbuf_free(m);
+	return b;
+}
+
+static struct demi__buf *rx_wrap(struct nip_dpdk *d, struct rte_mbuf *m)
+{
+	struct demi__buf *b;
+
+	if (!rx_csum_ok(d, m)) {
+		d->st.rx_csum_bad++;
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
+	if (m->nb_segs != 1 || m->pool != d->rx_mp)
+		return rx_copy(d, m);
+	b = mbuf_buf(m);
+	b->off = (uint32_t)(rte_pktmbuf_mtod(m, uint8_t *) - b->base);
+	b->len = m->data_len;
+	b->next = NULL;
+	b->priv = 0;
+	b->app_owned = 0;
+	/* A new life for the buffer, as demi__pool_get would give: a handle the application
+	 * kept from the buffer's previous frame must not name this one. */
+	b->gen++;
+	demi__buf_ref(b); /* the stack's; the device keeps its own until reclaim */
+	d->held[d->held_tail++ & d->held_mask] = m;
+	return b;
+}
+
+static int dpdk_rx_burst(void *dev, struct demi__buf **bufs, int n)
+{
+	struct nip_dpdk *d = dev;
+	struct rte_mbuf *mbufs[BURST];
+	int got = 0;
+
+	rx_reclaim(d);
+	while (got < n) {
+		uint16_t want = (uint16_t)(n - got < BURST ? n - got : BURST);
+		uint16_t nb = rte_eth_rx_burst(d->port, 0, mbufs, want);
+
+		for (uint16_t i = 0; i < nb; i++) {
+			struct demi__buf *b = rx_wrap(d, mbufs[i]);
+
+			if (b) {
+				d->st.rx_frames++;
+				d->st.rx_bytes += b->len;
+				bufs[got++] = b;
+			}
+		}
+		if (nb < want)
+			break;
+	}
+	return got;
+}
+
+/* ---- transmit ---- */
+
+/* Runs when the PMD frees a sent frame's mbuf: the device's reference on the buffer goes. */
+static void tx_ext_free(void *addr, void *opaque)
+{
+	(void)addr;
+	demi__buf_put(opaque);
+}
+
+/* Offload flags for a frame, per the contract in dpdk_link.h. */
+static void tx_offload(const struct nip_dpdk *d, struct rte_mbuf *m, const uint8_t *f, uint32_t len)
+{
+	const uint8_t *ip = f + NIP_ETH_HLEN;
+	uint32_t ihl;
+	uint64_t ol = 0;
+
+	if (!(d->tx_ol_ip | d->tx_ol_udp | d->tx_ol_tcp) || len < NIP_ETH_HLEN + 20 ||
+	    f[12] != 0x08 || f[13] != 0x00 || (ip[0] >> 4) != 4)
+		return;
+	ihl = (uint32_t)(ip[0] & 0xf) * 4;
+	if (ihl < 20 || len < NIP_ETH_HLEN + ihl)
+		return;
+	m->l2_len = NIP_ETH_HLEN;
+	m->l3_len = ihl;
+	ol = d->tx_ol_ip;
+	if (!(ip[6] & 0x3f) && !ip[7]) { /* L4 header only in a first fragment */
+		if (ip[9] == 17 && d->tx_ol_udp && len >= NIP_ETH_HLEN + ihl + 8) {
+			ol |= d->tx_ol_udp;
+			m->l4_len = 8;
+		} else if (ip[9] == 6 && d->tx_ol_tcp && len >= NIP_ETH_HLEN + ihl + 20) {
+			ol |= d->tx_ol_tcp;
+			m->l4_len = (uint64_t)(ip[ihl + 12] >> 4) * 4;
+		}
+	}
+	if (ol)
+		ol |= RTE_MBUF_F_TX_IPV4;
+	m->ol_flags |= ol;
+}
+
+static inline bool tx_len_ok(const struct nip_dpdk *d, const struct demi__buf *b)
+{
+	return b->len >= NIP_ETH_HLEN && b->len <= d->max_frame;
+}
+
+/* Sends bufs[0..k), all of acceptable length. Returns how many the PMD took; the rest stay
+ * the caller's. */
+static int tx_chunk(struct nip_dpdk *d, struct demi__buf **bufs, uint16_t k)
+{
+	struct rte_mbuf *mbufs[BURST];
+	uint16_t sent;
+
+	if (rte_pktmbuf_alloc_bulk(d->tx_mp, mbufs, k) != 0) {
+		d->st.tx_nombuf += k;
+		return 0;
+	}
+	for (uint16_t i = 0; i < k; i++) {
+		struct rte_mbuf *m = mbufs[i];
+		struct demi__buf *b = bufs[i];
+		struct rte_mbuf_ext_shared_info *sh = rte_mbuf_to_priv(m);
+		uint8_t *data = demi__buf_data(b);
+
+		sh->free_cb = tx_ext_free;
+		sh->fcb_opaque = b;
+		rte_mbuf_ext_refcnt_set(sh, 1);
+		rte_pktmbuf_attach_extbuf(m, data,
+					  d->iova_va ? (rte_iova_t)(uintptr_t)data : RTE_BAD_IOVA,
+					  (uint16_t)b->len, sh);
+		m->data_len = (uint16_t)b->len;
+		m->pkt_len = b->len;
+		tx_offload(d, m, data, b->len);
+	}
+	sent = rte_eth_tx_burst(d->port, 0, mbufs, k);
+	for (uint16_t i = 0; i < sent; i++) {
+		d->st.tx_frames++;
+		d->st.tx_bytes += bufs[i]->len;
+	}
+	/* Refused frames stay the caller's: freeing their mbufs runs the callback, which would
+	 * drop the reference the caller keeps, so take one for it first. */
+	for (uint16_t i = sent; i < k; i++) {
+		demi__buf_ref(bufs[i]);
+		rte_pktmbuf_free(mbufs[i]);
+	}
+	d->st.tx_full += (uint64_t)(k - sent);
+	return sent;
+}
+
+static int dpdk_tx_burst(void *dev, struct demi__buf **bufs, int n)
+{
+	struct nip_dpdk *d = dev;
+	int taken = 0;
+
+	while (taken < n) {
+		uint16_t k = 0;
+		int sent;
+
+		/* A frame the port cannot carry is taken and dropped (counted), so a caller that
+		 * retries what was not taken does not retry it forever. */
+		if (!tx_len_ok(d, bufs[taken])) {
+			d->st.tx_bad++;
+			demi__buf_put(bufs[taken++]);
+			continue;
+		}
+		while (k < BURST && taken + k < n && tx_len_ok(d, bufs[taken + k]))
+			k++;
+		sent = tx_chunk(d, bufs + taken, k);
+		taken += sent;
+		if (sent < k)
+			break;
+	}
+	return taken;
+}
+
+static struct demi__buf *dpdk_alloc(void *dev, size_t size)
+{
+	struct nip_dpdk *d = dev;
+	struct demi__buf *b = demi__pool_get(d->pool, size);
+
+	if (!b)
+		d->st.alloc_failed++;
+	return b;
+}
+
+static const struct nip_link_ops dpdk_link_ops = {
+	.rx_burst = dpdk_rx_burst,
+	.tx_burst = dpdk_tx_burst,
+	.alloc = dpdk_alloc,
+};
+
+/* ---- setup ---- */
+
+static int port_check(uint16_t port)
+{
+	char names[512] = "";
+	size_t used = 0;
+	uint16_t p;
+
+	if (rte_eth_dev_is_valid_port(port))
+		return 0;
+	RTE_ETH_FOREACH_DEV(p)
+	{
+		char name[RTE_ETH_NAME_MAX_LEN];
+
+		if (rte_eth_dev_get_name_by_port(p, name) != 0)
+			snprintf(name, sizeof(name), "?");
+		if (used < sizeof(names))
+			used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%u (%s)",
+						 used ? ", " : "", p, name);
+	}
+	DEMI_ERR("dpdk: dpdk.port_id %u does not exist; available ports: %s", port,
+		 used ? names : "none (add a --vdev=... or allow a PCI device in dpdk.eal_init)");
+	return -ENODEV;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * A memif client connects once, in dev_start: if the server is not listening yet, or has not
+ * started its own port (it then answers "ID not found" and hangs up), the client never tries
+ * again. Starting the port again is what makes it reconnect, so a memif client is restarted
+ * every MEMIF_RETRY_MS until the link comes up or the timeout passes. Other drivers are
+ * left alone: restarting a NIC would restart its autonegotiation and delay the link.
+ */
+#define MEMIF_RETRY_MS 200
+
+static int port_start(struct nip_dpdk *d, uint64_t deadline)
+{
+	for (;;) {
+		int rc = rte_eth_dev_start(d->port);
+
+		if (rc == 0) {
+			d->started = true;
+			return 0;
+		}
+		if (!d->is_memif || now_ms() >= deadline) {
+			DEMI_ERR("dpdk: port %u: rte_eth_dev_start: %s%s", d->port,
+				 rte_strerror(-rc),
+				 d->is_memif ? " (is the memif server up?)" : "");
+			return rc;
+		}
+		usleep(MEMIF_RETRY_MS * 1000);
+	}
+}
+
+static int link_wait(struct nip_dpdk *d, uint64_t timeout_ms)
+{
+	uint64_t start = now_ms(), deadline = start + timeout_ms, retry = start + MEMIF_RETRY_MS;
+
+	for (;;) {
+		struct rte_eth_link l;
+		uint64_t t;
+		int rc;
+
+		memset(&l, 0, sizeof(l));
+		rc = rte_eth_link_get_nowait(d->port, &l);
+		if (rc == -ENOTSUP)
+			return 0; /* a software port with no link state: it is up */
+		if (rc == 0 && l.link_status == RTE_ETH_LINK_UP) {
+			DEMI_INFO("dpdk: port %u link up (%u Mbps) after %" PRIu64 " ms", d->port,
+				  l.link_speed, now_ms() - start);
+			return 0;
+		}
+		t = now_ms();
+		if (t >= deadline) {
+			DEMI_ERR("dpdk: port %u: no link after %" PRIu64
+				 " ms (dpdk.link_timeout_ms)%s",
+				 d->port, timeout_ms,
+				 rc < 0	       ? ": link state unreadable"
+				 : d->is_memif ? ": no memif peer connected"
+					       : "");
+			return -ETIMEDOUT;
+		}
+		if (d->is_memif && t >= retry) {
+			retry = t + MEMIF_RETRY_MS;
+			rc = rte_eth_dev_stop(d->port);
+			d->started = false;
+			if (rc == 0 && (rc = port_start(d, deadline)) < 0)
+				return rc;
+			continue;
+		}
+		usleep(10000);
+	}
+}
+
+/* Lends rx_nbufs pool buffers to a mempool of mbufs that use them as pinned data rooms. */
+static int rx_pool_create(struct nip_dpdk *d, int socket)
+{
+	struct rte_pktmbuf_extmem *ext;
+	int rc = 0;
+
+	d->rx_bufs = calloc(d->rx_nbufs, sizeof(*d->rx_bufs));
+	ext = calloc(d->rx_nbufs, sizeof(*ext));
+	if (!d->rx_bufs || !ext) {
+		free(ext);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < d->rx_nbufs; i++) {
+		struct demi__buf *b = demi__pool_get(d->pool, RX_BUF_BYTES - DEMI__BUF_HEADROOM);
+
+		if (!b) {
+			DEMI_ERR("dpdk: no pool buffer for receive buffer %u of %u (pool limit?)",
+				 i, d->rx_nbufs);
+			rc = -ENOMEM;
+			goto out;
+		}
+		d->rx_bufs[i] = b;
+		if (b->cap != RX_BUF_BYTES) {
+			DEMI_ERR("dpdk: receive buffer of %u bytes, expected %zu", b->cap,
+				 RX_BUF_BYTES);
+			rc = -EINVAL;
+			goto out;
+		}
+		ext[i].buf_ptr = b->base;
+		ext[i].buf_iova = d->iova_va ? (rte_iova_t)(uintptr_t)b->base : RTE_BAD_IOVA;
+		ext[i].buf_len = RX_BUF_BYTES;
+		ext[i].elt_size = RX_BUF_BYTES;
+	}
+	d->rx_mp = rte_pktmbuf_pool_create_extbuf(d->rx_name, d->rx_nbufs, MEMPOOL_CACHE,
+						  RTE_ALIGN(sizeof(void *), RTE_MBUF_PRIV_ALIGN),
+						  RX_BUF_BYTES, socket, ext, d->rx_nbufs);
+	if (!d->rx_mp) {
+		rc = -rte_errno;
+		DEMI_ERR("dpdk: receive mempool of %u external buffers: %s", d->rx_nbufs,
+			 rte_strerror(rte_errno));
+		goto out;
+	}
+	rte_mempool_obj_iter(d->rx_mp, rx_mbuf_init, d);
+out:
+	free(ext);
+	return rc;
+}
+
+static int port_setup(struct nip_dpdk *d, struct demi__config *cfg)
+{
+	struct rte_eth_dev_info info;
+	struct rte_eth_conf conf;
+	struct rte_ether_addr mac;
+	uint16_t nb_rxd = NB_RXD, nb_txd = NB_TXD, mtu = 1500;
+	uint64_t rx_want, tx_want, timeout;
+	int socket, rc;
+
+	rc = rte_eth_dev_info_get(d->port, &info);
+	if (rc != 0) {
+		DEMI_ERR("dpdk: port %u: rte_eth_dev_info_get: %s", d->port, rte_strerror(-rc));
+		return rc;
+	}
+	d->rte_dev = info.device;
+	if (info.driver_name && !strcmp(info.driver_name, "net_memif")) {
+		const struct rte_devargs *da = rte_dev_devargs(info.device);
+
+		/* The server only listens: restarting it would cut a handshake short. */
+		d->is_memif = !(da && da->args && strstr(da->args, "role=server"));
+	}
+	socket = rte_eth_dev_socket_id(d->port);
+	if (socket < 0)
+		socket = SOCKET_ID_ANY;
+
+	rx_want = info.rx_offload_capa &
+		  (RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM |
+		   RTE_ETH_RX_OFFLOAD_TCP_CKSUM);
+	tx_want = info.tx_offload_capa &
+		  (RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM |
+		   RTE_ETH_TX_OFFLOAD_TCP_CKSUM);
+	memset(&conf, 0, sizeof(conf));
+	conf.rxmode.offloads = rx_want;
+	conf.txmode.offloads = tx_want;
+	rc = rte_eth_dev_configure(d->port, 1, 1, &conf);
+	if (rc < 0) {
+		DEMI_ERR("dpdk: port %u: rte_eth_dev_configure: %s", d->port, rte_strerror(-rc));
+		return rc;
+	}
+	d->configured = true;
+	rc = rte_eth_dev_adjust_nb_rx_tx_desc(d->port, &nb_rxd, &nb_txd);
+	if (rc < 0) {
+		DEMI_ERR("dpdk: port %u: descriptor counts: %s", d->port, rte_strerror(-rc));
+		return rc;
+	}
+	if (d->rx_nbufs < 2u * nb_rxd + BURST) {
+		DEMI_ERR("dpdk: dpdk.rx_bufs %u is too small for %u receive descriptors (need %u)",
+			 d->rx_nbufs, nb_rxd, 2u * nb_rxd + BURST);
+		return -EINVAL;
+	}
+	rc = rx_pool_create(d, socket);
+	if (rc < 0)
+		return rc;
+	d->tx_mp = rte_pktmbuf_pool_create(
+		d->tx_name, TX_HDRS, MEMPOOL_CACHE,
+		RTE_ALIGN(sizeof(struct rte_mbuf_ext_shared_info), RTE_MBUF_PRIV_ALIGN), 0, socket);
+	if (!d->tx_mp) {
+		DEMI_ERR("dpdk: transmit header mempool: %s", rte_strerror(rte_errno));
+		return -rte_errno;
+	}
+	rc = rte_eth_rx_queue_setup(d->port, 0, nb_rxd, (unsigned)socket, NULL, d->rx_mp);
+	if (rc < 0) {
+		DEMI_ERR("dpdk: port %u: RX queue: %s", d->port, rte_strerror(-rc));
+		return rc;
+	}
+	rc = rte_eth_tx_queue_setup(d->port, 0, nb_txd, (unsigned)socket, NULL);
+	if (rc < 0) {
+		DEMI_ERR("dpdk: port %u: TX queue: %s", d->port, rte_strerror(-rc));
+		return rc;
+	}
+	rc = demi__config_get_u64(cfg, "dpdk.link_timeout_ms", 5000, 0, 3600000, &timeout);
+	if (rc < 0)
+		return rc;
+	rc = port_start(d, now_ms() + timeout);
+	if (rc < 0)
+		return rc;
+	rc = link_wait(d, timeout);
+	if (rc < 0)
+		return rc;
+
+	rc = rte_eth_macaddr_get(d->port, &mac);
+	if (rc < 0) {
+		DEMI_ERR("dpdk: port %u: MAC address: %s", d->port, rte_strerror(-rc));
+		return rc;
+	}
+	memcpy(d->link.mac, mac.addr_bytes, NIP_ETH_ALEN);
+	if (rte_eth_dev_get_mtu(d->port, &mtu) < 0)
+		mtu = 1500; /* the port does not say: Ethernet's */
+	/* A frame must fit one receive buffer after DPDK's headroom to stay zero-copy; longer
+	 * ones would arrive chained and be copied, so advertise no more. */
+	if (mtu > RX_BUF_BYTES - RTE_PKTMBUF_HEADROOM - NIP_ETH_HLEN - 4)
+		mtu = (uint16_t)(RX_BUF_BYTES - RTE_PKTMBUF_HEADROOM - NIP_ETH_HLEN - 4);
+	d->link.mtu = mtu;
+	d->max_frame = (uint32_t)mtu + NIP_ETH_HLEN + 4;
+
+	d->tx_ol_ip = (tx_want & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) ? RTE_MBUF_F_TX_IP_CKSUM : 0;
+	d->tx_ol_udp = (tx_want & RTE_ETH_TX_OFFLOAD_UDP_CKSUM) ? RTE_MBUF_F_TX_UDP_CKSUM : 0;
+	d->tx_ol_tcp = (tx_want & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) ? RTE_MBUF_F_TX_TCP_CKSUM : 0;
+	d->rx_check_ip = rx_want & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
+	/* The stack has one RX L4 flag: both protocols or neither. */
+	d->rx_check_l4 = (rx_want & RTE_ETH_RX_OFFLOAD_UDP_CKSUM) &&
+			 (rx_want & RTE_ETH_RX_OFFLOAD_TCP_CKSUM);
+	d->link.offloads = (d->tx_ol_ip ? NIP_OFF_IPV4_CSUM_TX : 0) |
+			   (d->tx_ol_udp ? NIP_OFF_UDP_CSUM_TX : 0) |
+			   (d->tx_ol_tcp ? NIP_OFF_TCP_CSUM_TX : 0) |
+			   (d->rx_check_ip ? NIP_OFF_IPV4_CSUM_RX : 0) |
+			   (d->rx_check_l4 ? NIP_OFF_L4_CSUM_RX : 0);
+	DEMI_INFO("dpdk: port %u (%s): MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u, offloads 0x%x, "
+		  "%u rx / %u tx descriptors, %u receive buffers",
+		  d->port, info.driver_name, mac.addr_bytes[0], mac.addr_bytes[1],
+		  mac.addr_bytes[2], mac.addr_bytes[3], mac.addr_bytes[4], mac.addr_bytes[5], mtu,
+		  d->link.offloads, nb_rxd, nb_txd, d->rx_nbufs);
+	return 0;
+}
+
+int nip_dpdk_init(struct nip_dpdk **out, struct demi__config *cfg, struct demi__pool *pool)
+{
+	static uint32_t instance; /* mempool names are global to the process */
+	struct nip_dpdk *d;
+	uint64_t port, nbufs;
+	bool reg;
+	int rc;
+
+	*out = NULL;
+	rc = demi__config_get_u64(cfg, "dpdk.port_id", 0, 0, RTE_MAX_ETHPORTS - 1, &port);
+	if (rc == 0)
+		rc = demi__config_get_u64(cfg, "dpdk.rx_bufs", 4096, 2 * BURST, 1u << 20, &nbufs);
+	if (rc == 0)
+		rc = demi__config_get_bool(cfg, "dpdk.register_memory", false, &reg);
+	if (rc < 0)
+		return rc;
+	rc = eal_init_once(cfg);
+	if (rc < 0)
+		return rc;
+	rc = port_check((uint16_t)port);
+	if (rc < 0)
+		return rc;
+
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->port = (uint16_t)port;
+	d->pool = pool;
+	d->rx_nbufs = (uint32_t)nbufs;
+	d->register_memory = reg;
+	d->iova_va = rte_eal_iova_mode() == RTE_IOVA_VA;
+	d->page_size = (size_t)sysconf(_SC_PAGESIZE);
+	d->link.ops = &dpdk_link_ops;
+	d->link.dev = d;
+	pthread_mutex_lock(&eal_lock);
+	instance++;
+	snprintf(d->rx_name, sizeof(d->rx_name), "nip_rx_%u_%u", d->port, instance);
+	snprintf(d->tx_name, sizeof(d->tx_name), "nip_tx_%u_%u", d->port, instance);
+	pthread_mutex_unlock(&eal_lock);
+
+	uint32_t cap = 1;
+	while (cap < d->rx_nbufs)
+		cap <<= 1;
+	d->held = calloc(cap, sizeof(*d->held));
+	d->held_mask = cap - 1;
+	if (!d->held) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	if (reg) {
+		/* Also needs the device for DMA mapping: known once the port is looked up. */
+		struct rte_eth_dev_info info;
+
+		if (rte_eth_dev_info_get(d->port, &info) == 0)
+			d->rte_dev = info.device;
+		rc = demi__pool_set_slab_hook(pool, slab_hook, d);
+		if (rc < 0)
+			goto fail;
+	}
+	rc = port_setup(d, cfg);
+	if (rc < 0)
+		goto fail;
+	*out = d;
+	return 0;
+fail:
+	nip_dpdk_fini(d);
+	return rc;
+}
+
+void nip_dpdk_fini(struct nip_dpdk *d)
+{
+	if (!d)
+		return;
+	if (d->started) {
+		int rc = rte_eth_dev_stop(d->port);
+
+		if (rc < 0)
+			DEMI_WARN("dpdk: port %u: stop: %s", d->port, rte_strerror(-rc));
+	}
+	/* Close releases the queues, and with them every mbuf the PMD still holds (the TX ones
+	 * drop their buffers' references): only then may the mempools and buffers go. */
+	if (d->configured)
+		rte_eth_dev_close(d->port);
+	/* Buffers still held by the stack or the application stay valid pool memory: only
+	 * their mbufs go. */
+	rte_mempool_free(d->rx_mp);
+	rte_mempool_free(d->tx_mp);
+	for (uint32_t i = 0; d->rx_bufs && i < d->rx_nbufs; i++)
+		if (d->rx_bufs[i])
+			demi__buf_put(d->rx_bufs[i]);
+	unregister_all(d);
+	free(d->rx_bufs);
+	free(d->held);
+	free(d);
+}
+
+struct nip_link *nip_dpdk_link(struct nip_dpdk *d)
+{
+	return &d->link;
+}
+
+uint16_t nip_dpdk_port(const struct nip_dpdk *d)
+{
+	return d->port;
+}
+
+uint64_t nip_dpdk_bufs_cached(struct nip_dpdk *d)
+{
+	uint64_t held = 0;
+
+	for (uint32_t r = d->held_head; r != d->held_tail; r++)
+		if (mbuf_buf(d->held[r & d->held_mask])->refcnt > 1)
+			held++;
+	return d->rx_nbufs - held;
+}
+
+void nip_dpdk_stats(struct nip_dpdk *d, struct nip_dpdk_stats *out)
+{
+	struct rte_eth_stats es;
+
+	*out = d->st;
+	out->rx_held = d->rx_nbufs - nip_dpdk_bufs_cached(d);
+	if (rte_eth_stats_get(d->port, &es) == 0) {
+		out->port_ipackets = es.ipackets;
+		out->port_opackets = es.opackets;
+		out->port_imissed = es.imissed;
+		out->port_ierrors = es.ierrors;
+		out->port_oerrors = es.oerrors;
+		out->port_rx_nombuf = es.rx_nombuf;
+	}
+}

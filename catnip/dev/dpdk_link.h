@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The DPDK device: struct nip_link over one ethdev port, one RX and one TX queue.
+ *
+ * Call order: nip_dpdk_init (EAL on the first call of the process, port setup, link up), then
+ * nip_dpdk_link(d)->ops from the one thread that owns the pool, then nip_dpdk_fini. No DPDK
+ * type appears here, so the libOS and tests include this header without DPDK's flags.
+ *
+ * Configuration keys (lib/config.h; environment overrides in upper case):
+ *   dpdk.eal_init         list, argv of rte_eal_init with argv[0] first, as in Demikernel's
+ *                         YAML (env DPDK_EAL_INIT, split on spaces). Required.
+ *   dpdk.port_id          ethdev port (default 0).
+ *   dpdk.link_timeout_ms  how long to wait for link up (default 5000).
+ *   dpdk.rx_bufs          pool buffers lent to the receive queue (default 4096).
+ *   dpdk.register_memory  register every pool slab with DPDK (rte_extmem_register and
+ *                         rte_dev_dma_map), which a DMA-capable NIC needs (default false:
+ *                         software ports read memory with the CPU, and each registration uses
+ *                         one of DPDK's 128 memseg lists).
+ *
+ * The EAL can be initialized only once per process (DPDK keeps global state and refuses a
+ * second rte_eal_init, even after rte_eal_cleanup). The first nip_dpdk_init runs it with its
+ * dpdk.eal_init; later calls reuse that EAL and ignore their own list (logged); a failed
+ * initialization is final for the process. nip_dpdk_fini closes the port (a virtual device
+ * such as net_tap is then gone for good) and leaves the EAL up until the process exits.
+ *
+ * Zero copy, both ways:
+ * - RX: the receive mempool is built over pool buffers (rte_pktmbuf_pool_create_extbuf with one
+ *   pinned external buffer per 2 KiB pool buffer), so the device writes frames straight into
+ *   pool memory. rx_burst hands out that very demi__buf, trimmed to the frame, with a new
+ *   generation; the device keeps a reference of its own on every receive buffer, and once the
+ *   stack and the application have dropped theirs (refcnt back to 1) the mbuf returns to the
+ *   mempool. Frames that arrive chained (longer than one buffer) are copied into a pool
+ *   buffer and counted (rx_copied).
+ * - TX: each frame becomes a header-only mbuf with the demi__buf's data attached as an
+ *   external buffer; the free callback drops the buffer's reference once the PMD is done.
+ *   Software PMDs free sent mbufs inside rte_eth_tx_burst (hardware ones in a later call), so
+ *   the callback always runs on the thread that owns the pool.
+ * buf->priv stays free for the stack (catnip/inet/udp.c keeps the sender there).
+ *
+ * Checksum offloads (link.offloads) follow DPDK's convention: with NIP_OFF_UDP_CSUM_TX or
+ * NIP_OFF_TCP_CSUM_TX set, the stack leaves the pseudo-header sum in the L4 checksum field and
+ * the device fills the rest; with NIP_OFF_IPV4_CSUM_TX the device fills the IPv4 header
+ * checksum. With the RX flags set, every IPv4 frame rx_burst returns has a verified checksum:
+ * the device drops what the NIC marked bad and checks in software what it left unknown.
+ */
+#ifndef NIP_DPDK_LINK_H
+#define NIP_DPDK_LINK_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "link.h"
+#include "mem/buf.h"
+
+struct nip_dpdk;
+
+struct nip_dpdk_stats {
+	/* Frames handed to the stack, and their bytes. */
+	uint64_t rx_frames, rx_bytes;
+	/* Chained frames copied into a pool buffer (the only RX copy). */
+	uint64_t rx_copied;
+	/* Dropped: bad IPv4 or L4 checksum, or lengths that do not fit the frame. */
+	uint64_t rx_csum_bad;
+	/* Dropped: no pool buffer to copy a chained frame into. */
+	uint64_t rx_nobuf;
+	/* Receive buffers now held by the stack or the application. */
+	uint64_t rx_held;
+	/* Full scans for receive buffers given back out of order. */
+	uint64_t rx_reclaim_scans;
+	/* Frames accepted by the PMD, and their bytes. */
+	uint64_t tx_frames, tx_bytes;
+	/* Refused by a full TX ring: left to the caller. */
+	uint64_t tx_full;
+	/* No mbuf header to attach a frame to: left to the caller. */
+	uint64_t tx_nombuf;
+	/* Taken and dropped: shorter than an Ethernet header or longer than the MTU allows. */
+	uint64_t tx_bad;
+	/* link alloc found no pool buffer. */
+	uint64_t alloc_failed;
+	/* The port's own counters (rte_eth_stats_get). */
+	uint64_t port_ipackets, port_opackets, port_imissed, port_ierrors, port_oerrors;
+	uint64_t port_rx_nombuf;
+};
+
+/**
+ * @brief Initializes the EAL (once per process), sets up and starts the port, waits for link.
+ * @param out  the device on success
+ * @param cfg  configuration (keys above)
+ * @param pool the buffer pool frames live in; the device sets its slab hook
+ * @return 0, or -errno with a DEMI_ERR message naming the cause (-EINVAL bad configuration,
+ *         -ENODEV no such port, -ETIMEDOUT no link, -ENOMEM, or DPDK's error)
+ */
+int nip_dpdk_init(struct nip_dpdk **out, struct demi__config *cfg, struct demi__pool *pool);
+
+/** @brief Stops and closes the port, frees the mempools, drops the device's buffers. */
+void nip_dpdk_fini(struct nip_dpdk *d);
+
+/** @brief The link interface of the device (valid until nip_dpdk_fini). */
+struct nip_link *nip_dpdk_link(struct nip_dpdk *d);
+
+/** @brief Fills *out with the device's counters and the port's. */
+void nip_dpdk_stats(struct nip_dpdk *d, struct nip_dpdk_stats *out);
+
+/** @brief Pool buffers the device holds for receiving and nobody else references (for the
+ *  libOS's bufs_cached: they are in use, not leaked). */
+uint64_t nip_dpdk_bufs_cached(struct nip_dpdk *d);
+
+/** @brief The ethdev port id (for tools and tests). */
+uint16_t nip_dpdk_port(const struct nip_dpdk *d);
+
+#endif

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The DPDK device's setup errors and buffer accounting, in one process over net_null (frames
+ * appear and vanish at once) and a net_memif server nobody connects to:
+ *   - no dpdk.eal_init: -EINVAL, and the EAL may still be initialized later;
+ *   - a port that does not exist: -ENODEV;
+ *   - no link (memif server without a client): -ETIMEDOUT after dpdk.link_timeout_ms;
+ *   - a second instance reuses the EAL; with dpdk.register_memory every pool slab is
+ *     registered while the device lives and unregistered after;
+ *   - tx: a reference kept across a send survives it; runt and oversized frames are taken and
+ *     counted; rx: buffers held by the caller are not reused, released ones are reclaimed;
+ *     no pool buffer is left in use after nip_dpdk_fini; a closed port is gone (-ENODEV).
+ * Needs no root (--no-huge unless hugepages are free).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "dev/dpdk_link.h"
+#include "dpdk_test.h"
+#include "log.h"
+
+static char sock_path[108];
+
+static int load(struct demi__config *cfg, const char *yaml)
+{
+	demi__config_fini(cfg);
+	memset(cfg, 0, sizeof(*cfg));
+	return demi__config_load_string(cfg, yaml, "test");
+}
+
+int main(void)
+{
+	struct demi__config cfg = {0};
+	struct demi__pool pool;
+	struct nip_dpdk *d = NULL;
+	struct nip_dpdk_stats st;
+	struct nip_link *l;
+	char yaml[1024];
+	static struct demi__buf *held[600];
+	uint64_t t0, ms;
+	unsigned nheld = 0, slabs = 0, registered = 0;
+	int rc, ret = T_FAIL;
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+	demi__log_init();
+	snprintf(sock_path, sizeof(sock_path), "/tmp/nip-memif-err-%d.sock", (int)getpid());
+	CHECK(demi__pool_init(&pool, 0) == 0, "pool");
+
+	/* No EAL arguments. */
+	CHECK(t_config(&cfg, 0, "net_null0", 300) == 0, "config");
+	CHECK(load(&cfg, "dpdk:\n  port_id: 0\n") == 0, "config");
+	rc = nip_dpdk_init(&d, &cfg, &pool);
+	CHECK(rc == -EINVAL && !d, "no eal_init: %d", rc);
+
+	/* A port that does not exist (the EAL comes up here, once for the process). */
+	snprintf(yaml, sizeof(yaml),
+		 "dpdk:\n"
+		 "  eal_init: [\"nip_test\", \"-l\", \"0\", \"--no-pci\", \"--no-telemetry\", %s,"
+		 " \"--file-prefix=nip%d\", \"--log-level=lib.eal:error\", \"--vdev=net_null0\","
+		 " \"--vdev=net_memif0,role=server,id=0,socket=%s,socket-abstract=no\"]\n"
+		 "  port_id: 5\n"
+		 "  link_timeout_ms: 300\n",
+		 t_eal_mem(), (int)getpid(), sock_path);
+	CHECK(load(&cfg, yaml) == 0, "config");
+	rc = nip_dpdk_init(&d, &cfg, &pool);
+	CHECK(rc == -ENODEV && !d, "port 5: %d", rc);
+
+	/* No link: port 1 is a memif server nobody connects to (the EAL list is ignored now). */
+	CHECK(load(&cfg, "dpdk:\n  eal_init: [\"x\", \"--bogus\"]\n  port_id: 1\n"
+			 "  link_timeout_ms: 300\n") == 0,
+	      "config");
+	t0 = t_now_ms();
+	rc = nip_dpdk_init(&d, &cfg, &pool);
+	ms = t_now_ms() - t0;
+	CHECK(rc == -ETIMEDOUT && !d, "no link: %d", rc);
+	CHECK(ms >= 300 && ms < 3000, "timed out after %" PRIu64 " ms", ms);
+	CHECK(pool.stats.bufs_in_use == 0, "%" PRIu64 " buffers left by a failed init",
+	      pool.stats.bufs_in_use);
+
+	/* A working instance on net_null, with every slab registered. */
+	CHECK(load(&cfg, "dpdk:\n  port_id: 0\n  register_memory: true\n  rx_bufs: 4096\n") == 0,
+	      "config");
+	rc = nip_dpdk_init(&d, &cfg, &pool);
+	CHECK(rc == 0 && d, "net_null: %s", strerror(-rc));
+	l = nip_dpdk_link(d);
+	for (uint32_t id = 1; id < pool.nslabs; id++) {
+		if (pool.slabs[id]) {
+			slabs++;
+			registered += (unsigned)(pool.slabs[id]->priv & 1);
+		}
+	}
+	printf("net_null up: MTU %u, %u slabs, %u registered\n", l->mtu, slabs, registered);
+	CHECK(slabs > 0 && registered == slabs, "slab registration");
+
+	/* tx: early release, a reference kept by the caller, runt and oversized frames. */
+	for (int i = 0; i < 20000; i++) {
+		struct demi__buf *b = l->ops->alloc(l->dev, 60 + (uint32_t)(i % 1400));
+
+		CHECK(b, "alloc %d", i);
+		memset(demi__buf_data(b), 0xab, b->len);
+		if (i % 3 == 0) {
+			demi__buf_ref(b);
+			CHECK(l->ops->tx_burst(l->dev, &b, 1) == 1, "tx %d", i);
+			CHECK(b->refcnt == 1, "kept reference: refcnt %u", b->refcnt);
+			demi__buf_put(b);
+		} else {
+			CHECK(l->ops->tx_burst(l->dev, &b, 1) == 1, "tx %d", i);
+		}
+	}
+	{
+		struct demi__buf *bad[3] = {
+			l->ops->alloc(l->dev, 5),
+			l->ops->alloc(l->dev, 60),
+			l->ops->alloc(l->dev, 4000),
+		};
+
+		CHECK(bad[0] && bad[1] && bad[2], "alloc");
+		CHECK(l->ops->tx_burst(l->dev, bad, 3) == 3, "runt/oversize not taken");
+	}
+	nip_dpdk_stats(d, &st);
+	printf("tx: %" PRIu64 " frames, %" PRIu64 " bad, in use %" PRIu64 "\n", st.tx_frames,
+	       st.tx_bad, pool.stats.bufs_in_use);
+	CHECK(st.tx_frames == 20001 && st.tx_bad == 2, "tx counters");
+	CHECK(pool.stats.bufs_in_use == 4096, "only the receive buffers are in use: %" PRIu64,
+	      pool.stats.bufs_in_use);
+
+	/* rx: hold 600 frames while receiving 20000 more; then release. */
+	for (int round = 0; round < 2000; round++) {
+		struct demi__buf *bufs[32];
+		int n = l->ops->rx_burst(l->dev, bufs, 32);
+
+		for (int i = 0; i < n; i++) {
+			CHECK(bufs[i]->refcnt == 2 && bufs[i]->len == 64,
+			      "rx frame refcnt %u len %u", bufs[i]->refcnt, bufs[i]->len);
+			CHECK(demi__pool_lookup(&pool, demi__buf_data(bufs[i])) == bufs[i],
+			      "zero copy");
+			if (nheld < 600)
+				held[nheld++] = bufs[i];
+			else
+				demi__buf_put(bufs[i]);
+		}
+	}
+	nip_dpdk_stats(d, &st);
+	printf("rx: %" PRIu64 " frames, %" PRIu64 " held, %" PRIu64 " copied, cached %" PRIu64
+	       ", scans %" PRIu64 "\n",
+	       st.rx_frames, st.rx_held, st.rx_copied, nip_dpdk_bufs_cached(d),
+	       st.rx_reclaim_scans);
+	CHECK(st.rx_frames > 20000 && st.rx_held == 600 && st.rx_copied == 0, "rx counters");
+	for (unsigned i = 0; i < nheld; i++)
+		demi__buf_put(held[i]);
+	nheld = 0;
+	CHECK(nip_dpdk_bufs_cached(d) == 4096, "cached after release");
+	nip_dpdk_fini(d);
+	d = NULL;
+	CHECK(pool.stats.bufs_in_use == 0, "%" PRIu64 " buffers leaked", pool.stats.bufs_in_use);
+	for (uint32_t id = 1; id < pool.nslabs; id++)
+		CHECK(!pool.slabs[id] || !(pool.slabs[id]->priv & 1), "slab %u still registered",
+		      id);
+
+	/* The closed port is gone for this process. */
+	rc = nip_dpdk_init(&d, &cfg, &pool);
+	CHECK(rc == -ENODEV && !d, "closed port: %d", rc);
+	ret = T_PASS;
+	printf("PASS\n");
+fail:
+	for (unsigned i = 0; i < nheld; i++)
+		demi__buf_put(held[i]);
+	if (d)
+		nip_dpdk_fini(d);
+	demi__config_fini(&cfg);
+	demi__pool_fini(&pool);
+	unlink(sock_path);
+	t_eal_files_remove((int)getpid());
+	return ret;
+}

@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The DPDK device between two processes over net_memif: the client sends N frames of varying
+ * sizes (a window of them in flight), the server sends each back in the buffer it arrived in
+ * (RX buffer -> TX, zero-copy), and the client checks every byte and the order.
+ *
+ * The parent never touches DPDK (the EAL cannot be forked): it forks the two children, each
+ * with its own EAL (--in-memory, or --no-huge with NIP_DPDK_TEST_MEM=nohuge) on its own core,
+ * and kills them by PID if they overrun. Exit 77 when DPDK or the memif PMD is unavailable.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "dev/dpdk_link.h"
+#include "dpdk_test.h"
+#include "log.h"
+
+#define N_FRAMES 20000
+#define WINDOW 64
+#define ETHERTYPE_TEST 0x88b5 /* IEEE local experimental */
+#define CHILD_TIMEOUT_S 60
+
+static char sock_path[108];
+
+static uint32_t frame_len(uint32_t seq)
+{
+	return 60 + (seq * 131) % (1514 - 60 + 1); /* 60 .. 1514 bytes */
+}
+
+static void fill(uint8_t *f, uint32_t seq, uint32_t len, const uint8_t *src, bool end)
+{
+	memset(f, 0xff, 6);
+	memcpy(f + 6, src, 6);
+	f[12] = ETHERTYPE_TEST >> 8;
+	f[13] = ETHERTYPE_TEST & 0xff;
+	f[14] = end ? 'E' : 'D';
+	memcpy(f + 15, &seq, 4);
+	for (uint32_t j = 19; j < len; j++)
+		f[j] = (uint8_t)(seq * 13 + j * 3);
+}
+
+static bool check(const uint8_t *f, uint32_t len, uint32_t *seq_out)
+{
+	uint32_t seq;
+
+	if (len < 19 || f[12] != ETHERTYPE_TEST >> 8 || f[13] != (ETHERTYPE_TEST & 0xff) ||
+	    f[14] != 'D')
+		return false;
+	memcpy(&seq, f + 15, 4);
+	if (len != frame_len(seq))
+		return false;
+	for (uint32_t j = 19; j < len; j++)
+		if (f[j] != (uint8_t)(seq * 13 + j * 3))
+			return false;
+	*seq_out = seq;
+	return true;
+}
+
+static int child_init(bool server, struct demi__pool *pool, struct demi__config *cfg,
+		      struct nip_dpdk **d)
+{
+	char vdev[256];
+	int rc;
+
+	snprintf(vdev, sizeof(vdev), "net_memif0,role=%s,id=0,socket=%s,socket-abstract=no",
+		 server ? "server" : "client", sock_path);
+	demi__log_init();
+	if (demi__pool_init(pool, 0) != 0 || t_config(cfg, server ? 0 : 1, vdev, 20000) != 0)
+		return T_FAIL;
+	rc = nip_dpdk_init(d, cfg, pool);
+	if (rc == -ENODEV) {
+		printf("SKIP: no net_memif port (DPDK memif PMD missing?)\n");
+		return T_SKIP;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "%s: nip_dpdk_init: %s\n", server ? "server" : "client",
+			strerror(-rc));
+		return T_FAIL;
+	}
+	return T_PASS;
+}
+
+static int child_done(const char *who, struct nip_dpdk *d, struct demi__pool *pool)
+{
+	struct nip_dpdk_stats st;
+
+	nip_dpdk_stats(d, &st);
+	printf("%s: rx %" PRIu64 " (%" PRIu64 " B) tx %" PRIu64 " (%" PRIu64 " B) tx_full %" PRIu64
+	       " tx_nombuf %" PRIu64 " rx_copied %" PRIu64 " alloc_failed %" PRIu64
+	       " | port imissed %" PRIu64 " rx_nombuf %" PRIu64 "\n",
+	       who, st.rx_frames, st.rx_bytes, st.tx_frames, st.tx_bytes, st.tx_full, st.tx_nombuf,
+	       st.rx_copied, st.alloc_failed, st.port_imissed, st.port_rx_nombuf);
+	nip_dpdk_fini(d);
+	if (pool->stats.bufs_in_use != 0) {
+		fprintf(stderr, "%s: %" PRIu64 " pool buffers leaked\n", who,
+			pool->stats.bufs_in_use);
+		return T_FAIL;
+	}
+	return T_PASS;
+}
+
+/* Sends every received test frame back as is, in its own buffer, until the end frame. */
+static int run_server(void)
+{
+	struct demi__pool pool;
+	struct demi__config cfg;
+	struct nip_dpdk *d;
+	struct nip_link *l;
+	uint64_t deadline = t_now_ms() + CHILD_TIMEOUT_S * 1000;
+	int rc = child_init(true, &pool, &cfg, &d);
+
+	if (rc != T_PASS)
+		return rc;
+	l = nip_dpdk_link(d);
+	while (t_now_ms() < deadline) {
+		struct demi__buf *bufs[32];
+		int n = l->ops->rx_burst(l->dev, bufs, 32), done = 0, end = 0;
+
+		if (!n) {
+			sched_yield();
+			continue;
+		}
+		for (int i = 0; i < n; i++) {
+			uint8_t *f = demi__buf_data(bufs[i]);
+
+			if (bufs[i]->len >= 15 && f[14] == 'E')
+				end = 1;
+		}
+		while (done < n) {
+			int k = l->ops->tx_burst(l->dev, bufs + done, n - done);
+
+			done += k;
+			if (!k)
+				sched_yield();
+		}
+		if (end)
+			return child_done("server", d, &pool);
+	}
+	fprintf(stderr, "server: no end frame in %d s\n", CHILD_TIMEOUT_S);
+	return T_FAIL;
+}
+
+static int run_client(void)
+{
+	static uint8_t seen[N_FRAMES];
+	struct demi__pool pool;
+	struct demi__config cfg;
+	struct nip_dpdk *d;
+	struct nip_link *l;
+	uint64_t deadline = t_now_ms() + CHILD_TIMEOUT_S * 1000, t0, bytes = 0;
+	uint32_t sent = 0, ok = 0, bad = 0, next_expected = 0, reordered = 0;
+	int rc = child_init(false, &pool, &cfg, &d);
+
+	if (rc != T_PASS)
+		return rc;
+	l = nip_dpdk_link(d);
+	t0 = t_now_ms();
+	while (ok + bad < N_FRAMES && t_now_ms() < deadline) {
+		struct demi__buf *bufs[32];
+		int n;
+
+		while (sent < N_FRAMES && sent - (ok + bad) < WINDOW) {
+			struct demi__buf *b = l->ops->alloc(l->dev, frame_len(sent));
+
+			if (!b)
+				break;
+			fill(demi__buf_data(b), sent, frame_len(sent), l->mac, false);
+			if (l->ops->tx_burst(l->dev, &b, 1) != 1) {
+				demi__buf_put(b);
+				break;
+			}
+			sent++;
+		}
+		n = l->ops->rx_burst(l->dev, bufs, 32);
+		for (int i = 0; i < n; i++) {
+			uint32_t seq;
+
+			if (check(demi__buf_data(bufs[i]), bufs[i]->len, &seq) && seq < sent &&
+			    !seen[seq]) {
+				seen[seq] = 1;
+				ok++;
+				bytes += bufs[i]->len;
+				if (seq != next_expected)
+					reordered++;
+				next_expected = seq + 1;
+			} else {
+				bad++;
+			}
+			demi__buf_put(bufs[i]);
+		}
+		if (!n)
+			sched_yield();
+	}
+	{
+		uint64_t ms = t_now_ms() - t0;
+		struct demi__buf *e = l->ops->alloc(l->dev, 60);
+
+		printf("client: %u/%u frames echoed byte-exact (%" PRIu64 " bytes), %u bad, "
+		       "%u out of order, %" PRIu64 " ms\n",
+		       ok, N_FRAMES, bytes, bad, reordered, ms);
+		if (e) {
+			fill(demi__buf_data(e), 0, 60, l->mac, true);
+			while (l->ops->tx_burst(l->dev, &e, 1) != 1)
+				sched_yield();
+		}
+		usleep(100000); /* let the end frame leave before the port closes */
+	}
+	rc = child_done("client", d, &pool);
+	return ok == N_FRAMES && bad == 0 && reordered == 0 ? rc : T_FAIL;
+}
+
+static int wait_child(pid_t pid, uint64_t deadline)
+{
+	int st;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+
+		if (r == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : T_FAIL;
+		if (r < 0)
+			return T_FAIL;
+		if (t_now_ms() >= deadline) {
+			fprintf(stderr, "child %d overran: killed\n", (int)pid);
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			return T_FAIL;
+		}
+		usleep(20000);
+	}
+}
+
+int main(void)
+{
+	uint64_t deadline = t_now_ms() + (CHILD_TIMEOUT_S + 15) * 1000;
+	pid_t server, client;
+	int rs, rcl;
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		printf("SKIP: needs 2 cores (two busy-polling processes)\n");
+		return T_SKIP;
+	}
+	snprintf(sock_path, sizeof(sock_path), "/tmp/nip-memif-%d.sock", (int)getpid());
+	unlink(sock_path);
+	server = fork();
+	if (server == 0)
+		_exit(run_server());
+	if (server < 0)
+		return T_FAIL;
+	client = fork();
+	if (client == 0)
+		_exit(run_client());
+	if (client < 0) {
+		kill(server, SIGKILL);
+		waitpid(server, NULL, 0);
+		return T_FAIL;
+	}
+	rcl = wait_child(client, deadline);
+	rs = wait_child(server, rcl == T_PASS ? deadline : t_now_ms() + 3000);
+	unlink(sock_path);
+	t_eal_files_remove((int)server);
+	t_eal_files_remove((int)client);
+	printf("server exit %d, client exit %d\n", rs, rcl);
+	if (rs == T_SKIP || rcl == T_SKIP)
+		return T_SKIP;
+	if (rs == T_PASS && rcl == T_PASS) {
+		printf("PASS\n");
+		return T_PASS;
+	}
+	return T_FAIL;
+}
