@@ -297,12 +297,13 @@ static void deliver(struct nip_queue *q, struct demi__task *t)
 	uint32_t ip;
 	uint16_t port;
 	struct demi__buf *b = nip_udp_recv(&q->udp, &ip, &port);
-	struct sockaddr_in *from = &t->result.qr_value.sga.sga_addr;
+	struct sockaddr_in from = { .sin_family = AF_INET };
 
 	demi__sga_from_buf(&t->result.qr_value.sga, b);
-	from->sin_family = AF_INET;
-	from->sin_addr.s_addr = ip;
-	from->sin_port = htons(port);
+	from.sin_addr.s_addr = ip;
+	from.sin_port = htons(port);
+	/* The result struct is packed: copy, do not store through a misaligned pointer. */
+	memcpy(&t->result.qr_value.sga.sga_addr, &from, sizeof(from));
 	demi__task_complete(t);
 }
 
