@@ -254,6 +254,21 @@ static void push_sent(void *ctx, int err)
 		demi__task_complete(t);
 }
 
+/*
+ * A push can go without a copy when it is one pool buffer with room for the headers in front
+ * of the data, and nobody but the application and this push holds it (another push of the
+ * same buffer still in flight would see its headers overwritten). Pops pushed back (echo) and
+ * buffers from demi_sgaalloc qualify.
+ */
+static bool zero_copy_ok(const struct demi__push_req *req)
+{
+	const struct demi__seg *seg = &req->segs[0];
+	const struct demi__buf *b = seg->buf;
+
+	return req->nsegs == 1 && b && seg->data >= b->base + NIP_UDP_HEADROOM &&
+	       b->refcnt - b->app_owned == 1;
+}
+
 static int nip_push(struct demi__queue *dq, struct demi__task *t, struct demi__push_req *req,
 		    const struct sockaddr_in *to)
 {
@@ -275,6 +290,20 @@ static int nip_push(struct demi__queue *dq, struct demi__task *t, struct demi__p
 	}
 	if (req->total > nip_udp_max_payload(q->udp.s))
 		return -EMSGSIZE;
+	if (zero_copy_ok(req)) {
+		struct demi__seg *seg = &req->segs[0];
+
+		demi__list_push_back(&q->pushes, &t->wait_link);
+		rc = nip_udp_send_buf(&q->udp, ip, port, seg->buf, seg->data, seg->len, push_sent,
+				      (void *)(uintptr_t)demi__task_token(t));
+		if (rc < 0) {
+			demi__list_remove(&t->wait_link);
+			return rc;
+		}
+		seg->buf = NULL; /* the push's reference went with the frame */
+		req->nsegs = 0;
+		return 0;
+	}
 	for (uint32_t i = 0; i < req->nsegs; i++) {
 		pieces[i] = req->segs[i].data;
 		lens[i] = req->segs[i].len;
@@ -325,9 +354,12 @@ static void pop_poll(struct demi__task *t)
 static int nip_pop(struct demi__queue *dq, struct demi__task *t)
 {
 	struct nip_queue *q = queue_of(dq);
+	int rc;
 
-	if (!q->udp.local_port)
-		return -EDESTADDRREQ; /* nothing can arrive on an unbound socket */
+	/* Like a kernel socket that sends first: an unbound socket gets an ephemeral port, the
+	 * one its pushes will come from, so that replies can arrive. */
+	if (!q->udp.local_port && (rc = nip_udp_bind(&q->udp, 0, 0)) < 0)
+		return rc;
 	q->udp.on_readable = on_readable;
 	q->udp.ctx = q;
 	t->poll = pop_poll;

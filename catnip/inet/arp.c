@@ -17,7 +17,6 @@
 #include "wire/eth.h"
 
 #define ARP_CAP 1024u /* power of two */
-#define PENDING_MAX 16u
 
 enum { E_FREE = 0, E_DELETED, E_RESOLVED, E_STATIC, E_PENDING };
 
@@ -33,8 +32,10 @@ struct nip_arp_entry {
 	uint8_t state;
 	uint32_t tries;
 	uint64_t deadline; /* resolved: expiry; pending: next request */
-	uint32_t npending;
-	struct nip_arp_pending pending[PENDING_MAX];
+	uint32_t npending, pending_cap;
+	/* Frames waiting for this address; allocated on a miss (a control-path event), grown
+	 * up to arp_pending_max, freed when the entry resolves or fails. */
+	struct nip_arp_pending *pending;
 };
 
 /* Bookkeeping kept in the stack's arp fields: arp_used counts live + deleted slots. */
@@ -48,26 +49,38 @@ int nip_arp_init(struct nip_stack *s)
 	s->arp = calloc(ARP_CAP, sizeof(*s->arp));
 	s->arp_cap = ARP_CAP;
 	s->arp_used = 0;
-	if (s->cfg.arp_pending_max > PENDING_MAX)
-		s->cfg.arp_pending_max = PENDING_MAX;
 	return s->arp ? 0 : -ENOMEM;
+}
+
+static void free_pending(struct nip_arp_entry *e)
+{
+	free(e->pending);
+	e->pending = NULL;
+	e->npending = e->pending_cap = 0;
 }
 
 static void fail_pending(struct nip_arp_entry *e, int err)
 {
-	for (uint32_t i = 0; i < e->npending; i++) {
-		demi__buf_put(e->pending[i].frame);
-		if (e->pending[i].cb)
-			e->pending[i].cb(e->pending[i].ctx, err);
+	struct nip_arp_pending *p = e->pending;
+	uint32_t n = e->npending;
+
+	/* Detach first: a callback may send again and create a new queue on this entry. */
+	e->pending = NULL;
+	e->npending = e->pending_cap = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		demi__buf_put(p[i].frame);
+		if (p[i].cb)
+			p[i].cb(p[i].ctx, err);
 	}
-	e->npending = 0;
+	free(p);
 }
 
 void nip_arp_fini(struct nip_stack *s)
 {
-	for (uint32_t i = 0; s->arp && i < s->arp_cap; i++)
-		if (s->arp[i].state == E_PENDING)
-			fail_pending(&s->arp[i], -ECANCELED);
+	for (uint32_t i = 0; s->arp && i < s->arp_cap; i++) {
+		fail_pending(&s->arp[i], -ECANCELED);
+		free_pending(&s->arp[i]);
+	}
 	free(s->arp);
 	s->arp = NULL;
 }
@@ -110,7 +123,7 @@ static void remove_entry(struct nip_stack *s, struct nip_arp_entry *e)
 {
 	(void)s;
 	e->state = E_DELETED;
-	e->npending = 0;
+	free_pending(e);
 }
 
 /* A new entry for ip; NULL when the cache is full (of static and pending entries). */
@@ -208,7 +221,7 @@ static void transmit(struct nip_stack *s, struct demi__buf *frame, const uint8_t
 /* The entry learned the MAC: send what waited for it. */
 static void resolved(struct nip_stack *s, struct nip_arp_entry *e, const uint8_t mac[6])
 {
-	struct nip_arp_pending p[PENDING_MAX];
+	struct nip_arp_pending *p = e->pending;
 	uint32_t n = e->npending;
 
 	memcpy(e->mac, mac, 6);
@@ -216,11 +229,12 @@ static void resolved(struct nip_stack *s, struct nip_arp_entry *e, const uint8_t
 		e->state = E_RESOLVED;
 		e->deadline = s->now + s->cfg.arp_ttl_ns;
 	}
-	/* Copy out first: a callback may send again and touch this entry. */
-	memcpy(p, e->pending, n * sizeof(p[0]));
-	e->npending = 0;
+	/* Detach first: a callback may send again and touch this entry. */
+	e->pending = NULL;
+	e->npending = e->pending_cap = 0;
 	for (uint32_t i = 0; i < n; i++)
 		transmit(s, p[i].frame, mac, p[i].cb, p[i].ctx);
+	free(p);
 }
 
 void nip_arp_input(struct nip_stack *s, const uint8_t *pkt, size_t len)
@@ -279,6 +293,14 @@ void nip_arp_resolve_and_send(struct nip_stack *s, struct demi__buf *frame, uint
 	}
 	if (e->npending >= s->cfg.arp_pending_max)
 		goto full;
+	if (e->npending == e->pending_cap) {
+		uint32_t cap = e->pending_cap ? e->pending_cap * 2 : 16;
+		struct nip_arp_pending *p = realloc(e->pending, cap * sizeof(*p));
+		if (!p)
+			goto full;
+		e->pending = p;
+		e->pending_cap = cap;
+	}
 	e->pending[e->npending++] = (struct nip_arp_pending){ frame, cb, ctx };
 	return;
 full:

@@ -17,7 +17,7 @@ void nip_stack_config_default(struct nip_stack_config *cfg)
 	cfg->arp_ttl_ns = 15ull * 1000000000ull;
 	cfg->arp_retry_ns = 200ull * 1000000ull;
 	cfg->arp_retries = 5;
-	cfg->arp_pending_max = 16;
+	cfg->arp_pending_max = 1024; /* like Linux's unresolved queue, in frames */
 	cfg->udp_rx_queue_max = 1024;
 	cfg->ttl = 64;
 }

@@ -163,3 +163,23 @@ int nip_udp_send(struct nip_udp_sock *u, uint32_t ip, uint16_t port, const void 
 	nip_ip4_output(s, f, ip, NIP_IPPROTO_UDP, (uint16_t)(NIP_UDP_HLEN + total), cb, ctx);
 	return 0;
 }
+
+int nip_udp_send_buf(struct nip_udp_sock *u, uint32_t ip, uint16_t port, struct demi__buf *b,
+		     uint8_t *data, uint32_t len, nip_sent_cb cb, void *ctx)
+{
+	struct nip_stack *s = u->s;
+	int rc;
+
+	_Static_assert(NIP_UDP_HEADROOM == HDRS, "header room");
+	if (len > nip_udp_max_payload(s))
+		return -EMSGSIZE;
+	if (!u->local_port && (rc = nip_udp_bind(u, 0, 0)) < 0)
+		return rc;
+	b->off = (uint32_t)(data - HDRS - b->base);
+	b->len = HDRS + len;
+	nip_udp_emit(data - NIP_UDP_HLEN, u->local_port, port, s->cfg.ip, ip, len,
+		     s->link->offloads & NIP_OFF_UDP_CSUM_TX);
+	s->cnt.udp_tx++;
+	nip_ip4_output(s, b, ip, NIP_IPPROTO_UDP, (uint16_t)(NIP_UDP_HLEN + len), cb, ctx);
+	return 0;
+}

@@ -46,6 +46,17 @@ uint32_t nip_udp_max_payload(const struct nip_stack *s);
 int nip_udp_send(struct nip_udp_sock *u, uint32_t ip, uint16_t port, const void *const *pieces,
 		 const uint32_t *lens, int n, nip_sent_cb cb, void *ctx);
 
+/*
+ * Sends len bytes at data, which lie in buffer b, without copying them: the headers are
+ * written into the NIP_UDP_HEADROOM bytes before data (the caller checked they are inside b
+ * and that nobody else reads them) and b itself becomes the frame. Consumes one reference of
+ * b. Same results as nip_udp_send.
+ */
+int nip_udp_send_buf(struct nip_udp_sock *u, uint32_t ip, uint16_t port, struct demi__buf *b,
+		     uint8_t *data, uint32_t len, nip_sent_cb cb, void *ctx);
+/* Bytes of headers (Ethernet, IPv4, UDP) that nip_udp_send_buf writes in front of data. */
+#define NIP_UDP_HEADROOM 42
+
 void nip_udp_input(struct nip_stack *s, struct demi__buf *frame, const uint8_t *dgram, size_t len,
 		   uint32_t src, uint32_t dst);
 
