@@ -4,7 +4,7 @@
 # already present are not touched, so a second run costs a second.
 set -euo pipefail
 pkgs=(gcc g++ meson ninja-build pkg-config libyaml-dev libcmocka-dev liburing-dev
-      libclang-rt-14-dev util-linux iproute2 python3 libdpdk-dev)
+      libclang-rt-14-dev util-linux iproute2 python3 libdpdk-dev ethtool)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -38,7 +38,6 @@
 #define TX_HDRS 4095 /* header mbufs: a full TX ring, bursts in flight, rte_mempool likes 2^n-1 */
 #define MEMPOOL_CACHE 256
 /* Receive buffers are pool buffers of the smallest class, used whole as mbuf data rooms. */
-#define RX_BUF_BYTES ((size_t)1 << DEMI__BUF_MIN_SHIFT)
 #define SLAB_REGISTERED 1u /* in demi__slab.priv */
 
 struct nip_dpdk {
@@ -58,6 +57,7 @@ struct nip_dpdk {
 	bool rx_check_ip, rx_check_l4;
 
 	struct rte_mempool *rx_mp;  /* mbufs whose pinned data rooms are rx_bufs[] */
+	uint32_t rx_buf_bytes; /* size of each receive buffer: a pool size class, >= 2 KiB */
 	struct rte_mempool *tx_mp;  /* header mbufs, an rte_mbuf_ext_shared_info in priv */
 	struct demi__buf **rx_bufs; /* the pool buffers lent to rx_mp (one reference each) */
 	uint32_t rx_nbufs;
@@ -617,7 +617,7 @@ static int rx_pool_create(struct nip_dpdk *d, int socket)
 		return -ENOMEM;
 	}
 	for (uint32_t i = 0; i < d->rx_nbufs; i++) {
-		struct demi__buf *b = demi__pool_get(d->pool, RX_BUF_BYTES - DEMI__BUF_HEADROOM);
+		struct demi__buf *b = demi__pool_get(d->pool, d->rx_buf_bytes - DEMI__BUF_HEADROOM);
 
 		if (!b) {
 			DEMI_ERR("dpdk: no pool buffer for receive buffer %u of %u (pool limit?)",
@@ -626,20 +626,20 @@ static int rx_pool_create(struct nip_dpdk *d, int socket)
 			goto out;
 		}
 		d->rx_bufs[i] = b;
-		if (b->cap != RX_BUF_BYTES) {
-			DEMI_ERR("dpdk: receive buffer of %u bytes, expected %zu", b->cap,
-				 RX_BUF_BYTES);
+		if (b->cap != d->rx_buf_bytes) {
+			DEMI_ERR("dpdk: receive buffer of %u bytes, expected %u", b->cap,
+				 d->rx_buf_bytes);
 			rc = -EINVAL;
 			goto out;
 		}
 		ext[i].buf_ptr = b->base;
 		ext[i].buf_iova = d->iova_va ? (rte_iova_t)(uintptr_t)b->base : RTE_BAD_IOVA;
-		ext[i].buf_len = RX_BUF_BYTES;
-		ext[i].elt_size = RX_BUF_BYTES;
+		ext[i].buf_len = d->rx_buf_bytes;
+		ext[i].elt_size = d->rx_buf_bytes;
 	}
 	d->rx_mp = rte_pktmbuf_pool_create_extbuf(d->rx_name, d->rx_nbufs, MEMPOOL_CACHE,
 						  RTE_ALIGN(sizeof(void *), RTE_MBUF_PRIV_ALIGN),
-						  RX_BUF_BYTES, socket, ext, d->rx_nbufs);
+						  d->rx_buf_bytes, socket, ext, d->rx_nbufs);
 	if (!d->rx_mp) {
 		rc = -rte_errno;
 		DEMI_ERR("dpdk: receive mempool of %u external buffers: %s", d->rx_nbufs,
@@ -742,8 +742,8 @@ static int port_setup(struct nip_dpdk *d, struct demi__config *cfg)
 		mtu = 1500; /* the port does not say: Ethernet's */
 	/* A frame must fit one receive buffer after DPDK's headroom to stay zero-copy; longer
 	 * ones would arrive chained and be copied, so advertise no more. */
-	if (mtu > RX_BUF_BYTES - RTE_PKTMBUF_HEADROOM - NIP_ETH_HLEN - 4)
-		mtu = (uint16_t)(RX_BUF_BYTES - RTE_PKTMBUF_HEADROOM - NIP_ETH_HLEN - 4);
+	if (mtu > d->rx_buf_bytes - RTE_PKTMBUF_HEADROOM - NIP_ETH_HLEN - 4)
+		mtu = (uint16_t)(d->rx_buf_bytes - RTE_PKTMBUF_HEADROOM - NIP_ETH_HLEN - 4);
 	d->link.mtu = mtu;
 	d->max_frame = (uint32_t)mtu + NIP_ETH_HLEN + 4;
 
@@ -771,7 +771,7 @@ int nip_dpdk_init(struct nip_dpdk **out, struct demi__config *cfg, struct demi__
 {
 	static uint32_t instance; /* mempool names are global to the process */
 	struct nip_dpdk *d;
-	uint64_t port, nbufs;
+	uint64_t port, nbufs, buf_bytes;
 	bool reg;
 	int rc;
 
@@ -781,6 +781,13 @@ int nip_dpdk_init(struct nip_dpdk **out, struct demi__config *cfg, struct demi__
 		rc = demi__config_get_u64(cfg, "dpdk.rx_bufs", 4096, 2 * BURST, 1u << 20, &nbufs);
 	if (rc == 0)
 		rc = demi__config_get_bool(cfg, "dpdk.register_memory", false, &reg);
+	/* Some drivers want more than 2 KiB of data room (net_af_packet: its frame size). */
+	if (rc == 0)
+		rc = demi__config_get_u64(cfg, "dpdk.rx_buf_bytes", 2048, 2048, 65536, &buf_bytes);
+	if (rc == 0 && (buf_bytes & (buf_bytes - 1))) {
+		DEMI_ERR("dpdk: dpdk.rx_buf_bytes must be a power of two (2048 ... 65536)");
+		rc = -EINVAL;
+	}
 	if (rc < 0)
 		return rc;
 	rc = eal_init_once(cfg);
@@ -796,6 +803,7 @@ int nip_dpdk_init(struct nip_dpdk **out, struct demi__config *cfg, struct demi__
 	d->port = (uint16_t)port;
 	d->pool = pool;
 	d->rx_nbufs = (uint32_t)nbufs;
+	d->rx_buf_bytes = (uint32_t)buf_bytes;
 	d->register_memory = reg;
 	d->iova_va = rte_eal_iova_mode() == RTE_IOVA_VA;
 	d->page_size = (size_t)sysconf(_SC_PAGESIZE);
