@@ -175,6 +175,41 @@ int nap_queue_accepted(struct demi__libos *los, int fd, struct nap_queue **q_out
 	return 0;
 }
 
+void nap_accept_finish(struct demi__task *t, struct nap_queue *lq, int fd,
+		       const struct sockaddr_in *peer)
+{
+	struct nap_queue *q;
+	int rc = nap_queue_accepted(lq->base.los, fd, &q);
+
+	if (rc < 0) {
+		demi__task_fail(t, -rc);
+	} else {
+		t->result.qr_value.ares.qd = q->base.qd;
+		memcpy(&t->result.qr_value.ares.addr, peer, sizeof(*peer));
+		demi__task_complete(t);
+	}
+	/* More connections may be waiting: let the next accept look. */
+	nap_wake_head(&lq->accepts);
+}
+
+void nap_pop_deliver(struct demi__task *t, struct nap_queue *q, struct demi__buf *b,
+		     const struct sockaddr_in *from)
+{
+	demi_sgarray_t *sga = &t->result.qr_value.sga;
+
+	if (b) {
+		demi__sga_from_buf(sga, b);
+	} else {
+		/* End of stream: an empty array with nothing to free. */
+		memset(sga, 0, sizeof(*sga));
+		sga->sga_numsegs = 1;
+	}
+	if (from)
+		memcpy(&sga->sga_addr, from, sizeof(*from)); /* packed: no direct store */
+	demi__task_complete(t);
+	nap_wake_head(&q->pops);
+}
+
 static int nap_socket(struct demi__libos *los, int domain, int type, int protocol,
 		      struct demi__queue **q_out)
 {

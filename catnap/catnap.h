@@ -117,6 +117,14 @@ struct nap_queue *nap_queue_create(struct demi__libos *los, int fd, int type);
 /* Turns a connection fd from accept into a watched, connected queue with a qd. On failure the
  * fd is closed. 0 or -errno. */
 int nap_queue_accepted(struct demi__libos *los, int fd, struct nap_queue **q_out);
+/* Completes accept t with the connection fd from listening queue lq (or fails it), then
+ * lets the next accept of lq look. */
+void nap_accept_finish(struct demi__task *t, struct nap_queue *lq, int fd,
+		       const struct sockaddr_in *peer);
+/* Completes pop t with buffer b (NULL: end of stream) and the sender of a datagram (or
+ * NULL), then wakes the next pop of q. */
+void nap_pop_deliver(struct demi__task *t, struct nap_queue *q, struct demi__buf *b,
+		     const struct sockaddr_in *from);
 /* Returns a queue struct (fd already closed) to the cache. */
 void nap_queue_release(struct demi__libos *los, struct nap_queue *q);
 /* Wakes the first task of a FIFO, if any. */

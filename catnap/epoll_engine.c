@@ -84,11 +84,9 @@ static void ep_unwatch(struct demi__libos *los, struct nap_queue *q)
 static void ep_accept(struct demi__task *t)
 {
 	struct nap_queue *lq = t->queue;
-	struct demi__libos *los = lq->base.los;
 	struct sockaddr_in addr;
 	socklen_t len = sizeof(addr);
-	struct nap_queue *q;
-	int fd, rc;
+	int fd;
 
 	if (nap_head(&lq->accepts) != t || !lq->readable)
 		return;
@@ -107,16 +105,7 @@ static void ep_accept(struct demi__task *t)
 		nap_wake_head(&lq->accepts);
 		return;
 	}
-	if ((rc = nap_queue_accepted(los, fd, &q)) < 0) {
-		demi__task_fail(t, -rc);
-		nap_wake_head(&lq->accepts);
-		return;
-	}
-	t->result.qr_value.ares.qd = q->base.qd;
-	memcpy(&t->result.qr_value.ares.addr, &addr, sizeof(addr));
-	demi__task_complete(t);
-	/* More connections may be waiting: let the next accept look (readable is still set). */
-	nap_wake_head(&lq->accepts);
+	nap_accept_finish(t, lq, fd, &addr);
 }
 
 /* ---- connect ---- */
@@ -204,21 +193,6 @@ static void ep_push(struct demi__task *t)
 
 /* ---- pop ---- */
 
-static void pop_complete(struct demi__task *t, struct demi__buf *b)
-{
-	struct nap_queue *q = t->queue;
-
-	if (b) {
-		demi__sga_from_buf(&t->result.qr_value.sga, b);
-	} else {
-		/* End of stream: an empty array with nothing to free. */
-		memset(&t->result.qr_value.sga, 0, sizeof(t->result.qr_value.sga));
-		t->result.qr_value.sga.sga_numsegs = 1;
-	}
-	demi__task_complete(t);
-	nap_wake_head(&q->pops);
-}
-
 static void pop_fail(struct demi__task *t, int err)
 {
 	struct nap_queue *q = t->queue;
@@ -247,13 +221,13 @@ static void ep_pop_tcp(struct demi__task *t, struct nap_queue *q)
 		if ((uint32_t)n < want && !q->peer_closed)
 			q->readable = false;
 		b->len = (uint32_t)n;
-		pop_complete(t, b);
+		nap_pop_deliver(t, q, b, NULL);
 		return;
 	}
 	demi__buf_put(b);
 	if (n == 0) {
 		q->eof = true;
-		pop_complete(t, NULL);
+		nap_pop_deliver(t, q, NULL, NULL);
 	} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
 		q->readable = false;
 	} else {
@@ -308,8 +282,7 @@ static void ep_pop_udp(struct demi__task *t, struct nap_queue *q)
 	}
 	b->len = (uint32_t)n;
 	/* Datagrams do not tell whether more are queued: readable stays set until EAGAIN. */
-	pop_complete(t, b);
-	memcpy(&t->result.qr_value.sga.sga_addr, &from, sizeof(from)); /* kept until taken */
+	nap_pop_deliver(t, q, b, &from);
 }
 
 static void ep_pop(struct demi__task *t)
@@ -319,7 +292,7 @@ static void ep_pop(struct demi__task *t)
 	if (nap_head(&q->pops) != t)
 		return;
 	if (q->eof) {
-		pop_complete(t, NULL);
+		nap_pop_deliver(t, q, NULL, NULL);
 		return;
 	}
 	if (!q->readable)

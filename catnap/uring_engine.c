@@ -459,7 +459,6 @@ static void ur_accept(struct demi__task *t)
 {
 	struct nap_queue *lq = t->queue;
 	struct demi__libos *los = lq->base.los;
-	struct nap_queue *q;
 	struct sockaddr_in addr;
 	socklen_t len = sizeof(addr);
 	int fd, rc;
@@ -482,14 +481,7 @@ static void ur_accept(struct demi__task *t)
 	memset(&addr, 0, sizeof(addr));
 	/* Multishot accept cannot return each peer's address; ask the socket. */
 	getpeername(fd, (struct sockaddr *)&addr, &len);
-	if ((rc = nap_queue_accepted(los, fd, &q)) < 0) {
-		demi__task_fail(t, -rc);
-	} else {
-		t->result.qr_value.ares.qd = q->base.qd;
-		memcpy(&t->result.qr_value.ares.addr, &addr, sizeof(addr));
-		demi__task_complete(t);
-	}
-	nap_wake_head(&lq->accepts);
+	nap_accept_finish(t, lq, fd, &addr);
 }
 
 static void ur_connect(struct demi__task *t)
@@ -598,18 +590,6 @@ static void ur_push(struct demi__task *t)
 	submit_send(st, t, op);
 }
 
-static void pop_deliver(struct demi__task *t, struct nap_queue *q, struct demi__buf *b)
-{
-	if (b) {
-		demi__sga_from_buf(&t->result.qr_value.sga, b);
-	} else {
-		memset(&t->result.qr_value.sga, 0, sizeof(t->result.qr_value.sga));
-		t->result.qr_value.sga.sga_numsegs = 1;
-	}
-	demi__task_complete(t);
-	nap_wake_head(&q->pops);
-}
-
 static void ur_pop_udp(struct demi__task *t, struct nap_queue *q)
 {
 	struct uring_state *st = state_of(q->base.los);
@@ -667,9 +647,9 @@ static void ur_pop(struct demi__task *t)
 			q->rx_paused = false;
 			arm_recv(st, q); /* no-op while the cancelled receive is still ending */
 		}
-		pop_deliver(t, q, b);
+		nap_pop_deliver(t, q, b, NULL);
 	} else if (q->eof) {
-		pop_deliver(t, q, NULL);
+		nap_pop_deliver(t, q, NULL, NULL);
 	} else if (q->err) {
 		demi__task_fail(t, q->err);
 		nap_wake_head(&q->pops);
@@ -801,8 +781,7 @@ static void on_recvmsg(struct uring_state *st, struct uring_op *op, struct io_ur
 		return;
 	}
 	b->len = (uint32_t)cqe->res;
-	pop_deliver(t, q, b);
-	memcpy(&t->result.qr_value.sga.sga_addr, &op->addr, sizeof(op->addr));
+	nap_pop_deliver(t, q, b, &op->addr);
 }
 
 static void on_send(struct uring_state *st, struct uring_op *op, struct io_uring_cqe *cqe)

@@ -419,7 +419,8 @@ static int copy_addr_out(const struct sockaddr_in *sin, struct sockaddr *addr, s
 	return 0;
 }
 
-DEMI_EXPORT int demi_getpeername(int qd, struct sockaddr *addr, socklen_t *addrlen)
+/* getpeername and getsockname: the same checks, then one of two libOS operations. */
+static int get_addr(int qd, struct sockaddr *addr, socklen_t *addrlen, bool peer)
 {
 	struct sockaddr_in sin;
 	struct demi__queue *q;
@@ -430,25 +431,20 @@ DEMI_EXPORT int demi_getpeername(int qd, struct sockaddr *addr, socklen_t *addrl
 	GET_LOS(los);
 	if ((rc = get_queue(los, qd, &q)))
 		return rc;
-	if ((rc = -los->ops->getpeername(q, &sin)))
-		return rc;
+	rc = peer ? los->ops->getpeername(q, &sin) : los->ops->getsockname(q, &sin);
+	if (rc < 0)
+		return -rc;
 	return copy_addr_out(&sin, addr, addrlen);
+}
+
+DEMI_EXPORT int demi_getpeername(int qd, struct sockaddr *addr, socklen_t *addrlen)
+{
+	return get_addr(qd, addr, addrlen, true);
 }
 
 DEMI_EXPORT int demi_getsockname(int qd, struct sockaddr *addr, socklen_t *addrlen)
 {
-	struct sockaddr_in sin;
-	struct demi__queue *q;
-	int rc;
-
-	if (!addr || !addrlen)
-		return EINVAL;
-	GET_LOS(los);
-	if ((rc = get_queue(los, qd, &q)))
-		return rc;
-	if ((rc = -los->ops->getsockname(q, &sin)))
-		return rc;
-	return copy_addr_out(&sin, addr, addrlen);
+	return get_addr(qd, addr, addrlen, false);
 }
 
 DEMI_EXPORT demi_sgarray_t demi_sgaalloc(size_t size)
