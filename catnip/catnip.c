@@ -5,32 +5,54 @@
  * (dev/dpdk_link.c). The device is polled by a background task on every scheduler pass, with
  * the runtime's clock as the stack's time: catnip busy-polls, as kernel bypass does.
  *
- * UDP is complete (bind, ephemeral ports, connect, push/pushto, pop with the sender, datagrams
- * up to the MTU); TCP arrives with the stack's TCP (issue 5): SOCK_STREAM is ENOTSUP until then.
+ * UDP: bind, ephemeral ports, connect, push/pushto, pop with the sender, datagrams up to the
+ * MTU. TCP (inet/tcp/): listen/accept, connect, push, pop, close; the stack tells this file
+ * what changed through tcp_event, which finishes the waiting tasks. A TCP push completes once
+ * its data is in the connection's send queue (which holds the pushed buffers themselves until
+ * they are acknowledged: the application must not write into a pushed buffer again); it waits
+ * while the send queue is full (SO_SNDBUF). A pop returns the next received segment's payload
+ * in the very buffer it arrived in; end of stream is an empty array.
  *
  * Configuration (Demikernel's keys): demikernel.local_ipv4_addr (required),
  * inetstack_config.arp_table (MAC: IP pairs), inetstack_config.arp_request_retries,
  * inetstack_config.arp_request_timeout_ms, inetstack_config.arp_cache_ttl (seconds),
- * inetstack_config.udp_rx_queue_max; the device's keys are in dev/dpdk_link.h.
+ * inetstack_config.udp_rx_queue_max; TCP: inetstack_config.tcp_congestion_control (newreno,
+ * cubic), tcp_rcvbuf, tcp_sndbuf, tcp_nodelay, tcp_sack, tcp_window_scale, tcp_timestamps,
+ * tcp_delayed_ack_ms (0: ACK every segment), tcp_msl_ms, tcp_rto_min_ms, tcp_rto_max_ms,
+ * tcp_retries, tcp_syn_retries, tcp_keepalive_idle_s, tcp_keepalive_intvl_s,
+ * tcp_keepalive_probes, tcp_syn_backlog; the device's keys are in dev/dpdk_link.h.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 
 #include "dev/dpdk_link.h"
 #include "libos.h"
 #include "stack.h"
+#include "tcp/tcp.h"
 #include "udp.h"
 
 struct nip_queue {
 	struct demi__queue base;
 	struct nip_udp_sock udp;
+	struct nip_tcp_conn *tcp; /* SOCK_STREAM */
+	bool reuseaddr;
 	struct demi__list pops; /* pending pops, oldest first */
-	struct demi__list pushes; /* pushes waiting for ARP */
+	struct demi__list pushes; /* UDP: waiting for ARP; TCP: waiting for send queue room */
+	struct demi__list accepts;
+	struct demi__list connects;
 };
+
+/* A TCP push's state in its task: the request and how many segments the stack took. */
+struct tcp_push {
+	struct demi__push_req req;
+	uint32_t next;
+};
+_Static_assert(sizeof(struct tcp_push) <= DEMI__TASK_PRIV_BYTES, "push state fits the task");
 
 struct nip_libos {
 	struct nip_dpdk *dev;
@@ -83,6 +105,77 @@ static int add_arp_entry(void *arg, const char *mac_s, const char *ip_s)
 	return nip_arp_add_static(s, ip.s_addr, mac);
 }
 
+static int tcp_config(struct demi__config *cfg, struct nip_tcp_config *tc)
+{
+	static const char *const ccs[] = { "newreno", "cubic", NULL };
+	uint64_t rcvbuf, sndbuf, delack, msl, rto_min, rto_max, retries, syn_retries, ka_idle,
+		ka_intvl, ka_probes, backlog;
+	int cc, rc;
+
+	if ((rc = demi__config_get_choice(cfg, "inetstack_config.tcp_congestion_control", ccs, 0,
+					  &cc)) < 0 ||
+	    (rc = demi__config_get_u64(cfg, "inetstack_config.tcp_rcvbuf", tc->rcvbuf, 4096,
+				       1u << 30, &rcvbuf)) < 0 ||
+	    (rc = demi__config_get_u64(cfg, "inetstack_config.tcp_sndbuf", tc->sndbuf, 4096,
+				       1u << 30, &sndbuf)) < 0 ||
+	    (rc = demi__config_get_bool(cfg, "inetstack_config.tcp_nodelay", tc->nodelay,
+					&tc->nodelay)) < 0 ||
+	    (rc = demi__config_get_bool(cfg, "inetstack_config.tcp_sack", tc->sack, &tc->sack)) <
+		    0 ||
+	    (rc = demi__config_get_bool(cfg, "inetstack_config.tcp_window_scale", tc->wscale,
+					&tc->wscale)) < 0 ||
+	    (rc = demi__config_get_bool(cfg, "inetstack_config.tcp_timestamps", tc->timestamps,
+					&tc->timestamps)) < 0 ||
+	    (rc = demi__config_get_u64(cfg, "inetstack_config.tcp_delayed_ack_ms",
+				       tc->delack / 1000000, 0, 500, &delack)) < 0 ||
+	    (rc = demi__config_get_u64(cfg, "inetstack_config.tcp_msl_ms", tc->msl / 1000000, 1,
+				       600000, &msl)) < 0 ||
+	    (rc = demi__config_get_u64(cfg, "inetstack_config.tcp_rto_min_ms",
+				       tc->rto_min / 1000000, 1, 60000, &rto_min)) < 0 ||
+	    (rc = demi__config_get_u64(cfg, "inetstack_config.tcp_rto_max_ms",
+				       tc->rto_max / 1000000, 1, 600000, &rto_max)) < 0 ||
+	    (rc = demi__config_get_u64(cfg, "inetstack_config.tcp_retries", tc->max_retries, 1,
+				       100, &retries)) < 0 ||
+	    (rc = demi__config_get_u64(cfg, "inetstack_config.tcp_syn_retries", tc->syn_retries,
+				       1, 100, &syn_retries)) < 0 ||
+	    (rc = demi__config_get_u64(cfg, "inetstack_config.tcp_keepalive_idle_s",
+				       tc->keepalive_idle / 1000000000, 1, 86400 * 7, &ka_idle)) <
+		    0 ||
+	    (rc = demi__config_get_u64(cfg, "inetstack_config.tcp_keepalive_intvl_s",
+				       tc->keepalive_intvl / 1000000000, 1, 86400, &ka_intvl)) < 0 ||
+	    (rc = demi__config_get_u64(cfg, "inetstack_config.tcp_keepalive_probes",
+				       tc->keepalive_probes, 1, 100, &ka_probes)) < 0 ||
+	    (rc = demi__config_get_u64(cfg, "inetstack_config.tcp_syn_backlog", tc->syn_backlog,
+				       1, 1u << 20, &backlog)) < 0)
+		return rc;
+	if (rto_min > rto_max) {
+		DEMI_ERR("catnip: inetstack_config.tcp_rto_min_ms (%llu) is above tcp_rto_max_ms "
+			 "(%llu)", (unsigned long long)rto_min, (unsigned long long)rto_max);
+		return -EINVAL;
+	}
+	tc->cc = cc == 1 ? &nip_cc_cubic : &nip_cc_newreno;
+	tc->rcvbuf = (uint32_t)rcvbuf;
+	tc->sndbuf = (uint32_t)sndbuf;
+	tc->delack = delack * 1000000;
+	tc->msl = msl * 1000000;
+	tc->rto_min = rto_min * 1000000;
+	tc->rto_max = rto_max * 1000000;
+	if (tc->rto_init < tc->rto_min)
+		tc->rto_init = tc->rto_min;
+	tc->max_retries = (uint32_t)retries;
+	tc->syn_retries = (uint32_t)syn_retries;
+	tc->keepalive_idle = ka_idle * 1000000000;
+	tc->keepalive_intvl = ka_intvl * 1000000000;
+	tc->keepalive_probes = (uint32_t)ka_probes;
+	tc->syn_backlog = (uint32_t)backlog;
+	/* RFC 6528's secret: random per process. */
+	if (getrandom(tc->isn_secret, sizeof(tc->isn_secret), 0) != sizeof(tc->isn_secret)) {
+		DEMI_ERR("catnip: getrandom failed: no secret for TCP sequence numbers");
+		return -EIO;
+	}
+	return 0;
+}
+
 static int stack_config(struct demi__libos *los, struct nip_stack_config *sc)
 {
 	struct demi__config *cfg = &los->cfg;
@@ -108,6 +201,8 @@ static int stack_config(struct demi__libos *los, struct nip_stack_config *sc)
 				       &ttl_s)) < 0 ||
 	    (rc = demi__config_get_u64(cfg, "inetstack_config.udp_rx_queue_max", 1024, 1,
 				       1u << 20, &qmax)) < 0)
+		return rc;
+	if ((rc = tcp_config(cfg, &sc->tcp)) < 0)
 		return rc;
 	sc->arp_retries = (uint32_t)retries;
 	sc->arp_retry_ns = timeout_ms * 1000000ull;
@@ -193,6 +288,22 @@ static struct nip_queue *queue_of(struct demi__queue *q)
 	return (struct nip_queue *)q;
 }
 
+static void tcp_event(void *ctx, unsigned events);
+
+static struct nip_queue *queue_new(int type)
+{
+	struct nip_queue *q = calloc(1, sizeof(*q));
+
+	if (!q)
+		return NULL;
+	q->base.type = type;
+	demi__list_init(&q->pops);
+	demi__list_init(&q->pushes);
+	demi__list_init(&q->accepts);
+	demi__list_init(&q->connects);
+	return q;
+}
+
 static int nip_socket(struct demi__libos *los, int domain, int type, int protocol,
 		      struct demi__queue **q_out)
 {
@@ -200,42 +311,215 @@ static int nip_socket(struct demi__libos *los, int domain, int type, int protoco
 
 	(void)domain;
 	(void)protocol;
-	if (type != SOCK_DGRAM) {
-		DEMI_WARN("catnip: TCP is not implemented yet (SOCK_STREAM)");
-		return -ENOTSUP;
-	}
-	if (!(q = calloc(1, sizeof(*q))))
+	if (!(q = queue_new(type)))
 		return -ENOMEM;
-	q->base.type = type;
-	nip_udp_sock_init(&q->udp, &nip_of(los)->stack);
-	demi__list_init(&q->pops);
-	demi__list_init(&q->pushes);
+	if (type == SOCK_STREAM) {
+		q->tcp = nip_tcp_create(&nip_of(los)->stack, tcp_event, q);
+		if (!q->tcp) {
+			free(q);
+			return -ENOMEM;
+		}
+	} else {
+		nip_udp_sock_init(&q->udp, &nip_of(los)->stack);
+	}
 	*q_out = &q->base;
 	return 0;
 }
 
 static int nip_bind(struct demi__queue *dq, const struct sockaddr_in *addr)
 {
-	return nip_udp_bind(&queue_of(dq)->udp, addr->sin_addr.s_addr, ntohs(addr->sin_port));
+	struct nip_queue *q = queue_of(dq);
+
+	if (q->tcp)
+		return nip_tcp_bind(q->tcp, addr->sin_addr.s_addr, ntohs(addr->sin_port),
+				    q->reuseaddr);
+	return nip_udp_bind(&q->udp, addr->sin_addr.s_addr, ntohs(addr->sin_port));
 }
 
 static int nip_listen(struct demi__queue *dq, int backlog)
 {
-	(void)dq;
-	(void)backlog;
-	return -ENOTSUP;
+	struct nip_queue *q = queue_of(dq);
+
+	if (!q->tcp)
+		return -EOPNOTSUPP;
+	return nip_tcp_listen(q->tcp, backlog > 0 ? (uint32_t)backlog : 1);
+}
+
+static void fill_addr(struct sockaddr_in *a, uint32_t ip, uint16_t port)
+{
+	memset(a, 0, sizeof(*a));
+	a->sin_family = AF_INET;
+	a->sin_addr.s_addr = ip;
+	a->sin_port = htons(port);
+}
+
+/* Connections wait on the listener: hand them to the pending accepts, oldest first. */
+static void serve_accepts(struct nip_queue *q)
+{
+	struct demi__libos *los = q->base.los;
+	struct demi__list *n;
+	struct nip_tcp_conn *c;
+
+	while ((n = demi__list_front(&q->accepts)) && (c = nip_tcp_accept(q->tcp))) {
+		struct demi__task *t = demi__container_of(n, struct demi__task, wait_link);
+		struct nip_queue *nq = queue_new(SOCK_STREAM);
+		struct sockaddr_in peer;
+		int rc = nq ? 0 : -ENOMEM;
+
+		if (nq) {
+			nq->base.los = los;
+			nq->tcp = c;
+			nip_tcp_set_cb(c, tcp_event, nq);
+			rc = demi__qd_alloc(los, &nq->base);
+		}
+		if (rc < 0) {
+			nip_tcp_close(c);
+			free(nq);
+			demi__task_fail(t, -rc);
+			continue;
+		}
+		fill_addr(&peer, c->remote_ip, c->remote_port);
+		t->result.qr_value.ares.qd = nq->base.qd;
+		memcpy(&t->result.qr_value.ares.addr, &peer, sizeof(peer));
+		demi__task_complete(t);
+	}
+}
+
+static void wait_poll(struct demi__task *t)
+{
+	(void)t; /* finished by tcp_event or on_readable */
 }
 
 static int nip_accept(struct demi__queue *dq, struct demi__task *t)
 {
-	(void)dq;
-	(void)t;
-	return -ENOTSUP;
+	struct nip_queue *q = queue_of(dq);
+
+	if (!q->tcp)
+		return -EOPNOTSUPP;
+	if (q->tcp->state != NIP_TCP_LISTEN)
+		return -EINVAL;
+	t->poll = wait_poll;
+	demi__list_push_back(&q->accepts, &t->wait_link);
+	serve_accepts(q);
+	return 0;
+}
+
+/* Fails a TCP push, dropping the references to the segments the stack did not take. */
+static void push_fail(struct demi__task *t, int err)
+{
+	struct tcp_push *p = (struct tcp_push *)t->priv.u64;
+
+	for (uint32_t i = p->next; i < p->req.nsegs; i++)
+		if (p->req.segs[i].buf)
+			demi__buf_put(p->req.segs[i].buf);
+	p->req.nsegs = 0;
+	demi__task_fail(t, err);
+}
+
+/* Moves pushed data into the send queue, oldest push first, while it has room. */
+static void serve_pushes(struct nip_queue *q)
+{
+	struct demi__list *n;
+
+	while ((n = demi__list_front(&q->pushes))) {
+		struct demi__task *t = demi__container_of(n, struct demi__task, wait_link);
+		struct tcp_push *p = (struct tcp_push *)t->priv.u64;
+
+		while (p->next < p->req.nsegs) {
+			struct demi__seg *seg = &p->req.segs[p->next];
+			int rc = nip_tcp_send(q->tcp, seg->buf, seg->data, seg->len);
+
+			if (rc == -EAGAIN)
+				return;
+			if (rc < 0) {
+				push_fail(t, -rc);
+				break;
+			}
+			seg->buf = NULL; /* the send queue holds it now */
+			p->next++;
+		}
+		if (!demi__task_done(t)) {
+			p->req.nsegs = 0;
+			demi__task_complete(t);
+		}
+	}
+}
+
+static void serve_pops(struct nip_queue *q)
+{
+	struct demi__list *n;
+
+	while ((n = demi__list_front(&q->pops))) {
+		struct demi__task *t = demi__container_of(n, struct demi__task, wait_link);
+		demi_sgarray_t *sga = &t->result.qr_value.sga;
+		int st;
+		struct demi__buf *b = nip_tcp_recv(q->tcp, &st);
+
+		if (b) {
+			demi__sga_from_buf(sga, b);
+		} else if (st == 1) {
+			memset(sga, 0, sizeof(*sga)); /* end of stream: an empty array */
+			sga->sga_numsegs = 1;
+		} else if (st < 0) {
+			demi__task_fail(t, -st);
+			continue;
+		} else {
+			return;
+		}
+		demi__task_complete(t);
+	}
+}
+
+static void fail_all(struct demi__list *l, int err, bool pushes)
+{
+	struct demi__list *n;
+
+	while ((n = demi__list_front(l))) {
+		struct demi__task *t = demi__container_of(n, struct demi__task, wait_link);
+
+		if (pushes)
+			push_fail(t, err);
+		else
+			demi__task_fail(t, err);
+	}
+}
+
+static void tcp_event(void *ctx, unsigned events)
+{
+	struct nip_queue *q = ctx;
+	struct nip_tcp_conn *c = q->tcp;
+
+	if (events & NIP_TCP_EV_CONNECTED) {
+		struct demi__list *n;
+
+		while ((n = demi__list_front(&q->connects)))
+			demi__task_complete(demi__container_of(n, struct demi__task, wait_link));
+	}
+	if (events & NIP_TCP_EV_ACCEPTABLE)
+		serve_accepts(q);
+	if (c->err) {
+		fail_all(&q->connects, c->err, false);
+		fail_all(&q->pushes, c->err, true);
+	}
+	if (events & NIP_TCP_EV_WRITABLE)
+		serve_pushes(q);
+	if (events & NIP_TCP_EV_READABLE)
+		serve_pops(q);
 }
 
 static int nip_connect(struct demi__queue *dq, struct demi__task *t, const struct sockaddr_in *to)
 {
-	nip_udp_connect(&queue_of(dq)->udp, to->sin_addr.s_addr, ntohs(to->sin_port));
+	struct nip_queue *q = queue_of(dq);
+	int rc;
+
+	if (q->tcp) {
+		if ((rc = nip_tcp_connect(q->tcp, to->sin_addr.s_addr, ntohs(to->sin_port))) < 0)
+			return rc;
+		t->poll = wait_poll;
+		demi__list_push_back(&q->connects, &t->wait_link);
+		return 0;
+	}
+	nip_udp_connect(&q->udp, to->sin_addr.s_addr, ntohs(to->sin_port));
 	demi__task_complete(t);
 	return 0;
 }
@@ -269,6 +553,28 @@ static bool zero_copy_ok(const struct demi__push_req *req)
 	       b->refcnt - b->app_owned == 1;
 }
 
+static int tcp_push(struct nip_queue *q, struct demi__task *t, struct demi__push_req *req)
+{
+	struct tcp_push *p = (struct tcp_push *)t->priv.u64;
+	struct nip_tcp_conn *c = q->tcp;
+
+	if (c->err)
+		return -c->err;
+	if (c->fin_queued)
+		return -EPIPE;
+	if (c->state != NIP_TCP_ESTABLISHED && c->state != NIP_TCP_CLOSE_WAIT)
+		return -ENOTCONN;
+	/* Foreign memory is copied now: the application may reuse it once push returns. */
+	if (demi__push_req_own(&q->base.los->pool, req, 0) < 0)
+		return -ENOMEM;
+	p->req = *req;
+	p->next = 0;
+	t->poll = wait_poll;
+	demi__list_push_back(&q->pushes, &t->wait_link);
+	serve_pushes(q);
+	return 0;
+}
+
 static int nip_push(struct demi__queue *dq, struct demi__task *t, struct demi__push_req *req,
 		    const struct sockaddr_in *to)
 {
@@ -279,6 +585,8 @@ static int nip_push(struct demi__queue *dq, struct demi__task *t, struct demi__p
 	uint16_t port;
 	int rc;
 
+	if (q->tcp)
+		return tcp_push(q, t, req);
 	if (to) {
 		ip = to->sin_addr.s_addr;
 		port = ntohs(to->sin_port);
@@ -356,6 +664,16 @@ static int nip_pop(struct demi__queue *dq, struct demi__task *t)
 	struct nip_queue *q = queue_of(dq);
 	int rc;
 
+	if (q->tcp) {
+		if (q->tcp->state == NIP_TCP_LISTEN ||
+		    (q->tcp->state == NIP_TCP_CLOSED && !q->tcp->err && !q->tcp->fin_rcvd))
+			return -ENOTCONN;
+		t->poll = wait_poll;
+		demi__list_push_back(&q->pops, &t->wait_link);
+		serve_pops(q);
+		return 0;
+	}
+
 	/* Like a kernel socket that sends first: an unbound socket gets an ephemeral port, the
 	 * one its pushes will come from, so that replies can arrive. */
 	if (!q->udp.local_port && (rc = nip_udp_bind(&q->udp, 0, 0)) < 0)
@@ -381,8 +699,15 @@ static int nip_close(struct demi__queue *dq)
 	struct nip_queue *q = queue_of(dq);
 
 	cancel_all(&q->pops);
-	cancel_all(&q->pushes);
-	nip_udp_close(&q->udp);
+	if (q->tcp) {
+		fail_all(&q->pushes, ECANCELED, true);
+		cancel_all(&q->accepts);
+		cancel_all(&q->connects);
+		nip_tcp_close(q->tcp);
+	} else {
+		cancel_all(&q->pushes);
+		nip_udp_close(&q->udp);
+	}
 	free(q);
 	return 0;
 }
@@ -390,23 +715,47 @@ static int nip_close(struct demi__queue *dq)
 static int nip_setsockopt(struct demi__queue *dq, int level, int name, const void *val,
 			  socklen_t len)
 {
-	(void)dq;
-	(void)level;
-	(void)name;
-	(void)val;
-	(void)len;
-	return -ENOPROTOOPT;
+	struct nip_queue *q = queue_of(dq);
+
+	if (!q->tcp)
+		return -ENOPROTOOPT;
+	if (level == SOL_SOCKET && name == SO_REUSEADDR) {
+		int v;
+
+		if (len < sizeof(v))
+			return -EINVAL;
+		memcpy(&v, val, sizeof(v));
+		q->reuseaddr = v != 0;
+		return 0;
+	}
+	return nip_tcp_setsockopt(q->tcp, level, name, val, len);
 }
 
 static int nip_getsockopt(struct demi__queue *dq, int level, int name, void *val, socklen_t *len)
 {
+	struct nip_queue *q = queue_of(dq);
 	int v;
 
-	if (level != SOL_SOCKET || (name != SO_TYPE && name != SO_ERROR))
+	if (level == SOL_SOCKET && name == SO_TYPE) {
+		if (*len < (socklen_t)sizeof(int))
+			return -EINVAL;
+		v = dq->type;
+		memcpy(val, &v, sizeof(v));
+		*len = sizeof(v);
+		return 0;
+	}
+	if (q->tcp) {
+		uint32_t l = *len;
+		int rc = nip_tcp_getsockopt(q->tcp, level, name, val, &l);
+
+		*len = l;
+		return rc;
+	}
+	if (level != SOL_SOCKET || name != SO_ERROR)
 		return -ENOPROTOOPT;
 	if (*len < (socklen_t)sizeof(int))
 		return -EINVAL;
-	v = name == SO_TYPE ? dq->type : 0;
+	v = 0;
 	memcpy(val, &v, sizeof(v));
 	*len = sizeof(v);
 	return 0;
@@ -416,12 +765,16 @@ static int nip_getpeername(struct demi__queue *dq, struct sockaddr_in *addr)
 {
 	struct nip_queue *q = queue_of(dq);
 
+	if (q->tcp) {
+		if (q->tcp->state == NIP_TCP_CLOSED || q->tcp->state == NIP_TCP_LISTEN ||
+		    q->tcp->state == NIP_TCP_SYN_SENT)
+			return -ENOTCONN;
+		fill_addr(addr, q->tcp->remote_ip, q->tcp->remote_port);
+		return 0;
+	}
 	if (!q->udp.connected)
 		return -ENOTCONN;
-	memset(addr, 0, sizeof(*addr));
-	addr->sin_family = AF_INET;
-	addr->sin_addr.s_addr = q->udp.remote_ip;
-	addr->sin_port = htons(q->udp.remote_port);
+	fill_addr(addr, q->udp.remote_ip, q->udp.remote_port);
 	return 0;
 }
 
@@ -429,10 +782,10 @@ static int nip_getsockname(struct demi__queue *dq, struct sockaddr_in *addr)
 {
 	struct nip_queue *q = queue_of(dq);
 
-	memset(addr, 0, sizeof(*addr));
-	addr->sin_family = AF_INET;
-	addr->sin_addr.s_addr = q->udp.local_ip;
-	addr->sin_port = htons(q->udp.local_port);
+	if (q->tcp)
+		fill_addr(addr, q->tcp->local_ip, q->tcp->local_port);
+	else
+		fill_addr(addr, q->udp.local_ip, q->udp.local_port);
 	return 0;
 }
 

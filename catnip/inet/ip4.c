@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * IPv4 input and output (RFC 791, RFC 1122 3.2.1). Input validates the header (wire/ip4.c),
- * accepts packets for our address (and broadcast for UDP), and drops, counting by reason,
+ * accepts packets for our address (and broadcast for UDP), hands them to ICMP, UDP or TCP,
+ * and drops, counting by reason,
  * options, fragments and everything else. Output fills the header (checksum offloaded when the
  * device can) and hands the frame to ARP for the next hop: all peers are on-link.
  */
@@ -33,6 +34,9 @@ void nip_ip4_input(struct nip_stack *s, struct demi__buf *frame, const uint8_t *
 		return;
 	case NIP_IPPROTO_UDP:
 		nip_udp_input(s, frame, ip.payload, ip.payload_len, ip.src, ip.dst);
+		return;
+	case NIP_IPPROTO_TCP:
+		nip_tcp_input(s, frame, ip.payload, ip.payload_len, ip.src, ip.dst);
 		return;
 	default:
 		s->cnt.drop_ip4_proto++;

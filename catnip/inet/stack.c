@@ -20,6 +20,7 @@ void nip_stack_config_default(struct nip_stack_config *cfg)
 	cfg->arp_pending_max = 1024; /* like Linux's unresolved queue, in frames */
 	cfg->udp_rx_queue_max = 1024;
 	cfg->ttl = 64;
+	nip_tcp_config_default(&cfg->tcp);
 }
 
 int nip_stack_init(struct nip_stack *s, struct nip_link *link, const struct nip_stack_config *cfg)
@@ -35,11 +36,17 @@ int nip_stack_init(struct nip_stack *s, struct nip_link *link, const struct nip_
 		free(s->udp_ports);
 		return -ENOMEM;
 	}
+	if (nip_tcp_init(s) < 0) {
+		nip_arp_fini(s);
+		free(s->udp_ports);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
 void nip_stack_fini(struct nip_stack *s)
 {
+	nip_tcp_fini(s);
 	nip_arp_fini(s);
 	free(s->udp_ports);
 	s->udp_ports = NULL;
@@ -94,5 +101,6 @@ int nip_stack_poll(struct nip_stack *s, uint64_t now)
 	for (int i = 0; i < n; i++)
 		nip_stack_input(s, frames[i]);
 	nip_arp_timers(s);
+	n += nip_tcp_poll(s, now);
 	return n;
 }

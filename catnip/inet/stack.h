@@ -19,7 +19,9 @@
 
 #include "link.h"
 #include "list.h"
+#include "tcp/tcp.h"
 #include "wire/ip4.h"
+#include "wire/tcp.h"
 
 /* Drop and traffic counters, by reason. */
 struct nip_counters {
@@ -36,6 +38,17 @@ struct nip_counters {
 	uint64_t arp_requests_sent, arp_replies_sent, arp_failures;
 	uint64_t icmp_echo_replies;
 	uint64_t udp_rx, udp_tx;
+	/* TCP */
+	uint64_t tcp_rx, tcp_tx, tcp_rx_bytes, tcp_tx_bytes;
+	uint64_t drop_tcp_bad[NIP_TCP_NERR]; /* by enum nip_tcp_err */
+	uint64_t drop_tcp_no_conn; /* answered with RST */
+	uint64_t drop_tcp_out_of_window, drop_tcp_paws, drop_tcp_bad_ack, drop_tcp_rcv_mem;
+	uint64_t drop_tcp_syn_queue_full, drop_tcp_accept_queue_full, drop_tcp_no_memory;
+	uint64_t drop_tcp_after_close; /* data for a closed connection: answered with RST */
+	uint64_t tcp_rst_sent, tcp_rst_rcvd, tcp_challenge_acks, tcp_challenge_limited;
+	uint64_t tcp_retransmits, tcp_fast_retransmits, tcp_rto_timeouts, tcp_timeouts;
+	uint64_t tcp_zero_window_probes, tcp_keepalive_probes, tcp_delayed_acks;
+	uint64_t tcp_active_opens, tcp_passive_opens, tcp_ooo_segs;
 };
 
 /* Something that waits for a frame to leave: told 0 when the frame was handed to the link,
@@ -52,6 +65,7 @@ struct nip_stack_config {
 	uint32_t arp_pending_max; /* frames queued per unresolved address */
 	uint32_t udp_rx_queue_max; /* datagrams queued per socket before dropping */
 	uint8_t ttl;
+	struct nip_tcp_config tcp;
 };
 
 struct nip_stack {
@@ -68,6 +82,7 @@ struct nip_stack {
 	/* UDP sockets by local port. */
 	struct nip_udp_sock **udp_ports; /* 65536 slots, allocated at init */
 	uint16_t next_ephemeral;
+	struct nip_tcp_stack tcp;
 };
 
 void nip_stack_config_default(struct nip_stack_config *cfg);
@@ -92,6 +107,11 @@ void nip_ip4_output(struct nip_stack *s, struct demi__buf *frame, uint32_t dst, 
 		    uint16_t l4_len, nip_sent_cb cb, void *ctx);
 
 /* Internal entry points between the stack's files. */
+/* The stack's time (ns) as of the last poll or input. */
+static inline uint64_t nip_now(const struct nip_stack *s)
+{
+	return s->now;
+}
 void nip_arp_input(struct nip_stack *s, const uint8_t *pkt, size_t len);
 void nip_arp_timers(struct nip_stack *s);
 void nip_arp_fini(struct nip_stack *s);

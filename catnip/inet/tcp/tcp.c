@@ -1,0 +1,764 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * TCP's life cycle and demultiplexing: connection blocks, local ports (bind, ephemeral ports
+ * of RFC 6335), the 4-tuple hash, initial sequence numbers (RFC 6528), and the user calls of
+ * RFC 9293 3.10 (OPEN, SEND, RECEIVE, CLOSE, ABORT) as the libOS makes them.
+ *
+ * Call order: nip_tcp_init (from nip_stack_init), then nip_tcp_input for every TCP segment,
+ * nip_tcp_poll for timers, user calls at any time; nip_tcp_fini frees every connection.
+ */
+#include "tcp.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "stack.h"
+#include "tcp_seq.h"
+
+#define HASH_BUCKETS 16384u
+#define EPHEMERAL_FIRST 49152u
+#define EPHEMERAL_COUNT 16384u
+
+void nip_tcp_config_default(struct nip_tcp_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->rcvbuf = 256 * 1024;
+	cfg->sndbuf = 256 * 1024;
+	cfg->rto_init = 1000000000ull; /* RFC 6298 2.1 */
+	cfg->rto_min = 200000000ull; /* as Linux: RFC 6298's 1 s floor is too slow in a DC */
+	cfg->rto_max = 60000000000ull;
+	cfg->max_retries = 15;
+	cfg->syn_retries = 6;
+	cfg->delack = 20000000ull;
+	cfg->msl = 30000000000ull;
+	cfg->keepalive_idle = 7200000000000ull;
+	cfg->keepalive_intvl = 75000000000ull;
+	cfg->keepalive_probes = 9;
+	cfg->syn_backlog = 1024;
+	cfg->challenge_ack_per_s = 1000;
+	cfg->nodelay = true;
+	cfg->sack = cfg->wscale = cfg->timestamps = true;
+	cfg->cc = &nip_cc_newreno;
+}
+
+int nip_tcp_init(struct nip_stack *s)
+{
+	struct nip_tcp_stack *t = &s->tcp;
+
+	memset(t, 0, sizeof(*t));
+	t->hash = calloc(HASH_BUCKETS, sizeof(*t->hash));
+	t->ports = calloc(65536, sizeof(*t->ports));
+	t->port_users = calloc(65536, sizeof(*t->port_users));
+	if (!t->hash || !t->ports || !t->port_users) {
+		nip_tcp_fini(s);
+		return -ENOMEM;
+	}
+	t->hash_mask = HASH_BUCKETS - 1;
+	t->next_ephemeral = EPHEMERAL_FIRST;
+	if (!s->cfg.tcp.cc)
+		s->cfg.tcp.cc = &nip_cc_newreno;
+	return 0;
+}
+
+static void conn_release(struct nip_tcp_conn *c);
+
+void nip_tcp_fini(struct nip_stack *s)
+{
+	struct nip_tcp_stack *t = &s->tcp;
+
+	if (t->hash) {
+		/* Listeners first (their queues hold connections that are also in the hash). */
+		for (uint32_t p = 0; t->ports && p < 65536; p++)
+			if (t->ports[p] && t->ports[p]->state == NIP_TCP_LISTEN)
+				conn_release(t->ports[p]);
+		for (uint32_t i = 0; i <= t->hash_mask; i++)
+			while (t->hash[i])
+				conn_release(t->hash[i]);
+	}
+	for (uint32_t p = 0; t->ports && p < 65536; p++)
+		if (t->ports[p])
+			conn_release(t->ports[p]);
+	nip_tcp_heap_fini(s);
+	while (t->chunk_free) {
+		struct nip_tcp_chunk *k = t->chunk_free;
+
+		t->chunk_free = k->next;
+		free(k);
+	}
+	free(t->hash);
+	free(t->ports);
+	free(t->port_users);
+	memset(t, 0, sizeof(*t));
+}
+
+/* ---- connection blocks ---- */
+
+struct nip_tcp_conn *nip_tcp_conn_alloc(struct nip_stack *s)
+{
+	struct nip_tcp_conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->s = s;
+	c->state = NIP_TCP_CLOSED;
+	c->rcvbuf = s->cfg.tcp.rcvbuf;
+	c->sndbuf = s->cfg.tcp.sndbuf;
+	c->nodelay = s->cfg.tcp.nodelay;
+	c->cc_ops = s->cfg.tcp.cc;
+	c->rto = s->cfg.tcp.rto_init;
+	demi__list_init(&c->qlink);
+	nip_tcp_reass_init(&c->reass);
+	s->tcp.nconns++;
+	return c;
+}
+
+static struct nip_tcp_chunk *chunk_get(struct nip_stack *s)
+{
+	struct nip_tcp_chunk *k = s->tcp.chunk_free;
+
+	if (k) {
+		s->tcp.chunk_free = k->next;
+		return k;
+	}
+	return malloc(sizeof(*k));
+}
+
+static void chunk_put(struct nip_stack *s, struct nip_tcp_chunk *k)
+{
+	demi__buf_put(k->buf);
+	k->buf = NULL;
+	k->next = s->tcp.chunk_free;
+	s->tcp.chunk_free = k;
+}
+
+static void sq_free(struct nip_tcp_conn *c)
+{
+	while (c->sq_head) {
+		struct nip_tcp_chunk *k = c->sq_head;
+
+		c->sq_head = k->next;
+		chunk_put(c->s, k);
+	}
+	c->sq_cur = NULL;
+	c->sq_tail = NULL;
+	c->sq_bytes = 0;
+}
+
+static void rq_free(struct nip_tcp_conn *c)
+{
+	while (c->rq_head) {
+		struct demi__buf *b = c->rq_head;
+
+		c->rq_head = b->next;
+		b->next = NULL;
+		demi__buf_put(b);
+	}
+	c->rq_tail = NULL;
+	c->rq_bytes = 0;
+	c->rq_mem = 0;
+	nip_tcp_reass_clear(&c->reass);
+}
+
+static void port_put(struct nip_tcp_conn *c)
+{
+	struct nip_tcp_stack *t = &c->s->tcp;
+
+	if (!c->bound)
+		return;
+	c->bound = false;
+	if (t->ports[c->local_port] == c)
+		t->ports[c->local_port] = NULL;
+	if (t->port_users[c->local_port])
+		t->port_users[c->local_port]--;
+}
+
+/* Frees c whatever its state (stack teardown, or the end of a connection). */
+static void conn_release(struct nip_tcp_conn *c)
+{
+	if (c->state == NIP_TCP_LISTEN)
+		nip_tcp_listener_fini(c);
+	nip_tcp_listen_detach(c);
+	nip_tcp_hash_remove(c);
+	nip_tcp_timers_clear(c);
+	port_put(c);
+	sq_free(c);
+	rq_free(c);
+	c->s->tcp.nconns--;
+	free(c);
+}
+
+void nip_tcp_conn_free(struct nip_tcp_conn *c)
+{
+	conn_release(c);
+}
+
+void nip_tcp_maybe_free(struct nip_tcp_conn *c)
+{
+	if (!c->owned && !c->in_accept_queue && c->state == NIP_TCP_CLOSED)
+		conn_release(c);
+}
+
+void nip_tcp_notify(struct nip_tcp_conn *c, unsigned events)
+{
+	if (c->on_event)
+		c->on_event(c->ctx, events);
+}
+
+void nip_tcp_drop(struct nip_tcp_conn *c, int err)
+{
+	bool was_listening = c->state == NIP_TCP_LISTEN;
+
+	c->state = NIP_TCP_CLOSED;
+	if (err && !c->err)
+		c->err = err;
+	nip_tcp_timers_clear(c);
+	nip_tcp_hash_remove(c);
+	sq_free(c);
+	if (err)
+		rq_free(c); /* RFC 9293 3.10.7.4: a reset flushes the queues */
+	if (was_listening)
+		nip_tcp_listener_fini(c);
+	if (c->listener && !c->owned) {
+		/* Never accepted: nobody will learn of it. */
+		conn_release(c);
+		return;
+	}
+	nip_tcp_notify(c, NIP_TCP_EV_READABLE | NIP_TCP_EV_WRITABLE);
+	nip_tcp_maybe_free(c);
+}
+
+/* ---- demultiplexing ---- */
+
+static uint32_t hash4(const struct nip_stack *s, uint32_t rip, uint16_t rport, uint16_t lport)
+{
+	uint32_t h = rip ^ ((uint32_t)rport << 16 | lport);
+
+	h ^= h >> 16;
+	h *= 0x7feb352du;
+	h ^= h >> 15;
+	h *= 0x846ca68bu;
+	h ^= h >> 16;
+	return h & s->tcp.hash_mask;
+}
+
+int nip_tcp_hash_insert(struct nip_tcp_conn *c)
+{
+	struct nip_stack *s = c->s;
+	uint32_t h = hash4(s, c->remote_ip, c->remote_port, c->local_port);
+
+	if (nip_tcp_lookup(s, c->remote_ip, c->remote_port, c->local_port))
+		return -EADDRINUSE;
+	c->hnext = s->tcp.hash[h];
+	s->tcp.hash[h] = c;
+	c->in_hash = true;
+	return 0;
+}
+
+void nip_tcp_hash_remove(struct nip_tcp_conn *c)
+{
+	struct nip_tcp_conn **p;
+
+	if (!c->in_hash)
+		return;
+	p = &c->s->tcp.hash[hash4(c->s, c->remote_ip, c->remote_port, c->local_port)];
+	while (*p && *p != c)
+		p = &(*p)->hnext;
+	if (*p)
+		*p = c->hnext;
+	c->hnext = NULL;
+	c->in_hash = false;
+}
+
+struct nip_tcp_conn *nip_tcp_lookup(struct nip_stack *s, uint32_t rip, uint16_t rport,
+				    uint16_t lport)
+{
+	struct nip_tcp_conn *c = s->tcp.hash[hash4(s, rip, rport, lport)];
+
+	while (c && !(c->remote_ip == rip && c->remote_port == rport && c->local_port == lport))
+		c = c->hnext;
+	return c;
+}
+
+void nip_tcp_input(struct nip_stack *s, struct demi__buf *frame, const uint8_t *seg, size_t len,
+		   uint32_t src, uint32_t dst)
+{
+	struct nip_tcp_seg ts;
+	struct nip_tcp_conn *c;
+	enum nip_tcp_err err;
+	bool csum_done = s->link->offloads & NIP_OFF_L4_CSUM_RX;
+
+	err = nip_tcp_parse(seg, len, src, dst, !csum_done, &ts);
+	if (err != NIP_TCP_OK) {
+		s->cnt.drop_tcp_bad[err]++;
+		goto drop;
+	}
+	s->cnt.tcp_rx++;
+	c = nip_tcp_lookup(s, src, ts.sport, ts.dport);
+	if (c) {
+		nip_tcp_conn_input(c, frame, &ts);
+		return;
+	}
+	c = s->tcp.ports[ts.dport];
+	if (c && c->state == NIP_TCP_LISTEN && (!c->local_ip || c->local_ip == dst)) {
+		nip_tcp_listen_input(c, &ts, src, dst);
+		goto drop;
+	}
+	/* RFC 9293 3.10.7.1: no connection; answer anything but a reset with a reset. */
+	s->cnt.drop_tcp_no_conn++;
+	if (!(ts.flags & NIP_TCP_RST) && dst != 0xffffffffu)
+		nip_tcp_send_reset(s, &ts, src, dst);
+drop:
+	demi__buf_put(frame);
+}
+
+/* ---- initial sequence numbers (RFC 6528): M + F(4-tuple, secret) ---- */
+
+static inline uint64_t rotl(uint64_t x, int b)
+{
+	return (x << b) | (x >> (64 - b));
+}
+
+#define SIPROUND                                                                   \
+	do {                                                                       \
+		v0 += v1;                                                          \
+		v1 = rotl(v1, 13);                                                 \
+		v1 ^= v0;                                                          \
+		v0 = rotl(v0, 32);                                                 \
+		v2 += v3;                                                          \
+		v3 = rotl(v3, 16);                                                 \
+		v3 ^= v2;                                                          \
+		v0 += v3;                                                          \
+		v3 = rotl(v3, 21);                                                 \
+		v3 ^= v0;                                                          \
+		v2 += v1;                                                          \
+		v1 = rotl(v1, 17);                                                 \
+		v1 ^= v2;                                                          \
+		v2 = rotl(v2, 32);                                                 \
+	} while (0)
+
+/* SipHash-2-4 of two 64-bit words: a keyed pseudo-random function, as RFC 6528 asks for F. */
+static uint64_t siphash_2w(const uint8_t key[16], uint64_t m0, uint64_t m1)
+{
+	uint64_t k0, k1, v0, v1, v2, v3, m[3] = { m0, m1, (uint64_t)16 << 56 };
+
+	memcpy(&k0, key, 8);
+	memcpy(&k1, key + 8, 8);
+	v0 = k0 ^ 0x736f6d6570736575ull;
+	v1 = k1 ^ 0x646f72616e646f6dull;
+	v2 = k0 ^ 0x6c7967656e657261ull;
+	v3 = k1 ^ 0x7465646279746573ull;
+	for (int i = 0; i < 3; i++) {
+		v3 ^= m[i];
+		SIPROUND;
+		SIPROUND;
+		v0 ^= m[i];
+	}
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+uint32_t nip_tcp_isn(struct nip_stack *s, const struct nip_tcp_conn *c)
+{
+	uint64_t m0 = (uint64_t)c->local_ip << 32 | c->remote_ip;
+	uint64_t m1 = (uint64_t)c->local_port << 16 | c->remote_port;
+
+	/* M: a 4 microsecond clock (RFC 9293 3.4.1). */
+	return (uint32_t)(nip_now(s) / 4000) +
+	       (uint32_t)siphash_2w(s->cfg.tcp.isn_secret, m0, m1);
+}
+
+/* ---- user calls ---- */
+
+struct nip_tcp_conn *nip_tcp_create(struct nip_stack *s, nip_tcp_event_cb cb, void *ctx)
+{
+	struct nip_tcp_conn *c = nip_tcp_conn_alloc(s);
+
+	if (!c)
+		return NULL;
+	c->owned = true;
+	c->on_event = cb;
+	c->ctx = ctx;
+	return c;
+}
+
+void nip_tcp_set_cb(struct nip_tcp_conn *c, nip_tcp_event_cb cb, void *ctx)
+{
+	c->on_event = cb;
+	c->ctx = ctx;
+}
+
+static bool port_free(const struct nip_stack *s, uint16_t port, bool reuse)
+{
+	const struct nip_tcp_stack *t = &s->tcp;
+
+	if (t->ports[port])
+		return false; /* a listener or an explicit bind holds it */
+	return reuse || t->port_users[port] == 0;
+}
+
+int nip_tcp_bind(struct nip_tcp_conn *c, uint32_t ip, uint16_t port, bool reuse)
+{
+	struct nip_stack *s = c->s;
+	struct nip_tcp_stack *t = &s->tcp;
+
+	if (c->bound || c->state != NIP_TCP_CLOSED)
+		return -EINVAL;
+	if (ip != 0 && ip != s->cfg.ip)
+		return -EADDRNOTAVAIL;
+	if (port == 0) {
+		for (uint32_t i = 0; i < EPHEMERAL_COUNT && !port; i++) {
+			uint16_t p = t->next_ephemeral;
+
+			t->next_ephemeral = (uint16_t)(p == 65535 ? EPHEMERAL_FIRST : p + 1u);
+			if (port_free(s, p, false))
+				port = p;
+		}
+		if (!port)
+			return -EADDRINUSE;
+	} else if (!port_free(s, port, reuse)) {
+		return -EADDRINUSE;
+	} else {
+		t->ports[port] = c; /* explicit binds reserve the port */
+	}
+	t->port_users[port]++;
+	c->local_ip = ip;
+	c->local_port = port;
+	c->bound = true;
+	return 0;
+}
+
+int nip_tcp_listen(struct nip_tcp_conn *c, uint32_t backlog)
+{
+	struct nip_tcp_listener *l;
+
+	if (c->state == NIP_TCP_LISTEN) {
+		c->listener->backlog = backlog ? backlog : 1;
+		return 0;
+	}
+	if (!c->bound || c->state != NIP_TCP_CLOSED)
+		return -EINVAL;
+	if (!(l = calloc(1, sizeof(*l))))
+		return -ENOMEM;
+	l->conn = c;
+	demi__list_init(&l->syn_q);
+	demi__list_init(&l->accept_q);
+	l->backlog = backlog ? backlog : 1;
+	c->listener = l;
+	c->state = NIP_TCP_LISTEN;
+	c->s->tcp.ports[c->local_port] = c;
+	return 0;
+}
+
+struct nip_tcp_conn *nip_tcp_accept(struct nip_tcp_conn *c)
+{
+	struct nip_tcp_listener *l = c->listener;
+	struct demi__list *n;
+	struct nip_tcp_conn *a;
+
+	if (c->state != NIP_TCP_LISTEN || !(n = demi__list_front(&l->accept_q)))
+		return NULL;
+	a = demi__container_of(n, struct nip_tcp_conn, qlink);
+	nip_tcp_listen_detach(a);
+	a->listener = NULL;
+	a->owned = true;
+	return a;
+}
+
+int nip_tcp_connect(struct nip_tcp_conn *c, uint32_t ip, uint16_t port)
+{
+	struct nip_stack *s = c->s;
+	int rc;
+
+	if (c->state == NIP_TCP_SYN_SENT)
+		return -EALREADY;
+	if (c->state != NIP_TCP_CLOSED || c->err)
+		return c->state == NIP_TCP_LISTEN ? -EINVAL : -EISCONN;
+	if (!c->bound && (rc = nip_tcp_bind(c, 0, 0, false)) < 0)
+		return rc;
+	c->remote_ip = ip;
+	c->remote_port = port;
+	if ((rc = nip_tcp_hash_insert(c)) < 0)
+		return rc;
+	nip_tcp_options_init(c);
+	c->iss = nip_tcp_isn(s, c);
+	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
+	c->state = NIP_TCP_SYN_SENT;
+	s->cnt.tcp_active_opens++;
+	nip_tcp_send_syn(c);
+	nip_tcp_rto_arm(c);
+	return 0;
+}
+
+/* Options we offer, and the window shift that lets the receive buffer be advertised. */
+void nip_tcp_options_init(struct nip_tcp_conn *c)
+{
+	const struct nip_tcp_config *cfg = &c->s->cfg.tcp;
+	uint8_t shift = 0;
+
+	while (shift < 14 && (c->rcvbuf >> shift) > 65535)
+		shift++;
+	c->rcv_wscale = cfg->wscale ? shift : 0;
+	c->ws_ok = cfg->wscale;
+	c->sack_ok = cfg->sack;
+	c->ts_ok = cfg->timestamps;
+	c->ts_offset = (uint32_t)siphash_2w(cfg->isn_secret, c->remote_ip, c->local_port ^ 0x5a5a);
+	c->peer_mss = 536; /* RFC 9293 3.7.1 default */
+}
+
+void nip_tcp_established(struct nip_tcp_conn *c)
+{
+	struct nip_stack *s = c->s;
+	uint32_t mtu_mss = s->link->mtu > 40 ? s->link->mtu - 40u : 536u;
+	uint32_t mss = c->peer_mss < mtu_mss ? c->peer_mss : mtu_mss;
+
+	/* Every segment carries 12 bytes of timestamps when they are on (RFC 7323 3.2). */
+	if (c->ts_ok)
+		mss -= 12;
+	c->mss = (uint16_t)(mss < 64 ? 64 : mss);
+	c->cc_ops->init(&c->cc, c->mss, nip_now(s));
+	c->recover = c->snd_una; /* RFC 6582 3.2 step 1: recover starts at the ISS */
+	c->quickacks = 16;
+	c->last_rx = nip_now(s);
+	if (c->keepalive)
+		nip_tcp_timer_set(c, NIP_TCPT_KEEPALIVE, nip_now(s) + s->cfg.tcp.keepalive_idle);
+}
+
+bool nip_tcp_writable(const struct nip_tcp_conn *c)
+{
+	return c->sq_bytes < c->sndbuf;
+}
+
+int nip_tcp_send(struct nip_tcp_conn *c, struct demi__buf *buf, uint8_t *data, uint32_t len)
+{
+	struct nip_tcp_chunk *k;
+
+	if (c->err)
+		return -c->err;
+	if (c->fin_queued)
+		return -EPIPE;
+	if (c->state != NIP_TCP_ESTABLISHED && c->state != NIP_TCP_CLOSE_WAIT)
+		return c->state == NIP_TCP_CLOSED && c->fin_rcvd ? -EPIPE : -ENOTCONN;
+	if (!nip_tcp_writable(c))
+		return -EAGAIN;
+	if (len == 0) {
+		demi__buf_put(buf);
+		return 0;
+	}
+	if (!(k = chunk_get(c->s))) {
+		c->s->cnt.drop_tcp_no_memory++;
+		return -ENOMEM;
+	}
+	k->next = NULL;
+	k->buf = buf;
+	k->data = data;
+	k->len = len;
+	if (c->sq_tail)
+		c->sq_tail->next = k;
+	else
+		c->sq_head = k;
+	c->sq_tail = k;
+	c->sq_bytes += len;
+	nip_tcp_output(c);
+	return 0;
+}
+
+void nip_tcp_sq_ack(struct nip_tcp_conn *c, uint32_t acked)
+{
+	while (acked && c->sq_head) {
+		struct nip_tcp_chunk *k = c->sq_head;
+
+		if (acked < k->len) {
+			k->data += acked;
+			k->len -= acked;
+			c->sq_bytes -= acked;
+			if (c->sq_cur == k)
+				c->sq_cur_seq += acked;
+			return;
+		}
+		if (c->sq_cur == k)
+			c->sq_cur = NULL;
+		acked -= k->len;
+		c->sq_bytes -= k->len;
+		c->sq_head = k->next;
+		if (!c->sq_head)
+			c->sq_tail = NULL;
+		chunk_put(c->s, k);
+	}
+}
+
+struct demi__buf *nip_tcp_recv(struct nip_tcp_conn *c, int *status)
+{
+	struct demi__buf *b = c->rq_head;
+
+	*status = 0;
+	if (!b) {
+		if (c->fin_rcvd)
+			*status = 1;
+		else if (c->err)
+			*status = -c->err;
+		return NULL;
+	}
+	c->rq_head = b->next;
+	if (!c->rq_head)
+		c->rq_tail = NULL;
+	b->next = NULL;
+	c->rq_bytes -= b->len;
+	c->rq_mem -= b->cap;
+	/* Tell the peer when the window opened by a useful amount past what it was told
+	 * (RFC 9293 3.8.6.2.2): it may have stopped sending. */
+	if (c->state >= NIP_TCP_ESTABLISHED && c->state != NIP_TCP_TIME_WAIT) {
+		uint32_t adv = nip_seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+		uint32_t now_wnd = nip_tcp_rcv_window(c), step = 2u * c->mss;
+
+		if (step > c->rcvbuf / 2)
+			step = c->rcvbuf / 2;
+		if (now_wnd > adv && now_wnd - adv >= step)
+			nip_tcp_send_ack(c);
+	}
+	return b;
+}
+
+void nip_tcp_close(struct nip_tcp_conn *c)
+{
+	c->owned = false;
+	c->on_event = NULL;
+	c->ctx = NULL;
+	switch (c->state) {
+	case NIP_TCP_CLOSED:
+		break;
+	case NIP_TCP_LISTEN:
+		nip_tcp_drop(c, 0);
+		return;
+	case NIP_TCP_SYN_SENT:
+		nip_tcp_drop(c, 0);
+		return;
+	default:
+		if (c->linger_zero || c->rq_head || c->reass.head) {
+			/* Data the application will never read: abort (RFC 9293 3.10.4, as
+			 * RFC 2525 2.17 recommends), so the peer learns it was lost. */
+			if (c->state != NIP_TCP_TIME_WAIT)
+				nip_tcp_send_rst_conn(c);
+			nip_tcp_drop(c, ECONNABORTED);
+			return;
+		}
+		if (c->state == NIP_TCP_SYN_RCVD || c->state == NIP_TCP_ESTABLISHED) {
+			c->state = NIP_TCP_FIN_WAIT_1;
+			c->fin_queued = true;
+		} else if (c->state == NIP_TCP_CLOSE_WAIT) {
+			c->state = NIP_TCP_LAST_ACK;
+			c->fin_queued = true;
+		}
+		if (c->fin_queued) {
+			nip_tcp_timer_clear(c, NIP_TCPT_KEEPALIVE);
+			nip_tcp_output(c);
+		}
+		return;
+	}
+	nip_tcp_maybe_free(c);
+}
+
+int nip_tcp_setsockopt(struct nip_tcp_conn *c, int level, int name, const void *val,
+		       uint32_t len)
+{
+	int v;
+
+	if (level == SOL_SOCKET && name == SO_LINGER) {
+		struct linger lg;
+
+		if (len < sizeof(lg))
+			return -EINVAL;
+		memcpy(&lg, val, sizeof(lg));
+		c->linger_zero = lg.l_onoff && lg.l_linger == 0;
+		return 0;
+	}
+	if (len < sizeof(int))
+		return -EINVAL;
+	memcpy(&v, val, sizeof(v));
+	if (level == IPPROTO_TCP && name == TCP_NODELAY) {
+		c->nodelay = v != 0;
+		if (c->nodelay)
+			nip_tcp_output(c);
+		return 0;
+	}
+	if (level != SOL_SOCKET)
+		return -ENOPROTOOPT;
+	switch (name) {
+	case SO_KEEPALIVE:
+		c->keepalive = v != 0;
+		if (!c->keepalive)
+			nip_tcp_timer_clear(c, NIP_TCPT_KEEPALIVE);
+		else if (c->state == NIP_TCP_ESTABLISHED)
+			nip_tcp_timer_set(c, NIP_TCPT_KEEPALIVE,
+					  nip_now(c->s) + c->s->cfg.tcp.keepalive_idle);
+		return 0;
+	case SO_RCVBUF:
+	case SO_SNDBUF:
+		if (v < 2048 || v > (1 << 30))
+			return -EINVAL;
+		/* The window shift is fixed by the SYN: a larger buffer set later is only
+		 * advertised as far as that shift allows. */
+		if (name == SO_RCVBUF)
+			c->rcvbuf = (uint32_t)v;
+		else
+			c->sndbuf = (uint32_t)v;
+		if (name == SO_SNDBUF && nip_tcp_writable(c))
+			nip_tcp_notify(c, NIP_TCP_EV_WRITABLE);
+		return 0;
+	case SO_REUSEADDR:
+		return 0; /* taken at bind time by the libOS */
+	default:
+		return -ENOPROTOOPT;
+	}
+}
+
+int nip_tcp_getsockopt(struct nip_tcp_conn *c, int level, int name, void *val, uint32_t *len)
+{
+	int v;
+
+	if (level == SOL_SOCKET && name == SO_LINGER) {
+		struct linger lg = { .l_onoff = c->linger_zero, .l_linger = 0 };
+
+		if (*len < sizeof(lg))
+			return -EINVAL;
+		memcpy(val, &lg, sizeof(lg));
+		*len = sizeof(lg);
+		return 0;
+	}
+	if (level == IPPROTO_TCP && name == TCP_NODELAY)
+		v = c->nodelay;
+	else if (level == IPPROTO_TCP && name == TCP_MAXSEG)
+		v = c->mss ? c->mss : 536;
+	else if (level == SOL_SOCKET && name == SO_KEEPALIVE)
+		v = c->keepalive;
+	else if (level == SOL_SOCKET && name == SO_RCVBUF)
+		v = (int)c->rcvbuf;
+	else if (level == SOL_SOCKET && name == SO_SNDBUF)
+		v = (int)c->sndbuf;
+	else if (level == SOL_SOCKET && name == SO_ERROR)
+		v = c->err;
+	else
+		return -ENOPROTOOPT;
+	if (*len < sizeof(int))
+		return -EINVAL;
+	memcpy(val, &v, sizeof(v));
+	*len = sizeof(v);
+	return 0;
+}
+
+const char *nip_tcp_state_name(enum nip_tcp_state st)
+{
+	static const char *const names[] = {
+		"CLOSED",      "LISTEN",     "SYN-SENT", "SYN-RECEIVED", "ESTABLISHED", "FIN-WAIT-1",
+		"FIN-WAIT-2", "CLOSE-WAIT", "CLOSING",  "LAST-ACK",     "TIME-WAIT",
+	};
+
+	return (unsigned)st < sizeof(names) / sizeof(names[0]) ? names[st] : "?";
+}

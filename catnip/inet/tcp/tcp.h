@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * TCP (RFC 9293) for catnip's stack: the connection block and the calls the libOS (catnip.c)
+ * and the tests make. Like the rest of inet/, TCP does no I/O and reads no clock: segments
+ * come in through nip_tcp_input with the stack's current time (s->now), timers run from
+ * nip_tcp_poll(now), and segments leave through nip_ip4_output.
+ *
+ * Files: tcp.c (life cycle, ports, demultiplexing, user calls), tcp_listen.c (passive open,
+ * SYN and accept queues), tcp_input.c (per-state segment processing), tcp_output.c (what to
+ * send and building segments), tcp_sack.c (sender scoreboard, RFC 6675), tcp_reass.c
+ * (out-of-order data), tcp_timer.c (RTO, persist, keepalive, delayed ACK, TIME_WAIT),
+ * cc_*.c (congestion control), tcp_seq.h (sequence arithmetic).
+ *
+ * Buffers: a push hands the stack a reference to the pushed pool buffer; the send queue and
+ * the retransmission queue are that same buffer (no copy into a socket buffer); a segment's
+ * payload is copied once into its frame (the link interface has no frame chains yet). Received
+ * in-order data waits for pops as the very frame buffers it arrived in, trimmed to the payload.
+ *
+ * Events: the stack tells the owner of a connection what changed through on_event (readable:
+ * data, end of stream or an error; writable: send buffer space; connected; acceptable: a
+ * listener has a connection to accept). A connection closed by its owner (nip_tcp_close) lives
+ * on in the stack until its FIN exchange and TIME_WAIT are over, then is freed by the stack.
+ */
+#ifndef NIP_TCP_H
+#define NIP_TCP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cc.h"
+#include "list.h"
+#include "mem/buf.h"
+#include "tcp_reass.h"
+#include "wire/tcp.h"
+
+struct nip_stack;
+
+enum nip_tcp_state {
+	NIP_TCP_CLOSED,
+	NIP_TCP_LISTEN,
+	NIP_TCP_SYN_SENT,
+	NIP_TCP_SYN_RCVD,
+	NIP_TCP_ESTABLISHED,
+	NIP_TCP_FIN_WAIT_1,
+	NIP_TCP_FIN_WAIT_2,
+	NIP_TCP_CLOSE_WAIT,
+	NIP_TCP_CLOSING,
+	NIP_TCP_LAST_ACK,
+	NIP_TCP_TIME_WAIT,
+};
+
+enum {
+	NIP_TCP_EV_READABLE = 1u << 0,
+	NIP_TCP_EV_WRITABLE = 1u << 1,
+	NIP_TCP_EV_CONNECTED = 1u << 2,
+	NIP_TCP_EV_ACCEPTABLE = 1u << 3,
+};
+typedef void (*nip_tcp_event_cb)(void *ctx, unsigned events);
+
+/* Timers of one connection (tcp_timer.c); 0 = not armed. */
+enum nip_tcp_timer {
+	NIP_TCPT_RTO, /* retransmission, SYN retries */
+	NIP_TCPT_PERSIST, /* zero-window probes */
+	NIP_TCPT_DELACK,
+	NIP_TCPT_KEEPALIVE,
+	NIP_TCPT_2MSL, /* TIME_WAIT, and FIN_WAIT_2 of a closed connection */
+	NIP_TCPT_N,
+};
+
+/* Configuration of the stack's TCP (nip_stack_config.tcp); times in ns. */
+struct nip_tcp_config {
+	uint32_t rcvbuf, sndbuf; /* default socket buffer sizes, bytes */
+	uint64_t rto_init, rto_min, rto_max;
+	uint32_t max_retries; /* retransmissions of one segment before ETIMEDOUT */
+	uint32_t syn_retries;
+	uint64_t delack; /* delayed ACK timeout; 0 = ACK every segment at once */
+	uint64_t msl; /* TIME_WAIT lasts 2 * msl */
+	uint64_t keepalive_idle, keepalive_intvl;
+	uint32_t keepalive_probes;
+	uint32_t syn_backlog; /* connections in SYN_RCVD per listener */
+	uint32_t challenge_ack_per_s; /* RFC 5961 7: challenge ACKs per second (whole stack) */
+	bool nodelay; /* default TCP_NODELAY (true: no Nagle) */
+	bool sack, wscale, timestamps; /* offer these options */
+	const struct nip_tcp_cc_ops *cc;
+	uint8_t isn_secret[16]; /* RFC 6528 secret key (the libOS fills it with random bytes) */
+};
+
+/* A contiguous piece of the send queue: len bytes at data, inside buf (one reference). */
+struct nip_tcp_chunk {
+	struct nip_tcp_chunk *next;
+	struct demi__buf *buf;
+	uint8_t *data;
+	uint32_t len;
+};
+
+/* Sender's SACK scoreboard (RFC 6675): SACKed ranges above snd_una, sorted, disjoint. */
+#define NIP_TCP_SCOREBOARD 16
+struct nip_tcp_scoreboard {
+	struct nip_tcp_sack_block r[NIP_TCP_SCOREBOARD];
+	uint8_t n;
+	uint32_t sacked; /* bytes in r[] */
+};
+
+struct nip_tcp_listener;
+
+struct nip_tcp_conn {
+	struct nip_stack *s;
+	enum nip_tcp_state state;
+	uint32_t local_ip, remote_ip; /* network order */
+	uint16_t local_port, remote_port; /* host order */
+	bool bound, owned; /* owned: the application has not closed it */
+	bool in_hash, in_accept_queue;
+	struct nip_tcp_conn *hnext; /* demultiplexing hash chain */
+	struct nip_tcp_listener *listener; /* the listener a passive open came from */
+	struct demi__list qlink; /* on the listener's SYN or accept queue */
+	int err; /* positive errno once the connection failed (ECONNRESET, ETIMEDOUT, ...) */
+
+	nip_tcp_event_cb on_event;
+	void *ctx;
+
+	/* Send sequence space (RFC 9293 3.3.1). */
+	uint32_t iss, snd_una, snd_nxt, snd_max; /* snd_max: highest ever sent */
+	uint32_t snd_wnd; /* bytes, scaled */
+	uint32_t max_snd_wnd; /* largest window the peer offered (RFC 5961 5.2) */
+	uint32_t snd_wl1, snd_wl2;
+	uint8_t snd_wscale; /* the peer's shift */
+	uint16_t mss; /* payload bytes per segment we send (SMSS) */
+	/* Send queue: data from snd_una on (acknowledged data is dropped from the front). */
+	struct nip_tcp_chunk *sq_head, *sq_tail;
+	struct nip_tcp_chunk *sq_cur; /* where the last copy ended, to find snd_nxt fast */
+	uint32_t sq_cur_seq; /* sequence number of sq_cur->data */
+	uint32_t sq_bytes; /* bytes in the queue, SYN/FIN excluded */
+	uint32_t sndbuf;
+	bool fin_queued; /* close asked: FIN after the queued data */
+	bool fin_sent;
+	uint32_t fin_seq;
+
+	/* Receive sequence space. */
+	uint32_t irs, rcv_nxt;
+	uint32_t rcv_adv; /* right edge of the window we last advertised */
+	uint8_t rcv_wscale; /* our shift */
+	uint16_t peer_mss;
+	uint32_t rcvbuf;
+	struct demi__buf *rq_head, *rq_tail; /* in-order data for pops */
+	uint32_t rq_bytes;
+	uint64_t rq_mem; /* sum of cap of queued buffers (memory bound) */
+	bool fin_rcvd; /* the peer's FIN is in sequence (end of stream after rq) */
+	bool rfin_pending; /* the peer's FIN arrived out of order, at rfin_seq */
+	uint32_t rfin_seq;
+	struct nip_tcp_reass reass;
+	uint32_t segs_unacked; /* full segments received since our last ACK */
+	bool ack_now; /* send an ACK at the end of this input */
+	uint8_t quickacks; /* ACK at once this many more segments (start of a connection) */
+
+	/* Options. */
+	bool sack_ok, ts_ok, ws_ok;
+	uint32_t ts_recent; /* RFC 7323 4.3 */
+	uint64_t ts_recent_age;
+	uint32_t ts_offset; /* added to our clock in TSval */
+	uint32_t last_ack_sent;
+	bool nodelay, keepalive;
+	bool linger_zero; /* SO_LINGER with timeout 0: close sends RST */
+
+	/* RTT and retransmission (RFC 6298). */
+	uint64_t srtt, rttvar, rto; /* ns; srtt 0 = no sample yet */
+	uint32_t rtt_seq; /* timing this sequence number (no timestamps) */
+	uint64_t rtt_start; /* 0 = not timing */
+	uint32_t retries; /* consecutive timeouts */
+	uint32_t persist_shift;
+	uint32_t keepalive_sent;
+	uint64_t last_rx; /* for keepalive */
+
+	/* Loss recovery (RFC 5681, RFC 6582, RFC 6675). */
+	struct nip_tcp_cc cc;
+	const struct nip_tcp_cc_ops *cc_ops;
+	uint32_t dupacks;
+	bool in_recovery;
+	uint32_t recover; /* snd_max when recovery started */
+	uint32_t high_rxt; /* highest sequence retransmitted in this recovery */
+	struct nip_tcp_scoreboard sb;
+
+	/* Timers: deadlines by enum nip_tcp_timer, and the connection's place in the stack's
+	 * timer heap (keyed by the earliest deadline). */
+	uint64_t timer[NIP_TCPT_N];
+	uint64_t due;
+	uint32_t heap_idx; /* 0 = not in the heap */
+};
+
+struct nip_tcp_listener {
+	struct nip_tcp_conn *conn; /* in state LISTEN */
+	struct demi__list syn_q; /* SYN_RCVD connections */
+	struct demi__list accept_q; /* established, waiting for accept */
+	uint32_t syn_len, accept_len;
+	uint32_t backlog;
+};
+
+/* TCP's part of the stack (struct nip_stack.tcp). */
+struct nip_tcp_stack {
+	struct nip_tcp_conn **hash; /* by 4-tuple */
+	uint32_t hash_mask;
+	uint32_t nconns;
+	struct nip_tcp_conn **ports; /* bound local ports: the listener or first user */
+	uint16_t *port_users; /* connections using each local port */
+	uint16_t next_ephemeral;
+	struct nip_tcp_conn **heap; /* timer heap, 1-based */
+	uint32_t heap_len, heap_cap;
+	uint64_t challenge_window; /* second of the current challenge ACK budget */
+	uint32_t challenge_sent;
+	/* Send-queue chunks come from this free list, which grows on demand and never shrinks
+	 * before fini: a steady state allocates nothing. */
+	struct nip_tcp_chunk *chunk_free;
+};
+
+/* Defaults: 256 KiB buffers, RTO 1 s initial / 200 ms min / 60 s max, 15 retries, 6 SYN retries,
+ * delayed ACK 20 ms, MSL 30 s, keepalive 2 h / 75 s / 9, NewReno, all options on. */
+void nip_tcp_config_default(struct nip_tcp_config *cfg);
+int nip_tcp_init(struct nip_stack *s);
+void nip_tcp_fini(struct nip_stack *s);
+/* Runs due timers. Returns how many fired. */
+int nip_tcp_poll(struct nip_stack *s, uint64_t now);
+/* A TCP segment (the IP payload) arrived in frame (consumed). */
+void nip_tcp_input(struct nip_stack *s, struct demi__buf *frame, const uint8_t *seg, size_t len,
+		   uint32_t src, uint32_t dst);
+
+/* The user calls. */
+struct nip_tcp_conn *nip_tcp_create(struct nip_stack *s, nip_tcp_event_cb cb, void *ctx);
+/* 0; -EADDRINUSE; -EADDRNOTAVAIL; -EINVAL (already bound). port 0 = ephemeral. */
+int nip_tcp_bind(struct nip_tcp_conn *c, uint32_t ip, uint16_t port, bool reuse);
+/* 0; -EINVAL (not bound, or not CLOSED); -ENOMEM. */
+int nip_tcp_listen(struct nip_tcp_conn *c, uint32_t backlog);
+/* An established connection from c's accept queue, owned by the caller from now on (set its
+ * callback with nip_tcp_set_cb); NULL when none. */
+struct nip_tcp_conn *nip_tcp_accept(struct nip_tcp_conn *c);
+void nip_tcp_set_cb(struct nip_tcp_conn *c, nip_tcp_event_cb cb, void *ctx);
+/* Starts an active open; EV_CONNECTED or an error (c->err, EV_READABLE) follows.
+ * 0; -EISCONN; -EALREADY; -EADDRINUSE (no ephemeral port). */
+int nip_tcp_connect(struct nip_tcp_conn *c, uint32_t ip, uint16_t port);
+/* Whether the send queue has room for more (a push waits while it does not). */
+bool nip_tcp_writable(const struct nip_tcp_conn *c);
+/*
+ * Appends len bytes at data (inside buf) to the send queue, taking over one reference of buf,
+ * and sends what the windows allow. 0; -EAGAIN (queue full: nothing taken); -ENOTCONN (not yet
+ * established, or listening); -EPIPE (closed for sending); -c->err.
+ */
+int nip_tcp_send(struct nip_tcp_conn *c, struct demi__buf *buf, uint8_t *data, uint32_t len);
+/*
+ * The next in-order received data: returns a buffer (data = payload, the caller owns the
+ * reference) or NULL with *status 0 (nothing yet), 1 (end of stream) or -errno (failed).
+ */
+struct demi__buf *nip_tcp_recv(struct nip_tcp_conn *c, int *status);
+/* Closes for the owner: FIN after the queued data (RST when unread data remains or with
+ * linger 0); the stack frees c when the connection is over. c must not be used again. */
+void nip_tcp_close(struct nip_tcp_conn *c);
+/* Socket options: TCP_NODELAY, SO_KEEPALIVE, SO_LINGER, SO_RCVBUF, SO_SNDBUF. */
+int nip_tcp_setsockopt(struct nip_tcp_conn *c, int level, int name, const void *val,
+		       uint32_t len);
+int nip_tcp_getsockopt(struct nip_tcp_conn *c, int level, int name, void *val, uint32_t *len);
+const char *nip_tcp_state_name(enum nip_tcp_state st);
+
+/* Between TCP's files. */
+struct nip_tcp_conn *nip_tcp_conn_alloc(struct nip_stack *s);
+void nip_tcp_conn_free(struct nip_tcp_conn *c);
+int nip_tcp_hash_insert(struct nip_tcp_conn *c);
+void nip_tcp_hash_remove(struct nip_tcp_conn *c);
+struct nip_tcp_conn *nip_tcp_lookup(struct nip_stack *s, uint32_t rip, uint16_t rport,
+				    uint16_t lport);
+uint32_t nip_tcp_isn(struct nip_stack *s, const struct nip_tcp_conn *c);
+void nip_tcp_options_init(struct nip_tcp_conn *c);
+void nip_tcp_established(struct nip_tcp_conn *c); /* sets up cc, windows after the handshake */
+/* Ends the connection: state CLOSED, pending data dropped, err (positive, or 0) reported. */
+void nip_tcp_drop(struct nip_tcp_conn *c, int err);
+void nip_tcp_notify(struct nip_tcp_conn *c, unsigned events);
+/* The stack forgets c if its owner closed it and the connection is over. */
+void nip_tcp_maybe_free(struct nip_tcp_conn *c);
+
+/* tcp_listen.c */
+void nip_tcp_listen_input(struct nip_tcp_conn *l, const struct nip_tcp_seg *seg, uint32_t src,
+			  uint32_t dst);
+void nip_tcp_listener_fini(struct nip_tcp_conn *l);
+void nip_tcp_listen_established(struct nip_tcp_conn *c); /* SYN_RCVD -> accept queue */
+void nip_tcp_listen_detach(struct nip_tcp_conn *c); /* leaves the SYN/accept queue */
+/* Takes the peer's MSS, window scale, SACK-permitted and timestamp options from its SYN. */
+void nip_tcp_syn_options(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg);
+
+/* tcp_input.c */
+void nip_tcp_conn_input(struct nip_tcp_conn *c, struct demi__buf *frame,
+			const struct nip_tcp_seg *seg);
+
+/* tcp_output.c */
+/* Sends what the windows and Nagle allow, and an ACK if one is due. */
+void nip_tcp_output(struct nip_tcp_conn *c);
+void nip_tcp_send_ack(struct nip_tcp_conn *c);
+void nip_tcp_send_syn(struct nip_tcp_conn *c); /* SYN or SYN-ACK by state */
+/* RST in reply to a segment (RFC 9293 3.10.7.1), for no connection. */
+void nip_tcp_send_reset(struct nip_stack *s, const struct nip_tcp_seg *seg, uint32_t src,
+			uint32_t dst);
+void nip_tcp_send_rst_conn(struct nip_tcp_conn *c); /* RST for an abort */
+/* Sends one segment of [seq, seq + len) from the send queue, with flags. */
+void nip_tcp_send_data(struct nip_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags);
+void nip_tcp_send_probe(struct nip_tcp_conn *c); /* keepalive: seq snd_una - 1, no data */
+void nip_tcp_send_window_probe(struct nip_tcp_conn *c); /* persist timer */
+/* Receive memory still available for queued data (see rcv_mem_limit in tcp_output.c). */
+uint64_t nip_tcp_rcv_mem_room(const struct nip_tcp_conn *c);
+uint32_t nip_tcp_rcv_window(const struct nip_tcp_conn *c);
+uint32_t nip_tcp_tsval(const struct nip_tcp_conn *c);
+/* Retransmits from snd_una after a timeout. */
+void nip_tcp_retransmit_first(struct nip_tcp_conn *c);
+/* Drops acknowledged data from the front of the send queue. */
+void nip_tcp_sq_ack(struct nip_tcp_conn *c, uint32_t acked);
+
+/* tcp_sack.c: the sender's scoreboard of RFC 6675 (a hole is lost when more than
+ * 2 * SMSS bytes, i.e. DupThresh - 1 segments' worth, are SACKed above it: IsLost()). */
+void nip_tcp_sb_clear(struct nip_tcp_scoreboard *sb);
+/* Adds the peer's SACK blocks (blocks outside (snd_una, snd_max] are ignored). */
+void nip_tcp_sb_update(struct nip_tcp_scoreboard *sb, const struct nip_tcp_sack_block *blk,
+		       int n, uint32_t snd_una, uint32_t snd_max);
+/* Forgets what lies below snd_una. */
+void nip_tcp_sb_advance(struct nip_tcp_scoreboard *sb, uint32_t snd_una);
+/* Highest SACKed sequence (end of the last range), or snd_una when none. */
+uint32_t nip_tcp_sb_high(const struct nip_tcp_scoreboard *sb, uint32_t snd_una);
+/* The first lost byte range at or after from: false when none. */
+bool nip_tcp_sb_next_lost(const struct nip_tcp_scoreboard *sb, uint32_t snd_una, uint32_t from,
+			  uint32_t mss, uint32_t *start, uint32_t *len);
+/* Bytes of lost ranges at or after from. */
+uint32_t nip_tcp_sb_lost_bytes(const struct nip_tcp_scoreboard *sb, uint32_t snd_una,
+			       uint32_t from, uint32_t mss);
+
+/* tcp_timer.c */
+void nip_tcp_timer_set(struct nip_tcp_conn *c, enum nip_tcp_timer t, uint64_t due);
+void nip_tcp_timer_clear(struct nip_tcp_conn *c, enum nip_tcp_timer t);
+void nip_tcp_timers_clear(struct nip_tcp_conn *c);
+void nip_tcp_rto_arm(struct nip_tcp_conn *c); /* (re)starts the RTO at now + rto */
+void nip_tcp_rtt_sample(struct nip_tcp_conn *c, uint64_t rtt);
+void nip_tcp_heap_fini(struct nip_stack *s);
+
+#endif

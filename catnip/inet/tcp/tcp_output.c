@@ -1,0 +1,399 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What TCP sends and how a segment is built (RFC 9293 3.8.6, RFC 5681, RFC 6675 5 NextSeg).
+ *
+ * nip_tcp_output is called after every event that may allow sending (a push, an ACK, a window
+ * update, a timer): it sends, in order, SACK recovery retransmissions the pipe allows, then
+ * new data within min(cwnd, peer window), segment by segment (sender silly-window avoidance
+ * and Nagle when TCP_NODELAY is off), the FIN after the last byte once the owner closed, and
+ * finally a bare ACK if one is still owed. Every segment carries the ACK and the current
+ * window, so data cancels a pending delayed ACK.
+ *
+ * A segment is a fresh frame: Ethernet, IPv4 and TCP headers, then the payload copied from
+ * the send queue (the pushed buffers themselves, held until acknowledged).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "stack.h"
+#include "tcp.h"
+#include "tcp_seq.h"
+#include "wire/eth.h"
+
+#define L3_OFF (NIP_ETH_HLEN + NIP_IP4_HLEN)
+#define OUTPUT_BURST 256 /* segments per call: the device ring is not bottomless */
+
+static uint32_t min32(uint32_t a, uint32_t b)
+{
+	return a < b ? a : b;
+}
+
+uint32_t nip_tcp_tsval(const struct nip_tcp_conn *c)
+{
+	/* 1 ms ticks (RFC 7323 5.4 allows 1 ms to 1 s), offset per connection (7.1). */
+	return (uint32_t)(nip_now(c->s) / 1000000u) + c->ts_offset;
+}
+
+/* Receive memory a connection may hold: in-order data waiting for pops plus out-of-order
+ * segments, counted by buffer size so that tiny segments cannot pin large buffers. */
+static uint64_t rcv_mem_limit(const struct nip_tcp_conn *c)
+{
+	return (uint64_t)c->rcvbuf * 2 + 65536;
+}
+
+uint32_t nip_tcp_rcv_window(const struct nip_tcp_conn *c)
+{
+	uint32_t space = c->rcvbuf > c->rq_bytes ? c->rcvbuf - c->rq_bytes : 0;
+	uint32_t max = (uint32_t)65535 << c->rcv_wscale;
+
+	if (c->rq_mem + c->reass.mem >= rcv_mem_limit(c))
+		return 0;
+	return space < max ? space : max;
+}
+
+uint64_t nip_tcp_rcv_mem_room(const struct nip_tcp_conn *c)
+{
+	uint64_t used = c->rq_mem + c->reass.mem, lim = rcv_mem_limit(c);
+
+	return used < lim ? lim - used : 0;
+}
+
+/*
+ * The window field, and rcv_adv. The right edge never moves left (RFC 9293 3.8.6.2.2), and
+ * a small opening is not advertised until it reaches min(rcvbuf / 2, MSS) (receiver SWS
+ * avoidance).
+ */
+static uint16_t window_field(struct nip_tcp_conn *c, bool syn)
+{
+	uint32_t win = nip_tcp_rcv_window(c);
+	uint32_t cur = nip_seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+	uint32_t sws = min32(c->rcvbuf / 2, c->mss ? c->mss : 536);
+	uint32_t field;
+
+	if (syn) {
+		field = min32(win, 65535);
+		c->rcv_adv = c->rcv_nxt + field;
+		return (uint16_t)field;
+	}
+	if (win < cur || win - cur < sws)
+		win = cur;
+	field = min32((win + (1u << c->rcv_wscale) - 1) >> c->rcv_wscale, 65535);
+	if (nip_seq_gt(c->rcv_nxt + (field << c->rcv_wscale), c->rcv_adv))
+		c->rcv_adv = c->rcv_nxt + (field << c->rcv_wscale);
+	return (uint16_t)field;
+}
+
+/* Copies len bytes of the send queue from sequence number seq on into dst. */
+static void sq_copy(struct nip_tcp_conn *c, uint32_t seq, uint8_t *dst, uint32_t len)
+{
+	struct nip_tcp_chunk *k;
+	uint32_t kseq;
+
+	if (c->sq_cur && nip_seq_leq(c->sq_cur_seq, seq)) {
+		k = c->sq_cur;
+		kseq = c->sq_cur_seq;
+	} else {
+		k = c->sq_head;
+		kseq = c->snd_una;
+	}
+	while (k && nip_seq_geq(seq, kseq + k->len)) {
+		kseq += k->len;
+		k = k->next;
+	}
+	while (k && len) {
+		uint32_t off = seq - kseq, n = min32(k->len - off, len);
+
+		memcpy(dst, k->data + off, n);
+		dst += n;
+		len -= n;
+		seq += n;
+		if (off + n == k->len) {
+			kseq += k->len;
+			k = k->next;
+		}
+	}
+	c->sq_cur = k;
+	c->sq_cur_seq = kseq;
+}
+
+/* Builds and sends one segment: [seq, seq + len) of the send queue (len may be 0). */
+static int send_segment(struct nip_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
+{
+	struct nip_stack *s = c->s;
+	struct nip_tcp_seg h;
+	struct demi__buf *f;
+	size_t hlen;
+	uint8_t *l4;
+	bool syn = flags & NIP_TCP_SYN;
+
+	memset(&h, 0, sizeof(h));
+	h.sport = c->local_port;
+	h.dport = c->remote_port;
+	h.seq = seq;
+	h.flags = flags;
+	if (flags & NIP_TCP_ACK)
+		h.ack = c->rcv_nxt;
+	if (syn) {
+		uint32_t mss = s->link->mtu > 40 ? s->link->mtu - 40u : 536u;
+
+		h.opt.has_mss = true;
+		h.opt.mss = (uint16_t)min32(mss, 65535);
+		h.opt.has_wscale = c->ws_ok;
+		h.opt.wscale = c->rcv_wscale;
+		h.opt.sack_ok = c->sack_ok;
+	} else if (c->sack_ok && c->reass.head) {
+		h.opt.nsack = (uint8_t)nip_tcp_reass_sack(&c->reass, h.opt.sack,
+							  c->ts_ok ? 3 : NIP_TCP_MAX_SACK);
+	}
+	if (c->ts_ok) {
+		h.opt.has_ts = true;
+		h.opt.tsval = nip_tcp_tsval(c);
+		h.opt.tsecr = (flags & NIP_TCP_ACK) ? c->ts_recent : 0;
+	}
+	if (!(flags & NIP_TCP_RST))
+		h.win = window_field(c, syn);
+	hlen = NIP_TCP_HLEN + nip_tcp_opts_len(&h.opt);
+	f = s->link->ops->alloc(s->link->dev, L3_OFF + hlen + len);
+	if (!f) {
+		s->cnt.drop_no_buffer++;
+		return -ENOBUFS;
+	}
+	l4 = demi__buf_data(f) + L3_OFF;
+	if (len)
+		sq_copy(c, seq, l4 + hlen, len);
+	nip_tcp_emit(l4, &h, s->cfg.ip, c->remote_ip, len, s->link->offloads & NIP_OFF_TCP_CSUM_TX);
+	s->cnt.tcp_tx++;
+	s->cnt.tcp_tx_bytes += len;
+	if (flags & NIP_TCP_ACK) {
+		c->last_ack_sent = c->rcv_nxt;
+		c->segs_unacked = 0;
+		c->ack_now = false;
+		nip_tcp_timer_clear(c, NIP_TCPT_DELACK);
+	}
+	nip_ip4_output(s, f, c->remote_ip, NIP_IPPROTO_TCP, (uint16_t)(hlen + len), NULL, NULL);
+	return 0;
+}
+
+void nip_tcp_send_data(struct nip_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
+{
+	send_segment(c, seq, len, flags);
+}
+
+void nip_tcp_send_ack(struct nip_tcp_conn *c)
+{
+	send_segment(c, c->snd_nxt, 0, NIP_TCP_ACK);
+}
+
+void nip_tcp_send_syn(struct nip_tcp_conn *c)
+{
+	uint8_t flags = NIP_TCP_SYN;
+
+	if (c->state == NIP_TCP_SYN_RCVD)
+		flags |= NIP_TCP_ACK;
+	send_segment(c, c->iss, 0, flags);
+	c->snd_nxt = c->iss + 1;
+	if (nip_seq_gt(c->snd_nxt, c->snd_max))
+		c->snd_max = c->snd_nxt;
+}
+
+void nip_tcp_send_probe(struct nip_tcp_conn *c)
+{
+	/* RFC 9293 3.8.4: an old sequence number makes the peer answer with an ACK. */
+	send_segment(c, c->snd_una - 1, 0, NIP_TCP_ACK);
+}
+
+void nip_tcp_send_rst_conn(struct nip_tcp_conn *c)
+{
+	c->s->cnt.tcp_rst_sent++;
+	send_segment(c, c->snd_nxt, 0, NIP_TCP_RST | NIP_TCP_ACK);
+}
+
+void nip_tcp_send_reset(struct nip_stack *s, const struct nip_tcp_seg *seg, uint32_t src,
+			uint32_t dst)
+{
+	struct nip_tcp_seg h;
+	struct demi__buf *f;
+	uint8_t *l4;
+
+	(void)dst;
+	memset(&h, 0, sizeof(h));
+	h.sport = seg->dport;
+	h.dport = seg->sport;
+	if (seg->flags & NIP_TCP_ACK) {
+		h.seq = seg->ack;
+		h.flags = NIP_TCP_RST;
+	} else {
+		h.ack = seg->seq + (uint32_t)seg->payload_len + !!(seg->flags & NIP_TCP_SYN) +
+			!!(seg->flags & NIP_TCP_FIN);
+		h.flags = NIP_TCP_RST | NIP_TCP_ACK;
+	}
+	f = s->link->ops->alloc(s->link->dev, L3_OFF + NIP_TCP_HLEN);
+	if (!f) {
+		s->cnt.drop_no_buffer++;
+		return;
+	}
+	l4 = demi__buf_data(f) + L3_OFF;
+	nip_tcp_emit(l4, &h, s->cfg.ip, src, 0, s->link->offloads & NIP_OFF_TCP_CSUM_TX);
+	s->cnt.tcp_tx++;
+	s->cnt.tcp_rst_sent++;
+	nip_ip4_output(s, f, src, NIP_IPPROTO_TCP, NIP_TCP_HLEN, NULL, NULL);
+}
+
+/* States in which our side may still send data or its FIN. */
+static bool can_send(const struct nip_tcp_conn *c)
+{
+	switch (c->state) {
+	case NIP_TCP_ESTABLISHED:
+	case NIP_TCP_CLOSE_WAIT:
+	case NIP_TCP_FIN_WAIT_1:
+	case NIP_TCP_CLOSING:
+	case NIP_TCP_LAST_ACK:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Bytes in flight as RFC 6675's pipe (SACK) or NewReno's inflated count (duplicate ACKs
+ * each tell that a segment left the network). */
+static uint32_t flight(const struct nip_tcp_conn *c)
+{
+	uint32_t out = c->snd_nxt - c->snd_una;
+	uint32_t gone;
+
+	if (!c->in_recovery)
+		return out;
+	if (c->sack_ok) {
+		uint32_t from = nip_seq_gt(c->high_rxt, c->snd_una) ? c->high_rxt : c->snd_una;
+
+		gone = c->sb.sacked + nip_tcp_sb_lost_bytes(&c->sb, c->snd_una, from, c->mss);
+	} else {
+		gone = c->dupacks * (uint32_t)c->mss;
+	}
+	return out > gone ? out - gone : 0;
+}
+
+static void start_timing(struct nip_tcp_conn *c, uint32_t seq)
+{
+	/* One segment timed at a time (RFC 6298 3); timestamps only serve PAWS here, their 1 ms
+	 * ticks being too coarse for datacenter round trips. */
+	if (!c->rtt_start && seq == c->snd_max) {
+		c->rtt_start = nip_now(c->s);
+		c->rtt_seq = seq;
+	}
+}
+
+/* One retransmission of a lost range in SACK recovery (NextSeg rule 1); false if none. */
+static bool send_lost(struct nip_tcp_conn *c)
+{
+	uint32_t from = nip_seq_gt(c->high_rxt, c->snd_una) ? c->high_rxt : c->snd_una;
+	uint32_t start, len;
+
+	if (!nip_tcp_sb_next_lost(&c->sb, c->snd_una, from, c->mss, &start, &len))
+		return false;
+	len = min32(len, c->mss);
+	if (nip_seq_gt(start + len, c->snd_nxt))
+		return false;
+	send_segment(c, start, len, NIP_TCP_ACK);
+	c->high_rxt = start + len;
+	c->s->cnt.tcp_retransmits++;
+	return true;
+}
+
+void nip_tcp_output(struct nip_tcp_conn *c)
+{
+	struct nip_stack *s = c->s;
+	uint32_t end, unsent;
+
+	if (!can_send(c)) {
+		if (c->ack_now && c->state != NIP_TCP_CLOSED && c->state != NIP_TCP_LISTEN &&
+		    c->state != NIP_TCP_SYN_SENT)
+			nip_tcp_send_ack(c);
+		return;
+	}
+	for (int burst = 0; burst < OUTPUT_BURST; burst++) {
+		uint32_t fl = flight(c), cwnd = c->cc.cwnd, len, usable, rwnd_room;
+		bool fin;
+		uint8_t flags = NIP_TCP_ACK;
+
+		if (c->in_recovery && c->sack_ok && cwnd >= fl + c->mss && send_lost(c))
+			continue;
+		end = c->snd_una + c->sq_bytes;
+		unsent = nip_seq_gt(end, c->snd_nxt) ? end - c->snd_nxt : 0;
+		rwnd_room = nip_seq_gt(c->snd_una + c->snd_wnd, c->snd_nxt) ?
+				    c->snd_una + c->snd_wnd - c->snd_nxt :
+				    0;
+		usable = min32(cwnd > fl ? cwnd - fl : 0, rwnd_room);
+		len = min32(min32(unsent, usable), c->mss);
+		fin = c->fin_queued && !c->fin_sent && len == unsent;
+		if (len == 0 && !fin)
+			break;
+		if (len < c->mss && len < unsent) {
+			/* Window-limited: send a small segment only when it is a fair share of
+			 * what the peer can take (sender SWS avoidance, RFC 9293 3.8.6.2.1). */
+			if (usable < c->max_snd_wnd / 2 || usable < c->mss / 2)
+				break;
+		}
+		if (len < c->mss && !c->nodelay && c->snd_nxt != c->snd_una && !fin)
+			break; /* Nagle (RFC 9293 3.7.4) */
+		if (fin)
+			flags |= NIP_TCP_FIN;
+		if (len == unsent)
+			flags |= NIP_TCP_PSH;
+		start_timing(c, c->snd_nxt);
+		if (send_segment(c, c->snd_nxt, len, flags) < 0)
+			break;
+		if (nip_seq_lt(c->snd_nxt, c->snd_max))
+			s->cnt.tcp_retransmits++;
+		c->snd_nxt += len;
+		if (fin) {
+			c->fin_sent = true;
+			c->fin_seq = c->snd_nxt;
+			c->snd_nxt++;
+		}
+		if (nip_seq_gt(c->snd_nxt, c->snd_max))
+			c->snd_max = c->snd_nxt;
+		if (!c->timer[NIP_TCPT_RTO])
+			nip_tcp_rto_arm(c);
+		if (fin)
+			break;
+	}
+	end = c->snd_una + c->sq_bytes;
+	unsent = nip_seq_gt(end, c->snd_nxt) ? end - c->snd_nxt : 0;
+	/* Data waits and nothing is in flight to bring an ACK: the peer's window (zero, or too
+	 * small to use) must be probed (RFC 9293 3.8.6.1; also the SWS override timer). */
+	if (unsent && c->snd_nxt == c->snd_una && !c->timer[NIP_TCPT_PERSIST] &&
+	    !c->timer[NIP_TCPT_RTO]) {
+		c->persist_shift = 0;
+		nip_tcp_timer_set(c, NIP_TCPT_PERSIST, nip_now(s) + c->rto);
+	}
+	if (c->ack_now)
+		nip_tcp_send_ack(c);
+}
+
+void nip_tcp_retransmit_first(struct nip_tcp_conn *c)
+{
+	/* Go back to snd_una (RFC 5681 3.1 after a timeout): output resends from there as
+	 * the (now one-segment) window allows, the FIN included if it was lost. */
+	c->snd_nxt = c->snd_una;
+	c->sq_cur = NULL;
+	if (c->fin_sent && nip_seq_leq(c->snd_una, c->fin_seq))
+		c->fin_sent = false;
+	nip_tcp_output(c);
+}
+
+/* A zero-window probe: the first unacknowledged byte, beyond the window (RFC 9293
+ * 3.8.6.1), or a bare ACK-eliciting segment when there is no data. */
+void nip_tcp_send_window_probe(struct nip_tcp_conn *c)
+{
+	if (c->sq_bytes) {
+		send_segment(c, c->snd_una, 1, NIP_TCP_ACK);
+		if (nip_seq_lt(c->snd_nxt, c->snd_una + 1))
+			c->snd_nxt = c->snd_una + 1;
+		if (nip_seq_gt(c->snd_nxt, c->snd_max))
+			c->snd_max = c->snd_nxt;
+	} else {
+		nip_tcp_send_probe(c);
+	}
+	c->s->cnt.tcp_zero_window_probes++;
+}

@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * TCP's timers: retransmission (RFC 6298, with Karn's rule and exponential backoff, and the
+ * SYN retries of RFC 9293 3.8.1), persist (zero-window probes, RFC 9293 3.8.6.1), delayed ACK
+ * (RFC 9293 3.8.6.3), keepalive (RFC 9293 3.8.4) and 2MSL (TIME-WAIT, RFC 9293 3.6).
+ *
+ * Each connection keeps one deadline per timer; the stack keeps connections with an armed
+ * timer in a binary min-heap by their earliest deadline, so nip_tcp_poll costs O(1) when
+ * nothing is due and O(log n) per connection that is.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "stack.h"
+#include "tcp.h"
+#include "tcp_seq.h"
+
+/* ---- the heap (1-based; heap_idx 0 = not in it) ---- */
+
+static void heap_swap(struct nip_tcp_stack *t, uint32_t a, uint32_t b)
+{
+	struct nip_tcp_conn *x = t->heap[a];
+
+	t->heap[a] = t->heap[b];
+	t->heap[b] = x;
+	t->heap[a]->heap_idx = a;
+	t->heap[b]->heap_idx = b;
+}
+
+static void heap_up(struct nip_tcp_stack *t, uint32_t i)
+{
+	while (i > 1 && t->heap[i / 2]->due > t->heap[i]->due) {
+		heap_swap(t, i, i / 2);
+		i /= 2;
+	}
+}
+
+static void heap_down(struct nip_tcp_stack *t, uint32_t i)
+{
+	for (;;) {
+		uint32_t l = 2 * i, m = i;
+
+		if (l <= t->heap_len && t->heap[l]->due < t->heap[m]->due)
+			m = l;
+		if (l + 1 <= t->heap_len && t->heap[l + 1]->due < t->heap[m]->due)
+			m = l + 1;
+		if (m == i)
+			return;
+		heap_swap(t, i, m);
+		i = m;
+	}
+}
+
+static void heap_remove(struct nip_tcp_stack *t, struct nip_tcp_conn *c)
+{
+	uint32_t i = c->heap_idx;
+
+	if (!i)
+		return;
+	c->heap_idx = 0;
+	if (i != t->heap_len) {
+		struct nip_tcp_conn *moved = t->heap[t->heap_len];
+
+		t->heap[i] = moved;
+		moved->heap_idx = i;
+		t->heap_len--;
+		heap_up(t, i);
+		heap_down(t, moved->heap_idx);
+	} else {
+		t->heap_len--;
+	}
+}
+
+/* Puts c at its place for its earliest deadline (or takes it out when none is armed). */
+static void reschedule(struct nip_tcp_conn *c)
+{
+	struct nip_tcp_stack *t = &c->s->tcp;
+	uint64_t due = 0;
+
+	for (int i = 0; i < NIP_TCPT_N; i++)
+		if (c->timer[i] && (!due || c->timer[i] < due))
+			due = c->timer[i];
+	if (!due) {
+		heap_remove(t, c);
+		c->due = 0;
+		return;
+	}
+	if (!c->heap_idx) {
+		if (t->heap_len + 1 >= t->heap_cap) {
+			uint32_t cap = t->heap_cap ? t->heap_cap * 2 : 256;
+			struct nip_tcp_conn **h = realloc(t->heap, cap * sizeof(*h));
+
+			if (!h)
+				return; /* the timer stays unscheduled; the connection lingers */
+			t->heap = h;
+			t->heap_cap = cap;
+		}
+		c->due = due;
+		c->heap_idx = ++t->heap_len;
+		t->heap[c->heap_idx] = c;
+		heap_up(t, c->heap_idx);
+		return;
+	}
+	if (due == c->due)
+		return;
+	c->due = due;
+	heap_up(t, c->heap_idx);
+	heap_down(t, c->heap_idx);
+}
+
+void nip_tcp_timer_set(struct nip_tcp_conn *c, enum nip_tcp_timer which, uint64_t due)
+{
+	c->timer[which] = due ? due : 1;
+	reschedule(c);
+}
+
+void nip_tcp_timer_clear(struct nip_tcp_conn *c, enum nip_tcp_timer which)
+{
+	if (!c->timer[which])
+		return;
+	c->timer[which] = 0;
+	reschedule(c);
+}
+
+void nip_tcp_timers_clear(struct nip_tcp_conn *c)
+{
+	for (int i = 0; i < NIP_TCPT_N; i++)
+		c->timer[i] = 0;
+	heap_remove(&c->s->tcp, c);
+	c->due = 0;
+}
+
+void nip_tcp_heap_fini(struct nip_stack *s)
+{
+	free(s->tcp.heap);
+	s->tcp.heap = NULL;
+	s->tcp.heap_len = s->tcp.heap_cap = 0;
+}
+
+/* ---- RTO (RFC 6298) ---- */
+
+void nip_tcp_rto_arm(struct nip_tcp_conn *c)
+{
+	nip_tcp_timer_set(c, NIP_TCPT_RTO, nip_now(c->s) + c->rto);
+}
+
+static uint64_t clamp_rto(const struct nip_stack *s, uint64_t rto)
+{
+	if (rto < s->cfg.tcp.rto_min)
+		return s->cfg.tcp.rto_min;
+	return rto > s->cfg.tcp.rto_max ? s->cfg.tcp.rto_max : rto;
+}
+
+void nip_tcp_rtt_sample(struct nip_tcp_conn *c, uint64_t r)
+{
+	if (!r)
+		r = 1;
+	if (!c->srtt) {
+		/* RFC 6298 2.2 */
+		c->srtt = r;
+		c->rttvar = r / 2;
+	} else {
+		/* RFC 6298 2.3: beta 1/4, alpha 1/8 */
+		uint64_t d = c->srtt > r ? c->srtt - r : r - c->srtt;
+
+		c->rttvar = (3 * c->rttvar + d) / 4;
+		c->srtt = (7 * c->srtt + r) / 8;
+	}
+	/* G (clock granularity) is 1 ns here: K * RTTVAR dominates. */
+	c->rto = clamp_rto(c->s, c->srtt + 4 * c->rttvar);
+}
+
+/* Returns true when the connection ended (c may be freed). */
+static bool rto_fire(struct nip_tcp_conn *c)
+{
+	struct nip_stack *s = c->s;
+	const struct nip_tcp_config *cfg = &s->cfg.tcp;
+	bool syn = c->state == NIP_TCP_SYN_SENT || c->state == NIP_TCP_SYN_RCVD;
+
+	c->retries++;
+	if (c->retries > (syn ? cfg->syn_retries : cfg->max_retries)) {
+		s->cnt.tcp_timeouts++;
+		if (!syn)
+			nip_tcp_send_rst_conn(c);
+		nip_tcp_drop(c, ETIMEDOUT);
+		return true;
+	}
+	s->cnt.tcp_rto_timeouts++;
+	c->rto = clamp_rto(s, c->rto * 2); /* RFC 6298 5.5 */
+	c->rtt_start = 0; /* Karn */
+	if (syn) {
+		nip_tcp_send_syn(c);
+		s->cnt.tcp_retransmits++;
+		nip_tcp_rto_arm(c);
+		return false;
+	}
+	if (c->snd_una == c->snd_max)
+		return false;
+	/* RFC 5681 3.1 eq. 4 and cwnd = 1 segment; RFC 6675 5.1: recovery ends, the
+	 * scoreboard is forgotten (the peer may have reneged). */
+	c->cc_ops->on_rto(&c->cc, c->snd_max - c->snd_una, nip_now(s));
+	c->in_recovery = false;
+	c->recover = c->snd_max;
+	c->dupacks = 0;
+	nip_tcp_sb_clear(&c->sb);
+	nip_tcp_rto_arm(c);
+	nip_tcp_retransmit_first(c);
+	return false;
+}
+
+static void persist_fire(struct nip_tcp_conn *c)
+{
+	uint64_t backoff;
+
+	if (!c->sq_bytes || c->snd_nxt != c->snd_una)
+		return;
+	if (c->snd_wnd) {
+		/* A window too small for the SWS rules: send what fits (override timer). */
+		uint32_t len = c->snd_wnd < c->mss ? c->snd_wnd : c->mss;
+
+		if (len > c->sq_bytes)
+			len = c->sq_bytes;
+		nip_tcp_send_data(c, c->snd_nxt, len, NIP_TCP_ACK);
+		c->snd_nxt += len;
+		if (nip_seq_gt(c->snd_nxt, c->snd_max))
+			c->snd_max = c->snd_nxt;
+		nip_tcp_rto_arm(c);
+		return;
+	}
+	nip_tcp_send_window_probe(c);
+	if (c->persist_shift < 16)
+		c->persist_shift++;
+	backoff = clamp_rto(c->s, c->rto << c->persist_shift);
+	nip_tcp_timer_set(c, NIP_TCPT_PERSIST, nip_now(c->s) + backoff);
+}
+
+static bool keepalive_fire(struct nip_tcp_conn *c)
+{
+	struct nip_stack *s = c->s;
+	const struct nip_tcp_config *cfg = &s->cfg.tcp;
+	uint64_t now = nip_now(s);
+
+	if (!c->keepalive || (c->state != NIP_TCP_ESTABLISHED && c->state != NIP_TCP_CLOSE_WAIT))
+		return false;
+	if (now - c->last_rx < cfg->keepalive_idle && !c->keepalive_sent) {
+		nip_tcp_timer_set(c, NIP_TCPT_KEEPALIVE, c->last_rx + cfg->keepalive_idle);
+		return false;
+	}
+	if (c->keepalive_sent >= cfg->keepalive_probes) {
+		s->cnt.tcp_timeouts++;
+		nip_tcp_send_rst_conn(c);
+		nip_tcp_drop(c, ETIMEDOUT);
+		return true;
+	}
+	c->keepalive_sent++;
+	s->cnt.tcp_keepalive_probes++;
+	nip_tcp_send_probe(c);
+	nip_tcp_timer_set(c, NIP_TCPT_KEEPALIVE, now + cfg->keepalive_intvl);
+	return false;
+}
+
+/* Runs c's due timers; c may be freed. */
+static void fire(struct nip_tcp_conn *c, uint64_t now)
+{
+	for (int i = 0; i < NIP_TCPT_N; i++) {
+		if (!c->timer[i] || c->timer[i] > now)
+			continue;
+		c->timer[i] = 0;
+		switch (i) {
+		case NIP_TCPT_RTO:
+			if (rto_fire(c))
+				return;
+			break;
+		case NIP_TCPT_PERSIST:
+			persist_fire(c);
+			break;
+		case NIP_TCPT_DELACK:
+			if (c->segs_unacked || c->ack_now)
+				nip_tcp_send_ack(c);
+			break;
+		case NIP_TCPT_KEEPALIVE:
+			if (keepalive_fire(c))
+				return;
+			break;
+		case NIP_TCPT_2MSL:
+			/* TIME-WAIT over, or an orphan FIN-WAIT-2 gave up on the peer. */
+			nip_tcp_drop(c, c->state == NIP_TCP_TIME_WAIT ? 0 : ETIMEDOUT);
+			return;
+		}
+	}
+	reschedule(c);
+}
+
+int nip_tcp_poll(struct nip_stack *s, uint64_t now)
+{
+	struct nip_tcp_stack *t = &s->tcp;
+	int fired = 0;
+
+	while (t->heap_len && t->heap[1]->due <= now) {
+		struct nip_tcp_conn *c = t->heap[1];
+
+		heap_remove(t, c);
+		c->due = 0;
+		fire(c, now);
+		fired++;
+	}
+	return fired;
+}

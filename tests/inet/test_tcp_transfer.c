@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * TCP between two catnip stacks over the in-memory test link with a virtual clock: bulk
+ * transfers in each direction that must arrive byte-exact (the receiver checks every byte
+ * against the sender's generator, and both sides' stream hashes must agree), on a clean link
+ * and under loss with reordering, duplication and corruption, with NewReno and CUBIC; then the
+ * close handshake, and no buffer or connection may leak.
+ *
+ * TCP_TRANSFER_MIB sets the size of each transfer (default 64).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <cmocka.h>
+
+#include "dev/test_link.h"
+#include "stack.h"
+#include "tcp/tcp.h"
+
+#define US 1000ull
+#define MS 1000000ull
+#define IP_A 0x0a000001u /* 10.0.0.1, host order */
+#define IP_B 0x0a000002u
+#define PORT 5001
+#define PUSH_BYTES (64 * 1024)
+
+struct net {
+	struct demi__pool pool;
+	uint64_t now;
+	struct nip_test_wire wire;
+	struct nip_stack a, b;
+};
+
+static struct net *net_create(const struct nip_test_faults *faults, const char *cc,
+			      uint64_t seed)
+{
+	struct net *n = calloc(1, sizeof(*n));
+	struct nip_stack_config cfg;
+
+	assert_non_null(n);
+	assert_int_equal(demi__pool_init(&n->pool, 0), 0);
+	nip_test_wire_init(&n->wire, &n->pool, &n->now, 1500, seed);
+	if (faults)
+		n->wire.faults = *faults;
+	nip_stack_config_default(&cfg);
+	cfg.tcp.cc = nip_tcp_cc_find(cc);
+	assert_non_null(cfg.tcp.cc);
+	memset(cfg.tcp.isn_secret, 0x5c, sizeof(cfg.tcp.isn_secret));
+	cfg.ip = htonl(IP_A);
+	assert_int_equal(nip_stack_init(&n->a, nip_test_link(&n->wire, 0), &cfg), 0);
+	cfg.ip = htonl(IP_B);
+	assert_int_equal(nip_stack_init(&n->b, nip_test_link(&n->wire, 1), &cfg), 0);
+	/* Static ARP: the transfers are about TCP. */
+	assert_int_equal(nip_arp_add_static(&n->a, htonl(IP_B), n->wire.end[1].link.mac), 0);
+	assert_int_equal(nip_arp_add_static(&n->b, htonl(IP_A), n->wire.end[0].link.mac), 0);
+	return n;
+}
+
+static void net_destroy(struct net *n)
+{
+	nip_stack_fini(&n->a);
+	nip_stack_fini(&n->b);
+	nip_test_wire_fini(&n->wire);
+	assert_int_equal(n->pool.stats.bufs_in_use, 0); /* nothing leaked */
+	demi__pool_fini(&n->pool);
+	free(n);
+}
+
+static void run(struct net *n, uint64_t step)
+{
+	n->now += step;
+	nip_stack_poll(&n->a, n->now);
+	nip_stack_poll(&n->b, n->now);
+}
+
+/* When nothing moves, the clock jumps to the next thing due (a frame or a timer) instead of
+ * creeping in 10 us steps through a retransmission timeout. */
+static uint64_t next_step(const struct net *n)
+{
+	uint64_t next = UINT64_MAX;
+	const struct nip_stack *st[2] = { &n->a, &n->b };
+
+	for (int i = 0; i < 2; i++) {
+		const struct nip_test_end *e = &n->wire.end[i];
+
+		if (e->count && e->q[e->head].due < next)
+			next = e->q[e->head].due;
+		if (st[i]->tcp.heap_len && st[i]->tcp.heap[1]->due < next)
+			next = st[i]->tcp.heap[1]->due;
+	}
+	if (next == UINT64_MAX || next <= n->now + 10 * US)
+		return 10 * US;
+	return next - n->now;
+}
+
+/* xorshift64* stream: what the sender sends and the receiver expects. */
+struct gen {
+	uint64_t state;
+	uint64_t word;
+	int left;
+};
+
+static uint8_t gen_next(struct gen *g)
+{
+	if (!g->left) {
+		g->state ^= g->state >> 12;
+		g->state ^= g->state << 25;
+		g->state ^= g->state >> 27;
+		g->word = g->state * 2685821657736338717ull;
+		g->left = 8;
+	}
+	g->left--;
+	return (uint8_t)(g->word >> (8 * g->left));
+}
+
+static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static void connect_pair(struct net *n, struct nip_tcp_conn **cli, struct nip_tcp_conn **srv)
+{
+	struct nip_tcp_conn *l = nip_tcp_create(&n->b, NULL, NULL);
+	struct nip_tcp_conn *c = nip_tcp_create(&n->a, NULL, NULL);
+	struct nip_tcp_conn *s = NULL;
+
+	assert_non_null(l);
+	assert_non_null(c);
+	assert_int_equal(nip_tcp_bind(l, 0, PORT, false), 0);
+	assert_int_equal(nip_tcp_listen(l, 16), 0);
+	assert_int_equal(nip_tcp_connect(c, htonl(IP_B), PORT), 0);
+	for (int i = 0; i < 200000 && !(s = nip_tcp_accept(l)); i++)
+		run(n, 10 * US);
+	assert_non_null(s);
+	for (int i = 0; i < 200000 && c->state != NIP_TCP_ESTABLISHED; i++)
+		run(n, 10 * US);
+	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
+	assert_int_equal(s->state, NIP_TCP_ESTABLISHED);
+	nip_tcp_close(l);
+	*cli = c;
+	*srv = s;
+}
+
+static void dump_one(const char *who, const struct nip_tcp_conn *c)
+{
+	printf("# %s %s una %u nxt %u max %u sq %u wnd %u cwnd %u ssth %u | rcv_nxt %u adv %u "
+	       "reass %u/%u rq %u | rec %d dup %u sb %u/%u rto %llu timers %llu %llu %llu\n",
+	       who, nip_tcp_state_name(c->state), c->snd_una - c->iss, c->snd_nxt - c->iss,
+	       c->snd_max - c->iss, c->sq_bytes, c->snd_wnd, c->cc.cwnd, c->cc.ssthresh,
+	       c->rcv_nxt - c->irs, c->rcv_adv - c->irs, c->reass.nsegs, c->reass.bytes,
+	       c->rq_bytes, c->in_recovery, c->dupacks, c->sb.n, c->sb.sacked,
+	       (unsigned long long)c->rto, (unsigned long long)c->timer[0],
+	       (unsigned long long)c->timer[1], (unsigned long long)c->timer[2]);
+}
+
+static void dump(struct net *n, const struct nip_tcp_conn *tx, const struct nip_tcp_conn *rx)
+{
+	printf("# t=%llu\n", (unsigned long long)n->now);
+	dump_one("tx", tx);
+	dump_one("rx", rx);
+}
+
+/* Sends total bytes from tx to rx; checks every byte. Returns the virtual time it took. */
+static uint64_t transfer(struct net *n, struct nip_tcp_conn *tx, struct nip_tcp_conn *rx,
+			 uint64_t total, uint64_t seed)
+{
+	struct gen gs = { .state = seed }, gr = { .state = seed };
+	uint64_t sent = 0, got = 0, hs = 0xcbf29ce484222325ull, hr = hs, start = n->now;
+	uint64_t idle = 0;
+
+	while (got < total) {
+		int progress = 0, st;
+		struct demi__buf *b;
+
+		while (sent < total && nip_tcp_writable(tx)) {
+			uint32_t len = total - sent < PUSH_BYTES ? (uint32_t)(total - sent) :
+								  PUSH_BYTES;
+
+			b = demi__pool_get(&n->pool, len);
+			assert_non_null(b);
+			for (uint32_t i = 0; i < len; i++)
+				demi__buf_data(b)[i] = gen_next(&gs);
+			hs = fnv(hs, demi__buf_data(b), len);
+			assert_int_equal(nip_tcp_send(tx, b, demi__buf_data(b), len), 0);
+			sent += len;
+			progress = 1;
+		}
+		while ((b = nip_tcp_recv(rx, &st))) {
+			const uint8_t *p = demi__buf_data(b);
+
+			for (uint32_t i = 0; i < b->len; i++)
+				if (p[i] != gen_next(&gr))
+					fail_msg("byte %llu differs", (unsigned long long)(got + i));
+			hr = fnv(hr, p, b->len);
+			got += b->len;
+			demi__buf_put(b);
+			progress = 1;
+		}
+		assert_int_equal(st, 0);
+		assert_int_equal(tx->err, 0);
+		idle = progress ? 0 : idle + 1;
+		if (getenv("TCP_DEBUG") && idle && idle % 20000 == 0)
+			dump(n, tx, rx);
+		/* 10 minutes of virtual time without progress is a hang. */
+		assert_true(idle < 1000000);
+		run(n, progress ? 10 * US : next_step(n));
+	}
+	assert_int_equal(got, total);
+	assert_true(hs == hr);
+	return n->now - start;
+}
+
+/* Both close; both ends must end (TIME-WAIT shortened by the clock running on). */
+static void close_pair(struct net *n, struct nip_tcp_conn *c, struct nip_tcp_conn *s)
+{
+	struct demi__buf *b;
+	int st = 0;
+
+	nip_tcp_close(c);
+	for (int i = 0; i < 2000000 && st != 1; i++) {
+		run(n, 10 * US);
+		b = nip_tcp_recv(s, &st);
+		assert_null(b);
+	}
+	assert_int_equal(st, 1); /* end of stream after all data */
+	nip_tcp_close(s);
+	/* Past 2 MSL (60 s) with the clock in large steps. */
+	for (int i = 0; i < 200; i++)
+		run(n, 1000 * MS);
+	assert_int_equal(n->a.tcp.nconns, 0);
+	assert_int_equal(n->b.tcp.nconns, 0);
+}
+
+static uint64_t transfer_bytes(void)
+{
+	const char *e = getenv("TCP_TRANSFER_MIB");
+
+	return (e ? strtoull(e, NULL, 10) : 64) << 20;
+}
+
+static void one_case(uint32_t loss_ppm, const char *cc, uint64_t seed)
+{
+	struct nip_test_faults f = {
+		.drop_ppm = loss_ppm,
+		.dup_ppm = loss_ppm / 4,
+		.reorder_ppm = loss_ppm,
+		.corrupt_ppm = loss_ppm / 4,
+		.delay_ns = 50 * US,
+		.jitter_ns = 10 * US,
+	};
+	struct net *n = net_create(&f, cc, seed);
+	struct nip_tcp_conn *c, *s;
+	uint64_t total = transfer_bytes(), t1, t2;
+
+	connect_pair(n, &c, &s);
+	t1 = transfer(n, c, s, total, seed * 3 + 1);
+	t2 = transfer(n, s, c, total, seed * 5 + 7);
+	printf("# %s loss %.1f%%: %llu MiB each way in %.3f s + %.3f s virtual; "
+	       "retransmits a %llu b %llu, fast %llu/%llu, rto %llu/%llu, corrupt drops %llu\n",
+	       cc, loss_ppm / 10000.0, (unsigned long long)(total >> 20), t1 / 1e9, t2 / 1e9,
+	       (unsigned long long)n->a.cnt.tcp_retransmits,
+	       (unsigned long long)n->b.cnt.tcp_retransmits,
+	       (unsigned long long)n->a.cnt.tcp_fast_retransmits,
+	       (unsigned long long)n->b.cnt.tcp_fast_retransmits,
+	       (unsigned long long)n->a.cnt.tcp_rto_timeouts,
+	       (unsigned long long)n->b.cnt.tcp_rto_timeouts,
+	       (unsigned long long)(n->a.cnt.drop_tcp_bad[NIP_TCP_BAD_CSUM] +
+				    n->b.cnt.drop_tcp_bad[NIP_TCP_BAD_CSUM]));
+	close_pair(n, c, s);
+	net_destroy(n);
+}
+
+static void test_tcp_transfer_clean_newreno(void **state)
+{
+	(void)state;
+	one_case(0, "newreno", 1);
+}
+
+static void test_tcp_transfer_clean_cubic(void **state)
+{
+	(void)state;
+	one_case(0, "cubic", 2);
+}
+
+static void test_tcp_transfer_loss1_newreno(void **state)
+{
+	(void)state;
+	one_case(10000, "newreno", 3);
+}
+
+static void test_tcp_transfer_loss1_cubic(void **state)
+{
+	(void)state;
+	one_case(10000, "cubic", 4);
+}
+
+static void test_tcp_transfer_loss5_newreno(void **state)
+{
+	(void)state;
+	one_case(50000, "newreno", 5);
+}
+
+static void test_tcp_transfer_loss5_cubic(void **state)
+{
+	(void)state;
+	one_case(50000, "cubic", 6);
+}
+
+static void test_tcp_transfer_loss10_newreno(void **state)
+{
+	(void)state;
+	one_case(100000, "newreno", 7);
+}
+
+static void test_tcp_transfer_loss10_cubic(void **state)
+{
+	(void)state;
+	one_case(100000, "cubic", 8);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tcp_transfer_clean_newreno),
+		cmocka_unit_test(test_tcp_transfer_clean_cubic),
+		cmocka_unit_test(test_tcp_transfer_loss1_newreno),
+		cmocka_unit_test(test_tcp_transfer_loss1_cubic),
+		cmocka_unit_test(test_tcp_transfer_loss5_newreno),
+		cmocka_unit_test(test_tcp_transfer_loss5_cubic),
+		cmocka_unit_test(test_tcp_transfer_loss10_newreno),
+		cmocka_unit_test(test_tcp_transfer_loss10_cubic),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
