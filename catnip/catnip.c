@@ -268,12 +268,39 @@ static void log_counters(const struct nip_counters *c)
 		  (unsigned long long)c->drop_udp_queue_full, (unsigned long long)c->drop_tx_full,
 		  (unsigned long long)c->drop_no_buffer,
 		  (unsigned long long)c->drop_arp_pending_full);
+	DEMI_INFO("catnip: tcp rx %llu tx %llu segments, %llu/%llu payload bytes; opens active "
+		  "%llu passive %llu; retransmits %llu (fast %llu, timeouts %llu), conn timeouts "
+		  "%llu; rst sent %llu rcvd %llu; challenge acks %llu; drops: bad %llu no-conn %llu "
+		  "window %llu paws %llu ack %llu rcv-mem %llu syn-queue %llu accept-queue %llu "
+		  "after-close %llu",
+		  (unsigned long long)c->tcp_rx, (unsigned long long)c->tcp_tx,
+		  (unsigned long long)c->tcp_rx_bytes, (unsigned long long)c->tcp_tx_bytes,
+		  (unsigned long long)c->tcp_active_opens, (unsigned long long)c->tcp_passive_opens,
+		  (unsigned long long)c->tcp_retransmits, (unsigned long long)c->tcp_fast_retransmits,
+		  (unsigned long long)c->tcp_rto_timeouts, (unsigned long long)c->tcp_timeouts,
+		  (unsigned long long)c->tcp_rst_sent, (unsigned long long)c->tcp_rst_rcvd,
+		  (unsigned long long)c->tcp_challenge_acks,
+		  (unsigned long long)(c->drop_tcp_bad[1] + c->drop_tcp_bad[2] + c->drop_tcp_bad[3] +
+				       c->drop_tcp_bad[4]),
+		  (unsigned long long)c->drop_tcp_no_conn,
+		  (unsigned long long)c->drop_tcp_out_of_window, (unsigned long long)c->drop_tcp_paws,
+		  (unsigned long long)c->drop_tcp_bad_ack, (unsigned long long)c->drop_tcp_rcv_mem,
+		  (unsigned long long)c->drop_tcp_syn_queue_full,
+		  (unsigned long long)c->drop_tcp_accept_queue_full,
+		  (unsigned long long)c->drop_tcp_after_close);
 }
 
 static void nip_fini(struct demi__libos *los)
 {
 	struct nip_libos *n = nip_of(los);
 
+	/* Closed connections may still owe their peers data or a FIN: give them a moment to
+	 * deliver it, as the kernel would after a process exits (demi_close promises the FIN
+	 * after all pushed data). */
+	uint64_t deadline = demi__clock_now(&los->rt) + 2000000000ull;
+
+	while (nip_tcp_pending(&n->stack) && demi__clock_now(&los->rt) < deadline)
+		nip_stack_poll(&n->stack, demi__clock_now(&los->rt));
 	log_counters(&n->stack.cnt);
 	demi__bg_remove(&n->poller);
 	nip_stack_fini(&n->stack);

@@ -753,6 +753,17 @@ int nip_tcp_getsockopt(struct nip_tcp_conn *c, int level, int name, void *val, u
 	return 0;
 }
 
+int nip_tcp_pending(struct nip_stack *s)
+{
+	int n = 0;
+
+	for (uint32_t i = 0; i <= s->tcp.hash_mask; i++)
+		for (struct nip_tcp_conn *c = s->tcp.hash[i]; c; c = c->hnext)
+			if (!c->owned && (c->sq_bytes || (c->fin_queued && !c->fin_sent)))
+				n++;
+	return n;
+}
+
 const char *nip_tcp_state_name(enum nip_tcp_state st)
 {
 	static const char *const names[] = {

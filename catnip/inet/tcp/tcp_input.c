@@ -223,9 +223,9 @@ static int ack_input(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg)
 	if (nip_seq_gt(ack, c->snd_una))
 		new_ack(c, ack);
 	else if (ack == c->snd_una && seg->payload_len == 0 &&
-		 !(seg->flags & (NIP_TCP_SYN | NIP_TCP_FIN)) && win == c->snd_wnd &&
+		 !(seg->flags & (NIP_TCP_SYN | NIP_TCP_FIN)) && win == c->snd_wnd && win &&
 		 c->snd_max != c->snd_una)
-		dup_ack(c);
+		dup_ack(c); /* not with a zero window: answers to window probes */
 	/* Window update (RFC 9293 3.10.7.4, SND.WL1/SND.WL2 rule). */
 	if (nip_seq_lt(c->snd_wl1, seg->seq) ||
 	    (c->snd_wl1 == seg->seq && nip_seq_leq(c->snd_wl2, ack))) {
@@ -471,6 +471,10 @@ void nip_tcp_conn_input(struct nip_tcp_conn *c, struct demi__buf *frame,
 			s->cnt.drop_tcp_out_of_window++;
 			if (!(seg->flags & NIP_TCP_RST))
 				nip_tcp_send_ack(c);
+			/* RFC 9293 3.10.7.4: a retransmitted FIN restarts the 2 MSL timeout. */
+			if (c->state == NIP_TCP_TIME_WAIT && fin && !(seg->flags & NIP_TCP_RST))
+				nip_tcp_timer_set(c, NIP_TCPT_2MSL,
+						  nip_now(s) + 2 * s->cfg.tcp.msl);
 			demi__buf_put(frame);
 			return;
 		}

@@ -388,10 +388,10 @@ void nip_tcp_send_window_probe(struct nip_tcp_conn *c)
 {
 	if (c->sq_bytes) {
 		send_segment(c, c->snd_una, 1, NIP_TCP_ACK);
-		if (nip_seq_lt(c->snd_nxt, c->snd_una + 1))
-			c->snd_nxt = c->snd_una + 1;
-		if (nip_seq_gt(c->snd_nxt, c->snd_max))
-			c->snd_max = c->snd_nxt;
+		/* snd_nxt stays: the byte is beyond the window, not in flight, so the persist
+		 * timer keeps probing; snd_max covers it so that an ACK of it is valid. */
+		if (nip_seq_gt(c->snd_una + 1, c->snd_max))
+			c->snd_max = c->snd_una + 1;
 	} else {
 		nip_tcp_send_probe(c);
 	}

@@ -1,0 +1,182 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# catnip TCP over net_memif against its floor and the kernel, in one run
+# (docs/benchmarks.md, "catnip TCP").
+#
+#   catnip-tcp.sh BUILD_DIR [--reps K] [--requests N] [--size B] [--bulk-mib M]
+#
+# Latency, interleaved over K repetitions, server on core 1 and client on core 0:
+#   catnip  examples/tcp-pingpong --server + --client, LIBOS=catnip, two processes joined by
+#           net_memif (both busy-poll)
+#   raw     tests/bench/raw-memif-pingpong: the same memif, DPDK only, no stack (the floor)
+#   kernel  examples/linux-echo TCP server + linux-echo --pingpong over 127.0.0.1
+# Throughput (single flow, 1 MiB pushes), also interleaved:
+#   catnip  examples/tcp-push-pop --client --size 1048576 -> --server, LIBOS=catnip, memif
+#   kernel  iperf3 -c 127.0.0.1 -l 1M, one flow (the kernel's loopback TCP)
+# Prints medians, catnip - raw RTT (goal: <= 1.0 us) and catnip / kernel throughput
+# (goal: >= 1). Only processes started here are signalled, by PID. Needs DPDK (exit 77).
+
+set -u
+usage() {
+	echo "usage: $0 BUILD_DIR [--reps K] [--requests N] [--size B] [--bulk-mib M]" >&2
+	exit 2
+}
+[ $# -ge 1 ] || usage
+build=$1
+shift
+reps=3 requests=100000 size=64 bulk_mib=4096
+while [ $# -gt 0 ]; do
+	[ $# -ge 2 ] || usage
+	case $1 in
+	--reps) reps=$2 ;;
+	--requests) requests=$2 ;;
+	--size) size=$2 ;;
+	--bulk-mib) bulk_mib=$2 ;;
+	*) usage ;;
+	esac
+	shift 2
+done
+ex=$build/examples
+raw=$build/tests/bench/raw-memif-pingpong
+[ -x "$raw" ] || { echo "SKIP: $raw not built (no DPDK)"; exit 77; }
+out=$build/bench-catnip-tcp
+mkdir -p "$out"
+results=$out/results.txt
+: >"$results"
+dir=$(mktemp -d)
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill -INT "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+eal() { # NAME CORE ROLE SOCKET MAC
+	local vdev="--vdev=net_memif0,role=$3,id=0,socket=$4,socket-abstract=no,mac=$5"
+	echo "[\"$1\", \"-l\", \"$2\", \"--no-pci\", \"--no-telemetry\", \"--no-huge\"," \
+		"\"-m\", \"256\", \"--file-prefix\", \"$1$$\", \"$vdev\"]"
+}
+for side in server client; do
+	if [ $side = server ]; then core=1 ip=10.80.0.1 mac=02:00:00:00:00:01
+	else core=0 ip=10.80.0.2 mac=02:00:00:00:00:02; fi
+	cat >"$dir/$side.yaml" <<EOY
+libos: catnip
+demikernel:
+  local_ipv4_addr: $ip
+dpdk:
+  eal_init: $(eal "cn$side" $core $side "$dir/catnip.sock" $mac)
+EOY
+done
+# A memif client can only start once the server's socket exists.
+wait_socket() {
+	for _ in $(seq 100); do
+		[ -S "$1" ] && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "$0: server socket $1 never appeared" >&2
+	exit 1
+}
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
+
+run_catnip() {
+	CONFIG_PATH=$dir/server.yaml "$ex/tcp-pingpong" --server 10.80.0.1:7 >"$out/catnip-server.log" 2>&1 &
+	pid=$!
+	wait_socket "$dir/catnip.sock"
+	CONFIG_PATH=$dir/client.yaml timeout 120 "$ex/tcp-pingpong" --client 10.80.0.1:7 \
+		--size "$size" --requests "$requests" --warmup 2000 >"$out/catnip-client.log" 2>&1
+	local rc=$?
+	kill -INT $pid
+	wait $pid
+	pid=
+	[ $rc = 0 ] || { echo "$0: catnip client failed" >&2; cat "$out/catnip-client.log" >&2; exit 1; }
+	grep '^RESULT' "$out/catnip-client.log"
+}
+run_raw() {
+	local frame=$((size + 66)) # Ethernet + IPv4 + TCP with timestamps
+	[ $frame -ge 60 ] || frame=60
+	"$raw" -l 1 --no-pci --no-telemetry --no-huge -m 256 --file-prefix rs$$ \
+		--vdev=net_memif0,role=server,id=0,socket=$dir/raw.sock,socket-abstract=no \
+		-- --server >"$out/raw-server.log" 2>&1 &
+	pid=$!
+	wait_socket "$dir/raw.sock"
+	timeout 120 taskset -c 0 "$raw" -l 0 --no-pci --no-telemetry --no-huge -m 256 \
+		--file-prefix rc$$ \
+		--vdev=net_memif0,role=client,id=0,socket=$dir/raw.sock,socket-abstract=no \
+		-- --client --requests "$requests" --warmup 2000 --size $frame \
+		>"$out/raw-client.log" 2>&1
+	local rc=$?
+	kill -INT $pid
+	wait $pid
+	pid=
+	[ $rc = 0 ] || { echo "$0: raw client failed" >&2; cat "$out/raw-client.log" >&2; exit 1; }
+	grep '^RESULT' "$out/raw-client.log"
+}
+run_kernel() {
+	local port=$((30000 + $$ % 20000))
+	taskset -c 1 "$ex/linux-echo" --server 127.0.0.1:$port --mode epoll --proto tcp \
+		>"$out/kernel-server.log" 2>&1 &
+	pid=$!
+	sleep 0.3
+	taskset -c 0 "$ex/linux-echo" --pingpong 127.0.0.1:$port --proto tcp --size "$size" \
+		--requests "$requests" --warmup 2000 >"$out/kernel-client.log" 2>&1
+	local rc=$?
+	kill -INT $pid
+	wait $pid 2>/dev/null
+	pid=
+	[ $rc = 0 ] || { echo "$0: kernel client failed" >&2; cat "$out/kernel-client.log" >&2; exit 1; }
+	grep '^RESULT' "$out/kernel-client.log"
+}
+
+bulk_catnip() {
+	local msgs=$bulk_mib
+	CONFIG_PATH=$dir/server.yaml "$ex/tcp-push-pop" --server 10.80.0.1:9 --count 1 \
+		>"$out/bulk-server.log" 2>&1 &
+	pid=$!
+	wait_socket "$dir/catnip.sock"
+	CONFIG_PATH=$dir/client.yaml timeout 300 "$ex/tcp-push-pop" --client 10.80.0.1:9 \
+		--size 1048576 --requests "$msgs" --window 8 >"$out/bulk-client.log" 2>&1
+	local rc=$?
+	wait $pid
+	pid=
+	[ $rc = 0 ] || { echo "$0: catnip bulk client failed" >&2; cat "$out/bulk-client.log" >&2; exit 1; }
+	# The receiver's count: a push completes when queued, so the sender's rate runs ahead.
+	grep '^RESULT' "$out/bulk-server.log"
+}
+bulk_kernel() {
+	local port=$((30000 + ($$ + 7) % 20000))
+	command -v iperf3 >/dev/null || { echo "RESULT gbit_s=nan"; return; }
+	taskset -c 1 iperf3 -s -1 -p $port >"$out/iperf-server.log" 2>&1 &
+	pid=$!
+	sleep 0.3
+	taskset -c 0 iperf3 -c 127.0.0.1 -p $port -l 1M -n $((bulk_mib))M -J >"$out/iperf-client.json" 2>&1
+	wait $pid
+	pid=
+	python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print('RESULT gbit_s=%.3f' % (j['end']['sum_received']['bits_per_second']/1e9))" "$out/iperf-client.json"
+}
+
+for rep in $(seq "$reps"); do
+	for v in catnip raw kernel; do
+		line=$(run_$v)
+		echo "$v $rep $(field p50_us "$line") $(field p99_us "$line")" >>"$results"
+	done
+	for v in catnip kernel; do
+		line=$(bulk_$v)
+		echo "bulk-$v $rep $(field gbit_s "$line")" >>"$results"
+	done
+done
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+med() { awk -v v="$1" -v k="$2" '$1==v {print $(k)}' "$results" | median; }
+c50=$(med catnip 3) r50=$(med raw 3) k50=$(med kernel 3)
+c99=$(med catnip 4) r99=$(med raw 4) k99=$(med kernel 4)
+b_c=$(med bulk-catnip 3) b_k=$(med bulk-kernel 3)
+echo
+echo "TCP ping-pong, $size B payload, $requests requests, $reps interleaved repetitions (medians, us)"
+printf "%-8s %10s %10s\n" "" p50 p99
+printf "%-8s %10s %10s\n" catnip "$c50" "$c99" raw "$r50" "$r99" kernel "$k50" "$k99"
+printf "catnip - raw memif: %.2f us (goal <= 1.00); catnip / kernel TCP: %.3f\n" \
+	"$(echo "$c50 - $r50" | bc -l)" "$(echo "$c50 / $k50" | bc -l)"
+echo "Single-flow bulk, 1 MiB pushes, $bulk_mib MiB (medians, Gbit/s): catnip $b_c, kernel loopback $b_k"
+printf "catnip / kernel throughput: %.3f (goal >= 1)\n" "$(echo "$b_c / $b_k" | bc -l)"
+echo "(raw numbers: $results)"

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Packet-level scripts against one TCP: a catnip stack on end 0 of the in-memory test wire,
+ * and the test itself as the peer on end 1, with no stack. The peer crafts Ethernet + IPv4 +
+ * TCP segments with the wire/ emitters (correct checksums, any options, or raw malformed
+ * option bytes) and injects them at a virtual time; it reads what the stack sent from end 1's
+ * receive queue, parses it with the wire/ parsers (checksums verified) and asserts on it.
+ *
+ * Sequence numbers in scripts are relative: the stack's relative to its ISS (its SYN is 0, its
+ * first data byte 1), the peer's relative to the peer's ISS (SC_PEER_ISS). The clock is jumped
+ * from timer deadline to timer deadline, so the time a segment was sent is exact and gaps
+ * between retransmissions can be measured to the nanosecond.
+ *
+ * Call order: sc_create, then any script steps, then sc_destroy, which closes the listener,
+ * lets every timer run out, and asserts that no connection and no buffer is left.
+ */
+#ifndef TCP_SCRIPT_H
+#define TCP_SCRIPT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dev/test_link.h"
+#include "stack.h"
+#include "tcp/tcp.h"
+
+#define US 1000ull
+#define MS 1000000ull
+#define SEC 1000000000ull
+
+#define SC_IP_STACK 0x0a000001u /* host order */
+#define SC_IP_PEER 0x0a000002u
+#define SC_PORT 5001 /* the stack's port */
+#define SC_PEER_PORT 40000
+#define SC_PEER_ISS 1000000u
+#define SC_ANY 0xffffffffu /* for seq, ack, len: do not check */
+
+/* Options the peer puts in its SYN (or SYN-ACK). */
+struct sc_syn_opts {
+	bool mss, ws, sack, ts;
+	uint16_t mss_val;
+	uint8_t ws_val;
+};
+
+/* A segment the stack sent, parsed. */
+struct sc_seg {
+	uint64_t t; /* when it was sent */
+	uint8_t flags;
+	uint32_t seq, ack;   /* absolute */
+	uint32_t rseq, rack; /* relative to the stack's ISS and the peer's ISS */
+	uint16_t win;	     /* field as sent */
+	uint16_t sport, dport;
+	struct nip_tcp_opts opt;
+	uint32_t len;
+	uint8_t data[2048];
+};
+
+/* A segment to inject: seq/ack relative unless abs; every other field optional. */
+struct sc_pkt {
+	uint8_t flags;
+	uint32_t seq, ack;
+	bool abs;
+	uint16_t sport, dport; /* 0: the flow's */
+	bool win_set;
+	uint16_t win; /* default: the flow's peer_win */
+	bool no_ts;   /* leave out the timestamps the flow negotiated */
+	bool ts_set;
+	uint32_t tsval;			/* with ts_set: this TSval instead of the peer's clock */
+	const struct nip_tcp_opts *opt; /* replaces the flow's options entirely */
+	const uint8_t *raw_opt; /* raw option bytes (malformed on purpose), len a multiple of 4 */
+	uint8_t raw_opt_len;
+	uint8_t doff;  /* nonzero: this data offset (32-bit words) instead of the real one */
+	bool bad_csum; /* a wrong checksum */
+	uint32_t len;  /* payload: the peer's pattern at seq, or data */
+	const uint8_t *data;
+};
+
+struct sc {
+	struct demi__pool pool;
+	uint64_t now;
+	struct nip_test_wire wire;
+	struct nip_stack s;
+	struct nip_tcp_conn *listener;
+	unsigned events; /* every on_event of the stack's connections, or-ed */
+	unsigned listener_events;
+	/* The peer's side of the flow under script. */
+	uint16_t peer_port;
+	uint32_t peer_iss;  /* the peer's ISS */
+	uint32_t iss;	    /* the stack's ISS, learned from its SYN or SYN-ACK */
+	bool ts, ws, sack;  /* negotiated with the stack */
+	uint8_t peer_ws;    /* shift the peer offered (its window field is scaled by it) */
+	uint16_t peer_win;  /* window field the peer sends */
+	uint32_t ts_recent; /* the stack's last TSval (the peer echoes it) */
+	uint32_t peer_ts_base;
+	uint64_t pushed; /* bytes pushed by sc_push: the stack's data pattern offset */
+	uint64_t popped; /* bytes read by sc_pop: the peer's data pattern offset */
+	struct sc_seg last;
+};
+
+/* The defaults the scripts use: nip_stack_config_default with a fixed ISN secret. */
+void sc_config_default(struct nip_stack_config *cfg);
+struct sc *sc_create(const struct nip_stack_config *cfg);
+void sc_destroy(struct sc *sc);
+void sc_event(void *ctx, unsigned events); /* an on_event callback recording into sc */
+
+/* Advances the virtual clock to t (absolute) / by dt, firing timers at their exact deadlines. */
+void sc_at(struct sc *sc, uint64_t t);
+void sc_wait(struct sc *sc, uint64_t dt);
+
+/* Injects a segment from the peer, now; the stack processes it at once. */
+void sc_inject(struct sc *sc, const struct sc_pkt *p);
+/* The common case: flags, relative seq and ack, len bytes of the peer's pattern. */
+void sc_send(struct sc *sc, uint8_t flags, uint32_t rseq, uint32_t rack, uint32_t len);
+/* The peer's SYN (no ACK), or SYN-ACK to the stack's SYN, with these options. */
+void sc_send_syn(struct sc *sc, const struct sc_syn_opts *o, bool ack);
+
+/* The next segment the stack sends, waiting at most within ns of virtual time (timers run). */
+struct sc_seg *sc_next(struct sc *sc, uint64_t within, const char *file, int line);
+/* As sc_next, then checks flags (PSH ignored), seq, ack and len (SC_ANY: not checked) and that
+ * the payload is the stack's push pattern at its offset. */
+struct sc_seg *sc_expect_(struct sc *sc, uint8_t flags, uint32_t rseq, uint32_t rack, uint32_t len,
+			  uint64_t within, const char *file, int line);
+/* Nothing is sent for dt (the clock advances by dt). */
+void sc_expect_nothing_(struct sc *sc, uint64_t dt, const char *file, int line);
+#define EXPECT(sc, flags, seq, ack, len, within)                                                   \
+	sc_expect_((sc), (flags), (seq), (ack), (len), (within), __FILE__, __LINE__)
+#define EXPECT_NOTHING(sc, dt) sc_expect_nothing_((sc), (dt), __FILE__, __LINE__)
+#define NEXT(sc, within) sc_next((sc), (within), __FILE__, __LINE__)
+/* Segments the stack sent and nobody read yet: dropped. */
+void sc_flush(struct sc *sc);
+
+/* User side. */
+/* A listener on SC_PORT with this backlog. */
+void sc_listen(struct sc *sc, uint32_t backlog);
+/* Pushes len bytes of the stack's pattern on c; returns nip_tcp_send's result. */
+int sc_push(struct sc *sc, struct nip_tcp_conn *c, uint32_t len);
+/* Pops everything c has; checks the peer's pattern; returns the bytes read and *status of the
+ * last nip_tcp_recv. */
+uint32_t sc_pop(struct sc *sc, struct nip_tcp_conn *c, int *status);
+
+/* Handshakes as scripts. Passive: SYN with o, SYN-ACK expected, ACK; returns the accepted
+ * connection. Active: connect, SYN expected, SYN-ACK with o, ACK expected. */
+struct nip_tcp_conn *sc_passive_open(struct sc *sc, const struct sc_syn_opts *o);
+struct nip_tcp_conn *sc_active_open(struct sc *sc, const struct sc_syn_opts *o);
+/* Every option on: MSS 1460, window scale 7, SACK-permitted, timestamps. */
+extern const struct sc_syn_opts sc_all_opts;
+extern const struct sc_syn_opts sc_no_opts;
+
+/* The stack's pattern byte at stream offset i (what sc_push sends), and the peer's. */
+static inline uint8_t sc_pat_stack(uint64_t i)
+{
+	return (uint8_t)(i * 7 + 3 + (i >> 8));
+}
+
+static inline uint8_t sc_pat_peer(uint64_t i)
+{
+	return (uint8_t)(i * 13 + 5 + (i >> 8));
+}
+
+#endif

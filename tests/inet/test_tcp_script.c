@@ -1,0 +1,1562 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Packet-level scripts against catnip's TCP (tcp_script.h): one stack under test, the test as
+ * its peer crafting every segment and checking every segment the stack sends, on a virtual
+ * clock. Handshakes and option negotiation, SYN retries, RST in every state with RFC 5961's
+ * challenge ACKs, retransmission backoff, fast retransmit and SACK recovery, persist probes,
+ * every FIN ordering and TIME-WAIT, delayed and quick ACKs, PAWS, malformed options, resets
+ * for closed ports, listen queue overflow, aborts and keepalive. Every script ends with no
+ * connection and no buffer left.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <cmocka.h>
+
+#include "tcp_script.h"
+
+#define A NIP_TCP_ACK
+#define S NIP_TCP_SYN
+#define F NIP_TCP_FIN
+#define R NIP_TCP_RST
+#define P NIP_TCP_PSH
+
+/* Active close of an established connection whose next sequence numbers are snd (ours) and
+ * rcv (the peer's): FIN, the peer's FIN-ACK, our last ACK; the connection is in TIME-WAIT. */
+static void close_clean(struct sc *sc, struct nip_tcp_conn *c, uint32_t snd, uint32_t rcv)
+{
+	nip_tcp_close(c);
+	EXPECT(sc, F | A, snd, rcv, 0, 0);
+	sc_send(sc, F | A, rcv, snd + 1, 0);
+	EXPECT(sc, A, snd + 1, rcv + 1, 0, 0);
+}
+
+static struct sc *sc_msl(uint64_t msl)
+{
+	struct nip_stack_config cfg;
+
+	sc_config_default(&cfg);
+	cfg.tcp.msl = msl;
+	return sc_create(&cfg);
+}
+
+/* ---- handshakes ---- */
+
+static void test_tcp_script_passive_all_options(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c;
+	struct sc_seg *g;
+	uint32_t syn_tsval;
+	int st;
+
+	(void)state;
+	sc_listen(sc, 16);
+	syn_tsval = sc->peer_ts_base + (uint32_t)(sc->now / MS);
+	sc_send_syn(sc, &sc_all_opts, false);
+	g = EXPECT(sc, S | A, 0, 1, 0, 0);
+	assert_true(g->opt.has_mss);
+	assert_int_equal(g->opt.mss, 1460);
+	assert_true(g->opt.has_wscale);
+	assert_int_equal(g->opt.wscale, 3); /* 256 KiB receive buffer */
+	assert_true(g->opt.sack_ok);
+	assert_true(g->opt.has_ts);
+	assert_int_equal(g->opt.tsecr, syn_tsval);
+	assert_int_equal(g->win, 65535); /* a SYN's window is never scaled */
+	assert_int_equal(sc->s.cnt.tcp_passive_opens, 1);
+	sc->ts = sc->ws = sc->sack = true;
+	sc->peer_ws = 7;
+	sc_send(sc, A, 1, 1, 0);
+	assert_true(sc->listener_events & NIP_TCP_EV_ACCEPTABLE);
+	c = nip_tcp_accept(sc->listener);
+	assert_non_null(c);
+	nip_tcp_set_cb(c, sc_event, sc);
+	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
+	assert_int_equal(c->mss, 1460 - 12);
+	assert_int_equal(c->snd_wscale, 7);
+	assert_true(c->ws_ok && c->sack_ok && c->ts_ok);
+	assert_int_equal(c->snd_wnd, 65535u << 7);
+
+	/* Data carries timestamps (echoing the peer's latest), no SYN options, and a window
+	 * scaled by our shift. */
+	sc_wait(sc, 5 * MS);
+	assert_int_equal(sc_push(sc, c, 3000), 0);
+	g = EXPECT(sc, A, 1, 1, 1448, 0);
+	assert_true(g->opt.has_ts);
+	assert_false(g->opt.has_mss || g->opt.has_wscale || g->opt.sack_ok);
+	assert_int_equal(g->opt.tsecr, sc->peer_ts_base + 1000); /* the ACK's, sent at 1 s */
+	assert_int_equal(g->win, (256 * 1024) >> 3);
+	EXPECT(sc, A, 1449, 1, 1448, 0);
+	EXPECT(sc, A | P, 2897, 1, 104, 0);
+	sc_send(sc, A, 1, 3001, 0);
+	/* The peer's data: ACKed at once (quick ACKs at the start of a connection). */
+	sc_send(sc, A | P, 1, 3001, 500);
+	EXPECT(sc, A, 3001, 501, 0, 0);
+	assert_int_equal(sc_pop(sc, c, &st), 500);
+	close_clean(sc, c, 3001, 501);
+	sc_destroy(sc);
+}
+
+static void test_tcp_script_passive_no_options(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c;
+	struct sc_seg *g;
+
+	(void)state;
+	sc_listen(sc, 16);
+	sc_send_syn(sc, &sc_no_opts, false);
+	g = EXPECT(sc, S | A, 0, 1, 0, 0);
+	assert_true(g->opt.has_mss); /* ours, always */
+	assert_false(g->opt.has_wscale || g->opt.sack_ok || g->opt.has_ts);
+	sc_send(sc, A, 1, 1, 0);
+	c = nip_tcp_accept(sc->listener);
+	assert_non_null(c);
+	nip_tcp_set_cb(c, sc_event, sc);
+	assert_int_equal(c->mss, 536); /* RFC 9293 3.7.1 default */
+	assert_false(c->ws_ok || c->sack_ok || c->ts_ok);
+	assert_int_equal(c->rcv_wscale, 0);
+	assert_int_equal(sc_push(sc, c, 1000), 0);
+	g = EXPECT(sc, A, 1, 1, 536, 0);
+	assert_false(g->opt.has_ts);
+	assert_int_equal(g->win, 65535); /* unscaled: clamped to the field */
+	EXPECT(sc, A | P, 537, 1, 464, 0);
+	sc_send(sc, A, 1, 1001, 0);
+	close_clean(sc, c, 1001, 1);
+	sc_destroy(sc);
+}
+
+static void test_tcp_script_active_all_options(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = nip_tcp_create(&sc->s, sc_event, sc);
+	struct sc_seg *g;
+	uint32_t syn_tsval;
+
+	(void)state;
+	assert_int_equal(nip_tcp_connect(c, htonl(SC_IP_PEER), SC_PEER_PORT), 0);
+	g = EXPECT(sc, S, 0, SC_ANY, 0, 0);
+	assert_int_equal(g->dport, SC_PEER_PORT);
+	assert_true(g->sport >= 49152); /* ephemeral */
+	assert_true(g->opt.has_mss && g->opt.mss == 1460);
+	assert_true(g->opt.has_wscale && g->opt.wscale == 3);
+	assert_true(g->opt.sack_ok);
+	assert_true(g->opt.has_ts);
+	assert_int_equal(g->opt.tsecr, 0);
+	assert_int_equal(g->win, 65535);
+	syn_tsval = g->opt.tsval;
+	assert_int_equal(c->state, NIP_TCP_SYN_SENT);
+	sc_wait(sc, 3 * MS);
+	{
+		struct nip_tcp_opts o = {.has_mss = true,
+					 .mss = 1200,
+					 .has_wscale = true,
+					 .wscale = 9,
+					 .sack_ok = true,
+					 .has_ts = true};
+		struct sc_pkt p = {.flags = S | A, .ack = 1, .opt = &o, .dport = g->sport};
+
+		o.tsval = sc->peer_ts_base + (uint32_t)(sc->now / MS);
+		o.tsecr = syn_tsval;
+		sc_inject(sc, &p);
+	}
+	sc->ts = sc->ws = sc->sack = true;
+	sc->peer_ws = 9;
+	g = EXPECT(sc, A, 1, 1, 0, 0);
+	assert_true(g->opt.has_ts);
+	assert_int_equal(g->opt.tsecr, sc->peer_ts_base + (uint32_t)(sc->now / MS));
+	assert_false(g->opt.has_mss || g->opt.has_wscale);
+	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
+	assert_true(sc->events & NIP_TCP_EV_CONNECTED);
+	assert_int_equal(c->mss, 1200 - 12);
+	assert_int_equal(c->snd_wscale, 9);
+	assert_int_equal(c->snd_wnd, 65535); /* the SYN-ACK's window, unscaled */
+	assert_int_equal(sc->s.cnt.tcp_active_opens, 1);
+	/* The next window field is scaled by the peer's shift. */
+	{
+		struct sc_pkt p = {.flags = A,
+				   .seq = 1,
+				   .ack = 1,
+				   .win_set = true,
+				   .win = 100,
+				   .dport = g->sport};
+
+		sc_inject(sc, &p);
+	}
+	assert_int_equal(c->snd_wnd, 100u << 9);
+	nip_tcp_setsockopt(c, SOL_SOCKET, SO_LINGER, &(struct linger){1, 0}, sizeof(struct linger));
+	nip_tcp_close(c);
+	EXPECT(sc, R | A, 1, 1, 0, 0);
+	sc_destroy(sc);
+}
+
+static void test_tcp_script_active_peer_no_options(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = sc_active_open(sc, &sc_no_opts);
+	struct sc_seg *g;
+
+	(void)state;
+	assert_false(c->ws_ok || c->sack_ok || c->ts_ok);
+	assert_int_equal(c->rcv_wscale, 0);
+	assert_int_equal(c->mss, 536);
+	assert_int_equal(sc_push(sc, c, 600), 0);
+	g = EXPECT(sc, A, 1, 1, 536, 0);
+	assert_int_equal(g->win, 65535); /* not scaled */
+	assert_false(g->opt.has_ts);
+	assert_int_equal(g->opt.nsack, 0);
+	EXPECT(sc, A | P, 537, 1, 64, 0);
+	sc_send(sc, A, 1, 601, 0);
+	close_clean(sc, c, 601, 1);
+	sc_destroy(sc);
+}
+
+/* RFC 6298 5.5 / RFC 9293 3.8.1: SYN retransmissions double their interval; the connect fails
+ * with ETIMEDOUT after syn_retries, with no RST (nothing was synchronized). */
+static void test_tcp_script_syn_retries_timeout(void **state)
+{
+	struct nip_stack_config cfg;
+	struct sc *sc;
+	struct nip_tcp_conn *c;
+	struct sc_seg *g;
+	uint64_t t0, t;
+	int st;
+
+	(void)state;
+	sc_config_default(&cfg);
+	cfg.tcp.syn_retries = 3;
+	sc = sc_create(&cfg);
+	c = nip_tcp_create(&sc->s, sc_event, sc);
+	assert_int_equal(nip_tcp_connect(c, htonl(SC_IP_PEER), SC_PEER_PORT), 0);
+	t0 = EXPECT(sc, S, 0, SC_ANY, 0, 0)->t;
+	t = t0;
+	for (uint64_t gap = 1; gap <= 4; gap *= 2) {
+		g = EXPECT(sc, S, 0, SC_ANY, 0, 10 * SEC);
+		assert_int_equal(g->t - t, gap * SEC);
+		t = g->t;
+	}
+	assert_int_equal(c->state, NIP_TCP_SYN_SENT);
+	EXPECT_NOTHING(sc, 8 * SEC - 1);
+	assert_int_equal(c->state, NIP_TCP_SYN_SENT);
+	sc_wait(sc, 1);
+	assert_int_equal(sc->now - t0, 15 * SEC);
+	assert_int_equal(c->state, NIP_TCP_CLOSED);
+	assert_int_equal(c->err, ETIMEDOUT);
+	assert_true(sc->events & NIP_TCP_EV_READABLE);
+	assert_null(nip_tcp_recv(c, &st));
+	assert_int_equal(st, -ETIMEDOUT);
+	EXPECT_NOTHING(sc, 100 * SEC); /* no RST */
+	assert_int_equal(sc->s.cnt.tcp_timeouts, 1);
+	nip_tcp_close(c);
+	sc_destroy(sc);
+}
+
+/* RFC 9293 3.10.7.3: in SYN-SENT, only an RST acknowledging our SYN refuses the connection. */
+static void test_tcp_script_connect_refused(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = nip_tcp_create(&sc->s, sc_event, sc);
+	struct sc_pkt p = {.flags = R};
+	int st;
+
+	(void)state;
+	assert_int_equal(nip_tcp_bind(c, 0, SC_PORT, false), 0);
+	assert_int_equal(nip_tcp_connect(c, htonl(SC_IP_PEER), SC_PEER_PORT), 0);
+	EXPECT(sc, S, 0, SC_ANY, 0, 0);
+	/* RST without ACK: ignored. */
+	sc_inject(sc, &p);
+	assert_int_equal(c->state, NIP_TCP_SYN_SENT);
+	/* RST with an ACK that is not for our SYN: ignored, no reply. */
+	sc_send(sc, R | A, 0, 5, 0);
+	assert_int_equal(c->state, NIP_TCP_SYN_SENT);
+	EXPECT_NOTHING(sc, 10 * MS);
+	/* An ACK (no RST) for something else: answered with a RST. */
+	sc_send(sc, A, 0, 77, 0);
+	EXPECT(sc, R, 77, SC_ANY, 0, 0);
+	assert_int_equal(c->state, NIP_TCP_SYN_SENT);
+	sc_send(sc, R | A, 0, 1, 0);
+	assert_int_equal(c->state, NIP_TCP_CLOSED);
+	assert_int_equal(c->err, ECONNREFUSED);
+	assert_true(sc->events & NIP_TCP_EV_READABLE);
+	assert_null(nip_tcp_recv(c, &st));
+	assert_int_equal(st, -ECONNREFUSED);
+	EXPECT_NOTHING(sc, 10 * SEC); /* no more SYNs */
+	nip_tcp_close(c);
+	sc_destroy(sc);
+}
+
+/* ---- RST in every state ---- */
+
+static void test_tcp_script_rst_syn_received(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+
+	(void)state;
+	sc_listen(sc, 16);
+	sc_send_syn(sc, &sc_all_opts, false);
+	EXPECT(sc, S | A, 0, 1, 0, 0);
+	sc->ts = true;
+	assert_int_equal(sc->s.tcp.nconns, 2);
+	/* In the window but not exact: challenged (RFC 5961 3.2). */
+	sc_send(sc, R, 100, 0, 0);
+	EXPECT(sc, A, 1, 1, 0, 0);
+	assert_int_equal(sc->s.tcp.nconns, 2);
+	sc_send(sc, R, 1, 0, 0);
+	assert_int_equal(sc->s.tcp.nconns, 1); /* only the listener */
+	assert_null(nip_tcp_accept(sc->listener));
+	EXPECT_NOTHING(sc, 10 * SEC); /* no SYN-ACK retransmission */
+	assert_int_equal(sc->s.cnt.tcp_rst_rcvd, 1);
+	sc_destroy(sc);
+}
+
+/* Simultaneous open (RFC 9293 figure 8), then an RST in SYN-RECEIVED: refused. */
+static void test_tcp_script_simultaneous_open_rst(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = nip_tcp_create(&sc->s, sc_event, sc);
+
+	(void)state;
+	assert_int_equal(nip_tcp_bind(c, 0, SC_PORT, false), 0);
+	assert_int_equal(nip_tcp_connect(c, htonl(SC_IP_PEER), SC_PEER_PORT), 0);
+	EXPECT(sc, S, 0, SC_ANY, 0, 0);
+	sc_send_syn(sc, &sc_no_opts, false);
+	EXPECT(sc, S | A, 0, 1, 0, 0);
+	assert_int_equal(c->state, NIP_TCP_SYN_RCVD);
+	sc_send(sc, R, 1, 0, 0);
+	assert_int_equal(c->state, NIP_TCP_CLOSED);
+	assert_int_equal(c->err, ECONNREFUSED);
+	nip_tcp_close(c);
+	sc_destroy(sc);
+}
+
+static void test_tcp_script_rst_established(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = sc_active_open(sc, &sc_all_opts);
+	int st;
+
+	(void)state;
+	sc_send(sc, A | P, 1, 1, 10);
+	EXPECT(sc, A, 1, 11, 0, 0);
+	/* Outside the window: dropped silently. */
+	sc_send(sc, R, 11 + 10000000, 0, 0);
+	EXPECT_NOTHING(sc, 10 * MS);
+	assert_int_equal(sc->s.cnt.drop_tcp_out_of_window, 1);
+	/* In the window, not exact: challenge ACK, the connection survives. */
+	sc_send(sc, R, 12, 0, 0);
+	EXPECT(sc, A, 1, 11, 0, 0);
+	sc_send(sc, R | A, 5000, 1, 0);
+	EXPECT(sc, A, 1, 11, 0, 0);
+	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
+	assert_int_equal(sc->s.cnt.tcp_challenge_acks, 2);
+	sc_send(sc, A | P, 11, 1, 10);
+	EXPECT(sc, A, 1, 21, 0, 0);
+	assert_int_equal(sc_pop(sc, c, &st), 20);
+	/* Exact: reset. */
+	sc->events = 0;
+	sc_send(sc, R, 21, 0, 0);
+	assert_int_equal(c->state, NIP_TCP_CLOSED);
+	assert_int_equal(c->err, ECONNRESET);
+	assert_true(sc->events & NIP_TCP_EV_READABLE);
+	assert_null(nip_tcp_recv(c, &st));
+	assert_int_equal(st, -ECONNRESET);
+	assert_int_equal(sc_push(sc, c, 10), -ECONNRESET);
+	EXPECT_NOTHING(sc, 10 * SEC);
+	nip_tcp_close(c);
+	sc_destroy(sc);
+}
+
+/* After close: FIN-WAIT-1, FIN-WAIT-2, CLOSING, TIME-WAIT each end at once on an exact RST
+ * (RFC 9293 3.10.7.4) and send nothing. */
+static void test_tcp_script_rst_fin_wait_1(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = sc_active_open(sc, &sc_all_opts);
+
+	(void)state;
+	nip_tcp_close(c);
+	EXPECT(sc, F | A, 1, 1, 0, 0);
+	assert_int_equal(c->state, NIP_TCP_FIN_WAIT_1);
+	sc_send(sc, R, 3, 0, 0);
+	EXPECT(sc, A, 2, 1, 0, 0); /* challenged */
+	sc_send(sc, R, 1, 0, 0);
+	assert_int_equal(sc->s.tcp.nconns, 0);
+	EXPECT_NOTHING(sc, 10 * SEC);
+	sc_destroy(sc);
+}
+
+static void test_tcp_script_rst_fin_wait_2(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = sc_active_open(sc, &sc_all_opts);
+
+	(void)state;
+	nip_tcp_close(c);
+	EXPECT(sc, F | A, 1, 1, 0, 0);
+	sc_send(sc, A, 1, 2, 0);
+	assert_int_equal(c->state, NIP_TCP_FIN_WAIT_2);
+	EXPECT_NOTHING(sc, 10 * MS);
+	sc_send(sc, R, 1, 0, 0);
+	assert_int_equal(sc->s.tcp.nconns, 0);
+	EXPECT_NOTHING(sc, 10 * SEC);
+	sc_destroy(sc);
+}
+
+static void test_tcp_script_rst_close_wait(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = sc_active_open(sc, &sc_all_opts);
+	int st;
+
+	(void)state;
+	sc_send(sc, F | A, 1, 1, 0);
+	EXPECT(sc, A, 1, 2, 0, 0);
+	assert_int_equal(c->state, NIP_TCP_CLOSE_WAIT);
+	sc_send(sc, R, 2, 0, 0);
+	assert_int_equal(c->state, NIP_TCP_CLOSED);
+	assert_int_equal(c->err, ECONNRESET);
+	assert_null(nip_tcp_recv(c, &st));
+	assert_int_equal(st, 1); /* the end of the stream came before the reset */
+	assert_int_equal(sc_push(sc, c, 10), -ECONNRESET);
+	EXPECT_NOTHING(sc, 10 * SEC);
+	nip_tcp_close(c);
+	sc_destroy(sc);
+}
+
+static void test_tcp_script_rst_closing(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = sc_active_open(sc, &sc_all_opts);
+
+	(void)state;
+	nip_tcp_close(c);
+	EXPECT(sc, F | A, 1, 1, 0, 0);
+	sc_send(sc, F | A, 1, 1, 0); /* crosses our FIN */
+	EXPECT(sc, A, 2, 2, 0, 0);
+	assert_int_equal(c->state, NIP_TCP_CLOSING);
+	sc_send(sc, R, 2, 0, 0);
+	assert_int_equal(sc->s.tcp.nconns, 0);
+	EXPECT_NOTHING(sc, 10 * SEC);
+	sc_destroy(sc);
+}
+
+static void test_tcp_script_rst_last_ack(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = sc_active_open(sc, &sc_all_opts);
+	int st;
+
+	(void)state;
+	sc_send(sc, F | A, 1, 1, 0);
+	EXPECT(sc, A, 1, 2, 0, 0);
+	assert_null(nip_tcp_recv(c, &st));
+	assert_int_equal(st, 1);
+	nip_tcp_close(c);
+	EXPECT(sc, F | A, 1, 2, 0, 0);
+	assert_int_equal(c->state, NIP_TCP_LAST_ACK);
+	sc_send(sc, R, 2, 0, 0);
+	assert_int_equal(sc->s.tcp.nconns, 0);
+	EXPECT_NOTHING(sc, 10 * SEC);
+	sc_destroy(sc);
+}
+
+static void test_tcp_script_rst_time_wait(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = sc_active_open(sc, &sc_all_opts);
+
+	(void)state;
+	close_clean(sc, c, 1, 1);
+	assert_int_equal(c->state, NIP_TCP_TIME_WAIT);
+	sc_wait(sc, 1 * SEC);
+	sc_send(sc, R, 2, 0, 0);
+	assert_int_equal(sc->s.tcp.nconns, 0);
+	EXPECT_NOTHING(sc, 10 * SEC);
+	sc_destroy(sc);
+}
+
+/* ---- RFC 5961 ---- */
+
+static void test_tcp_script_syn_in_established(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_all_opts);
+	struct sc_pkt p = {.flags = S, .seq = 500};
+	int st;
+
+	(void)state;
+	sc_inject(sc, &p); /* in the window */
+	EXPECT(sc, A, 1, 1, 0, 0);
+	p.seq = 0; /* a retransmission of the original SYN: below the window, ACKed as such */
+	sc_inject(sc, &p);
+	EXPECT(sc, A, 1, 1, 0, 0);
+	assert_int_equal(sc->s.cnt.tcp_challenge_acks, 1);
+	assert_int_equal(sc->s.cnt.drop_tcp_out_of_window, 1);
+	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
+	sc_send(sc, A | P, 1, 1, 10);
+	EXPECT(sc, A, 1, 11, 0, 0);
+	assert_int_equal(sc_pop(sc, c, &st), 10);
+	close_clean(sc, c, 1, 11);
+	sc_destroy(sc);
+}
+
+/* RFC 5961 5.2: an ACK for data never sent is answered with an ACK and ignored. */
+static void test_tcp_script_ack_unsent_data(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_all_opts);
+	int st;
+
+	(void)state;
+	assert_int_equal(sc_push(sc, c, 100), 0);
+	EXPECT(sc, A | P, 1, 1, 100, 0);
+	sc_send(sc, A | P, 1, 5000, 20); /* acks unsent data, carries data */
+	EXPECT(sc, A, 101, 1, 0, 0);
+	assert_int_equal(sc->s.cnt.drop_tcp_bad_ack, 1);
+	assert_int_equal(c->snd_una, sc->iss + 1);
+	assert_int_equal(sc_pop(sc, c, &st), 0); /* its data was dropped */
+	EXPECT_NOTHING(sc, 100 * MS);
+	sc_send(sc, A | P, 1, 101, 20);
+	EXPECT(sc, A, 101, 21, 0, 0);
+	assert_int_equal(sc_pop(sc, c, &st), 20);
+	close_clean(sc, c, 101, 21);
+	sc_destroy(sc);
+}
+
+/* RFC 5961 7: challenge ACKs are limited per second, the whole stack over. */
+static void test_tcp_script_challenge_ack_limit(void **state)
+{
+	struct nip_stack_config cfg;
+	struct sc *sc;
+	struct nip_tcp_conn *c;
+
+	(void)state;
+	sc_config_default(&cfg);
+	cfg.tcp.challenge_ack_per_s = 3;
+	sc = sc_create(&cfg);
+	c = sc_passive_open(sc, &sc_all_opts);
+	sc_at(sc, 5 * SEC);
+	for (int i = 0; i < 6; i++)
+		sc_send(sc, R, 10 + (uint32_t)i, 0, 0);
+	for (int i = 0; i < 3; i++)
+		EXPECT(sc, A, 1, 1, 0, 0);
+	EXPECT_NOTHING(sc, 10 * MS);
+	assert_int_equal(sc->s.cnt.tcp_challenge_acks, 3);
+	assert_int_equal(sc->s.cnt.tcp_challenge_limited, 3);
+	/* SYNs draw on the same budget. */
+	sc_send(sc, S, 50, 0, 0);
+	EXPECT_NOTHING(sc, 10 * MS);
+	/* The next second has a new budget. */
+	sc_at(sc, 6 * SEC);
+	sc_send(sc, R, 10, 0, 0);
+	EXPECT(sc, A, 1, 1, 0, 0);
+	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
+	close_clean(sc, c, 1, 1);
+	sc_destroy(sc);
+}
+
+/* ---- retransmission ---- */
+
+/* RFC 6298: the RTO comes from the RTT (floored at rto_min) and doubles on each timeout; after
+ * max_retries the connection is reset with ETIMEDOUT. */
+static void test_tcp_script_rto_backoff_and_timeout(void **state)
+{
+	struct nip_stack_config cfg;
+	struct sc *sc;
+	struct nip_tcp_conn *c;
+	struct sc_seg *g;
+	uint64_t t;
+	int st;
+
+	(void)state;
+	sc_config_default(&cfg);
+	cfg.tcp.max_retries = 4;
+	sc = sc_create(&cfg);
+	c = sc_active_open(sc, &sc_no_opts);
+	/* No RTT sample yet: the initial RTO of 1 s. */
+	assert_int_equal(sc_push(sc, c, 100), 0);
+	t = EXPECT(sc, A | P, 1, 1, 100, 0)->t;
+	g = EXPECT(sc, A | P, 1, 1, 100, 2 * SEC);
+	assert_int_equal(g->t - t, 1 * SEC);
+	/* Karn: the ACK of a retransmission gives no sample (the RTO stays backed off). */
+	sc_wait(sc, 10 * MS);
+	sc_send(sc, A, 1, 101, 0);
+	assert_int_equal(c->srtt, 0);
+	/* A clean sample of 10 ms: RTO = max(srtt + 4 rttvar, rto_min) = 200 ms. */
+	assert_int_equal(sc_push(sc, c, 100), 0);
+	EXPECT(sc, A | P, 101, 1, 100, 0);
+	sc_wait(sc, 10 * MS);
+	sc_send(sc, A, 1, 201, 0);
+	assert_int_equal(c->srtt, 10 * MS);
+	assert_int_equal(c->rto, 200 * MS);
+	/* Now nothing is acknowledged: 200, 400, 800, 1600 ms, then the reset at 3200 ms. */
+	assert_int_equal(sc_push(sc, c, 100), 0);
+	t = EXPECT(sc, A | P, 201, 1, 100, 0)->t;
+	for (uint64_t gap = 200 * MS; gap <= 1600 * MS; gap *= 2) {
+		g = EXPECT(sc, A | P, 201, 1, 100, 10 * SEC);
+		assert_int_equal(g->t - t, gap);
+		t = g->t;
+	}
+	g = EXPECT(sc, R | A, 301, 1, 0, 10 * SEC);
+	assert_int_equal(g->t - t, 3200 * MS);
+	assert_int_equal(c->state, NIP_TCP_CLOSED);
+	assert_int_equal(c->err, ETIMEDOUT);
+	assert_null(nip_tcp_recv(c, &st));
+	assert_int_equal(st, -ETIMEDOUT);
+	assert_int_equal(sc->s.cnt.tcp_rto_timeouts, 5);
+	assert_int_equal(sc->s.cnt.tcp_timeouts, 1);
+	EXPECT_NOTHING(sc, 100 * SEC);
+	nip_tcp_close(c);
+	sc_destroy(sc);
+}
+
+/* RFC 5681 3.2 and RFC 6582: the third duplicate ACK retransmits the first unacknowledged
+ * segment at once; a partial ACK retransmits the next hole. */
+static void test_tcp_script_fast_retransmit(void **state)
+{
+	const struct sc_syn_opts o = {.mss = true, .mss_val = 1000};
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = sc_passive_open(sc, &o);
+	const uint32_t M = 1000;
+
+	(void)state;
+	assert_int_equal(c->mss, M);
+	assert_int_equal(sc_push(sc, c, 6 * M), 0);
+	for (uint32_t i = 0; i < 6; i++)
+		EXPECT(sc, A, 1 + i * M, 1, M, 0);
+	EXPECT_NOTHING(sc, 1 * MS);
+	/* Segments 1 and 3 are lost; the peer got 0, 2, 4, 5. */
+	sc_send(sc, A, 1, 1 + M, 0);
+	sc_send(sc, A, 1, 1 + M, 0);
+	sc_send(sc, A, 1, 1 + M, 0);
+	EXPECT_NOTHING(sc, 1 * MS);
+	sc_send(sc, A, 1, 1 + M, 0);
+	EXPECT(sc, A, 1 + M, 1, M, 0);
+	assert_int_equal(sc->s.cnt.tcp_fast_retransmits, 1);
+	EXPECT_NOTHING(sc, 1 * MS);
+	/* Partial ACK up to the second hole. */
+	sc_send(sc, A, 1, 1 + 3 * M, 0);
+	EXPECT(sc, A, 1 + 3 * M, 1, M, 0);
+	EXPECT_NOTHING(sc, 1 * MS);
+	sc_send(sc, A, 1, 1 + 6 * M, 0);
+	assert_false(c->in_recovery);
+	EXPECT_NOTHING(sc, 5 * SEC);
+	assert_int_equal(sc->s.cnt.tcp_retransmits, 2);
+	assert_int_equal(sc->s.cnt.tcp_rto_timeouts, 0);
+	close_clean(sc, c, 1 + 6 * M, 1);
+	sc_destroy(sc);
+}
+
+static void sack_ack(struct sc *sc, uint32_t ack, int n, const uint32_t *blocks)
+{
+	struct nip_tcp_opts o = {.has_ts = true, .nsack = (uint8_t)n};
+	struct sc_pkt p = {.flags = A, .seq = 1, .ack = ack, .opt = &o};
+
+	o.tsval = sc->peer_ts_base + (uint32_t)(sc->now / MS);
+	o.tsecr = sc->ts_recent;
+	for (int i = 0; i < n; i++) {
+		o.sack[i].start = sc->iss + blocks[2 * i];
+		o.sack[i].end = sc->iss + blocks[2 * i + 1];
+	}
+	sc_inject(sc, &p);
+}
+
+/* RFC 6675: SACK recovery retransmits exactly the holes, each once. */
+static void test_tcp_script_sack_recovery(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_all_opts);
+	const uint32_t M = 1448;
+	uint32_t b[4];
+
+#define SEG(i) (1 + (i)*M)
+	(void)state;
+	assert_int_equal(c->mss, M);
+	assert_int_equal(sc_push(sc, c, 8 * M), 0);
+	for (uint32_t i = 0; i < 8; i++)
+		EXPECT(sc, A, SEG(i), 1, M, 0);
+	/* Lost: 1 and 4. */
+	sc_wait(sc, 1 * MS);
+	sack_ack(sc, SEG(1), 0, NULL);
+	b[0] = SEG(2), b[1] = SEG(3);
+	sack_ack(sc, SEG(1), 1, b);
+	b[1] = SEG(4);
+	sack_ack(sc, SEG(1), 1, b);
+	EXPECT_NOTHING(sc, 1 * MS);
+	b[0] = SEG(5), b[1] = SEG(6), b[2] = SEG(2), b[3] = SEG(4);
+	sack_ack(sc, SEG(1), 2, b);
+	EXPECT(sc, A, SEG(1), 1, M, 0); /* the first hole */
+	EXPECT_NOTHING(sc, 1 * MS);
+	b[1] = SEG(7);
+	sack_ack(sc, SEG(1), 2, b);
+	EXPECT_NOTHING(sc, 1 * MS); /* 4 is not lost yet: 2 segments above it */
+	b[1] = SEG(8);
+	sack_ack(sc, SEG(1), 2, b);
+	EXPECT(sc, A, SEG(4), 1, M, 0); /* the second hole */
+	EXPECT_NOTHING(sc, 1 * MS);
+	sack_ack(sc, SEG(8), 0, NULL);
+	assert_false(c->in_recovery);
+	EXPECT_NOTHING(sc, 5 * SEC);
+	assert_int_equal(sc->s.cnt.tcp_retransmits, 2);
+	assert_int_equal(sc->s.cnt.tcp_rto_timeouts, 0);
+	close_clean(sc, c, SEG(8), 1);
+	sc_destroy(sc);
+#undef SEG
+}
+
+/* RFC 9293 3.8.6.1: a zero window is probed with backoff until it opens. */
+static void test_tcp_script_zero_window_persist(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_no_opts);
+	struct sc_pkt zw = {.flags = A, .seq = 1, .ack = 1, .win_set = true, .win = 0};
+	struct sc_seg *g;
+	uint64_t t;
+
+	(void)state;
+	sc_inject(sc, &zw);
+	assert_int_equal(c->snd_wnd, 0);
+	assert_int_equal(sc_push(sc, c, 1000), 0);
+	t = sc->now;
+	EXPECT_NOTHING(sc, 999 * MS);
+	for (uint64_t gap = 1 * SEC; gap <= 8 * SEC; gap *= 2) {
+		g = EXPECT(sc, A, 1, 1, SC_ANY, 20 * SEC);
+		assert_true(g->len <= 1);
+		assert_int_equal(g->t - t, gap);
+		t = g->t;
+		sc_inject(sc, &zw); /* still closed */
+	}
+	assert_int_equal(sc->s.cnt.tcp_zero_window_probes, 4);
+	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
+	assert_int_equal(sc->s.cnt.tcp_fast_retransmits, 0); /* probe answers are no dup ACKs */
+	assert_false(c->in_recovery);
+	/* The peer takes the probe byte but its window stays closed: probing goes on from the
+	 * next byte. */
+	zw.ack = 2;
+	sc_inject(sc, &zw);
+	g = EXPECT(sc, A, 2, 1, 1, 20 * SEC);
+	assert_int_equal(g->t - t, 16 * SEC);
+	zw.ack = 2;
+	sc_inject(sc, &zw);
+	/* The window opens: the data flows. */
+	sc_wait(sc, 100 * MS);
+	sc_send(sc, A, 1, 2, 0);
+	EXPECT(sc, A, 2, 1, 536, 0);
+	EXPECT(sc, A | P, 538, 1, 463, 0);
+	sc_send(sc, A, 1, 1001, 0);
+	EXPECT_NOTHING(sc, 5 * SEC);
+	close_clean(sc, c, 1001, 1);
+	sc_destroy(sc);
+}
+
+/* ---- FIN orderings and TIME-WAIT ---- */
+
+static void test_tcp_script_active_close(void **state)
+{
+	struct sc *sc = sc_msl(500 * MS);
+	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_all_opts);
+	uint64_t t;
+
+	(void)state;
+	nip_tcp_close(c);
+	EXPECT(sc, F | A, 1, 1, 0, 0);
+	assert_int_equal(c->state, NIP_TCP_FIN_WAIT_1);
+	sc_send(sc, A, 1, 2, 0);
+	assert_int_equal(c->state, NIP_TCP_FIN_WAIT_2);
+	EXPECT_NOTHING(sc, 100 * MS);
+	sc_send(sc, F | A, 1, 2, 0);
+	EXPECT(sc, A, 2, 2, 0, 0);
+	assert_int_equal(c->state, NIP_TCP_TIME_WAIT);
+	t = sc->now;
+	/* 2 MSL = 1 s. */
+	sc_at(sc, t + 1 * SEC - 1);
+	assert_int_equal(sc->s.tcp.nconns, 2);
+	sc_at(sc, t + 1 * SEC);
+	assert_int_equal(sc->s.tcp.nconns, 1); /* the listener */
+	EXPECT_NOTHING(sc, 1 * MS);
+	sc_destroy(sc);
+}
+
+static void test_tcp_script_passive_close(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_all_opts);
+	int st;
+
+	(void)state;
+	sc->events = 0;
+	sc_send(sc, F | A, 1, 1, 0);
+	EXPECT(sc, A, 1, 2, 0, 0);
+	assert_int_equal(c->state, NIP_TCP_CLOSE_WAIT);
+	assert_true(sc->events & NIP_TCP_EV_READABLE);
+	assert_null(nip_tcp_recv(c, &st));
+	assert_int_equal(st, 1);
+	/* Half-closed: we may still send. */
+	assert_int_equal(sc_push(sc, c, 10), 0);
+	EXPECT(sc, A | P, 1, 2, 10, 0);
+	sc_send(sc, A, 2, 11, 0);
+	nip_tcp_close(c);
+	EXPECT(sc, F | A, 11, 2, 0, 0);
+	assert_int_equal(c->state, NIP_TCP_LAST_ACK);
+	sc_send(sc, A, 2, 12, 0);
+	assert_int_equal(sc->s.tcp.nconns, 1); /* gone at once: no TIME-WAIT */
+	EXPECT_NOTHING(sc, 10 * SEC);
+	sc_destroy(sc);
+}
+
+static void test_tcp_script_simultaneous_close(void **state)
+{
+	struct sc *sc = sc_msl(500 * MS);
+	struct nip_tcp_conn *c = sc_active_open(sc, &sc_all_opts);
+	uint64_t t;
+
+	(void)state;
+	nip_tcp_close(c);
+	EXPECT(sc, F | A, 1, 1, 0, 0);
+	sc_send(sc, F | A, 1, 1, 0); /* its FIN, not yet acknowledging ours */
+	EXPECT(sc, A, 2, 2, 0, 0);
+	assert_int_equal(c->state, NIP_TCP_CLOSING);
+	sc_send(sc, A, 2, 2, 0);
+	assert_int_equal(c->state, NIP_TCP_TIME_WAIT);
+	t = sc->now;
+	EXPECT_NOTHING(sc, 1 * SEC - 1);
+	assert_int_equal(sc->s.tcp.nconns, 1);
+	sc_wait(sc, 1);
+	assert_int_equal(sc->now - t, 1 * SEC);
+	assert_int_equal(sc->s.tcp.nconns, 0);
+	sc_destroy(sc);
+}
+
+/* Our FIN is lost in CLOSING: it is retransmitted, and its ACK ends the exchange. */
+static void test_tcp_script_closing_fin_retransmit(void **state)
+{
+	struct sc *sc = sc_msl(500 * MS);
+	struct nip_tcp_conn *c = sc_active_open(sc, &sc_no_opts);
+	struct sc_seg *g;
+	uint64_t t;
+
+	(void)state;
+	nip_tcp_close(c);
+	t = EXPECT(sc, F | A, 1, 1, 0, 0)->t;
+	sc_send(sc, F | A, 1, 1, 0);
+	EXPECT(sc, A, 2, 2, 0, 0);
+	g = EXPECT(sc, F | A, 1, 2, 0, 2 * SEC);
+	assert_int_equal(g->t - t, 1 * SEC);
+	sc_send(sc, A, 2, 2, 0);
+	assert_int_equal(c->state, NIP_TCP_TIME_WAIT);
+	sc_destroy(sc);
+}
+
+static void test_tcp_script_fin_with_data(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_all_opts);
+	int st;
+
+	(void)state;
+	sc_send(sc, F | A | P, 1, 1, 100);
+	EXPECT(sc, A, 1, 102, 0, 0);
+	assert_int_equal(c->state, NIP_TCP_CLOSE_WAIT);
+	assert_int_equal(sc_pop(sc, c, &st), 100);
+	assert_int_equal(st, 1);
+	nip_tcp_close(c);
+	EXPECT(sc, F | A, 1, 102, 0, 0);
+	sc_send(sc, A, 102, 2, 0);
+	assert_int_equal(sc->s.tcp.nconns, 1);
+	sc_destroy(sc);
+}
+
+/* A FIN that arrives before the data under it waits for the hole to fill. */
+static void test_tcp_script_fin_out_of_order(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_all_opts);
+	struct sc_seg *g;
+	int st;
+
+	(void)state;
+	sc_send(sc, F | A | P, 101, 1, 100);
+	g = EXPECT(sc, A, 1, 1, 0, 0); /* duplicate ACK with a SACK block */
+	assert_int_equal(g->opt.nsack, 1);
+	assert_int_equal(g->opt.sack[0].start, sc->peer_iss + 101);
+	assert_int_equal(g->opt.sack[0].end, sc->peer_iss + 201);
+	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
+	assert_int_equal(sc_pop(sc, c, &st), 0);
+	assert_int_equal(st, 0);
+	sc_send(sc, A, 1, 1, 100);
+	g = EXPECT(sc, A, 1, 202, 0, 0);
+	assert_int_equal(g->opt.nsack, 0);
+	assert_int_equal(c->state, NIP_TCP_CLOSE_WAIT);
+	assert_int_equal(sc_pop(sc, c, &st), 200);
+	assert_int_equal(st, 1);
+	nip_tcp_close(c);
+	EXPECT(sc, F | A, 1, 202, 0, 0);
+	sc_send(sc, A, 202, 2, 0);
+	assert_int_equal(sc->s.tcp.nconns, 1);
+	sc_destroy(sc);
+}
+
+/* RFC 9293 3.10.7.4: TIME-WAIT acknowledges a retransmitted FIN and restarts its 2 MSL. */
+static void test_tcp_script_time_wait_reacks_fin(void **state)
+{
+	struct sc *sc = sc_msl(1 * SEC);
+	struct nip_tcp_conn *c = sc_active_open(sc, &sc_all_opts);
+	uint64_t t;
+
+	(void)state;
+	close_clean(sc, c, 1, 1);
+	t = sc->now;
+	assert_int_equal(c->state, NIP_TCP_TIME_WAIT);
+	sc_at(sc, t + 1500 * MS);
+	sc_send(sc, F | A, 1, 2, 0);
+	EXPECT(sc, A, 2, 2, 0, 0);
+	t = sc->now;
+	sc_at(sc, t + 2 * SEC - 1);
+	assert_int_equal(sc->s.tcp.nconns, 1);
+	sc_at(sc, t + 2 * SEC);
+	assert_int_equal(sc->s.tcp.nconns, 0);
+	EXPECT_NOTHING(sc, 1 * MS);
+	sc_destroy(sc);
+}
+
+/* ---- ACK policy ---- */
+
+/* RFC 9293 3.8.6.3: after the quick ACKs of a connection's start, one segment's ACK waits for
+ * the delayed ACK timer; a second segment is ACKed at once. */
+static void test_tcp_script_delayed_ack(void **state)
+{
+	struct nip_stack_config cfg;
+	struct sc *sc;
+	struct nip_tcp_conn *c;
+	uint32_t seq = 1;
+	struct sc_seg *g;
+	uint64_t t;
+	int st;
+
+	(void)state;
+	sc_config_default(&cfg);
+	cfg.tcp.delack = 40 * MS;
+	sc = sc_create(&cfg);
+	c = sc_passive_open(sc, &sc_all_opts);
+	for (int i = 0; i < 16; i++, seq += 10) {
+		sc_send(sc, A | P, seq, 1, 10);
+		EXPECT(sc, A, 1, seq + 10, 0, 0);
+	}
+	sc_send(sc, A | P, seq, 1, 10);
+	seq += 10;
+	t = sc->now;
+	EXPECT_NOTHING(sc, 40 * MS - 1);
+	g = EXPECT(sc, A, 1, seq, 0, 1);
+	assert_int_equal(g->t - t, 40 * MS);
+	assert_int_equal(sc->s.cnt.tcp_delayed_acks, 1);
+	/* Two segments: the second is ACKed at once. */
+	sc_wait(sc, 5 * MS);
+	sc_send(sc, A | P, seq, 1, 10);
+	seq += 10;
+	EXPECT_NOTHING(sc, 1 * MS);
+	sc_send(sc, A | P, seq, 1, 10);
+	seq += 10;
+	EXPECT(sc, A, 1, seq, 0, 0);
+	EXPECT_NOTHING(sc, 100 * MS);
+	/* Our data carries the ACK and cancels the delayed one. */
+	sc_send(sc, A | P, seq, 1, 10);
+	seq += 10;
+	assert_int_equal(sc_push(sc, c, 5), 0);
+	EXPECT(sc, A | P, 1, seq, 5, 0);
+	EXPECT_NOTHING(sc, 100 * MS);
+	sc_send(sc, A, seq, 6, 0);
+	assert_int_equal(sc_pop(sc, c, &st), seq - 1);
+	close_clean(sc, c, 6, seq);
+	sc_destroy(sc);
+}
+
+/* RFC 5681 4.2: an out-of-order segment is ACKed at once (with SACK), and so is the one that
+ * fills the hole. */
+static void test_tcp_script_quick_ack_out_of_order(void **state)
+{
+	struct nip_stack_config cfg;
+	struct sc *sc;
+	struct nip_tcp_conn *c;
+	uint32_t seq = 1;
+	struct sc_seg *g;
+	int st;
+
+	(void)state;
+	sc_config_default(&cfg);
+	cfg.tcp.delack = 40 * MS;
+	sc = sc_create(&cfg);
+	c = sc_passive_open(sc, &sc_all_opts);
+	for (int i = 0; i < 16; i++, seq += 10) {
+		sc_send(sc, A | P, seq, 1, 10);
+		EXPECT(sc, A, 1, seq + 10, 0, 0);
+	}
+	sc_send(sc, A | P, seq + 100, 1, 50);
+	g = EXPECT(sc, A, 1, seq, 0, 0);
+	assert_int_equal(g->opt.nsack, 1);
+	assert_int_equal(g->opt.sack[0].start, sc->peer_iss + seq + 100);
+	assert_int_equal(g->opt.sack[0].end, sc->peer_iss + seq + 150);
+	sc_send(sc, A | P, seq + 200, 1, 50);
+	g = EXPECT(sc, A, 1, seq, 0, 0);
+	assert_int_equal(g->opt.nsack, 2);
+	assert_int_equal(g->opt.sack[0].start, sc->peer_iss + seq + 200); /* newest first */
+	assert_int_equal(sc->s.cnt.tcp_ooo_segs, 2);
+	sc_send(sc, A | P, seq, 1, 100);
+	g = EXPECT(sc, A, 1, seq + 150, 0, 0);
+	assert_int_equal(g->opt.nsack, 1);
+	sc_send(sc, A | P, seq + 150, 1, 50);
+	g = EXPECT(sc, A, 1, seq + 250, 0, 0);
+	assert_int_equal(g->opt.nsack, 0);
+	assert_int_equal(sc_pop(sc, c, &st), seq + 249);
+	close_clean(sc, c, 1, seq + 250);
+	sc_destroy(sc);
+}
+
+/* RFC 7323 5.3: a segment with an older timestamp is dropped and ACKed. */
+static void test_tcp_script_paws(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_all_opts);
+	struct sc_pkt p = {.flags = A | P, .seq = 101, .ack = 1, .len = 100, .ts_set = true};
+	uint32_t ts;
+	int st;
+
+	(void)state;
+	sc_wait(sc, 100 * MS);
+	ts = sc->peer_ts_base + (uint32_t)(sc->now / MS);
+	sc_send(sc, A | P, 1, 1, 100);
+	EXPECT(sc, A, 1, 101, 0, 0);
+	assert_int_equal(c->ts_recent, ts);
+	p.tsval = ts - 50;
+	sc_inject(sc, &p);
+	EXPECT(sc, A, 1, 101, 0, 0);
+	assert_int_equal(sc->s.cnt.drop_tcp_paws, 1);
+	assert_int_equal(c->rcv_nxt, sc->peer_iss + 101);
+	assert_int_equal(c->ts_recent, ts);
+	/* The same segment with a current timestamp is taken. */
+	p.tsval = ts + 1;
+	sc_inject(sc, &p);
+	EXPECT(sc, A, 1, 201, 0, 0);
+	assert_int_equal(sc_pop(sc, c, &st), 200);
+	/* An RST is not subject to PAWS. */
+	p.flags = R;
+	p.seq = 201;
+	p.len = 0;
+	p.tsval = ts - 1000;
+	sc_inject(sc, &p);
+	assert_int_equal(c->state, NIP_TCP_CLOSED);
+	nip_tcp_close(c);
+	sc_destroy(sc);
+}
+
+/* ---- malformed input ---- */
+
+static void test_tcp_script_malformed_options(void **state)
+{
+	static const uint8_t bad[][8] = {
+		{2, 0, 0, 0},		  /* MSS, length 0 */
+		{2, 1, 0, 0},		  /* MSS, length 1 */
+		{2, 3, 5, 0},		  /* MSS, length 3 */
+		{3, 4, 7, 0},		  /* window scale, length 4 */
+		{8, 10, 0, 0},		  /* timestamps running past the header */
+		{5, 3, 0, 0},		  /* SACK, length 3 */
+		{5, 6, 0, 0, 0, 0, 1, 1}, /* SACK, length 6 (not 2 + 8n) */
+		{4, 3, 0, 0},		  /* SACK-permitted, length 3 */
+		{99, 40, 0, 0},		  /* unknown, running past the header */
+		{1, 1, 1, 2},		  /* a kind with no length byte */
+		{254, 0, 1, 1},		  /* unknown, length 0 */
+	};
+	static const uint8_t unknown_ok[4] = {99, 4, 0xaa, 0xbb};
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c;
+	uint64_t before;
+	int st;
+
+	(void)state;
+	sc_listen(sc, 16);
+	/* A SYN with a bad option: no SYN-ACK, no connection. */
+	{
+		struct sc_pkt p = {.flags = S, .raw_opt = bad[0], .raw_opt_len = 4};
+
+		sc_inject(sc, &p);
+		EXPECT_NOTHING(sc, 10 * MS);
+		assert_int_equal(sc->s.tcp.nconns, 1);
+		assert_int_equal(sc->s.cnt.drop_tcp_bad[NIP_TCP_BAD_OPT], 1);
+	}
+	c = sc_passive_open(sc, &sc_no_opts);
+	before = sc->s.cnt.drop_tcp_bad[NIP_TCP_BAD_OPT];
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct sc_pkt p = {.flags = A | P,
+				   .seq = 1,
+				   .ack = 1,
+				   .len = 10,
+				   .raw_opt = bad[i],
+				   .raw_opt_len = bad[i][4] || i == 6 ? 8 : 4};
+
+		sc_inject(sc, &p);
+		p.flags = R; /* not even a reset may pass */
+		p.len = 0;
+		sc_inject(sc, &p);
+	}
+	EXPECT_NOTHING(sc, 100 * MS);
+	assert_int_equal(sc->s.cnt.drop_tcp_bad[NIP_TCP_BAD_OPT] - before,
+			 2 * sizeof(bad) / sizeof(bad[0]));
+	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
+	assert_int_equal(sc_pop(sc, c, &st), 0);
+	/* A bad data offset (below 5, past the segment) and a bad checksum. */
+	{
+		struct sc_pkt p = {.flags = A | P, .seq = 1, .ack = 1, .len = 10, .doff = 4};
+
+		sc_inject(sc, &p);
+		p.doff = 15;
+		sc_inject(sc, &p);
+		p.doff = 0;
+		p.bad_csum = true;
+		sc_inject(sc, &p);
+		EXPECT_NOTHING(sc, 10 * MS);
+		assert_int_equal(sc->s.cnt.drop_tcp_bad[NIP_TCP_BAD_OFF], 2);
+		assert_int_equal(sc->s.cnt.drop_tcp_bad[NIP_TCP_BAD_CSUM], 1);
+	}
+	/* An unknown option of sane length is skipped: the segment counts. */
+	{
+		struct sc_pkt p = {.flags = A | P,
+				   .seq = 1,
+				   .ack = 1,
+				   .len = 10,
+				   .raw_opt = unknown_ok,
+				   .raw_opt_len = 4};
+
+		sc_inject(sc, &p);
+		EXPECT(sc, A, 1, 11, 0, 0);
+		assert_int_equal(sc_pop(sc, c, &st), 10);
+	}
+	close_clean(sc, c, 1, 11);
+	sc_destroy(sc);
+}
+
+/* RFC 9293 3.10.7.1: a segment for no connection is answered with a reset (a reset is not). */
+static void test_tcp_script_closed_port_rst(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct sc_pkt p = {.flags = A | P, .seq = 1, .ack = 12345, .abs = true, .len = 20};
+	struct sc_seg *g;
+
+	(void)state;
+	sc_send(sc, S, 0, 0, 0);
+	g = EXPECT(sc, R | A, 0, 1, 0, 0);
+	assert_int_equal(g->seq, 0);
+	assert_int_equal(g->sport, SC_PORT);
+	assert_int_equal(g->dport, SC_PEER_PORT);
+	p.seq = SC_PEER_ISS + 1;
+	sc_inject(sc, &p);
+	g = EXPECT(sc, R, SC_ANY, SC_ANY, 0, 0);
+	assert_int_equal(g->seq, 12345);
+	sc_send(sc, F, 1, 0, 10); /* no ACK: RST-ACK for data and FIN */
+	g = EXPECT(sc, R | A, SC_ANY, 12, 0, 0);
+	assert_int_equal(g->seq, 0);
+	sc_send(sc, R, 1, 0, 0);
+	sc_send(sc, R | A, 1, 1, 0);
+	EXPECT_NOTHING(sc, 10 * MS);
+	assert_int_equal(sc->s.cnt.drop_tcp_no_conn, 5);
+	assert_int_equal(sc->s.cnt.tcp_rst_sent, 3);
+	sc_destroy(sc);
+}
+
+/* The SYN queue (syn_backlog) and the accept queue (the listen backlog) are bounded and their
+ * overflows counted; the peer's SYN retransmission gets in once there is room. */
+static void test_tcp_script_listen_overflow(void **state)
+{
+	struct nip_stack_config cfg;
+	struct sc *sc;
+	struct nip_tcp_conn *c;
+	struct sc_seg *g;
+
+	(void)state;
+	sc_config_default(&cfg);
+	cfg.tcp.syn_backlog = 2;
+	sc = sc_create(&cfg);
+	sc_listen(sc, 16);
+	for (uint16_t i = 0; i < 3; i++) {
+		struct sc_pkt p = {.flags = S, .sport = (uint16_t)(41000 + i)};
+
+		sc_inject(sc, &p);
+	}
+	g = EXPECT(sc, S | A, SC_ANY, 1, 0, 0);
+	assert_int_equal(g->dport, 41000);
+	g = EXPECT(sc, S | A, SC_ANY, 1, 0, 0);
+	assert_int_equal(g->dport, 41001);
+	EXPECT_NOTHING(sc, 10 * MS);
+	assert_int_equal(sc->s.cnt.drop_tcp_syn_queue_full, 1);
+	assert_int_equal(sc->s.tcp.nconns, 3);
+	/* The listener goes: its embryonic connections are reset and freed. */
+	nip_tcp_close(sc->listener);
+	sc->listener = NULL;
+	g = EXPECT(sc, R | A, SC_ANY, SC_ANY, 0, 0);
+	g = EXPECT(sc, R | A, SC_ANY, SC_ANY, 0, 0);
+	assert_int_equal(sc->s.tcp.nconns, 0);
+
+	/* Accept queue of 1. */
+	sc_listen(sc, 1);
+	c = sc_passive_open(sc, &sc_no_opts); /* accepted: leaves the queue */
+	sc->peer_port = 41100;
+	sc_send_syn(sc, &sc_no_opts, false);
+	EXPECT(sc, S | A, 0, 1, 0, 0);
+	sc_send(sc, A, 1, 1, 0); /* established, waits in the accept queue */
+	assert_int_equal(sc->listener->listener->accept_len, 1);
+	sc->peer_port = 41101;
+	sc_send_syn(sc, &sc_no_opts, false);
+	EXPECT_NOTHING(sc, 10 * MS);
+	assert_int_equal(sc->s.cnt.drop_tcp_accept_queue_full, 1);
+	/* Accepting makes room: the retransmitted SYN gets its SYN-ACK. */
+	{
+		struct nip_tcp_conn *c2 = nip_tcp_accept(sc->listener);
+
+		assert_non_null(c2);
+		sc_send_syn(sc, &sc_no_opts, false);
+		EXPECT(sc, S | A, 0, 1, 0, 0);
+		nip_tcp_setsockopt(c2, SOL_SOCKET, SO_LINGER, &(struct linger){1, 0},
+				   sizeof(struct linger));
+		nip_tcp_close(c2);
+		g = EXPECT(sc, R | A, SC_ANY, SC_ANY, 0, 0);
+		assert_int_equal(g->dport, 41100);
+	}
+	nip_tcp_setsockopt(c, SOL_SOCKET, SO_LINGER, &(struct linger){1, 0}, sizeof(struct linger));
+	nip_tcp_close(c);
+	g = EXPECT(sc, R | A, SC_ANY, SC_ANY, 0, 0);
+	assert_int_equal(g->dport, SC_PEER_PORT);
+	sc_destroy(sc);
+}
+
+/* ---- aborts ---- */
+
+/* RFC 9293 3.10.4 / RFC 2525 2.17: closing with unread data resets. */
+static void test_tcp_script_close_unread_rst(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_all_opts);
+
+	(void)state;
+	sc_send(sc, A | P, 1, 1, 100);
+	EXPECT(sc, A, 1, 101, 0, 0);
+	nip_tcp_close(c);
+	EXPECT(sc, R | A, 1, 101, 0, 0);
+	assert_int_equal(sc->s.tcp.nconns, 1);
+	assert_int_equal(sc->s.cnt.tcp_rst_sent, 1);
+	/* Whatever the peer sends now finds no connection. */
+	sc_send(sc, A | P, 101, 1, 10);
+	EXPECT(sc, R, 1, SC_ANY, 0, 0);
+	sc_destroy(sc);
+}
+
+static void test_tcp_script_linger_zero_rst(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_all_opts);
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	struct linger got;
+	uint32_t len = sizeof(got);
+
+	(void)state;
+	assert_int_equal(nip_tcp_setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+	assert_int_equal(nip_tcp_getsockopt(c, SOL_SOCKET, SO_LINGER, &got, &len), 0);
+	assert_true(got.l_onoff && got.l_linger == 0);
+	assert_int_equal(sc_push(sc, c, 50), 0);
+	EXPECT(sc, A | P, 1, 1, 50, 0);
+	nip_tcp_close(c);
+	EXPECT(sc, R | A, 51, 1, 0, 0);
+	assert_int_equal(sc->s.tcp.nconns, 1);
+	EXPECT_NOTHING(sc, 10 * SEC); /* no retransmission of the lost data */
+	sc_destroy(sc);
+}
+
+/* RFC 9293 3.8.4: keepalive probes (seq SND.UNA - 1) after the idle time, answered or not;
+ * keepalive_probes unanswered ones end the connection with a reset. */
+static void test_tcp_script_keepalive(void **state)
+{
+	struct nip_stack_config cfg;
+	struct sc *sc;
+	struct nip_tcp_conn *c;
+	struct sc_seg *g;
+	uint64_t t;
+	int v = 1, st;
+
+	(void)state;
+	sc_config_default(&cfg);
+	cfg.tcp.keepalive_idle = 10 * SEC;
+	cfg.tcp.keepalive_intvl = 1 * SEC;
+	cfg.tcp.keepalive_probes = 3;
+	sc = sc_create(&cfg);
+	c = sc_passive_open(sc, &sc_all_opts);
+	t = sc->now;
+	EXPECT_NOTHING(sc, 60 * SEC); /* off by default */
+	assert_int_equal(nip_tcp_setsockopt(c, SOL_SOCKET, SO_KEEPALIVE, &v, sizeof(v)), 0);
+	t = sc->now;
+	g = EXPECT(sc, A, 0, 1, 0, 11 * SEC);
+	assert_int_equal(g->t - t, 10 * SEC);
+	/* Answered: the next probe comes an idle time after the answer. */
+	sc_wait(sc, 5 * MS);
+	sc_send(sc, A, 1, 1, 0);
+	t = sc->now;
+	g = EXPECT(sc, A, 0, 1, 0, 11 * SEC);
+	assert_int_equal(g->t - t, 10 * SEC);
+	/* Traffic postpones it. */
+	sc_wait(sc, 500 * MS);
+	sc_send(sc, A, 1, 1, 0);
+	sc_wait(sc, 5 * SEC);
+	sc_send(sc, A | P, 1, 1, 10);
+	EXPECT(sc, A, 1, 11, 0, 0);
+	assert_int_equal(sc_pop(sc, c, &st), 10);
+	t = sc->now;
+	/* Unanswered: three probes a second apart, then the reset. */
+	g = EXPECT(sc, A, 0, 11, 0, 11 * SEC);
+	assert_int_equal(g->t - t, 10 * SEC);
+	t = g->t;
+	for (int i = 0; i < 2; i++) {
+		g = EXPECT(sc, A, 0, 11, 0, 2 * SEC);
+		assert_int_equal(g->t - t, 1 * SEC);
+		t = g->t;
+	}
+	g = EXPECT(sc, R | A, 1, 11, 0, 2 * SEC);
+	assert_int_equal(g->t - t, 1 * SEC);
+	assert_int_equal(c->err, ETIMEDOUT);
+	assert_int_equal(sc->s.cnt.tcp_keepalive_probes, 5);
+	assert_null(nip_tcp_recv(c, &st));
+	assert_int_equal(st, -ETIMEDOUT);
+	nip_tcp_close(c);
+	sc_destroy(sc);
+}
+
+/* The stack answers the peer's keepalive probe (an old sequence number) with an ACK. */
+static void test_tcp_script_answers_keepalive(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_all_opts);
+
+	(void)state;
+	sc_wait(sc, 1 * SEC);
+	sc_send(sc, A, 0, 1, 0);
+	EXPECT(sc, A, 1, 1, 0, 0);
+	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
+	close_clean(sc, c, 1, 1);
+	sc_destroy(sc);
+}
+
+/* The SYN-ACK is retransmitted with backoff (and at once for a retransmitted SYN); after
+ * syn_retries the embryonic connection is dropped without a reset. */
+static void test_tcp_script_syn_ack_retries(void **state)
+{
+	struct nip_stack_config cfg;
+	struct sc *sc;
+	struct sc_seg *g;
+	uint64_t t;
+
+	(void)state;
+	sc_config_default(&cfg);
+	cfg.tcp.syn_retries = 2;
+	sc = sc_create(&cfg);
+	sc_listen(sc, 16);
+	sc_send_syn(sc, &sc_all_opts, false);
+	t = EXPECT(sc, S | A, 0, 1, 0, 0)->t;
+	sc_wait(sc, 500 * MS);
+	sc_send_syn(sc, &sc_all_opts, false);
+	EXPECT(sc, S | A, 0, 1, 0, 0);
+	for (uint64_t gap = 1; gap <= 2; gap *= 2) {
+		g = EXPECT(sc, S | A, 0, 1, 0, 10 * SEC);
+		assert_int_equal(g->t - t, gap * SEC);
+		t = g->t;
+	}
+	assert_int_equal(sc->s.tcp.nconns, 2);
+	EXPECT_NOTHING(sc, 4 * SEC - 1);
+	assert_int_equal(sc->s.tcp.nconns, 2);
+	sc_wait(sc, 1);
+	assert_int_equal(sc->s.tcp.nconns, 1);
+	EXPECT_NOTHING(sc, 60 * SEC);
+	assert_null(nip_tcp_accept(sc->listener));
+	sc_destroy(sc);
+}
+
+/* A closed connection does not wait forever in FIN-WAIT-2 for a silent peer. */
+static void test_tcp_script_orphan_fin_wait_2_timeout(void **state)
+{
+	struct sc *sc = sc_msl(1 * SEC);
+	struct nip_tcp_conn *c = sc_active_open(sc, &sc_all_opts);
+	uint64_t t;
+
+	(void)state;
+	nip_tcp_close(c);
+	EXPECT(sc, F | A, 1, 1, 0, 0);
+	sc_send(sc, A, 1, 2, 0);
+	t = sc->now;
+	EXPECT_NOTHING(sc, 2 * SEC - 1);
+	assert_int_equal(sc->s.tcp.nconns, 1);
+	sc_at(sc, t + 2 * SEC);
+	assert_int_equal(sc->s.tcp.nconns, 0);
+	EXPECT_NOTHING(sc, 10 * SEC);
+	sc_destroy(sc);
+}
+
+/* Data for a connection its owner closed: nobody will read it, the peer is reset. */
+static void test_tcp_script_data_after_close_rst(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_all_opts);
+
+	(void)state;
+	nip_tcp_close(c);
+	EXPECT(sc, F | A, 1, 1, 0, 0);
+	sc_send(sc, A | P, 1, 2, 10);
+	EXPECT(sc, R | A, 2, 1, 0, 0);
+	assert_int_equal(sc->s.cnt.drop_tcp_after_close, 1);
+	assert_int_equal(sc->s.tcp.nconns, 1);
+	sc_destroy(sc);
+}
+
+/* RFC 9293 3.10.7.4 note / RFC 6191: a new SYN with a higher sequence number ends TIME-WAIT
+ * and opens a new connection. */
+static void test_tcp_script_time_wait_reuse(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_all_opts);
+	uint32_t old_iss = sc->iss;
+
+	(void)state;
+	close_clean(sc, c, 1, 1);
+	assert_int_equal(c->state, NIP_TCP_TIME_WAIT);
+	sc_wait(sc, 1 * SEC);
+	/* A SYN below rcv_nxt is no new connection: ACKed as an old duplicate. */
+	sc_send_syn(sc, &sc_all_opts, false);
+	EXPECT(sc, A, SC_ANY, 2, 0, 0);
+	assert_int_equal(sc->iss, old_iss);
+	sc->peer_iss += 100000;
+	sc_send_syn(sc, &sc_all_opts, false);
+	EXPECT(sc, S | A, 0, 1, 0, 0);
+	assert_int_equal(sc->s.tcp.nconns, 2); /* the listener and the new one */
+	sc_send(sc, A, 1, 1, 0);
+	c = nip_tcp_accept(sc->listener);
+	assert_non_null(c);
+	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
+	close_clean(sc, c, 1, 1);
+	sc_destroy(sc);
+}
+
+/* A lost FIN after data: the retransmission after the timeout carries data and FIN together. */
+static void test_tcp_script_fin_retransmit_with_data(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = sc_active_open(sc, &sc_no_opts);
+	struct sc_seg *g;
+	uint64_t t;
+
+	(void)state;
+	assert_int_equal(sc_push(sc, c, 100), 0);
+	t = EXPECT(sc, A | P, 1, 1, 100, 0)->t;
+	nip_tcp_close(c);
+	EXPECT(sc, F | A, 101, 1, 0, 0);
+	g = EXPECT(sc, F | A | P, 1, 1, 100, 2 * SEC);
+	assert_int_equal(g->t - t, 1 * SEC);
+	sc_send(sc, F | A, 1, 102, 0);
+	EXPECT(sc, A, 102, 2, 0, 0);
+	assert_int_equal(c->state, NIP_TCP_TIME_WAIT);
+	sc_destroy(sc);
+}
+
+/* Our receive window closes as unread data fills the buffer, a probe past it is refused, and
+ * reading opens it again with a window update. */
+static void test_tcp_script_receive_window_fills(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c;
+	struct sc_seg *g;
+	uint32_t seq = 1;
+	int v = 4096, st;
+
+	(void)state;
+	sc_listen(sc, 16);
+	assert_int_equal(nip_tcp_setsockopt(sc->listener, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v)), 0);
+	sc_send_syn(sc, &sc_no_opts, false);
+	g = EXPECT(sc, S | A, 0, 1, 0, 0);
+	assert_int_equal(g->win, 4096);
+	sc_send(sc, A, 1, 1, 0);
+	c = nip_tcp_accept(sc->listener);
+	assert_non_null(c);
+	while (seq < 4097) {
+		uint32_t len = 4097 - seq < 536 ? 4097 - seq : 536;
+
+		sc_send(sc, A | P, seq, 1, len);
+		seq += len;
+		g = EXPECT(sc, A, 1, seq, 0, 0);
+		assert_int_equal(g->win, 4097 - seq);
+	}
+	/* A byte past the closed window: not taken, ACKed with the zero window. */
+	sc_send(sc, A | P, 4097, 1, 1);
+	g = EXPECT(sc, A, 1, 4097, 0, 0);
+	assert_int_equal(g->win, 0);
+	assert_int_equal(sc_pop(sc, c, &st), 4096);
+	g = EXPECT(sc, A, 1, 4097, 0, 0);
+	assert_true(g->win >= 536);
+	sc_flush(sc);
+	sc_send(sc, A | P, 4097, 1, 500);
+	EXPECT(sc, A, 1, 4597, 0, 0);
+	assert_int_equal(sc_pop(sc, c, &st), 500);
+	close_clean(sc, c, 1, 4597);
+	sc_destroy(sc);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tcp_script_passive_all_options),
+		cmocka_unit_test(test_tcp_script_passive_no_options),
+		cmocka_unit_test(test_tcp_script_active_all_options),
+		cmocka_unit_test(test_tcp_script_active_peer_no_options),
+		cmocka_unit_test(test_tcp_script_syn_retries_timeout),
+		cmocka_unit_test(test_tcp_script_connect_refused),
+		cmocka_unit_test(test_tcp_script_rst_syn_received),
+		cmocka_unit_test(test_tcp_script_simultaneous_open_rst),
+		cmocka_unit_test(test_tcp_script_rst_established),
+		cmocka_unit_test(test_tcp_script_rst_fin_wait_1),
+		cmocka_unit_test(test_tcp_script_rst_fin_wait_2),
+		cmocka_unit_test(test_tcp_script_rst_close_wait),
+		cmocka_unit_test(test_tcp_script_rst_closing),
+		cmocka_unit_test(test_tcp_script_rst_last_ack),
+		cmocka_unit_test(test_tcp_script_rst_time_wait),
+		cmocka_unit_test(test_tcp_script_syn_in_established),
+		cmocka_unit_test(test_tcp_script_ack_unsent_data),
+		cmocka_unit_test(test_tcp_script_challenge_ack_limit),
+		cmocka_unit_test(test_tcp_script_rto_backoff_and_timeout),
+		cmocka_unit_test(test_tcp_script_fast_retransmit),
+		cmocka_unit_test(test_tcp_script_sack_recovery),
+		cmocka_unit_test(test_tcp_script_zero_window_persist),
+		cmocka_unit_test(test_tcp_script_active_close),
+		cmocka_unit_test(test_tcp_script_passive_close),
+		cmocka_unit_test(test_tcp_script_simultaneous_close),
+		cmocka_unit_test(test_tcp_script_closing_fin_retransmit),
+		cmocka_unit_test(test_tcp_script_fin_with_data),
+		cmocka_unit_test(test_tcp_script_fin_out_of_order),
+		cmocka_unit_test(test_tcp_script_time_wait_reacks_fin),
+		cmocka_unit_test(test_tcp_script_delayed_ack),
+		cmocka_unit_test(test_tcp_script_quick_ack_out_of_order),
+		cmocka_unit_test(test_tcp_script_paws),
+		cmocka_unit_test(test_tcp_script_malformed_options),
+		cmocka_unit_test(test_tcp_script_closed_port_rst),
+		cmocka_unit_test(test_tcp_script_listen_overflow),
+		cmocka_unit_test(test_tcp_script_close_unread_rst),
+		cmocka_unit_test(test_tcp_script_linger_zero_rst),
+		cmocka_unit_test(test_tcp_script_keepalive),
+		cmocka_unit_test(test_tcp_script_answers_keepalive),
+		cmocka_unit_test(test_tcp_script_syn_ack_retries),
+		cmocka_unit_test(test_tcp_script_orphan_fin_wait_2_timeout),
+		cmocka_unit_test(test_tcp_script_data_after_close_rst),
+		cmocka_unit_test(test_tcp_script_time_wait_reuse),
+		cmocka_unit_test(test_tcp_script_fin_retransmit_with_data),
+		cmocka_unit_test(test_tcp_script_receive_window_fills),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
