@@ -73,7 +73,7 @@ static int poll_device(void *arg)
 {
 	struct demi__libos *los = arg;
 
-	return nip_stack_poll(&nip_of(los)->stack, demi__clock_now(&los->rt));
+	return nip_stack_poll(&nip_of(los)->stack, demi__pass_now(&los->rt));
 }
 
 static int parse_mac(const char *s, uint8_t mac[6])
@@ -229,6 +229,9 @@ static int nip_init(struct demi__libos *los)
 	if ((rc = nip_stack_init(&n->stack, nip_dpdk_link(n->dev), &sc)) < 0)
 		goto fail;
 	n->stack_up = true;
+	/* The stack's time is that of its last poll: a connect before the first poll would
+	 * otherwise stamp its SYN with time 0 and arm a retransmission that is already due. */
+	n->stack.now = demi__clock_now(&los->rt);
 	if ((rc = demi__config_foreach(&los->cfg, "inetstack_config.arp_table", add_arp_entry,
 				       &n->stack)) != 0)
 		goto fail;
@@ -534,7 +537,7 @@ static void tcp_event(void *ctx, unsigned events)
 		serve_pops(q);
 }
 
-static int nip_connect(struct demi__queue *dq, struct demi__task *t, const struct sockaddr_in *to)
+static int nip_connect_impl(struct demi__queue *dq, struct demi__task *t, const struct sockaddr_in *to)
 {
 	struct nip_queue *q = queue_of(dq);
 	int rc;
@@ -602,7 +605,7 @@ static int tcp_push(struct nip_queue *q, struct demi__task *t, struct demi__push
 	return 0;
 }
 
-static int nip_push(struct demi__queue *dq, struct demi__task *t, struct demi__push_req *req,
+static int nip_push_impl(struct demi__queue *dq, struct demi__task *t, struct demi__push_req *req,
 		    const struct sockaddr_in *to)
 {
 	struct nip_queue *q = queue_of(dq);
@@ -686,7 +689,7 @@ static void pop_poll(struct demi__task *t)
 	(void)t; /* pops are finished by on_readable */
 }
 
-static int nip_pop(struct demi__queue *dq, struct demi__task *t)
+static int nip_pop_impl(struct demi__queue *dq, struct demi__task *t)
 {
 	struct nip_queue *q = queue_of(dq);
 	int rc;
@@ -721,7 +724,7 @@ static void cancel_all(struct demi__list *l)
 		demi__task_fail(demi__container_of(n, struct demi__task, wait_link), ECANCELED);
 }
 
-static int nip_close(struct demi__queue *dq)
+static int nip_close_impl(struct demi__queue *dq)
 {
 	struct nip_queue *q = queue_of(dq);
 
@@ -739,7 +742,7 @@ static int nip_close(struct demi__queue *dq)
 	return 0;
 }
 
-static int nip_setsockopt(struct demi__queue *dq, int level, int name, const void *val,
+static int nip_setsockopt_impl(struct demi__queue *dq, int level, int name, const void *val,
 			  socklen_t len)
 {
 	struct nip_queue *q = queue_of(dq);
@@ -757,6 +760,57 @@ static int nip_setsockopt(struct demi__queue *dq, int level, int name, const voi
 	}
 	return nip_tcp_setsockopt(q->tcp, level, name, val, len);
 }
+
+/* The stack batches frames for the device: whatever a user call made it send goes out
+ * before the call returns. */
+static void flush_queue(struct demi__queue *dq)
+{
+	nip_stack_flush(&nip_of(dq->los)->stack);
+}
+
+static int nip_push(struct demi__queue *dq, struct demi__task *t, struct demi__push_req *req,
+		    const struct sockaddr_in *to)
+{
+	int rc = nip_push_impl(dq, t, req, to);
+
+	flush_queue(dq);
+	return rc;
+}
+
+static int nip_pop(struct demi__queue *dq, struct demi__task *t)
+{
+	int rc = nip_pop_impl(dq, t);
+
+	flush_queue(dq);
+	return rc;
+}
+
+static int nip_connect(struct demi__queue *dq, struct demi__task *t, const struct sockaddr_in *to)
+{
+	int rc = nip_connect_impl(dq, t, to);
+
+	flush_queue(dq);
+	return rc;
+}
+
+static int nip_close(struct demi__queue *dq)
+{
+	struct nip_stack *s = &nip_of(dq->los)->stack;
+	int rc = nip_close_impl(dq);
+
+	nip_stack_flush(s); /* dq is freed */
+	return rc;
+}
+
+static int nip_setsockopt(struct demi__queue *dq, int level, int name, const void *val,
+			  socklen_t len)
+{
+	int rc = nip_setsockopt_impl(dq, level, name, val, len);
+
+	flush_queue(dq);
+	return rc;
+}
+
 
 static int nip_getsockopt(struct demi__queue *dq, int level, int name, void *val, socklen_t *len)
 {

@@ -58,6 +58,7 @@ struct nip_dpdk {
 
 	struct rte_mempool *rx_mp;  /* mbufs whose pinned data rooms are rx_bufs[] */
 	uint32_t rx_buf_bytes; /* size of each receive buffer: a pool size class, >= 2 KiB */
+	uint32_t want_mtu; /* dpdk.mtu, 0 = the port's own */
 	struct rte_mempool *tx_mp;  /* header mbufs, an rte_mbuf_ext_shared_info in priv */
 	struct demi__buf **rx_bufs; /* the pool buffers lent to rx_mp (one reference each) */
 	uint32_t rx_nbufs;
@@ -686,6 +687,21 @@ static int port_setup(struct nip_dpdk *d, struct demi__config *cfg)
 	memset(&conf, 0, sizeof(conf));
 	conf.rxmode.offloads = rx_want;
 	conf.txmode.offloads = tx_want;
+	if (d->want_mtu) {
+		/* A frame must fit one receive buffer (after DPDK's headroom) to stay zero-copy. */
+		if (d->want_mtu + NIP_ETH_HLEN + 4 + RTE_PKTMBUF_HEADROOM > d->rx_buf_bytes) {
+			DEMI_ERR("dpdk: dpdk.mtu %u needs dpdk.rx_buf_bytes of at least %u",
+				 d->want_mtu, d->want_mtu + NIP_ETH_HLEN + 4 + RTE_PKTMBUF_HEADROOM);
+			return -EINVAL;
+		}
+		if (d->want_mtu < info.min_mtu || d->want_mtu > info.max_mtu) {
+			DEMI_ERR("dpdk: port %u: dpdk.mtu %u is outside %u..%u", d->port,
+				 d->want_mtu, info.min_mtu, info.max_mtu);
+			return -EINVAL;
+		}
+		/* Set through the configuration: virtual ports (memif) have no MTU call. */
+		conf.rxmode.mtu = d->want_mtu;
+	}
 	rc = rte_eth_dev_configure(d->port, 1, 1, &conf);
 	if (rc < 0) {
 		DEMI_ERR("dpdk: port %u: rte_eth_dev_configure: %s", d->port, rte_strerror(-rc));
@@ -771,7 +787,7 @@ int nip_dpdk_init(struct nip_dpdk **out, struct demi__config *cfg, struct demi__
 {
 	static uint32_t instance; /* mempool names are global to the process */
 	struct nip_dpdk *d;
-	uint64_t port, nbufs, buf_bytes;
+	uint64_t port, nbufs, buf_bytes, mtu;
 	bool reg;
 	int rc;
 
@@ -784,6 +800,12 @@ int nip_dpdk_init(struct nip_dpdk **out, struct demi__config *cfg, struct demi__
 	/* Some drivers want more than 2 KiB of data room (net_af_packet: its frame size). */
 	if (rc == 0)
 		rc = demi__config_get_u64(cfg, "dpdk.rx_buf_bytes", 2048, 2048, 65536, &buf_bytes);
+	if (rc == 0)
+		rc = demi__config_get_u64(cfg, "dpdk.mtu", 0, 0, 65000, &mtu);
+	if (rc == 0 && mtu && mtu < 576) {
+		DEMI_ERR("dpdk: dpdk.mtu must be at least 576 (or 0: the port's own)");
+		rc = -EINVAL;
+	}
 	if (rc == 0 && (buf_bytes & (buf_bytes - 1))) {
 		DEMI_ERR("dpdk: dpdk.rx_buf_bytes must be a power of two (2048 ... 65536)");
 		rc = -EINVAL;
@@ -804,6 +826,7 @@ int nip_dpdk_init(struct nip_dpdk **out, struct demi__config *cfg, struct demi__
 	d->pool = pool;
 	d->rx_nbufs = (uint32_t)nbufs;
 	d->rx_buf_bytes = (uint32_t)buf_bytes;
+	d->want_mtu = (uint32_t)mtu;
 	d->register_memory = reg;
 	d->iova_va = rte_eal_iova_mode() == RTE_IOVA_VA;
 	d->page_size = (size_t)sysconf(_SC_PAGESIZE);

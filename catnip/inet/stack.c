@@ -47,19 +47,35 @@ int nip_stack_init(struct nip_stack *s, struct nip_link *link, const struct nip_
 void nip_stack_fini(struct nip_stack *s)
 {
 	nip_tcp_fini(s);
+	nip_stack_flush(s);
 	nip_arp_fini(s);
 	free(s->udp_ports);
 	s->udp_ports = NULL;
 }
 
+void nip_stack_flush(struct nip_stack *s)
+{
+	uint32_t n = s->txq_len;
+	int sent;
+
+	if (!n)
+		return;
+	s->txq_len = 0;
+	sent = s->link->ops->tx_burst(s->link->dev, s->txq, (int)n);
+	if (sent < 0)
+		sent = 0;
+	s->cnt.tx_frames += (uint64_t)sent;
+	for (uint32_t i = (uint32_t)sent; i < n; i++) {
+		s->cnt.drop_tx_full++;
+		demi__buf_put(s->txq[i]);
+	}
+}
+
 int nip_link_send(struct nip_stack *s, struct demi__buf *frame)
 {
-	if (s->link->ops->tx_burst(s->link->dev, &frame, 1) != 1) {
-		s->cnt.drop_tx_full++;
-		demi__buf_put(frame);
-		return -ENOBUFS;
-	}
-	s->cnt.tx_frames++;
+	if (s->txq_len == NIP_TXQ)
+		nip_stack_flush(s);
+	s->txq[s->txq_len++] = frame;
 	return 0;
 }
 
@@ -100,7 +116,9 @@ int nip_stack_poll(struct nip_stack *s, uint64_t now)
 	n = s->link->ops->rx_burst(s->link->dev, frames, RX_BURST);
 	for (int i = 0; i < n; i++)
 		nip_stack_input(s, frames[i]);
+	nip_tcp_flush_acks(s);
 	nip_arp_timers(s);
 	n += nip_tcp_poll(s, now);
+	nip_stack_flush(s);
 	return n;
 }

@@ -57,6 +57,9 @@ typedef void (*nip_sent_cb)(void *ctx, int err);
 
 struct nip_arp_entry;
 
+/* Frames the stack batches before one tx_burst call. */
+#define NIP_TXQ 32
+
 struct nip_stack_config {
 	uint32_t ip; /* our IPv4 address, network order */
 	uint64_t arp_ttl_ns; /* a learned entry lives this long */
@@ -83,6 +86,9 @@ struct nip_stack {
 	struct nip_udp_sock **udp_ports; /* 65536 slots, allocated at init */
 	uint16_t next_ephemeral;
 	struct nip_tcp_stack tcp;
+	/* Frames waiting to go to the link in one burst (nip_stack_flush). */
+	struct demi__buf *txq[NIP_TXQ];
+	uint32_t txq_len;
 };
 
 void nip_stack_config_default(struct nip_stack_config *cfg);
@@ -91,6 +97,10 @@ void nip_stack_fini(struct nip_stack *s);
 /* Receives up to a burst of frames from the link and processes them, then runs timers
  * (ARP retries and expiry). Returns how much work was done (0 = idle). */
 int nip_stack_poll(struct nip_stack *s, uint64_t now);
+/* Hands the frames batched so far to the link in one burst (frames it refuses are dropped
+ * and counted). nip_stack_poll ends with it; the libOS calls it after every user call that may
+ * send (a push, a pop that opens the window, a connect, a close). */
+void nip_stack_flush(struct nip_stack *s);
 /* Processes one received frame (consumes the caller's reference). */
 void nip_stack_input(struct nip_stack *s, struct demi__buf *frame);
 /* Adds a permanent ARP entry (config arp_table). */
@@ -121,8 +131,9 @@ void nip_arp_resolve_and_send(struct nip_stack *s, struct demi__buf *frame, uint
 void nip_ip4_input(struct nip_stack *s, struct demi__buf *frame, const uint8_t *pkt, size_t len);
 void nip_icmp4_input(struct nip_stack *s, struct demi__buf *frame, uint8_t *msg, size_t len,
 		     uint32_t src);
-/* Sends a complete frame (Ethernet header filled); counts refusals. Consumes the frame.
- * Returns 0 or -ENOBUFS. */
+/* Queues a complete frame (Ethernet header filled) for the next burst to the link (sent at
+ * once when the batch is full). Consumes the frame. Returns 0: a refusal by the device shows
+ * in drop_tx_full, as a loss the protocols above recover from. */
 int nip_link_send(struct nip_stack *s, struct demi__buf *frame);
 
 #endif

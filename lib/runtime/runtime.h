@@ -104,6 +104,7 @@ struct demi__runtime {
 	uint32_t heap_len;
 	uint32_t heap_cap;
 	struct demi__clock clock;
+	uint64_t pass_now; /* the clock as read once at the start of the current pass */
 	struct demi__runtime_stats stats;
 };
 
@@ -153,6 +154,13 @@ static inline bool demi__runtime_has_ready(const struct demi__runtime *rt)
 /* ---- timers and clock ---- */
 
 uint64_t demi__clock_now(const struct demi__runtime *rt);
+/* The time at the start of the current (or last) scheduler pass: what background tasks and
+ * timers use, so that one pass reads the clock once (a clock read costs tens of ns, a
+ * busy-polling pass a few hundred). */
+static inline uint64_t demi__pass_now(const struct demi__runtime *rt)
+{
+	return rt->pass_now;
+}
 /* Switches the runtime to a fake clock starting at start_ns (tests). */
 void demi__clock_use_fake(struct demi__runtime *rt, uint64_t start_ns);
 void demi__clock_advance(struct demi__runtime *rt, uint64_t delta_ns);

@@ -45,9 +45,12 @@ void nip_tcp_config_default(struct nip_tcp_config *cfg)
 	cfg->cc = &nip_cc_newreno;
 }
 
+static uint64_t siphash_2w(const uint8_t key[16], uint64_t m0, uint64_t m1);
+
 int nip_tcp_init(struct nip_stack *s)
 {
 	struct nip_tcp_stack *t = &s->tcp;
+	uint64_t start;
 
 	memset(t, 0, sizeof(*t));
 	t->hash = calloc(HASH_BUCKETS, sizeof(*t->hash));
@@ -58,7 +61,11 @@ int nip_tcp_init(struct nip_stack *s)
 		return -ENOMEM;
 	}
 	t->hash_mask = HASH_BUCKETS - 1;
-	t->next_ephemeral = EPHEMERAL_FIRST;
+	demi__list_init(&t->ack_pending);
+	/* A secret start (RFC 6056 3.3.1): a restarted process must not reuse the 4-tuples of
+	 * its predecessor, whose peers may still hold them (LAST-ACK, TIME-WAIT). */
+	start = siphash_2w(s->cfg.tcp.isn_secret, 0x6570, 0) % EPHEMERAL_COUNT;
+	t->next_ephemeral = (uint16_t)(EPHEMERAL_FIRST + start);
 	if (!s->cfg.tcp.cc)
 		s->cfg.tcp.cc = &nip_cc_newreno;
 	return 0;
@@ -111,6 +118,7 @@ struct nip_tcp_conn *nip_tcp_conn_alloc(struct nip_stack *s)
 	c->cc_ops = s->cfg.tcp.cc;
 	c->rto = s->cfg.tcp.rto_init;
 	demi__list_init(&c->qlink);
+	demi__list_init(&c->ack_link);
 	nip_tcp_reass_init(&c->reass);
 	s->tcp.nconns++;
 	return c;
@@ -184,6 +192,8 @@ static void conn_release(struct nip_tcp_conn *c)
 	nip_tcp_listen_detach(c);
 	nip_tcp_hash_remove(c);
 	nip_tcp_timers_clear(c);
+	if (demi__list_linked(&c->ack_link))
+		demi__list_remove(&c->ack_link);
 	port_put(c);
 	sq_free(c);
 	rq_free(c);
@@ -620,7 +630,8 @@ struct demi__buf *nip_tcp_recv(struct nip_tcp_conn *c, int *status)
 
 		if (step > c->rcvbuf / 2)
 			step = c->rcvbuf / 2;
-		if (now_wnd > adv && now_wnd - adv >= step)
+		/* A peer that was told at least half the buffer is not held back: no update. */
+		if (adv < c->rcvbuf / 2 && now_wnd > adv && now_wnd - adv >= step)
 			nip_tcp_send_ack(c);
 	}
 	return b;
@@ -751,6 +762,19 @@ int nip_tcp_getsockopt(struct nip_tcp_conn *c, int level, int name, void *val, u
 	memcpy(val, &v, sizeof(v));
 	*len = sizeof(v);
 	return 0;
+}
+
+void nip_tcp_flush_acks(struct nip_stack *s)
+{
+	struct demi__list *n;
+
+	while ((n = demi__list_front(&s->tcp.ack_pending))) {
+		struct nip_tcp_conn *c = demi__container_of(n, struct nip_tcp_conn, ack_link);
+
+		demi__list_remove(n);
+		if (c->segs_unacked && c->state != NIP_TCP_CLOSED)
+			nip_tcp_send_ack(c);
+	}
 }
 
 int nip_tcp_pending(struct nip_stack *s)

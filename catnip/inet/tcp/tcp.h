@@ -150,6 +150,7 @@ struct nip_tcp_conn {
 	struct nip_tcp_reass reass;
 	uint32_t segs_unacked; /* full segments received since our last ACK */
 	bool ack_now; /* send an ACK at the end of this input */
+	struct demi__list ack_link; /* on the stack's ack_pending list (ACK at the end of poll) */
 	uint8_t quickacks; /* ACK at once this many more segments (start of a connection) */
 
 	/* Options. */
@@ -209,6 +210,9 @@ struct nip_tcp_stack {
 	/* Send-queue chunks come from this free list, which grows on demand and never shrinks
 	 * before fini: a steady state allocates nothing. */
 	struct nip_tcp_chunk *chunk_free;
+	/* Connections owed an ACK for in-order data: sent once the received burst has been
+	 * processed (one ACK per burst and connection instead of one per two segments). */
+	struct demi__list ack_pending;
 };
 
 /* Defaults: 256 KiB buffers, RTO 1 s initial / 200 ms min / 60 s max, 15 retries, 6 SYN retries,
@@ -218,6 +222,9 @@ int nip_tcp_init(struct nip_stack *s);
 void nip_tcp_fini(struct nip_stack *s);
 /* Runs due timers. Returns how many fired. */
 int nip_tcp_poll(struct nip_stack *s, uint64_t now);
+/* Sends the ACKs deferred while a burst of segments was processed (nip_stack_poll calls it
+ * after each burst). */
+void nip_tcp_flush_acks(struct nip_stack *s);
 /* A TCP segment (the IP payload) arrived in frame (consumed). */
 void nip_tcp_input(struct nip_stack *s, struct demi__buf *frame, const uint8_t *seg, size_t len,
 		   uint32_t src, uint32_t dst);

@@ -350,9 +350,11 @@ static int data_input(struct nip_tcp_conn *c, struct demi__buf *frame, uint32_t 
 					queue_in_order(c, b);
 				readable = true;
 				c->segs_unacked++;
-				if (filled || c->segs_unacked >= 2 || c->quickacks ||
-				    !s->cfg.tcp.delack)
+				if (filled || !s->cfg.tcp.delack)
 					c->ack_now = true;
+				else if ((c->segs_unacked >= 2 || c->quickacks) &&
+					 !demi__list_linked(&c->ack_link))
+					demi__list_push_back(&s->tcp.ack_pending, &c->ack_link);
 				if (c->quickacks)
 					c->quickacks--;
 			}
@@ -382,7 +384,8 @@ static int data_input(struct nip_tcp_conn *c, struct demi__buf *frame, uint32_t 
 		fin_input(c);
 		readable = true;
 	}
-	if (!c->ack_now && c->segs_unacked && !c->timer[NIP_TCPT_DELACK]) {
+	if (!c->ack_now && c->segs_unacked && !c->timer[NIP_TCPT_DELACK] &&
+	    !demi__list_linked(&c->ack_link)) {
 		nip_tcp_timer_set(c, NIP_TCPT_DELACK, nip_now(s) + s->cfg.tcp.delack);
 		s->cnt.tcp_delayed_acks++;
 	}
