@@ -417,20 +417,53 @@ static void tx_offload(const struct nip_dpdk *d, struct rte_mbuf *m, const uint8
 
 static inline bool tx_len_ok(const struct nip_dpdk *d, const struct demi__buf *b)
 {
-	return b->len >= NIP_ETH_HLEN && b->len <= d->max_frame;
+	return b->len >= NIP_ETH_HLEN && b->len + nip_frame_ext_len(b) <= d->max_frame;
+}
+
+/* A chained frame's payload (link.h) as a second mbuf naming the range in place; its shared
+ * info (in the mbuf's private area) drops the payload buffer's reference once sent. */
+static void tx_attach_payload(struct nip_dpdk *d, struct rte_mbuf *m, struct rte_mbuf *p,
+			      struct demi__buf *b)
+{
+	struct rte_mbuf_ext_shared_info *sh = rte_mbuf_to_priv(p);
+	uint8_t *data = (uint8_t *)nip_frame_ext_data(b);
+	uint32_t len = nip_frame_ext_len(b);
+
+	sh->free_cb = tx_ext_free;
+	sh->fcb_opaque = b->next;
+	rte_mbuf_ext_refcnt_set(sh, 1);
+	rte_pktmbuf_attach_extbuf(p, data, d->iova_va ? (rte_iova_t)(uintptr_t)data : RTE_BAD_IOVA,
+				  (uint16_t)len, sh);
+	p->data_len = (uint16_t)len;
+	p->pkt_len = len;
+	m->next = p;
+	m->nb_segs = 2;
+	m->pkt_len += len;
+	/* The payload reference now belongs to p. */
+	b->next = NULL;
+	b->priv = 0;
 }
 
 /* Sends bufs[0..k), all of acceptable length. Returns how many the PMD took; the rest stay
  * the caller's. */
 static int tx_chunk(struct nip_dpdk *d, struct demi__buf **bufs, uint16_t k)
 {
-	struct rte_mbuf *mbufs[BURST];
-	uint16_t sent;
+	struct rte_mbuf *mbufs[BURST], *pays[BURST];
+	uint16_t sent, chained = 0;
 
+	for (uint16_t i = 0; i < k; i++)
+		chained += bufs[i]->next != NULL;
 	if (rte_pktmbuf_alloc_bulk(d->tx_mp, mbufs, k) != 0) {
 		d->st.tx_nombuf += k;
 		return 0;
 	}
+	if (chained && rte_pktmbuf_alloc_bulk(d->tx_mp, pays, chained) != 0) {
+		for (uint16_t i = 0; i < k; i++)
+			rte_pktmbuf_free(mbufs[i]);
+		d->st.tx_nombuf += k;
+		return 0;
+	}
+	chained = 0;
 	for (uint16_t i = 0; i < k; i++) {
 		struct rte_mbuf *m = mbufs[i];
 		struct demi__buf *b = bufs[i];
@@ -446,16 +479,27 @@ static int tx_chunk(struct nip_dpdk *d, struct demi__buf **bufs, uint16_t k)
 		m->data_len = (uint16_t)b->len;
 		m->pkt_len = b->len;
 		tx_offload(d, m, data, b->len);
+		if (b->next)
+			tx_attach_payload(d, m, pays[chained++], b);
 	}
 	sent = rte_eth_tx_burst(d->port, 0, mbufs, k);
 	for (uint16_t i = 0; i < sent; i++) {
 		d->st.tx_frames++;
-		d->st.tx_bytes += bufs[i]->len;
+		d->st.tx_bytes += mbufs[i]->pkt_len;
 	}
-	/* Refused frames stay the caller's: freeing their mbufs runs the callback, which would
-	 * drop the reference the caller keeps, so take one for it first. */
+	/* Refused frames stay the caller's: freeing their mbufs runs the callbacks, which would
+	 * drop the references the caller keeps, so give the caller its frame back whole first. */
 	for (uint16_t i = sent; i < k; i++) {
+		struct rte_mbuf *p = mbufs[i]->next;
+
 		demi__buf_ref(bufs[i]);
+		if (p) {
+			struct rte_mbuf_ext_shared_info *sh = rte_mbuf_to_priv(p);
+			struct demi__buf *pb = sh->fcb_opaque;
+
+			demi__buf_ref(pb);
+			nip_frame_attach(bufs[i], pb, rte_pktmbuf_mtod(p, uint8_t *), p->data_len);
+		}
 		rte_pktmbuf_free(mbufs[i]);
 	}
 	d->st.tx_full += (uint64_t)(k - sent);
@@ -475,7 +519,7 @@ static int dpdk_tx_burst(void *dev, struct demi__buf **bufs, int n)
 		 * retries what was not taken does not retry it forever. */
 		if (!tx_len_ok(d, bufs[taken])) {
 			d->st.tx_bad++;
-			demi__buf_put(bufs[taken++]);
+			nip_frame_put(bufs[taken++]);
 			continue;
 		}
 		while (k < BURST && taken + k < n && tx_len_ok(d, bufs[taken + k]))
@@ -686,7 +730,11 @@ static int port_setup(struct nip_dpdk *d, struct demi__config *cfg)
 		   RTE_ETH_TX_OFFLOAD_TCP_CKSUM);
 	memset(&conf, 0, sizeof(conf));
 	conf.rxmode.offloads = rx_want;
-	conf.txmode.offloads = tx_want;
+	/* Frames chained to their payload (zero-copy TCP) need multi-segment transmit. */
+	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
+		conf.txmode.offloads = tx_want | RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	else
+		conf.txmode.offloads = tx_want;
 	if (d->want_mtu) {
 		/* A frame must fit one receive buffer (after DPDK's headroom) to stay zero-copy. */
 		if (d->want_mtu + NIP_ETH_HLEN + 4 + RTE_PKTMBUF_HEADROOM > d->rx_buf_bytes) {
@@ -770,7 +818,10 @@ static int port_setup(struct nip_dpdk *d, struct demi__config *cfg)
 	/* The stack has one RX L4 flag: both protocols or neither. */
 	d->rx_check_l4 = (rx_want & RTE_ETH_RX_OFFLOAD_UDP_CKSUM) &&
 			 (rx_want & RTE_ETH_RX_OFFLOAD_TCP_CKSUM);
-	d->link.offloads = (d->tx_ol_ip ? NIP_OFF_IPV4_CSUM_TX : 0) |
+	d->link.offloads = ((conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) ?
+				    NIP_OFF_TX_CHAIN :
+				    0) |
+			   (d->tx_ol_ip ? NIP_OFF_IPV4_CSUM_TX : 0) |
 			   (d->tx_ol_udp ? NIP_OFF_UDP_CSUM_TX : 0) |
 			   (d->tx_ol_tcp ? NIP_OFF_TCP_CSUM_TX : 0) |
 			   (d->rx_check_ip ? NIP_OFF_IPV4_CSUM_RX : 0) |

@@ -66,6 +66,24 @@ static void enqueue(struct nip_test_wire *w, struct nip_test_end *to, struct dem
 	}
 }
 
+/* A chained frame (link.h) arrives at the other end as one buffer, as a NIC would put it on
+ * the wire; NULL when out of buffers (the frame is lost, as on a full wire). */
+static struct demi__buf *linearize(struct nip_test_wire *w, struct demi__buf *b)
+{
+	struct demi__buf *c;
+	uint32_t ext = nip_frame_ext_len(b);
+
+	if (!b->next)
+		return b;
+	c = demi__pool_get(w->pool, b->len + ext);
+	if (c) {
+		memcpy(demi__buf_data(c), demi__buf_data(b), b->len);
+		memcpy(demi__buf_data(c) + b->len, nip_frame_ext_data(b), ext);
+	}
+	nip_frame_put(b);
+	return c;
+}
+
 static int tx_burst(void *dev, struct demi__buf **bufs, int n)
 {
 	struct nip_test_end *from = dev;
@@ -74,10 +92,14 @@ static int tx_burst(void *dev, struct demi__buf **bufs, int n)
 	const struct nip_test_faults *f = &w->faults;
 
 	for (int i = 0; i < n; i++) {
-		struct demi__buf *b = bufs[i];
+		struct demi__buf *b = linearize(w, bufs[i]);
 		uint64_t due = *w->now + f->delay_ns + (f->jitter_ns ? rnd(w) % f->jitter_ns : 0);
 
 		from->stats.sent++;
+		if (!b) {
+			from->stats.dropped++;
+			continue;
+		}
 		if (hit(w, f->drop_ppm)) {
 			from->stats.dropped++;
 			demi__buf_put(b);
@@ -145,6 +167,7 @@ void nip_test_wire_init(struct nip_test_wire *w, struct demi__pool *pool, const 
 		e->link.ops = &test_link_ops;
 		e->link.dev = e;
 		e->link.mtu = mtu;
+		e->link.offloads = NIP_OFF_TX_CHAIN; /* linearized on the way (tests may clear it) */
 		e->link.mac[0] = 0x02;
 		e->link.mac[5] = (uint8_t)(i + 1);
 	}

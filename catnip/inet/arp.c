@@ -68,7 +68,7 @@ static void fail_pending(struct nip_arp_entry *e, int err)
 	e->pending = NULL;
 	e->npending = e->pending_cap = 0;
 	for (uint32_t i = 0; i < n; i++) {
-		demi__buf_put(p[i].frame);
+		nip_frame_put(p[i].frame);
 		if (p[i].cb)
 			p[i].cb(p[i].ctx, err);
 	}
@@ -305,7 +305,7 @@ void nip_arp_resolve_and_send(struct nip_stack *s, struct demi__buf *frame, uint
 	return;
 full:
 	s->cnt.drop_arp_pending_full++;
-	demi__buf_put(frame);
+	nip_frame_put(frame);
 	if (cb)
 		cb(ctx, -ENOBUFS);
 }

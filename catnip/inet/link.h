@@ -7,7 +7,8 @@
  *
  * Ownership: rx_burst hands each received buffer (one reference) to the stack; tx_burst takes
  * the caller's reference of every buffer it accepts (the device drops it once the frame is
- * sent) and leaves the rest with the caller. alloc returns a buffer with at least
+ * sent; for a chained frame, the payload buffer's reference too) and leaves the rest with the
+ * caller. alloc returns a buffer with at least
  * DEMI__BUF_HEADROOM bytes of headroom, so headers are prepended in place.
  */
 #ifndef NIP_LINK_H
@@ -27,7 +28,42 @@ enum {
 	NIP_OFF_TCP_CSUM_TX = 1u << 2,
 	NIP_OFF_IPV4_CSUM_RX = 1u << 3, /* device checked the IPv4 checksum (NIP_RXF_*) */
 	NIP_OFF_L4_CSUM_RX = 1u << 4,
+	NIP_OFF_TX_CHAIN = 1u << 5, /* tx_burst takes frames that end in a payload range */
 };
+
+/*
+ * A frame for tx_burst may end in a range of another pool buffer, so a payload goes out with
+ * no copy (links with NIP_OFF_TX_CHAIN only): frame->next names that buffer (one reference,
+ * owned by the frame from then on) and frame->priv holds the range (offset from its base in
+ * the high 32 bits, length in the low 32). The frame's own bytes (the headers) come first.
+ * Whoever drops such a frame drops both references: nip_frame_put.
+ */
+static inline void nip_frame_attach(struct demi__buf *frame, struct demi__buf *pay,
+				    const uint8_t *data, uint32_t len)
+{
+	frame->next = pay;
+	frame->priv = (uint64_t)(uint32_t)(data - pay->base) << 32 | len;
+}
+
+static inline uint32_t nip_frame_ext_len(const struct demi__buf *frame)
+{
+	return frame->next ? (uint32_t)frame->priv : 0;
+}
+
+static inline const uint8_t *nip_frame_ext_data(const struct demi__buf *frame)
+{
+	return frame->next->base + (frame->priv >> 32);
+}
+
+static inline void nip_frame_put(struct demi__buf *frame)
+{
+	if (frame->next) {
+		demi__buf_put(frame->next);
+		frame->next = NULL;
+		frame->priv = 0;
+	}
+	demi__buf_put(frame);
+}
 
 struct nip_link_ops {
 	/* Up to n received frames into bufs. Returns how many (0 when none). */

@@ -67,7 +67,7 @@ void nip_stack_flush(struct nip_stack *s)
 	s->cnt.tx_frames += (uint64_t)sent;
 	for (uint32_t i = (uint32_t)sent; i < n; i++) {
 		s->cnt.drop_tx_full++;
-		demi__buf_put(s->txq[i]);
+		nip_frame_put(s->txq[i]);
 	}
 }
 

@@ -48,6 +48,11 @@ static struct net *net_create(const struct nip_test_faults *faults, const char *
 	nip_test_wire_init(&n->wire, &n->pool, &n->now, 1500, seed);
 	if (faults)
 		n->wire.faults = *faults;
+	/* NewReno runs send by copying payloads into frames, CUBIC runs by chaining them. */
+	if (!strcmp(cc, "newreno")) {
+		n->wire.end[0].link.offloads &= ~NIP_OFF_TX_CHAIN;
+		n->wire.end[1].link.offloads &= ~NIP_OFF_TX_CHAIN;
+	}
 	nip_stack_config_default(&cfg);
 	cfg.tcp.cc = nip_tcp_cc_find(cc);
 	assert_non_null(cfg.tcp.cc);
@@ -264,7 +269,8 @@ static void one_case(uint32_t loss_ppm, const char *cc, uint64_t seed)
 	t1 = transfer(n, c, s, total, seed * 3 + 1);
 	t2 = transfer(n, s, c, total, seed * 5 + 7);
 	printf("# %s loss %.1f%%: %llu MiB each way in %.3f s + %.3f s virtual; "
-	       "retransmits a %llu b %llu, fast %llu/%llu, rto %llu/%llu, corrupt drops %llu\n",
+	       "retransmits a %llu b %llu, fast %llu/%llu, rto %llu/%llu, corrupt drops %llu, "
+	       "zero-copy segments %llu\n",
 	       cc, loss_ppm / 10000.0, (unsigned long long)(total >> 20), t1 / 1e9, t2 / 1e9,
 	       (unsigned long long)n->a.cnt.tcp_retransmits,
 	       (unsigned long long)n->b.cnt.tcp_retransmits,
@@ -273,7 +279,12 @@ static void one_case(uint32_t loss_ppm, const char *cc, uint64_t seed)
 	       (unsigned long long)n->a.cnt.tcp_rto_timeouts,
 	       (unsigned long long)n->b.cnt.tcp_rto_timeouts,
 	       (unsigned long long)(n->a.cnt.drop_tcp_bad[NIP_TCP_BAD_CSUM] +
-				    n->b.cnt.drop_tcp_bad[NIP_TCP_BAD_CSUM]));
+				    n->b.cnt.drop_tcp_bad[NIP_TCP_BAD_CSUM]),
+	       (unsigned long long)(n->a.cnt.tcp_tx_zero_copy + n->b.cnt.tcp_tx_zero_copy));
+	if (strcmp(cc, "newreno"))
+		assert_true(n->a.cnt.tcp_tx_zero_copy > 0 && n->b.cnt.tcp_tx_zero_copy > 0);
+	else
+		assert_true(n->a.cnt.tcp_tx_zero_copy == 0 && n->b.cnt.tcp_tx_zero_copy == 0);
 	close_pair(n, c, s);
 	net_destroy(n);
 }

@@ -187,7 +187,7 @@ static int ack_input(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg)
 {
 	struct nip_stack *s = c->s;
 	uint32_t ack = seg->ack, win;
-	bool fin_acked;
+	bool fin_acked, pure_dup, sack_news = false;
 
 	if (c->state == NIP_TCP_SYN_RCVD) {
 		if (!nip_seq_gt(ack, c->snd_una) || nip_seq_gt(ack, c->snd_max)) {
@@ -218,14 +218,22 @@ static int ack_input(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg)
 		return DROP;
 	}
 	win = (uint32_t)seg->win << c->snd_wscale;
-	if (c->sack_ok && seg->opt.nsack)
+	/* A duplicate ACK (RFC 5681 2) carries no data and the same window (not a zero one:
+	 * answers to window probes). With SACK, an ACK that SACKs new data counts too, even
+	 * with data or a new window (RFC 6675 2): when data flows both ways, the peer's data
+	 * segments are its only ACKs. */
+	pure_dup = seg->payload_len == 0 && !(seg->flags & (NIP_TCP_SYN | NIP_TCP_FIN)) &&
+		   win == c->snd_wnd && win;
+	if (c->sack_ok && seg->opt.nsack) {
+		uint32_t sacked = c->sb.sacked;
+
 		nip_tcp_sb_update(&c->sb, seg->opt.sack, seg->opt.nsack, c->snd_una, c->snd_max);
+		sack_news = c->sb.sacked > sacked;
+	}
 	if (nip_seq_gt(ack, c->snd_una))
 		new_ack(c, ack);
-	else if (ack == c->snd_una && seg->payload_len == 0 &&
-		 !(seg->flags & (NIP_TCP_SYN | NIP_TCP_FIN)) && win == c->snd_wnd && win &&
-		 c->snd_max != c->snd_una)
-		dup_ack(c); /* not with a zero window: answers to window probes */
+	else if (ack == c->snd_una && c->snd_max != c->snd_una && (sack_news || pure_dup))
+		dup_ack(c);
 	/* Window update (RFC 9293 3.10.7.4, SND.WL1/SND.WL2 rule). */
 	if (nip_seq_lt(c->snd_wl1, seg->seq) ||
 	    (c->snd_wl1 == seg->seq && nip_seq_leq(c->snd_wl2, ack))) {

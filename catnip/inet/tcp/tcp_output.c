@@ -18,10 +18,14 @@
 #include "stack.h"
 #include "tcp.h"
 #include "tcp_seq.h"
+#include "wire/checksum.h"
 #include "wire/eth.h"
 
 #define L3_OFF (NIP_ETH_HLEN + NIP_IP4_HLEN)
 #define OUTPUT_BURST 256 /* segments per call: the device ring is not bottomless */
+/* Payloads from this size on are chained to the frame rather than copied (when the link can):
+ * below it a copy costs less than a second descriptor. */
+#define CHAIN_MIN 256
 
 static uint32_t min32(uint32_t a, uint32_t b)
 {
@@ -116,6 +120,33 @@ static void sq_copy(struct nip_tcp_conn *c, uint32_t seq, uint8_t *dst, uint32_t
 	c->sq_cur_seq = kseq;
 }
 
+/* The chunk holding all of [seq, seq + len), and where that range starts in it; NULL when the
+ * range spans chunks (it is then copied). Moves the cursor like sq_copy. */
+static struct nip_tcp_chunk *sq_find(struct nip_tcp_conn *c, uint32_t seq, uint32_t len,
+				     const uint8_t **data)
+{
+	struct nip_tcp_chunk *k;
+	uint32_t kseq;
+
+	if (c->sq_cur && nip_seq_leq(c->sq_cur_seq, seq)) {
+		k = c->sq_cur;
+		kseq = c->sq_cur_seq;
+	} else {
+		k = c->sq_head;
+		kseq = c->snd_una;
+	}
+	while (k && nip_seq_geq(seq, kseq + k->len)) {
+		kseq += k->len;
+		k = k->next;
+	}
+	if (!k || seq - kseq + len > k->len)
+		return NULL;
+	*data = k->data + (seq - kseq);
+	c->sq_cur = k;
+	c->sq_cur_seq = kseq;
+	return k;
+}
+
 /* Builds and sends one segment: [seq, seq + len) of the send queue (len may be 0). */
 static int send_segment(struct nip_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
 {
@@ -125,6 +156,8 @@ static int send_segment(struct nip_tcp_conn *c, uint32_t seq, uint32_t len, uint
 	size_t hlen;
 	uint8_t *l4;
 	bool syn = flags & NIP_TCP_SYN;
+	struct nip_tcp_chunk *chunk;
+	const uint8_t *pay = NULL;
 
 	memset(&h, 0, sizeof(h));
 	h.sport = c->local_port;
@@ -153,15 +186,36 @@ static int send_segment(struct nip_tcp_conn *c, uint32_t seq, uint32_t len, uint
 	if (!(flags & NIP_TCP_RST))
 		h.win = window_field(c, syn);
 	hlen = NIP_TCP_HLEN + nip_tcp_opts_len(&h.opt);
-	f = s->link->ops->alloc(s->link->dev, L3_OFF + hlen + len);
+	chunk = len >= CHAIN_MIN && (s->link->offloads & NIP_OFF_TX_CHAIN) ?
+			sq_find(c, seq, len, &pay) :
+			NULL;
+	f = s->link->ops->alloc(s->link->dev, L3_OFF + hlen + (chunk ? 0 : len));
 	if (!f) {
 		s->cnt.drop_no_buffer++;
 		return -ENOBUFS;
 	}
 	l4 = demi__buf_data(f) + L3_OFF;
-	if (len)
-		sq_copy(c, seq, l4 + hlen, len);
-	nip_tcp_emit(l4, &h, s->cfg.ip, c->remote_ip, len, s->link->offloads & NIP_OFF_TCP_CSUM_TX);
+	if (chunk) {
+		/* Zero copy: the frame is the headers, chained to the range of the pushed buffer. */
+		bool offload = s->link->offloads & NIP_OFF_TCP_CSUM_TX;
+
+		nip_tcp_emit(l4, &h, s->cfg.ip, c->remote_ip, len, true);
+		if (!offload) {
+			/* The field holds the pseudo-header sum: add header and payload. */
+			uint32_t sum = nip_csum_add(nip_csum_add(0, l4, hlen), pay, len);
+			uint16_t ck = nip_csum_fold(sum);
+
+			memcpy(l4 + 16, &ck, 2);
+		}
+		demi__buf_ref(chunk->buf);
+		nip_frame_attach(f, chunk->buf, pay, len);
+		s->cnt.tcp_tx_zero_copy++;
+	} else {
+		if (len)
+			sq_copy(c, seq, l4 + hlen, len);
+		nip_tcp_emit(l4, &h, s->cfg.ip, c->remote_ip, len,
+			     s->link->offloads & NIP_OFF_TCP_CSUM_TX);
+	}
 	s->cnt.tcp_tx++;
 	s->cnt.tcp_tx_bytes += len;
 	if (flags & NIP_TCP_ACK) {
