@@ -96,6 +96,7 @@ run_catnip() {
 run_raw() {
 	local frame=$((size + 66)) # Ethernet + IPv4 + TCP with timestamps
 	[ $frame -ge 60 ] || frame=60
+	rm -f "$dir/raw.sock"
 	"$raw" -l 1 --no-pci --no-telemetry --no-huge -m 256 --file-prefix rs$$ \
 		--vdev=net_memif0,role=server,id=0,socket=$dir/raw.sock,socket-abstract=no \
 		-- --server >"$out/raw-server.log" 2>&1 &
@@ -131,6 +132,7 @@ run_kernel() {
 
 bulk_catnip() {
 	local msgs=$bulk_mib
+	rm -f "$dir/catnip.sock"
 	CONFIG_PATH=$dir/server.yaml "$ex/tcp-push-pop" --server 10.80.0.1:9 --count 1 \
 		>"$out/bulk-server.log" 2>&1 &
 	pid=$!
