@@ -50,6 +50,7 @@ struct nip_counters {
 	uint64_t tcp_zero_window_probes, tcp_keepalive_probes, tcp_delayed_acks;
 	uint64_t tcp_active_opens, tcp_passive_opens, tcp_ooo_segs;
 	uint64_t tcp_tx_zero_copy; /* segments whose payload was chained, not copied */
+	uint64_t tcp_lost_retransmits; /* retransmissions found lost again during recovery */
 };
 
 /* Something that waits for a frame to leave: told 0 when the frame was handed to the link,

@@ -178,6 +178,8 @@ struct nip_tcp_conn {
 	bool in_recovery;
 	uint32_t recover; /* snd_max when recovery started */
 	uint32_t high_rxt; /* highest sequence retransmitted in this recovery */
+	uint32_t rxt_una_seq; /* the retransmission of the first hole: its sequence number */
+	uint64_t rxt_una_time; /* and when it was sent (0: none outstanding) */
 	struct nip_tcp_scoreboard sb;
 
 	/* Timers: deadlines by enum nip_tcp_timer, and the connection's place in the stack's

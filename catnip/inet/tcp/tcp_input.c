@@ -120,7 +120,27 @@ static void enter_recovery(struct nip_tcp_conn *c)
 		s->cnt.tcp_retransmits++;
 	}
 	c->high_rxt = c->snd_una + len;
+	c->rxt_una_seq = c->snd_una;
+	c->rxt_una_time = nip_now(s);
 	nip_tcp_rto_arm(c);
+}
+
+/*
+ * A retransmission can be lost too; RFC 6675 alone would wait for the RTO. When the first
+ * hole is still open more than a round trip (srtt + 4 rttvar) after it was retransmitted,
+ * while SACKs keep arriving, the retransmission is taken as lost and the holes become
+ * eligible again (in the spirit of RACK, RFC 8985, restricted to the first hole).
+ */
+static void detect_lost_retransmit(struct nip_tcp_conn *c)
+{
+	uint64_t now = nip_now(c->s);
+
+	if (!c->in_recovery || !c->sack_ok || !c->rxt_una_time || !c->srtt ||
+	    c->snd_una != c->rxt_una_seq || now - c->rxt_una_time <= c->srtt + 4 * c->rttvar)
+		return;
+	c->high_rxt = c->snd_una;
+	c->rxt_una_time = 0;
+	c->s->cnt.tcp_lost_retransmits++;
 }
 
 static void dup_ack(struct nip_tcp_conn *c)
@@ -229,6 +249,8 @@ static int ack_input(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg)
 
 		nip_tcp_sb_update(&c->sb, seg->opt.sack, seg->opt.nsack, c->snd_una, c->snd_max);
 		sack_news = c->sb.sacked > sacked;
+		if (sack_news)
+			detect_lost_retransmit(c);
 	}
 	if (nip_seq_gt(ack, c->snd_una))
 		new_ack(c, ack);

@@ -186,6 +186,13 @@ static int send_segment(struct nip_tcp_conn *c, uint32_t seq, uint32_t len, uint
 	if (!(flags & NIP_TCP_RST))
 		h.win = window_field(c, syn);
 	hlen = NIP_TCP_HLEN + nip_tcp_opts_len(&h.opt);
+	/* SACK blocks share the option space with the data, and the MSS leaves room only for
+	 * timestamps: keep the blocks that fit in the MTU (the first, most recent one first,
+	 * RFC 2018 4), none on a full-sized segment, which the device would otherwise drop. */
+	while (h.opt.nsack && NIP_IP4_HLEN + hlen + len > s->link->mtu) {
+		h.opt.nsack--;
+		hlen = NIP_TCP_HLEN + nip_tcp_opts_len(&h.opt);
+	}
 	chunk = len >= CHAIN_MIN && (s->link->offloads & NIP_OFF_TX_CHAIN) ?
 			sq_find(c, seq, len, &pay) :
 			NULL;
@@ -349,6 +356,10 @@ static bool send_lost(struct nip_tcp_conn *c)
 	if (nip_seq_gt(start + len, c->snd_nxt))
 		return false;
 	send_segment(c, start, len, NIP_TCP_ACK);
+	if (start == c->snd_una) {
+		c->rxt_una_seq = start;
+		c->rxt_una_time = nip_now(c->s);
+	}
 	c->high_rxt = start + len;
 	c->s->cnt.tcp_retransmits++;
 	return true;
@@ -367,6 +378,11 @@ void nip_tcp_output(struct nip_tcp_conn *c)
 	}
 	for (int burst = 0; burst < OUTPUT_BURST; burst++) {
 		uint32_t fl = flight(c), cwnd = c->cc.cwnd, len, usable, rwnd_room;
+
+		/* Limited transmit (RFC 3042): the first two duplicate ACKs each let one new
+		 * segment out, so a small window still earns the third. */
+		if (!c->in_recovery && c->dupacks && c->dupacks < 3)
+			cwnd += c->dupacks * (uint32_t)c->mss;
 		bool fin;
 		uint8_t flags = NIP_TCP_ACK;
 
