@@ -157,7 +157,7 @@ static void dup_ack(struct nip_tcp_conn *c)
 		enter_recovery(c);
 }
 
-static void new_ack(struct nip_tcp_conn *c, uint32_t ack)
+static void new_ack(struct nip_tcp_conn *c, uint32_t ack, uint32_t ts_rtt)
 {
 	struct nip_stack *s = c->s;
 	uint32_t acked = ack - c->snd_una;
@@ -165,7 +165,13 @@ static void new_ack(struct nip_tcp_conn *c, uint32_t ack)
 	uint32_t data_acked = min32(acked, c->sq_bytes);
 	bool was_writable = nip_tcp_writable(c);
 
-	if (c->rtt_start && nip_seq_gt(ack, c->rtt_seq)) {
+	/* RTT (RFC 6298): the echoed timestamp measures every ACK, retransmissions included
+	 * (RFC 7323 4), but its 1 ms ticks only resolve round trips of milliseconds; shorter
+	 * ones come from the one segment timed with the real clock (Karn's rule applies). */
+	if (ts_rtt >= 2 && ts_rtt < 60000) { /* beyond a minute: a bogus echo */
+		nip_tcp_rtt_sample(c, (uint64_t)ts_rtt * 1000000u);
+		c->rtt_start = 0;
+	} else if (c->rtt_start && nip_seq_gt(ack, c->rtt_seq)) {
 		nip_tcp_rtt_sample(c, nip_now(s) - c->rtt_start);
 		c->rtt_start = 0;
 	}
@@ -253,7 +259,9 @@ static int ack_input(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg)
 			detect_lost_retransmit(c);
 	}
 	if (nip_seq_gt(ack, c->snd_una))
-		new_ack(c, ack);
+		new_ack(c, ack, c->ts_ok && seg->opt.has_ts && seg->opt.tsecr ?
+					nip_tcp_tsval(c) - seg->opt.tsecr :
+					0);
 	else if (ack == c->snd_una && c->snd_max != c->snd_una && (sack_news || pure_dup))
 		dup_ack(c);
 	/* Window update (RFC 9293 3.10.7.4, SND.WL1/SND.WL2 rule). */
