@@ -248,8 +248,10 @@ fail:
 	return rc < 0 ? rc : -EINVAL;
 }
 
-static void log_counters(const struct nip_counters *c)
+static void log_counters(const struct nip_counters *c, struct nip_dpdk *dev)
 {
+	struct nip_dpdk_stats ds;
+
 	uint64_t ip4_drops = 0;
 
 	for (int i = 0; i < NIP_IP4_NERR; i++)
@@ -291,20 +293,37 @@ static void log_counters(const struct nip_counters *c)
 		  (unsigned long long)c->drop_tcp_syn_queue_full,
 		  (unsigned long long)c->drop_tcp_accept_queue_full,
 		  (unsigned long long)c->drop_tcp_after_close);
+	nip_dpdk_stats(dev, &ds);
+	DEMI_INFO("catnip: device rx %llu frames (%llu copied, %llu bad checksum, %llu no buffer) "
+		  "tx %llu frames, %llu refused (ring full), %llu too long, %llu no mbuf",
+		  (unsigned long long)ds.rx_frames, (unsigned long long)ds.rx_copied,
+		  (unsigned long long)ds.rx_csum_bad, (unsigned long long)ds.rx_nobuf,
+		  (unsigned long long)ds.tx_frames, (unsigned long long)ds.tx_full,
+		  (unsigned long long)ds.tx_bad, (unsigned long long)ds.tx_nombuf);
 }
 
 static void nip_fini(struct demi__libos *los)
 {
 	struct nip_libos *n = nip_of(los);
 
-	/* Closed connections may still owe their peers data or a FIN: give them a moment to
+	/* Closed connections may still owe their peers data or a FIN: give them up to 2 s to
 	 * deliver it, as the kernel would after a process exits (demi_close promises the FIN
-	 * after all pushed data). */
-	uint64_t deadline = demi__clock_now(&los->rt) + 2000000000ull;
+	 * after all pushed data), and up to 0.5 s for the peers' FINs; reset what is left. */
+	uint64_t t0 = demi__clock_now(&los->rt), now = t0;
+	int owing, closing;
 
-	while (nip_tcp_pending(&n->stack) && demi__clock_now(&los->rt) < deadline)
-		nip_stack_poll(&n->stack, demi__clock_now(&los->rt));
-	log_counters(&n->stack.cnt);
+	for (;;) {
+		nip_tcp_orphans(&n->stack, &owing, &closing);
+		if (!(owing && now < t0 + 2000000000ull) && !(closing && now < t0 + 500000000ull))
+			break;
+		for (int i = 0; i < 64; i++) {
+			now = demi__clock_now(&los->rt);
+			nip_stack_poll(&n->stack, now);
+		}
+	}
+	nip_tcp_abort_orphans(&n->stack);
+	nip_stack_flush(&n->stack);
+	log_counters(&n->stack.cnt, n->dev);
 	demi__bg_remove(&n->poller);
 	nip_stack_fini(&n->stack);
 	nip_dpdk_fini(n->dev);

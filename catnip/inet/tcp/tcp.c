@@ -777,15 +777,36 @@ void nip_tcp_flush_acks(struct nip_stack *s)
 	}
 }
 
-int nip_tcp_pending(struct nip_stack *s)
+void nip_tcp_orphans(struct nip_stack *s, int *owing, int *closing)
 {
-	int n = 0;
-
+	*owing = *closing = 0;
 	for (uint32_t i = 0; i <= s->tcp.hash_mask; i++)
-		for (struct nip_tcp_conn *c = s->tcp.hash[i]; c; c = c->hnext)
-			if (!c->owned && (c->sq_bytes || (c->fin_queued && !c->fin_sent)))
-				n++;
-	return n;
+		for (struct nip_tcp_conn *c = s->tcp.hash[i]; c; c = c->hnext) {
+			if (c->owned)
+				continue;
+			if (c->sq_bytes || (c->fin_queued && !c->fin_sent) ||
+			    c->state == NIP_TCP_FIN_WAIT_1 || c->state == NIP_TCP_CLOSING ||
+			    c->state == NIP_TCP_LAST_ACK)
+				(*owing)++;
+			else if (c->state == NIP_TCP_FIN_WAIT_2)
+				(*closing)++;
+		}
+}
+
+void nip_tcp_abort_orphans(struct nip_stack *s)
+{
+	for (uint32_t i = 0; i <= s->tcp.hash_mask; i++) {
+		struct nip_tcp_conn *c = s->tcp.hash[i], *next;
+
+		for (; c; c = next) {
+			next = c->hnext;
+			if (c->owned || c->state == NIP_TCP_TIME_WAIT || c->state == NIP_TCP_CLOSED ||
+			    c->state == NIP_TCP_LISTEN || c->state == NIP_TCP_SYN_SENT)
+				continue;
+			nip_tcp_send_rst_conn(c);
+			nip_tcp_drop(c, ECONNABORTED);
+		}
+	}
 }
 
 const char *nip_tcp_state_name(enum nip_tcp_state st)

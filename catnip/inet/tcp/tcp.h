@@ -265,8 +265,12 @@ int nip_tcp_setsockopt(struct nip_tcp_conn *c, int level, int name, const void *
 		       uint32_t len);
 int nip_tcp_getsockopt(struct nip_tcp_conn *c, int level, int name, void *val, uint32_t *len);
 const char *nip_tcp_state_name(enum nip_tcp_state st);
-/* Connections closed by their owner with data not yet acknowledged or a FIN not yet sent. */
-int nip_tcp_pending(struct nip_stack *s);
+/* Connections closed by their owner (orphans) that still owe their peer data or a FIN
+ * (owing), and those waiting for the peer's FIN (closing, in FIN-WAIT-2). */
+void nip_tcp_orphans(struct nip_stack *s, int *owing, int *closing);
+/* Resets every orphan not yet in TIME-WAIT (the process is going away: its peers must not
+ * wait for answers that will never come). */
+void nip_tcp_abort_orphans(struct nip_stack *s);
 
 /* Between TCP's files. */
 struct nip_tcp_conn *nip_tcp_conn_alloc(struct nip_stack *s);
