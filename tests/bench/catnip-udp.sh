@@ -33,106 +33,23 @@ while [ $# -gt 0 ]; do
 	esac
 	shift 2
 done
-ex=$build/examples
-raw=$build/tests/bench/raw-memif-pingpong
-[ -x "$raw" ] || { echo "SKIP: $raw not built (no DPDK)"; exit 77; }
-out=$build/bench-catnip-udp
-mkdir -p "$out"
-results=$out/results.txt
-: >"$results"
-dir=$(mktemp -d)
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill -INT "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-
-eal() { # NAME CORE ROLE SOCKET MAC
-	local vdev="--vdev=net_memif0,role=$3,id=0,socket=$4,socket-abstract=no,mac=$5"
-	echo "[\"$1\", \"-l\", \"$2\", \"--no-pci\", \"--no-telemetry\", \"--no-huge\"," \
-		"\"-m\", \"256\", \"--file-prefix\", \"$1$$\", \"$vdev\"]"
-}
-for side in server client; do
-	if [ $side = server ]; then core=1 ip=10.79.0.1 mac=02:00:00:00:00:01
-	else core=0 ip=10.79.0.2 mac=02:00:00:00:00:02; fi
-	cat >"$dir/$side.yaml" <<EOY
-libos: catnip
-demikernel:
-  local_ipv4_addr: $ip
-dpdk:
-  eal_init: $(eal "cn$side" $core $side "$dir/catnip.sock" $mac)
-EOY
-done
-# A memif client can only start once the server's socket exists.
-wait_socket() {
-	for _ in $(seq 100); do
-		[ -S "$1" ] && return 0
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "$0: server socket $1 never appeared" >&2
-	exit 1
-}
-field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
-
-run_catnip() {
-	CONFIG_PATH=$dir/server.yaml "$ex/udp-echo" --server 10.79.0.1:7 >"$out/catnip-server.log" 2>&1 &
-	pid=$!
-	wait_socket "$dir/catnip.sock"
-	CONFIG_PATH=$dir/client.yaml timeout 120 "$ex/udp-pingpong" --client 10.79.0.1:7 \
-		--size "$size" --requests "$requests" --warmup 2000 >"$out/catnip-client.log" 2>&1
-	local rc=$?
-	kill -INT $pid
-	wait $pid
-	pid=
-	[ $rc = 0 ] || { echo "$0: catnip client failed" >&2; cat "$out/catnip-client.log" >&2; exit 1; }
-	grep '^RESULT' "$out/catnip-client.log"
-}
-run_raw() {
-	local frame=$((size + 42))
-	[ $frame -ge 60 ] || frame=60
-	"$raw" -l 1 --no-pci --no-telemetry --no-huge -m 256 --file-prefix rs$$ \
-		--vdev=net_memif0,role=server,id=0,socket=$dir/raw.sock,socket-abstract=no \
-		-- --server >"$out/raw-server.log" 2>&1 &
-	pid=$!
-	wait_socket "$dir/raw.sock"
-	timeout 120 taskset -c 0 "$raw" -l 0 --no-pci --no-telemetry --no-huge -m 256 \
-		--file-prefix rc$$ \
-		--vdev=net_memif0,role=client,id=0,socket=$dir/raw.sock,socket-abstract=no \
-		-- --client --requests "$requests" --warmup 2000 --size $frame \
-		>"$out/raw-client.log" 2>&1
-	local rc=$?
-	kill -INT $pid
-	wait $pid
-	pid=
-	[ $rc = 0 ] || { echo "$0: raw client failed" >&2; cat "$out/raw-client.log" >&2; exit 1; }
-	grep '^RESULT' "$out/raw-client.log"
-}
-run_kernel() {
-	local port=$((30000 + $$ % 20000))
-	taskset -c 1 "$ex/linux-echo" --server 127.0.0.1:$port --mode epoll --proto udp \
-		>"$out/kernel-server.log" 2>&1 &
-	pid=$!
-	sleep 0.3
-	taskset -c 0 "$ex/linux-echo" --pingpong 127.0.0.1:$port --proto udp --size "$size" \
-		--requests "$requests" --warmup 2000 >"$out/kernel-client.log" 2>&1
-	local rc=$?
-	kill -INT $pid
-	wait $pid 2>/dev/null
-	pid=
-	[ $rc = 0 ] || { echo "$0: kernel client failed" >&2; cat "$out/kernel-client.log" >&2; exit 1; }
-	grep '^RESULT' "$out/kernel-client.log"
-}
+bench=bench-catnip-udp
+. "$(dirname "$0")/memif-bench.sh"
+memif_bench_setup 10.79.0
+run_catnip() { run_catnip_pingpong udp-echo udp-pingpong; }
+run_raw_frame() { run_raw $((size + 42)); } # Ethernet + IPv4 + UDP
+run_kernel_proto() { run_kernel udp; }
 
 for rep in $(seq "$reps"); do
 	for v in catnip raw kernel; do
-		line=$(run_$v)
+		case $v in
+		catnip) line=$(run_catnip) ;;
+		raw) line=$(run_raw_frame) ;;
+		kernel) line=$(run_kernel_proto) ;;
+		esac
 		echo "$v $rep $(field p50_us "$line") $(field p99_us "$line")" >>"$results"
 	done
 done
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-med() { awk -v v="$1" -v k="$2" '$1==v {print $(k)}' "$results" | median; }
 c50=$(med catnip 3) r50=$(med raw 3) k50=$(med kernel 3)
 c99=$(med catnip 4) r99=$(med raw 4) k99=$(med kernel 4)
 echo

@@ -49,15 +49,26 @@ done
 
 # The examples, unchanged, on catmint: the echo server serves two clients and exits.
 examples() {
-	local port=18515 srv rc=0
-	"$build/examples/tcp-echo" --server "$RDMA_IP:$port" --count 2 &
+	local port=18515 srv rc=0 out
+	out=$(mktemp)
+	"$build/examples/tcp-echo" --server "$RDMA_IP:$port" --count 2 >"$out" 2>&1 &
 	srv=$!
-	sleep 1
+	# The server listens once it says so (slow to start under a sanitizer in an emulator).
+	for _ in $(seq 600); do
+		grep -q "echo server on" "$out" && break
+		kill -0 "$srv" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$out"
 	"$build/examples/tcp-pingpong" --client "$RDMA_IP:$port" --size 64 --requests 2000 \
 		--warmup 100 || rc=1
 	"$build/examples/tcp-pingpong" --client "$RDMA_IP:$port" --size 65536 --requests 200 \
 		--warmup 10 || rc=1
+	# A client that failed leaves the server waiting for its second connection.
+	[ $rc = 0 ] || kill -INT "$srv" 2>/dev/null
 	wait "$srv" || rc=1
+	cat "$out"
+	rm -f "$out"
 	return $rc
 }
 if [ -x "$build/examples/tcp-echo" ]; then

@@ -87,23 +87,32 @@ static uint16_t window_field(struct nip_tcp_conn *c, bool syn)
 	return (uint16_t)field;
 }
 
-/* Copies len bytes of the send queue from sequence number seq on into dst. */
-static void sq_copy(struct nip_tcp_conn *c, uint32_t seq, uint8_t *dst, uint32_t len)
+/* The chunk holding sequence number seq (NULL past the queue's end) and, in *kseq, the
+ * sequence number of its first byte. Starts from the cursor left by the last call when it is
+ * not past seq: sending walks the queue forward, so this costs O(1) per segment. */
+static struct nip_tcp_chunk *sq_seek(struct nip_tcp_conn *c, uint32_t seq, uint32_t *kseq)
 {
-	struct nip_tcp_chunk *k;
-	uint32_t kseq;
+	struct nip_tcp_chunk *k = c->sq_head;
+	uint32_t ks = c->snd_una;
 
 	if (c->sq_cur && nip_seq_leq(c->sq_cur_seq, seq)) {
 		k = c->sq_cur;
-		kseq = c->sq_cur_seq;
-	} else {
-		k = c->sq_head;
-		kseq = c->snd_una;
+		ks = c->sq_cur_seq;
 	}
-	while (k && nip_seq_geq(seq, kseq + k->len)) {
-		kseq += k->len;
+	while (k && nip_seq_geq(seq, ks + k->len)) {
+		ks += k->len;
 		k = k->next;
 	}
+	*kseq = ks;
+	return k;
+}
+
+/* Copies len bytes of the send queue from sequence number seq on into dst. */
+static void sq_copy(struct nip_tcp_conn *c, uint32_t seq, uint8_t *dst, uint32_t len)
+{
+	uint32_t kseq;
+	struct nip_tcp_chunk *k = sq_seek(c, seq, &kseq);
+
 	while (k && len) {
 		uint32_t off = seq - kseq, n = min32(k->len - off, len);
 
@@ -121,24 +130,13 @@ static void sq_copy(struct nip_tcp_conn *c, uint32_t seq, uint8_t *dst, uint32_t
 }
 
 /* The chunk holding all of [seq, seq + len), and where that range starts in it; NULL when the
- * range spans chunks (it is then copied). Moves the cursor like sq_copy. */
+ * range spans chunks (it is then copied). */
 static struct nip_tcp_chunk *sq_find(struct nip_tcp_conn *c, uint32_t seq, uint32_t len,
 				     const uint8_t **data)
 {
-	struct nip_tcp_chunk *k;
 	uint32_t kseq;
+	struct nip_tcp_chunk *k = sq_seek(c, seq, &kseq);
 
-	if (c->sq_cur && nip_seq_leq(c->sq_cur_seq, seq)) {
-		k = c->sq_cur;
-		kseq = c->sq_cur_seq;
-	} else {
-		k = c->sq_head;
-		kseq = c->snd_una;
-	}
-	while (k && nip_seq_geq(seq, kseq + k->len)) {
-		kseq += k->len;
-		k = k->next;
-	}
 	if (!k || seq - kseq + len > k->len)
 		return NULL;
 	*data = k->data + (seq - kseq);

@@ -1,0 +1,117 @@
+# SPDX-License-Identifier: MIT
+#
+# What the catnip memif benchmarks (catnip-udp.sh, catnip-tcp.sh) share; sourced, not run.
+# The caller sets build, size, requests and the name of its output folder (bench), then calls
+# memif_bench_setup SUBNET (e.g. 10.80.0): the catnip server (core 1) is SUBNET.1:7 and the
+# client (core 0) SUBNET.2, joined by net_memif. Only processes started here are signalled,
+# by PID.
+
+memif_bench_setup() {
+	subnet=$1
+	ex=$build/examples
+	raw=$build/tests/bench/raw-memif-pingpong
+	[ -x "$raw" ] || { echo "SKIP: $raw not built (no DPDK)"; exit 77; }
+	out=$build/$bench
+	mkdir -p "$out"
+	results=$out/results.txt
+	: >"$results"
+	dir=$(mktemp -d)
+	pid=
+	trap memif_bench_cleanup EXIT
+	local side core ip mac
+	for side in server client; do
+		if [ $side = server ]; then core=1 ip=$subnet.1 mac=02:00:00:00:00:01
+		else core=0 ip=$subnet.2 mac=02:00:00:00:00:02; fi
+		cat >"$dir/$side.yaml" <<EOY
+libos: catnip
+demikernel:
+  local_ipv4_addr: $ip
+dpdk:
+  eal_init: $(memif_eal "cn$side" $core $side "$dir/catnip.sock" $mac)
+EOY
+	done
+}
+
+memif_bench_cleanup() {
+	[ -n "$pid" ] && kill -INT "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	rm -rf "$dir"
+}
+
+memif_eal() { # NAME CORE ROLE SOCKET MAC
+	local vdev="--vdev=net_memif0,role=$3,id=0,socket=$4,socket-abstract=no,mac=$5"
+	echo "[\"$1\", \"-l\", \"$2\", \"--no-pci\", \"--no-telemetry\", \"--no-huge\"," \
+		"\"-m\", \"256\", \"--file-prefix\", \"$1$$\", \"$vdev\"]"
+}
+
+# A memif client can only start once the server's socket exists.
+wait_socket() {
+	for _ in $(seq 100); do
+		[ -S "$1" ] && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "$0: server socket $1 never appeared" >&2
+	exit 1
+}
+
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
+
+# catnip ping-pong with the unchanged examples: run_catnip_pingpong SERVER_EXAMPLE CLIENT_EXAMPLE
+run_catnip_pingpong() {
+	rm -f "$dir/catnip.sock"
+	CONFIG_PATH=$dir/server.yaml "$ex/$1" --server $subnet.1:7 >"$out/catnip-server.log" 2>&1 &
+	pid=$!
+	wait_socket "$dir/catnip.sock"
+	CONFIG_PATH=$dir/client.yaml timeout 120 "$ex/$2" --client $subnet.1:7 \
+		--size "$size" --requests "$requests" --warmup 2000 >"$out/catnip-client.log" 2>&1
+	local rc=$?
+	kill -INT $pid
+	wait $pid
+	pid=
+	[ $rc = 0 ] || { echo "$0: catnip client failed" >&2; cat "$out/catnip-client.log" >&2; exit 1; }
+	grep '^RESULT' "$out/catnip-client.log"
+}
+
+# The floor: the same memif, DPDK only, frames of FRAME bytes: run_raw FRAME
+run_raw() {
+	local frame=$1
+	[ $frame -ge 60 ] || frame=60
+	rm -f "$dir/raw.sock"
+	"$raw" -l 1 --no-pci --no-telemetry --no-huge -m 256 --file-prefix rs$$ \
+		--vdev=net_memif0,role=server,id=0,socket=$dir/raw.sock,socket-abstract=no \
+		-- --server >"$out/raw-server.log" 2>&1 &
+	pid=$!
+	wait_socket "$dir/raw.sock"
+	timeout 120 taskset -c 0 "$raw" -l 0 --no-pci --no-telemetry --no-huge -m 256 \
+		--file-prefix rc$$ \
+		--vdev=net_memif0,role=client,id=0,socket=$dir/raw.sock,socket-abstract=no \
+		-- --client --requests "$requests" --warmup 2000 --size $frame \
+		>"$out/raw-client.log" 2>&1
+	local rc=$?
+	kill -INT $pid
+	wait $pid
+	pid=
+	[ $rc = 0 ] || { echo "$0: raw client failed" >&2; cat "$out/raw-client.log" >&2; exit 1; }
+	grep '^RESULT' "$out/raw-client.log"
+}
+
+# The kernel over 127.0.0.1: run_kernel tcp|udp
+run_kernel() {
+	local port=$((30000 + $$ % 20000))
+	taskset -c 1 "$ex/linux-echo" --server 127.0.0.1:$port --mode epoll --proto "$1" \
+		>"$out/kernel-server.log" 2>&1 &
+	pid=$!
+	sleep 0.3
+	taskset -c 0 "$ex/linux-echo" --pingpong 127.0.0.1:$port --proto "$1" --size "$size" \
+		--requests "$requests" --warmup 2000 >"$out/kernel-client.log" 2>&1
+	local rc=$?
+	kill -INT $pid
+	wait $pid 2>/dev/null
+	pid=
+	[ $rc = 0 ] || { echo "$0: kernel client failed" >&2; cat "$out/kernel-client.log" >&2; exit 1; }
+	grep '^RESULT' "$out/kernel-client.log"
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+# med VARIANT COLUMN: the median of one column of results.txt for one variant
+med() { awk -v v="$1" -v k="$2" '$1==v {print $(k)}' "$results" | median; }
