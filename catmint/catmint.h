@@ -51,19 +51,19 @@
 enum mint_state {
 	MINT_NEW = 0, /* created, maybe bound */
 	MINT_LISTENING,
-	MINT_RESOLVING, /* connect: address, then route resolution */
+	MINT_RESOLVING,	 /* connect: address, then route resolution */
 	MINT_CONNECTING, /* connect: request sent, waiting for the reply */
-	MINT_ACCEPTING, /* passive side: accepted, waiting for the connection to be established */
+	MINT_ACCEPTING,	 /* passive side: accepted, waiting for the connection to be established */
 	MINT_CONNECTED,
 	MINT_DOWN, /* disconnected or failed: err says why */
 };
 
 struct mint_config {
-	uint32_t rq_depth; /* receive buffers posted per connection = credits given to the peer */
-	uint32_t sq_depth; /* send work requests in flight per connection */
+	uint32_t rq_depth;   /* receive buffers posted per connection = credits given to the peer */
+	uint32_t sq_depth;   /* send work requests in flight per connection */
 	uint32_t recv_bytes; /* payload bytes per receive buffer = largest unfragmented message */
 	uint32_t max_inline; /* asked of the device; the QP says what it grants */
-	uint32_t rnr_retry; /* 0..7 (7 = forever); credits make RNR impossible, tests use 0 */
+	uint32_t rnr_retry;  /* 0..7 (7 = forever); credits make RNR impossible, tests use 0 */
 	uint32_t timeout_ms; /* address and route resolution */
 };
 
@@ -71,11 +71,11 @@ struct mint_stats {
 	uint64_t sends; /* data SENDs posted */
 	uint64_t inline_sends;
 	uint64_t signaled;
-	uint64_t recvs; /* receive completions */
-	uint64_t msgs_rx; /* messages delivered to the queue */
+	uint64_t recvs;	      /* receive completions */
+	uint64_t msgs_rx;     /* messages delivered to the queue */
 	uint64_t reassembled; /* of those, put together from fragments */
-	uint64_t stale_wc; /* completions of destroyed QPs */
-	uint64_t post_calls; /* ibv_post_send calls */
+	uint64_t stale_wc;    /* completions of destroyed QPs */
+	uint64_t post_calls;  /* ibv_post_send calls */
 	uint64_t cm_events;
 	uint64_t cq_sleeps; /* ppoll calls that slept */
 };
@@ -93,22 +93,22 @@ struct mint_libos {
 	struct mint_config cfg;
 	struct rdma_event_channel *cm_ch;
 	struct ibv_context **devs; /* rdma_get_devices(): librdmacm's contexts */
-	struct ibv_context *ctx; /* the one device this instance uses */
+	struct ibv_context *ctx;   /* the one device this instance uses */
 	struct ibv_pd *pd;
 	struct ibv_comp_channel *comp_ch;
 	struct ibv_cq *cq;
-	uint32_t cq_cap; /* entries of cq */
-	uint32_t cq_need; /* send + receive depth of every live QP */
-	uint32_t cq_stale; /* entries destroyed QPs may still have in the CQ */
+	uint32_t cq_cap;     /* entries of cq */
+	uint32_t cq_need;    /* send + receive depth of every live QP */
+	uint32_t cq_stale;   /* entries destroyed QPs may still have in the CQ */
 	uint32_t cq_unacked; /* completion-channel events not yet acknowledged */
 	bool cq_armed;
 	uint32_t max_sge; /* send SGEs per WR */
 	uint32_t max_cqe; /* device limit */
 	struct demi__bg_task poller;
-	uint32_t cm_busy; /* queues waiting for an rdma_cm event of a handshake */
+	uint32_t cm_busy;      /* queues waiting for an rdma_cm event of a handshake */
 	uint32_t cm_countdown; /* passes until the next look at the channel when idle */
-	uint32_t gen; /* generation of the next queue */
-	uint64_t bufs_posted; /* pool buffers posted as receives, all queues */
+	uint32_t gen;	       /* generation of the next queue */
+	uint64_t bufs_posted;  /* pool buffers posted as receives, all queues */
 	struct mint_qpmap qps;
 	struct demi__list refill; /* queues with receives to post again (mint_refill) */
 	struct mint_stats st;
@@ -124,7 +124,7 @@ struct mint_queue {
 	uint8_t state;
 	bool bound;
 	bool cm_wait; /* counted in m->cm_busy */
-	int err; /* MINT_DOWN: positive errno for pending and later operations */
+	int err;      /* MINT_DOWN: positive errno for pending and later operations */
 	struct sockaddr_in peer;
 
 	/* Listening: accept tasks, and connections being set up or established not yet accepted
@@ -138,19 +138,19 @@ struct mint_queue {
 	struct demi__list child_link;
 
 	struct demi__task *connect;
-	struct demi__list pops; /* pending pops, oldest first */
-	struct demi__list pushes; /* pushes not completely posted, oldest first */
+	struct demi__list pops;	    /* pending pops, oldest first */
+	struct demi__list pushes;   /* pushes not completely posted, oldest first */
 	struct demi__list inflight; /* pushes posted, waiting for their send completion */
 
 	struct mint_credit cr;
-	uint32_t peer_frag; /* bytes per fragment the peer's receive buffers hold */
+	uint32_t peer_frag;  /* bytes per fragment the peer's receive buffers hold */
 	uint32_t max_inline; /* granted by the QP */
 	uint32_t sq_depth, rq_depth;
 
 	/* Receive ring: buffers posted in order, completed in order. */
 	struct demi__buf **rq;
-	uint32_t rq_head; /* index of the oldest posted receive */
-	uint32_t rq_count; /* receives posted */
+	uint32_t rq_head;    /* index of the oldest posted receive */
+	uint32_t rq_count;   /* receives posted */
 	uint32_t rq_missing; /* receives to post again: after pops, or when the pool was empty */
 	struct demi__buf *spare; /* receive buffers to post again before taking fresh ones */
 	struct demi__list refill_link;
@@ -163,8 +163,8 @@ struct mint_queue {
 	struct mint_reasm reasm;
 
 	/* Send queue: WR sequence numbers. */
-	uint64_t sq_posted; /* WRs posted */
-	uint64_t sq_done; /* WRs known complete (up to the last signaled completion) */
+	uint64_t sq_posted;	 /* WRs posted */
+	uint64_t sq_done;	 /* WRs known complete (up to the last signaled completion) */
 	uint64_t sq_last_signal; /* sequence number of the last signaled WR + 1 */
 };
 
@@ -173,8 +173,8 @@ struct mint_task_state {
 	struct demi__push_req req;
 	uint32_t nfrags; /* fragments of the message */
 	uint32_t frags_posted;
-	uint32_t seg; /* next segment to send from */
-	uint32_t seg_off; /* bytes of it already sent */
+	uint32_t seg;	   /* next segment to send from */
+	uint32_t seg_off;  /* bytes of it already sent */
 	uint64_t last_seq; /* sequence number of the message's last WR */
 	bool inline_ok;
 };

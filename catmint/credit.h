@@ -30,13 +30,13 @@
 #include <stdint.h>
 
 struct mint_credit {
-	uint32_t tx; /* SENDs we may still post: receives the peer posted and we did not use */
+	uint32_t tx;	 /* SENDs we may still post: receives the peer posted and we did not use */
 	uint32_t tx_max; /* the peer's receive depth: tx never exceeds it */
-	uint32_t owed; /* receives we reposted and did not announce yet */
-	uint32_t owed_ctl; /* of those, receives of credit-only messages */
+	uint32_t owed;	 /* receives we reposted and did not announce yet */
+	uint32_t owed_ctl;  /* of those, receives of credit-only messages */
 	uint32_t threshold; /* owed from which a credit-only message is worth sending */
-	uint64_t updates; /* credit-only messages sent (statistics) */
-	uint64_t stalls; /* times data waited for credits (statistics) */
+	uint64_t updates;   /* credit-only messages sent (statistics) */
+	uint64_t stalls;    /* times data waited for credits (statistics) */
 };
 
 /* peer_depth: the peer's receive depth (its hello); own_depth: ours. */

@@ -36,7 +36,7 @@ enum mint_kind {
 };
 
 #define MINT_CREDITS_MAX 16383u /* 14 bits */
-#define MINT_FRAGS_MAX 65535u /* 16 bits */
+#define MINT_FRAGS_MAX 65535u	/* 16 bits */
 /* Smallest receive buffer a peer may announce: smaller would make fragments pointless. */
 #define MINT_FRAG_MIN 64u
 /* Smallest receive depth a peer may announce (see credit.h). */
@@ -88,8 +88,8 @@ static inline uint32_t mint_frag_len(uint64_t len, uint32_t frag_bytes, uint32_t
 /* The receiving side of a fragmented message. */
 struct mint_reasm {
 	uint32_t nfrags; /* 0: no message being reassembled */
-	uint32_t got; /* fragments received so far */
-	uint64_t len; /* bytes received so far */
+	uint32_t got;	 /* fragments received so far */
+	uint64_t len;	 /* bytes received so far */
 };
 
 /* Bytes of the buffer a FIRST fragment asks the receiver to allocate. */

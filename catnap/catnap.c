@@ -32,7 +32,7 @@ void nap_wake_head(struct demi__list *fifo)
 
 static int nap_init(struct demi__libos *los)
 {
-	static const char *const engines[] = { "epoll", "io_uring", NULL };
+	static const char *const engines[] = {"epoll", "io_uring", NULL};
 	struct nap_libos *nap = calloc(1, sizeof(*nap));
 	uint64_t pop_bytes;
 	bool fallback;
@@ -75,9 +75,10 @@ static int nap_init(struct demi__libos *los)
 	}
 	if (rc < 0) {
 		DEMI_ERR("catnap: %s engine unavailable: %s%s", nap->engine->name, strerror(-rc),
-			 nap->engine != &nap_epoll_engine ?
-				 " (set catnap.fallback_to_epoll / CATNAP_FALLBACK_TO_EPOLL=1 to "
-				 "fall back to epoll)" : "");
+			 nap->engine != &nap_epoll_engine
+				 ? " (set catnap.fallback_to_epoll / CATNAP_FALLBACK_TO_EPOLL=1 to "
+				   "fall back to epoll)"
+				 : "");
 		goto fail;
 	}
 	DEMI_INFO("catnap: %s engine, busy_poll %s", nap->engine->name,

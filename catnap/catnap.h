@@ -36,9 +36,9 @@ struct nap_queue {
 	 * when set, clear it when the kernel says EAGAIN. */
 	bool readable;
 	bool writable;
-	bool eof; /* the peer closed: every further pop completes at once with 0 bytes */
+	bool eof;	  /* the peer closed: every further pop completes at once with 0 bytes */
 	bool peer_closed; /* epoll reported the peer's FIN (or an error): no further edge comes */
-	bool has_peer; /* UDP: connect() gave a default destination */
+	bool has_peer;	  /* UDP: connect() gave a default destination */
 	struct demi__list accepts;
 	struct demi__list pops;
 	struct demi__list pushes;
@@ -46,16 +46,16 @@ struct nap_queue {
 	struct demi__list engine_link; /* io_uring: on the list of receives to re-arm */
 	struct nap_queue *next_free;
 	uint32_t gen; /* changes each time the struct is reused: stale completions are spotted */
-	int err; /* a socket error to report to pending and later pops (io_uring) */
+	int err;      /* a socket error to report to pending and later pops (io_uring) */
 	/* io_uring engine: received data not yet popped, and connections not yet accepted. */
 	struct demi__buf *rx_head, *rx_tail;
 	uint32_t rx_count;
 	uint64_t rx_bytes;
-	bool rx_paused; /* receive stopped: rx_bytes reached catnap.uring_rx_max_bytes */
-	bool zc_ok; /* the peer is not on this host: zero-copy sends are worth it */
-	uint32_t recv_op; /* armed multishot receive (op id + 1), 0 if none */
+	bool rx_paused;	    /* receive stopped: rx_bytes reached catnap.uring_rx_max_bytes */
+	bool zc_ok;	    /* the peer is not on this host: zero-copy sends are worth it */
+	uint32_t recv_op;   /* armed multishot receive (op id + 1), 0 if none */
 	uint32_t accept_op; /* armed multishot accept (op id + 1), 0 if none */
-	int *acc_fds; /* ring of accepted fds */
+	int *acc_fds;	    /* ring of accepted fds */
 	uint32_t acc_head, acc_count, acc_cap;
 };
 
@@ -97,9 +97,9 @@ struct nap_engine_ops {
 struct nap_libos {
 	const struct nap_engine_ops *engine;
 	void *engine_state;
-	uint32_t tcp_pop_bytes; /* most bytes one TCP pop returns */
+	uint32_t tcp_pop_bytes;	       /* most bytes one TCP pop returns */
 	struct nap_queue *free_queues; /* cache of queue structs (accept churn allocates none) */
-	uint8_t *udp_spill; /* overflow area for datagrams larger than a small buffer */
+	uint8_t *udp_spill;	       /* overflow area for datagrams larger than a small buffer */
 };
 
 static inline struct nap_libos *nap_of(struct demi__libos *los)

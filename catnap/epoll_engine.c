@@ -157,7 +157,7 @@ static void ep_push(struct demi__task *t)
 	struct nap_queue *q = t->queue;
 	struct nap_task_state *ps = nap_task_state(t);
 	struct iovec iov[DEMI_SGARRAY_MAXSIZE];
-	struct msghdr msg = { .msg_iov = iov };
+	struct msghdr msg = {.msg_iov = iov};
 	ssize_t n;
 
 	if (nap_head(&q->pushes) != t || !q->writable)
@@ -246,16 +246,16 @@ static void ep_pop_udp(struct demi__task *t, struct nap_queue *q)
 	struct demi__buf *b = demi__pool_get(&los->pool, UDP_SMALL_BYTES);
 	struct sockaddr_in from;
 	struct iovec iov[2];
-	struct msghdr msg = { .msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = iov,
-			      .msg_iovlen = 2 };
+	struct msghdr msg = {
+		.msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = iov, .msg_iovlen = 2};
 	ssize_t n;
 
 	if (!b) {
 		pop_fail(t, ENOMEM);
 		return;
 	}
-	iov[0] = (struct iovec){ demi__buf_data(b), UDP_SMALL_BYTES };
-	iov[1] = (struct iovec){ nap_of(los)->udp_spill, 65536 };
+	iov[0] = (struct iovec){demi__buf_data(b), UDP_SMALL_BYTES};
+	iov[1] = (struct iovec){nap_of(los)->udp_spill, 65536};
 	do
 		n = recvmsg(q->fd, &msg, 0);
 	while (n < 0 && errno == EINTR);

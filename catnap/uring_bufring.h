@@ -23,12 +23,12 @@ struct nap_bufring {
 	size_t br_bytes;
 	struct demi__pool *pool;
 	struct demi__buf **bufs; /* by bid; NULL = free slot */
-	uint16_t *free_bids; /* stack of free slots */
+	uint16_t *free_bids;	 /* stack of free slots */
 	uint32_t nfree;
 	uint32_t entries; /* power of two */
 	uint32_t buf_bytes;
 	uint32_t provided; /* slots holding a buffer */
-	uint64_t refills; /* buffers provided in all */
+	uint64_t refills;  /* buffers provided in all */
 	bool registered;
 };
 

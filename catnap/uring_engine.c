@@ -43,10 +43,10 @@
 
 enum op_kind {
 	OP_FREE = 0,
-	OP_ACCEPT, /* multishot accept of a listening queue */
-	OP_RECV, /* multishot receive of a connected TCP queue */
-	OP_RECVMSG, /* one UDP pop */
-	OP_SEND, /* one push (SEND, SENDMSG or SEND_ZC) */
+	OP_ACCEPT,	 /* multishot accept of a listening queue */
+	OP_RECV,	 /* multishot receive of a connected TCP queue */
+	OP_RECVMSG,	 /* one UDP pop */
+	OP_SEND,	 /* one push (SEND, SENDMSG or SEND_ZC) */
 	OP_CONNECT_POLL, /* waits for a non-blocking connect(2) to finish */
 };
 
@@ -56,15 +56,15 @@ struct uring_op {
 	uint32_t id;
 	uint8_t kind;
 	bool zc;
-	bool task_done; /* the task finished; the op stays for outstanding notifications */
-	uint32_t notifs; /* SEND_ZC notifications still to come */
+	bool task_done;		/* the task finished; the op stays for outstanding notifications */
+	uint32_t notifs;	/* SEND_ZC notifications still to come */
 	uint32_t cqes_expected; /* results still to come (not counting notifications) */
 	struct nap_queue *q;
 	uint32_t qgen;
 	struct demi__task *task;
 	demi_qtoken_t task_qt;
 	struct demi__push_req req; /* references the op took over from a finished/closed push */
-	struct demi__buf *buf; /* RECVMSG target */
+	struct demi__buf *buf;	   /* RECVMSG target */
 	struct msghdr msg;
 	struct iovec iov[DEMI_SGARRAY_MAXSIZE];
 	struct sockaddr_in addr;
@@ -91,7 +91,7 @@ struct uring_state {
 	struct uring_op *free_ops;
 	struct demi__list rearm; /* queues whose multishot receive must be armed again */
 	uint32_t zc_threshold;
-	bool zc_local; /* zero-copy to peers on this host too */
+	bool zc_local;	       /* zero-copy to peers on this host too */
 	uint64_t rx_max_bytes; /* unpopped bytes a queue may hold before its receive stops */
 	uint32_t pending_sqes; /* prepared since the last enter */
 	struct uring_stats stats;
@@ -326,16 +326,17 @@ static int ur_init(struct demi__libos *los)
 			break;
 	}
 	if (rc < 0) {
-		DEMI_ERR("catnap: io_uring_setup failed: %s (disabled by the kernel.io_uring_disabled "
-			 "sysctl, a seccomp filter, or a kernel without io_uring?)", strerror(-rc));
+		DEMI_ERR(
+			"catnap: io_uring_setup failed: %s (disabled by the kernel.io_uring_disabled "
+			"sysctl, a seccomp filter, or a kernel without io_uring?)",
+			strerror(-rc));
 		goto fail;
 	}
 	if (!(p.features & IORING_FEAT_NODROP))
 		DEMI_WARN("catnap: this kernel may drop completions when the CQ overflows");
 	if (io_uring_register_ring_fd(&st->ring) < 0)
 		DEMI_INFO("catnap: could not register the ring fd; going on without");
-	rc = nap_bufring_init(&st->br, &st->ring, &los->pool, (uint32_t)nbufs,
-			      (uint32_t)buf_bytes);
+	rc = nap_bufring_init(&st->br, &st->ring, &los->pool, (uint32_t)nbufs, (uint32_t)buf_bytes);
 	if (rc < 0) {
 		DEMI_ERR("catnap: cannot set up the provided-buffer ring: %s", strerror(-rc));
 		io_uring_queue_exit(&st->ring);
@@ -343,8 +344,8 @@ static int ur_init(struct demi__libos *los)
 	}
 	nap_of(los)->engine_state = st;
 	DEMI_INFO("catnap: io_uring with flags %#x, %u SQEs, %u buffers of %u bytes, zero-copy "
-		  "send from %u bytes", p.flags, (unsigned)entries, st->br.entries,
-		  st->br.buf_bytes, st->zc_threshold);
+		  "send from %u bytes",
+		  p.flags, (unsigned)entries, st->br.entries, st->br.buf_bytes, st->zc_threshold);
 	return 0;
 fail:
 	free(st);

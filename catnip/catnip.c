@@ -41,7 +41,7 @@ struct nip_queue {
 	struct nip_udp_sock udp;
 	struct nip_tcp_conn *tcp; /* SOCK_STREAM */
 	bool reuseaddr;
-	struct demi__list pops; /* pending pops, oldest first */
+	struct demi__list pops;	  /* pending pops, oldest first */
 	struct demi__list pushes; /* UDP: waiting for ARP; TCP: waiting for send queue room */
 	struct demi__list accepts;
 	struct demi__list connects;
@@ -107,7 +107,7 @@ static int add_arp_entry(void *arg, const char *mac_s, const char *ip_s)
 
 static int tcp_config(struct demi__config *cfg, struct nip_tcp_config *tc)
 {
-	static const char *const ccs[] = { "newreno", "cubic", NULL };
+	static const char *const ccs[] = {"newreno", "cubic", NULL};
 	uint64_t rcvbuf, sndbuf, delack, msl, rto_min, rto_max, retries, syn_retries, ka_idle,
 		ka_intvl, ka_probes, backlog;
 	int cc, rc;
@@ -134,23 +134,25 @@ static int tcp_config(struct demi__config *cfg, struct nip_tcp_config *tc)
 				       tc->rto_min / 1000000, 1, 60000, &rto_min)) < 0 ||
 	    (rc = demi__config_get_u64(cfg, "inetstack_config.tcp_rto_max_ms",
 				       tc->rto_max / 1000000, 1, 600000, &rto_max)) < 0 ||
-	    (rc = demi__config_get_u64(cfg, "inetstack_config.tcp_retries", tc->max_retries, 1,
-				       100, &retries)) < 0 ||
-	    (rc = demi__config_get_u64(cfg, "inetstack_config.tcp_syn_retries", tc->syn_retries,
-				       1, 100, &syn_retries)) < 0 ||
+	    (rc = demi__config_get_u64(cfg, "inetstack_config.tcp_retries", tc->max_retries, 1, 100,
+				       &retries)) < 0 ||
+	    (rc = demi__config_get_u64(cfg, "inetstack_config.tcp_syn_retries", tc->syn_retries, 1,
+				       100, &syn_retries)) < 0 ||
 	    (rc = demi__config_get_u64(cfg, "inetstack_config.tcp_keepalive_idle_s",
 				       tc->keepalive_idle / 1000000000, 1, 86400 * 7, &ka_idle)) <
 		    0 ||
 	    (rc = demi__config_get_u64(cfg, "inetstack_config.tcp_keepalive_intvl_s",
-				       tc->keepalive_intvl / 1000000000, 1, 86400, &ka_intvl)) < 0 ||
+				       tc->keepalive_intvl / 1000000000, 1, 86400, &ka_intvl)) <
+		    0 ||
 	    (rc = demi__config_get_u64(cfg, "inetstack_config.tcp_keepalive_probes",
 				       tc->keepalive_probes, 1, 100, &ka_probes)) < 0 ||
-	    (rc = demi__config_get_u64(cfg, "inetstack_config.tcp_syn_backlog", tc->syn_backlog,
-				       1, 1u << 20, &backlog)) < 0)
+	    (rc = demi__config_get_u64(cfg, "inetstack_config.tcp_syn_backlog", tc->syn_backlog, 1,
+				       1u << 20, &backlog)) < 0)
 		return rc;
 	if (rto_min > rto_max) {
 		DEMI_ERR("catnip: inetstack_config.tcp_rto_min_ms (%llu) is above tcp_rto_max_ms "
-			 "(%llu)", (unsigned long long)rto_min, (unsigned long long)rto_max);
+			 "(%llu)",
+			 (unsigned long long)rto_min, (unsigned long long)rto_max);
 		return -EINVAL;
 	}
 	tc->cc = cc == 1 ? &nip_cc_cubic : &nip_cc_newreno;
@@ -189,7 +191,8 @@ static int stack_config(struct demi__libos *los, struct nip_stack_config *sc)
 		return rc;
 	if (!ip_s || inet_pton(AF_INET, ip_s, &ip) != 1) {
 		DEMI_ERR("catnip: demikernel.local_ipv4_addr (env DEMIKERNEL_LOCAL_IPV4_ADDR) must "
-			 "be this host's IPv4 address, got %s", ip_s ? ip_s : "nothing");
+			 "be this host's IPv4 address, got %s",
+			 ip_s ? ip_s : "nothing");
 		return -EINVAL;
 	}
 	sc->ip = ip.s_addr;
@@ -199,8 +202,8 @@ static int stack_config(struct demi__libos *los, struct nip_stack_config *sc)
 				       60000, &timeout_ms)) < 0 ||
 	    (rc = demi__config_get_u64(cfg, "inetstack_config.arp_cache_ttl", 15, 1, 86400,
 				       &ttl_s)) < 0 ||
-	    (rc = demi__config_get_u64(cfg, "inetstack_config.udp_rx_queue_max", 1024, 1,
-				       1u << 20, &qmax)) < 0)
+	    (rc = demi__config_get_u64(cfg, "inetstack_config.udp_rx_queue_max", 1024, 1, 1u << 20,
+				       &qmax)) < 0)
 		return rc;
 	if ((rc = tcp_config(cfg, &sc->tcp)) < 0)
 		return rc;
@@ -262,37 +265,39 @@ static void log_counters(const struct nip_counters *c, struct nip_dpdk *dev)
 		  "no-buffer %llu arp-queue %llu",
 		  (unsigned long long)c->rx_frames, (unsigned long long)c->tx_frames,
 		  (unsigned long long)c->udp_rx, (unsigned long long)c->udp_tx,
-		  (unsigned long long)c->icmp_echo_replies, (unsigned long long)c->arp_requests_sent,
-		  (unsigned long long)c->arp_replies_sent, (unsigned long long)c->arp_failures,
-		  (unsigned long long)c->drop_eth_short, (unsigned long long)c->drop_eth_not_for_us,
-		  (unsigned long long)c->drop_eth_type, (unsigned long long)c->drop_arp_bad,
-		  (unsigned long long)c->drop_arp_not_for_us, (unsigned long long)ip4_drops,
-		  (unsigned long long)c->drop_ip4_not_for_us, (unsigned long long)c->drop_ip4_proto,
-		  (unsigned long long)c->drop_icmp_bad, (unsigned long long)c->drop_icmp_type,
-		  (unsigned long long)c->drop_udp_bad, (unsigned long long)c->drop_udp_no_socket,
+		  (unsigned long long)c->icmp_echo_replies,
+		  (unsigned long long)c->arp_requests_sent, (unsigned long long)c->arp_replies_sent,
+		  (unsigned long long)c->arp_failures, (unsigned long long)c->drop_eth_short,
+		  (unsigned long long)c->drop_eth_not_for_us, (unsigned long long)c->drop_eth_type,
+		  (unsigned long long)c->drop_arp_bad, (unsigned long long)c->drop_arp_not_for_us,
+		  (unsigned long long)ip4_drops, (unsigned long long)c->drop_ip4_not_for_us,
+		  (unsigned long long)c->drop_ip4_proto, (unsigned long long)c->drop_icmp_bad,
+		  (unsigned long long)c->drop_icmp_type, (unsigned long long)c->drop_udp_bad,
+		  (unsigned long long)c->drop_udp_no_socket,
 		  (unsigned long long)c->drop_udp_queue_full, (unsigned long long)c->drop_tx_full,
 		  (unsigned long long)c->drop_no_buffer,
 		  (unsigned long long)c->drop_arp_pending_full);
-	DEMI_INFO("catnip: tcp rx %llu tx %llu segments, %llu/%llu payload bytes; opens active "
-		  "%llu passive %llu; retransmits %llu (fast %llu, timeouts %llu), conn timeouts "
-		  "%llu; rst sent %llu rcvd %llu; challenge acks %llu; drops: bad %llu no-conn %llu "
-		  "window %llu paws %llu ack %llu rcv-mem %llu syn-queue %llu accept-queue %llu "
-		  "after-close %llu",
-		  (unsigned long long)c->tcp_rx, (unsigned long long)c->tcp_tx,
-		  (unsigned long long)c->tcp_rx_bytes, (unsigned long long)c->tcp_tx_bytes,
-		  (unsigned long long)c->tcp_active_opens, (unsigned long long)c->tcp_passive_opens,
-		  (unsigned long long)c->tcp_retransmits, (unsigned long long)c->tcp_fast_retransmits,
-		  (unsigned long long)c->tcp_rto_timeouts, (unsigned long long)c->tcp_timeouts,
-		  (unsigned long long)c->tcp_rst_sent, (unsigned long long)c->tcp_rst_rcvd,
-		  (unsigned long long)c->tcp_challenge_acks,
-		  (unsigned long long)(c->drop_tcp_bad[1] + c->drop_tcp_bad[2] + c->drop_tcp_bad[3] +
-				       c->drop_tcp_bad[4]),
-		  (unsigned long long)c->drop_tcp_no_conn,
-		  (unsigned long long)c->drop_tcp_out_of_window, (unsigned long long)c->drop_tcp_paws,
-		  (unsigned long long)c->drop_tcp_bad_ack, (unsigned long long)c->drop_tcp_rcv_mem,
-		  (unsigned long long)c->drop_tcp_syn_queue_full,
-		  (unsigned long long)c->drop_tcp_accept_queue_full,
-		  (unsigned long long)c->drop_tcp_after_close);
+	DEMI_INFO(
+		"catnip: tcp rx %llu tx %llu segments, %llu/%llu payload bytes; opens active "
+		"%llu passive %llu; retransmits %llu (fast %llu, timeouts %llu), conn timeouts "
+		"%llu; rst sent %llu rcvd %llu; challenge acks %llu; drops: bad %llu no-conn %llu "
+		"window %llu paws %llu ack %llu rcv-mem %llu syn-queue %llu accept-queue %llu "
+		"after-close %llu",
+		(unsigned long long)c->tcp_rx, (unsigned long long)c->tcp_tx,
+		(unsigned long long)c->tcp_rx_bytes, (unsigned long long)c->tcp_tx_bytes,
+		(unsigned long long)c->tcp_active_opens, (unsigned long long)c->tcp_passive_opens,
+		(unsigned long long)c->tcp_retransmits, (unsigned long long)c->tcp_fast_retransmits,
+		(unsigned long long)c->tcp_rto_timeouts, (unsigned long long)c->tcp_timeouts,
+		(unsigned long long)c->tcp_rst_sent, (unsigned long long)c->tcp_rst_rcvd,
+		(unsigned long long)c->tcp_challenge_acks,
+		(unsigned long long)(c->drop_tcp_bad[1] + c->drop_tcp_bad[2] + c->drop_tcp_bad[3] +
+				     c->drop_tcp_bad[4]),
+		(unsigned long long)c->drop_tcp_no_conn,
+		(unsigned long long)c->drop_tcp_out_of_window, (unsigned long long)c->drop_tcp_paws,
+		(unsigned long long)c->drop_tcp_bad_ack, (unsigned long long)c->drop_tcp_rcv_mem,
+		(unsigned long long)c->drop_tcp_syn_queue_full,
+		(unsigned long long)c->drop_tcp_accept_queue_full,
+		(unsigned long long)c->drop_tcp_after_close);
 	nip_dpdk_stats(dev, &ds);
 	DEMI_INFO("catnip: device rx %llu frames (%llu copied, %llu bad checksum, %llu no buffer) "
 		  "tx %llu frames, %llu refused (ring full), %llu too long, %llu no mbuf",
@@ -556,7 +561,8 @@ static void tcp_event(void *ctx, unsigned events)
 		serve_pops(q);
 }
 
-static int nip_connect_impl(struct demi__queue *dq, struct demi__task *t, const struct sockaddr_in *to)
+static int nip_connect_impl(struct demi__queue *dq, struct demi__task *t,
+			    const struct sockaddr_in *to)
 {
 	struct nip_queue *q = queue_of(dq);
 	int rc;
@@ -625,7 +631,7 @@ static int tcp_push(struct nip_queue *q, struct demi__task *t, struct demi__push
 }
 
 static int nip_push_impl(struct demi__queue *dq, struct demi__task *t, struct demi__push_req *req,
-		    const struct sockaddr_in *to)
+			 const struct sockaddr_in *to)
 {
 	struct nip_queue *q = queue_of(dq);
 	const void *pieces[DEMI_SGARRAY_MAXSIZE];
@@ -683,7 +689,7 @@ static void deliver(struct nip_queue *q, struct demi__task *t)
 	uint32_t ip;
 	uint16_t port;
 	struct demi__buf *b = nip_udp_recv(&q->udp, &ip, &port);
-	struct sockaddr_in from = { .sin_family = AF_INET };
+	struct sockaddr_in from = {.sin_family = AF_INET};
 
 	demi__sga_from_buf(&t->result.qr_value.sga, b);
 	from.sin_addr.s_addr = ip;
@@ -762,7 +768,7 @@ static int nip_close_impl(struct demi__queue *dq)
 }
 
 static int nip_setsockopt_impl(struct demi__queue *dq, int level, int name, const void *val,
-			  socklen_t len)
+			       socklen_t len)
 {
 	struct nip_queue *q = queue_of(dq);
 
@@ -829,7 +835,6 @@ static int nip_setsockopt(struct demi__queue *dq, int level, int name, const voi
 	flush_queue(dq);
 	return rc;
 }
-
 
 static int nip_getsockopt(struct demi__queue *dq, int level, int name, void *val, socklen_t *len)
 {

@@ -56,7 +56,7 @@ int ex_tokset_add(struct ex_tokset *set, demi_qtoken_t qt, void *owner, int kind
 		j = (j + 1) & (unsigned)(set->cap - 1);
 	if (set->tab[j].state == 2)
 		set->deleted--;
-	set->tab[j] = (struct ex_tokslot){ .qt = qt, .tok = { owner, kind }, .state = 1 };
+	set->tab[j] = (struct ex_tokslot){.qt = qt, .tok = {owner, kind}, .state = 1};
 	set->n++;
 	return 0;
 }
@@ -101,8 +101,7 @@ int ex_tokset_wait(struct ex_tokset *set, demi_qresult_t *qr, struct ex_tok *tok
 	return 0;
 }
 
-void ex_tokset_foreach(struct ex_tokset *set, void (*fn)(void *arg, struct ex_tok *tok),
-		       void *arg)
+void ex_tokset_foreach(struct ex_tokset *set, void (*fn)(void *arg, struct ex_tok *tok), void *arg)
 {
 	for (int i = 0; i < set->cap; i++)
 		if (set->tab[i].state == 1)

@@ -38,7 +38,7 @@ struct ex_tokslot {
 struct ex_tokset {
 	struct ex_tokslot *tab;
 	int cap; /* power of two */
-	int n; /* outstanding tokens */
+	int n;	 /* outstanding tokens */
 	int deleted;
 	demi_qresult_t ready[EX_TOKSET_BATCH]; /* results taken from the libOS, not yet returned */
 	int nready, next;
@@ -56,8 +56,7 @@ int ex_tokset_wait(struct ex_tokset *set, demi_qresult_t *qr, struct ex_tok *tok
 		   const struct timespec *timeout);
 
 /* Calls fn for the context of every outstanding token. */
-void ex_tokset_foreach(struct ex_tokset *set, void (*fn)(void *arg, struct ex_tok *tok),
-		       void *arg);
+void ex_tokset_foreach(struct ex_tokset *set, void (*fn)(void *arg, struct ex_tok *tok), void *arg);
 
 void ex_tokset_fini(struct ex_tokset *set);
 

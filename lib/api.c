@@ -138,10 +138,10 @@ fail_cfg:
 }
 
 /* The calling thread's libOS, or a positive errno for the caller to return. */
-#define GET_LOS(los)                      \
-	struct demi__libos *los = tls_los; \
-	if (!los)                          \
-		return EPERM
+#define GET_LOS(los)                                                                               \
+	struct demi__libos *los = tls_los;                                                         \
+	if (!los)                                                                                  \
+	return EPERM
 
 static int get_queue(struct demi__libos *los, int qd, struct demi__queue **q)
 {
@@ -305,12 +305,11 @@ static int push_req_build(struct demi__libos *los, const demi_sgarray_t *sga,
 			goto bad;
 		b = demi__pool_lookup(&los->pool, data);
 		if (b) {
-			if (b->refcnt == 0 || data + len > b->base + b->cap ||
-			    data + len < data)
+			if (b->refcnt == 0 || data + len > b->base + b->cap || data + len < data)
 				goto bad;
 			demi__buf_ref(b);
 		}
-		req->segs[i] = (struct demi__seg){ .buf = b, .data = data, .len = len };
+		req->segs[i] = (struct demi__seg){.buf = b, .data = data, .len = len};
 		req->nsegs++;
 		req->total += len;
 	}

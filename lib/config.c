@@ -59,7 +59,7 @@ static int list_append(struct demi__config_entry *e, const char *v)
 /* Frame of the parse: a mapping (with the key waiting for its value) or a sequence. */
 struct frame {
 	bool is_seq;
-	char *key; /* mapping: the key read, waiting for a value */
+	char *key;			 /* mapping: the key read, waiting for a value */
 	struct demi__config_entry *list; /* sequence: where items go */
 };
 
@@ -107,8 +107,8 @@ static int parse_events(struct demi__config *cfg, yaml_parser_t *parser, const c
 		case YAML_MAPPING_START_EVENT:
 		case YAML_SEQUENCE_START_EVENT: {
 			bool seq = ev.type == YAML_SEQUENCE_START_EVENT;
-			if (depth == MAX_DEPTH || (top && top->is_seq) ||
-			    (top && !top->key) || (!top && seq)) {
+			if (depth == MAX_DEPTH || (top && top->is_seq) || (top && !top->key) ||
+			    (!top && seq)) {
 				DEMI_ERR("config %s: unsupported structure at line %zu (nested too "
 					 "deep, a list of lists or maps, or a top-level list)",
 					 origin, ev.start_mark.line + 1);
@@ -343,8 +343,8 @@ int demi__config_get_str(struct demi__config *cfg, const char *key, const char *
 
 int demi__config_get_bool(struct demi__config *cfg, const char *key, bool def, bool *out)
 {
-	static const char *const yes[] = { "1", "true", "yes", "on", NULL };
-	static const char *const no[] = { "0", "false", "no", "off", NULL };
+	static const char *const yes[] = {"1", "true", "yes", "on", NULL};
+	static const char *const no[] = {"0", "false", "no", "off", NULL};
 	const char *v;
 
 	*out = def;
@@ -394,8 +394,8 @@ int demi__config_get_u64(struct demi__config *cfg, const char *key, uint64_t def
 	return 0;
 }
 
-int demi__config_get_choice(struct demi__config *cfg, const char *key,
-			    const char *const *choices, int def, int *out)
+int demi__config_get_choice(struct demi__config *cfg, const char *key, const char *const *choices,
+			    int def, int *out)
 {
 	const char *v;
 	char all[256] = "";

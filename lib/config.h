@@ -18,8 +18,8 @@
 #include <stdint.h>
 
 struct demi__config_entry {
-	char *key; /* dotted path */
-	char *value; /* scalar value, or NULL for a list */
+	char *key;    /* dotted path */
+	char *value;  /* scalar value, or NULL for a list */
 	char **items; /* list items */
 	size_t nitems;
 };
@@ -58,7 +58,7 @@ int demi__config_get_bool(struct demi__config *cfg, const char *key, bool def, b
 int demi__config_get_u64(struct demi__config *cfg, const char *key, uint64_t def, uint64_t min,
 			 uint64_t max, uint64_t *out);
 /* One of choices (NULL-terminated); *out = its index. Absent: *out = def. */
-int demi__config_get_choice(struct demi__config *cfg, const char *key,
-			    const char *const *choices, int def, int *out);
+int demi__config_get_choice(struct demi__config *cfg, const char *key, const char *const *choices,
+			    int def, int *out);
 
 #endif

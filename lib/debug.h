@@ -9,11 +9,11 @@
 #include <stdint.h>
 
 struct demi__debug_counts {
-	uint64_t bufs_in_use; /* pool buffers with a reference (app-owned or held by the libOS) */
-	uint64_t bufs_cached; /* of those, held by the libOS as device receive buffers */
+	uint64_t bufs_in_use;  /* pool buffers with a reference (app-owned or held by the libOS) */
+	uint64_t bufs_cached;  /* of those, held by the libOS as device receive buffers */
 	uint64_t tasks_in_use; /* operations issued and not yet waited for */
-	uint64_t queues_open; /* queue descriptors open */
-	uint64_t pool_bytes; /* memory the pool has reserved */
+	uint64_t queues_open;  /* queue descriptors open */
+	uint64_t pool_bytes;   /* memory the pool has reserved */
 };
 
 /* Fills *out for the calling thread's libOS. Returns 0, or -EPERM before demi_init. */

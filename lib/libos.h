@@ -69,9 +69,9 @@ struct demi__libos_ops {
 	int (*getpeername)(struct demi__queue *q, struct sockaddr_in *addr);
 	int (*getsockname)(struct demi__queue *q, struct sockaddr_in *addr);
 
-	/* Looks for device events, sleeping up to timeout_ns (0: do not sleep; UINT64_MAX: no limit)
-	 * until one arrives, and wakes the tasks they concern. Called by demi_wait* when no task is
-	 * ready. NULL for a libOS that polls its device in a background task. */
+	/* Looks for device events, sleeping up to timeout_ns (0: do not sleep; UINT64_MAX: no
+	 * limit) until one arrives, and wakes the tasks they concern. Called by demi_wait* when no
+	 * task is ready. NULL for a libOS that polls its device in a background task. */
 	int (*poll_io)(struct demi__libos *los, uint64_t timeout_ns);
 	/* Pool buffers the libOS keeps handed to its device for receiving (0 if none): they are
 	 * in use but not leaked. NULL means 0. */
@@ -91,7 +91,7 @@ struct demi__libos {
 	struct demi__pool pool;
 	struct demi__config cfg;
 	bool busy_poll; /* never sleep in demi_wait* */
-	void *priv; /* the libOS's own state */
+	void *priv;	/* the libOS's own state */
 	/* qd table: qd -> queue; free qds are reused oldest first, so a stale qd is unlikely
 	 * to name a new queue soon. */
 	struct demi__queue **qds;

@@ -14,7 +14,7 @@ extern const struct demi__libos_ops nip_libos_ops;
 extern const struct demi__libos_ops mint_libos_ops;
 #endif
 
-static const char *const known_names[] = { "catnap", "catnip", "catmint", NULL };
+static const char *const known_names[] = {"catnap", "catnip", "catmint", NULL};
 
 static const struct demi__libos_ops *const built[] = {
 #ifdef DEMI_HAVE_CATNAP

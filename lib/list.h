@@ -10,8 +10,8 @@ struct demi__list {
 	struct demi__list *prev, *next;
 };
 
-#define demi__container_of(ptr, type, member) \
-	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define demi__container_of(ptr, type, member)                                                      \
+	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 static inline void demi__list_init(struct demi__list *l)
 {

@@ -9,7 +9,7 @@
 
 int demi__log_level = DEMI__LOG_WARN;
 
-static const char *const level_names[] = { "off", "error", "warn", "info", "debug", "trace" };
+static const char *const level_names[] = {"off", "error", "warn", "info", "debug", "trace"};
 
 void demi__log_init(void)
 {
@@ -23,8 +23,10 @@ void demi__log_init(void)
 			return;
 		}
 	}
-	fprintf(stderr, "demikernel: warn: DEMI_LOG=%s is not one of off, error, warn, info, "
-			"debug, trace; using warn\n", env);
+	fprintf(stderr,
+		"demikernel: warn: DEMI_LOG=%s is not one of off, error, warn, info, "
+		"debug, trace; using warn\n",
+		env);
 }
 
 void demi__log_write(int level, const char *file, int line, const char *fmt, ...)

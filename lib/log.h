@@ -22,10 +22,10 @@ void demi__log_init(void);
 void demi__log_write(int level, const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-#define demi__log(lvl, ...)                                                  \
-	do {                                                                 \
-		if ((lvl) <= demi__log_level)                                \
-			demi__log_write((lvl), __FILE__, __LINE__, __VA_ARGS__); \
+#define demi__log(lvl, ...)                                                                        \
+	do {                                                                                       \
+		if ((lvl) <= demi__log_level)                                                      \
+			demi__log_write((lvl), __FILE__, __LINE__, __VA_ARGS__);                   \
 	} while (0)
 
 #define DEMI_ERR(...) demi__log(DEMI__LOG_ERROR, __VA_ARGS__)

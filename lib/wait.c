@@ -67,7 +67,9 @@ static int run_until(struct demi__libos *los, ready_fn ready, void *arg, uint64_
 			return ETIMEDOUT;
 		if (demi__runtime_has_ready(rt))
 			continue;
-		uint64_t sleep_ns = until == UINT64_MAX ? UINT64_MAX : until > now ? until - now : 0;
+		uint64_t sleep_ns = until == UINT64_MAX ? UINT64_MAX
+				    : until > now	? until - now
+							: 0;
 		if (los->busy_poll)
 			sleep_ns = 0;
 		if (los->ops->poll_io)
@@ -147,7 +149,7 @@ DEMI_EXPORT int demi_wait_any(demi_qresult_t *qr_out, int *ready_offset, const d
 			goto out;
 		}
 	}
-	a = (struct any_arg){ .tasks = tasks, .n = num_qts, .found = -1 };
+	a = (struct any_arg){.tasks = tasks, .n = num_qts, .found = -1};
 	if ((rc = run_until(los, any_done, &a, ns)))
 		goto out;
 	*ready_offset = a.found;

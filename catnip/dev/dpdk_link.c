@@ -57,8 +57,8 @@ struct nip_dpdk {
 	bool rx_check_ip, rx_check_l4;
 
 	struct rte_mempool *rx_mp;  /* mbufs whose pinned data rooms are rx_bufs[] */
-	uint32_t rx_buf_bytes; /* size of each receive buffer: a pool size class, >= 2 KiB */
-	uint32_t want_mtu; /* dpdk.mtu, 0 = the port's own */
+	uint32_t rx_buf_bytes;	    /* size of each receive buffer: a pool size class, >= 2 KiB */
+	uint32_t want_mtu;	    /* dpdk.mtu, 0 = the port's own */
 	struct rte_mempool *tx_mp;  /* header mbufs, an rte_mbuf_ext_shared_info in priv */
 	struct demi__buf **rx_bufs; /* the pool buffers lent to rx_mp (one reference each) */
 	uint32_t rx_nbufs;
@@ -739,7 +739,8 @@ static int port_setup(struct nip_dpdk *d, struct demi__config *cfg)
 		/* A frame must fit one receive buffer (after DPDK's headroom) to stay zero-copy. */
 		if (d->want_mtu + NIP_ETH_HLEN + 4 + RTE_PKTMBUF_HEADROOM > d->rx_buf_bytes) {
 			DEMI_ERR("dpdk: dpdk.mtu %u needs dpdk.rx_buf_bytes of at least %u",
-				 d->want_mtu, d->want_mtu + NIP_ETH_HLEN + 4 + RTE_PKTMBUF_HEADROOM);
+				 d->want_mtu,
+				 d->want_mtu + NIP_ETH_HLEN + 4 + RTE_PKTMBUF_HEADROOM);
 			return -EINVAL;
 		}
 		if (d->want_mtu < info.min_mtu || d->want_mtu > info.max_mtu) {
@@ -818,14 +819,13 @@ static int port_setup(struct nip_dpdk *d, struct demi__config *cfg)
 	/* The stack has one RX L4 flag: both protocols or neither. */
 	d->rx_check_l4 = (rx_want & RTE_ETH_RX_OFFLOAD_UDP_CKSUM) &&
 			 (rx_want & RTE_ETH_RX_OFFLOAD_TCP_CKSUM);
-	d->link.offloads = ((conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) ?
-				    NIP_OFF_TX_CHAIN :
-				    0) |
-			   (d->tx_ol_ip ? NIP_OFF_IPV4_CSUM_TX : 0) |
-			   (d->tx_ol_udp ? NIP_OFF_UDP_CSUM_TX : 0) |
-			   (d->tx_ol_tcp ? NIP_OFF_TCP_CSUM_TX : 0) |
-			   (d->rx_check_ip ? NIP_OFF_IPV4_CSUM_RX : 0) |
-			   (d->rx_check_l4 ? NIP_OFF_L4_CSUM_RX : 0);
+	d->link.offloads =
+		((conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) ? NIP_OFF_TX_CHAIN : 0) |
+		(d->tx_ol_ip ? NIP_OFF_IPV4_CSUM_TX : 0) |
+		(d->tx_ol_udp ? NIP_OFF_UDP_CSUM_TX : 0) |
+		(d->tx_ol_tcp ? NIP_OFF_TCP_CSUM_TX : 0) |
+		(d->rx_check_ip ? NIP_OFF_IPV4_CSUM_RX : 0) |
+		(d->rx_check_l4 ? NIP_OFF_L4_CSUM_RX : 0);
 	DEMI_INFO("dpdk: port %u (%s): MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u, offloads 0x%x, "
 		  "%u rx / %u tx descriptors, %u receive buffers",
 		  d->port, info.driver_name, mac.addr_bytes[0], mac.addr_bytes[1],

@@ -117,7 +117,8 @@ static int tx_burst(void *dev, struct demi__buf **bufs, int n)
 			demi__buf_put(b);
 			if (!c)
 				continue;
-			demi__buf_data(c)[14 + rnd(w) % (c->len - 14)] ^= (uint8_t)(1 + rnd(w) % 255);
+			demi__buf_data(c)[14 + rnd(w) % (c->len - 14)] ^=
+				(uint8_t)(1 + rnd(w) % 255);
 			from->stats.corrupted++;
 			b = c;
 		}
@@ -167,7 +168,8 @@ void nip_test_wire_init(struct nip_test_wire *w, struct demi__pool *pool, const 
 		e->link.ops = &test_link_ops;
 		e->link.dev = e;
 		e->link.mtu = mtu;
-		e->link.offloads = NIP_OFF_TX_CHAIN; /* linearized on the way (tests may clear it) */
+		e->link.offloads =
+			NIP_OFF_TX_CHAIN; /* linearized on the way (tests may clear it) */
 		e->link.mac[0] = 0x02;
 		e->link.mac[5] = (uint8_t)(i + 1);
 	}

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * An in-memory link joining two stacks in one process, with a virtual clock and seeded fault
- * injection: drop, duplicate, reorder, corrupt (one damaged byte in an IPv4 packet) and delay. Tests drive both
- * stacks with the same virtual time; nothing here reads a real clock or does I/O.
+ * injection: drop, duplicate, reorder, corrupt (one damaged byte in an IPv4 packet) and delay.
+ * Tests drive both stacks with the same virtual time; nothing here reads a real clock or does I/O.
  *
  * A frame sent on one end is delivered to the other end's receive queue at now + delay (plus
  * jitter), unless a fault hits it. Delivered frames are the sent buffers themselves (no copy),
@@ -21,7 +21,7 @@ struct nip_test_faults {
 	uint32_t dup_ppm;
 	uint32_t reorder_ppm; /* delivered after up to 3 later frames */
 	uint32_t corrupt_ppm;
-	uint64_t delay_ns; /* one-way */
+	uint64_t delay_ns;  /* one-way */
 	uint64_t jitter_ns; /* extra uniform delay in [0, jitter) */
 };
 

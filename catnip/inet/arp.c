@@ -182,7 +182,7 @@ static void send_arp(struct nip_stack *s, uint16_t op, const uint8_t eth_dst[6],
 		     const uint8_t tha[6], uint32_t tpa)
 {
 	struct demi__buf *f = s->link->ops->alloc(s->link->dev, NIP_ETH_HLEN + NIP_ARP_LEN);
-	struct nip_arp a = { .op = op, .spa = s->cfg.ip, .tpa = tpa };
+	struct nip_arp a = {.op = op, .spa = s->cfg.ip, .tpa = tpa};
 
 	if (!f) {
 		s->cnt.drop_no_buffer++;
@@ -301,7 +301,7 @@ void nip_arp_resolve_and_send(struct nip_stack *s, struct demi__buf *frame, uint
 		e->pending = p;
 		e->pending_cap = cap;
 	}
-	e->pending[e->npending++] = (struct nip_arp_pending){ frame, cb, ctx };
+	e->pending[e->npending++] = (struct nip_arp_pending){frame, cb, ctx};
 	return;
 full:
 	s->cnt.drop_arp_pending_full++;

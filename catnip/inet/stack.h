@@ -32,8 +32,8 @@ struct nip_counters {
 	uint64_t drop_ip4_not_for_us, drop_ip4_proto;
 	uint64_t drop_icmp_bad, drop_icmp_type;
 	uint64_t drop_udp_bad, drop_udp_no_socket, drop_udp_queue_full;
-	uint64_t drop_tx_full; /* the device refused a frame */
-	uint64_t drop_no_buffer; /* no buffer to build a frame */
+	uint64_t drop_tx_full;		/* the device refused a frame */
+	uint64_t drop_no_buffer;	/* no buffer to build a frame */
 	uint64_t drop_arp_pending_full; /* too many frames waiting for one resolution */
 	uint64_t arp_requests_sent, arp_replies_sent, arp_failures;
 	uint64_t icmp_echo_replies;
@@ -41,7 +41,7 @@ struct nip_counters {
 	/* TCP */
 	uint64_t tcp_rx, tcp_tx, tcp_rx_bytes, tcp_tx_bytes;
 	uint64_t drop_tcp_bad[NIP_TCP_NERR]; /* by enum nip_tcp_err */
-	uint64_t drop_tcp_no_conn; /* answered with RST */
+	uint64_t drop_tcp_no_conn;	     /* answered with RST */
 	uint64_t drop_tcp_out_of_window, drop_tcp_paws, drop_tcp_bad_ack, drop_tcp_rcv_mem;
 	uint64_t drop_tcp_syn_queue_full, drop_tcp_accept_queue_full, drop_tcp_no_memory;
 	uint64_t drop_tcp_after_close; /* data for a closed connection: answered with RST */
@@ -49,7 +49,7 @@ struct nip_counters {
 	uint64_t tcp_retransmits, tcp_fast_retransmits, tcp_rto_timeouts, tcp_timeouts;
 	uint64_t tcp_zero_window_probes, tcp_keepalive_probes, tcp_delayed_acks;
 	uint64_t tcp_active_opens, tcp_passive_opens, tcp_ooo_segs;
-	uint64_t tcp_tx_zero_copy; /* segments whose payload was chained, not copied */
+	uint64_t tcp_tx_zero_copy;     /* segments whose payload was chained, not copied */
 	uint64_t tcp_lost_retransmits; /* retransmissions found lost again during recovery */
 };
 
@@ -63,11 +63,11 @@ struct nip_arp_entry;
 #define NIP_TXQ 32
 
 struct nip_stack_config {
-	uint32_t ip; /* our IPv4 address, network order */
-	uint64_t arp_ttl_ns; /* a learned entry lives this long */
-	uint64_t arp_retry_ns; /* time between requests */
-	uint32_t arp_retries; /* requests before giving up */
-	uint32_t arp_pending_max; /* frames queued per unresolved address */
+	uint32_t ip;		   /* our IPv4 address, network order */
+	uint64_t arp_ttl_ns;	   /* a learned entry lives this long */
+	uint64_t arp_retry_ns;	   /* time between requests */
+	uint32_t arp_retries;	   /* requests before giving up */
+	uint32_t arp_pending_max;  /* frames queued per unresolved address */
 	uint32_t udp_rx_queue_max; /* datagrams queued per socket before dropping */
 	uint8_t ttl;
 	struct nip_tcp_config tcp;

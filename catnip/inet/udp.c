@@ -125,8 +125,9 @@ drop:
 
 uint32_t nip_udp_max_payload(const struct nip_stack *s)
 {
-	uint32_t room = s->link->mtu > NIP_IP4_HLEN + NIP_UDP_HLEN ?
-				s->link->mtu - NIP_IP4_HLEN - NIP_UDP_HLEN : 0;
+	uint32_t room = s->link->mtu > NIP_IP4_HLEN + NIP_UDP_HLEN
+				? s->link->mtu - NIP_IP4_HLEN - NIP_UDP_HLEN
+				: 0;
 	return room < NIP_UDP_MAX_PAYLOAD ? room : NIP_UDP_MAX_PAYLOAD;
 }
 

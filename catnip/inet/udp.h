@@ -14,9 +14,9 @@
 
 struct nip_udp_sock {
 	struct nip_stack *s;
-	uint32_t local_ip; /* network order; 0 = any */
+	uint32_t local_ip;   /* network order; 0 = any */
 	uint16_t local_port; /* host order; 0 = not bound */
-	uint32_t remote_ip; /* network order, when connected */
+	uint32_t remote_ip;  /* network order, when connected */
 	uint16_t remote_port;
 	bool connected;
 	struct demi__buf *rx_head, *rx_tail;

@@ -126,8 +126,7 @@ extern int demi_push(_Out_ demi_qtoken_t *qt_out, _In_ int qd, _In_ const demi_s
  * @return As demi_push, plus EINVAL/EAFNOSUPPORT for a bad address.
  */
 ATTR_NONNULL(1, 3, 4)
-extern int demi_pushto(_Out_ demi_qtoken_t *qt_out, _In_ int sockqd,
-		       _In_ const demi_sgarray_t *sga,
+extern int demi_pushto(_Out_ demi_qtoken_t *qt_out, _In_ int sockqd, _In_ const demi_sgarray_t *sga,
 		       _In_reads_bytes_(size) const struct sockaddr *dest_addr,
 		       _In_ socklen_t size);
 

@@ -25,8 +25,8 @@
 #define DEMI__SLAB_SHIFT 21 /* 2 MiB */
 #define DEMI__SLAB_BYTES ((size_t)1 << DEMI__SLAB_SHIFT)
 #define DEMI__BUF_MIN_SHIFT 11 /* smallest class: 2 KiB */
-#define DEMI__BUF_NCLASSES 12 /* 2 KiB .. 4 MiB */
-#define DEMI__BUF_LARGE 0xff /* class of a buffer with a slab of its own */
+#define DEMI__BUF_NCLASSES 12  /* 2 KiB .. 4 MiB */
+#define DEMI__BUF_LARGE 0xff   /* class of a buffer with a slab of its own */
 /* Room left in front of the data of every fresh buffer for protocol headers to be prepended
  * without a copy (Ethernet 14 + IPv4 60 + TCP 60 = 134, rounded to a cache line multiple). */
 #define DEMI__BUF_HEADROOM 192
@@ -47,9 +47,9 @@ struct demi__slab;
  */
 struct demi__buf {
 	uint8_t *base; /* first byte of the buffer's memory (headroom included) */
-	uint32_t cap; /* bytes at base */
-	uint32_t off; /* start of the data, from base */
-	uint32_t len; /* bytes of data */
+	uint32_t cap;  /* bytes at base */
+	uint32_t off;  /* start of the data, from base */
+	uint32_t len;  /* bytes of data */
 	uint32_t refcnt;
 	uint16_t gen;
 	uint8_t cls; /* size class, or DEMI__BUF_LARGE */
@@ -63,14 +63,14 @@ struct demi__buf {
 };
 
 struct demi__slab {
-	uint8_t *mem; /* DEMI__SLAB_BYTES-aligned */
-	size_t bytes; /* multiple of DEMI__SLAB_BYTES */
+	uint8_t *mem;	 /* DEMI__SLAB_BYTES-aligned */
+	size_t bytes;	 /* multiple of DEMI__SLAB_BYTES */
 	uint32_t stride; /* bytes per buffer */
 	uint32_t nbufs;
 	uint32_t id; /* index in pool->slabs, > 0 */
 	uint8_t cls;
 	struct demi__pool *pool;
-	uint64_t priv; /* for the libOS that registered the slab (e.g. an RDMA MR) */
+	uint64_t priv;		 /* for the libOS that registered the slab (e.g. an RDMA MR) */
 	struct demi__buf bufs[]; /* nbufs headers */
 };
 
@@ -82,15 +82,15 @@ struct demi__pool_stats {
 	uint64_t bufs_in_use;
 	uint64_t bytes_reserved; /* memory held by slabs */
 	uint64_t slabs;
-	uint64_t allocs; /* total successful demi__pool_get */
+	uint64_t allocs;      /* total successful demi__pool_get */
 	uint64_t slab_allocs; /* slabs obtained from the system */
-	uint64_t failed; /* demi__pool_get that returned NULL */
+	uint64_t failed;      /* demi__pool_get that returned NULL */
 };
 
 struct demi__pool {
 	struct demi__buf *free[DEMI__BUF_NCLASSES];
 	struct demi__slab **slabs; /* by id; NULL for a free id */
-	uint32_t nslabs; /* used length of slabs[] (ids 1..nslabs-1) */
+	uint32_t nslabs;	   /* used length of slabs[] (ids 1..nslabs-1) */
 	uint32_t slabs_cap;
 	uint32_t free_id_hint;
 	/* Open-addressed map: 2 MiB chunk number -> slab; linear probing, 0 = empty. */
@@ -98,7 +98,7 @@ struct demi__pool {
 	struct demi__slab **map_vals;
 	size_t map_cap; /* power of two */
 	size_t map_used;
-	size_t max_bytes; /* limit of bytes_reserved; 0 = none */
+	size_t max_bytes;  /* limit of bytes_reserved; 0 = none */
 	uint16_t gen_seed; /* first generation of the next slab's buffers */
 	demi__slab_hook_fn hook;
 	void *hook_arg;

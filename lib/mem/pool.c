@@ -216,7 +216,8 @@ static struct demi__slab *slab_create(struct demi__pool *p, uint8_t cls, size_t 
 		}
 	}
 	if (p->hook && p->hook(p->hook_arg, s, true) < 0) {
-		slab_destroy(p, s, false); /* the hook refused it: it hears nothing of its removal */
+		slab_destroy(p, s,
+			     false); /* the hook refused it: it hears nothing of its removal */
 		return NULL;
 	}
 	return s;
@@ -293,7 +294,8 @@ struct demi__buf *demi__pool_get(struct demi__pool *pool, size_t size)
 		b = pool->free[cls];
 		pool->free[cls] = b->next;
 	} else {
-		struct demi__slab *s = slab_create(pool, DEMI__BUF_LARGE, size + DEMI__BUF_HEADROOM, 1);
+		struct demi__slab *s =
+			slab_create(pool, DEMI__BUF_LARGE, size + DEMI__BUF_HEADROOM, 1);
 		if (!s)
 			goto fail;
 		b = &s->bufs[0];

@@ -46,7 +46,7 @@ struct demi__task {
 	demi__task_poll_fn poll;
 	struct demi__runtime *rt;
 	struct demi__list ready_link; /* on rt->ready while woken */
-	struct demi__list done_link; /* on rt->completed once done */
+	struct demi__list done_link;  /* on rt->completed once done */
 	/* For the libOS: e.g. the queue's list of pending pops. Unlinked on completion. */
 	struct demi__list wait_link;
 	void *queue; /* queue the operation belongs to (for cancellation), or NULL */
@@ -88,7 +88,7 @@ struct demi__clock {
 
 struct demi__runtime_stats {
 	uint64_t tasks_in_use;
-	uint64_t polls; /* task polls */
+	uint64_t polls;	 /* task polls */
 	uint64_t passes; /* scheduler passes */
 };
 

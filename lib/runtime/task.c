@@ -194,7 +194,8 @@ int demi__runtime_pass(struct demi__runtime *rt)
 		demi__list_init(&rt->ready);
 	}
 	while (!demi__list_empty(&batch)) {
-		struct demi__task *t = demi__container_of(batch.next, struct demi__task, ready_link);
+		struct demi__task *t =
+			demi__container_of(batch.next, struct demi__task, ready_link);
 
 		demi__list_remove(&t->ready_link);
 		if (t->state != DEMI__TASK_PENDING)

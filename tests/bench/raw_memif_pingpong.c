@@ -123,7 +123,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "raw-memif-pingpong: out of mbufs\n");
 			return 1;
 		}
-		memset(d, 0xff, 12); /* broadcast, any source */
+		memset(d, 0xff, 12);	 /* broadcast, any source */
 		memset(d + 12, 0x88, 2); /* a local-experimental EtherType */
 		memcpy(d + 14, &i, sizeof(i));
 		uint64_t t0 = now_ns();
@@ -148,9 +148,9 @@ int main(int argc, char **argv)
 		mean += (double)rtt[i];
 	mean /= (double)requests;
 	printf("RESULT proto=raw-l2 size=%ld n=%ld p50_us=%.2f p99_us=%.2f p999_us=%.2f "
-	       "max_us=%.2f mean_us=%.2f\n", size, requests, rtt[requests / 2] / 1e3,
-	       rtt[requests * 99 / 100] / 1e3, rtt[requests * 999 / 1000] / 1e3,
-	       rtt[requests - 1] / 1e3, mean / 1e3);
+	       "max_us=%.2f mean_us=%.2f\n",
+	       size, requests, rtt[requests / 2] / 1e3, rtt[requests * 99 / 100] / 1e3,
+	       rtt[requests * 999 / 1000] / 1e3, rtt[requests - 1] / 1e3, mean / 1e3);
 	free(rtt);
 	rte_eth_dev_stop(port);
 	rte_eal_cleanup();

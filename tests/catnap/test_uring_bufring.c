@@ -164,7 +164,8 @@ static void test_bufring_kernel_receives_into_provided_buffer(void **state)
 	assert_int_equal(io_uring_wait_cqe(&f->ring, &cqe), 0);
 	assert_int_equal(cqe->res, (int)sizeof(msg));
 	assert_true(cqe->flags & IORING_CQE_F_BUFFER);
-	struct demi__buf *b = nap_bufring_take(&f->br, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
+	struct demi__buf *b =
+		nap_bufring_take(&f->br, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
 	io_uring_cqe_seen(&f->ring, cqe);
 	assert_non_null(b);
 	assert_memory_equal(demi__buf_data(b), msg, sizeof(msg));
@@ -177,7 +178,8 @@ static void test_bufring_kernel_receives_into_provided_buffer(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_bufring_init_fills_every_slot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bufring_init_fills_every_slot, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_bufring_take_hands_over_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bufring_random_cycles_never_double_provide,
 						setup, teardown),

@@ -35,7 +35,7 @@ static int forbid_io_uring(void)
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
-	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+	struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -1;
@@ -45,13 +45,13 @@ static int forbid_io_uring(void)
 /* A UDP datagram to ourselves: proves the libOS that came up carries traffic. */
 static int udp_self_echo(void)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof(a);
-	struct timespec to = { 5, 0 };
+	struct timespec to = {5, 0};
 	demi_qtoken_t qt;
 	demi_qresult_t r;
 	char msg[] = "fallback works";
-	demi_sgarray_t sga = { 0 };
+	demi_sgarray_t sga = {0};
 	int qd;
 
 	if (demi_socket(&qd, AF_INET, SOCK_DGRAM, 0) || demi_bind(qd, (void *)&a, sizeof(a)) ||
@@ -117,7 +117,8 @@ static int run(bool fallback)
 		_exit(rc);
 	}
 	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status)) {
-		printf("FAIL: child died (signal %d)\n", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+		printf("FAIL: child died (signal %d)\n",
+		       WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 		return 1;
 	}
 	return WEXITSTATUS(status);

@@ -34,12 +34,12 @@
 #define ensure(cond)                                                                               \
 	do {                                                                                       \
 		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);  \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
 			exit(EXIT_FAILURE);                                                        \
 		}                                                                                  \
 	} while (0)
 
-static const struct timespec wait_limit = { 10, 0 };
+static const struct timespec wait_limit = {10, 0};
 
 static unsigned char msg_byte(size_t i)
 {
@@ -49,7 +49,7 @@ static unsigned char msg_byte(size_t i)
 static int accept_get_newsockqd(int sockqd)
 {
 	demi_qtoken_t tok = -1;
-	demi_qresult_t res = { 0 };
+	demi_qresult_t res = {0};
 
 	ensure(demi_accept(&tok, sockqd) == 0);
 	ensure(demi_wait(&res, tok, &wait_limit) == 0);
@@ -59,7 +59,7 @@ static int accept_get_newsockqd(int sockqd)
 
 static size_t pop_and_check(int sockqd, size_t offset)
 {
-	demi_qresult_t res = { 0 };
+	demi_qresult_t res = {0};
 	demi_qtoken_t tok = -1;
 	size_t recv_bytes;
 	unsigned char *p;
@@ -78,11 +78,11 @@ static size_t pop_and_check(int sockqd, size_t offset)
 
 static int run_server(int argc, char *const argv[], int port_pipe)
 {
-	struct demi_args args = { .argc = argc, .argv = argv, .callback = NULL };
-	struct sockaddr_in addr = { 0 };
+	struct demi_args args = {.argc = argc, .argv = argv, .callback = NULL};
+	struct sockaddr_in addr = {0};
 	socklen_t addrlen = sizeof(addr);
 	size_t recv_bytes = 0;
-	demi_qresult_t res = { 0 };
+	demi_qresult_t res = {0};
 	demi_qtoken_t tok = -1;
 	int sockqd = -1, udpqd = -1, qd;
 	unsigned short ports[2];
@@ -125,7 +125,7 @@ static int run_server(int argc, char *const argv[], int port_pipe)
 static size_t push_get_sent_nbytes(const struct sockaddr_in *const addr, const int sockqd)
 {
 	demi_qtoken_t tok = -1;
-	demi_qresult_t res = { 0 };
+	demi_qresult_t res = {0};
 	demi_sgarray_t sga = demi_sgaalloc(DATA_SIZE);
 	size_t sent_bytes = 0;
 	unsigned char *p;
@@ -145,10 +145,10 @@ static size_t push_get_sent_nbytes(const struct sockaddr_in *const addr, const i
 
 static int run_client(int argc, char *const argv[], const unsigned short ports[2])
 {
-	struct demi_args args = { .argc = argc, .argv = argv, .callback = NULL };
-	struct sockaddr_in addr = { 0 };
+	struct demi_args args = {.argc = argc, .argv = argv, .callback = NULL};
+	struct sockaddr_in addr = {0};
 	demi_qtoken_t tok = -1;
-	demi_qresult_t res = { 0 };
+	demi_qresult_t res = {0};
 	size_t sent_bytes = 0;
 	int sockqd = -1;
 

@@ -27,5 +27,7 @@ int main(void)
 	int (*volatile gsn)(int, struct sockaddr *, socklen_t *) = demi_getsockname;
 
 	return init && sock && lst && bnd && acc && con && cls && push && pushto && pop && sso &&
-			       gso && gpn && gsn ? 0 : 1;
+			       gso && gpn && gsn
+		       ? 0
+		       : 1;
 }

@@ -6,10 +6,10 @@
 
 int main(void)
 {
-	demi_qresult_t qr = { 0 };
-	demi_sgarray_t sga = { 0 };
-	demi_accept_result_t ares = { 0 };
-	struct demi_args args = { 0, NULL, NULL };
+	demi_qresult_t qr = {0};
+	demi_sgarray_t sga = {0};
+	demi_accept_result_t ares = {0};
+	struct demi_args args = {0, NULL, NULL};
 	demi_callback_t cb = NULL;
 	demi_opcode_t opc = DEMI_OPC_FAILED;
 	demi_qtoken_t qt = (demi_qtoken_t)-1;

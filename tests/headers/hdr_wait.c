@@ -11,7 +11,7 @@ int main(void)
 			    const struct timespec *) = demi_wait_any;
 	int (*volatile next)(demi_qresult_t *, int, int *, const struct timespec *) =
 		demi_wait_next_n;
-	struct timespec ts = { 0, 0 };
+	struct timespec ts = {0, 0};
 
 	return wait && any && next && ts.tv_sec == 0 ? 0 : 1;
 }

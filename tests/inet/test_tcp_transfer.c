@@ -37,8 +37,7 @@ struct net {
 	struct nip_stack a, b;
 };
 
-static struct net *net_create(const struct nip_test_faults *faults, const char *cc,
-			      uint64_t seed)
+static struct net *net_create(const struct nip_test_faults *faults, const char *cc, uint64_t seed)
 {
 	struct net *n = calloc(1, sizeof(*n));
 	struct nip_stack_config cfg;
@@ -89,7 +88,7 @@ static void run(struct net *n, uint64_t step)
 static uint64_t next_step(const struct net *n)
 {
 	uint64_t next = UINT64_MAX;
-	const struct nip_stack *st[2] = { &n->a, &n->b };
+	const struct nip_stack *st[2] = {&n->a, &n->b};
 
 	for (int i = 0; i < 2; i++) {
 		const struct nip_test_end *e = &n->wire.end[i];
@@ -177,7 +176,7 @@ static void dump(struct net *n, const struct nip_tcp_conn *tx, const struct nip_
 static uint64_t transfer(struct net *n, struct nip_tcp_conn *tx, struct nip_tcp_conn *rx,
 			 uint64_t total, uint64_t seed)
 {
-	struct gen gs = { .state = seed }, gr = { .state = seed };
+	struct gen gs = {.state = seed}, gr = {.state = seed};
 	uint64_t sent = 0, got = 0, hs = 0xcbf29ce484222325ull, hr = hs, start = n->now;
 	uint64_t idle = 0;
 
@@ -186,8 +185,8 @@ static uint64_t transfer(struct net *n, struct nip_tcp_conn *tx, struct nip_tcp_
 		struct demi__buf *b;
 
 		while (sent < total && nip_tcp_writable(tx)) {
-			uint32_t len = total - sent < PUSH_BYTES ? (uint32_t)(total - sent) :
-								  PUSH_BYTES;
+			uint32_t len =
+				total - sent < PUSH_BYTES ? (uint32_t)(total - sent) : PUSH_BYTES;
 
 			b = demi__pool_get(&n->pool, len);
 			assert_non_null(b);
@@ -203,7 +202,8 @@ static uint64_t transfer(struct net *n, struct nip_tcp_conn *tx, struct nip_tcp_
 
 			for (uint32_t i = 0; i < b->len; i++)
 				if (p[i] != gen_next(&gr))
-					fail_msg("byte %llu differs", (unsigned long long)(got + i));
+					fail_msg("byte %llu differs",
+						 (unsigned long long)(got + i));
 			hr = fnv(hr, p, b->len);
 			got += b->len;
 			demi__buf_put(b);

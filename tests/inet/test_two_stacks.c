@@ -81,8 +81,8 @@ static void test_stack_arp_resolves_and_queues(void **state)
 	struct net *n = *state;
 	struct nip_udp_sock ua, ub;
 	const char msg[] = "hello";
-	const void *p[] = { msg };
-	uint32_t l[] = { sizeof(msg) };
+	const void *p[] = {msg};
+	uint32_t l[] = {sizeof(msg)};
 	uint32_t from;
 	uint16_t port;
 	int sent = 1;
@@ -120,8 +120,8 @@ static void test_stack_arp_failure_reaches_the_sender(void **state)
 	struct net *n = *state;
 	struct nip_udp_sock ua;
 	const char msg[] = "nobody";
-	const void *p[] = { msg };
-	uint32_t l[] = { sizeof(msg) };
+	const void *p[] = {msg};
+	uint32_t l[] = {sizeof(msg)};
 	int sent = 1;
 
 	nip_udp_sock_init(&ua, &n->a);
@@ -139,8 +139,8 @@ static void test_stack_udp_rejects_oversized(void **state)
 	struct net *n = *state;
 	struct nip_udp_sock ua;
 	static uint8_t big[1473];
-	const void *p[] = { big };
-	uint32_t l[] = { sizeof(big) };
+	const void *p[] = {big};
+	uint32_t l[] = {sizeof(big)};
 
 	nip_udp_sock_init(&ua, &n->a);
 	assert_int_equal(nip_udp_max_payload(&n->a), 1472);
@@ -192,9 +192,12 @@ static void echo_under_faults(struct net *n, uint32_t loss_ppm, int requests)
 	uint8_t req[1472], got[1472];
 	int done = 0, resends = 0;
 
-	n->wire.faults = (struct nip_test_faults){ .drop_ppm = loss_ppm, .dup_ppm = loss_ppm / 2,
-						   .reorder_ppm = loss_ppm, .corrupt_ppm = loss_ppm / 2,
-						   .delay_ns = 50000, .jitter_ns = 20000 };
+	n->wire.faults = (struct nip_test_faults){.drop_ppm = loss_ppm,
+						  .dup_ppm = loss_ppm / 2,
+						  .reorder_ppm = loss_ppm,
+						  .corrupt_ppm = loss_ppm / 2,
+						  .delay_ns = 50000,
+						  .jitter_ns = 20000};
 	nip_udp_sock_init(&ua, &n->a);
 	nip_udp_sock_init(&ub, &n->b);
 	assert_int_equal(nip_udp_bind(&ub, 0, 7), 0);
@@ -204,8 +207,8 @@ static void echo_under_faults(struct net *n, uint32_t loss_ppm, int requests)
 		for (size_t i = 0; i < len; i++)
 			req[i] = (uint8_t)(r * 31 + i);
 		memcpy(req, &r, sizeof(r) < len ? sizeof(r) : len);
-		const void *p[] = { req };
-		uint32_t l[] = { (uint32_t)len };
+		const void *p[] = {req};
+		uint32_t l[] = {(uint32_t)len};
 		bool echoed = false;
 		for (int attempt = 0; attempt < 500 && !echoed; attempt++) {
 			if (attempt)
@@ -218,8 +221,8 @@ static void echo_under_faults(struct net *n, uint32_t loss_ppm, int requests)
 				run(n, 25000);
 				/* Server: echo everything back to its sender. */
 				while ((d = nip_udp_recv(&ub, &from, &port))) {
-					const void *ep[] = { demi__buf_data(d) };
-					uint32_t el[] = { d->len };
+					const void *ep[] = {demi__buf_data(d)};
+					uint32_t el[] = {d->len};
 					nip_udp_send(&ub, from, port, ep, el, 1, NULL, NULL);
 					demi__buf_put(d);
 				}

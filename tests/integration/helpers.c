@@ -58,47 +58,47 @@ const char *h_errname(int err)
 		int err;
 		const char *name;
 	} names[] = {
-		{ 0, "0" },
-		{ EPERM, "EPERM" },
-		{ ENOENT, "ENOENT" },
-		{ EINTR, "EINTR" },
-		{ EIO, "EIO" },
-		{ EBADF, "EBADF" },
-		{ EAGAIN, "EAGAIN" },
-		{ ENOMEM, "ENOMEM" },
-		{ EFAULT, "EFAULT" },
-		{ EBUSY, "EBUSY" },
-		{ EEXIST, "EEXIST" },
-		{ ENODEV, "ENODEV" },
-		{ EINVAL, "EINVAL" },
-		{ ENFILE, "ENFILE" },
-		{ EMFILE, "EMFILE" },
-		{ EPIPE, "EPIPE" },
-		{ ERANGE, "ERANGE" },
-		{ ENOSYS, "ENOSYS" },
-		{ ENOTSOCK, "ENOTSOCK" },
-		{ EDESTADDRREQ, "EDESTADDRREQ" },
-		{ EMSGSIZE, "EMSGSIZE" },
-		{ EPROTOTYPE, "EPROTOTYPE" },
-		{ ENOPROTOOPT, "ENOPROTOOPT" },
-		{ EPROTONOSUPPORT, "EPROTONOSUPPORT" },
-		{ ENOTSUP, "ENOTSUP" },
-		{ EAFNOSUPPORT, "EAFNOSUPPORT" },
-		{ EADDRINUSE, "EADDRINUSE" },
-		{ EADDRNOTAVAIL, "EADDRNOTAVAIL" },
-		{ ENETUNREACH, "ENETUNREACH" },
-		{ ECONNABORTED, "ECONNABORTED" },
-		{ ECONNRESET, "ECONNRESET" },
-		{ ENOBUFS, "ENOBUFS" },
-		{ EISCONN, "EISCONN" },
-		{ ENOTCONN, "ENOTCONN" },
-		{ ESHUTDOWN, "ESHUTDOWN" },
-		{ ETIMEDOUT, "ETIMEDOUT" },
-		{ ECONNREFUSED, "ECONNREFUSED" },
-		{ EHOSTUNREACH, "EHOSTUNREACH" },
-		{ EALREADY, "EALREADY" },
-		{ EINPROGRESS, "EINPROGRESS" },
-		{ ECANCELED, "ECANCELED" },
+		{0, "0"},
+		{EPERM, "EPERM"},
+		{ENOENT, "ENOENT"},
+		{EINTR, "EINTR"},
+		{EIO, "EIO"},
+		{EBADF, "EBADF"},
+		{EAGAIN, "EAGAIN"},
+		{ENOMEM, "ENOMEM"},
+		{EFAULT, "EFAULT"},
+		{EBUSY, "EBUSY"},
+		{EEXIST, "EEXIST"},
+		{ENODEV, "ENODEV"},
+		{EINVAL, "EINVAL"},
+		{ENFILE, "ENFILE"},
+		{EMFILE, "EMFILE"},
+		{EPIPE, "EPIPE"},
+		{ERANGE, "ERANGE"},
+		{ENOSYS, "ENOSYS"},
+		{ENOTSOCK, "ENOTSOCK"},
+		{EDESTADDRREQ, "EDESTADDRREQ"},
+		{EMSGSIZE, "EMSGSIZE"},
+		{EPROTOTYPE, "EPROTOTYPE"},
+		{ENOPROTOOPT, "ENOPROTOOPT"},
+		{EPROTONOSUPPORT, "EPROTONOSUPPORT"},
+		{ENOTSUP, "ENOTSUP"},
+		{EAFNOSUPPORT, "EAFNOSUPPORT"},
+		{EADDRINUSE, "EADDRINUSE"},
+		{EADDRNOTAVAIL, "EADDRNOTAVAIL"},
+		{ENETUNREACH, "ENETUNREACH"},
+		{ECONNABORTED, "ECONNABORTED"},
+		{ECONNRESET, "ECONNRESET"},
+		{ENOBUFS, "ENOBUFS"},
+		{EISCONN, "EISCONN"},
+		{ENOTCONN, "ENOTCONN"},
+		{ESHUTDOWN, "ESHUTDOWN"},
+		{ETIMEDOUT, "ETIMEDOUT"},
+		{ECONNREFUSED, "ECONNREFUSED"},
+		{EHOSTUNREACH, "EHOSTUNREACH"},
+		{EALREADY, "EALREADY"},
+		{EINPROGRESS, "EINPROGRESS"},
+		{ECANCELED, "ECANCELED"},
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -197,7 +197,7 @@ void h_sleep_ms(long ms)
 
 void h_init(void)
 {
-	struct demi_args args = { 0, NULL, NULL };
+	struct demi_args args = {0, NULL, NULL};
 	int rc = demi_init(&args);
 
 	if (rc == ENOTSUP || rc == ENODEV)
@@ -217,13 +217,15 @@ static _Thread_local uint64_t base_bufs;
 /* One pass over the libOS; only done when no operation is pending, so no result is taken. */
 static void settle(void)
 {
-	struct timespec ts = { 0, 0 };
+	struct timespec ts = {0, 0};
 	demi_qresult_t qr;
 	int n = -1, rc;
 
 	rc = demi_wait_next_n(&qr, 1, &n, &ts);
-	CHECKF(rc == ETIMEDOUT && n == 0, "a pass with no operation pending returned %d (%s), "
-	       "%d results", rc, h_errname(rc), n);
+	CHECKF(rc == ETIMEDOUT && n == 0,
+	       "a pass with no operation pending returned %d (%s), "
+	       "%d results",
+	       rc, h_errname(rc), n);
 }
 
 void h_baseline(void)
@@ -263,9 +265,9 @@ void h_check_idle_at(const char *file, int line, const char *where, uint64_t que
 		       "leak: bufs_in_use %llu - cached %llu (baseline %llu), tasks_in_use %llu, "
 		       "queues_open %llu (expected %llu), pool_bytes %llu",
 		       (unsigned long long)c.bufs_in_use, (unsigned long long)c.bufs_cached,
-		       (unsigned long long)base_bufs,
-		       (unsigned long long)c.tasks_in_use, (unsigned long long)c.queues_open,
-		       (unsigned long long)queues, (unsigned long long)c.pool_bytes);
+		       (unsigned long long)base_bufs, (unsigned long long)c.tasks_in_use,
+		       (unsigned long long)c.queues_open, (unsigned long long)queues,
+		       (unsigned long long)c.pool_bytes);
 }
 
 void h_wait_at(const char *file, int line, demi_qtoken_t qt, int opc, demi_qresult_t *qr)
@@ -315,9 +317,11 @@ void h_wait_pending_at(const char *file, int line, demi_qtoken_t qt, long ms)
 
 	if (rc != ETIMEDOUT) {
 		if (rc == 0)
-			h_fail(file, line, "demi_wait", "token %#llx completed (%s, qr_ret %lld), "
-			       "expected it to stay pending", (unsigned long long)qt,
-			       h_opcname(qr.qr_opcode), (long long)qr.qr_ret);
+			h_fail(file, line, "demi_wait",
+			       "token %#llx completed (%s, qr_ret %lld), "
+			       "expected it to stay pending",
+			       (unsigned long long)qt, h_opcname(qr.qr_opcode),
+			       (long long)qr.qr_ret);
 		h_fail(file, line, "demi_wait", "returned %d (%s), expected ETIMEDOUT", rc,
 		       h_errname(rc));
 	}
@@ -433,9 +437,10 @@ void h_pattern_check_at(const char *file, int line, const void *buf, size_t len,
 	if (i != len)
 		h_fail(file, line, "pattern",
 		       "stream %llu: byte at offset %llu is %#x, expected %#x (chunk of %zu bytes "
-		       "at offset %llu)", (unsigned long long)seed,
-		       (unsigned long long)(off + i), ((const uint8_t *)buf)[i],
-		       h_pattern_byte(seed, off + i), len, (unsigned long long)off);
+		       "at offset %llu)",
+		       (unsigned long long)seed, (unsigned long long)(off + i),
+		       ((const uint8_t *)buf)[i], h_pattern_byte(seed, off + i), len,
+		       (unsigned long long)off);
 }
 
 demi_sgarray_t h_sga_of(void *buf, uint32_t len)

@@ -29,8 +29,7 @@
 #define H_WAIT_MS 10000
 
 __attribute__((noreturn, format(printf, 4, 5))) void h_fail(const char *file, int line,
-							     const char *expr, const char *fmt,
-							     ...);
+							    const char *expr, const char *fmt, ...);
 __attribute__((noreturn, format(printf, 1, 2))) void h_skip(const char *fmt, ...);
 __attribute__((format(printf, 1, 2))) void h_log(const char *fmt, ...);
 
@@ -184,7 +183,10 @@ struct h_mailbox {
 	uint64_t value;
 };
 
-#define H_MAILBOX_INIT { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0 }
+#define H_MAILBOX_INIT                                                                             \
+	{                                                                                          \
+		PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0                      \
+	}
 
 void h_mailbox_put(struct h_mailbox *mb, uint64_t value);
 /* Waits at most H_WAIT_MS for the value. */

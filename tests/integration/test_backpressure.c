@@ -26,7 +26,7 @@
 struct flow {
 	bool zero_copy;
 	int snd, rcv;
-	uint64_t pushed; /* bytes handed to demi_push */
+	uint64_t pushed;    /* bytes handed to demi_push */
 	uint64_t completed; /* bytes of completed pushes */
 	uint64_t received;
 	int inflight;
@@ -75,8 +75,7 @@ static void check_memory(const struct flow *f, const char *when)
 		       "%s: %llu buffers in use, %llu before the transfer, with %d pushes in "
 		       "flight: the libOS holds more than the pushes (data no pop asked for?)",
 		       when, (unsigned long long)(c.bufs_in_use - c.bufs_cached),
-		       (unsigned long long)f->bufs0,
-		       f->inflight);
+		       (unsigned long long)f->bufs0, f->inflight);
 	CHECKF(c.tasks_in_use <= (uint64_t)WINDOW + 1, "%s: %llu tasks in use", when,
 	       (unsigned long long)c.tasks_in_use);
 }
@@ -112,7 +111,7 @@ static void handle(struct flow *f, const demi_qresult_t *qr)
 
 static void run(int lqd, const struct sockaddr_in *addr, bool zero_copy)
 {
-	struct flow f = { .zero_copy = zero_copy };
+	struct flow f = {.zero_copy = zero_copy};
 	demi_qresult_t qrs[WINDOW + 1];
 	struct demi__debug_counts c;
 	struct timespec ts;
@@ -136,7 +135,8 @@ static void run(int lqd, const struct sockaddr_in *addr, bool zero_copy)
 		CHECK_OK(rc);
 		for (int i = 0; i < n; i++)
 			handle(&f, &qrs[i]);
-		CHECKF(f.completed < TOTAL, "all %llu bytes of pushes completed while the receiver "
+		CHECKF(f.completed < TOTAL,
+		       "all %llu bytes of pushes completed while the receiver "
 		       "never popped: pushes do not wait for the kernel",
 		       (unsigned long long)TOTAL);
 		check_memory(&f, "filling");
@@ -150,8 +150,10 @@ static void run(int lqd, const struct sockaddr_in *addr, bool zero_copy)
 
 	/* Still stalled a while later, and the pool did not move. */
 	rc = demi_wait_next_n(qrs, WINDOW + 1, &n, h_ts(&ts, STALL_MS));
-	CHECKF(rc == ETIMEDOUT, "a stalled push completed without the receiver popping (rc %d, "
-	       "n %d)", rc, n);
+	CHECKF(rc == ETIMEDOUT,
+	       "a stalled push completed without the receiver popping (rc %d, "
+	       "n %d)",
+	       rc, n);
 	{
 		struct demi__debug_counts c2;
 

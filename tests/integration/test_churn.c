@@ -92,8 +92,10 @@ int main(void)
 	CHECK_OK(demi_close(lqd));
 	h_check_no_leaks("end");
 	/* Only what demi_init itself opened (e.g. an epoll descriptor) may remain. */
-	CHECKF(h_count_fds() == fds_init - 1, "%d descriptors open after closing the listener, "
-	       "%d with it", h_count_fds(), fds_init);
+	CHECKF(h_count_fds() == fds_init - 1,
+	       "%d descriptors open after closing the listener, "
+	       "%d with it",
+	       h_count_fds(), fds_init);
 	h_log("PASS: %d cycles in %.2f s (%d descriptors before demi_init, %d after)", CYCLES,
 	      (double)(h_now_ns() - t0) / 1e9, fds_start, fds_init - 1);
 	return H_EXIT_PASS;

@@ -21,8 +21,8 @@ static void check_cancelled(demi_qtoken_t qt, int qd)
 	demi_qresult_t qr;
 
 	h_wait(qt, DEMI_OPC_FAILED, &qr);
-	CHECKF(qr.qr_ret == ECANCELED, "qr_ret %lld (%s), expected ECANCELED",
-	       (long long)qr.qr_ret, h_errname((int)qr.qr_ret));
+	CHECKF(qr.qr_ret == ECANCELED, "qr_ret %lld (%s), expected ECANCELED", (long long)qr.qr_ret,
+	       h_errname((int)qr.qr_ret));
 	CHECKF(qr.qr_qd == qd, "qr_qd %d, expected %d", qr.qr_qd, qd);
 }
 

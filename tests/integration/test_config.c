@@ -27,18 +27,18 @@ struct init_case {
 };
 
 static const struct init_case cases[] = {
-	{ "malformed yaml", "libos: [catnap\n  - : : {\n", false, NULL, EINVAL, true },
-	{ "unbalanced quotes", "libos: \"catnap\n", false, NULL, EINVAL, false },
-	{ "tab indentation", "catnap:\n\tengine: epoll\n", false, NULL, EINVAL, false },
-	{ "missing file", NULL, false, NULL, EINVAL, true },
-	{ "a directory", NULL, true, NULL, EINVAL, false },
-	{ "binary junk", "\x01\x02\xff\xfe\x00\x7f", false, NULL, EINVAL, false },
-	{ "unknown libos", "libos: bogus\n", false, NULL, EINVAL, true },
-	{ "libos not a scalar", "libos:\n  - catnap\n  - catnip\n", false, NULL, EINVAL, false },
-	{ "bad boolean", "libos: catnap\ndemikernel:\n  busy_poll: maybe\n", false, NULL, EINVAL,
-	  false },
-	{ "bad catnap engine", "libos: catnap\ncatnap:\n  engine: nonsense\n", false, NULL, EINVAL,
-	  false },
+	{"malformed yaml", "libos: [catnap\n  - : : {\n", false, NULL, EINVAL, true},
+	{"unbalanced quotes", "libos: \"catnap\n", false, NULL, EINVAL, false},
+	{"tab indentation", "catnap:\n\tengine: epoll\n", false, NULL, EINVAL, false},
+	{"missing file", NULL, false, NULL, EINVAL, true},
+	{"a directory", NULL, true, NULL, EINVAL, false},
+	{"binary junk", "\x01\x02\xff\xfe\x00\x7f", false, NULL, EINVAL, false},
+	{"unknown libos", "libos: bogus\n", false, NULL, EINVAL, true},
+	{"libos not a scalar", "libos:\n  - catnap\n  - catnip\n", false, NULL, EINVAL, false},
+	{"bad boolean", "libos: catnap\ndemikernel:\n  busy_poll: maybe\n", false, NULL, EINVAL,
+	 false},
+	{"bad catnap engine", "libos: catnap\ncatnap:\n  engine: nonsense\n", false, NULL, EINVAL,
+	 false},
 };
 
 struct result {
@@ -61,7 +61,7 @@ static void write_file(const char *path, const char *content, size_t len)
 static void *init_thread(void *arg)
 {
 	const struct init_case *c = arg;
-	struct demi_args args = { 0, NULL, NULL };
+	struct demi_args args = {0, NULL, NULL};
 	static struct result r;
 	int qd;
 
@@ -109,10 +109,10 @@ static struct result run(const struct init_case *c, const char *path)
 
 int main(void)
 {
-	static const struct init_case good = { "libos: catnap", "libos: catnap\n", false, NULL, 0,
-					       false };
-	static const struct init_case env_wins = { "LIBOS=catnap overrides the file",
-						   "libos: bogus\n", false, "catnap", 0, false };
+	static const struct init_case good = {
+		"libos: catnap", "libos: catnap\n", false, NULL, 0, false};
+	static const struct init_case env_wins = {
+		"LIBOS=catnap overrides the file", "libos: bogus\n", false, "catnap", 0, false};
 	char path[128];
 	struct result r;
 	int failures = 0, fds0;
@@ -140,7 +140,8 @@ int main(void)
 		/* A failed demi_init leaves no descriptor behind (a retry's libOS may). */
 		if (r.init_rc != 0 && !c->retry && h_count_fds() != fds0) {
 			printf("  FAIL %-24s %d descriptors open after the failed demi_init, %d "
-			       "before\n", c->name, h_count_fds(), fds0);
+			       "before\n",
+			       c->name, h_count_fds(), fds0);
 			failures++;
 		}
 		if (r.init_rc != c->want) {

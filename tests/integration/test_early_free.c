@@ -97,7 +97,7 @@ static void udp_case(uint32_t len)
 
 int main(void)
 {
-	static const uint32_t sizes[] = { 1, 64, 1500, 2048, 9000, 65507, 65536 };
+	static const uint32_t sizes[] = {1, 64, 1500, 2048, 9000, 65507, 65536};
 
 	h_watchdog(60);
 	h_init();

@@ -51,7 +51,7 @@ static void idle(const char *what, demi_qtoken_t qt, enum how how)
 
 int main(void)
 {
-	static const char *const hows[] = { "wait", "wait_any", "wait_next_n" };
+	static const char *const hows[] = {"wait", "wait_any", "wait_next_n"};
 	struct sockaddr_in addr, uaddr;
 	demi_qtoken_t tpop, upop, acc;
 	int lqd, c, s, u;

@@ -25,20 +25,20 @@ static void *volatile vnull;
 
 /* The queues, addresses and objects the entries use (main thread's libOS). */
 static struct {
-	int tcp; /* unbound stream socket */
+	int tcp;       /* unbound stream socket */
 	int tcp_bound; /* bound, not listening */
-	int lst; /* listening */
-	int cli, srv; /* connected pair */
-	int udp; /* unbound datagram socket */
+	int lst;       /* listening */
+	int cli, srv;  /* connected pair */
+	int udp;       /* unbound datagram socket */
 	int udp_bound;
 	int udp_conn; /* connected to udp_bound */
-	int closed; /* a descriptor that was closed */
+	int closed;   /* a descriptor that was closed */
 	struct sockaddr_in lst_addr, udp_addr, lo0, refused_addr, nonlocal, unix_family;
 	struct sockaddr_in6 in6;
-	demi_qtoken_t pending; /* a pop that stays pending */
+	demi_qtoken_t pending;	/* a pop that stays pending */
 	demi_qtoken_t released; /* a token whose result was taken */
-	demi_sgarray_t one; /* a valid one-byte array over application memory */
-	uint8_t *big; /* 65508 bytes */
+	demi_sgarray_t one;	/* a valid one-byte array over application memory */
+	uint8_t *big;		/* 65508 bytes */
 } g;
 
 /* Out-parameters of the calls. */
@@ -51,10 +51,10 @@ static socklen_t len;
 static struct sockaddr_in sa;
 static uint8_t byte = 'x';
 
-static const struct timespec ts_zero = { 0, 0 };
-static const struct timespec ts_nsec_big = { 0, 1000000000L };
-static const struct timespec ts_nsec_neg = { 0, -1 };
-static const struct timespec ts_sec_neg = { -1, 0 };
+static const struct timespec ts_zero = {0, 0};
+static const struct timespec ts_nsec_big = {0, 1000000000L};
+static const struct timespec ts_nsec_neg = {0, -1};
+static const struct timespec ts_sec_neg = {-1, 0};
 
 static demi_sgarray_t sga_with(uint32_t numsegs, void *buf, uint32_t seglen)
 {
@@ -80,8 +80,8 @@ static demi_sgarray_t tmp_sga;
 	X(push, demi_push(&qt, qd, &g.one))                                                        \
 	X(pushto, demi_pushto(&qt, qd, &g.one, H_SA(&g.udp_addr), sizeof(g.udp_addr)))             \
 	X(pop, demi_pop(&qt, qd))                                                                  \
-	X(setsockopt, (ival = 1, demi_setsockopt(qd, SOL_SOCKET, SO_REUSEADDR, &ival,              \
-						 sizeof(ival))))                                   \
+	X(setsockopt,                                                                              \
+	  (ival = 1, demi_setsockopt(qd, SOL_SOCKET, SO_REUSEADDR, &ival, sizeof(ival))))          \
 	X(getsockopt, (len = sizeof(ival), demi_getsockopt(qd, SOL_SOCKET, SO_TYPE, &ival, &len))) \
 	X(getsockname, (len = sizeof(sa), demi_getsockname(qd, (struct sockaddr *)&sa, &len)))     \
 	X(getpeername, (len = sizeof(sa), demi_getpeername(qd, (struct sockaddr *)&sa, &len)))
@@ -98,7 +98,7 @@ static const struct {
 	const char *name;
 	int (*fn)(int qd);
 } qd_ops[] = {
-#define X(name, call) { #name, qdop_##name },
+#define X(name, call) {#name, qdop_##name},
 	QD_OPS(X)
 #undef X
 };
@@ -173,7 +173,7 @@ static int connect_null_qt(void)
  */
 static int getsockopt_short(void)
 {
-	unsigned char room[4] = { 0xff, 0xff, 0xff, 0xff };
+	unsigned char room[4] = {0xff, 0xff, 0xff, 0xff};
 	socklen_t n = 1;
 	int rc = demi_getsockopt(g.tcp, SOL_SOCKET, SO_TYPE, room, &n);
 
@@ -369,55 +369,53 @@ static int multi_bad(int which)
 	X("bind NULL addr", EINVAL, demi_bind(g.tcp, NULLP(struct sockaddr), sizeof(sa)))          \
 	X("accept NULL qt", EINVAL, demi_accept(NULLP(demi_qtoken_t), g.lst))                      \
 	X("connect NULL qt", EINVAL, connect_null_qt())                                            \
-	X("connect NULL addr", EINVAL, demi_connect(&qt, g.tcp, NULLP(struct sockaddr),           \
-						     sizeof(sa)))                                  \
+	X("connect NULL addr", EINVAL,                                                             \
+	  demi_connect(&qt, g.tcp, NULLP(struct sockaddr), sizeof(sa)))                            \
 	X("push NULL qt", EINVAL, demi_push(NULLP(demi_qtoken_t), g.cli, &g.one))                  \
 	X("push NULL sga", EINVAL, demi_push(&qt, g.cli, NULLP(demi_sgarray_t)))                   \
-	X("pushto NULL qt", EINVAL, demi_pushto(NULLP(demi_qtoken_t), g.udp, &g.one,              \
-						 H_SA(&g.udp_addr), sizeof(sa)))                   \
-	X("pushto NULL sga", EINVAL, demi_pushto(&qt, g.udp, NULLP(demi_sgarray_t),               \
-						  H_SA(&g.udp_addr), sizeof(sa)))                  \
-	X("pushto NULL addr", EINVAL, demi_pushto(&qt, g.udp, &g.one, NULLP(struct sockaddr),     \
-						   sizeof(sa)))                                    \
+	X("pushto NULL qt", EINVAL,                                                                \
+	  demi_pushto(NULLP(demi_qtoken_t), g.udp, &g.one, H_SA(&g.udp_addr), sizeof(sa)))         \
+	X("pushto NULL sga", EINVAL,                                                               \
+	  demi_pushto(&qt, g.udp, NULLP(demi_sgarray_t), H_SA(&g.udp_addr), sizeof(sa)))           \
+	X("pushto NULL addr", EINVAL,                                                              \
+	  demi_pushto(&qt, g.udp, &g.one, NULLP(struct sockaddr), sizeof(sa)))                     \
 	X("pop NULL qt", EINVAL, demi_pop(NULLP(demi_qtoken_t), g.cli))                            \
 	X("wait NULL qr", EINVAL, demi_wait(NULLP(demi_qresult_t), g.pending, &ts_zero))           \
-	X("wait_any NULL qr", EINVAL, demi_wait_any(NULLP(demi_qresult_t), &ready, &g.pending, 1,  \
-						     &ts_zero))                                    \
-	X("wait_any NULL offset", EINVAL, demi_wait_any(&qr, NULLP(int), &g.pending, 1,           \
-							 &ts_zero))                                \
-	X("wait_any NULL tokens", EINVAL, demi_wait_any(&qr, &ready, NULLP(demi_qtoken_t), 1,     \
-							 &ts_zero))                                \
-	X("wait_next_n NULL qrs", EINVAL, demi_wait_next_n(NULLP(demi_qresult_t), 1, &nout,       \
-							    &ts_zero))                             \
+	X("wait_any NULL qr", EINVAL,                                                              \
+	  demi_wait_any(NULLP(demi_qresult_t), &ready, &g.pending, 1, &ts_zero))                   \
+	X("wait_any NULL offset", EINVAL, demi_wait_any(&qr, NULLP(int), &g.pending, 1, &ts_zero)) \
+	X("wait_any NULL tokens", EINVAL,                                                          \
+	  demi_wait_any(&qr, &ready, NULLP(demi_qtoken_t), 1, &ts_zero))                           \
+	X("wait_next_n NULL qrs", EINVAL,                                                          \
+	  demi_wait_next_n(NULLP(demi_qresult_t), 1, &nout, &ts_zero))                             \
 	X("wait_next_n NULL count", EINVAL, demi_wait_next_n(qrs, 1, NULLP(int), &ts_zero))        \
-	X("setsockopt NULL value", EINVAL, demi_setsockopt(g.tcp, SOL_SOCKET, SO_REUSEADDR,       \
-							    NULLP(int), sizeof(int)))              \
-	X("getsockopt NULL value", EINVAL, (len = sizeof(int),                                     \
-					    demi_getsockopt(g.tcp, SOL_SOCKET, SO_TYPE,            \
-							    NULLP(int), &len)))                    \
-	X("getsockopt NULL length", EINVAL, demi_getsockopt(g.tcp, SOL_SOCKET, SO_TYPE, &ival,    \
-							     NULLP(socklen_t)))                    \
-	X("getsockname NULL addr", EINVAL, (len = sizeof(sa),                                      \
-					    demi_getsockname(g.cli, NULLP(struct sockaddr), &len)))\
-	X("getsockname NULL length", EINVAL, demi_getsockname(g.cli, (struct sockaddr *)&sa,      \
-							       NULLP(socklen_t)))                  \
-	X("getpeername NULL addr", EINVAL, (len = sizeof(sa),                                      \
-					    demi_getpeername(g.cli, NULLP(struct sockaddr), &len)))\
-	X("getpeername NULL length", EINVAL, demi_getpeername(g.cli, (struct sockaddr *)&sa,      \
-							       NULLP(socklen_t)))                  \
+	X("setsockopt NULL value", EINVAL,                                                         \
+	  demi_setsockopt(g.tcp, SOL_SOCKET, SO_REUSEADDR, NULLP(int), sizeof(int)))               \
+	X("getsockopt NULL value", EINVAL,                                                         \
+	  (len = sizeof(int), demi_getsockopt(g.tcp, SOL_SOCKET, SO_TYPE, NULLP(int), &len)))      \
+	X("getsockopt NULL length", EINVAL,                                                        \
+	  demi_getsockopt(g.tcp, SOL_SOCKET, SO_TYPE, &ival, NULLP(socklen_t)))                    \
+	X("getsockname NULL addr", EINVAL,                                                         \
+	  (len = sizeof(sa), demi_getsockname(g.cli, NULLP(struct sockaddr), &len)))               \
+	X("getsockname NULL length", EINVAL,                                                       \
+	  demi_getsockname(g.cli, (struct sockaddr *)&sa, NULLP(socklen_t)))                       \
+	X("getpeername NULL addr", EINVAL,                                                         \
+	  (len = sizeof(sa), demi_getpeername(g.cli, NULLP(struct sockaddr), &len)))               \
+	X("getpeername NULL length", EINVAL,                                                       \
+	  demi_getpeername(g.cli, (struct sockaddr *)&sa, NULLP(socklen_t)))                       \
 	X("sgafree NULL", EINVAL, demi_sgafree(NULLP(demi_sgarray_t)))                             \
 	X("pending token still valid", ETIMEDOUT, pending_still_valid())                           \
 	/* scatter-gather arrays */                                                                \
 	X("push 0 segments", EINVAL, demi_push(&qt, g.cli, SGA(0, &byte, 1)))                      \
-	X("push MAXSIZE+1 segments", EINVAL, demi_push(&qt, g.cli,                                 \
-						       SGA(DEMI_SGARRAY_MAXSIZE + 1, &byte, 1)))   \
+	X("push MAXSIZE+1 segments", EINVAL,                                                       \
+	  demi_push(&qt, g.cli, SGA(DEMI_SGARRAY_MAXSIZE + 1, &byte, 1)))                          \
 	X("push UINT32_MAX segments", EINVAL, demi_push(&qt, g.cli, SGA(UINT32_MAX, &byte, 1)))    \
 	X("push empty segment", EINVAL, demi_push(&qt, g.cli, SGA(1, &byte, 0)))                   \
 	X("push NULL segment", EINVAL, demi_push(&qt, g.cli, SGA(1, NULL, 5)))                     \
-	X("pushto empty segment", EINVAL, demi_pushto(&qt, g.udp, SGA(1, &byte, 0),               \
-						       H_SA(&g.udp_addr), sizeof(sa)))             \
-	X("pushto 0 segments", EINVAL, demi_pushto(&qt, g.udp, SGA(0, &byte, 1),                  \
-						    H_SA(&g.udp_addr), sizeof(sa)))                \
+	X("pushto empty segment", EINVAL,                                                          \
+	  demi_pushto(&qt, g.udp, SGA(1, &byte, 0), H_SA(&g.udp_addr), sizeof(sa)))                \
+	X("pushto 0 segments", EINVAL,                                                             \
+	  demi_pushto(&qt, g.udp, SGA(0, &byte, 1), H_SA(&g.udp_addr), sizeof(sa)))                \
 	X("udp push empty segment", EINVAL, demi_push(&qt, g.udp_conn, SGA(1, &byte, 0)))          \
 	MULTI_SEG(X)                                                                               \
 	/* sockets */                                                                              \
@@ -425,10 +423,10 @@ static int multi_bad(int which)
 	X("socket AF_UNIX", EAFNOSUPPORT, socket_ok_close(AF_UNIX, SOCK_STREAM, 0))                \
 	X("socket SOCK_RAW", ENOTSUP, socket_ok_close(AF_INET, SOCK_RAW, 0))                       \
 	X("socket type 12345", ENOTSUP, socket_ok_close(AF_INET, 12345, 0))                        \
-	X("socket stream + udp", EPROTONOSUPPORT, socket_ok_close(AF_INET, SOCK_STREAM,            \
-								  IPPROTO_UDP))                    \
-	X("socket dgram + tcp", EPROTONOSUPPORT, socket_ok_close(AF_INET, SOCK_DGRAM,              \
-								 IPPROTO_TCP))                     \
+	X("socket stream + udp", EPROTONOSUPPORT,                                                  \
+	  socket_ok_close(AF_INET, SOCK_STREAM, IPPROTO_UDP))                                      \
+	X("socket dgram + tcp", EPROTONOSUPPORT,                                                   \
+	  socket_ok_close(AF_INET, SOCK_DGRAM, IPPROTO_TCP))                                       \
 	X("socket stream + tcp (valid)", 0, socket_ok_close(AF_INET, SOCK_STREAM, IPPROTO_TCP))    \
 	X("socket dgram + udp (valid)", 0, socket_ok_close(AF_INET, SOCK_DGRAM, IPPROTO_UDP))      \
 	/* listen / accept */                                                                      \
@@ -441,62 +439,58 @@ static int multi_bad(int which)
 	X("accept connected", EINVAL, demi_accept(&qt, g.srv))                                     \
 	X("accept on udp", ENOTSUP, demi_accept(&qt, g.udp_bound))                                 \
 	/* bind */                                                                                 \
-	X("bind AF_INET6 address", EAFNOSUPPORT, demi_bind(g.tcp, (struct sockaddr *)&g.in6,      \
-							    sizeof(g.in6)))                        \
-	X("bind AF_UNIX family", EAFNOSUPPORT, demi_bind(g.tcp, H_SA(&g.unix_family),             \
-							  sizeof(g.unix_family)))                  \
+	X("bind AF_INET6 address", EAFNOSUPPORT,                                                   \
+	  demi_bind(g.tcp, (struct sockaddr *)&g.in6, sizeof(g.in6)))                              \
+	X("bind AF_UNIX family", EAFNOSUPPORT,                                                     \
+	  demi_bind(g.tcp, H_SA(&g.unix_family), sizeof(g.unix_family)))                           \
 	X("bind short size", EINVAL, demi_bind(g.tcp, H_SA(&g.lo0), sizeof(g.lo0) - 1))            \
 	X("bind size 0", EINVAL, demi_bind(g.tcp, H_SA(&g.lo0), 0))                                \
 	X("bind twice", EINVAL, demi_bind(g.tcp_bound, H_SA(&g.lo0), sizeof(g.lo0)))               \
 	X("bind address in use", EADDRINUSE, bind_in_use())                                        \
 	X("bind non-local address", EADDRNOTAVAIL, bind_nonlocal())                                \
 	/* connect */                                                                              \
-	X("connect AF_INET6 address", EAFNOSUPPORT, demi_connect(&qt, g.tcp,                      \
-							      (struct sockaddr *)&g.in6,           \
-							      sizeof(g.in6)))                      \
-	X("connect AF_UNIX family", EAFNOSUPPORT, demi_connect(&qt, g.tcp, H_SA(&g.unix_family),  \
-							       sizeof(g.unix_family)))             \
-	X("connect short size", EINVAL, demi_connect(&qt, g.tcp, H_SA(&g.lst_addr),               \
-						      sizeof(sa) - 1))                             \
+	X("connect AF_INET6 address", EAFNOSUPPORT,                                                \
+	  demi_connect(&qt, g.tcp, (struct sockaddr *)&g.in6, sizeof(g.in6)))                      \
+	X("connect AF_UNIX family", EAFNOSUPPORT,                                                  \
+	  demi_connect(&qt, g.tcp, H_SA(&g.unix_family), sizeof(g.unix_family)))                   \
+	X("connect short size", EINVAL,                                                            \
+	  demi_connect(&qt, g.tcp, H_SA(&g.lst_addr), sizeof(sa) - 1))                             \
 	X("connect listening", EINVAL, demi_connect(&qt, g.lst, H_SA(&g.lst_addr), sizeof(sa)))    \
 	X("connect connected", EISCONN, demi_connect(&qt, g.cli, H_SA(&g.lst_addr), sizeof(sa)))   \
-	X("udp connect AF_INET6", EAFNOSUPPORT, demi_connect(&qt, g.udp,                          \
-							  (struct sockaddr *)&g.in6,               \
-							  sizeof(g.in6)))                          \
+	X("udp connect AF_INET6", EAFNOSUPPORT,                                                    \
+	  demi_connect(&qt, g.udp, (struct sockaddr *)&g.in6, sizeof(g.in6)))                      \
 	X("connect refused (qr_ret)", ECONNREFUSED, connect_refused())                             \
 	/* push / pushto / pop state */                                                            \
 	X("push unconnected tcp", ENOTCONN, demi_push(&qt, g.tcp, &g.one))                         \
 	X("push bound tcp", ENOTCONN, demi_push(&qt, g.tcp_bound, &g.one))                         \
-	X("pushto unconnected tcp", ENOTCONN, demi_pushto(&qt, g.tcp, &g.one, H_SA(&g.lst_addr),   \
-							  sizeof(sa)))                             \
+	X("pushto unconnected tcp", ENOTCONN,                                                      \
+	  demi_pushto(&qt, g.tcp, &g.one, H_SA(&g.lst_addr), sizeof(sa)))                          \
 	X("push unconnected udp", EDESTADDRREQ, demi_push(&qt, g.udp, &g.one))                     \
 	X("push bound udp", EDESTADDRREQ, demi_push(&qt, g.udp_bound, &g.one))                     \
 	X("udp push 65508 bytes", EMSGSIZE, udp_too_big_push())                                    \
 	X("udp pushto 65508 bytes", EMSGSIZE, udp_too_big_pushto())                                \
-	X("pushto AF_INET6 address", EAFNOSUPPORT, demi_pushto(&qt, g.udp, &g.one,                \
-							    (struct sockaddr *)&g.in6,             \
-							    sizeof(g.in6)))                        \
-	X("pushto AF_UNIX family", EAFNOSUPPORT, demi_pushto(&qt, g.udp, &g.one,                  \
-							  H_SA(&g.unix_family), sizeof(sa)))       \
-	X("pushto short size", EINVAL, demi_pushto(&qt, g.udp, &g.one, H_SA(&g.udp_addr),         \
-						    sizeof(sa) - 1))                               \
+	X("pushto AF_INET6 address", EAFNOSUPPORT,                                                 \
+	  demi_pushto(&qt, g.udp, &g.one, (struct sockaddr *)&g.in6, sizeof(g.in6)))               \
+	X("pushto AF_UNIX family", EAFNOSUPPORT,                                                   \
+	  demi_pushto(&qt, g.udp, &g.one, H_SA(&g.unix_family), sizeof(sa)))                       \
+	X("pushto short size", EINVAL,                                                             \
+	  demi_pushto(&qt, g.udp, &g.one, H_SA(&g.udp_addr), sizeof(sa) - 1))                      \
 	X("push listening tcp", EINVAL, demi_push(&qt, g.lst, &g.one))                             \
-	X("pushto listening tcp", EINVAL, demi_pushto(&qt, g.lst, &g.one, H_SA(&g.lst_addr),       \
-						       sizeof(sa)))                                \
+	X("pushto listening tcp", EINVAL,                                                          \
+	  demi_pushto(&qt, g.lst, &g.one, H_SA(&g.lst_addr), sizeof(sa)))                          \
 	X("pop unconnected tcp", ENOTCONN, demi_pop(&qt, g.tcp))                                   \
 	X("pop listening", EINVAL, demi_pop(&qt, g.lst))                                           \
 	/* tokens and timeouts */                                                                  \
 	X("wait token 0", EINVAL, demi_wait(&qr, 0, &ts_zero))                                     \
 	X("wait token 0xdeadbeef", EINVAL, demi_wait(&qr, 0xdeadbeef, &ts_zero))                   \
 	X("wait token ~0", EINVAL, demi_wait(&qr, ~0ull, NULL))                                    \
-	X("wait released token", EINVAL, demi_wait(&qr, g.released, &ts_zero))                    \
+	X("wait released token", EINVAL, demi_wait(&qr, g.released, &ts_zero))                     \
 	X("wait released, no timeout", EINVAL, demi_wait(&qr, g.released, NULL))                   \
-	X("wait_any with released", EINVAL, wait_any_released())                                  \
+	X("wait_any with released", EINVAL, wait_any_released())                                   \
 	X("wait tv_nsec 1e9", EINVAL, demi_wait(&qr, g.pending, &ts_nsec_big))                     \
 	X("wait tv_nsec -1", EINVAL, demi_wait(&qr, g.pending, &ts_nsec_neg))                      \
 	X("wait tv_sec -1", EINVAL, demi_wait(&qr, g.pending, &ts_sec_neg))                        \
-	X("wait_any tv_nsec 1e9", EINVAL, demi_wait_any(&qr, &ready, &g.pending, 1,                \
-							 &ts_nsec_big))                            \
+	X("wait_any tv_nsec 1e9", EINVAL, demi_wait_any(&qr, &ready, &g.pending, 1, &ts_nsec_big)) \
 	X("wait_any tv_sec -1", EINVAL, demi_wait_any(&qr, &ready, &g.pending, 1, &ts_sec_neg))    \
 	X("wait_next_n tv_nsec 1e9", EINVAL, demi_wait_next_n(qrs, 4, &nout, &ts_nsec_big))        \
 	X("wait_next_n tv_nsec -1", EINVAL, demi_wait_next_n(qrs, 4, &nout, &ts_nsec_neg))         \
@@ -506,30 +500,25 @@ static int multi_bad(int which)
 	X("wait_next_n capacity -1", EINVAL, demi_wait_next_n(qrs, -1, &nout, &ts_zero))           \
 	X("pending token still valid (2)", ETIMEDOUT, pending_still_valid())                       \
 	/* socket options and names */                                                             \
-	X("setsockopt unknown option", ENOPROTOOPT, (ival = 1, demi_setsockopt(g.tcp, SOL_SOCKET,  \
-							       9999, &ival, sizeof(ival))))        \
-	X("setsockopt unknown level", ENOPROTOOPT, (ival = 1, demi_setsockopt(g.tcp, 12345,        \
-							       SO_REUSEADDR, &ival, sizeof(ival))))\
-	X("setsockopt unknown tcp option", ENOPROTOOPT, (ival = 1, demi_setsockopt(g.cli,          \
-							     IPPROTO_TCP, 9999, &ival,             \
-							     sizeof(ival))))                       \
-	X("setsockopt short length", EINVAL, (ival = 1, demi_setsockopt(g.tcp, SOL_SOCKET,         \
-							SO_REUSEADDR, &ival, 1)))                  \
-	X("setsockopt length 0", EINVAL, (ival = 1, demi_setsockopt(g.tcp, SOL_SOCKET,             \
-						    SO_REUSEADDR, &ival, 0)))                      \
-	X("getsockopt unknown option", ENOPROTOOPT, (len = sizeof(ival),                           \
-						     demi_getsockopt(g.tcp, SOL_SOCKET, 9999,      \
-								     &ival, &len)))                \
+	X("setsockopt unknown option", ENOPROTOOPT,                                                \
+	  (ival = 1, demi_setsockopt(g.tcp, SOL_SOCKET, 9999, &ival, sizeof(ival))))               \
+	X("setsockopt unknown level", ENOPROTOOPT,                                                 \
+	  (ival = 1, demi_setsockopt(g.tcp, 12345, SO_REUSEADDR, &ival, sizeof(ival))))            \
+	X("setsockopt unknown tcp option", ENOPROTOOPT,                                            \
+	  (ival = 1, demi_setsockopt(g.cli, IPPROTO_TCP, 9999, &ival, sizeof(ival))))              \
+	X("setsockopt short length", EINVAL,                                                       \
+	  (ival = 1, demi_setsockopt(g.tcp, SOL_SOCKET, SO_REUSEADDR, &ival, 1)))                  \
+	X("setsockopt length 0", EINVAL,                                                           \
+	  (ival = 1, demi_setsockopt(g.tcp, SOL_SOCKET, SO_REUSEADDR, &ival, 0)))                  \
+	X("getsockopt unknown option", ENOPROTOOPT,                                                \
+	  (len = sizeof(ival), demi_getsockopt(g.tcp, SOL_SOCKET, 9999, &ival, &len)))             \
 	X("getsockopt short length: no overflow", 0, getsockopt_short())                           \
 	X("TCP_NODELAY set and read back (valid)", 0, nodelay_roundtrip())                         \
 	X("SO_TYPE of udp is SOCK_DGRAM (valid)", 0, so_type_udp())                                \
-	X("getpeername unconnected", ENOTCONN, (len = sizeof(sa),                                  \
-						demi_getpeername(g.tcp, (struct sockaddr *)&sa,    \
-								 &len)))                           \
-	X("getpeername unconnected udp", ENOTCONN, (len = sizeof(sa),                              \
-						    demi_getpeername(g.udp_bound,                  \
-								     (struct sockaddr *)&sa,       \
-								     &len)))                       \
+	X("getpeername unconnected", ENOTCONN,                                                     \
+	  (len = sizeof(sa), demi_getpeername(g.tcp, (struct sockaddr *)&sa, &len)))               \
+	X("getpeername unconnected udp", ENOTCONN,                                                 \
+	  (len = sizeof(sa), demi_getpeername(g.udp_bound, (struct sockaddr *)&sa, &len)))         \
 	/* buffers */                                                                              \
 	X("sgafree twice", EINVAL, double_sgafree())                                               \
 	X("sgafree garbage handle", EINVAL, garbage_sgafree())                                     \
@@ -552,11 +541,11 @@ static int multi_bad(int which)
 #define MULTI_SEG(X)
 #endif
 
-#define X(name, want, call) { name, want },
+#define X(name, want, call) {name, want},
 static const struct entry {
 	const char *name;
 	int want;
-} entries[] = { MISUSE(X) };
+} entries[] = {MISUSE(X)};
 #undef X
 
 static int run_entry(size_t i)
@@ -579,7 +568,8 @@ static void check_counts(const struct demi__debug_counts *before, const char *na
 	if (c.tasks_in_use != before->tasks_in_use || c.bufs_in_use != before->bufs_in_use ||
 	    c.queues_open != before->queues_open) {
 		printf("  FAIL %-14s %-40s left tasks %llu->%llu, bufs %llu->%llu, queues "
-		       "%llu->%llu\n", "state", name, (unsigned long long)before->tasks_in_use,
+		       "%llu->%llu\n",
+		       "state", name, (unsigned long long)before->tasks_in_use,
 		       (unsigned long long)c.tasks_in_use, (unsigned long long)before->bufs_in_use,
 		       (unsigned long long)c.bufs_in_use, (unsigned long long)before->queues_open,
 		       (unsigned long long)c.queues_open);
@@ -610,7 +600,7 @@ static void *pre_init_main(void *arg)
 /* demi_init with LIBOS=bogus fails, and leaves the thread uninitialised. */
 static void *bogus_libos_main(void *arg)
 {
-	struct demi_args args = { 0, NULL, NULL };
+	struct demi_args args = {0, NULL, NULL};
 
 	(void)arg;
 	report("init", "LIBOS=bogus", demi_init(&args), EINVAL);

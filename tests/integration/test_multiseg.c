@@ -113,9 +113,9 @@ static void udp_case(const uint32_t *lens)
 
 int main(void)
 {
-	static const uint32_t lens_small[4] = { 1, 2, 3, 4 };
-	static const uint32_t lens_mixed[4] = { 1000, 1, 9000, 4096 };
-	static const uint32_t lens_big[4] = { 16384, 16384, 16384, 16000 };
+	static const uint32_t lens_small[4] = {1, 2, 3, 4};
+	static const uint32_t lens_mixed[4] = {1000, 1, 9000, 4096};
+	static const uint32_t lens_big[4] = {16384, 16384, 16384, 16000};
 	struct sockaddr_in addr;
 	int lqd;
 

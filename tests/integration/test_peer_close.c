@@ -35,8 +35,7 @@ static void check_pop_after_close(const demi_qresult_t *qr, int qd)
 		CHECK_OK(demi_sgafree(&sga));
 		return;
 	}
-	CHECKF(qr->qr_opcode == DEMI_OPC_FAILED, "pop completed with %s",
-	       h_opcname(qr->qr_opcode));
+	CHECKF(qr->qr_opcode == DEMI_OPC_FAILED, "pop completed with %s", h_opcname(qr->qr_opcode));
 	CHECKF(qr->qr_ret == ECONNRESET || qr->qr_ret == EPIPE || qr->qr_ret == ENOTCONN,
 	       "pop after the peer closed failed with %lld (%s)", (long long)qr->qr_ret,
 	       h_errname((int)qr->qr_ret));
@@ -55,12 +54,16 @@ static void push_until_failure(int qd)
 		int rc;
 
 		rc = demi_push(&qt, qd, &sga);
-		CHECKF(rc == 0, "push %d after the peer closed: demi_push returned %d (%s); the "
-		       "error must come in qr_ret", i, rc, h_errname(rc));
+		CHECKF(rc == 0,
+		       "push %d after the peer closed: demi_push returned %d (%s); the "
+		       "error must come in qr_ret",
+		       i, rc, h_errname(rc));
 		CHECK_OK(demi_wait(&qr, qt, h_ts(&ts, H_WAIT_MS)));
 		if (qr.qr_opcode == DEMI_OPC_FAILED) {
-			CHECKF(is_reset(qr.qr_ret), "push failed with %lld (%s), expected EPIPE or "
-			       "ECONNRESET", (long long)qr.qr_ret, h_errname((int)qr.qr_ret));
+			CHECKF(is_reset(qr.qr_ret),
+			       "push failed with %lld (%s), expected EPIPE or "
+			       "ECONNRESET",
+			       (long long)qr.qr_ret, h_errname((int)qr.qr_ret));
 			h_log("push %d failed with %s", i, h_errname((int)qr.qr_ret));
 			return;
 		}
@@ -128,8 +131,8 @@ static void midtransfer_case(int lqd, const struct sockaddr_in *addr)
 		CHECK_OK(demi_pop(&qt, b));
 		h_wait(qt, DEMI_OPC_POP, &qr);
 		CHECK(h_sga_len(&qr.qr_value.sga) > 0);
-		h_pattern_check(qr.qr_value.sga.sga_segs[0].sgaseg_buf,
-				h_sga_len(&qr.qr_value.sga), 3, 0);
+		h_pattern_check(qr.qr_value.sga.sga_segs[0].sgaseg_buf, h_sga_len(&qr.qr_value.sga),
+				3, 0);
 		CHECK_OK(demi_sgafree(&qr.qr_value.sga));
 	}
 	CHECK_OK(demi_close(b));

@@ -84,9 +84,9 @@ static void echo_one(int qd, size_t len, uint64_t seed, enum src src)
 
 int main(void)
 {
-	static const size_t sizes[] = { 1, 2, 3, 7, 64, 100, 511, 1000, 1448, 1460, 1500, 4095,
-					 4096, 4097, 8192, 9000, 16384, 32768, 65000, 65535,
-					 65536 };
+	static const size_t sizes[] = {1,    2,	   3,	  7,	 64,	100,   511,
+				       1000, 1448, 1460,  1500,	 4095,	4096,  4097,
+				       8192, 9000, 16384, 32768, 65000, 65535, 65536};
 	struct sockaddr_in addr;
 	pthread_t server;
 	uint64_t seed = 1;

@@ -64,8 +64,8 @@ static void eof_case(int lqd, const struct sockaddr_in *addr, enum mode mode)
 
 int main(void)
 {
-	static const char *const names[] = { "no pop pending", "one pop pending",
-					     "three pops pending", "more than one pop" };
+	static const char *const names[] = {"no pop pending", "one pop pending",
+					    "three pops pending", "more than one pop"};
 	struct sockaddr_in addr;
 	int lqd;
 

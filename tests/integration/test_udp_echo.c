@@ -100,8 +100,8 @@ static void echo_one(int qd, const struct sockaddr_in *server, bool connected, s
 
 int main(void)
 {
-	static const size_t sizes[] = { 1, 2, 17, 64, 512, 1024, 1472, 1473, 1500, 4096, 8192,
-					9000, 16384, 32768, 65000, 65507 };
+	static const size_t sizes[] = {1,    2,	   17,	 64,   512,   1024,  1472,  1473,
+				       1500, 4096, 8192, 9000, 16384, 32768, 65000, 65507};
 	struct sockaddr_in server;
 	demi_qtoken_t qt;
 	pthread_t thread;

@@ -298,7 +298,7 @@ static void test_pop_order(void)
 
 static void test_unknown_tokens(void)
 {
-	static const demi_qtoken_t bogus[] = { 0, 1, 0xdeadbeef, 0x8000000000000000ull, ~0ull };
+	static const demi_qtoken_t bogus[] = {0, 1, 0xdeadbeef, 0x8000000000000000ull, ~0ull};
 	demi_qresult_t qr;
 	struct timespec ts;
 	demi_qtoken_t set[2];

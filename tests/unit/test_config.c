@@ -63,7 +63,7 @@ static void load_ok(struct demi__config *cfg, const char *yaml)
 /* Each YAML text must be refused, on a fresh config each time. */
 static void expect_einval(const char *yaml)
 {
-	struct demi__config cfg = { 0 };
+	struct demi__config cfg = {0};
 	int rc = demi__config_load_string(&cfg, yaml, "test");
 
 	if (rc != -EINVAL)
@@ -151,9 +151,9 @@ static void test_config_depth_limit(void **state)
 static void test_config_lists(void **state)
 {
 	struct demi__config *cfg = *state;
-	const char *const eal[] = { "-l", "0", "--no-pci", "a b" };
-	const char *const blk[] = { "x", "y" };
-	const char *const one[] = { "3" };
+	const char *const eal[] = {"-l", "0", "--no-pci", "a b"};
+	const char *const blk[] = {"x", "y"};
+	const char *const one[] = {"3"};
 	size_t n = 99;
 
 	load_ok(cfg, "dpdk:\n"
@@ -184,7 +184,7 @@ static void test_config_lists(void **state)
 static void test_config_repeated_keys(void **state)
 {
 	struct demi__config *cfg = *state;
-	const char *const second[] = { "c", "d", "e" };
+	const char *const second[] = {"c", "d", "e"};
 
 	load_ok(cfg, "a: 1\nm:\n  k: old\nl: [a, b]\na: 2\nm:\n  k: new\nl: [c, d, e]\n");
 	assert_string_equal(demi__config_get(cfg, "a"), "2");
@@ -264,9 +264,9 @@ static void test_config_env_overrides_scalar(void **state)
 static void test_config_env_overrides_list(void **state)
 {
 	struct demi__config *cfg = *state;
-	const char *const file[] = { "-l", "0" };
-	const char *const env[] = { "-l", "1", "--in-memory" };
-	const char *const one[] = { "solo" };
+	const char *const file[] = {"-l", "0"};
+	const char *const env[] = {"-l", "1", "--in-memory"};
+	const char *const one[] = {"solo"};
 
 	load_ok(cfg, "dpdk:\n  eal_init: [\"-l\", \"0\"]\n");
 	expect_list(cfg, "dpdk.eal_init", file, 2);
@@ -285,7 +285,7 @@ static void test_config_env_overrides_list(void **state)
 
 		assert_int_equal(n, 26);
 		for (size_t i = 0; i < n; i++) {
-			char want[2] = { (char)('a' + i), 0 };
+			char want[2] = {(char)('a' + i), 0};
 
 			assert_string_equal(items[i], want);
 		}
@@ -321,8 +321,8 @@ static void test_config_env_overrides_typed(void **state)
 static void test_config_get_bool(void **state)
 {
 	struct demi__config *cfg = *state;
-	const char *const yes[] = { "1", "true", "TRUE", "True", "yes", "YES", "on", "On" };
-	const char *const no[] = { "0", "false", "FALSE", "no", "No", "off", "OFF" };
+	const char *const yes[] = {"1", "true", "TRUE", "True", "yes", "YES", "on", "On"};
+	const char *const no[] = {"0", "false", "FALSE", "no", "No", "off", "OFF"};
 	/* clang-format off */
 	const char *const bad[] = { "", "2", "truee", "tru", "y", "n", "yes please", " true",
 				    "-1", "enabled" };
@@ -392,7 +392,7 @@ static void test_config_get_u64(void **state)
 static void test_config_get_u64_negative_after_space(void **state)
 {
 	struct demi__config *cfg = *state;
-	const char *const bad[] = { " -1", "\t-5", "  -18446744073709551615" };
+	const char *const bad[] = {" -1", "\t-5", "  -18446744073709551615"};
 	uint64_t out;
 
 	load_ok(cfg, "x: 1\n");
@@ -407,8 +407,8 @@ static void test_config_get_u64_negative_after_space(void **state)
 static void test_config_get_choice(void **state)
 {
 	struct demi__config *cfg = *state;
-	const char *const engines[] = { "epoll", "io_uring", NULL };
-	const char *const bad[] = { "", "kqueue", "epol", "epoll ", "io_uring2" };
+	const char *const engines[] = {"epoll", "io_uring", NULL};
+	const char *const bad[] = {"", "kqueue", "epol", "epoll ", "io_uring2"};
 	int out;
 
 	load_ok(cfg, "mode: io_uring\n");
@@ -470,7 +470,7 @@ static int collect(void *arg, const char *name, const char *value)
 static void test_config_foreach(void **state)
 {
 	struct demi__config *cfg = *state;
-	struct seen s = { 0 };
+	struct seen s = {0};
 
 	load_ok(cfg, "arp_table:\n"
 		     "  10.0.0.1: \"52:54:00:12:34:56\"\n"

@@ -124,7 +124,7 @@ static void test_qd_reuse_in_free_order_with_wrap(void **state)
 	struct demi__libos *los = *state;
 	enum { N = 256 };
 	struct demi__queue *q = calloc(N + 8, sizeof(*q));
-	const int order[] = { 200, 5, 255, 0, 100, 6 };
+	const int order[] = {200, 5, 255, 0, 100, 6};
 	int n;
 
 	assert_non_null(q);

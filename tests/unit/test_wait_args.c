@@ -37,7 +37,7 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static const struct timespec zero = { 0, 0 };
+static const struct timespec zero = {0, 0};
 
 /* ---- before demi_init ---- */
 
@@ -50,7 +50,7 @@ PASSES_NULL static void *calls_before_init(void *arg)
 {
 	struct before_init *r = arg;
 	demi_qresult_t qr, qrs[4];
-	demi_qtoken_t qts[2] = { 1, 2 };
+	demi_qtoken_t qts[2] = {1, 2};
 	int off, n = 42;
 
 	r->wait = demi_wait(&qr, 1, NULL);
@@ -93,7 +93,7 @@ static void test_wait_before_init_eperm(void **state)
 PASSES_NULL static void test_wait_null_pointers(void **state)
 {
 	demi_qresult_t qr, qrs[2];
-	demi_qtoken_t qts[1] = { 1 };
+	demi_qtoken_t qts[1] = {1};
 	int off, n;
 
 	(void)state;
@@ -111,9 +111,9 @@ PASSES_NULL static void test_wait_null_pointers(void **state)
 static void test_wait_count_below_one(void **state)
 {
 	demi_qresult_t qr, qrs[2];
-	demi_qtoken_t qts[1] = { 1 };
+	demi_qtoken_t qts[1] = {1};
 	int off, n;
-	const int counts[] = { 0, -1, INT_MIN };
+	const int counts[] = {0, -1, INT_MIN};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
@@ -134,7 +134,7 @@ static void test_wait_bad_timespec(void **state)
 	};
 	/* clang-format on */
 	demi_qresult_t qr, qrs[2];
-	demi_qtoken_t qts[1] = { 1 };
+	demi_qtoken_t qts[1] = {1};
 	int off, n;
 
 	(void)state;
@@ -150,7 +150,7 @@ static void test_wait_bad_timespec(void **state)
 	}
 	/* The largest valid tv_nsec is accepted (checked without waiting a second: only the
 	 * argument is at stake, and next_n returns ETIMEDOUT, not EINVAL). */
-	const struct timespec edge = { 0, 999999 };
+	const struct timespec edge = {0, 999999};
 
 	n = 42;
 	assert_int_equal(demi_wait_next_n(qrs, 2, &n, &edge), ETIMEDOUT);
@@ -161,8 +161,7 @@ static void test_wait_bad_timespec(void **state)
 static void test_wait_unknown_token(void **state)
 {
 	const demi_qtoken_t tokens[] = {
-		0, 1, 2, 255, 256, 257, (1ull << 32) | 1, UINT64_MAX, 0xdeadbeefcafef00dull
-	};
+		0, 1, 2, 255, 256, 257, (1ull << 32) | 1, UINT64_MAX, 0xdeadbeefcafef00dull};
 	demi_qtoken_t many[100];
 	demi_qresult_t qr;
 	struct unit_rng rng;
@@ -204,7 +203,7 @@ static void test_wait_next_n_zero_timeout(void **state)
 /* A 50 ms timeout waits at least 50 ms (and not absurdly longer). */
 static void test_wait_next_n_timeout_50ms(void **state)
 {
-	const struct timespec ts = { 0, 50 * 1000 * 1000 };
+	const struct timespec ts = {0, 50 * 1000 * 1000};
 	demi_qresult_t qrs[4];
 	int n = 42;
 	uint64_t t0 = now_ns(), dt;
@@ -227,7 +226,7 @@ struct huge_wait {
 static void *huge_wait_thread(void *arg)
 {
 	struct huge_wait *h = arg;
-	const struct timespec ts = { (time_t)18446744071ll, 999999999 };
+	const struct timespec ts = {(time_t)18446744071ll, 999999999};
 	demi_qresult_t qr;
 
 	h->init_rc = demi_init(NULL);
@@ -264,7 +263,7 @@ static void test_wait_init_twice_eexist(void **state)
 
 static int group_setup(void **state)
 {
-	struct demi_args args = { .argc = 0, .argv = NULL, .callback = NULL };
+	struct demi_args args = {.argc = 0, .argv = NULL, .callback = NULL};
 	/* clang-format off */
 	static const char *const vars[] = { "LIBOS", "CONFIG_PATH", "CATNAP_ENGINE",
 					    "DEMIKERNEL_BUSY_POLL", "DEMIKERNEL_POOL_MAX_BYTES",

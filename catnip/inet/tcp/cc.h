@@ -19,17 +19,17 @@
 #include <stdint.h>
 
 struct nip_tcp_cc {
-	uint32_t cwnd; /* bytes */
-	uint32_t ssthresh; /* bytes; UINT32_MAX = unlimited at start */
-	uint32_t mss; /* sender MSS (SMSS) */
+	uint32_t cwnd;	      /* bytes */
+	uint32_t ssthresh;    /* bytes; UINT32_MAX = unlimited at start */
+	uint32_t mss;	      /* sender MSS (SMSS) */
 	uint32_t bytes_acked; /* congestion avoidance byte counter (RFC 5681 3.1, RFC 3465) */
 	/* CUBIC (RFC 9438 4): unused by NewReno. */
 	uint64_t epoch_start; /* ns; 0 = no epoch (after a loss or at start) */
-	uint32_t w_max; /* bytes: cwnd just before the last reduction */
-	uint32_t w_last_max; /* for fast convergence (4.7) */
-	double k; /* seconds */
-	double w_est; /* bytes: the Reno-friendly estimate (4.3) */
-	uint32_t cwnd_prior; /* for undo-free bookkeeping: cwnd before the reduction */
+	uint32_t w_max;	      /* bytes: cwnd just before the last reduction */
+	uint32_t w_last_max;  /* for fast convergence (4.7) */
+	double k;	      /* seconds */
+	double w_est;	      /* bytes: the Reno-friendly estimate (4.3) */
+	uint32_t cwnd_prior;  /* for undo-free bookkeeping: cwnd before the reduction */
 };
 
 struct nip_tcp_cc_ops {

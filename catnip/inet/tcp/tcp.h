@@ -59,7 +59,7 @@ typedef void (*nip_tcp_event_cb)(void *ctx, unsigned events);
 
 /* Timers of one connection (tcp_timer.c); 0 = not armed. */
 enum nip_tcp_timer {
-	NIP_TCPT_RTO, /* retransmission, SYN retries */
+	NIP_TCPT_RTO,	  /* retransmission, SYN retries */
 	NIP_TCPT_PERSIST, /* zero-window probes */
 	NIP_TCPT_DELACK,
 	NIP_TCPT_KEEPALIVE,
@@ -74,12 +74,12 @@ struct nip_tcp_config {
 	uint32_t max_retries; /* retransmissions of one segment before ETIMEDOUT */
 	uint32_t syn_retries;
 	uint64_t delack; /* delayed ACK timeout; 0 = ACK every segment at once */
-	uint64_t msl; /* TIME_WAIT lasts 2 * msl */
+	uint64_t msl;	 /* TIME_WAIT lasts 2 * msl */
 	uint64_t keepalive_idle, keepalive_intvl;
 	uint32_t keepalive_probes;
-	uint32_t syn_backlog; /* connections in SYN_RCVD per listener */
-	uint32_t challenge_ack_per_s; /* RFC 5961 7: challenge ACKs per second (whole stack) */
-	bool nodelay; /* default TCP_NODELAY (true: no Nagle) */
+	uint32_t syn_backlog;	       /* connections in SYN_RCVD per listener */
+	uint32_t challenge_ack_per_s;  /* RFC 5961 7: challenge ACKs per second (whole stack) */
+	bool nodelay;		       /* default TCP_NODELAY (true: no Nagle) */
 	bool sack, wscale, timestamps; /* offer these options */
 	const struct nip_tcp_cc_ops *cc;
 	uint8_t isn_secret[16]; /* RFC 6528 secret key (the libOS fills it with random bytes) */
@@ -106,13 +106,13 @@ struct nip_tcp_listener;
 struct nip_tcp_conn {
 	struct nip_stack *s;
 	enum nip_tcp_state state;
-	uint32_t local_ip, remote_ip; /* network order */
+	uint32_t local_ip, remote_ip;	  /* network order */
 	uint16_t local_port, remote_port; /* host order */
-	bool bound, owned; /* owned: the application has not closed it */
+	bool bound, owned;		  /* owned: the application has not closed it */
 	bool in_hash, in_accept_queue;
-	struct nip_tcp_conn *hnext; /* demultiplexing hash chain */
+	struct nip_tcp_conn *hnext;	   /* demultiplexing hash chain */
 	struct nip_tcp_listener *listener; /* the listener a passive open came from */
-	struct demi__list qlink; /* on the listener's SYN or accept queue */
+	struct demi__list qlink;	   /* on the listener's SYN or accept queue */
 	int err; /* positive errno once the connection failed (ECONNRESET, ETIMEDOUT, ...) */
 
 	nip_tcp_event_cb on_event;
@@ -120,16 +120,16 @@ struct nip_tcp_conn {
 
 	/* Send sequence space (RFC 9293 3.3.1). */
 	uint32_t iss, snd_una, snd_nxt, snd_max; /* snd_max: highest ever sent */
-	uint32_t snd_wnd; /* bytes, scaled */
+	uint32_t snd_wnd;			 /* bytes, scaled */
 	uint32_t max_snd_wnd; /* largest window the peer offered (RFC 5961 5.2) */
 	uint32_t snd_wl1, snd_wl2;
 	uint8_t snd_wscale; /* the peer's shift */
-	uint16_t mss; /* payload bytes per segment we send (SMSS) */
+	uint16_t mss;	    /* payload bytes per segment we send (SMSS) */
 	/* Send queue: data from snd_una on (acknowledged data is dropped from the front). */
 	struct nip_tcp_chunk *sq_head, *sq_tail;
 	struct nip_tcp_chunk *sq_cur; /* where the last copy ended, to find snd_nxt fast */
-	uint32_t sq_cur_seq; /* sequence number of sq_cur->data */
-	uint32_t sq_bytes; /* bytes in the queue, SYN/FIN excluded */
+	uint32_t sq_cur_seq;	      /* sequence number of sq_cur->data */
+	uint32_t sq_bytes;	      /* bytes in the queue, SYN/FIN excluded */
 	uint32_t sndbuf;
 	bool fin_queued; /* close asked: FIN after the queued data */
 	bool fin_sent;
@@ -137,19 +137,19 @@ struct nip_tcp_conn {
 
 	/* Receive sequence space. */
 	uint32_t irs, rcv_nxt;
-	uint32_t rcv_adv; /* right edge of the window we last advertised */
+	uint32_t rcv_adv;   /* right edge of the window we last advertised */
 	uint8_t rcv_wscale; /* our shift */
 	uint16_t peer_mss;
 	uint32_t rcvbuf;
 	struct demi__buf *rq_head, *rq_tail; /* in-order data for pops */
 	uint32_t rq_bytes;
-	uint64_t rq_mem; /* sum of cap of queued buffers (memory bound) */
-	bool fin_rcvd; /* the peer's FIN is in sequence (end of stream after rq) */
+	uint64_t rq_mem;   /* sum of cap of queued buffers (memory bound) */
+	bool fin_rcvd;	   /* the peer's FIN is in sequence (end of stream after rq) */
 	bool rfin_pending; /* the peer's FIN arrived out of order, at rfin_seq */
 	uint32_t rfin_seq;
 	struct nip_tcp_reass reass;
-	uint32_t segs_unacked; /* full segments received since our last ACK */
-	bool ack_now; /* send an ACK at the end of this input */
+	uint32_t segs_unacked;	    /* full segments received since our last ACK */
+	bool ack_now;		    /* send an ACK at the end of this input */
 	struct demi__list ack_link; /* on the stack's ack_pending list (ACK at the end of poll) */
 	uint8_t quickacks; /* ACK at once this many more segments (start of a connection) */
 
@@ -164,9 +164,9 @@ struct nip_tcp_conn {
 
 	/* RTT and retransmission (RFC 6298). */
 	uint64_t srtt, rttvar, rto; /* ns; srtt 0 = no sample yet */
-	uint32_t rtt_seq; /* timing this sequence number (no timestamps) */
-	uint64_t rtt_start; /* 0 = not timing */
-	uint32_t retries; /* consecutive timeouts */
+	uint32_t rtt_seq;	    /* timing this sequence number (no timestamps) */
+	uint64_t rtt_start;	    /* 0 = not timing */
+	uint32_t retries;	    /* consecutive timeouts */
 	uint32_t persist_shift;
 	uint32_t keepalive_sent;
 	uint64_t last_rx; /* for keepalive */
@@ -176,9 +176,9 @@ struct nip_tcp_conn {
 	const struct nip_tcp_cc_ops *cc_ops;
 	uint32_t dupacks;
 	bool in_recovery;
-	uint32_t recover; /* snd_max when recovery started */
-	uint32_t high_rxt; /* highest sequence retransmitted in this recovery */
-	uint32_t rxt_una_seq; /* the retransmission of the first hole: its sequence number */
+	uint32_t recover;      /* snd_max when recovery started */
+	uint32_t high_rxt;     /* highest sequence retransmitted in this recovery */
+	uint32_t rxt_una_seq;  /* the retransmission of the first hole: its sequence number */
 	uint64_t rxt_una_time; /* and when it was sent (0: none outstanding) */
 	struct nip_tcp_scoreboard sb;
 
@@ -190,8 +190,8 @@ struct nip_tcp_conn {
 };
 
 struct nip_tcp_listener {
-	struct nip_tcp_conn *conn; /* in state LISTEN */
-	struct demi__list syn_q; /* SYN_RCVD connections */
+	struct nip_tcp_conn *conn;  /* in state LISTEN */
+	struct demi__list syn_q;    /* SYN_RCVD connections */
 	struct demi__list accept_q; /* established, waiting for accept */
 	uint32_t syn_len, accept_len;
 	uint32_t backlog;
@@ -203,7 +203,7 @@ struct nip_tcp_stack {
 	uint32_t hash_mask;
 	uint32_t nconns;
 	struct nip_tcp_conn **ports; /* bound local ports: the listener or first user */
-	uint16_t *port_users; /* connections using each local port */
+	uint16_t *port_users;	     /* connections using each local port */
 	uint16_t next_ephemeral;
 	struct nip_tcp_conn **heap; /* timer heap, 1-based */
 	uint32_t heap_len, heap_cap;
@@ -261,8 +261,7 @@ struct demi__buf *nip_tcp_recv(struct nip_tcp_conn *c, int *status);
  * linger 0); the stack frees c when the connection is over. c must not be used again. */
 void nip_tcp_close(struct nip_tcp_conn *c);
 /* Socket options: TCP_NODELAY, SO_KEEPALIVE, SO_LINGER, SO_RCVBUF, SO_SNDBUF. */
-int nip_tcp_setsockopt(struct nip_tcp_conn *c, int level, int name, const void *val,
-		       uint32_t len);
+int nip_tcp_setsockopt(struct nip_tcp_conn *c, int level, int name, const void *val, uint32_t len);
 int nip_tcp_getsockopt(struct nip_tcp_conn *c, int level, int name, void *val, uint32_t *len);
 const char *nip_tcp_state_name(enum nip_tcp_state st);
 /* Connections closed by their owner (orphans) that still owe their peer data or a FIN
@@ -293,7 +292,7 @@ void nip_tcp_listen_input(struct nip_tcp_conn *l, const struct nip_tcp_seg *seg,
 			  uint32_t dst);
 void nip_tcp_listener_fini(struct nip_tcp_conn *l);
 void nip_tcp_listen_established(struct nip_tcp_conn *c); /* SYN_RCVD -> accept queue */
-void nip_tcp_listen_detach(struct nip_tcp_conn *c); /* leaves the SYN/accept queue */
+void nip_tcp_listen_detach(struct nip_tcp_conn *c);	 /* leaves the SYN/accept queue */
 /* Takes the peer's MSS, window scale, SACK-permitted and timestamp options from its SYN. */
 void nip_tcp_syn_options(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg);
 
@@ -312,7 +311,7 @@ void nip_tcp_send_reset(struct nip_stack *s, const struct nip_tcp_seg *seg, uint
 void nip_tcp_send_rst_conn(struct nip_tcp_conn *c); /* RST for an abort */
 /* Sends one segment of [seq, seq + len) from the send queue, with flags. */
 void nip_tcp_send_data(struct nip_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags);
-void nip_tcp_send_probe(struct nip_tcp_conn *c); /* keepalive: seq snd_una - 1, no data */
+void nip_tcp_send_probe(struct nip_tcp_conn *c);	/* keepalive: seq snd_una - 1, no data */
 void nip_tcp_send_window_probe(struct nip_tcp_conn *c); /* persist timer */
 /* Receive memory still available for queued data (see rcv_mem_limit in tcp_output.c). */
 uint64_t nip_tcp_rcv_mem_room(const struct nip_tcp_conn *c);
@@ -327,8 +326,8 @@ void nip_tcp_sq_ack(struct nip_tcp_conn *c, uint32_t acked);
  * 2 * SMSS bytes, i.e. DupThresh - 1 segments' worth, are SACKed above it: IsLost()). */
 void nip_tcp_sb_clear(struct nip_tcp_scoreboard *sb);
 /* Adds the peer's SACK blocks (blocks outside (snd_una, snd_max] are ignored). */
-void nip_tcp_sb_update(struct nip_tcp_scoreboard *sb, const struct nip_tcp_sack_block *blk,
-		       int n, uint32_t snd_una, uint32_t snd_max);
+void nip_tcp_sb_update(struct nip_tcp_scoreboard *sb, const struct nip_tcp_sack_block *blk, int n,
+		       uint32_t snd_una, uint32_t snd_max);
 /* Forgets what lies below snd_una. */
 void nip_tcp_sb_advance(struct nip_tcp_scoreboard *sb, uint32_t snd_una);
 /* Highest SACKed sequence (end of the last range), or snd_una when none. */
@@ -337,8 +336,8 @@ uint32_t nip_tcp_sb_high(const struct nip_tcp_scoreboard *sb, uint32_t snd_una);
 bool nip_tcp_sb_next_lost(const struct nip_tcp_scoreboard *sb, uint32_t snd_una, uint32_t from,
 			  uint32_t mss, uint32_t *start, uint32_t *len);
 /* Bytes of lost ranges at or after from. */
-uint32_t nip_tcp_sb_lost_bytes(const struct nip_tcp_scoreboard *sb, uint32_t snd_una,
-			       uint32_t from, uint32_t mss);
+uint32_t nip_tcp_sb_lost_bytes(const struct nip_tcp_scoreboard *sb, uint32_t snd_una, uint32_t from,
+			       uint32_t mss);
 
 /* tcp_timer.c */
 void nip_tcp_timer_set(struct nip_tcp_conn *c, enum nip_tcp_timer t, uint64_t due);

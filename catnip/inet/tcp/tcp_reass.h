@@ -26,7 +26,7 @@
 struct nip_tcp_reass {
 	struct demi__buf *head; /* lowest sequence first */
 	uint32_t nsegs;
-	uint64_t mem; /* sum of held buffers' cap */
+	uint64_t mem;	/* sum of held buffers' cap */
 	uint32_t bytes; /* payload bytes held */
 	/* Sequence numbers of recently received segments, most recent first, to order the
 	 * SACK blocks (a block is reported first if it contains recent[0], and so on). */

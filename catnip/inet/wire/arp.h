@@ -13,8 +13,8 @@
 struct nip_arp_hdr {
 	uint16_t htype; /* 1 = Ethernet */
 	uint16_t ptype; /* 0x0800 */
-	uint8_t hlen; /* 6 */
-	uint8_t plen; /* 4 */
+	uint8_t hlen;	/* 6 */
+	uint8_t plen;	/* 4 */
 	uint16_t op;
 	uint8_t sha[6];
 	uint32_t spa; /* unaligned in frames: read through the parser */

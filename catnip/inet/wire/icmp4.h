@@ -20,7 +20,7 @@ struct nip_icmp4_hdr {
 
 struct nip_icmp4 {
 	uint8_t type, code;
-	uint16_t id, seq; /* host order */
+	uint16_t id, seq;    /* host order */
 	const uint8_t *data; /* after the 8-byte header */
 	size_t data_len;
 };

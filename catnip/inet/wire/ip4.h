@@ -28,12 +28,12 @@ struct nip_ip4_hdr {
 /* Why a packet was refused (the stack counts drops by these). */
 enum nip_ip4_err {
 	NIP_IP4_OK = 0,
-	NIP_IP4_SHORT, /* shorter than 20 bytes or than its header length */
-	NIP_IP4_VERSION, /* not version 4 */
+	NIP_IP4_SHORT,	  /* shorter than 20 bytes or than its header length */
+	NIP_IP4_VERSION,  /* not version 4 */
 	NIP_IP4_HLEN_BAD, /* IHL < 5 */
-	NIP_IP4_LEN_BAD, /* total length < header length or > the bytes received */
-	NIP_IP4_CSUM, /* header checksum wrong */
-	NIP_IP4_OPTIONS, /* has options (IHL > 5): not supported, dropped */
+	NIP_IP4_LEN_BAD,  /* total length < header length or > the bytes received */
+	NIP_IP4_CSUM,	  /* header checksum wrong */
+	NIP_IP4_OPTIONS,  /* has options (IHL > 5): not supported, dropped */
 	NIP_IP4_FRAGMENT, /* MF set or offset != 0: not supported, dropped */
 	NIP_IP4_NERR,
 };
@@ -53,8 +53,7 @@ struct nip_ip4 {
 enum nip_ip4_err nip_ip4_parse(const uint8_t *pkt, size_t len, bool check_csum,
 			       struct nip_ip4 *out);
 /* Writes a 20-byte header (DF set, no options); fills the checksum unless csum_offload. */
-void nip_ip4_emit(uint8_t *hdr, const struct nip_ip4 *ip, uint16_t payload_len,
-		  bool csum_offload);
+void nip_ip4_emit(uint8_t *hdr, const struct nip_ip4 *ip, uint16_t payload_len, bool csum_offload);
 const char *nip_ip4_err_name(enum nip_ip4_err e);
 
 #endif

@@ -48,7 +48,7 @@ struct nip_tcp_opts {
 	bool has_mss, has_wscale, sack_ok, has_ts;
 	uint16_t mss;
 	uint8_t wscale; /* as sent; the receiver clamps to 14 (RFC 7323 2.3) */
-	uint8_t nsack; /* SACK blocks present (0..NIP_TCP_MAX_SACK) */
+	uint8_t nsack;	/* SACK blocks present (0..NIP_TCP_MAX_SACK) */
 	uint32_t tsval, tsecr;
 	struct nip_tcp_sack_block sack[NIP_TCP_MAX_SACK];
 };
@@ -68,7 +68,7 @@ struct nip_tcp_seg {
 
 enum nip_tcp_err {
 	NIP_TCP_OK = 0,
-	NIP_TCP_SHORT, /* fewer than 20 bytes */
+	NIP_TCP_SHORT,	 /* fewer than 20 bytes */
 	NIP_TCP_BAD_OFF, /* data offset below 5 or past the segment */
 	NIP_TCP_BAD_CSUM,
 	NIP_TCP_BAD_OPT, /* malformed option list */

@@ -283,8 +283,8 @@ static void test_pool_get_fills_slab_then_adds_one(void **state)
 static void test_pool_get_too_large_fails(void **state)
 {
 	struct demi__pool *p = *state;
-	const size_t sizes[] = { DEMI__BUF_MAX_BYTES + 1, (size_t)UINT32_MAX, SIZE_MAX - HR,
-				 SIZE_MAX - 1, SIZE_MAX };
+	const size_t sizes[] = {DEMI__BUF_MAX_BYTES + 1, (size_t)UINT32_MAX, SIZE_MAX - HR,
+				SIZE_MAX - 1, SIZE_MAX};
 	size_t n = sizeof(sizes) / sizeof(sizes[0]);
 	unsigned got = 0;
 
@@ -605,11 +605,11 @@ static void test_pool_large_random_churn_keeps_map_exact(void **state)
 {
 	struct demi__pool *p = *state;
 	enum { MAX_LIVE = 80, OPS = 800 };
-	struct demi__buf *live[MAX_LIVE] = { 0 }, *small[4];
+	struct demi__buf *live[MAX_LIVE] = {0}, *small[4];
 	struct {
 		uint8_t *mem;
 		size_t bytes;
-	} gone[32] = { 0 };
+	} gone[32] = {0};
 	unsigned nlive = 0, ngone = 0, max_seen = 0;
 	struct unit_rng rng;
 
@@ -760,7 +760,7 @@ static int hook_record(void *arg, struct demi__slab *s, bool added)
 static void test_pool_slab_hook_sees_existing_and_new_slabs(void **state)
 {
 	struct demi__pool *p = *state;
-	struct hook_log log = { .pool = p };
+	struct hook_log log = {.pool = p};
 	struct demi__buf *a = demi__pool_get(p, 100), *b = demi__pool_get(p, 20000), *c, *big;
 
 	assert_int_equal(demi__pool_set_slab_hook(p, hook_record, &log), 0);
@@ -792,7 +792,7 @@ static void test_pool_slab_hook_sees_existing_and_new_slabs(void **state)
 static void test_pool_slab_hook_refusal_fails_get(void **state)
 {
 	struct demi__pool *p = *state;
-	struct hook_log log = { .pool = p, .err = -EIO };
+	struct hook_log log = {.pool = p, .err = -EIO};
 
 	/* Refusing a new class slab: the get fails, the slab is gone, the map unchanged. */
 	assert_int_equal(demi__pool_set_slab_hook(p, hook_record, &log), 0);
@@ -822,7 +822,7 @@ static void test_pool_slab_hook_refusal_fails_get(void **state)
 static void test_pool_slab_hook_set_refused(void **state)
 {
 	struct demi__pool *p = *state;
-	struct hook_log log = { .pool = p, .err = -EIO, .refuse = 1 };
+	struct hook_log log = {.pool = p, .err = -EIO, .refuse = 1};
 	struct demi__buf *a = demi__pool_get(p, 100);
 
 	assert_non_null(a);
@@ -837,7 +837,7 @@ static void test_pool_slab_hook_set_refused(void **state)
 static void test_pool_slab_hook_kept_after_refusal(void **state)
 {
 	struct demi__pool *p = *state;
-	struct hook_log log = { .pool = p, .err = -ENOMEM };
+	struct hook_log log = {.pool = p, .err = -ENOMEM};
 	struct demi__buf *big, *b;
 
 	assert_int_equal(demi__pool_set_slab_hook(p, hook_record, &log), 0);

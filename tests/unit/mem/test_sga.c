@@ -92,12 +92,12 @@ static void test_sga_push_req_put_drops_references(void **state)
 {
 	struct demi__pool *p = *state;
 	struct demi__buf *b = demi__pool_get(p, 64);
-	uint8_t foreign[8] = { 0 };
-	struct demi__push_req req = { 0 };
+	uint8_t foreign[8] = {0};
+	struct demi__push_req req = {0};
 
 	assert_non_null(b);
 	demi__buf_ref(b); /* the push's reference */
-	req.segs[0] = (struct demi__seg){ .buf = b, .data = demi__buf_data(b), .len = 64 };
+	req.segs[0] = (struct demi__seg){.buf = b, .data = demi__buf_data(b), .len = 64};
 	req.nsegs = 1;
 	req.total = 64;
 	demi__push_req_put(&req);
@@ -108,7 +108,7 @@ static void test_sga_push_req_put_drops_references(void **state)
 	demi__push_req_put(&req);
 	assert_int_equal(b->refcnt, 1);
 	/* A foreign segment holds no reference. */
-	req.segs[0] = (struct demi__seg){ .buf = NULL, .data = foreign, .len = 8 };
+	req.segs[0] = (struct demi__seg){.buf = NULL, .data = foreign, .len = 8};
 	req.nsegs = 1;
 	demi__push_req_put(&req);
 	assert_int_equal(req.nsegs, 0);
@@ -121,12 +121,12 @@ static void test_sga_push_req_own_copies_foreign(void **state)
 {
 	struct demi__pool *p = *state;
 	uint8_t src[3000], want[3000];
-	struct demi__push_req req = { 0 };
+	struct demi__push_req req = {0};
 	struct demi__buf *b;
 
 	fill_pattern(src, sizeof(src), 1);
 	memcpy(want, src, sizeof(src));
-	req.segs[0] = (struct demi__seg){ .buf = NULL, .data = src, .len = sizeof(src) };
+	req.segs[0] = (struct demi__seg){.buf = NULL, .data = src, .len = sizeof(src)};
 	req.nsegs = 1;
 	req.total = sizeof(src);
 	assert_int_equal(demi__push_req_own(p, &req, 0), 0);
@@ -154,13 +154,13 @@ static void test_sga_push_req_own_keeps_pool_segments(void **state)
 {
 	struct demi__pool *p = *state;
 	struct demi__buf *b = demi__pool_get(p, 500);
-	struct demi__push_req req = { 0 };
+	struct demi__push_req req = {0};
 	uint8_t *data;
 
 	assert_non_null(b);
 	data = demi__buf_data(b) + 10;
 	demi__buf_ref(b);
-	req.segs[0] = (struct demi__seg){ .buf = b, .data = data, .len = 400 };
+	req.segs[0] = (struct demi__seg){.buf = b, .data = data, .len = 400};
 	req.nsegs = 1;
 	req.total = 400;
 	assert_int_equal(demi__push_req_own(p, &req, 0), 0);
@@ -177,11 +177,11 @@ static void test_sga_push_req_own_skips_consumed_bytes(void **state)
 {
 	struct demi__pool *p = *state;
 	uint8_t src[1000], want[1000];
-	struct demi__push_req req = { 0 };
+	struct demi__push_req req = {0};
 
 	fill_pattern(src, sizeof(src), 9);
 	memcpy(want, src, sizeof(src));
-	req.segs[0] = (struct demi__seg){ .buf = NULL, .data = src, .len = sizeof(src) };
+	req.segs[0] = (struct demi__seg){.buf = NULL, .data = src, .len = sizeof(src)};
 	req.nsegs = 1;
 	req.total = sizeof(src);
 	assert_int_equal(demi__push_req_own(p, &req, 123), 0);
@@ -197,9 +197,9 @@ static void test_sga_push_req_own_fully_consumed(void **state)
 {
 	struct demi__pool *p = *state;
 	uint8_t src[100];
-	struct demi__push_req req = { 0 };
+	struct demi__push_req req = {0};
 
-	req.segs[0] = (struct demi__seg){ .buf = NULL, .data = src, .len = sizeof(src) };
+	req.segs[0] = (struct demi__seg){.buf = NULL, .data = src, .len = sizeof(src)};
 	req.nsegs = 1;
 	req.total = sizeof(src);
 	assert_int_equal(demi__push_req_own(p, &req, sizeof(src)), 0);
@@ -215,7 +215,7 @@ static void test_sga_push_req_own_out_of_memory(void **state)
 {
 	struct demi__pool *p = *state;
 	uint8_t src[4000];
-	struct demi__push_req req = { 0 };
+	struct demi__push_req req = {0};
 	struct demi__buf *hold;
 
 	demi__pool_fini(p);
@@ -223,7 +223,7 @@ static void test_sga_push_req_own_out_of_memory(void **state)
 	hold = demi__pool_get(p, 10); /* the one slab the limit allows: class 0 */
 	assert_non_null(hold);
 	memset(src, 1, sizeof(src));
-	req.segs[0] = (struct demi__seg){ .buf = NULL, .data = src, .len = sizeof(src) };
+	req.segs[0] = (struct demi__seg){.buf = NULL, .data = src, .len = sizeof(src)};
 	req.nsegs = 1;
 	req.total = sizeof(src);
 	assert_int_equal(demi__push_req_own(p, &req, 0), -ENOMEM);
@@ -240,7 +240,7 @@ static void test_sga_push_req_own_mixed_segments(void **state)
 	struct demi__pool *p = *state;
 	struct demi__buf *b = demi__pool_get(p, 300);
 	uint8_t s1[200], s2[50], w1[200], w2[50];
-	struct demi__push_req req = { 0 };
+	struct demi__push_req req = {0};
 
 	assert_non_null(b);
 	fill_pattern(s1, sizeof(s1), 3);
@@ -248,9 +248,9 @@ static void test_sga_push_req_own_mixed_segments(void **state)
 	memcpy(w1, s1, sizeof(s1));
 	memcpy(w2, s2, sizeof(s2));
 	demi__buf_ref(b);
-	req.segs[0] = (struct demi__seg){ .buf = b, .data = demi__buf_data(b), .len = 300 };
-	req.segs[1] = (struct demi__seg){ .buf = NULL, .data = s1, .len = sizeof(s1) };
-	req.segs[2] = (struct demi__seg){ .buf = NULL, .data = s2, .len = sizeof(s2) };
+	req.segs[0] = (struct demi__seg){.buf = b, .data = demi__buf_data(b), .len = 300};
+	req.segs[1] = (struct demi__seg){.buf = NULL, .data = s1, .len = sizeof(s1)};
+	req.segs[2] = (struct demi__seg){.buf = NULL, .data = s2, .len = sizeof(s2)};
 	req.nsegs = 3;
 	req.total = 550;
 	assert_int_equal(demi__push_req_own(p, &req, 300 + 20), 0);
@@ -271,12 +271,12 @@ static void test_sga_push_req_own_skips_whole_segment(void **state)
 {
 	struct demi__pool *p = *state;
 	uint8_t s0[100], s1[100], w1[100];
-	struct demi__push_req req = { 0 };
+	struct demi__push_req req = {0};
 
 	fill_pattern(s1, sizeof(s1), 11);
 	memcpy(w1, s1, sizeof(s1));
-	req.segs[0] = (struct demi__seg){ .buf = NULL, .data = s0, .len = sizeof(s0) };
-	req.segs[1] = (struct demi__seg){ .buf = NULL, .data = s1, .len = sizeof(s1) };
+	req.segs[0] = (struct demi__seg){.buf = NULL, .data = s0, .len = sizeof(s0)};
+	req.segs[1] = (struct demi__seg){.buf = NULL, .data = s1, .len = sizeof(s1)};
 	req.nsegs = 2;
 	req.total = 200;
 	assert_int_equal(demi__push_req_own(p, &req, 100), 0);
@@ -293,7 +293,7 @@ static void test_sga_push_req_own_fails_midway(void **state)
 {
 	struct demi__pool *p = *state;
 	uint8_t s0[100], s1[4000];
-	struct demi__push_req req = { 0 };
+	struct demi__push_req req = {0};
 	struct demi__buf *hold;
 
 	demi__pool_fini(p);
@@ -302,8 +302,8 @@ static void test_sga_push_req_own_fails_midway(void **state)
 	assert_non_null(hold);
 	memset(s0, 1, sizeof(s0));
 	memset(s1, 2, sizeof(s1));
-	req.segs[0] = (struct demi__seg){ .buf = NULL, .data = s0, .len = sizeof(s0) };
-	req.segs[1] = (struct demi__seg){ .buf = NULL, .data = s1, .len = sizeof(s1) };
+	req.segs[0] = (struct demi__seg){.buf = NULL, .data = s0, .len = sizeof(s0)};
+	req.segs[1] = (struct demi__seg){.buf = NULL, .data = s1, .len = sizeof(s1)};
 	req.nsegs = 2;
 	req.total = sizeof(s0) + sizeof(s1);
 	assert_int_equal(demi__push_req_own(p, &req, 0), -ENOMEM);

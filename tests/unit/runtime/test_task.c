@@ -348,7 +348,7 @@ static void test_task_discard_anywhere(void **state)
 static void test_task_completed_in_completion_order(void **state)
 {
 	struct demi__runtime *rt = *state;
-	const unsigned order[] = { 3, 1, 4, 0, 2 };
+	const unsigned order[] = {3, 1, 4, 0, 2};
 	struct demi__task *t[5];
 	demi_qresult_t qr;
 	int qds[5];
@@ -376,7 +376,7 @@ static void test_task_wake_idempotent(void **state)
 {
 	struct demi__runtime *rt = *state;
 	struct demi__task *t = make(rt, 1, ACT_NOTHING);
-	const unsigned once[] = { 1 };
+	const unsigned once[] = {1};
 
 	demi__task_wake(t);
 	demi__task_wake(t);
@@ -410,7 +410,7 @@ static void test_task_pass_polls_in_wake_order(void **state)
 {
 	struct demi__runtime *rt = *state;
 	struct demi__task *t[3];
-	const unsigned want[] = { 2, 0, 1 };
+	const unsigned want[] = {2, 0, 1};
 	int qds[3];
 
 	for (unsigned i = 0; i < 3; i++)
@@ -433,7 +433,7 @@ static void test_task_woken_during_pass_runs_next_pass(void **state)
 {
 	struct demi__runtime *rt = *state;
 	struct demi__task *a = make(rt, 1, ACT_WAKE_OTHER_AND_SELF), *b = make(rt, 2, ACT_NOTHING);
-	const unsigned pass1[] = { 1 }, pass2[] = { 2, 1 };
+	const unsigned pass1[] = {1}, pass2[] = {2, 1};
 
 	a->priv.ptr[2] = b;
 	demi__task_wake(a);
@@ -469,7 +469,7 @@ static void test_task_woken_again_in_batch_polled_once(void **state)
 {
 	struct demi__runtime *rt = *state;
 	struct demi__task *a = make(rt, 1, ACT_WAKE_OTHER), *b = make(rt, 2, ACT_NOTHING);
-	const unsigned want[] = { 1, 2 };
+	const unsigned want[] = {1, 2};
 
 	a->priv.ptr[2] = b;
 	demi__task_wake(a);
@@ -486,7 +486,7 @@ static void test_task_completed_in_batch_not_polled(void **state)
 {
 	struct demi__runtime *rt = *state;
 	struct demi__task *a = make(rt, 1, ACT_COMPLETE_OTHER), *b = make(rt, 2, ACT_NOTHING);
-	const unsigned want[] = { 1 };
+	const unsigned want[] = {1};
 	int qds[1];
 
 	a->priv.ptr[2] = b;
@@ -506,7 +506,7 @@ static void test_task_discarded_in_batch_slot_reused(void **state)
 	struct demi__runtime *rt = *state;
 	struct demi__task *a = make(rt, 1, ACT_DISCARD_OTHER_AND_REUSE);
 	struct demi__task *b = make(rt, 2, ACT_NOTHING), *c = make(rt, 3, ACT_NOTHING);
-	const unsigned pass1[] = { 1, 3 }, pass2[] = { 99 };
+	const unsigned pass1[] = {1, 3}, pass2[] = {99};
 
 	a->priv.ptr[2] = b;
 	demi__task_wake(a);
@@ -569,8 +569,8 @@ static void test_task_bg_polled_every_pass(void **state)
 {
 	struct demi__runtime *rt = *state;
 	struct demi__bg_task bg1, bg2;
-	struct bg_state s1 = { .rt = rt, .self = &bg1, .work = 0 };
-	struct bg_state s2 = { .rt = rt, .self = &bg2, .work = 3 };
+	struct bg_state s1 = {.rt = rt, .self = &bg1, .work = 0};
+	struct bg_state s2 = {.rt = rt, .self = &bg2, .work = 3};
 
 	demi__bg_add(rt, &bg1, bg_poll, &s1);
 	assert_int_equal(demi__runtime_pass(rt), 0); /* an idle background task is no progress */
@@ -599,7 +599,7 @@ static void test_task_bg_removes_itself(void **state)
 	struct bg_state s[3];
 
 	for (unsigned i = 0; i < 3; i++) {
-		s[i] = (struct bg_state){ .rt = rt, .self = &bg[i], .work = 1 };
+		s[i] = (struct bg_state){.rt = rt, .self = &bg[i], .work = 1};
 		demi__bg_add(rt, &bg[i], bg_poll, &s[i]);
 	}
 	s[1].remove_self = true;
@@ -618,8 +618,8 @@ static void test_task_bg_wake_polled_same_pass(void **state)
 	struct demi__runtime *rt = *state;
 	struct demi__task *t = make(rt, 1, ACT_COMPLETE);
 	struct demi__bg_task bg;
-	struct bg_state s = { .rt = rt, .self = &bg, .work = 1, .wake = t };
-	const unsigned want[] = { 1 };
+	struct bg_state s = {.rt = rt, .self = &bg, .work = 1, .wake = t};
+	const unsigned want[] = {1};
 	int qds[1];
 
 	demi__bg_add(rt, &bg, bg_poll, &s);
@@ -642,7 +642,7 @@ static void test_task_timer_fires_in_pass(void **state)
 	struct demi__runtime *rt = *state;
 	struct demi__task *t = make(rt, 1, ACT_COMPLETE);
 	struct demi__timer tm;
-	const unsigned want[] = { 1 };
+	const unsigned want[] = {1};
 	int qds[1];
 
 	demi__clock_use_fake(rt, 1000);

@@ -122,8 +122,8 @@ static void test_timer_init_unarmed(void **state)
 static void test_timer_fires_in_deadline_order(void **state)
 {
 	struct demi__runtime *rt = *state;
-	const uint64_t deadlines[] = { 1050, 1010, 1040, 1020, 1030, 1045, 1005 };
-	const unsigned want[] = { 6, 1, 3, 4, 2, 5, 0 };
+	const uint64_t deadlines[] = {1050, 1010, 1040, 1020, 1030, 1045, 1005};
+	const unsigned want[] = {6, 1, 3, 4, 2, 5, 0};
 	struct ttimer t[7];
 
 	for (unsigned i = 0; i < 7; i++) {
@@ -145,7 +145,7 @@ static void test_timer_run_only_due(void **state)
 {
 	struct demi__runtime *rt = *state;
 	struct ttimer a, b, c;
-	const unsigned first[] = { 1 }, second[] = { 2, 3 };
+	const unsigned first[] = {1}, second[] = {2, 3};
 
 	ttimer_init(&a, rt, 1);
 	ttimer_init(&b, rt, 2);
@@ -211,7 +211,7 @@ static void test_timer_rearm_moves(void **state)
 {
 	struct demi__runtime *rt = *state;
 	struct ttimer a, b;
-	const unsigned want[] = { 2, 1 };
+	const unsigned want[] = {2, 1};
 
 	ttimer_init(&a, rt, 1);
 	ttimer_init(&b, rt, 2);
@@ -263,7 +263,7 @@ static void test_timer_callback_arms_and_cancels_others(void **state)
 {
 	struct demi__runtime *rt = *state;
 	struct ttimer a, due, later, victim;
-	const unsigned want[] = { 1, 2 };
+	const unsigned want[] = {1, 2};
 
 	ttimer_init(&a, rt, 1);
 	ttimer_init(&due, rt, 2);
