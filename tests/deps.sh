@@ -4,7 +4,7 @@
 # already present are not touched, so a second run costs a second.
 set -euo pipefail
 pkgs=(gcc g++ meson ninja-build pkg-config libyaml-dev libcmocka-dev liburing-dev
-      libclang-rt-14-dev util-linux iproute2 python3 libdpdk-dev ethtool nftables bc iperf3
+      libclang-rt-14-dev util-linux iproute2 python3 libdpdk-dev ethtool nftables bc iperf3 clang-format
       rdma-core libibverbs-dev librdmacm-dev ibverbs-utils rdmacm-utils perftest
       qemu-system-x86 busybox-static cpio kmod xz-utils)
 missing=()

@@ -756,6 +756,40 @@ static void test_tcp_script_zero_window_persist(void **state)
 	sc_destroy(sc);
 }
 
+/* Zero-window probes nobody answers end the connection like unanswered retransmissions
+ * (found by fuzz-tcp-conn: a closed connection facing a zero window and a silent peer probed
+ * forever and was never freed). */
+static void test_tcp_script_zero_window_silent_peer(void **state)
+{
+	struct nip_stack_config cfg;
+	struct sc *sc;
+	struct nip_tcp_conn *c;
+	struct sc_pkt zw = {.flags = A, .seq = 1, .ack = 1, .win_set = true, .win = 0};
+	struct sc_seg *g;
+	uint64_t t;
+
+	(void)state;
+	sc_config_default(&cfg);
+	cfg.tcp.max_retries = 3;
+	sc = sc_create(&cfg);
+	c = sc_passive_open(sc, &sc_no_opts);
+	sc_inject(sc, &zw);
+	assert_int_equal(sc_push(sc, c, 1000), 0);
+	nip_tcp_close(c); /* an orphan in FIN-WAIT-1, its data and FIN behind the window */
+	t = sc->now;
+	for (uint64_t gap = 1 * SEC; gap <= 4 * SEC; gap *= 2) {
+		g = EXPECT(sc, A, 1, 1, SC_ANY, 20 * SEC);
+		assert_int_equal(g->t - t, gap);
+		t = g->t;
+	}
+	g = EXPECT(sc, R | A, 1, 1, 0, 20 * SEC);
+	assert_int_equal(g->t - t, 8 * SEC);
+	assert_int_equal(sc->s.cnt.tcp_zero_window_probes, 3);
+	assert_int_equal(sc->s.cnt.tcp_timeouts, 1);
+	assert_int_equal(sc->s.tcp.nconns, 1); /* the listener */
+	sc_destroy(sc);
+}
+
 /* ---- FIN orderings and TIME-WAIT ---- */
 
 static void test_tcp_script_active_close(void **state)
@@ -1533,6 +1567,7 @@ int main(void)
 		cmocka_unit_test(test_tcp_script_fast_retransmit),
 		cmocka_unit_test(test_tcp_script_sack_recovery),
 		cmocka_unit_test(test_tcp_script_zero_window_persist),
+		cmocka_unit_test(test_tcp_script_zero_window_silent_peer),
 		cmocka_unit_test(test_tcp_script_active_close),
 		cmocka_unit_test(test_tcp_script_passive_close),
 		cmocka_unit_test(test_tcp_script_simultaneous_close),

@@ -29,7 +29,7 @@ void nip_tcp_config_default(struct nip_tcp_config *cfg)
 	cfg->rcvbuf = 256 * 1024;
 	cfg->sndbuf = 256 * 1024;
 	cfg->rto_init = 1000000000ull; /* RFC 6298 2.1 */
-	cfg->rto_min = 200000000ull; /* as Linux: RFC 6298's 1 s floor is too slow in a DC */
+	cfg->rto_min = 200000000ull;   /* as Linux: RFC 6298's 1 s floor is too slow in a DC */
 	cfg->rto_max = 60000000000ull;
 	cfg->max_retries = 15;
 	cfg->syn_retries = 6;
@@ -332,28 +332,28 @@ static inline uint64_t rotl(uint64_t x, int b)
 	return (x << b) | (x >> (64 - b));
 }
 
-#define SIPROUND                                                                   \
-	do {                                                                       \
-		v0 += v1;                                                          \
-		v1 = rotl(v1, 13);                                                 \
-		v1 ^= v0;                                                          \
-		v0 = rotl(v0, 32);                                                 \
-		v2 += v3;                                                          \
-		v3 = rotl(v3, 16);                                                 \
-		v3 ^= v2;                                                          \
-		v0 += v3;                                                          \
-		v3 = rotl(v3, 21);                                                 \
-		v3 ^= v0;                                                          \
-		v2 += v1;                                                          \
-		v1 = rotl(v1, 17);                                                 \
-		v1 ^= v2;                                                          \
-		v2 = rotl(v2, 32);                                                 \
+#define SIPROUND                                                                                   \
+	do {                                                                                       \
+		v0 += v1;                                                                          \
+		v1 = rotl(v1, 13);                                                                 \
+		v1 ^= v0;                                                                          \
+		v0 = rotl(v0, 32);                                                                 \
+		v2 += v3;                                                                          \
+		v3 = rotl(v3, 16);                                                                 \
+		v3 ^= v2;                                                                          \
+		v0 += v3;                                                                          \
+		v3 = rotl(v3, 21);                                                                 \
+		v3 ^= v0;                                                                          \
+		v2 += v1;                                                                          \
+		v1 = rotl(v1, 17);                                                                 \
+		v1 ^= v2;                                                                          \
+		v2 = rotl(v2, 32);                                                                 \
 	} while (0)
 
 /* SipHash-2-4 of two 64-bit words: a keyed pseudo-random function, as RFC 6528 asks for F. */
 static uint64_t siphash_2w(const uint8_t key[16], uint64_t m0, uint64_t m1)
 {
-	uint64_t k0, k1, v0, v1, v2, v3, m[3] = { m0, m1, (uint64_t)16 << 56 };
+	uint64_t k0, k1, v0, v1, v2, v3, m[3] = {m0, m1, (uint64_t)16 << 56};
 
 	memcpy(&k0, key, 8);
 	memcpy(&k1, key + 8, 8);
@@ -381,8 +381,7 @@ uint32_t nip_tcp_isn(struct nip_stack *s, const struct nip_tcp_conn *c)
 	uint64_t m1 = (uint64_t)c->local_port << 16 | c->remote_port;
 
 	/* M: a 4 microsecond clock (RFC 9293 3.4.1). */
-	return (uint32_t)(nip_now(s) / 4000) +
-	       (uint32_t)siphash_2w(s->cfg.tcp.isn_secret, m0, m1);
+	return (uint32_t)(nip_now(s) / 4000) + (uint32_t)siphash_2w(s->cfg.tcp.isn_secret, m0, m1);
 }
 
 /* ---- user calls ---- */
@@ -676,8 +675,7 @@ void nip_tcp_close(struct nip_tcp_conn *c)
 	nip_tcp_maybe_free(c);
 }
 
-int nip_tcp_setsockopt(struct nip_tcp_conn *c, int level, int name, const void *val,
-		       uint32_t len)
+int nip_tcp_setsockopt(struct nip_tcp_conn *c, int level, int name, const void *val, uint32_t len)
 {
 	int v;
 
@@ -735,7 +733,7 @@ int nip_tcp_getsockopt(struct nip_tcp_conn *c, int level, int name, void *val, u
 	int v;
 
 	if (level == SOL_SOCKET && name == SO_LINGER) {
-		struct linger lg = { .l_onoff = c->linger_zero, .l_linger = 0 };
+		struct linger lg = {.l_onoff = c->linger_zero, .l_linger = 0};
 
 		if (*len < sizeof(lg))
 			return -EINVAL;
@@ -800,8 +798,9 @@ void nip_tcp_abort_orphans(struct nip_stack *s)
 
 		for (; c; c = next) {
 			next = c->hnext;
-			if (c->owned || c->state == NIP_TCP_TIME_WAIT || c->state == NIP_TCP_CLOSED ||
-			    c->state == NIP_TCP_LISTEN || c->state == NIP_TCP_SYN_SENT)
+			if (c->owned || c->state == NIP_TCP_TIME_WAIT ||
+			    c->state == NIP_TCP_CLOSED || c->state == NIP_TCP_LISTEN ||
+			    c->state == NIP_TCP_SYN_SENT)
 				continue;
 			nip_tcp_send_rst_conn(c);
 			nip_tcp_drop(c, ECONNABORTED);
@@ -812,8 +811,8 @@ void nip_tcp_abort_orphans(struct nip_stack *s)
 const char *nip_tcp_state_name(enum nip_tcp_state st)
 {
 	static const char *const names[] = {
-		"CLOSED",      "LISTEN",     "SYN-SENT", "SYN-RECEIVED", "ESTABLISHED", "FIN-WAIT-1",
-		"FIN-WAIT-2", "CLOSE-WAIT", "CLOSING",  "LAST-ACK",     "TIME-WAIT",
+		"CLOSED",     "LISTEN",	    "SYN-SENT", "SYN-RECEIVED", "ESTABLISHED", "FIN-WAIT-1",
+		"FIN-WAIT-2", "CLOSE-WAIT", "CLOSING",	"LAST-ACK",	"TIME-WAIT",
 	};
 
 	return (unsigned)st < sizeof(names) / sizeof(names[0]) ? names[st] : "?";

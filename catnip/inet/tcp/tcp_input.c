@@ -151,8 +151,7 @@ static void dup_ack(struct nip_tcp_conn *c)
 	c->dupacks++;
 	if (c->in_recovery || nip_seq_lt(c->snd_una, c->recover))
 		return;
-	lost = c->sack_ok &&
-	       nip_tcp_sb_next_lost(&c->sb, c->snd_una, c->snd_una, c->mss, &st, &ln);
+	lost = c->sack_ok && nip_tcp_sb_next_lost(&c->sb, c->snd_una, c->snd_una, c->mss, &st, &ln);
 	if (c->dupacks >= 3 || lost)
 		enter_recovery(c);
 }
@@ -259,9 +258,10 @@ static int ack_input(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg)
 			detect_lost_retransmit(c);
 	}
 	if (nip_seq_gt(ack, c->snd_una))
-		new_ack(c, ack, c->ts_ok && seg->opt.has_ts && seg->opt.tsecr ?
-					nip_tcp_tsval(c) - seg->opt.tsecr :
-					0);
+		new_ack(c, ack,
+			c->ts_ok && seg->opt.has_ts && seg->opt.tsecr
+				? nip_tcp_tsval(c) - seg->opt.tsecr
+				: 0);
 	else if (ack == c->snd_una && c->snd_max != c->snd_una && (sack_news || pure_dup))
 		dup_ack(c);
 	/* Window update (RFC 9293 3.10.7.4, SND.WL1/SND.WL2 rule). */
@@ -288,7 +288,8 @@ static int ack_input(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg)
 			c->state = NIP_TCP_FIN_WAIT_2;
 			/* A closed connection does not wait forever for the peer's FIN. */
 			if (!c->owned)
-				nip_tcp_timer_set(c, NIP_TCPT_2MSL, nip_now(s) + 2 * s->cfg.tcp.msl);
+				nip_tcp_timer_set(c, NIP_TCPT_2MSL,
+						  nip_now(s) + 2 * s->cfg.tcp.msl);
 		}
 		break;
 	case NIP_TCP_CLOSING:
@@ -497,7 +498,8 @@ void nip_tcp_conn_input(struct nip_tcp_conn *c, struct demi__buf *frame,
 	wnd = nip_seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
 	seglen = len + !!(seg->flags & NIP_TCP_SYN) + fin;
 	if (seglen == 0)
-		acceptable = wnd ? nip_seq_in(seq, c->rcv_nxt, c->rcv_nxt + wnd) : seq == c->rcv_nxt;
+		acceptable =
+			wnd ? nip_seq_in(seq, c->rcv_nxt, c->rcv_nxt + wnd) : seq == c->rcv_nxt;
 	else
 		acceptable = wnd && (nip_seq_in(seq, c->rcv_nxt, c->rcv_nxt + wnd) ||
 				     nip_seq_in(seq + seglen - 1, c->rcv_nxt, c->rcv_nxt + wnd));
@@ -529,8 +531,8 @@ void nip_tcp_conn_input(struct nip_tcp_conn *c, struct demi__buf *frame,
 			return;
 		}
 		s->cnt.tcp_rst_rcvd++;
-		nip_tcp_drop(c, c->state == NIP_TCP_SYN_RCVD && !c->listener ? ECONNREFUSED :
-									      ECONNRESET);
+		nip_tcp_drop(c, c->state == NIP_TCP_SYN_RCVD && !c->listener ? ECONNREFUSED
+									     : ECONNRESET);
 		return;
 	}
 	/* SYN in a synchronized state (RFC 5961 4.2). */

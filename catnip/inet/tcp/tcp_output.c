@@ -191,9 +191,9 @@ static int send_segment(struct nip_tcp_conn *c, uint32_t seq, uint32_t len, uint
 		h.opt.nsack--;
 		hlen = NIP_TCP_HLEN + nip_tcp_opts_len(&h.opt);
 	}
-	chunk = len >= CHAIN_MIN && (s->link->offloads & NIP_OFF_TX_CHAIN) ?
-			sq_find(c, seq, len, &pay) :
-			NULL;
+	chunk = len >= CHAIN_MIN && (s->link->offloads & NIP_OFF_TX_CHAIN)
+			? sq_find(c, seq, len, &pay)
+			: NULL;
 	f = s->link->ops->alloc(s->link->dev, L3_OFF + hlen + (chunk ? 0 : len));
 	if (!f) {
 		s->cnt.drop_no_buffer++;
@@ -201,7 +201,8 @@ static int send_segment(struct nip_tcp_conn *c, uint32_t seq, uint32_t len, uint
 	}
 	l4 = demi__buf_data(f) + L3_OFF;
 	if (chunk) {
-		/* Zero copy: the frame is the headers, chained to the range of the pushed buffer. */
+		/* Zero copy: the frame is the headers, chained to the range of the pushed buffer.
+		 */
 		bool offload = s->link->offloads & NIP_OFF_TCP_CSUM_TX;
 
 		nip_tcp_emit(l4, &h, s->cfg.ip, c->remote_ip, len, true);
@@ -388,9 +389,9 @@ void nip_tcp_output(struct nip_tcp_conn *c)
 			continue;
 		end = c->snd_una + c->sq_bytes;
 		unsent = nip_seq_gt(end, c->snd_nxt) ? end - c->snd_nxt : 0;
-		rwnd_room = nip_seq_gt(c->snd_una + c->snd_wnd, c->snd_nxt) ?
-				    c->snd_una + c->snd_wnd - c->snd_nxt :
-				    0;
+		rwnd_room = nip_seq_gt(c->snd_una + c->snd_wnd, c->snd_nxt)
+				    ? c->snd_una + c->snd_wnd - c->snd_nxt
+				    : 0;
 		usable = min32(cwnd > fl ? cwnd - fl : 0, rwnd_room);
 		len = min32(min32(unsent, usable), c->mss);
 		fin = c->fin_queued && !c->fin_sent && len == unsent;

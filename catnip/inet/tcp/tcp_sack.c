@@ -49,7 +49,7 @@ static void insert(struct nip_tcp_scoreboard *sb, uint32_t start, uint32_t end)
 	if (sb->n == NIP_TCP_SCOREBOARD) {
 		if (i == sb->n)
 			return; /* above everything held: forget it */
-		sb->n--; /* forget the highest */
+		sb->n--;	/* forget the highest */
 	}
 	for (int k = sb->n; k > i; k--)
 		sb->r[k] = sb->r[k - 1];
@@ -58,8 +58,8 @@ static void insert(struct nip_tcp_scoreboard *sb, uint32_t start, uint32_t end)
 	sb->n++;
 }
 
-void nip_tcp_sb_update(struct nip_tcp_scoreboard *sb, const struct nip_tcp_sack_block *blk,
-		       int n, uint32_t snd_una, uint32_t snd_max)
+void nip_tcp_sb_update(struct nip_tcp_scoreboard *sb, const struct nip_tcp_sack_block *blk, int n,
+		       uint32_t snd_una, uint32_t snd_max)
 {
 	for (int i = 0; i < n; i++) {
 		uint32_t start = blk[i].start, end = blk[i].end;
@@ -118,8 +118,8 @@ bool nip_tcp_sb_next_lost(const struct nip_tcp_scoreboard *sb, uint32_t snd_una,
 	return false;
 }
 
-uint32_t nip_tcp_sb_lost_bytes(const struct nip_tcp_scoreboard *sb, uint32_t snd_una,
-			       uint32_t from, uint32_t mss)
+uint32_t nip_tcp_sb_lost_bytes(const struct nip_tcp_scoreboard *sb, uint32_t snd_una, uint32_t from,
+			       uint32_t mss)
 {
 	uint32_t above = sb->sacked, lost = 0;
 

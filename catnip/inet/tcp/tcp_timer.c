@@ -187,7 +187,7 @@ static bool rto_fire(struct nip_tcp_conn *c)
 	}
 	s->cnt.tcp_rto_timeouts++;
 	c->rto = clamp_rto(s, c->rto * 2); /* RFC 6298 5.5 */
-	c->rtt_start = 0; /* Karn */
+	c->rtt_start = 0;		   /* Karn */
 	if (syn) {
 		nip_tcp_send_syn(c);
 		s->cnt.tcp_retransmits++;
@@ -208,12 +208,13 @@ static bool rto_fire(struct nip_tcp_conn *c)
 	return false;
 }
 
-static void persist_fire(struct nip_tcp_conn *c)
+/* Returns true when the connection ended (c may be freed). */
+static bool persist_fire(struct nip_tcp_conn *c)
 {
 	uint64_t backoff;
 
 	if (!c->sq_bytes || c->snd_nxt != c->snd_una)
-		return;
+		return false;
 	if (c->snd_wnd) {
 		/* A window too small for the SWS rules: send what fits (override timer). */
 		uint32_t len = c->snd_wnd < c->mss ? c->snd_wnd : c->mss;
@@ -225,13 +226,22 @@ static void persist_fire(struct nip_tcp_conn *c)
 		if (nip_seq_gt(c->snd_nxt, c->snd_max))
 			c->snd_max = c->snd_nxt;
 		nip_tcp_rto_arm(c);
-		return;
+		return false;
+	}
+	/* Probes nobody answers (an answer resets retries) end the connection as unanswered
+	 * retransmissions do (RFC 1122 4.2.2.17: probing goes on while the peer answers). */
+	if (++c->retries > c->s->cfg.tcp.max_retries) {
+		c->s->cnt.tcp_timeouts++;
+		nip_tcp_send_rst_conn(c);
+		nip_tcp_drop(c, ETIMEDOUT);
+		return true;
 	}
 	nip_tcp_send_window_probe(c);
 	if (c->persist_shift < 16)
 		c->persist_shift++;
 	backoff = clamp_rto(c->s, c->rto << c->persist_shift);
 	nip_tcp_timer_set(c, NIP_TCPT_PERSIST, nip_now(c->s) + backoff);
+	return false;
 }
 
 static bool keepalive_fire(struct nip_tcp_conn *c)
@@ -272,7 +282,8 @@ static void fire(struct nip_tcp_conn *c, uint64_t now)
 				return;
 			break;
 		case NIP_TCPT_PERSIST:
-			persist_fire(c);
+			if (persist_fire(c))
+				return;
 			break;
 		case NIP_TCPT_DELACK:
 			if (c->segs_unacked || c->ack_now)

@@ -1,0 +1,716 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fuzz target of catnip's TCP state machine (catnip/inet/tcp/): one stack on end 0 of the
+ * in-memory test wire, and the fuzzer as its peer on end 1. The input is a short program whose
+ * steps inject crafted segments, move the virtual clock (so that every timer fires) and make the
+ * user calls on the stack's side. Everything the stack sends is parsed (it must be a valid
+ * Ethernet + IPv4 + TCP frame with correct checksums) and followed, so that segments can be
+ * placed relative to the stack's sequence numbers. At the end every connection is closed and
+ * the clock runs past every timer: no connection and no pool buffer may remain.
+ *
+ * Program format (bytes past the end of the input read as 0):
+ *
+ *   byte 0   config: bit 0 SACK, 1 window scale, 2 timestamps (offered by the stack),
+ *            3 delayed ACK (20 ms, else none), 4 CUBIC (else NewReno), 5 small socket buffers
+ *            (4 KiB), 6 TCP_NODELAY by default, 7 link MTU 576 (else 1500)
+ *   byte 1   config: bits 0-1 SYN backlog 1 + n, bits 2-3 challenge ACKs per second
+ *            (1, 2, 10, 1000), bits 4-7 spare
+ *   then at most MAX_STEPS steps, each an opcode byte op whose low nibble is the kind:
+ *
+ *   0-7      a segment from the peer. Flags by kind: 0 SYN, 1 SYN|ACK, 2-4 ACK (PSH when
+ *            op bit 4), 5 FIN|ACK, 6 RST (|ACK when op bit 4), 7 the next byte as raw flags.
+ *            Op bits 5-7 choose the payload length: 0, 0, 1, n, 8n, 64n, mss, 1 + 4n (n: the
+ *            next byte). Then a mode byte m:
+ *              m bits 0-1  seq: the peer's next (0), the stack's last ACK (1), a 32-bit
+ *                          absolute value (2), the peer's next plus a signed 16-bit delta (3)
+ *              m bits 2-3  ack: the stack's highest sequence sent plus one (0), the stack's
+ *                          last seq (1), absolute 32-bit (2), highest plus signed 16-bit (3)
+ *              m bit 4     a 16-bit window follows (else 65535)
+ *              m bit 5     well-formed options: an option byte follows (bit 0 MSS from a
+ *                          16-bit value read next, 1 window scale = bits 4-7, 2 SACK-permitted,
+ *                          3 timestamps echoing the stack's last TSval; a non-SYN segment with
+ *                          bit 2 carries up to 3 SACK blocks around the stack's sequence space)
+ *              m bit 6     raw option bytes: a length byte (0-40, padded to 4) and the bytes
+ *              m bit 7     an extra byte: bits 0-2 flow (see below), bit 3 with bit 4 a wrong
+ *                          checksum, bit 5 with bit 6 a bad data offset, bit 7 URG pointer
+ *            Flows: 0-3 are the peer's ports 40000-40003 to the listener's port 5001; 4-7 the
+ *            flows the stack opened (connect), in the order it sent their first segment. With
+ *            no extra byte, the flow of the last segment sent or received.
+ *   8        clock: + (next byte) * 100 us
+ *   9        clock: + (next byte) * 50 ms
+ *   10       clock: + (next byte) seconds, op bits 4-7 times 16 (a long silence)
+ *   11       clock: to the stack's next timer deadline (one timer fires)
+ *   12       user: op bit 4 clear: listen on 5001 (backlog op bits 5-7) if no listener, else
+ *            close the listener; set: connect a new connection to peer port 40000 + bits 5-6
+ *            (bit 7: bound to local port 5002 first)
+ *   13       user on connection slot (op bits 4-6): send n * 97 bytes (n: next byte) from a pool
+ *            buffer (op bit 7: 1 byte)
+ *   14       user on slot (op bits 4-6): op bit 7 clear: receive everything and free it; set:
+ *            receive one buffer
+ *   15       user on slot (op bits 4-6): op bit 7 clear: next byte 0-3 accept into the free
+ *            slots, 4-7 close, 8-15 setsockopt (SO_LINGER 0 on/off, TCP_NODELAY on/off,
+ *            SO_KEEPALIVE on/off, SO_RCVBUF / SO_SNDBUF 2 KiB), else nothing; bit 7 set: close
+ *
+ * Replay a crash file with the driver build: build/tests/fuzz/fuzz-tcp-conn FILE.
+ */
+#include <errno.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include "fuzz.h"
+
+#include "dev/test_link.h"
+#include "mem/buf.h"
+#include "stack.h"
+#include "tcp/tcp.h"
+#include "tcp/tcp_seq.h"
+#include "wire/checksum.h"
+#include "wire/eth.h"
+#include "wire/ip4.h"
+#include "wire/tcp.h"
+
+#define MS 1000000ull
+#define SEC 1000000000ull
+
+#define IP_STACK 0x0a000001u /* host order */
+#define IP_PEER 0x0a000002u
+#define PORT 5001
+#define PORT_BOUND 5002
+#define PEER_PORT 40000
+#define L3_OFF (NIP_ETH_HLEN + NIP_IP4_HLEN)
+
+#define MAX_STEPS 256
+#define NSLOTS 8
+#define NFLOWS 8
+#define FIRINGS_MAX 200000	  /* timer firings in one clock step before calling it a loop */
+#define END_TIME (4 * 3600 * SEC) /* after the last close: every timer must be over by then */
+
+/* The peer's view of one 4-tuple. */
+struct flow {
+	bool used;
+	uint16_t pport, sport;	      /* the peer's port, the stack's port */
+	uint32_t peer_nxt;	      /* the peer's next sequence number */
+	uint32_t st_last_seq, st_max; /* the stack's last seq, highest seq + len it sent */
+	uint32_t st_ack;	      /* the stack's last ACK */
+	uint32_t st_tsval;
+	bool st_seen;
+};
+
+struct fz {
+	const uint8_t *p;
+	size_t n, i;
+	uint64_t now;
+	struct nip_test_wire wire;
+	struct nip_stack s;
+	struct nip_tcp_conn *listener;
+	struct nip_tcp_conn *slot[NSLOTS];
+	struct flow flow[NFLOWS];
+	int cur;	 /* the flow of the last segment */
+	int next_active; /* next of flows 4-7 to fill */
+	uint16_t mss;
+};
+
+static struct demi__pool pool;
+static bool pool_ready;
+static struct fz fz; /* large (the wire's queues): not on the stack */
+
+static uint8_t rd8(struct fz *f)
+{
+	return f->i < f->n ? f->p[f->i++] : 0;
+}
+
+static uint16_t rd16(struct fz *f)
+{
+	uint16_t hi = rd8(f);
+
+	return (uint16_t)(hi << 8 | rd8(f));
+}
+
+static uint32_t rd32(struct fz *f)
+{
+	uint32_t hi = rd16(f);
+
+	return hi << 16 | rd16(f);
+}
+
+static void on_event(void *ctx, unsigned events)
+{
+	(void)ctx;
+	(void)events;
+}
+
+/* ---- what the stack sends ---- */
+
+static int flow_find(struct fz *f, uint16_t pport, uint16_t sport)
+{
+	for (int i = 0; i < NFLOWS; i++)
+		if (f->flow[i].used && f->flow[i].pport == pport && f->flow[i].sport == sport)
+			return i;
+	return -1;
+}
+
+static void flow_learn(struct fz *f, const struct nip_tcp_seg *t)
+{
+	int i = flow_find(f, t->dport, t->sport);
+	struct flow *fl;
+	uint32_t end;
+
+	if (i < 0) {
+		i = 4 + f->next_active;
+		f->next_active = (f->next_active + 1) % 4;
+		memset(&f->flow[i], 0, sizeof(f->flow[i]));
+		f->flow[i].used = true;
+		f->flow[i].pport = t->dport;
+		f->flow[i].sport = t->sport;
+		f->flow[i].peer_nxt = 2000000u * (uint32_t)(i + 1);
+	}
+	fl = &f->flow[i];
+	f->cur = i;
+	end = t->seq + (uint32_t)t->payload_len + !!(t->flags & NIP_TCP_SYN) +
+	      !!(t->flags & NIP_TCP_FIN);
+	if (t->flags & NIP_TCP_RST)
+		return;
+	fl->st_last_seq = t->seq;
+	if (!fl->st_seen || (t->flags & NIP_TCP_SYN) || nip_seq_gt(end, fl->st_max))
+		fl->st_max = end;
+	fl->st_seen = true;
+	if (t->flags & NIP_TCP_ACK)
+		fl->st_ack = t->ack;
+	if (t->opt.has_ts)
+		fl->st_tsval = t->opt.tsval;
+}
+
+/* Parses and frees what the stack sent (it must be well-formed), learning the flows. */
+static void drain(struct fz *f)
+{
+	struct nip_test_end *e = &f->wire.end[1];
+
+	while (e->count) {
+		struct demi__buf *b = e->q[e->head].buf;
+		struct nip_eth eth;
+		struct nip_ip4 ip;
+		struct nip_tcp_seg t;
+
+		e->head = (e->head + 1) % NIP_TEST_QUEUE;
+		e->count--;
+		FUZZ_CHECK(nip_eth_parse(demi__buf_data(b), b->len, &eth) == 0);
+		FUZZ_CHECK(eth.type == NIP_ETHERTYPE_IPV4);
+		FUZZ_CHECK(nip_ip4_parse(eth.payload, eth.payload_len, true, &ip) == NIP_IP4_OK);
+		if (ip.proto == NIP_IPPROTO_TCP) {
+			FUZZ_CHECK(nip_tcp_parse(ip.payload, ip.payload_len, ip.src, ip.dst, true,
+						 &t) == NIP_TCP_OK);
+			FUZZ_CHECK(t.payload_len <= f->wire.end[0].link.mtu - 40u);
+			flow_learn(f, &t);
+		}
+		demi__buf_put(b);
+	}
+}
+
+/* ---- the clock ---- */
+
+static uint64_t next_due(const struct fz *f)
+{
+	const struct nip_test_end *e = &f->wire.end[0];
+	uint64_t next = UINT64_MAX;
+
+	if (e->count)
+		next = e->q[e->head].due;
+	if (f->s.tcp.heap_len && f->s.tcp.heap[1]->due < next)
+		next = f->s.tcp.heap[1]->due;
+	return next;
+}
+
+/* Advances to t, polling at every deadline on the way so timers fire on time. */
+static void clock_to(struct fz *f, uint64_t t)
+{
+	int firings = 0;
+
+	for (;;) {
+		uint64_t next = next_due(f);
+
+		if (next > t)
+			break;
+		if (next > f->now)
+			f->now = next;
+		nip_stack_poll(&f->s, f->now);
+		drain(f);
+		FUZZ_CHECK(++firings < FIRINGS_MAX);
+	}
+	if (t > f->now)
+		f->now = t;
+	nip_stack_poll(&f->s, f->now);
+	drain(f);
+}
+
+/* ---- the peer sends ---- */
+
+static void fix_csum(uint8_t *l4, size_t tlen)
+{
+	uint16_t csum;
+
+	memset(l4 + 16, 0, 2);
+	csum = nip_csum_fold(nip_csum_add(
+		nip_csum_pseudo4(htonl(IP_PEER), htonl(IP_STACK), NIP_IPPROTO_TCP, (uint16_t)tlen),
+		l4, tlen));
+	memcpy(l4 + 16, &csum, 2);
+}
+
+static uint32_t plen_of(struct fz *f, uint8_t op)
+{
+	switch (op >> 5) {
+	case 0:
+	case 1:
+		return 0;
+	case 2:
+		return 1;
+	case 3:
+		return rd8(f);
+	case 4:
+		return 8u * rd8(f);
+	case 5:
+		return 64u * rd8(f);
+	case 6:
+		return f->mss;
+	default:
+		return 1 + 4u * rd8(f);
+	}
+}
+
+static void flow_default(struct fz *f, int i)
+{
+	struct flow *fl = &f->flow[i];
+
+	if (fl->used)
+		return;
+	memset(fl, 0, sizeof(*fl));
+	fl->used = true;
+	fl->pport = (uint16_t)(PEER_PORT + i);
+	fl->sport = PORT;
+	fl->peer_nxt = 1000000u * (uint32_t)(i + 1);
+}
+
+static void inject(struct fz *f, uint8_t op)
+{
+	static const uint8_t kind_flags[7] = {
+		NIP_TCP_SYN, NIP_TCP_SYN | NIP_TCP_ACK, NIP_TCP_ACK, NIP_TCP_ACK,
+		NIP_TCP_ACK, NIP_TCP_FIN | NIP_TCP_ACK, NIP_TCP_RST};
+	uint8_t kind = op & 15, flags, m, extra = 0, rawlen = 0, raw[40];
+	uint32_t plen = 0;
+	struct nip_tcp_seg h;
+	struct nip_link *peer = nip_test_link(&f->wire, 1);
+	struct flow *fl;
+	struct nip_ip4 ip;
+	struct demi__buf *b;
+	uint8_t *d, *l4;
+	size_t hlen;
+	int fi;
+
+	if (kind == 7)
+		flags = rd8(f);
+	else
+		flags = kind_flags[kind];
+	if ((kind >= 2 && kind <= 4 && (op & 0x10)))
+		flags |= NIP_TCP_PSH;
+	if (kind == 6 && (op & 0x10))
+		flags |= NIP_TCP_ACK;
+	plen = plen_of(f, op);
+	m = rd8(f);
+	memset(&h, 0, sizeof(h));
+	h.flags = flags;
+	h.win = 65535;
+
+	/* The flow first: sequence numbers are relative to it. */
+	if (m & 0x80)
+		extra = rd8(f);
+	fi = (m & 0x80) ? (extra & 7) : f->cur;
+	if (fi >= 4 && !f->flow[fi].used)
+		fi &= 3;
+	flow_default(f, fi);
+	f->cur = fi;
+	fl = &f->flow[fi];
+	h.sport = fl->pport;
+	h.dport = fl->sport;
+
+	switch (m & 3) {
+	case 0:
+		h.seq = fl->peer_nxt;
+		break;
+	case 1:
+		h.seq = fl->st_seen ? fl->st_ack : fl->peer_nxt;
+		break;
+	case 2:
+		h.seq = rd32(f);
+		break;
+	default:
+		h.seq = fl->peer_nxt + (uint32_t)(int32_t)(int16_t)rd16(f);
+		break;
+	}
+	switch ((m >> 2) & 3) {
+	case 0:
+		h.ack = fl->st_max;
+		break;
+	case 1:
+		h.ack = fl->st_last_seq;
+		break;
+	case 2:
+		h.ack = rd32(f);
+		break;
+	default:
+		h.ack = fl->st_max + (uint32_t)(int32_t)(int16_t)rd16(f);
+		break;
+	}
+	if (!(flags & NIP_TCP_ACK) && ((m >> 2) & 3) != 2)
+		h.ack = 0;
+	if (m & 0x10)
+		h.win = rd16(f);
+	if (m & 0x20) {
+		uint8_t o = rd8(f);
+
+		if (o & 1) {
+			h.opt.has_mss = true;
+			h.opt.mss = rd16(f);
+		}
+		if (o & 2) {
+			h.opt.has_wscale = true;
+			h.opt.wscale = o >> 4;
+		}
+		if (o & 8) {
+			h.opt.has_ts = true;
+			h.opt.tsval = (uint32_t)(f->now / MS) + 77;
+			h.opt.tsecr = (flags & NIP_TCP_ACK) ? fl->st_tsval : 0;
+		}
+		if ((o & 4) && (flags & NIP_TCP_SYN)) {
+			h.opt.sack_ok = true;
+		} else if (o & 4) {
+			uint8_t nb = (uint8_t)(1 + ((o >> 4) % 3));
+			uint32_t base = fl->st_max - 4u * f->mss;
+
+			for (uint8_t k = 0; k < nb; k++) {
+				uint32_t st = base + (uint32_t)rd8(f) * 64u;
+
+				h.opt.sack[k].start = st;
+				h.opt.sack[k].end = st + (uint32_t)rd8(f) * 64u;
+			}
+			h.opt.nsack = nb;
+		}
+	}
+	if (m & 0x40) {
+		rawlen = rd8(f) % 41;
+		for (uint8_t k = 0; k < rawlen; k++)
+			raw[k] = rd8(f);
+		while (rawlen % 4)
+			raw[rawlen++] = NIP_TCPOPT_EOL;
+		memset(&h.opt, 0, sizeof(h.opt));
+	}
+	if (extra & 0x80) {
+		h.flags |= NIP_TCP_URG;
+		h.urg = (uint16_t)(plen / 2);
+	}
+
+	b = demi__pool_get(&pool, L3_OFF + NIP_TCP_MAX_HLEN + plen);
+	FUZZ_CHECK(b);
+	d = demi__buf_data(b);
+	l4 = d + L3_OFF;
+	hlen = NIP_TCP_HLEN + nip_tcp_opts_len(&h.opt);
+	if (hlen + rawlen > NIP_TCP_MAX_HLEN) {
+		memset(&h.opt, 0, sizeof(h.opt));
+		hlen = NIP_TCP_HLEN;
+	}
+	for (uint32_t k = 0; k < plen; k++)
+		l4[hlen + rawlen + k] = (uint8_t)(h.seq + k);
+	hlen = nip_tcp_emit(l4, &h, htonl(IP_PEER), htonl(IP_STACK), plen, false);
+	if (rawlen) {
+		memcpy(l4 + hlen, raw, rawlen);
+		hlen += rawlen;
+		l4[12] = (uint8_t)((hlen / 4) << 4);
+		fix_csum(l4, hlen + plen);
+	}
+	if ((extra & 0x60) == 0x60) {
+		l4[12] = (uint8_t)((rd8(f) & 15) << 4);
+		fix_csum(l4, hlen + plen);
+	}
+	if ((extra & 0x18) == 0x18)
+		l4[16] ^= 0x5a;
+	memset(&ip, 0, sizeof(ip));
+	ip.src = htonl(IP_PEER);
+	ip.dst = htonl(IP_STACK);
+	ip.proto = NIP_IPPROTO_TCP;
+	ip.ttl = 64;
+	nip_ip4_emit(d + NIP_ETH_HLEN, &ip, (uint16_t)(hlen + plen), false);
+	nip_eth_emit(d, f->wire.end[0].link.mac, peer->mac, NIP_ETHERTYPE_IPV4);
+	b->len = (uint32_t)(L3_OFF + hlen + plen);
+	if (peer->ops->tx_burst(peer->dev, &b, 1) != 1)
+		demi__buf_put(b);
+	fl->peer_nxt = h.seq + plen + !!(flags & NIP_TCP_SYN) + !!(flags & NIP_TCP_FIN);
+	nip_stack_poll(&f->s, f->now);
+	drain(f);
+}
+
+/* ---- the user's side ---- */
+
+static int free_slot(const struct fz *f)
+{
+	for (int i = 0; i < NSLOTS; i++)
+		if (!f->slot[i])
+			return i;
+	return -1;
+}
+
+static void user_open(struct fz *f, uint8_t op)
+{
+	struct nip_tcp_conn *c;
+	int i;
+
+	if (!(op & 0x10)) {
+		if (f->listener) {
+			nip_tcp_close(f->listener);
+			f->listener = NULL;
+			return;
+		}
+		c = nip_tcp_create(&f->s, on_event, NULL);
+		FUZZ_CHECK(c);
+		if (nip_tcp_bind(c, 0, PORT, false) < 0 || nip_tcp_listen(c, op >> 5) < 0) {
+			nip_tcp_close(c);
+			return;
+		}
+		f->listener = c;
+		return;
+	}
+	if ((i = free_slot(f)) < 0)
+		return;
+	c = nip_tcp_create(&f->s, on_event, NULL);
+	FUZZ_CHECK(c);
+	f->slot[i] = c;
+	if (op & 0x80)
+		(void)nip_tcp_bind(c, 0, PORT_BOUND, false);
+	(void)nip_tcp_connect(c, htonl(IP_PEER), (uint16_t)(PEER_PORT + ((op >> 5) & 3)));
+	nip_stack_flush(&f->s);
+	drain(f);
+}
+
+static void user_send(struct fz *f, uint8_t op)
+{
+	struct nip_tcp_conn *c = f->slot[(op >> 4) & 7];
+	uint32_t len = (op & 0x80) ? 1 : 97u * rd8(f);
+	struct demi__buf *b;
+
+	if (!c)
+		return;
+	b = demi__pool_get(&pool, len);
+	FUZZ_CHECK(b);
+	for (uint32_t k = 0; k < len; k++)
+		demi__buf_data(b)[k] = (uint8_t)k;
+	if (nip_tcp_send(c, b, demi__buf_data(b), len) < 0)
+		demi__buf_put(b);
+	nip_stack_flush(&f->s);
+	drain(f);
+}
+
+static void user_recv(struct fz *f, uint8_t op)
+{
+	struct nip_tcp_conn *c = f->slot[(op >> 4) & 7];
+	struct demi__buf *b;
+	int st;
+
+	if (!c)
+		return;
+	while ((b = nip_tcp_recv(c, &st))) {
+		demi__buf_put(b);
+		if (op & 0x80)
+			break;
+	}
+	FUZZ_CHECK(st <= 1);
+	nip_stack_flush(&f->s);
+	drain(f);
+}
+
+static void user_close(struct fz *f, int i)
+{
+	if (!f->slot[i])
+		return;
+	nip_tcp_close(f->slot[i]);
+	f->slot[i] = NULL;
+}
+
+static void user_misc(struct fz *f, uint8_t op)
+{
+	int i = (op >> 4) & 7, v, j;
+	struct nip_tcp_conn *c = f->slot[i], *a;
+	struct linger lg = {0};
+	uint8_t what;
+
+	if (op & 0x80) {
+		user_close(f, i);
+		goto out;
+	}
+	what = rd8(f) & 15;
+	if (what < 4) {
+		while (f->listener && (j = free_slot(f)) >= 0 &&
+		       (a = nip_tcp_accept(f->listener))) {
+			nip_tcp_set_cb(a, on_event, NULL);
+			f->slot[j] = a;
+		}
+		goto out;
+	}
+	if (what < 8) {
+		user_close(f, i);
+		goto out;
+	}
+	if (!c)
+		return;
+	v = what & 1;
+	switch ((what - 8) / 2) {
+	case 0:
+		lg.l_onoff = v;
+		(void)nip_tcp_setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		break;
+	case 1:
+		(void)nip_tcp_setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v));
+		break;
+	case 2:
+		(void)nip_tcp_setsockopt(c, SOL_SOCKET, SO_KEEPALIVE, &v, sizeof(v));
+		break;
+	default:
+		v = 2048;
+		(void)nip_tcp_setsockopt(c, SOL_SOCKET, (what & 1) ? SO_SNDBUF : SO_RCVBUF, &v,
+					 sizeof(v));
+		break;
+	}
+out:
+	nip_stack_flush(&f->s);
+	drain(f);
+}
+
+/* ---- checks ---- */
+
+/* What every connection the user holds must satisfy between steps. */
+static void check_conn(const struct nip_tcp_conn *c)
+{
+	const struct nip_tcp_chunk *k;
+	const struct demi__buf *b;
+	uint64_t sq = 0, rq = 0;
+
+	for (k = c->sq_head; k; k = k->next)
+		sq += k->len;
+	FUZZ_CHECK(sq == c->sq_bytes);
+	for (b = c->rq_head; b; b = b->next)
+		rq += b->len;
+	FUZZ_CHECK(rq == c->rq_bytes);
+	if (c->state == NIP_TCP_CLOSED || c->state == NIP_TCP_LISTEN)
+		return;
+	FUZZ_CHECK(nip_seq_leq(c->snd_una, c->snd_nxt));
+	FUZZ_CHECK(nip_seq_leq(c->snd_nxt, c->snd_max));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct nip_stack_config cfg;
+	struct fz *f = &fz;
+	uint8_t c0, c1;
+	int steps = 0;
+
+	if (!pool_ready) {
+		FUZZ_CHECK(demi__pool_init(&pool, 0) == 0);
+		pool_ready = true;
+	}
+	memset(f, 0, sizeof(*f));
+	f->p = data;
+	f->n = size;
+	c0 = rd8(f);
+	c1 = rd8(f);
+
+	nip_stack_config_default(&cfg);
+	memset(cfg.tcp.isn_secret, 0x5c, sizeof(cfg.tcp.isn_secret));
+	cfg.ip = htonl(IP_STACK);
+	cfg.tcp.sack = c0 & 1;
+	cfg.tcp.wscale = c0 & 2;
+	cfg.tcp.timestamps = c0 & 4;
+	cfg.tcp.delack = (c0 & 8) ? 20 * MS : 0;
+	cfg.tcp.cc = (c0 & 16) ? &nip_cc_cubic : &nip_cc_newreno;
+	if (c0 & 32)
+		cfg.tcp.rcvbuf = cfg.tcp.sndbuf = 4096;
+	cfg.tcp.nodelay = c0 & 64;
+	cfg.tcp.syn_backlog = 1 + (c1 & 3);
+	cfg.tcp.challenge_ack_per_s = ((const uint32_t[]){1, 2, 10, 1000})[(c1 >> 2) & 3];
+	/* Short timers, so that the end of a program sees them all run out. */
+	cfg.tcp.rto_max = 8 * SEC;
+	cfg.tcp.max_retries = 5;
+	cfg.tcp.syn_retries = 3;
+	cfg.tcp.msl = 1 * SEC;
+	cfg.tcp.keepalive_idle = 10 * SEC;
+	cfg.tcp.keepalive_intvl = 1 * SEC;
+	cfg.tcp.keepalive_probes = 3;
+
+	f->now = 1 * SEC;
+	nip_test_wire_init(&f->wire, &pool, &f->now, (c0 & 128) ? 576 : 1500, 1);
+	FUZZ_CHECK(nip_stack_init(&f->s, nip_test_link(&f->wire, 0), &cfg) == 0);
+	FUZZ_CHECK(nip_arp_add_static(&f->s, htonl(IP_PEER), f->wire.end[1].link.mac) == 0);
+	f->mss = (uint16_t)(f->wire.end[0].link.mtu - 40);
+	nip_stack_poll(&f->s, f->now);
+
+	while (f->i < f->n && steps++ < MAX_STEPS) {
+		uint8_t op = rd8(f);
+
+		switch (op & 15) {
+		case 8:
+			clock_to(f, f->now + (uint64_t)rd8(f) * 100000ull);
+			break;
+		case 9:
+			clock_to(f, f->now + (uint64_t)rd8(f) * 50 * MS);
+			break;
+		case 10:
+			clock_to(f, f->now + (uint64_t)rd8(f) * SEC * (1 + 15 * (op >> 7)));
+			break;
+		case 11:
+			if (f->s.tcp.heap_len)
+				clock_to(f, f->s.tcp.heap[1]->due);
+			break;
+		case 12:
+			user_open(f, op);
+			break;
+		case 13:
+			user_send(f, op);
+			break;
+		case 14:
+			user_recv(f, op);
+			break;
+		case 15:
+			user_misc(f, op);
+			break;
+		default:
+			inject(f, op);
+			break;
+		}
+		for (int i = 0; i < NSLOTS; i++)
+			if (f->slot[i])
+				check_conn(f->slot[i]);
+	}
+
+	/* The end: close everything, let every timer run out. */
+	if (f->listener)
+		nip_tcp_close(f->listener);
+	for (int i = 0; i < NSLOTS; i++)
+		user_close(f, i);
+	nip_stack_flush(&f->s);
+	drain(f);
+	{
+		uint64_t end = f->now + END_TIME;
+
+		while (f->s.tcp.heap_len && f->s.tcp.heap[1]->due <= end)
+			clock_to(f, f->s.tcp.heap[1]->due);
+	}
+	if (f->s.tcp.nconns) {
+		fprintf(stderr, "fuzz-tcp-conn: %u connection(s) left:", f->s.tcp.nconns);
+		for (uint32_t i = 1; i <= f->s.tcp.heap_len; i++)
+			fprintf(stderr, " %s", nip_tcp_state_name(f->s.tcp.heap[i]->state));
+		fprintf(stderr, "\n");
+	}
+	FUZZ_CHECK(f->s.tcp.nconns == 0);
+	nip_stack_fini(&f->s);
+	nip_test_wire_fini(&f->wire);
+	FUZZ_CHECK(pool.stats.bufs_in_use == 0);
+	return 0;
+}
