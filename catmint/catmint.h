@@ -157,8 +157,7 @@ struct mint_queue {
 
 	/* Messages received and not popped; buf->priv holds a receive buffer to repost at pop
 	 * (reassembled messages) or 0 (a fresh one is taken). */
-	struct demi__buf *rx_head, *rx_tail;
-	uint32_t rx_count;
+	struct demi__buf_fifo rx; /* whole messages waiting for pops */
 	struct demi__buf *reasm_buf;
 	struct mint_reasm reasm;
 

@@ -208,6 +208,7 @@ fail:
 void mint_qp_destroy(struct mint_queue *q)
 {
 	struct mint_libos *m = q->m;
+	struct demi__buf *b;
 
 	if (!q->qp)
 		return;
@@ -222,18 +223,12 @@ void mint_qp_destroy(struct mint_queue *q)
 	q->rq_count = 0;
 	free(q->rq);
 	q->rq = NULL;
-	while (q->rx_head) {
-		struct demi__buf *b = q->rx_head;
-
-		q->rx_head = b->next;
-		b->next = NULL;
+	while ((b = demi__buf_fifo_pop(&q->rx))) {
 		if (b->priv)
 			demi__buf_put((struct demi__buf *)(uintptr_t)b->priv);
 		b->priv = 0;
 		demi__buf_put(b);
 	}
-	q->rx_tail = NULL;
-	q->rx_count = 0;
 	if (q->reasm_buf)
 		demi__buf_put(q->reasm_buf);
 	q->reasm_buf = NULL;
@@ -241,9 +236,7 @@ void mint_qp_destroy(struct mint_queue *q)
 	if (q->rq_missing)
 		demi__list_remove(&q->refill_link);
 	q->rq_missing = 0;
-	while (q->spare) {
-		struct demi__buf *b = q->spare;
-
+	while ((b = q->spare)) {
 		q->spare = b->next;
 		b->next = NULL;
 		demi__buf_put(b);
@@ -255,13 +248,8 @@ void mint_qp_destroy(struct mint_queue *q)
 /* Hands the oldest received message to pop t, then reposts its receive. */
 static void deliver(struct mint_queue *q, struct demi__task *t)
 {
-	struct demi__buf *b = q->rx_head, *spare;
+	struct demi__buf *b = demi__buf_fifo_pop(&q->rx), *spare;
 
-	q->rx_head = b->next;
-	if (!q->rx_head)
-		q->rx_tail = NULL;
-	q->rx_count--;
-	b->next = NULL;
 	spare = (struct demi__buf *)(uintptr_t)b->priv;
 	b->priv = 0;
 	demi__sga_from_buf(&t->result.qr_value.sga, b);
@@ -276,15 +264,9 @@ static void rx_enqueue(struct mint_queue *q, struct demi__buf *b, struct demi__b
 	struct demi__list *n;
 
 	b->priv = (uintptr_t)spare;
-	b->next = NULL;
-	if (q->rx_tail)
-		q->rx_tail->next = b;
-	else
-		q->rx_head = b;
-	q->rx_tail = b;
-	q->rx_count++;
+	demi__buf_fifo_push(&q->rx, b);
 	q->m->st.msgs_rx++;
-	while (q->rx_head && (n = demi__list_front(&q->pops)))
+	while (q->rx.head && (n = demi__list_front(&q->pops)))
 		deliver(q, demi__container_of(n, struct demi__task, wait_link));
 }
 
@@ -300,12 +282,12 @@ int mint_pop(struct mint_queue *q, struct demi__task *t)
 		return -ENOTCONN;
 	}
 	t->poll = noop_poll;
-	if (demi__list_empty(&q->pops) && q->rx_head) {
+	if (demi__list_empty(&q->pops) && q->rx.head) {
 		deliver(q, t);
 		send_credit(q);
 		return 0;
 	}
-	if (q->state == MINT_DOWN && !q->rx_head) {
+	if (q->state == MINT_DOWN && !q->rx.head) {
 		demi__task_fail(t, q->err);
 		return 0;
 	}
@@ -548,7 +530,7 @@ void mint_fail_ops(struct mint_queue *q, int err, bool all)
 {
 	fail_list(&q->inflight, err, true);
 	fail_list(&q->pushes, err, true);
-	if (all || !q->rx_head)
+	if (all || !q->rx.head)
 		fail_list(&q->pops, err, false);
 }
 

@@ -48,8 +48,7 @@ struct nap_queue {
 	uint32_t gen; /* changes each time the struct is reused: stale completions are spotted */
 	int err;      /* a socket error to report to pending and later pops (io_uring) */
 	/* io_uring engine: received data not yet popped, and connections not yet accepted. */
-	struct demi__buf *rx_head, *rx_tail;
-	uint32_t rx_count;
+	struct demi__buf_fifo rx; /* received buffers, oldest first */
 	uint64_t rx_bytes;
 	bool rx_paused;	    /* receive stopped: rx_bytes reached catnap.uring_rx_max_bytes */
 	bool zc_ok;	    /* the peer is not on this host: zero-copy sends are worth it */

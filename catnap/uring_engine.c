@@ -427,14 +427,7 @@ static void ur_unwatch(struct demi__libos *los, struct nap_queue *q)
 		cancel_op(st, op_by_id1(st, nap_task_state(t)->op)); /* keeps its buffer */
 	if (q->connect && nap_task_state(q->connect)->op)
 		cancel_op(st, op_by_id1(st, nap_task_state(q->connect)->op));
-	while (q->rx_head) {
-		struct demi__buf *b = q->rx_head;
-		q->rx_head = b->next;
-		b->next = NULL;
-		demi__buf_put(b);
-	}
-	q->rx_tail = NULL;
-	q->rx_count = 0;
+	demi__buf_fifo_clear(&q->rx);
 	q->rx_bytes = 0;
 	while (q->acc_count) {
 		close(q->acc_fds[q->acc_head]);
@@ -634,14 +627,9 @@ static void ur_pop(struct demi__task *t)
 		ur_pop_udp(t, q);
 		return;
 	}
-	if ((b = q->rx_head)) {
+	if ((b = demi__buf_fifo_pop(&q->rx))) {
 		struct uring_state *st = state_of(q->base.los);
 
-		q->rx_head = b->next;
-		if (!q->rx_head)
-			q->rx_tail = NULL;
-		b->next = NULL;
-		q->rx_count--;
 		q->rx_bytes -= b->len;
 		/* Room again: resume receiving (with hysteresis, so a pause is not per pop). */
 		if (q->rx_paused && q->rx_bytes <= st->rx_max_bytes / 2) {
@@ -724,13 +712,7 @@ static void on_recv(struct uring_state *st, struct uring_op *op, struct io_uring
 	}
 	if (cqe->res > 0 && b) {
 		b->len = (uint32_t)cqe->res;
-		b->next = NULL;
-		if (q->rx_tail)
-			q->rx_tail->next = b;
-		else
-			q->rx_head = b;
-		q->rx_tail = b;
-		q->rx_count++;
+		demi__buf_fifo_push(&q->rx, b);
 		q->rx_bytes += b->len;
 		/* Back-pressure: nobody pops, so stop taking data; the kernel's receive buffer
 		 * then fills and TCP flow control slows the sender. */

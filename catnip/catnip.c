@@ -705,7 +705,7 @@ static void on_readable(void *ctx)
 	struct nip_queue *q = ctx;
 	struct demi__list *n;
 
-	while ((n = demi__list_front(&q->pops)) && q->udp.rx_head)
+	while ((n = demi__list_front(&q->pops)) && q->udp.rx.head)
 		deliver(q, demi__container_of(n, struct demi__task, wait_link));
 }
 

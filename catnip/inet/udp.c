@@ -56,27 +56,15 @@ void nip_udp_close(struct nip_udp_sock *u)
 	if (u->local_port && u->s->udp_ports[u->local_port] == u)
 		u->s->udp_ports[u->local_port] = NULL;
 	u->local_port = 0;
-	while (u->rx_head) {
-		struct demi__buf *b = u->rx_head;
-		u->rx_head = b->next;
-		b->next = NULL;
-		demi__buf_put(b);
-	}
-	u->rx_tail = NULL;
-	u->rx_count = 0;
+	demi__buf_fifo_clear(&u->rx);
 }
 
 struct demi__buf *nip_udp_recv(struct nip_udp_sock *u, uint32_t *from_ip, uint16_t *from_port)
 {
-	struct demi__buf *b = u->rx_head;
+	struct demi__buf *b = demi__buf_fifo_pop(&u->rx);
 
 	if (!b)
 		return NULL;
-	u->rx_head = b->next;
-	if (!u->rx_head)
-		u->rx_tail = NULL;
-	b->next = NULL;
-	u->rx_count--;
 	/* The sender travels in the buffer's private word while queued. */
 	*from_ip = (uint32_t)(b->priv >> 16);
 	*from_port = (uint16_t)b->priv;
@@ -100,7 +88,7 @@ void nip_udp_input(struct nip_stack *s, struct demi__buf *frame, const uint8_t *
 		s->cnt.drop_udp_no_socket++;
 		goto drop;
 	}
-	if (u->rx_count >= s->cfg.udp_rx_queue_max) {
+	if (u->rx.count >= s->cfg.udp_rx_queue_max) {
 		s->cnt.drop_udp_queue_full++;
 		goto drop;
 	}
@@ -108,13 +96,7 @@ void nip_udp_input(struct nip_stack *s, struct demi__buf *frame, const uint8_t *
 	frame->off = (uint32_t)(udp.payload - frame->base);
 	frame->len = (uint32_t)udp.payload_len;
 	frame->priv = ((uint64_t)src << 16) | udp.sport;
-	frame->next = NULL;
-	if (u->rx_tail)
-		u->rx_tail->next = frame;
-	else
-		u->rx_head = frame;
-	u->rx_tail = frame;
-	u->rx_count++;
+	demi__buf_fifo_push(&u->rx, frame);
 	s->cnt.udp_rx++;
 	if (u->on_readable)
 		u->on_readable(u->ctx);

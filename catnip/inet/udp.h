@@ -19,8 +19,7 @@ struct nip_udp_sock {
 	uint32_t remote_ip;  /* network order, when connected */
 	uint16_t remote_port;
 	bool connected;
-	struct demi__buf *rx_head, *rx_tail;
-	uint32_t rx_count;
+	struct demi__buf_fifo rx; /* received datagrams, oldest first */
 	/* Called when a datagram was queued (e.g. to wake a pop). */
 	void (*on_readable)(void *ctx);
 	void *ctx;

@@ -142,6 +142,50 @@ static inline uint32_t demi__buf_tailroom(const struct demi__buf *b)
 	return b->cap - b->off - b->len;
 }
 
+/*
+ * A FIFO of buffers linked through their next field, one reference held per buffer: what a
+ * socket keeps of received data until the application pops it (every libOS has one).
+ */
+struct demi__buf_fifo {
+	struct demi__buf *head, *tail;
+	uint32_t count;
+};
+
+static inline void demi__buf_fifo_push(struct demi__buf_fifo *f, struct demi__buf *b)
+{
+	b->next = NULL;
+	if (f->tail)
+		f->tail->next = b;
+	else
+		f->head = b;
+	f->tail = b;
+	f->count++;
+}
+
+/* The oldest buffer (the caller takes its reference), or NULL. */
+static inline struct demi__buf *demi__buf_fifo_pop(struct demi__buf_fifo *f)
+{
+	struct demi__buf *b = f->head;
+
+	if (!b)
+		return NULL;
+	f->head = b->next;
+	if (!f->head)
+		f->tail = NULL;
+	b->next = NULL;
+	f->count--;
+	return b;
+}
+
+/* Drops every buffer still queued. */
+static inline void demi__buf_fifo_clear(struct demi__buf_fifo *f)
+{
+	struct demi__buf *b;
+
+	while ((b = demi__buf_fifo_pop(f)))
+		demi__buf_put(b);
+}
+
 /* An opaque, checkable handle for the application (demi_sgarray_t.sga_buf): slab id, index and
  * generation, never a raw pointer, so a forged or stale handle is refused, not dereferenced. */
 uint64_t demi__buf_handle(const struct demi__buf *b);

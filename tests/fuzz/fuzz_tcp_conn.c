@@ -596,7 +596,7 @@ static void check_conn(const struct nip_tcp_conn *c)
 	for (k = c->sq_head; k; k = k->next)
 		sq += k->len;
 	FUZZ_CHECK(sq == c->sq_bytes);
-	for (b = c->rq_head; b; b = b->next)
+	for (b = c->rq.head; b; b = b->next)
 		rq += b->len;
 	FUZZ_CHECK(rq == c->rq_bytes);
 	if (c->state == NIP_TCP_CLOSED || c->state == NIP_TCP_LISTEN)

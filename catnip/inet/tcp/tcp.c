@@ -158,14 +158,7 @@ static void sq_free(struct nip_tcp_conn *c)
 
 static void rq_free(struct nip_tcp_conn *c)
 {
-	while (c->rq_head) {
-		struct demi__buf *b = c->rq_head;
-
-		c->rq_head = b->next;
-		b->next = NULL;
-		demi__buf_put(b);
-	}
-	c->rq_tail = NULL;
+	demi__buf_fifo_clear(&c->rq);
 	c->rq_bytes = 0;
 	c->rq_mem = 0;
 	nip_tcp_reass_clear(&c->reass);
@@ -605,7 +598,7 @@ void nip_tcp_sq_ack(struct nip_tcp_conn *c, uint32_t acked)
 
 struct demi__buf *nip_tcp_recv(struct nip_tcp_conn *c, int *status)
 {
-	struct demi__buf *b = c->rq_head;
+	struct demi__buf *b = demi__buf_fifo_pop(&c->rq);
 
 	*status = 0;
 	if (!b) {
@@ -615,10 +608,6 @@ struct demi__buf *nip_tcp_recv(struct nip_tcp_conn *c, int *status)
 			*status = -c->err;
 		return NULL;
 	}
-	c->rq_head = b->next;
-	if (!c->rq_head)
-		c->rq_tail = NULL;
-	b->next = NULL;
 	c->rq_bytes -= b->len;
 	c->rq_mem -= b->cap;
 	/* Tell the peer when the window opened by a useful amount past what it was told
@@ -651,7 +640,7 @@ void nip_tcp_close(struct nip_tcp_conn *c)
 		nip_tcp_drop(c, 0);
 		return;
 	default:
-		if (c->linger_zero || c->rq_head || c->reass.head) {
+		if (c->linger_zero || c->rq.head || c->reass.head) {
 			/* Data the application will never read: abort (RFC 9293 3.10.4, as
 			 * RFC 2525 2.17 recommends), so the peer learns it was lost. */
 			if (c->state != NIP_TCP_TIME_WAIT)

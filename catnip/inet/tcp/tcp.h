@@ -141,7 +141,7 @@ struct nip_tcp_conn {
 	uint8_t rcv_wscale; /* our shift */
 	uint16_t peer_mss;
 	uint32_t rcvbuf;
-	struct demi__buf *rq_head, *rq_tail; /* in-order data for pops */
+	struct demi__buf_fifo rq; /* in-order data for pops */
 	uint32_t rq_bytes;
 	uint64_t rq_mem;   /* sum of cap of queued buffers (memory bound) */
 	bool fin_rcvd;	   /* the peer's FIN is in sequence (end of stream after rq) */

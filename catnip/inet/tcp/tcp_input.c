@@ -312,12 +312,7 @@ static int ack_input(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg)
 
 static void queue_in_order(struct nip_tcp_conn *c, struct demi__buf *b)
 {
-	b->next = NULL;
-	if (c->rq_tail)
-		c->rq_tail->next = b;
-	else
-		c->rq_head = b;
-	c->rq_tail = b;
+	demi__buf_fifo_push(&c->rq, b);
 	c->rq_bytes += b->len;
 	c->rq_mem += b->cap;
 	c->rcv_nxt += b->len;
