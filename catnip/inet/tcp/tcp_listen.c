@@ -15,7 +15,7 @@
 #include "tcp_seq.h"
 
 /* Takes the peer's options from its SYN (RFC 7323 2.2, RFC 2018 2, RFC 9293 3.7.1). */
-static void syn_options(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg)
+void nip_tcp_syn_options(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg)
 {
 	const struct nip_tcp_opts *o = &seg->opt;
 
@@ -34,11 +34,6 @@ static void syn_options(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg)
 		c->ts_recent = o->tsval;
 		c->ts_recent_age = nip_now(c->s);
 	}
-}
-
-void nip_tcp_syn_options(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg)
-{
-	syn_options(c, seg);
 }
 
 void nip_tcp_listen_input(struct nip_tcp_conn *l, const struct nip_tcp_seg *seg, uint32_t src,
@@ -87,7 +82,7 @@ void nip_tcp_listen_input(struct nip_tcp_conn *l, const struct nip_tcp_seg *seg,
 	c->bound = true;
 	s->tcp.port_users[c->local_port]++;
 	nip_tcp_options_init(c);
-	syn_options(c, seg);
+	nip_tcp_syn_options(c, seg);
 	c->irs = seg->seq;
 	c->rcv_nxt = seg->seq + 1;
 	c->iss = nip_tcp_isn(s, c);
