@@ -697,6 +697,30 @@ out:
 	return rc;
 }
 
+/*
+ * memif and dpdk.mtu. The memif protocol carries frames of any length (a frame longer than
+ * one shared buffer spans several descriptors), but DPDK's driver reports Ethernet's
+ * 1518 bytes as its longest frame, so ethdev would refuse a larger MTU. For memif the MTU
+ * is therefore ours alone: both ends must be given the same dpdk.mtu, as with any link.
+ * A frame stays zero-copy only if it fits one shared buffer (the vdev's bsize, 2048 by
+ * default) and arrives as one mbuf; a longer one would arrive chained and be copied, so
+ * that configuration is refused rather than left slow.
+ */
+static int memif_jumbo_check(struct nip_dpdk *d, const char *args)
+{
+	const char *p = args ? strstr(args, "bsize=") : NULL;
+	unsigned long bsize = p ? strtoul(p + 6, NULL, 0) : 2048;
+	uint32_t frame = d->want_mtu + NIP_ETH_HLEN + 4;
+
+	if (bsize < frame) {
+		DEMI_ERR("dpdk: memif port %u: dpdk.mtu %u needs bsize=%u or more in the vdev "
+			 "arguments (it has %lu)",
+			 d->port, d->want_mtu, frame, bsize);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int port_setup(struct nip_dpdk *d, struct demi__config *cfg)
 {
 	struct rte_eth_dev_info info;
@@ -704,6 +728,8 @@ static int port_setup(struct nip_dpdk *d, struct demi__config *cfg)
 	struct rte_ether_addr mac;
 	uint16_t nb_rxd = NB_RXD, nb_txd = NB_TXD, mtu = 1500;
 	uint64_t rx_want, tx_want, timeout;
+	const char *memif_args = NULL;
+	bool memif = false;
 	int socket, rc;
 
 	rc = rte_eth_dev_info_get(d->port, &info);
@@ -715,8 +741,10 @@ static int port_setup(struct nip_dpdk *d, struct demi__config *cfg)
 	if (info.driver_name && !strcmp(info.driver_name, "net_memif")) {
 		const struct rte_devargs *da = rte_dev_devargs(info.device);
 
+		memif = true;
+		memif_args = da ? da->args : NULL;
 		/* The server only listens: restarting it would cut a handshake short. */
-		d->is_memif = !(da && da->args && strstr(da->args, "role=server"));
+		d->is_memif = !(memif_args && strstr(memif_args, "role=server"));
 	}
 	socket = rte_eth_dev_socket_id(d->port);
 	if (socket < 0)
@@ -743,13 +771,18 @@ static int port_setup(struct nip_dpdk *d, struct demi__config *cfg)
 				 d->want_mtu + NIP_ETH_HLEN + 4 + RTE_PKTMBUF_HEADROOM);
 			return -EINVAL;
 		}
-		if (d->want_mtu < info.min_mtu || d->want_mtu > info.max_mtu) {
+		if (memif) {
+			rc = memif_jumbo_check(d, memif_args);
+			if (rc < 0)
+				return rc;
+		} else if (d->want_mtu < info.min_mtu || d->want_mtu > info.max_mtu) {
 			DEMI_ERR("dpdk: port %u: dpdk.mtu %u is outside %u..%u", d->port,
 				 d->want_mtu, info.min_mtu, info.max_mtu);
 			return -EINVAL;
+		} else {
+			/* Set through the configuration: virtual ports have no MTU call. */
+			conf.rxmode.mtu = d->want_mtu;
 		}
-		/* Set through the configuration: virtual ports (memif) have no MTU call. */
-		conf.rxmode.mtu = d->want_mtu;
 	}
 	rc = rte_eth_dev_configure(d->port, 1, 1, &conf);
 	if (rc < 0) {
@@ -803,7 +836,9 @@ static int port_setup(struct nip_dpdk *d, struct demi__config *cfg)
 		return rc;
 	}
 	memcpy(d->link.mac, mac.addr_bytes, NIP_ETH_ALEN);
-	if (rte_eth_dev_get_mtu(d->port, &mtu) < 0)
+	if (memif && d->want_mtu)
+		mtu = (uint16_t)d->want_mtu; /* checked by memif_jumbo_check */
+	else if (rte_eth_dev_get_mtu(d->port, &mtu) < 0)
 		mtu = 1500; /* the port does not say: Ethernet's */
 	/* A frame must fit one receive buffer after DPDK's headroom to stay zero-copy; longer
 	 * ones would arrive chained and be copied, so advertise no more. */

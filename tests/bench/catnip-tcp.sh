@@ -12,10 +12,15 @@
 #   raw     tests/bench/raw-memif-pingpong: the same memif, DPDK only, no stack (the floor)
 #   kernel  examples/linux-echo TCP server + linux-echo --pingpong over 127.0.0.1
 # Throughput (single flow, 1 MiB pushes), also interleaved:
-#   catnip  examples/tcp-push-pop --client --size 1048576 -> --server, LIBOS=catnip, memif
-#   kernel  iperf3 -c 127.0.0.1 -l 1M, one flow (the kernel's loopback TCP)
+#   catnip     examples/tcp-push-pop --client --size 1048576 -> --server, LIBOS=catnip, memif
+#              with the default configuration (MTU 1500)
+#   catnip-9k  the same with jumbo frames: dpdk.mtu 9000 on both ends (memif bsize=9216,
+#              dpdk.rx_buf_bytes 16384), all other settings default
+#   kernel     iperf3 -c 127.0.0.1 -l 1M, one flow (the kernel's loopback TCP, whose MTU is
+#              65536)
 # Prints medians, catnip - raw RTT (goal: <= 1.0 us) and catnip / kernel throughput
-# (goal: >= 1). Only processes started here are signalled, by PID. Needs DPDK (exit 77).
+# (goal: >= 1) for both MTUs. Only processes started here are signalled, by PID. Needs DPDK
+# (exit 77).
 
 set -u
 usage() {
@@ -40,18 +45,19 @@ done
 bench=bench-catnip-tcp
 . "$(dirname "$0")/memif-bench.sh"
 memif_bench_setup 10.80.0
+memif_bench_conf -9k ",bsize=9216" 512 "  mtu: 9000\n  rx_buf_bytes: 16384"
 run_catnip() { run_catnip_pingpong tcp-pingpong tcp-pingpong; }
 run_raw_frame() { run_raw $((size + 66)); } # Ethernet + IPv4 + TCP with timestamps
 run_kernel_proto() { run_kernel tcp; }
 
-bulk_catnip() {
-	local msgs=$bulk_mib
+bulk_catnip() { # [CONFIG_SUFFIX]
+	local msgs=$bulk_mib conf=${1:-}
 	rm -f "$dir/catnip.sock"
-	CONFIG_PATH=$dir/server.yaml "$ex/tcp-push-pop" --server $subnet.1:9 --count 1 \
+	CONFIG_PATH=$dir/server$conf.yaml "$ex/tcp-push-pop" --server $subnet.1:9 --count 1 \
 		>"$out/bulk-server.log" 2>&1 &
 	pid=$!
 	wait_socket "$dir/catnip.sock"
-	CONFIG_PATH=$dir/client.yaml timeout 300 "$ex/tcp-push-pop" --client $subnet.1:9 \
+	CONFIG_PATH=$dir/client$conf.yaml timeout 300 "$ex/tcp-push-pop" --client $subnet.1:9 \
 		--size 1048576 --requests "$msgs" --window 8 >"$out/bulk-client.log" 2>&1
 	local rc=$?
 	wait $pid
@@ -81,20 +87,25 @@ for rep in $(seq "$reps"); do
 		esac
 		echo "$v $rep $(field p50_us "$line") $(field p99_us "$line")" >>"$results"
 	done
-	for v in catnip kernel; do
-		line=$(bulk_$v)
+	for v in catnip catnip-9k kernel; do
+		case $v in
+		catnip-9k) line=$(bulk_catnip -9k) ;;
+		*) line=$(bulk_$v) ;;
+		esac
 		echo "bulk-$v $rep $(field gbit_s "$line")" >>"$results"
 	done
 done
 c50=$(med catnip 3) r50=$(med raw 3) k50=$(med kernel 3)
 c99=$(med catnip 4) r99=$(med raw 4) k99=$(med kernel 4)
-b_c=$(med bulk-catnip 3) b_k=$(med bulk-kernel 3)
+b_c=$(med bulk-catnip 3) b_j=$(med bulk-catnip-9k 3) b_k=$(med bulk-kernel 3)
 echo
 echo "TCP ping-pong, $size B payload, $requests requests, $reps interleaved repetitions (medians, us)"
 printf "%-8s %10s %10s\n" "" p50 p99
 printf "%-8s %10s %10s\n" catnip "$c50" "$c99" raw "$r50" "$r99" kernel "$k50" "$k99"
 printf "catnip - raw memif: %.2f us (goal <= 1.00); catnip / kernel TCP: %.3f\n" \
 	"$(echo "$c50 - $r50" | bc -l)" "$(echo "$c50 / $k50" | bc -l)"
-echo "Single-flow bulk, 1 MiB pushes, $bulk_mib MiB (medians, Gbit/s): catnip $b_c, kernel loopback $b_k"
-printf "catnip / kernel throughput: %.3f (goal >= 1)\n" "$(echo "$b_c / $b_k" | bc -l)"
+echo "Single-flow bulk, 1 MiB pushes, $bulk_mib MiB (medians, Gbit/s): catnip MTU 1500 $b_c," \
+	"catnip MTU 9000 $b_j, kernel loopback (MTU 65536) $b_k"
+printf "catnip / kernel throughput: %.3f at MTU 9000 (goal >= 1), %.3f at MTU 1500\n" \
+	"$(echo "$b_j / $b_k" | bc -l)" "$(echo "$b_c / $b_k" | bc -l)"
 echo "(raw numbers: $results)"

@@ -18,17 +18,25 @@ memif_bench_setup() {
 	dir=$(mktemp -d)
 	pid=
 	trap memif_bench_cleanup EXIT
+	memif_bench_conf "" "" 256 ""
+}
+
+# Writes $dir/server$1.yaml and $dir/client$1.yaml: memif_bench_conf SUFFIX VDEV_ARGS MEM_MB
+# DPDK_KEYS (VDEV_ARGS are appended to the vdev, ",bsize=9216"; DPDK_KEYS are extra lines of
+# the dpdk: section, e.g. "  mtu: 9000").
+memif_bench_conf() {
 	local side core ip mac
 	for side in server client; do
 		if [ $side = server ]; then core=1 ip=$subnet.1 mac=02:00:00:00:00:01
 		else core=0 ip=$subnet.2 mac=02:00:00:00:00:02; fi
-		cat >"$dir/$side.yaml" <<EOY
+		cat >"$dir/$side$1.yaml" <<EOY
 libos: catnip
 demikernel:
   local_ipv4_addr: $ip
 dpdk:
-  eal_init: $(memif_eal "cn$side" $core $side "$dir/catnip.sock" $mac)
+  eal_init: $(memif_eal "cn$side" $core $side "$dir/catnip.sock" "$mac$2" "$3")
 EOY
+		if [ -n "$4" ]; then printf '%b\n' "$4" >>"$dir/$side$1.yaml"; fi
 	done
 }
 
@@ -37,10 +45,10 @@ memif_bench_cleanup() {
 	rm -rf "$dir"
 }
 
-memif_eal() { # NAME CORE ROLE SOCKET MAC
+memif_eal() { # NAME CORE ROLE SOCKET MAC[,VDEV_ARGS] [MEM_MB]
 	local vdev="--vdev=net_memif0,role=$3,id=0,socket=$4,socket-abstract=no,mac=$5"
 	echo "[\"$1\", \"-l\", \"$2\", \"--no-pci\", \"--no-telemetry\", \"--no-huge\"," \
-		"\"-m\", \"256\", \"--file-prefix\", \"$1$$\", \"$vdev\"]"
+		"\"-m\", \"${6:-256}\", \"--file-prefix\", \"$1$$\", \"$vdev\"]"
 }
 
 # A memif client can only start once the server's socket exists.

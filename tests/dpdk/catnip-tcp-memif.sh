@@ -7,7 +7,10 @@
 #                16 MiB request, every echoed byte checked by the client;
 #   tcp-pingpong 20000 round trips of 64 B against the same echo server (checked);
 #   tcp-push-pop 512 MiB one way in 1 MiB pushes: the server must count every byte.
-# Both servers must exit 0 on SIGINT (tcp-echo with 0 errors).
+# Both servers must exit 0 on SIGINT (tcp-echo with 0 errors). Then again with jumbo frames
+# (dpdk.mtu 9000 over memif with bsize=9216): the 16 MiB echo and the 512 MiB push-pop, with
+# segments of more than 4000 bytes on average and no frame copied on receive; and a memif
+# whose bsize cannot hold the MTU is refused at demi_init with a message naming bsize.
 #   usage: catnip-tcp-memif.sh BUILD_DIR      exit 0 pass, 1 fail, 77 skip (with the reason)
 set -u
 ex=$1/examples
@@ -22,16 +25,21 @@ cleanup() {
 }
 trap cleanup EXIT
 trap '' PIPE
-conf() { # FILE NAME CORE ROLE IP MAC
+conf() { # FILE NAME CORE ROLE IP MAC [MTU BSIZE]
+	local jumbo="" mem=256
+	[ $# -gt 6 ] && jumbo=",bsize=$8" mem=512
 	cat >"$1" <<EOY
 libos: catnip
 demikernel:
   local_ipv4_addr: $5
 dpdk:
-  eal_init: ["$2", "-l", "$3", "--no-pci", "--no-telemetry", "--no-huge", "-m", "256",
+  eal_init: ["$2", "-l", "$3", "--no-pci", "--no-telemetry", "--no-huge", "-m", "$mem",
              "--file-prefix", "$2$$",
-             "--vdev=net_memif0,role=$4,id=0,socket=$dir/m.sock,socket-abstract=no,mac=$6"]
+             "--vdev=net_memif0,role=$4,id=0,socket=$dir/m.sock,socket-abstract=no,mac=$6$jumbo"]
 EOY
+	if [ $# -gt 6 ]; then
+		printf '  mtu: %s\n  rx_buf_bytes: 16384\n' "$7" >>"$1"
+	fi
 }
 conf "$dir/s.yaml" ctms 1 server 10.82.1.1 02:00:00:00:02:01
 conf "$dir/c.yaml" ctmc 0 client 10.82.1.2 02:00:00:00:02:02
@@ -58,7 +66,7 @@ server_stop() { # LOG
 	wait $pid
 	src=$?
 	pid=
-	grep -o "catnip: tcp .*" "$1" | sed 's/ (catnip\.c.*//'
+	grep -o "catnip: \(tcp\|device\) .*" "$1" | sed 's/ (catnip\.c.*//'
 	if [ $src != 0 ]; then
 		echo "FAIL: server exited with $src"
 		tail -20 "$1"
@@ -86,19 +94,56 @@ server_stop "$dir/echo.log"
 grep "connections served" "$dir/echo.log"
 grep -q " 0 errors" "$dir/echo.log" || { echo "FAIL: the echo server counted errors"; rc=1; }
 
-msgs=512 size=$((1 << 20))
-server "$dir/sink.log" "$ex/tcp-push-pop" --server 10.82.1.1:9 --count 1 --size $size
-run push "$ex/tcp-push-pop" --client 10.82.1.1:9 --size $size --requests $msgs --window 8
-# --count 1: the server exits once the connection is closed and counted.
-for _ in $(seq 50); do
-	kill -0 $pid 2>/dev/null || break
-	sleep 0.1
-done
-server_stop "$dir/sink.log"
-got=$(sed -n 's/^RESULT .* bytes=\([0-9]*\) .*/\1/p' "$dir/sink.log")
-echo "push-pop: the server counted ${got:-nothing} of $((msgs * size)) bytes"
-grep '^RESULT' "$dir/sink.log"
-[ "$got" = $((msgs * size)) ] || { echo "FAIL: push-pop byte count"; rc=1; }
+push_pop() { # LABEL
+	local msgs=512 size=$((1 << 20)) got
+	server "$dir/sink.log" "$ex/tcp-push-pop" --server 10.82.1.1:9 --count 1 --size $size
+	run push "$ex/tcp-push-pop" --client 10.82.1.1:9 --size $size --requests $msgs --window 8
+	# --count 1: the server exits once the connection is closed and counted.
+	for _ in $(seq 50); do
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.1
+	done
+	server_stop "$dir/sink.log"
+	got=$(sed -n 's/^RESULT .* bytes=\([0-9]*\) .*/\1/p' "$dir/sink.log")
+	echo "push-pop ($1): the server counted ${got:-nothing} of $((msgs * size)) bytes"
+	grep '^RESULT' "$dir/sink.log"
+	[ "$got" = $((msgs * size)) ] || { echo "FAIL: push-pop byte count ($1)"; rc=1; }
+}
+push_pop "MTU 1500"
+
+# Jumbo frames over memif.
+conf "$dir/s.yaml" ctms 1 server 10.82.1.1 02:00:00:00:02:01 9000 9216
+conf "$dir/c.yaml" ctmc 0 client 10.82.1.2 02:00:00:00:02:02 9000 9216
+server "$dir/echo9k.log" "$ex/tcp-echo" --server 10.82.1.1:7
+run big9k "$ex/tcp-echo" --client 10.82.1.1:7 --size $((16 << 20)) --requests 1
+server_stop "$dir/echo9k.log"
+grep -q "MTU 9000" "$dir/echo9k.log" || { echo "FAIL: the port did not take MTU 9000"; rc=1; }
+push_pop "MTU 9000"
+# The sink's counters: "tcp rx N tx M segments, RX/TX payload bytes" and "device rx F frames
+# (C copied, ...": big segments, none copied.
+segs=$(sed -n 's/.*catnip: tcp rx \([0-9]*\) tx .*/\1/p' "$dir/sink.log")
+bytes=$(sed -n 's/.*catnip: tcp rx .* segments, \([0-9]*\)\/.*/\1/p' "$dir/sink.log")
+copied=$(sed -n 's/.*catnip: device rx [0-9]* frames (\([0-9]*\) copied.*/\1/p' "$dir/sink.log")
+echo "MTU 9000: ${bytes:-?} payload bytes in ${segs:-?} segments, ${copied:-?} frames copied"
+if [ -z "$segs" ] || [ -z "$bytes" ] || [ "$segs" = 0 ] || [ $((bytes / segs)) -lt 4000 ]; then
+	echo "FAIL: jumbo segments were not used"
+	rc=1
+fi
+[ "${copied:-x}" = 0 ] || { echo "FAIL: received frames were copied"; rc=1; }
+
+# An MTU the memif buffers cannot hold is a configuration error, said at once.
+conf "$dir/bad.yaml" ctmb 0 client 10.82.1.2 02:00:00:00:02:03 9000 2048
+if CONFIG_PATH=$dir/bad.yaml timeout 30 "$ex/tcp-pingpong" --client 10.82.1.1:7 \
+	--requests 1 >"$dir/bad.log" 2>&1; then
+	echo "FAIL: dpdk.mtu 9000 with bsize=2048 was accepted"
+	rc=1
+elif grep -q "needs bsize=9018" "$dir/bad.log"; then
+	echo "bsize too small for the MTU: refused ($(grep -o 'dpdk: memif.*' "$dir/bad.log" | head -1))"
+else
+	echo "FAIL: no clear error for bsize < MTU"
+	tail -5 "$dir/bad.log"
+	rc=1
+fi
 
 [ $rc = 0 ] && echo "PASS: TCP examples over memif between two catnip processes"
 exit $rc

@@ -15,4 +15,11 @@ uint16_t nip_csum_fold(uint32_t sum);
 /* Running sum of the IPv4 pseudo-header (addresses in network byte order). */
 uint32_t nip_csum_pseudo4(uint32_t src, uint32_t dst, uint8_t proto, uint16_t l4_len);
 
+/* For tests and benchmarks: the summing kernels built in (scalar, and on x86-64 AVX2), each by
+ * index. nip__csum_add_kernel is nip_csum_add with kernel k; it returns -1 when this CPU cannot run
+ * it. nip_csum_add itself uses the fastest one the CPU runs. */
+size_t nip__csum_kernels(void);
+const char *nip__csum_kernel_name(size_t k);
+int nip__csum_add_kernel(size_t k, uint32_t sum, const void *data, size_t len, uint32_t *out);
+
 #endif
