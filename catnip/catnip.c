@@ -17,10 +17,11 @@
  * inetstack_config.arp_table (MAC: IP pairs), inetstack_config.arp_request_retries,
  * inetstack_config.arp_request_timeout_ms, inetstack_config.arp_cache_ttl (seconds),
  * inetstack_config.udp_rx_queue_max; TCP: inetstack_config.tcp_congestion_control (newreno,
- * cubic), tcp_rcvbuf, tcp_sndbuf, tcp_nodelay, tcp_sack, tcp_window_scale, tcp_timestamps,
- * tcp_delayed_ack_ms (0: ACK every segment), tcp_msl_ms, tcp_rto_min_ms, tcp_rto_max_ms,
- * tcp_retries, tcp_syn_retries, tcp_keepalive_idle_s, tcp_keepalive_intvl_s,
- * tcp_keepalive_probes, tcp_syn_backlog; the device's keys are in dev/dpdk_link.h.
+ * cubic), tcp_rcvbuf, tcp_rcvbuf_max, tcp_sndbuf, tcp_sndbuf_max, tcp_nodelay, tcp_sack,
+ * tcp_window_scale, tcp_timestamps, tcp_delayed_ack_ms (0: ACK every segment), tcp_msl_ms,
+ * tcp_rto_min_ms, tcp_rto_max_ms, tcp_retries, tcp_syn_retries, tcp_keepalive_idle_s,
+ * tcp_keepalive_intvl_s, tcp_keepalive_probes, tcp_syn_backlog; the device's keys are in
+ * dev/dpdk_link.h.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -108,16 +109,20 @@ static int add_arp_entry(void *arg, const char *mac_s, const char *ip_s)
 static int tcp_config(struct demi__config *cfg, struct nip_tcp_config *tc)
 {
 	static const char *const ccs[] = {"newreno", "cubic", NULL};
-	uint64_t rcvbuf, sndbuf, delack, msl, rto_min, rto_max, retries, syn_retries, ka_idle,
-		ka_intvl, ka_probes, backlog;
+	uint64_t rcvbuf, rcvbuf_max, sndbuf, sndbuf_max, delack, msl, rto_min, rto_max, retries,
+		syn_retries, ka_idle, ka_intvl, ka_probes, backlog;
 	int cc, rc;
 
 	if ((rc = demi__config_get_choice(cfg, "inetstack_config.tcp_congestion_control", ccs, 0,
 					  &cc)) < 0 ||
 	    (rc = demi__config_get_u64(cfg, "inetstack_config.tcp_rcvbuf", tc->rcvbuf, 4096,
 				       1u << 30, &rcvbuf)) < 0 ||
+	    (rc = demi__config_get_u64(cfg, "inetstack_config.tcp_rcvbuf_max", tc->rcvbuf_max, 0,
+				       1u << 30, &rcvbuf_max)) < 0 ||
 	    (rc = demi__config_get_u64(cfg, "inetstack_config.tcp_sndbuf", tc->sndbuf, 4096,
 				       1u << 30, &sndbuf)) < 0 ||
+	    (rc = demi__config_get_u64(cfg, "inetstack_config.tcp_sndbuf_max", tc->sndbuf_max, 0,
+				       1u << 30, &sndbuf_max)) < 0 ||
 	    (rc = demi__config_get_bool(cfg, "inetstack_config.tcp_nodelay", tc->nodelay,
 					&tc->nodelay)) < 0 ||
 	    (rc = demi__config_get_bool(cfg, "inetstack_config.tcp_sack", tc->sack, &tc->sack)) <
@@ -157,7 +162,9 @@ static int tcp_config(struct demi__config *cfg, struct nip_tcp_config *tc)
 	}
 	tc->cc = cc == 1 ? &nip_cc_cubic : &nip_cc_newreno;
 	tc->rcvbuf = (uint32_t)rcvbuf;
+	tc->rcvbuf_max = (uint32_t)rcvbuf_max;
 	tc->sndbuf = (uint32_t)sndbuf;
+	tc->sndbuf_max = (uint32_t)sndbuf_max;
 	tc->delack = delack * 1000000;
 	tc->msl = msl * 1000000;
 	tc->rto_min = rto_min * 1000000;
@@ -262,7 +269,7 @@ static void log_counters(const struct nip_counters *c, struct nip_dpdk *dev)
 	DEMI_INFO("catnip: rx %llu tx %llu frames; udp rx %llu tx %llu; icmp echo replies %llu; "
 		  "arp requests %llu replies %llu failures %llu; drops: eth %llu/%llu/%llu arp "
 		  "%llu/%llu ip4 %llu/%llu/%llu icmp %llu/%llu udp %llu/%llu/%llu tx-full %llu "
-		  "no-buffer %llu arp-queue %llu",
+		  "(ring-full waits %llu) no-buffer %llu arp-queue %llu",
 		  (unsigned long long)c->rx_frames, (unsigned long long)c->tx_frames,
 		  (unsigned long long)c->udp_rx, (unsigned long long)c->udp_tx,
 		  (unsigned long long)c->icmp_echo_replies,
@@ -275,12 +282,12 @@ static void log_counters(const struct nip_counters *c, struct nip_dpdk *dev)
 		  (unsigned long long)c->drop_icmp_type, (unsigned long long)c->drop_udp_bad,
 		  (unsigned long long)c->drop_udp_no_socket,
 		  (unsigned long long)c->drop_udp_queue_full, (unsigned long long)c->drop_tx_full,
-		  (unsigned long long)c->drop_no_buffer,
+		  (unsigned long long)c->tx_deferred, (unsigned long long)c->drop_no_buffer,
 		  (unsigned long long)c->drop_arp_pending_full);
 	DEMI_INFO(
 		"catnip: tcp rx %llu tx %llu segments, %llu/%llu payload bytes; opens active "
 		"%llu passive %llu; retransmits %llu (fast %llu, timeouts %llu), conn timeouts "
-		"%llu; rst sent %llu rcvd %llu; challenge acks %llu; drops: bad %llu no-conn %llu "
+		"%llu; rst sent %llu rcvd %llu; challenge acks %llu; buffers grown rcv %llu snd %llu; drops: bad %llu no-conn %llu "
 		"window %llu paws %llu ack %llu rcv-mem %llu syn-queue %llu accept-queue %llu "
 		"after-close %llu",
 		(unsigned long long)c->tcp_rx, (unsigned long long)c->tcp_tx,
@@ -289,7 +296,8 @@ static void log_counters(const struct nip_counters *c, struct nip_dpdk *dev)
 		(unsigned long long)c->tcp_retransmits, (unsigned long long)c->tcp_fast_retransmits,
 		(unsigned long long)c->tcp_rto_timeouts, (unsigned long long)c->tcp_timeouts,
 		(unsigned long long)c->tcp_rst_sent, (unsigned long long)c->tcp_rst_rcvd,
-		(unsigned long long)c->tcp_challenge_acks,
+		(unsigned long long)c->tcp_challenge_acks, (unsigned long long)c->tcp_rcvbuf_grown,
+		(unsigned long long)c->tcp_sndbuf_grown,
 		(unsigned long long)(c->drop_tcp_bad[1] + c->drop_tcp_bad[2] + c->drop_tcp_bad[3] +
 				     c->drop_tcp_bad[4]),
 		(unsigned long long)c->drop_tcp_no_conn,

@@ -91,6 +91,16 @@ static int tx_burst(void *dev, struct demi__buf **bufs, int n)
 	struct nip_test_end *to = &w->end[1 - from->side];
 	const struct nip_test_faults *f = &w->faults;
 
+	if (f->tx_per_poll) {
+		uint32_t room =
+			f->tx_per_poll > from->tx_taken ? f->tx_per_poll - from->tx_taken : 0;
+
+		if ((uint32_t)n > room) {
+			from->stats.refused += (uint32_t)n - room;
+			n = (int)room;
+		}
+		from->tx_taken += (uint32_t)n;
+	}
 	for (int i = 0; i < n; i++) {
 		struct demi__buf *b = linearize(w, bufs[i]);
 		uint64_t due = *w->now + f->delay_ns + (f->jitter_ns ? rnd(w) % f->jitter_ns : 0);
@@ -124,7 +134,7 @@ static int tx_burst(void *dev, struct demi__buf **bufs, int n)
 		}
 		enqueue(w, to, b, due);
 	}
-	return n; /* the wire never refuses: a full queue is a counted loss */
+	return n; /* past the ring, the wire never refuses: a full queue is a counted loss */
 }
 
 static int rx_burst(void *dev, struct demi__buf **bufs, int n)
@@ -132,6 +142,7 @@ static int rx_burst(void *dev, struct demi__buf **bufs, int n)
 	struct nip_test_end *e = dev;
 	int got = 0;
 
+	e->tx_taken = 0; /* a new poll: the device drained its transmit ring */
 	while (got < n && e->count && e->q[e->head].due <= *e->wire->now) {
 		bufs[got++] = e->q[e->head].buf;
 		e->head = (e->head + 1) % NIP_TEST_QUEUE;

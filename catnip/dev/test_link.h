@@ -23,10 +23,14 @@ struct nip_test_faults {
 	uint32_t corrupt_ppm;
 	uint64_t delay_ns;  /* one-way */
 	uint64_t jitter_ns; /* extra uniform delay in [0, jitter) */
+	/* A transmit ring that fills: an end takes at most this many frames between two of its
+	 * rx_burst calls (one stack poll) and refuses the rest, as a NIC whose ring is full
+	 * does; 0 = no limit. Refused frames stay the sender's (link.h). */
+	uint32_t tx_per_poll;
 };
 
 struct nip_test_stats {
-	uint64_t sent, delivered, dropped, duplicated, reordered, corrupted, full;
+	uint64_t sent, delivered, dropped, duplicated, reordered, corrupted, full, refused;
 };
 
 #define NIP_TEST_QUEUE 4096
@@ -42,6 +46,7 @@ struct nip_test_end {
 	int side;
 	struct nip_test_frame q[NIP_TEST_QUEUE]; /* frames on their way to this end */
 	uint32_t head, count;
+	uint32_t tx_taken; /* frames taken since this end's last rx_burst (tx_per_poll) */
 	struct nip_test_stats stats;
 };
 

@@ -9,8 +9,6 @@
 #include "udp.h"
 #include "wire/eth.h"
 
-#define RX_BURST 32
-
 void nip_stack_config_default(struct nip_stack_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -48,6 +46,10 @@ void nip_stack_fini(struct nip_stack *s)
 {
 	nip_tcp_fini(s);
 	nip_stack_flush(s);
+	/* What the device still refuses at the end is dropped. */
+	for (uint32_t i = 0; i < s->txq_len; i++)
+		nip_frame_put(s->txq[i]);
+	s->txq_len = 0;
 	nip_arp_fini(s);
 	free(s->udp_ports);
 	s->udp_ports = NULL;
@@ -60,21 +62,35 @@ void nip_stack_flush(struct nip_stack *s)
 
 	if (!n)
 		return;
-	s->txq_len = 0;
 	sent = s->link->ops->tx_burst(s->link->dev, s->txq, (int)n);
 	if (sent < 0)
 		sent = 0;
 	s->cnt.tx_frames += (uint64_t)sent;
-	for (uint32_t i = (uint32_t)sent; i < n; i++) {
-		s->cnt.drop_tx_full++;
-		nip_frame_put(s->txq[i]);
+	/* A full device ring is back-pressure, not loss: the frames it refused stay at the
+	 * front of the queue, in order, for the next flush, and TCP sends no more segments
+	 * until the queue has room (nip_link_tx_ready). */
+	if ((uint32_t)sent < n) {
+		memmove(s->txq, s->txq + sent, (n - (uint32_t)sent) * sizeof(s->txq[0]));
+		s->cnt.tx_deferred++;
 	}
+	s->txq_len = n - (uint32_t)sent;
+}
+
+bool nip_link_tx_ready(struct nip_stack *s)
+{
+	if (s->txq_len == NIP_TXQ)
+		nip_stack_flush(s);
+	return s->txq_len < NIP_TXQ;
 }
 
 int nip_link_send(struct nip_stack *s, struct demi__buf *frame)
 {
-	if (s->txq_len == NIP_TXQ)
-		nip_stack_flush(s);
+	if (!nip_link_tx_ready(s)) {
+		/* The device took nothing of a full queue: this frame is lost (counted). */
+		s->cnt.drop_tx_full++;
+		nip_frame_put(frame);
+		return -ENOBUFS;
+	}
 	s->txq[s->txq_len++] = frame;
 	return 0;
 }
@@ -109,14 +125,15 @@ drop:
 
 int nip_stack_poll(struct nip_stack *s, uint64_t now)
 {
-	struct demi__buf *frames[RX_BURST];
+	struct demi__buf *frames[NIP_RX_BURST];
 	int n;
 
 	s->now = now;
-	n = s->link->ops->rx_burst(s->link->dev, frames, RX_BURST);
+	n = s->link->ops->rx_burst(s->link->dev, frames, NIP_RX_BURST);
 	for (int i = 0; i < n; i++)
 		nip_stack_input(s, frames[i]);
 	nip_tcp_flush_acks(s);
+	nip_tcp_tx_resume(s);
 	nip_arp_timers(s);
 	n += nip_tcp_poll(s, now);
 	nip_stack_flush(s);

@@ -32,7 +32,8 @@ struct nip_counters {
 	uint64_t drop_ip4_not_for_us, drop_ip4_proto;
 	uint64_t drop_icmp_bad, drop_icmp_type;
 	uint64_t drop_udp_bad, drop_udp_no_socket, drop_udp_queue_full;
-	uint64_t drop_tx_full;		/* the device refused a frame */
+	uint64_t drop_tx_full;		/* the device refused a frame with the queue full */
+	uint64_t tx_deferred;		/* flushes the device's full ring cut short */
 	uint64_t drop_no_buffer;	/* no buffer to build a frame */
 	uint64_t drop_arp_pending_full; /* too many frames waiting for one resolution */
 	uint64_t arp_requests_sent, arp_replies_sent, arp_failures;
@@ -46,6 +47,7 @@ struct nip_counters {
 	uint64_t drop_tcp_syn_queue_full, drop_tcp_accept_queue_full, drop_tcp_no_memory;
 	uint64_t drop_tcp_after_close; /* data for a closed connection: answered with RST */
 	uint64_t tcp_rst_sent, tcp_rst_rcvd, tcp_challenge_acks, tcp_challenge_limited;
+	uint64_t tcp_rcvbuf_grown, tcp_sndbuf_grown; /* autotuning steps */
 	uint64_t tcp_retransmits, tcp_fast_retransmits, tcp_rto_timeouts, tcp_timeouts;
 	uint64_t tcp_zero_window_probes, tcp_keepalive_probes, tcp_delayed_acks;
 	uint64_t tcp_active_opens, tcp_passive_opens, tcp_ooo_segs;
@@ -59,8 +61,9 @@ typedef void (*nip_sent_cb)(void *ctx, int err);
 
 struct nip_arp_entry;
 
-/* Frames the stack batches before one tx_burst call. */
+/* Frames the stack batches before one tx_burst call, and takes from one rx_burst call. */
 #define NIP_TXQ 32
+#define NIP_RX_BURST 32
 
 struct nip_stack_config {
 	uint32_t ip;		   /* our IPv4 address, network order */
@@ -99,8 +102,8 @@ void nip_stack_fini(struct nip_stack *s);
 /* Receives up to a burst of frames from the link and processes them, then runs timers
  * (ARP retries and expiry). Returns how much work was done (0 = idle). */
 int nip_stack_poll(struct nip_stack *s, uint64_t now);
-/* Hands the frames batched so far to the link in one burst (frames it refuses are dropped
- * and counted). nip_stack_poll ends with it; the libOS calls it after every user call that may
+/* Hands the frames batched so far to the link in one burst (frames it refuses wait for the
+ * next flush). nip_stack_poll ends with it; the libOS calls it after every user call that may
  * send (a push, a pop that opens the window, a connect, a close). */
 void nip_stack_flush(struct nip_stack *s);
 /* Processes one received frame (consumes the caller's reference). */
@@ -134,8 +137,12 @@ void nip_ip4_input(struct nip_stack *s, struct demi__buf *frame, const uint8_t *
 void nip_icmp4_input(struct nip_stack *s, struct demi__buf *frame, uint8_t *msg, size_t len,
 		     uint32_t src);
 /* Queues a complete frame (Ethernet header filled) for the next burst to the link (sent at
- * once when the batch is full). Consumes the frame. Returns 0: a refusal by the device shows
- * in drop_tx_full, as a loss the protocols above recover from. */
+ * once when the batch is full). Consumes the frame. Returns 0, or -ENOBUFS when the queue is
+ * full and the device takes none of it: the frame is dropped (drop_tx_full), a loss the
+ * protocols above recover from. */
 int nip_link_send(struct nip_stack *s, struct demi__buf *frame);
+/* Whether the queue has room for a frame (flushing it first if full). TCP asks before each
+ * segment and waits while the device's ring is full (nip_tcp_tx_resume). */
+bool nip_link_tx_ready(struct nip_stack *s);
 
 #endif

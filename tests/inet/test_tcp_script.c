@@ -65,7 +65,8 @@ static void test_tcp_script_passive_all_options(void **state)
 	assert_true(g->opt.has_mss);
 	assert_int_equal(g->opt.mss, 1460);
 	assert_true(g->opt.has_wscale);
-	assert_int_equal(g->opt.wscale, 3); /* 256 KiB receive buffer */
+	/* The shift reaches the 4 MiB that receive autotuning may grow the buffer to. */
+	assert_int_equal(g->opt.wscale, 7);
 	assert_true(g->opt.sack_ok);
 	assert_true(g->opt.has_ts);
 	assert_int_equal(g->opt.tsecr, syn_tsval);
@@ -92,7 +93,7 @@ static void test_tcp_script_passive_all_options(void **state)
 	assert_true(g->opt.has_ts);
 	assert_false(g->opt.has_mss || g->opt.has_wscale || g->opt.sack_ok);
 	assert_int_equal(g->opt.tsecr, sc->peer_ts_base + 1000); /* the ACK's, sent at 1 s */
-	assert_int_equal(g->win, (256 * 1024) >> 3);
+	assert_int_equal(g->win, (256 * 1024) >> 7);
 	EXPECT(sc, A, 1449, 1, 1448, 0);
 	EXPECT(sc, A | P, 2897, 1, 104, 0);
 	sc_send(sc, A, 1, 3001, 0);
@@ -146,7 +147,7 @@ static void test_tcp_script_active_all_options(void **state)
 	assert_int_equal(g->dport, SC_PEER_PORT);
 	assert_true(g->sport >= 49152); /* ephemeral */
 	assert_true(g->opt.has_mss && g->opt.mss == 1460);
-	assert_true(g->opt.has_wscale && g->opt.wscale == 3);
+	assert_true(g->opt.has_wscale && g->opt.wscale == 7);
 	assert_true(g->opt.sack_ok);
 	assert_true(g->opt.has_ts);
 	assert_int_equal(g->opt.tsecr, 0);
@@ -1542,6 +1543,115 @@ static void test_tcp_script_receive_window_fills(void **state)
 	sc_destroy(sc);
 }
 
+/* ---- receive autotuning ---- */
+
+/* Ends c with a reset (SO_LINGER 0) and drops what it sent. */
+static void abort_conn(struct sc *sc, struct nip_tcp_conn *c)
+{
+	nip_tcp_setsockopt(c, SOL_SOCKET, SO_LINGER, &(struct linger){1, 0}, sizeof(struct linger));
+	nip_tcp_close(c);
+	sc_flush(sc);
+}
+
+/* Gives c a smoothed RTT of rtt: one pushed segment, acknowledged rtt later. */
+static void make_rtt(struct sc *sc, struct nip_tcp_conn *c, uint64_t rtt)
+{
+	assert_int_equal(sc_push(sc, c, 100), 0);
+	EXPECT(sc, A, 1, 1, 100, 0);
+	sc_wait(sc, rtt);
+	sc_send(sc, A, 1, 101, 0);
+	assert_true(c->srtt >= rtt - rtt / 8 && c->srtt <= rtt + rtt / 8);
+}
+
+/* Round trips in which the peer sends all the window it was told (full segments) and the
+ * application pops it; pops: pop each round (else the data stays queued). Returns the peer's
+ * next relative sequence number. */
+static uint32_t fill_rounds(struct sc *sc, struct nip_tcp_conn *c, uint32_t rseq, int rounds,
+			    uint64_t rtt, bool pops)
+{
+	int st;
+
+	for (int r = 0; r < rounds; r++) {
+		uint32_t room = c->rcv_adv - c->rcv_nxt;
+
+		for (uint32_t sent = 0; sent + 1448 <= room; sent += 1448) {
+			sc_send(sc, A, rseq, 101, 1448);
+			rseq += 1448;
+		}
+		if (pops)
+			sc_pop(sc, c, &st);
+		sc_flush(sc);
+		sc_wait(sc, rtt);
+		sc_flush(sc);
+	}
+	return rseq;
+}
+
+/* A fast reader over a long path: the buffer doubles per round trip up to tcp_rcvbuf_max, the
+ * larger window is advertised (shift 7), and the buffer never exceeds the cap. */
+static void test_tcp_script_rcvbuf_autotune_grows(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_all_opts);
+	uint32_t start = c->rcvbuf, max = sc->s.cfg.tcp.rcvbuf_max;
+
+	(void)state;
+	assert_int_equal(start, 256 * 1024);
+	make_rtt(sc, c, 10 * MS);
+	fill_rounds(sc, c, 1, 2, 10 * MS, true);
+	assert_true(c->rcvbuf > start); /* grew after the first measured round trip */
+	assert_true(sc->s.cnt.tcp_rcvbuf_grown >= 1);
+	/* The window told after a burst of pops is at least half the buffer (tcp.c), so the
+	 * doubling shows every other round trip or so: 4 MiB within 40. */
+	for (int r = 0; r < 40 && c->rcvbuf < max; r++) {
+		fill_rounds(sc, c, 1 + (uint32_t)sc->popped, 1, 10 * MS, true);
+		assert_true(c->rcvbuf <= max);
+	}
+	assert_int_equal(c->rcvbuf, max);
+	/* The window told to the peer is the grown buffer, not the 256 KiB start. */
+	fill_rounds(sc, c, 1 + (uint32_t)sc->popped, 1, 10 * MS, true);
+	assert_true(c->rcv_adv - c->rcv_nxt > 2 * start);
+	uint64_t grown = sc->s.cnt.tcp_rcvbuf_grown;
+
+	fill_rounds(sc, c, 1 + (uint32_t)sc->popped, 2, 10 * MS, true);
+	assert_int_equal(sc->s.cnt.tcp_rcvbuf_grown, grown); /* at the cap: no more steps */
+	assert_int_equal(c->rcvbuf, max);
+	abort_conn(sc, c);
+	sc_destroy(sc);
+}
+
+/* No growth for an application that set SO_RCVBUF, nor for one that does not pop. */
+static void test_tcp_script_rcvbuf_autotune_respects_app(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_all_opts);
+	int v = 256 * 1024, got = 0;
+	uint32_t len = sizeof(got);
+
+	(void)state;
+	make_rtt(sc, c, 10 * MS);
+	assert_int_equal(nip_tcp_setsockopt(c, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v)), 0);
+	fill_rounds(sc, c, 1, 6, 10 * MS, true);
+	assert_int_equal(c->rcvbuf, 256 * 1024);
+	assert_int_equal(nip_tcp_getsockopt(c, SOL_SOCKET, SO_RCVBUF, &got, &len), 0);
+	assert_int_equal(got, v);
+	assert_int_equal(sc->s.cnt.tcp_rcvbuf_grown, 0);
+	abort_conn(sc, c);
+	sc_destroy(sc);
+
+	/* A reader that never pops: the window closes and the buffer stays. */
+	sc = sc_create(NULL);
+	c = sc_passive_open(sc, &sc_all_opts);
+	make_rtt(sc, c, 10 * MS);
+	fill_rounds(sc, c, 1, 6, 10 * MS, false);
+	assert_int_equal(c->rcvbuf, 256 * 1024);
+	assert_int_equal(sc->s.cnt.tcp_rcvbuf_grown, 0);
+	assert_true(c->rq_bytes >= 256 * 1024 - 1448);
+	assert_true(c->rcv_adv - c->rcv_nxt < 1448); /* closed */
+	abort_conn(sc, c);
+	sc_destroy(sc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1591,6 +1701,8 @@ int main(void)
 		cmocka_unit_test(test_tcp_script_time_wait_reuse),
 		cmocka_unit_test(test_tcp_script_fin_retransmit_with_data),
 		cmocka_unit_test(test_tcp_script_receive_window_fills),
+		cmocka_unit_test(test_tcp_script_rcvbuf_autotune_grows),
+		cmocka_unit_test(test_tcp_script_rcvbuf_autotune_respects_app),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

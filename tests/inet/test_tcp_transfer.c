@@ -251,7 +251,8 @@ static uint64_t transfer_bytes(void)
 	return (e ? strtoull(e, NULL, 10) : 64) << 20;
 }
 
-static void one_case(uint32_t loss_ppm, const char *cc, uint64_t seed)
+/* ring: the test link's tx_per_poll (0: no limit). */
+static void one_case(uint32_t loss_ppm, const char *cc, uint64_t seed, uint32_t ring)
 {
 	struct nip_test_faults f = {
 		.drop_ppm = loss_ppm,
@@ -260,6 +261,7 @@ static void one_case(uint32_t loss_ppm, const char *cc, uint64_t seed)
 		.corrupt_ppm = loss_ppm / 4,
 		.delay_ns = 50 * US,
 		.jitter_ns = 10 * US,
+		.tx_per_poll = ring,
 	};
 	struct net *n = net_create(&f, cc, seed);
 	struct nip_tcp_conn *c, *s;
@@ -270,7 +272,7 @@ static void one_case(uint32_t loss_ppm, const char *cc, uint64_t seed)
 	t2 = transfer(n, s, c, total, seed * 5 + 7);
 	printf("# %s loss %.1f%%: %llu MiB each way in %.3f s + %.3f s virtual; "
 	       "retransmits a %llu b %llu, fast %llu/%llu, rto %llu/%llu, corrupt drops %llu, "
-	       "zero-copy segments %llu\n",
+	       "zero-copy segments %llu, device refusals %llu (waits %llu, drops %llu)\n",
 	       cc, loss_ppm / 10000.0, (unsigned long long)(total >> 20), t1 / 1e9, t2 / 1e9,
 	       (unsigned long long)n->a.cnt.tcp_retransmits,
 	       (unsigned long long)n->b.cnt.tcp_retransmits,
@@ -280,11 +282,23 @@ static void one_case(uint32_t loss_ppm, const char *cc, uint64_t seed)
 	       (unsigned long long)n->b.cnt.tcp_rto_timeouts,
 	       (unsigned long long)(n->a.cnt.drop_tcp_bad[NIP_TCP_BAD_CSUM] +
 				    n->b.cnt.drop_tcp_bad[NIP_TCP_BAD_CSUM]),
-	       (unsigned long long)(n->a.cnt.tcp_tx_zero_copy + n->b.cnt.tcp_tx_zero_copy));
+	       (unsigned long long)(n->a.cnt.tcp_tx_zero_copy + n->b.cnt.tcp_tx_zero_copy),
+	       (unsigned long long)(n->wire.end[0].stats.refused + n->wire.end[1].stats.refused),
+	       (unsigned long long)(n->a.cnt.tx_deferred + n->b.cnt.tx_deferred),
+	       (unsigned long long)(n->a.cnt.drop_tx_full + n->b.cnt.drop_tx_full));
 	if (strcmp(cc, "newreno"))
 		assert_true(n->a.cnt.tcp_tx_zero_copy > 0 && n->b.cnt.tcp_tx_zero_copy > 0);
 	else
 		assert_true(n->a.cnt.tcp_tx_zero_copy == 0 && n->b.cnt.tcp_tx_zero_copy == 0);
+	if (ring) {
+		/* A full ring is back-pressure: the device refused frames, nothing was lost, so a
+		 * clean link needs no retransmission. */
+		assert_true(n->wire.end[0].stats.refused > 0 && n->wire.end[1].stats.refused > 0);
+		assert_true(n->a.cnt.tx_deferred > 0 && n->b.cnt.tx_deferred > 0);
+		assert_int_equal(n->a.cnt.drop_tx_full + n->b.cnt.drop_tx_full, 0);
+		if (loss_ppm == 0)
+			assert_int_equal(n->a.cnt.tcp_retransmits + n->b.cnt.tcp_retransmits, 0);
+	}
 	close_pair(n, c, s);
 	net_destroy(n);
 }
@@ -292,49 +306,69 @@ static void one_case(uint32_t loss_ppm, const char *cc, uint64_t seed)
 static void test_tcp_transfer_clean_newreno(void **state)
 {
 	(void)state;
-	one_case(0, "newreno", 1);
+	one_case(0, "newreno", 1, 0);
 }
 
 static void test_tcp_transfer_clean_cubic(void **state)
 {
 	(void)state;
-	one_case(0, "cubic", 2);
+	one_case(0, "cubic", 2, 0);
 }
 
 static void test_tcp_transfer_loss1_newreno(void **state)
 {
 	(void)state;
-	one_case(10000, "newreno", 3);
+	one_case(10000, "newreno", 3, 0);
 }
 
 static void test_tcp_transfer_loss1_cubic(void **state)
 {
 	(void)state;
-	one_case(10000, "cubic", 4);
+	one_case(10000, "cubic", 4, 0);
 }
 
 static void test_tcp_transfer_loss5_newreno(void **state)
 {
 	(void)state;
-	one_case(50000, "newreno", 5);
+	one_case(50000, "newreno", 5, 0);
 }
 
 static void test_tcp_transfer_loss5_cubic(void **state)
 {
 	(void)state;
-	one_case(50000, "cubic", 6);
+	one_case(50000, "cubic", 6, 0);
 }
 
 static void test_tcp_transfer_loss10_newreno(void **state)
 {
 	(void)state;
-	one_case(100000, "newreno", 7);
+	one_case(100000, "newreno", 7, 0);
 }
 
 static void test_tcp_transfer_loss10_cubic(void **state)
 {
 	(void)state;
-	one_case(100000, "cubic", 8);
+	one_case(100000, "cubic", 8, 0);
+}
+
+/* A transmit ring of 8 frames per poll, far below a window's worth of segments. */
+static void test_tcp_transfer_ring_full_newreno(void **state)
+{
+	(void)state;
+	one_case(0, "newreno", 9, 8);
+}
+
+static void test_tcp_transfer_ring_full_cubic(void **state)
+{
+	(void)state;
+	one_case(0, "cubic", 10, 8);
+}
+
+/* And with loss: the waits and the recovery together. */
+static void test_tcp_transfer_ring_full_loss1_cubic(void **state)
+{
+	(void)state;
+	one_case(10000, "cubic", 11, 8);
 }
 
 int main(void)
@@ -348,6 +382,9 @@ int main(void)
 		cmocka_unit_test(test_tcp_transfer_loss5_cubic),
 		cmocka_unit_test(test_tcp_transfer_loss10_newreno),
 		cmocka_unit_test(test_tcp_transfer_loss10_cubic),
+		cmocka_unit_test(test_tcp_transfer_ring_full_newreno),
+		cmocka_unit_test(test_tcp_transfer_ring_full_cubic),
+		cmocka_unit_test(test_tcp_transfer_ring_full_loss1_cubic),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,12 +22,20 @@
 #define HASH_BUCKETS 16384u
 #define EPHEMERAL_FIRST 49152u
 #define EPHEMERAL_COUNT 16384u
+#define RCV_BURSTS 4u /* receive bursts of full segments the window holds at least */
+
+uint32_t nip_tcp_mtu_mss(const struct nip_stack *s)
+{
+	return s->link->mtu > 40 ? s->link->mtu - 40u : 536u;
+}
 
 void nip_tcp_config_default(struct nip_tcp_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->rcvbuf = 256 * 1024;
+	cfg->rcvbuf_max = 4 * 1024 * 1024;
 	cfg->sndbuf = 256 * 1024;
+	cfg->sndbuf_max = 4 * 1024 * 1024;
 	cfg->rto_init = 1000000000ull; /* RFC 6298 2.1 */
 	cfg->rto_min = 200000000ull;   /* as Linux: RFC 6298's 1 s floor is too slow in a DC */
 	cfg->rto_max = 60000000000ull;
@@ -62,6 +70,7 @@ int nip_tcp_init(struct nip_stack *s)
 	}
 	t->hash_mask = HASH_BUCKETS - 1;
 	demi__list_init(&t->ack_pending);
+	demi__list_init(&t->tx_wait);
 	/* A secret start (RFC 6056 3.3.1): a restarted process must not reuse the 4-tuples of
 	 * its predecessor, whose peers may still hold them (LAST-ACK, TIME-WAIT). */
 	start = siphash_2w(s->cfg.tcp.isn_secret, 0x6570, 0) % EPHEMERAL_COUNT;
@@ -113,12 +122,15 @@ struct nip_tcp_conn *nip_tcp_conn_alloc(struct nip_stack *s)
 	c->s = s;
 	c->state = NIP_TCP_CLOSED;
 	c->rcvbuf = s->cfg.tcp.rcvbuf;
+	c->rcv_auto = s->cfg.tcp.rcvbuf_max > s->cfg.tcp.rcvbuf;
 	c->sndbuf = s->cfg.tcp.sndbuf;
+	c->snd_auto = s->cfg.tcp.sndbuf_max > s->cfg.tcp.sndbuf;
 	c->nodelay = s->cfg.tcp.nodelay;
 	c->cc_ops = s->cfg.tcp.cc;
 	c->rto = s->cfg.tcp.rto_init;
 	demi__list_init(&c->qlink);
 	demi__list_init(&c->ack_link);
+	demi__list_init(&c->tx_link);
 	nip_tcp_reass_init(&c->reass);
 	s->tcp.nconns++;
 	return c;
@@ -187,6 +199,8 @@ static void conn_release(struct nip_tcp_conn *c)
 	nip_tcp_timers_clear(c);
 	if (demi__list_linked(&c->ack_link))
 		demi__list_remove(&c->ack_link);
+	if (demi__list_linked(&c->tx_link))
+		demi__list_remove(&c->tx_link);
 	port_put(c);
 	sq_free(c);
 	rq_free(c);
@@ -503,9 +517,20 @@ int nip_tcp_connect(struct nip_tcp_conn *c, uint32_t ip, uint16_t port)
 void nip_tcp_options_init(struct nip_tcp_conn *c)
 {
 	const struct nip_tcp_config *cfg = &c->s->cfg.tcp;
+	uint32_t most, floor;
 	uint8_t shift = 0;
 
-	while (shift < 14 && (c->rcvbuf >> shift) > 65535)
+	if (c->rcv_auto) {
+		/* Both ends move frames in bursts: a window shorter than a few bursts of full
+		 * segments stalls the sender between them (at MTU 9000 a burst is 288 KiB). */
+		floor = RCV_BURSTS * NIP_RX_BURST * nip_tcp_mtu_mss(c->s);
+		if (c->rcvbuf < floor)
+			c->rcvbuf = floor < cfg->rcvbuf_max ? floor : cfg->rcvbuf_max;
+	}
+	/* Autotuning may grow the buffer to rcvbuf_max: the shift, fixed now, must reach it. */
+	most = c->rcv_auto && cfg->rcvbuf_max > c->rcvbuf ? cfg->rcvbuf_max : c->rcvbuf;
+
+	while (shift < 14 && (most >> shift) > 65535)
 		shift++;
 	c->rcv_wscale = cfg->wscale ? shift : 0;
 	c->ws_ok = cfg->wscale;
@@ -518,7 +543,7 @@ void nip_tcp_options_init(struct nip_tcp_conn *c)
 void nip_tcp_established(struct nip_tcp_conn *c)
 {
 	struct nip_stack *s = c->s;
-	uint32_t mtu_mss = s->link->mtu > 40 ? s->link->mtu - 40u : 536u;
+	uint32_t mtu_mss = nip_tcp_mtu_mss(s);
 	uint32_t mss = c->peer_mss < mtu_mss ? c->peer_mss : mtu_mss;
 
 	/* Every segment carries 12 bytes of timestamps when they are on (RFC 7323 3.2). */
@@ -596,6 +621,40 @@ void nip_tcp_sq_ack(struct nip_tcp_conn *c, uint32_t acked)
 	}
 }
 
+/*
+ * Receive autotuning (after Linux's dynamic right-sizing). A window of rcvbuf caps a flow at
+ * rcvbuf per round trip, so a flow whose application drains more than half the buffer in a
+ * round trip (the smoothed RTT, from the handshake if we only receive) gets a buffer of
+ * twice what it drained, up to tcp_rcvbuf_max. A slow reader, or a fast one on a short path
+ * (a microsecond round trip needs little window), never grows its buffer: a larger one would
+ * only spread the data over more cache. The buffer never shrinks (the window's right edge
+ * may not move left); the pop path's window update announces the larger window.
+ */
+static void rcv_autotune(struct nip_tcp_conn *c, uint32_t popped)
+{
+	uint64_t now = nip_now(c->s);
+	uint64_t want;
+
+	c->rcv_epoch_bytes += popped;
+	if (c->rcv_epoch_t0 == 0 || c->srtt == 0) {
+		c->rcv_epoch_t0 = now;
+		c->rcv_epoch_bytes = 0;
+		return;
+	}
+	if (now - c->rcv_epoch_t0 < c->srtt)
+		return;
+	want = 2ull * c->rcv_epoch_bytes;
+	if (c->rcv_epoch_bytes > c->rcvbuf / 2 && want > c->rcvbuf &&
+	    c->rcvbuf < c->s->cfg.tcp.rcvbuf_max) {
+		uint32_t max = c->s->cfg.tcp.rcvbuf_max;
+
+		c->rcvbuf = want < max ? (uint32_t)want : max;
+		c->s->cnt.tcp_rcvbuf_grown++;
+	}
+	c->rcv_epoch_t0 = now;
+	c->rcv_epoch_bytes = 0;
+}
+
 struct demi__buf *nip_tcp_recv(struct nip_tcp_conn *c, int *status)
 {
 	struct demi__buf *b = demi__buf_fifo_pop(&c->rq);
@@ -610,6 +669,8 @@ struct demi__buf *nip_tcp_recv(struct nip_tcp_conn *c, int *status)
 	}
 	c->rq_bytes -= b->len;
 	c->rq_mem -= b->cap;
+	if (c->rcv_auto)
+		rcv_autotune(c, b->len);
 	/* Tell the peer when the window opened by a useful amount past what it was told
 	 * (RFC 9293 3.8.6.2.2): it may have stopped sending. */
 	if (c->state >= NIP_TCP_ESTABLISHED && c->state != NIP_TCP_TIME_WAIT) {
@@ -703,10 +764,13 @@ int nip_tcp_setsockopt(struct nip_tcp_conn *c, int level, int name, const void *
 			return -EINVAL;
 		/* The window shift is fixed by the SYN: a larger buffer set later is only
 		 * advertised as far as that shift allows. */
-		if (name == SO_RCVBUF)
+		if (name == SO_RCVBUF) {
 			c->rcvbuf = (uint32_t)v;
-		else
+			c->rcv_auto = false; /* the application's choice, as on Linux */
+		} else {
 			c->sndbuf = (uint32_t)v;
+			c->snd_auto = false;
+		}
 		if (name == SO_SNDBUF && nip_tcp_writable(c))
 			nip_tcp_notify(c, NIP_TCP_EV_WRITABLE);
 		return 0;
@@ -761,6 +825,19 @@ void nip_tcp_flush_acks(struct nip_stack *s)
 		demi__list_remove(n);
 		if (c->segs_unacked && c->state != NIP_TCP_CLOSED)
 			nip_tcp_send_ack(c);
+	}
+}
+
+void nip_tcp_tx_resume(struct nip_stack *s)
+{
+	struct demi__list *n;
+
+	/* nip_tcp_output puts a connection back on the list if the ring fills again. */
+	while ((n = demi__list_front(&s->tcp.tx_wait)) && nip_link_tx_ready(s)) {
+		struct nip_tcp_conn *c = demi__container_of(n, struct nip_tcp_conn, tx_link);
+
+		demi__list_remove(n);
+		nip_tcp_output(c);
 	}
 }
 

@@ -70,6 +70,8 @@ enum nip_tcp_timer {
 /* Configuration of the stack's TCP (nip_stack_config.tcp); times in ns. */
 struct nip_tcp_config {
 	uint32_t rcvbuf, sndbuf; /* default socket buffer sizes, bytes */
+	uint32_t rcvbuf_max;	 /* receive autotuning grows rcvbuf up to this; <= rcvbuf: off */
+	uint32_t sndbuf_max;	 /* send autotuning grows sndbuf up to this; <= sndbuf: off */
 	uint64_t rto_init, rto_min, rto_max;
 	uint32_t max_retries; /* retransmissions of one segment before ETIMEDOUT */
 	uint32_t syn_retries;
@@ -131,6 +133,7 @@ struct nip_tcp_conn {
 	uint32_t sq_cur_seq;	      /* sequence number of sq_cur->data */
 	uint32_t sq_bytes;	      /* bytes in the queue, SYN/FIN excluded */
 	uint32_t sndbuf;
+	bool snd_auto; /* send autotuning (tcp_input.c), off once the application sets SO_SNDBUF */
 	bool fin_queued; /* close asked: FIN after the queued data */
 	bool fin_sent;
 	uint32_t fin_seq;
@@ -141,6 +144,11 @@ struct nip_tcp_conn {
 	uint8_t rcv_wscale; /* our shift */
 	uint16_t peer_mss;
 	uint32_t rcvbuf;
+	/* Receive autotuning (tcp.c: rcv_autotune), off once the application sets SO_RCVBUF:
+	 * bytes popped since the measurement began at rcv_epoch_t0. */
+	bool rcv_auto;
+	uint32_t rcv_epoch_bytes;
+	uint64_t rcv_epoch_t0;
 	struct demi__buf_fifo rq; /* in-order data for pops */
 	uint32_t rq_bytes;
 	uint64_t rq_mem;   /* sum of cap of queued buffers (memory bound) */
@@ -151,6 +159,7 @@ struct nip_tcp_conn {
 	uint32_t segs_unacked;	    /* full segments received since our last ACK */
 	bool ack_now;		    /* send an ACK at the end of this input */
 	struct demi__list ack_link; /* on the stack's ack_pending list (ACK at the end of poll) */
+	struct demi__list tx_link;  /* on the stack's tx_wait list (device ring was full) */
 	uint8_t quickacks; /* ACK at once this many more segments (start of a connection) */
 
 	/* Options. */
@@ -215,11 +224,15 @@ struct nip_tcp_stack {
 	/* Connections owed an ACK for in-order data: sent once the received burst has been
 	 * processed (one ACK per burst and connection instead of one per two segments). */
 	struct demi__list ack_pending;
+	/* Connections that had segments to send when the device's ring was full. */
+	struct demi__list tx_wait;
 };
 
 /* Defaults: 256 KiB buffers, RTO 1 s initial / 200 ms min / 60 s max, 15 retries, 6 SYN retries,
  * delayed ACK 20 ms, MSL 30 s, keepalive 2 h / 75 s / 9, NewReno, all options on. */
 void nip_tcp_config_default(struct nip_tcp_config *cfg);
+/* The MSS the link's MTU allows (our receive segments are no larger). */
+uint32_t nip_tcp_mtu_mss(const struct nip_stack *s);
 int nip_tcp_init(struct nip_stack *s);
 void nip_tcp_fini(struct nip_stack *s);
 /* Runs due timers. Returns how many fired. */
@@ -227,6 +240,9 @@ int nip_tcp_poll(struct nip_stack *s, uint64_t now);
 /* Sends the ACKs deferred while a burst of segments was processed (nip_stack_poll calls it
  * after each burst). */
 void nip_tcp_flush_acks(struct nip_stack *s);
+/* Lets the connections that stopped at a full device ring send again, while it has room
+ * (nip_stack_poll calls it after each burst). */
+void nip_tcp_tx_resume(struct nip_stack *s);
 /* A TCP segment (the IP payload) arrived in frame (consumed). */
 void nip_tcp_input(struct nip_stack *s, struct demi__buf *frame, const uint8_t *seg, size_t len,
 		   uint32_t src, uint32_t dst);

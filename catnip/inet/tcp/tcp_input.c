@@ -156,6 +156,25 @@ static void dup_ack(struct nip_tcp_conn *c)
 		enter_recovery(c);
 }
 
+/*
+ * Send autotuning: a send queue shorter than what the network takes in one round trip leaves
+ * the connection idle between the application's pushes, so while the application has not
+ * set SO_SNDBUF the queue's limit follows twice the smaller of cwnd and the peer's window,
+ * up to tcp_sndbuf_max (Linux sizes its send buffer from cwnd the same way). The queue
+ * holds the application's own buffers (zero copy), so this bounds how much it may have in
+ * flight, not memory we allocate. It never shrinks.
+ */
+static void snd_autotune(struct nip_tcp_conn *c)
+{
+	uint64_t want = 2ull * min32(c->cc.cwnd, c->snd_wnd);
+	uint32_t max = c->s->cfg.tcp.sndbuf_max;
+
+	if (want > c->sndbuf && c->sndbuf < max) {
+		c->sndbuf = want < max ? (uint32_t)want : max;
+		c->s->cnt.tcp_sndbuf_grown++;
+	}
+}
+
 static void new_ack(struct nip_tcp_conn *c, uint32_t ack, uint32_t ts_rtt)
 {
 	struct nip_stack *s = c->s;
@@ -204,6 +223,8 @@ static void new_ack(struct nip_tcp_conn *c, uint32_t ack, uint32_t ts_rtt)
 		nip_tcp_timer_clear(c, NIP_TCPT_RTO);
 	else
 		nip_tcp_rto_arm(c); /* RFC 6298 5.3 */
+	if (c->snd_auto)
+		snd_autotune(c);
 	if (!was_writable && nip_tcp_writable(c))
 		nip_tcp_notify(c, NIP_TCP_EV_WRITABLE);
 }

@@ -71,7 +71,9 @@ void nip_tcp_listen_input(struct nip_tcp_conn *l, const struct nip_tcp_seg *seg,
 	c->remote_ip = src;
 	c->remote_port = seg->sport;
 	c->rcvbuf = l->rcvbuf;
+	c->rcv_auto = l->rcv_auto;
 	c->sndbuf = l->sndbuf;
+	c->snd_auto = l->snd_auto;
 	c->nodelay = l->nodelay;
 	c->keepalive = l->keepalive;
 	c->linger_zero = l->linger_zero;

@@ -385,6 +385,12 @@ void nip_tcp_output(struct nip_tcp_conn *c)
 		bool fin;
 		uint8_t flags = NIP_TCP_ACK;
 
+		/* The device's ring is full: wait for room rather than lose the segment. */
+		if (!nip_link_tx_ready(s)) {
+			if (!demi__list_linked(&c->tx_link))
+				demi__list_push_back(&s->tcp.tx_wait, &c->tx_link);
+			break;
+		}
 		if (c->in_recovery && c->sack_ok && cwnd >= fl + c->mss && send_lost(c))
 			continue;
 		end = c->snd_una + c->sq_bytes;
