@@ -1543,6 +1543,45 @@ static void test_tcp_script_receive_window_fills(void **state)
 	sc_destroy(sc);
 }
 
+/* With timestamps, the ACK of a retransmission echoes it: a round trip below the 1 ms tick
+ * ends the backoff (RFC 7323 4), where without them (above) Karn keeps it. */
+static void test_tcp_script_rto_backoff_ends_on_echo(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = sc_active_open(sc, &sc_all_opts);
+	struct sc_seg *g;
+	uint64_t t;
+
+	(void)state;
+	/* A clean sample of 100 us: the RTO is the 200 ms floor. */
+	assert_int_equal(sc_push(sc, c, 100), 0);
+	EXPECT(sc, A | P, 1, 1, 100, 0);
+	sc_wait(sc, 100 * US);
+	sc_send(sc, A, 1, 101, 0);
+	assert_int_equal(c->rto, 200 * MS);
+	/* Two timeouts: 200 then 400 ms; the RTO is 800 ms now. */
+	assert_int_equal(sc_push(sc, c, 100), 0);
+	t = EXPECT(sc, A | P, 101, 1, 100, 0)->t;
+	g = EXPECT(sc, A | P, 101, 1, 100, 1 * SEC);
+	assert_int_equal(g->t - t, 200 * MS);
+	t = g->t;
+	g = EXPECT(sc, A | P, 101, 1, 100, 1 * SEC);
+	assert_int_equal(g->t - t, 400 * MS);
+	assert_int_equal(c->rto, 800 * MS);
+	/* The retransmission is acknowledged 100 us later, echoing its TSval. */
+	sc_wait(sc, 100 * US);
+	sc_send(sc, A, 1, 201, 0);
+	assert_int_equal(c->rto, 200 * MS);
+	/* The next loss times out after 200 ms again, not 800. */
+	assert_int_equal(sc_push(sc, c, 100), 0);
+	t = EXPECT(sc, A | P, 201, 1, 100, 0)->t;
+	g = EXPECT(sc, A | P, 201, 1, 100, 1 * SEC);
+	assert_int_equal(g->t - t, 200 * MS);
+	sc_send(sc, A, 1, 301, 0);
+	close_clean(sc, c, 301, 1);
+	sc_destroy(sc);
+}
+
 /* ---- receive autotuning ---- */
 
 /* Ends c with a reset (SO_LINGER 0) and drops what it sent. */
@@ -1701,6 +1740,7 @@ int main(void)
 		cmocka_unit_test(test_tcp_script_time_wait_reuse),
 		cmocka_unit_test(test_tcp_script_fin_retransmit_with_data),
 		cmocka_unit_test(test_tcp_script_receive_window_fills),
+		cmocka_unit_test(test_tcp_script_rto_backoff_ends_on_echo),
 		cmocka_unit_test(test_tcp_script_rcvbuf_autotune_grows),
 		cmocka_unit_test(test_tcp_script_rcvbuf_autotune_respects_app),
 	};

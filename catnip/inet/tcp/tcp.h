@@ -361,6 +361,8 @@ void nip_tcp_timer_clear(struct nip_tcp_conn *c, enum nip_tcp_timer t);
 void nip_tcp_timers_clear(struct nip_tcp_conn *c);
 void nip_tcp_rto_arm(struct nip_tcp_conn *c); /* (re)starts the RTO at now + rto */
 void nip_tcp_rtt_sample(struct nip_tcp_conn *c, uint64_t rtt);
+/* The RTO from the smoothed RTT again, without the backoff of earlier timeouts. */
+void nip_tcp_rto_reset(struct nip_tcp_conn *c);
 void nip_tcp_heap_fini(struct nip_stack *s);
 
 #endif

@@ -175,6 +175,9 @@ static void snd_autotune(struct nip_tcp_conn *c)
 	}
 }
 
+/* ts_rtt: the round trip the echoed timestamp measures, in its 1 ms ticks, or NO_ECHO. */
+#define NO_ECHO UINT32_MAX
+
 static void new_ack(struct nip_tcp_conn *c, uint32_t ack, uint32_t ts_rtt)
 {
 	struct nip_stack *s = c->s;
@@ -189,6 +192,12 @@ static void new_ack(struct nip_tcp_conn *c, uint32_t ack, uint32_t ts_rtt)
 	if (ts_rtt >= 2 && ts_rtt < 60000) { /* beyond a minute: a bogus echo */
 		nip_tcp_rtt_sample(c, (uint64_t)ts_rtt * 1000000u);
 		c->rtt_start = 0;
+	} else if (ts_rtt < 2 && c->retries) {
+		/* The echo proves a round trip shorter than the timestamp clock resolves, and an
+		 * echo is valid for retransmitted data too (RFC 7323 4): the path works again, so
+		 * the backed-off RTO (RFC 6298 5.5) ends here, not at the next segment timed
+		 * without retransmission, which heavy loss can put off for many timeouts. */
+		nip_tcp_rto_reset(c);
 	} else if (c->rtt_start && nip_seq_gt(ack, c->rtt_seq)) {
 		nip_tcp_rtt_sample(c, nip_now(s) - c->rtt_start);
 		c->rtt_start = 0;
@@ -282,7 +291,7 @@ static int ack_input(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg)
 		new_ack(c, ack,
 			c->ts_ok && seg->opt.has_ts && seg->opt.tsecr
 				? nip_tcp_tsval(c) - seg->opt.tsecr
-				: 0);
+				: NO_ECHO);
 	else if (ack == c->snd_una && c->snd_max != c->snd_una && (sack_news || pure_dup))
 		dup_ack(c);
 	/* Window update (RFC 9293 3.10.7.4, SND.WL1/SND.WL2 rule). */

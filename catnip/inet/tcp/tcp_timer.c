@@ -170,6 +170,12 @@ void nip_tcp_rtt_sample(struct nip_tcp_conn *c, uint64_t r)
 	c->rto = clamp_rto(c->s, c->srtt + 4 * c->rttvar);
 }
 
+void nip_tcp_rto_reset(struct nip_tcp_conn *c)
+{
+	if (c->srtt)
+		c->rto = clamp_rto(c->s, c->srtt + 4 * c->rttvar);
+}
+
 /* Returns true when the connection ended (c may be freed). */
 static bool rto_fire(struct nip_tcp_conn *c)
 {
