@@ -287,7 +287,7 @@ static void log_counters(const struct nip_counters *c, struct nip_dpdk *dev)
 	DEMI_INFO(
 		"catnip: tcp rx %llu tx %llu segments, %llu/%llu payload bytes; opens active "
 		"%llu passive %llu; retransmits %llu (fast %llu, timeouts %llu), conn timeouts "
-		"%llu; rst sent %llu rcvd %llu; challenge acks %llu; buffers grown rcv %llu snd %llu; drops: bad %llu no-conn %llu "
+		"%llu; rst sent %llu rcvd %llu; challenge acks %llu; buffers grown rcv %llu snd %llu; tail loss probes %llu (repairs %llu); drops: bad %llu no-conn %llu "
 		"window %llu paws %llu ack %llu rcv-mem %llu syn-queue %llu accept-queue %llu "
 		"after-close %llu",
 		(unsigned long long)c->tcp_rx, (unsigned long long)c->tcp_tx,
@@ -297,7 +297,8 @@ static void log_counters(const struct nip_counters *c, struct nip_dpdk *dev)
 		(unsigned long long)c->tcp_rto_timeouts, (unsigned long long)c->tcp_timeouts,
 		(unsigned long long)c->tcp_rst_sent, (unsigned long long)c->tcp_rst_rcvd,
 		(unsigned long long)c->tcp_challenge_acks, (unsigned long long)c->tcp_rcvbuf_grown,
-		(unsigned long long)c->tcp_sndbuf_grown,
+		(unsigned long long)c->tcp_sndbuf_grown, (unsigned long long)c->tcp_tlp_probes,
+		(unsigned long long)c->tcp_tlp_repairs,
 		(unsigned long long)(c->drop_tcp_bad[1] + c->drop_tcp_bad[2] + c->drop_tcp_bad[3] +
 				     c->drop_tcp_bad[4]),
 		(unsigned long long)c->drop_tcp_no_conn,

@@ -48,6 +48,7 @@ struct nip_counters {
 	uint64_t drop_tcp_after_close; /* data for a closed connection: answered with RST */
 	uint64_t tcp_rst_sent, tcp_rst_rcvd, tcp_challenge_acks, tcp_challenge_limited;
 	uint64_t tcp_rcvbuf_grown, tcp_sndbuf_grown; /* autotuning steps */
+	uint64_t tcp_tlp_probes, tcp_tlp_repairs;    /* tail loss probes; losses they repaired */
 	uint64_t tcp_retransmits, tcp_fast_retransmits, tcp_rto_timeouts, tcp_timeouts;
 	uint64_t tcp_zero_window_probes, tcp_keepalive_probes, tcp_delayed_acks;
 	uint64_t tcp_active_opens, tcp_passive_opens, tcp_ooo_segs;

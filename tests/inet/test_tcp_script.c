@@ -1582,6 +1582,119 @@ static void test_tcp_script_rto_backoff_ends_on_echo(void **state)
 	sc_destroy(sc);
 }
 
+/* ---- tail loss probe (RFC 8985 7) ---- */
+
+/* Gives c (timestamps and SACK on) a smoothed RTT of exactly 10 ms; its next byte is 101. */
+static void rtt_10ms(struct sc *sc, struct nip_tcp_conn *c)
+{
+	assert_int_equal(sc_push(sc, c, 100), 0);
+	EXPECT(sc, A | P, 1, 1, 100, 0);
+	sc_wait(sc, 10 * MS);
+	sc_send(sc, A, 1, 101, 0);
+	assert_int_equal(c->srtt, 10 * MS);
+}
+
+/* The ACKs of a flight are lost: 2 SRTT after it, the last segment again (not the RTO at
+ * 200 ms); its ACK covers everything, and the repair gets the loss response once. */
+static void test_tcp_script_tlp_probe_repairs_tail(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = sc_active_open(sc, &sc_all_opts);
+	const uint32_t M = 1448;
+	struct sc_seg *g;
+	uint32_t cwnd;
+	uint64_t t;
+
+	(void)state;
+	rtt_10ms(sc, c);
+	assert_int_equal(sc_push(sc, c, 4 * M), 0);
+	t = EXPECT(sc, A, 101, 1, M, 0)->t;
+	for (uint32_t i = 1; i < 4; i++)
+		EXPECT(sc, A, 101 + i * M, 1, M, 0);
+	g = EXPECT(sc, A, 101 + 3 * M, 1, M, 1 * SEC);
+	assert_int_equal(g->t - t, 20 * MS);
+	assert_int_equal(sc->s.cnt.tcp_tlp_probes, 1);
+	cwnd = c->cc.cwnd;
+	sack_ack(sc, 101 + 4 * M, 0, NULL);
+	assert_int_equal(sc->s.cnt.tcp_tlp_repairs, 1);
+	assert_true(c->cc.cwnd < cwnd);
+	assert_int_equal(sc->s.cnt.tcp_rto_timeouts, 0);
+	EXPECT_NOTHING(sc, 2 * SEC); /* nothing in flight: no probe, no timeout */
+	close_clean(sc, c, 101 + 4 * M, 1);
+	sc_destroy(sc);
+}
+
+/* A whole flight is lost: the probe (the last segment) is SACKed, which marks the three
+ * before it lost at once, and SACK recovery resends them without waiting for the RTO. */
+static void test_tcp_script_tlp_sack_starts_recovery(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = sc_active_open(sc, &sc_all_opts);
+	const uint32_t M = 1448;
+	uint32_t b[2];
+	uint64_t t;
+
+#define SEG(i) (101 + (i)*M)
+	(void)state;
+	rtt_10ms(sc, c);
+	assert_int_equal(sc_push(sc, c, 4 * M), 0);
+	t = EXPECT(sc, A, SEG(0), 1, M, 0)->t;
+	for (uint32_t i = 1; i < 4; i++)
+		EXPECT(sc, A, SEG(i), 1, M, 0);
+	assert_int_equal(EXPECT(sc, A, SEG(3), 1, M, 1 * SEC)->t - t, 20 * MS);
+	/* 10 ms later the probe's SACK: 0, 1, 2 are lost (sent 2 SRTT before it). */
+	sc_wait(sc, 10 * MS);
+	b[0] = SEG(3), b[1] = SEG(4);
+	sack_ack(sc, SEG(0), 1, b);
+	assert_true(c->in_recovery);
+	EXPECT(sc, A, SEG(0), 1, M, 0);
+	EXPECT(sc, A, SEG(1), 1, M, 0);
+	sc_wait(sc, 10 * MS);
+	sack_ack(sc, SEG(2), 1, b);
+	EXPECT(sc, A, SEG(2), 1, M, 0);
+	sc_wait(sc, 10 * MS);
+	sack_ack(sc, SEG(4), 0, NULL);
+	assert_false(c->in_recovery);
+	assert_int_equal(sc->s.cnt.tcp_rto_timeouts, 0);
+	assert_int_equal(sc->s.cnt.tcp_retransmits, 4); /* the probe and the three holes */
+	close_clean(sc, c, SEG(4), 1);
+	sc_destroy(sc);
+#undef SEG
+}
+
+/* No probe for a single segment in flight before the RTO (the peer may delay its ACK by up to
+ * 200 ms: RFC 8985 7.2), nor without SACK. */
+static void test_tcp_script_tlp_not_when_it_cannot_help(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = sc_active_open(sc, &sc_all_opts);
+	uint64_t t;
+
+	(void)state;
+	rtt_10ms(sc, c);
+	assert_int_equal(sc_push(sc, c, 100), 0);
+	t = EXPECT(sc, A | P, 101, 1, 100, 0)->t;
+	assert_int_equal(EXPECT(sc, A | P, 101, 1, 100, 1 * SEC)->t - t, 200 * MS); /* the RTO */
+	assert_int_equal(sc->s.cnt.tcp_tlp_probes, 0);
+	sc_send(sc, A, 1, 201, 0);
+	close_clean(sc, c, 201, 1);
+	sc_destroy(sc);
+
+	sc = sc_create(NULL);
+	c = sc_active_open(sc, &(struct sc_syn_opts){.mss = true, .mss_val = 1460, .ts = true});
+	rtt_10ms(sc, c);
+	assert_int_equal(sc_push(sc, c, 4 * 1448), 0);
+	t = EXPECT(sc, A, 101, 1, 1448, 0)->t;
+	for (uint32_t i = 1; i < 4; i++)
+		EXPECT(sc, A, 101 + i * 1448, 1, 1448, 0);
+	assert_int_equal(EXPECT(sc, A, 101, 1, 1448, 1 * SEC)->t - t, 200 * MS); /* the RTO */
+	assert_int_equal(sc->s.cnt.tcp_tlp_probes, 0);
+	sc_send(sc, A, 1, 101 + 4 * 1448, 0);
+	sc_flush(sc);
+	close_clean(sc, c, 101 + 4 * 1448, 1);
+	sc_destroy(sc);
+}
+
 /* ---- receive autotuning ---- */
 
 /* Ends c with a reset (SO_LINGER 0) and drops what it sent. */
@@ -1741,6 +1854,9 @@ int main(void)
 		cmocka_unit_test(test_tcp_script_fin_retransmit_with_data),
 		cmocka_unit_test(test_tcp_script_receive_window_fills),
 		cmocka_unit_test(test_tcp_script_rto_backoff_ends_on_echo),
+		cmocka_unit_test(test_tcp_script_tlp_probe_repairs_tail),
+		cmocka_unit_test(test_tcp_script_tlp_sack_starts_recovery),
+		cmocka_unit_test(test_tcp_script_tlp_not_when_it_cannot_help),
 		cmocka_unit_test(test_tcp_script_rcvbuf_autotune_grows),
 		cmocka_unit_test(test_tcp_script_rcvbuf_autotune_respects_app),
 	};

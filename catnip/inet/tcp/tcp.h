@@ -64,6 +64,7 @@ enum nip_tcp_timer {
 	NIP_TCPT_DELACK,
 	NIP_TCPT_KEEPALIVE,
 	NIP_TCPT_2MSL, /* TIME_WAIT, and FIN_WAIT_2 of a closed connection */
+	NIP_TCPT_PTO,  /* tail loss probe (RFC 8985 7), before the RTO */
 	NIP_TCPT_N,
 };
 
@@ -101,6 +102,10 @@ struct nip_tcp_scoreboard {
 	struct nip_tcp_sack_block r[NIP_TCP_SCOREBOARD];
 	uint8_t n;
 	uint32_t sacked; /* bytes in r[] */
+	/* Holes below this are lost whatever is SACKed above them (set by a delivered tail
+	 * loss probe, see tcp_timer.c); meaningful while lost_below_set. */
+	uint32_t lost_below;
+	bool lost_below_set;
 };
 
 struct nip_tcp_listener;
@@ -173,6 +178,9 @@ struct nip_tcp_conn {
 
 	/* RTT and retransmission (RFC 6298). */
 	uint64_t srtt, rttvar, rto; /* ns; srtt 0 = no sample yet */
+	uint32_t tlp_end;	    /* snd_max when a tail loss probe went out; 0 = none pending */
+	uint32_t tlp_seq;	    /* the probe's first byte */
+	bool tlp_rxt;		    /* that probe was a retransmission */
 	uint32_t rtt_seq;	    /* timing this sequence number (no timestamps) */
 	uint64_t rtt_start;	    /* 0 = not timing */
 	uint32_t retries;	    /* consecutive timeouts */
@@ -346,6 +354,8 @@ void nip_tcp_sb_update(struct nip_tcp_scoreboard *sb, const struct nip_tcp_sack_
 		       uint32_t snd_una, uint32_t snd_max);
 /* Forgets what lies below snd_una. */
 void nip_tcp_sb_advance(struct nip_tcp_scoreboard *sb, uint32_t snd_una);
+/* Whether seq lies in a SACKed range. */
+bool nip_tcp_sb_sacked(const struct nip_tcp_scoreboard *sb, uint32_t seq);
 /* Highest SACKed sequence (end of the last range), or snd_una when none. */
 uint32_t nip_tcp_sb_high(const struct nip_tcp_scoreboard *sb, uint32_t snd_una);
 /* The first lost byte range at or after from: false when none. */
@@ -363,6 +373,12 @@ void nip_tcp_rto_arm(struct nip_tcp_conn *c); /* (re)starts the RTO at now + rto
 void nip_tcp_rtt_sample(struct nip_tcp_conn *c, uint64_t rtt);
 /* The RTO from the smoothed RTT again, without the backoff of earlier timeouts. */
 void nip_tcp_rto_reset(struct nip_tcp_conn *c);
+/* Arms the tail loss probe if it applies now, clears it otherwise (tcp_timer.c). */
+void nip_tcp_pto_arm(struct nip_tcp_conn *c);
+/* An ACK reached ack: ends the probe's episode, with the loss response if it repaired one. */
+void nip_tcp_tlp_acked(struct nip_tcp_conn *c, uint32_t ack, uint32_t flight);
+/* After a SACK update: if the probe was delivered, what was sent before it is lost. */
+void nip_tcp_tlp_sacked(struct nip_tcp_conn *c);
 void nip_tcp_heap_fini(struct nip_stack *s);
 
 #endif

@@ -111,6 +111,8 @@ static void enter_recovery(struct nip_tcp_conn *c)
 
 	c->in_recovery = true;
 	c->recover = c->snd_max;
+	c->tlp_end = 0; /* recovery takes over from a probe's episode */
+	nip_tcp_timer_clear(c, NIP_TCPT_PTO);
 	c->cc_ops->on_enter_recovery(&c->cc, c->snd_nxt - c->snd_una, nip_now(s));
 	c->rtt_start = 0; /* Karn: no sample across a retransmission */
 	/* Fast retransmit of the first unacknowledged segment (RFC 5681 3.2 step 4). */
@@ -228,10 +230,12 @@ static void new_ack(struct nip_tcp_conn *c, uint32_t ack, uint32_t ts_rtt)
 		c->dupacks = 0;
 		c->cc_ops->on_ack(&c->cc, acked, flight, c->srtt, nip_now(s));
 	}
+	nip_tcp_tlp_acked(c, ack, flight);
 	if (c->snd_una == c->snd_max)
 		nip_tcp_timer_clear(c, NIP_TCPT_RTO);
 	else
 		nip_tcp_rto_arm(c); /* RFC 6298 5.3 */
+	nip_tcp_pto_arm(c);
 	if (c->snd_auto)
 		snd_autotune(c);
 	if (!was_writable && nip_tcp_writable(c))
@@ -284,8 +288,10 @@ static int ack_input(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg)
 
 		nip_tcp_sb_update(&c->sb, seg->opt.sack, seg->opt.nsack, c->snd_una, c->snd_max);
 		sack_news = c->sb.sacked > sacked;
-		if (sack_news)
+		if (sack_news) {
 			detect_lost_retransmit(c);
+			nip_tcp_tlp_sacked(c);
+		}
 	}
 	if (nip_seq_gt(ack, c->snd_una))
 		new_ack(c, ack,

@@ -368,6 +368,7 @@ void nip_tcp_output(struct nip_tcp_conn *c)
 {
 	struct nip_stack *s = c->s;
 	uint32_t end, unsent;
+	bool sent = false;
 
 	if (!can_send(c)) {
 		if (c->ack_now && c->state != NIP_TCP_CLOSED && c->state != NIP_TCP_LISTEN &&
@@ -418,6 +419,7 @@ void nip_tcp_output(struct nip_tcp_conn *c)
 		start_timing(c, c->snd_nxt);
 		if (send_segment(c, c->snd_nxt, len, flags) < 0)
 			break;
+		sent = true;
 		if (nip_seq_lt(c->snd_nxt, c->snd_max))
 			s->cnt.tcp_retransmits++;
 		c->snd_nxt += len;
@@ -433,6 +435,8 @@ void nip_tcp_output(struct nip_tcp_conn *c)
 		if (fin)
 			break;
 	}
+	if (sent)
+		nip_tcp_pto_arm(c); /* 2 SRTT after the last transmission (RFC 8985 7.2) */
 	end = c->snd_una + c->sq_bytes;
 	unsent = nip_seq_gt(end, c->snd_nxt) ? end - c->snd_nxt : 0;
 	/* Data waits and nothing is in flight to bring an ACK: the peer's window (zero, or too

@@ -5,6 +5,9 @@
  * them. A hole (a range not SACKed below the highest SACKed byte) counts as lost when more
  * than (DupThresh - 1) * SMSS bytes are SACKed above it (IsLost, DupThresh = 3).
  *
+ * A delivered tail loss probe marks every hole below it lost at once (lost_below), as RACK's
+ * time rule would (RFC 8985 6.2: sent more than a round trip before a delivered segment).
+ *
  * Bounded: at most NIP_TCP_SCOREBOARD ranges; when full, the highest range is forgotten
  * (the peer repeats it; the lowest holes matter most to recovery).
  */
@@ -15,6 +18,7 @@ void nip_tcp_sb_clear(struct nip_tcp_scoreboard *sb)
 {
 	sb->n = 0;
 	sb->sacked = 0;
+	sb->lost_below_set = false;
 }
 
 static void recount(struct nip_tcp_scoreboard *sb)
@@ -89,6 +93,22 @@ void nip_tcp_sb_advance(struct nip_tcp_scoreboard *sb, uint32_t snd_una)
 	}
 	sb->n = (uint8_t)k;
 	recount(sb);
+	if (sb->lost_below_set && nip_seq_leq(sb->lost_below, snd_una))
+		sb->lost_below_set = false;
+}
+
+bool nip_tcp_sb_sacked(const struct nip_tcp_scoreboard *sb, uint32_t seq)
+{
+	for (int i = 0; i < sb->n; i++)
+		if (nip_seq_leq(sb->r[i].start, seq) && nip_seq_lt(seq, sb->r[i].end))
+			return true;
+	return false;
+}
+
+/* Whether the hole starting at hs is lost by the probe's rule. */
+static bool below_probe(const struct nip_tcp_scoreboard *sb, uint32_t hs)
+{
+	return sb->lost_below_set && nip_seq_lt(hs, sb->lost_below);
 }
 
 uint32_t nip_tcp_sb_high(const struct nip_tcp_scoreboard *sb, uint32_t snd_una)
@@ -105,7 +125,7 @@ bool nip_tcp_sb_next_lost(const struct nip_tcp_scoreboard *sb, uint32_t snd_una,
 	for (int i = 0; i < sb->n; i++) {
 		uint32_t hs = i ? sb->r[i - 1].end : snd_una, he = sb->r[i].start;
 
-		if (above <= 2 * mss)
+		if (above <= 2 * mss && !below_probe(sb, hs))
 			return false; /* less SACKed above every later hole too */
 		if (nip_seq_lt(hs, he) && nip_seq_lt(from, he)) {
 			hs = nip_seq_max(hs, from);
@@ -123,9 +143,11 @@ uint32_t nip_tcp_sb_lost_bytes(const struct nip_tcp_scoreboard *sb, uint32_t snd
 {
 	uint32_t above = sb->sacked, lost = 0;
 
-	for (int i = 0; i < sb->n && above > 2 * mss; i++) {
+	for (int i = 0; i < sb->n; i++) {
 		uint32_t hs = i ? sb->r[i - 1].end : snd_una, he = sb->r[i].start;
 
+		if (above <= 2 * mss && !below_probe(sb, hs))
+			break;
 		hs = nip_seq_max(hs, from);
 		if (nip_seq_lt(hs, he))
 			lost += he - hs;

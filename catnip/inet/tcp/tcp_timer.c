@@ -176,6 +176,106 @@ void nip_tcp_rto_reset(struct nip_tcp_conn *c)
 		c->rto = clamp_rto(c->s, c->srtt + 4 * c->rttvar);
 }
 
+/*
+ * Tail loss probe (RFC 8985 7). When the last segments of a flight are lost, no duplicate ACK
+ * comes back and only the RTO (200 ms at least, thousands of datacenter round trips) would
+ * notice. So while data is in flight, outside recovery, with SACK and an RTT sample, a probe
+ * is due 2 SRTT after the last transmission or ACK (plus the worst-case delayed ACK when a
+ * single segment is out, whose ACK the peer may hold back): one new segment if the windows
+ * allow, else the last segment again. Its ACK, with SACK blocks, starts an ordinary fast
+ * recovery for whatever else was lost. One probe per episode; the episode ends when an ACK
+ * covers what was sent up to the probe, and a retransmitted probe that was needed (we do not
+ * read D-SACK, so taken as needed) gets the usual congestion response.
+ */
+#define WC_DELACK_NS 200000000ull /* RFC 8985 7.2 WCDelAckT */
+
+void nip_tcp_pto_arm(struct nip_tcp_conn *c)
+{
+	uint32_t flight = c->snd_max - c->snd_una;
+	uint64_t due;
+	bool data_state = c->state == NIP_TCP_ESTABLISHED || c->state == NIP_TCP_CLOSE_WAIT ||
+			  c->state == NIP_TCP_FIN_WAIT_1 || c->state == NIP_TCP_CLOSING ||
+			  c->state == NIP_TCP_LAST_ACK;
+
+	/* Not after a timeout either, until its recovery point is acknowledged: the
+	 * retransmissions in slow start are what probes then. */
+	if (!data_state || !c->sack_ok || !c->srtt || c->in_recovery || c->tlp_end || !flight ||
+	    c->snd_nxt != c->snd_max || nip_seq_lt(c->snd_una, c->recover)) {
+		nip_tcp_timer_clear(c, NIP_TCPT_PTO);
+		return;
+	}
+	due = nip_now(c->s) + 2 * c->srtt + (flight <= c->mss ? WC_DELACK_NS : 0);
+	if (c->timer[NIP_TCPT_RTO] && due >= c->timer[NIP_TCPT_RTO]) {
+		nip_tcp_timer_clear(c, NIP_TCPT_PTO); /* the RTO comes first anyway */
+		return;
+	}
+	nip_tcp_timer_set(c, NIP_TCPT_PTO, due);
+}
+
+static void pto_fire(struct nip_tcp_conn *c)
+{
+	struct nip_stack *s = c->s;
+	uint32_t end = c->snd_una + c->sq_bytes;
+	uint32_t unsent = nip_seq_gt(end, c->snd_nxt) ? end - c->snd_nxt : 0;
+	uint32_t room = nip_seq_gt(c->snd_una + c->snd_wnd, c->snd_nxt)
+				? c->snd_una + c->snd_wnd - c->snd_nxt
+				: 0;
+
+	if (c->snd_max == c->snd_una || c->in_recovery || c->tlp_end || c->snd_nxt != c->snd_max)
+		return;
+	s->cnt.tcp_tlp_probes++;
+	if (unsent && !c->fin_sent && room >= (unsent < c->mss ? unsent : c->mss)) {
+		/* New data: it probes as well as a retransmission would, and is not a copy. */
+		uint32_t len = unsent < c->mss ? unsent : c->mss;
+
+		nip_tcp_send_data(c, c->snd_nxt, len,
+				  NIP_TCP_ACK | (len == unsent ? NIP_TCP_PSH : 0));
+		c->tlp_seq = c->snd_nxt;
+		c->snd_nxt += len;
+		c->snd_max = c->snd_nxt;
+		c->tlp_rxt = false;
+	} else {
+		/* The last segment again (with the FIN if that was sent last). */
+		uint32_t data_end = c->fin_sent ? c->fin_seq : c->snd_max;
+		uint32_t avail = data_end - c->snd_una;
+		uint32_t len = avail < c->mss ? avail : c->mss;
+
+		nip_tcp_send_data(c, data_end - len, len,
+				  NIP_TCP_ACK | (c->fin_sent ? NIP_TCP_FIN : 0));
+		c->tlp_seq = data_end - len;
+		s->cnt.tcp_retransmits++;
+		c->rtt_start = 0; /* Karn */
+		c->tlp_rxt = true;
+	}
+	c->tlp_end = c->snd_max;
+	nip_tcp_rto_arm(c); /* RFC 8985 7.3 */
+}
+
+void nip_tcp_tlp_sacked(struct nip_tcp_conn *c)
+{
+	/* The probe went out 2 SRTT after everything below it: if it arrived and they did
+	 * not, they are lost (RFC 8985 6.2's time rule, for this one case), which lets SACK
+	 * recovery resend them now instead of after the RTO. */
+	if (c->tlp_end && nip_seq_lt(c->snd_una, c->tlp_seq) &&
+	    nip_tcp_sb_sacked(&c->sb, c->tlp_seq)) {
+		c->sb.lost_below = c->tlp_seq;
+		c->sb.lost_below_set = true;
+	}
+}
+
+void nip_tcp_tlp_acked(struct nip_tcp_conn *c, uint32_t ack, uint32_t flight)
+{
+	if (!c->tlp_end || nip_seq_lt(ack, c->tlp_end))
+		return;
+	if (c->tlp_rxt && !c->in_recovery) {
+		/* The probe repaired a loss (RFC 8985 7.4): the response to any loss. */
+		c->cc_ops->on_enter_recovery(&c->cc, flight, nip_now(c->s));
+		c->cc_ops->on_exit_recovery(&c->cc, nip_now(c->s));
+		c->s->cnt.tcp_tlp_repairs++;
+	}
+	c->tlp_end = 0;
+}
+
 /* Returns true when the connection ended (c may be freed). */
 static bool rto_fire(struct nip_tcp_conn *c)
 {
@@ -192,6 +292,8 @@ static bool rto_fire(struct nip_tcp_conn *c)
 		return true;
 	}
 	s->cnt.tcp_rto_timeouts++;
+	c->tlp_end = 0; /* a probe's episode ends with the timeout */
+	nip_tcp_timer_clear(c, NIP_TCPT_PTO);
 	c->rto = clamp_rto(s, c->rto * 2); /* RFC 6298 5.5 */
 	c->rtt_start = 0;		   /* Karn */
 	if (syn) {
@@ -298,6 +400,9 @@ static void fire(struct nip_tcp_conn *c, uint64_t now)
 		case NIP_TCPT_KEEPALIVE:
 			if (keepalive_fire(c))
 				return;
+			break;
+		case NIP_TCPT_PTO:
+			pto_fire(c);
 			break;
 		case NIP_TCPT_2MSL:
 			/* TIME-WAIT over, or an orphan FIN-WAIT-2 gave up on the peer. */
