@@ -41,8 +41,12 @@
 #include "libos.h"
 
 /* Passes between two looks at the rdma_cm channel when no handshake is under way: a look is a
- * system call, dearer than a whole busy-poll pass (a sleeping wait watches the fd instead). */
-#define MINT_CM_POLL_EVERY 1024u
+ * system call (a write to the ucma device) that costs hundreds of busy-poll passes, and one
+ * that coincides with an arriving message delays its answer by as much (measured under
+ * emulation: at 1024, one look per 1.3 round trips on a ping-pong server). 65536 passes are
+ * a few milliseconds: the delay before a disconnect is noticed by a busy poller that has
+ * nothing else pending (a sleeping wait watches the fd instead). */
+#define MINT_CM_POLL_EVERY 65536u
 /* Work completions taken from the CQ per ibv_poll_cq call. */
 #define MINT_CQ_BATCH 32
 /* WRs chained in one ibv_post_send (one system call with soft-RoCE). */

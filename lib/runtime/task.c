@@ -174,14 +174,14 @@ int demi__runtime_pass(struct demi__runtime *rt)
 	struct demi__list *n, *next;
 
 	rt->stats.passes++;
-	rt->pass_now = demi__clock_now(rt);
+	rt->pass_now = 0; /* read on demand: demi__pass_now */
 	for (n = rt->bg.next; n != &rt->bg; n = next) {
 		next = n->next;
 		struct demi__bg_task *bg = demi__container_of(n, struct demi__bg_task, link);
 		progress += bg->poll(bg->arg);
 	}
 	if (rt->heap_len)
-		progress += demi__timer_run(rt, rt->pass_now);
+		progress += demi__timer_run(rt, demi__pass_now(rt));
 	/* Poll only the tasks woken before this point; a task woken while polling runs on the
 	 * next pass, so one chatty task cannot starve the caller. */
 	struct demi__list batch;
