@@ -97,6 +97,8 @@ done
 exit \$fail
 EOF
 
+. "$(dirname "$0")/build-info.sh"
+bench_build_info "$build"
 echo "catmint vs ib_send_lat: $size B, $requests round trips (+10% warm-up) x $reps reps"
 echo "host: $(nproc) CPUs, $(uname -sr); guest: soft-RoCE under qemu"
 t0=$(date +%s)

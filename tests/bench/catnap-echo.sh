@@ -33,6 +33,8 @@ usage() {
 [ $# -ge 1 ] || usage
 build=$1
 shift
+. "$(dirname "$0")/build-info.sh"
+bench_build_info "$build"
 requests=25000
 warmup=2000
 reps=5

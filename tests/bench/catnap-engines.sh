@@ -32,6 +32,8 @@ usage() {
 [ $# -ge 1 ] || usage
 build=$1
 shift
+. "$(dirname "$0")/build-info.sh"
+bench_build_info "$build"
 reps=3
 rtt_requests=20000
 tput_requests=200000

@@ -6,8 +6,11 @@
 # client (core 0) SUBNET.2, joined by net_memif. Only processes started here are signalled,
 # by PID.
 
+. "$(dirname "${BASH_SOURCE[0]}")/build-info.sh"
+
 memif_bench_setup() {
 	subnet=$1
+	bench_build_info "$build"
 	ex=$build/examples
 	raw=$build/tests/bench/raw-memif-pingpong
 	[ -x "$raw" ] || { echo "SKIP: $raw not built (no DPDK)"; exit 77; }
