@@ -19,11 +19,9 @@
  * and send-queue room, chained up to MINT_POST_BATCH per ibv_post_send. A message of one
  * fragment no larger than the QP's max_inline goes inline (the device copies it at post time:
  * no registration, any memory); other pushes of non-pool memory are first copied into the
- * pool (registered). An inline push completes once posted (its bytes are in the WQE; an error
- * later takes the connection down and fails what follows). Other pushes complete on the
- * completion of their last WR, which on an RC QP means the peer acknowledged it, and every
- * earlier WR with it; only that WR is signaled (and one WR in sq_depth / 2, to reclaim
- * send-queue room).
+ * pool (registered). Only a message's last WR is signaled (and one WR in sq_depth / 2, to
+ * reclaim send-queue room): a push completes on the completion of its last WR, which on an RC
+ * QP means the peer acknowledged it, and every earlier WR with it.
  *
  * Call order: mint_qp_create (ring posted) -> mint_xfer_start (credits from the peer's hello)
  * -> mint_push / mint_pop / mint_wc_handle (from dev.c) -> mint_qp_destroy.
@@ -392,10 +390,7 @@ static void build_frag(struct mint_queue *q, struct demi__task *t, struct ibv_se
 	}
 	if (last)
 		ps->last_seq = q->sq_posted;
-	/* The last WR of a message is signaled so that its completion completes the push; an
-	 * inline message's push completes at post, so only send-queue room needs its WRs. */
-	wr_init(q, wr, mint_imm_encode(kind, mint_credit_send(&q->cr), aux),
-		last && !ps->inline_ok);
+	wr_init(q, wr, mint_imm_encode(kind, mint_credit_send(&q->cr), aux), last);
 	wr->sg_list = sge;
 	wr->num_sge = (int)ns;
 	if (ps->inline_ok) {
@@ -406,43 +401,15 @@ static void build_frag(struct mint_queue *q, struct demi__task *t, struct ibv_se
 	ps->frags_posted++;
 }
 
-static void fail_list(struct demi__list *l, int err, bool pushes)
-{
-	struct demi__list *n;
-
-	while ((n = demi__list_front(l))) {
-		struct demi__task *t = demi__container_of(n, struct demi__task, wait_link);
-
-		if (pushes)
-			demi__push_req_put(&mint_task_state(t)->req);
-		demi__task_fail(t, err);
-	}
-}
-
-/* Completes the inline pushes of list l, posted: the device holds their bytes now. */
-static void complete_posted(struct demi__list *l)
-{
-	struct demi__list *n;
-
-	while ((n = demi__list_front(l))) {
-		struct demi__task *t = demi__container_of(n, struct demi__task, wait_link);
-
-		demi__list_remove(n);
-		demi__push_req_put(&mint_task_state(t)->req);
-		demi__task_complete(t);
-	}
-}
-
 void mint_tx_run(struct mint_queue *q)
 {
 	struct ibv_send_wr wrs[MINT_POST_BATCH];
 	struct ibv_sge sges[MINT_POST_BATCH][DEMI_SGARRAY_MAXSIZE];
-	struct demi__list *n, posted;
+	struct demi__list *n;
 	int nwr = 0;
 
 	if (q->state != MINT_CONNECTED)
 		return;
-	demi__list_init(&posted);
 	while ((n = demi__list_front(&q->pushes))) {
 		struct demi__task *t = demi__container_of(n, struct demi__task, wait_link);
 		struct mint_task_state *ps = mint_task_state(t);
@@ -456,27 +423,19 @@ void mint_tx_run(struct mint_queue *q)
 				goto out;
 			if (nwr == MINT_POST_BATCH) {
 				if (post_chain(q, wrs, nwr) < 0)
-					goto failed;
+					return;
 				nwr = 0;
 			}
 			build_frag(q, t, &wrs[nwr], sges[nwr]);
 			nwr++;
 		}
-		/* An inline push is inside its WQE once posted, so it completes then, as a catnip
-		 * TCP push completes once queued (below, after the post); the others complete on
-		 * their send completion, when the peer has acknowledged them. */
 		demi__list_remove(&t->wait_link);
-		demi__list_push_back(ps->inline_ok ? &posted : &q->inflight, &t->wait_link);
+		demi__list_push_back(&q->inflight, &t->wait_link);
 	}
 out:
 	if (nwr && post_chain(q, wrs, nwr) < 0)
-		goto failed;
-	complete_posted(&posted);
+		return;
 	send_credit(q);
-	return;
-failed:
-	/* The connection went down (mint_conn_down failed the queue's lists). */
-	fail_list(&posted, q->err ? q->err : ECONNRESET, true);
 }
 
 /* Copies every segment of req into one pool buffer (more segments than the device's SGEs). */
@@ -552,6 +511,19 @@ int mint_push(struct mint_queue *q, struct demi__task *t, struct demi__push_req 
 		}
 	}
 	return 0;
+}
+
+static void fail_list(struct demi__list *l, int err, bool pushes)
+{
+	struct demi__list *n;
+
+	while ((n = demi__list_front(l))) {
+		struct demi__task *t = demi__container_of(n, struct demi__task, wait_link);
+
+		if (pushes)
+			demi__push_req_put(&mint_task_state(t)->req);
+		demi__task_fail(t, err);
+	}
 }
 
 void mint_fail_ops(struct mint_queue *q, int err, bool all)

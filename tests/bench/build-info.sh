@@ -3,7 +3,7 @@
 # Sourced by the benchmark scripts: bench_build_info BUILD_DIR prints how the build was
 # configured (buildtype, LTO) so that every result says what it measured, and a note when it
 # is not the configuration docs/benchmarks.md uses (-Dbuildtype=release -Db_lto=true: under
-# emulation LTO alone moves catmint from 1.25x to 1.13x ib_send_lat).
+# emulation it moves catmint from 1.32x to 1.16x ib_send_lat).
 bench_build_info() {
 	local info
 	info=$(meson introspect "$1" --buildoptions 2>/dev/null | python3 -c '
