@@ -27,7 +27,6 @@ static int rehash(struct ex_tokset *set, int cap)
 		return ENOMEM;
 	}
 	set->cap = cap;
-	set->deleted = 0;
 	for (int i = 0; i < old_cap; i++) {
 		if (old[i].state != 1)
 			continue;
@@ -44,7 +43,7 @@ int ex_tokset_add(struct ex_tokset *set, demi_qtoken_t qt, void *owner, int kind
 {
 	unsigned j;
 
-	if ((set->n + set->deleted + 1) * 2 > set->cap) {
+	if ((set->n + 1) * 2 > set->cap) {
 		int cap = set->cap ? set->cap : 64;
 		while ((set->n + 1) * 2 > cap / 2)
 			cap *= 2;
@@ -54,25 +53,43 @@ int ex_tokset_add(struct ex_tokset *set, demi_qtoken_t qt, void *owner, int kind
 	j = slot_of(qt, set->cap);
 	while (set->tab[j].state == 1)
 		j = (j + 1) & (unsigned)(set->cap - 1);
-	if (set->tab[j].state == 2)
-		set->deleted--;
 	set->tab[j] = (struct ex_tokslot){.qt = qt, .tok = {owner, kind}, .state = 1};
 	set->n++;
 	return 0;
 }
 
+/* Empties slot i by backward shift (linear probing without tombstones): each later entry of
+ * the run that may live at i moves there, so lookups never meet a hole before their key and
+ * the table never needs a rehash to clear deletions (no allocation per token). */
+static void unlink_slot(struct ex_tokset *set, unsigned i)
+{
+	unsigned mask = (unsigned)(set->cap - 1), j = i;
+
+	for (;;) {
+		j = (j + 1) & mask;
+		if (set->tab[j].state == 0)
+			break;
+		unsigned home = slot_of(set->tab[j].qt, set->cap);
+		/* The entry at j may move to i unless its home lies cyclically in (i, j]. */
+		if (i <= j ? (home > i && home <= j) : (home > i || home <= j))
+			continue;
+		set->tab[i] = set->tab[j];
+		i = j;
+	}
+	set->tab[i].state = 0;
+}
+
 /* Removes qt and returns its context; false if the set does not hold it. */
-static bool take(struct ex_tokset *set, demi_qtoken_t qt, struct ex_tok *tok)
+bool ex_tokset_take(struct ex_tokset *set, demi_qtoken_t qt, struct ex_tok *tok)
 {
 	if (!set->cap)
 		return false;
 	for (unsigned j = slot_of(qt, set->cap);; j = (j + 1) & (unsigned)(set->cap - 1)) {
 		if (set->tab[j].state == 0)
 			return false;
-		if (set->tab[j].state == 1 && set->tab[j].qt == qt) {
+		if (set->tab[j].qt == qt) {
 			*tok = set->tab[j].tok;
-			set->tab[j].state = 2;
-			set->deleted++;
+			unlink_slot(set, j);
 			set->n--;
 			return true;
 		}
@@ -93,7 +110,7 @@ int ex_tokset_wait(struct ex_tokset *set, demi_qresult_t *qr, struct ex_tok *tok
 		set->next = 0;
 	}
 	*qr = set->ready[set->next++];
-	if (!take(set, qr->qr_qt, tok)) {
+	if (!ex_tokset_take(set, qr->qr_qt, tok)) {
 		fprintf(stderr, "%s: a completion (token %#llx) that no loop was waiting for\n",
 			ex_prog, (unsigned long long)qr->qr_qt);
 		return EPROTO;

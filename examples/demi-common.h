@@ -30,16 +30,15 @@ struct ex_tok {
 struct ex_tokslot {
 	demi_qtoken_t qt;
 	struct ex_tok tok;
-	uint8_t state; /* 0 empty, 1 used, 2 deleted */
+	uint8_t state; /* 0 empty, 1 used */
 };
 
 #define EX_TOKSET_BATCH 64
 
 struct ex_tokset {
 	struct ex_tokslot *tab;
-	int cap; /* power of two */
-	int n;	 /* outstanding tokens */
-	int deleted;
+	int cap;			       /* power of two */
+	int n;				       /* outstanding tokens */
 	demi_qresult_t ready[EX_TOKSET_BATCH]; /* results taken from the libOS, not yet returned */
 	int nready, next;
 };
@@ -54,6 +53,9 @@ int ex_tokset_add(struct ex_tokset *set, demi_qtoken_t qt, void *owner, int kind
  */
 int ex_tokset_wait(struct ex_tokset *set, demi_qresult_t *qr, struct ex_tok *tok,
 		   const struct timespec *timeout);
+
+/* Removes qt and gives its context in *tok; false if the set does not hold it. */
+bool ex_tokset_take(struct ex_tokset *set, demi_qtoken_t qt, struct ex_tok *tok);
 
 /* Calls fn for the context of every outstanding token. */
 void ex_tokset_foreach(struct ex_tokset *set, void (*fn)(void *arg, struct ex_tok *tok), void *arg);
