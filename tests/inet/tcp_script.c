@@ -438,6 +438,7 @@ struct nip_tcp_conn *sc_passive_open(struct sc *sc, const struct sc_syn_opts *o)
 	g = EXPECT(sc, NIP_TCP_SYN | NIP_TCP_ACK, SC_ANY, 1, 0, 0);
 	assert_int_equal(g->rseq, 0);
 	negotiated(sc, o, g);
+	sc_wait(sc, SC_HANDSHAKE_RTT);
 	sc_send(sc, NIP_TCP_ACK, 1, 1, 0);
 	c = nip_tcp_accept(sc->listener);
 	assert_non_null(c);
@@ -456,6 +457,7 @@ struct nip_tcp_conn *sc_active_open(struct sc *sc, const struct sc_syn_opts *o)
 	assert_int_equal(nip_tcp_connect(c, htonl(SC_IP_PEER), sc->peer_port), 0);
 	g = EXPECT(sc, NIP_TCP_SYN, 0, SC_ANY, 0, 0);
 	assert_int_equal(g->dport, sc->peer_port);
+	sc_wait(sc, SC_HANDSHAKE_RTT);
 	sc_send_syn(sc, o, true);
 	negotiated(sc, o, g);
 	EXPECT(sc, NIP_TCP_ACK, 1, 1, 0, 0);

@@ -139,7 +139,10 @@ int sc_push(struct sc *sc, struct nip_tcp_conn *c, uint32_t len);
 uint32_t sc_pop(struct sc *sc, struct nip_tcp_conn *c, int *status);
 
 /* Handshakes as scripts. Passive: SYN with o, SYN-ACK expected, ACK; returns the accepted
- * connection. Active: connect, SYN expected, SYN-ACK with o, ACK expected. */
+ * connection. Active: connect, SYN expected, SYN-ACK with o, ACK expected. The peer answers
+ * after SC_HANDSHAKE_RTT, so the connection starts with srtt 10 ms (the stack samples its
+ * handshake) and an RTO of 200 ms (the floor). */
+#define SC_HANDSHAKE_RTT (10 * MS)
 struct nip_tcp_conn *sc_passive_open(struct sc *sc, const struct sc_syn_opts *o);
 struct nip_tcp_conn *sc_active_open(struct sc *sc, const struct sc_syn_opts *o);
 /* Every option on: MSS 1460, window scale 7, SACK-permitted, timestamps. */

@@ -581,16 +581,19 @@ static void test_tcp_script_rto_backoff_and_timeout(void **state)
 	cfg.tcp.max_retries = 4;
 	sc = sc_create(&cfg);
 	c = sc_active_open(sc, &sc_no_opts);
-	/* No RTT sample yet: the initial RTO of 1 s. */
+	/* The handshake's sample (10 ms): RTO = max(srtt + 4 rttvar, rto_min) = 200 ms. */
+	assert_int_equal(c->srtt, 10 * MS);
+	assert_int_equal(c->rto, 200 * MS);
 	assert_int_equal(sc_push(sc, c, 100), 0);
 	t = EXPECT(sc, A | P, 1, 1, 100, 0)->t;
 	g = EXPECT(sc, A | P, 1, 1, 100, 2 * SEC);
-	assert_int_equal(g->t - t, 1 * SEC);
+	assert_int_equal(g->t - t, 200 * MS);
 	/* Karn: the ACK of a retransmission gives no sample (the RTO stays backed off). */
-	sc_wait(sc, 10 * MS);
+	sc_wait(sc, 30 * MS);
 	sc_send(sc, A, 1, 101, 0);
-	assert_int_equal(c->srtt, 0);
-	/* A clean sample of 10 ms: RTO = max(srtt + 4 rttvar, rto_min) = 200 ms. */
+	assert_int_equal(c->srtt, 10 * MS);
+	assert_int_equal(c->rto, 400 * MS);
+	/* A clean sample of 10 ms: RTO = 200 ms again. */
 	assert_int_equal(sc_push(sc, c, 100), 0);
 	EXPECT(sc, A | P, 101, 1, 100, 0);
 	sc_wait(sc, 10 * MS);
@@ -726,8 +729,8 @@ static void test_tcp_script_zero_window_persist(void **state)
 	assert_int_equal(c->snd_wnd, 0);
 	assert_int_equal(sc_push(sc, c, 1000), 0);
 	t = sc->now;
-	EXPECT_NOTHING(sc, 999 * MS);
-	for (uint64_t gap = 1 * SEC; gap <= 8 * SEC; gap *= 2) {
+	EXPECT_NOTHING(sc, 199 * MS); /* the RTO (200 ms, from the handshake's sample) */
+	for (uint64_t gap = 200 * MS; gap <= 1600 * MS; gap *= 2) {
 		g = EXPECT(sc, A, 1, 1, SC_ANY, 20 * SEC);
 		assert_true(g->len <= 1);
 		assert_int_equal(g->t - t, gap);
@@ -743,7 +746,7 @@ static void test_tcp_script_zero_window_persist(void **state)
 	zw.ack = 2;
 	sc_inject(sc, &zw);
 	g = EXPECT(sc, A, 2, 1, 1, 20 * SEC);
-	assert_int_equal(g->t - t, 16 * SEC);
+	assert_int_equal(g->t - t, 3200 * MS);
 	zw.ack = 2;
 	sc_inject(sc, &zw);
 	/* The window opens: the data flows. */
@@ -778,13 +781,13 @@ static void test_tcp_script_zero_window_silent_peer(void **state)
 	assert_int_equal(sc_push(sc, c, 1000), 0);
 	nip_tcp_close(c); /* an orphan in FIN-WAIT-1, its data and FIN behind the window */
 	t = sc->now;
-	for (uint64_t gap = 1 * SEC; gap <= 4 * SEC; gap *= 2) {
+	for (uint64_t gap = 200 * MS; gap <= 800 * MS; gap *= 2) {
 		g = EXPECT(sc, A, 1, 1, SC_ANY, 20 * SEC);
 		assert_int_equal(g->t - t, gap);
 		t = g->t;
 	}
 	g = EXPECT(sc, R | A, 1, 1, 0, 20 * SEC);
-	assert_int_equal(g->t - t, 8 * SEC);
+	assert_int_equal(g->t - t, 1600 * MS);
 	assert_int_equal(sc->s.cnt.tcp_zero_window_probes, 3);
 	assert_int_equal(sc->s.cnt.tcp_timeouts, 1);
 	assert_int_equal(sc->s.tcp.nconns, 1); /* the listener */
@@ -883,7 +886,7 @@ static void test_tcp_script_closing_fin_retransmit(void **state)
 	sc_send(sc, F | A, 1, 1, 0);
 	EXPECT(sc, A, 2, 2, 0, 0);
 	g = EXPECT(sc, F | A, 1, 2, 0, 2 * SEC);
-	assert_int_equal(g->t - t, 1 * SEC);
+	assert_int_equal(g->t - t, 200 * MS);
 	sc_send(sc, A, 2, 2, 0);
 	assert_int_equal(c->state, NIP_TCP_TIME_WAIT);
 	sc_destroy(sc);
@@ -1494,7 +1497,7 @@ static void test_tcp_script_fin_retransmit_with_data(void **state)
 	nip_tcp_close(c);
 	EXPECT(sc, F | A, 101, 1, 0, 0);
 	g = EXPECT(sc, F | A | P, 1, 1, 100, 2 * SEC);
-	assert_int_equal(g->t - t, 1 * SEC);
+	assert_int_equal(g->t - t, 200 * MS);
 	sc_send(sc, F | A, 1, 102, 0);
 	EXPECT(sc, A, 102, 2, 0, 0);
 	assert_int_equal(c->state, NIP_TCP_TIME_WAIT);
@@ -1582,6 +1585,35 @@ static void test_tcp_script_rto_backoff_ends_on_echo(void **state)
 	sc_destroy(sc);
 }
 
+/* The handshake is the first RTT sample (RFC 6298 2.1), also for a passive opener, which may
+ * never send data to time; a retransmitted SYN-ACK gives none (Karn). */
+static void test_tcp_script_handshake_rtt_sample(void **state)
+{
+	struct sc *sc = sc_create(NULL);
+	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_no_opts);
+	uint64_t t;
+
+	(void)state;
+	assert_int_equal(c->srtt, SC_HANDSHAKE_RTT);
+	assert_int_equal(c->rto, 200 * MS);
+	close_clean(sc, c, 1, 1);
+	sc_destroy(sc);
+
+	sc = sc_create(NULL);
+	sc_listen(sc, 16);
+	sc_send_syn(sc, &sc_no_opts, false);
+	t = EXPECT(sc, S | A, 0, 1, 0, 0)->t;
+	assert_int_equal(EXPECT(sc, S | A, 0, 1, 0, 2 * SEC)->t - t, 1 * SEC); /* no sample */
+	sc_wait(sc, 10 * MS);
+	sc_send(sc, A, 1, 1, 0);
+	c = nip_tcp_accept(sc->listener);
+	assert_non_null(c);
+	nip_tcp_set_cb(c, sc_event, sc);
+	assert_int_equal(c->srtt, 0);
+	close_clean(sc, c, 1, 1);
+	sc_destroy(sc);
+}
+
 /* ---- tail loss probe (RFC 8985 7) ---- */
 
 /* Gives c (timestamps and SACK on) a smoothed RTT of exactly 10 ms; its next byte is 101. */
@@ -1594,8 +1626,8 @@ static void rtt_10ms(struct sc *sc, struct nip_tcp_conn *c)
 	assert_int_equal(c->srtt, 10 * MS);
 }
 
-/* The ACKs of a flight are lost: 2 SRTT after it, the last segment again (not the RTO at
- * 200 ms); its ACK covers everything, and the repair gets the loss response once. */
+/* The ACKs of a flight are lost: 2 SRTT + 2 ms after it, the last segment again (not the RTO
+ * at 200 ms); its ACK covers everything, and the repair gets the loss response once. */
 static void test_tcp_script_tlp_probe_repairs_tail(void **state)
 {
 	struct sc *sc = sc_create(NULL);
@@ -1612,7 +1644,7 @@ static void test_tcp_script_tlp_probe_repairs_tail(void **state)
 	for (uint32_t i = 1; i < 4; i++)
 		EXPECT(sc, A, 101 + i * M, 1, M, 0);
 	g = EXPECT(sc, A, 101 + 3 * M, 1, M, 1 * SEC);
-	assert_int_equal(g->t - t, 20 * MS);
+	assert_int_equal(g->t - t, 22 * MS); /* 2 SRTT + 2 ms */
 	assert_int_equal(sc->s.cnt.tcp_tlp_probes, 1);
 	cwnd = c->cc.cwnd;
 	sack_ack(sc, 101 + 4 * M, 0, NULL);
@@ -1641,8 +1673,8 @@ static void test_tcp_script_tlp_sack_starts_recovery(void **state)
 	t = EXPECT(sc, A, SEG(0), 1, M, 0)->t;
 	for (uint32_t i = 1; i < 4; i++)
 		EXPECT(sc, A, SEG(i), 1, M, 0);
-	assert_int_equal(EXPECT(sc, A, SEG(3), 1, M, 1 * SEC)->t - t, 20 * MS);
-	/* 10 ms later the probe's SACK: 0, 1, 2 are lost (sent 2 SRTT before it). */
+	assert_int_equal(EXPECT(sc, A, SEG(3), 1, M, 1 * SEC)->t - t, 22 * MS);
+	/* 10 ms later the probe's SACK: 0, 1, 2 are lost (sent 2 SRTT + 2 ms before it). */
 	sc_wait(sc, 10 * MS);
 	b[0] = SEG(3), b[1] = SEG(4);
 	sack_ack(sc, SEG(0), 1, b);
@@ -1854,6 +1886,7 @@ int main(void)
 		cmocka_unit_test(test_tcp_script_fin_retransmit_with_data),
 		cmocka_unit_test(test_tcp_script_receive_window_fills),
 		cmocka_unit_test(test_tcp_script_rto_backoff_ends_on_echo),
+		cmocka_unit_test(test_tcp_script_handshake_rtt_sample),
 		cmocka_unit_test(test_tcp_script_tlp_probe_repairs_tail),
 		cmocka_unit_test(test_tcp_script_tlp_sack_starts_recovery),
 		cmocka_unit_test(test_tcp_script_tlp_not_when_it_cannot_help),

@@ -256,6 +256,9 @@ static int ack_input(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg)
 		}
 		c->snd_una = c->iss + 1;
 		c->state = NIP_TCP_ESTABLISHED;
+		if (c->rtt_start && c->retries == 0)
+			nip_tcp_rtt_sample(c, nip_now(s) - c->rtt_start);
+		c->rtt_start = 0;
 		c->snd_wnd = (uint32_t)seg->win << c->snd_wscale;
 		c->max_snd_wnd = c->snd_wnd;
 		c->snd_wl1 = seg->seq;

@@ -251,6 +251,10 @@ void nip_tcp_send_syn(struct nip_tcp_conn *c)
 	if (c->state == NIP_TCP_SYN_RCVD)
 		flags |= NIP_TCP_ACK;
 	send_segment(c, c->iss, 0, flags);
+	/* The handshake is the first RTT sample (RFC 6298 2.1 allows it), unless this SYN is a
+	 * retransmission (Karn): a passive opener that only receives has no other. */
+	c->rtt_start = c->retries ? 0 : nip_now(c->s);
+	c->rtt_seq = c->iss;
 	c->snd_nxt = c->iss + 1;
 	if (nip_seq_gt(c->snd_nxt, c->snd_max))
 		c->snd_max = c->snd_nxt;

@@ -180,14 +180,16 @@ void nip_tcp_rto_reset(struct nip_tcp_conn *c)
  * Tail loss probe (RFC 8985 7). When the last segments of a flight are lost, no duplicate ACK
  * comes back and only the RTO (200 ms at least, thousands of datacenter round trips) would
  * notice. So while data is in flight, outside recovery, with SACK and an RTT sample, a probe
- * is due 2 SRTT after the last transmission or ACK (plus the worst-case delayed ACK when a
- * single segment is out, whose ACK the peer may hold back): one new segment if the windows
- * allow, else the last segment again. Its ACK, with SACK blocks, starts an ordinary fast
- * recovery for whatever else was lost. One probe per episode; the episode ends when an ACK
- * covers what was sent up to the probe, and a retransmitted probe that was needed (we do not
+ * is due 2 SRTT + 2 ms after the last transmission or ACK (the 2 ms, as Linux adds, keep a
+ * microsecond path from probing at every scheduling hiccup of the peer; plus the worst-case
+ * delayed ACK when a single segment is out, whose ACK the peer may hold back): one new
+ * segment if the windows allow, else the last segment again. Its ACK, with SACK blocks, starts an
+ * ordinary fast recovery for whatever else was lost. One probe per episode; the episode ends when
+ * an ACK covers what was sent up to the probe, and a retransmitted probe that was needed (we do not
  * read D-SACK, so taken as needed) gets the usual congestion response.
  */
 #define WC_DELACK_NS 200000000ull /* RFC 8985 7.2 WCDelAckT */
+#define PTO_SLACK_NS 2000000ull	  /* added to 2 SRTT */
 
 void nip_tcp_pto_arm(struct nip_tcp_conn *c)
 {
@@ -204,7 +206,7 @@ void nip_tcp_pto_arm(struct nip_tcp_conn *c)
 		nip_tcp_timer_clear(c, NIP_TCPT_PTO);
 		return;
 	}
-	due = nip_now(c->s) + 2 * c->srtt + (flight <= c->mss ? WC_DELACK_NS : 0);
+	due = nip_now(c->s) + 2 * c->srtt + (flight <= c->mss ? WC_DELACK_NS : PTO_SLACK_NS);
 	if (c->timer[NIP_TCPT_RTO] && due >= c->timer[NIP_TCPT_RTO]) {
 		nip_tcp_timer_clear(c, NIP_TCPT_PTO); /* the RTO comes first anyway */
 		return;
