@@ -131,6 +131,44 @@ void ex_tokset_fini(struct ex_tokset *set)
 	memset(set, 0, sizeof(*set));
 }
 
+/*
+ * Adds the token of an operation just issued, `ret` being what the call (named `call`) returned:
+ * a token the set does not hold would be a completion no loop waits for.
+ */
+static int add_issued(struct ex_tokset *set, int ret, demi_qtoken_t qt, void *owner, int kind,
+		      const char *call)
+{
+	if (ret == 0)
+		ret = ex_tokset_add(set, qt, owner, kind);
+	if (ret != 0)
+		ex_err(call, ret);
+	return ret;
+}
+
+int ex_tokset_pop(struct ex_tokset *set, int qd, void *owner, int kind)
+{
+	demi_qtoken_t qt = 0;
+	int ret = demi_pop(&qt, qd);
+
+	return add_issued(set, ret, qt, owner, kind, "demi_pop");
+}
+
+int ex_tokset_push(struct ex_tokset *set, int qd, const demi_sgarray_t *sga, void *owner, int kind)
+{
+	demi_qtoken_t qt = 0;
+	int ret = demi_push(&qt, qd, sga);
+
+	return add_issued(set, ret, qt, owner, kind, "demi_push");
+}
+
+int ex_tokset_accept(struct ex_tokset *set, int qd, int kind)
+{
+	demi_qtoken_t qt = 0;
+	int ret = demi_accept(&qt, qd);
+
+	return add_issued(set, ret, qt, NULL, kind, "demi_accept");
+}
+
 void ex_err(const char *what, int err)
 {
 	fprintf(stderr, "%s: %s: %s\n", ex_prog, what, strerror(err));
@@ -147,6 +185,20 @@ int ex_demi_init(void)
 	if (ret != 0)
 		ex_err("demi_init (check LIBOS and CONFIG_PATH)", ret);
 	return ret;
+}
+
+bool ex_demi_start(int argc, char **argv, unsigned int allowed, uint64_t max_size,
+		   const char *usage, struct ex_opts *o, int *exit_code)
+{
+	ex_prog = argv[0];
+	if (!ex_opts_parse(argc, argv, allowed, max_size, usage, o, exit_code))
+		return false;
+	ex_signals_init();
+	if (ex_demi_init() != 0) {
+		*exit_code = 1;
+		return false;
+	}
+	return true;
 }
 
 size_t ex_sga_len(const demi_sgarray_t *sga)

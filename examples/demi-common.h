@@ -62,6 +62,16 @@ void ex_tokset_foreach(struct ex_tokset *set, void (*fn)(void *arg, struct ex_to
 
 void ex_tokset_fini(struct ex_tokset *set);
 
+/*
+ * Issue a pop, push or accept on qd and add its token to the set with (owner, kind): together,
+ * because every operation must be in the set (see above). Return 0 or an errno, already printed
+ * as the failed call. The push does not keep sga: the library holds its own reference, so the
+ * caller may free it at once.
+ */
+int ex_tokset_pop(struct ex_tokset *set, int qd, void *owner, int kind);
+int ex_tokset_push(struct ex_tokset *set, int qd, const demi_sgarray_t *sga, void *owner, int kind);
+int ex_tokset_accept(struct ex_tokset *set, int qd, int kind);
+
 /* Prints "PROG: WHAT: strerror(err)" to stderr. err is a positive errno. */
 void ex_err(const char *what, int err);
 
@@ -70,6 +80,15 @@ extern const char *ex_prog;
 
 /* Starts the libOS of this thread (chosen by the LIBOS environment variable). 0 or an errno. */
 int ex_demi_init(void);
+
+/*
+ * The common start of every demi example's main: names the program in messages (ex_prog),
+ * parses the command line as ex_opts_parse does, installs the signal handlers and starts the
+ * libOS. Returns true to go on; false when main must return *exit_code (that of ex_opts_parse,
+ * or 1 when the libOS did not start).
+ */
+bool ex_demi_start(int argc, char **argv, unsigned int allowed, uint64_t max_size,
+		   const char *usage, struct ex_opts *o, int *exit_code);
 
 /* Total bytes of a scatter-gather array. */
 size_t ex_sga_len(const demi_sgarray_t *sga);

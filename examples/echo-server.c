@@ -50,15 +50,10 @@ struct tcp_server {
 
 static int tcp_issue_pop(struct tcp_server *s, struct tcp_conn *c)
 {
-	demi_qtoken_t qt;
-	int ret = demi_pop(&qt, c->qd);
+	int ret = ex_tokset_pop(&s->set, c->qd, c, OP_POP);
 
-	if (ret == 0)
-		ret = ex_tokset_add(&s->set, qt, c, OP_POP);
-	if (ret != 0) {
-		ex_err("demi_pop", ret);
+	if (ret != 0)
 		return ret;
-	}
 	c->popping = true;
 	c->ops++;
 	return 0;
@@ -97,16 +92,7 @@ static void tcp_conn_fail(struct tcp_server *s, struct tcp_conn *c)
 
 static int tcp_issue_accept(struct tcp_server *s)
 {
-	demi_qtoken_t qt;
-	int ret = demi_accept(&qt, s->lqd);
-
-	if (ret == 0)
-		ret = ex_tokset_add(&s->set, qt, NULL, OP_ACCEPT);
-	if (ret != 0) {
-		ex_err("demi_accept", ret);
-		return ret;
-	}
-	return 0;
+	return ex_tokset_accept(&s->set, s->lqd, OP_ACCEPT);
 }
 
 static bool tcp_want_accept(const struct tcp_server *s)
@@ -149,7 +135,6 @@ static int tcp_on_accept(struct tcp_server *s, const demi_qresult_t *qr)
 static void tcp_on_pop(struct tcp_server *s, struct tcp_conn *c, const demi_qresult_t *qr)
 {
 	demi_sgarray_t sga;
-	demi_qtoken_t qt;
 	size_t len;
 	int ret;
 
@@ -169,12 +154,9 @@ static void tcp_on_pop(struct tcp_server *s, struct tcp_conn *c, const demi_qres
 		tcp_conn_settle(s, c);
 		return;
 	}
-	ret = demi_push(&qt, c->qd, &sga);
-	if (ret == 0)
-		ret = ex_tokset_add(&s->set, qt, c, OP_PUSH);
+	ret = ex_tokset_push(&s->set, c->qd, &sga, c, OP_PUSH);
 	ex_sga_free(&sga); /* the pending push keeps its own reference */
 	if (ret != 0) {
-		ex_err("demi_push", ret);
 		tcp_conn_fail(s, c);
 		return;
 	}
@@ -298,14 +280,7 @@ static bool udp_want_pop(const struct udp_server *s)
 
 static int udp_issue_pop(struct udp_server *s)
 {
-	demi_qtoken_t qt;
-	int ret = demi_pop(&qt, s->qd);
-
-	if (ret == 0)
-		ret = ex_tokset_add(&s->set, qt, NULL, OP_POP);
-	if (ret != 0)
-		ex_err("demi_pop", ret);
-	return ret;
+	return ex_tokset_pop(&s->set, s->qd, NULL, OP_POP);
 }
 
 static int udp_on_pop(struct udp_server *s, const demi_qresult_t *qr)

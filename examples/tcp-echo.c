@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "demi-common.h"
+#include "echo-client.h"
 
 #define TCP_MAX_SIZE (1ULL << 30)
 #define TICK_NS (100 * EX_NS_PER_MS)
@@ -27,100 +27,41 @@ static const char usage[] =
 	"              bytes (default 64, up to 1g) and checking every echo; fail if no progress\n"
 	"              for T ms (default 10000)\n";
 
-enum { OP_CONNECT, OP_POP, OP_PUSH };
-
 struct client {
-	int qd;
-	uint32_t id;
-	uint32_t req;	  /* request being echoed */
-	size_t rx;	  /* bytes of its echo received so far */
-	bool pushed;	  /* its push completed */
-	bool popping;	  /* a pop is outstanding */
-	bool closed;	  /* finished or failed: the queue is closed */
-	unsigned int ops; /* tokens of this client in the set */
+	struct ex_echo_conn e; /* first: the tokens' owner */
+	size_t rx;	       /* bytes of the echo of e.req received so far */
+	bool pushed;	       /* its push completed */
 };
 
 struct run {
-	const struct ex_opts *o;
+	struct ex_echo_client ec;
 	struct client *clients;
-	struct ex_tokset set;
-	struct ex_echo_stats st;
 	uint64_t last_progress_ns;
 };
 
-static void client_close(struct client *c)
-{
-	int ret;
-
-	if (c->closed)
-		return;
-	c->closed = true;
-	ret = demi_close(c->qd);
-	if (ret != 0)
-		ex_err("demi_close", ret);
-}
-
-static void client_fail(struct run *r, struct client *c)
-{
-	if (c->closed)
-		return;
-	r->st.errors++;
-	client_close(c);
-}
-
-static int issue_pop(struct run *r, struct client *c)
-{
-	demi_qtoken_t qt;
-	int ret = demi_pop(&qt, c->qd);
-
-	if (ret == 0)
-		ret = ex_tokset_add(&r->set, qt, c, OP_POP);
-	if (ret != 0) {
-		ex_err("demi_pop", ret);
-		return ret;
-	}
-	c->popping = true;
-	c->ops++;
-	return 0;
-}
-
-/* Sends request c->req. */
+/* Sends request c->e.req and makes sure a pop waits for its echo. */
 static int start_request(struct run *r, struct client *c)
 {
-	demi_sgarray_t sga;
-	demi_qtoken_t qt;
-	int ret;
+	int ret = ex_echo_push(&r->ec, &c->e);
 
-	ret = ex_sga_pattern(&sga, r->o->size, ex_seed(c->id, c->req));
-	if (ret != 0) {
-		ex_err("demi_sgaalloc", ret);
+	if (ret != 0)
 		return ret;
-	}
-	ret = demi_push(&qt, c->qd, &sga);
-	if (ret == 0)
-		ret = ex_tokset_add(&r->set, qt, c, OP_PUSH);
-	ex_sga_free(&sga); /* zero-copy: the push holds its own reference */
-	if (ret != 0) {
-		ex_err("demi_push", ret);
-		return ret;
-	}
-	c->ops++;
 	c->pushed = false;
 	c->rx = 0;
-	return c->popping ? 0 : issue_pop(r, c);
+	return c->e.popping ? 0 : ex_echo_pop(&r->ec, &c->e);
 }
 
 /* Moves on once the request is both sent and echoed back. */
 static void maybe_next(struct run *r, struct client *c)
 {
-	if (!c->pushed || c->rx < r->o->size)
+	if (!c->pushed || c->rx < r->ec.o->size)
 		return;
-	r->st.done++;
-	c->req++;
-	if (c->req == r->o->requests)
-		client_close(c);
+	r->ec.st.done++;
+	c->e.req++;
+	if (c->e.req == r->ec.o->requests)
+		ex_echo_close(&c->e);
 	else if (start_request(r, c) != 0)
-		client_fail(r, c);
+		ex_echo_fail(&r->ec, &c->e);
 }
 
 static void on_connect(struct run *r, struct client *c, const demi_qresult_t *qr)
@@ -128,66 +69,58 @@ static void on_connect(struct run *r, struct client *c, const demi_qresult_t *qr
 	char buf[32];
 
 	if (qr->qr_opcode == DEMI_OPC_FAILED) {
-		fprintf(stderr, "%s: client %u: connect to %s: %s\n", ex_prog, c->id,
-			ex_addr_str(&r->o->addr, buf, sizeof(buf)), strerror((int)qr->qr_ret));
-		client_fail(r, c);
+		fprintf(stderr, "%s: client %u: connect to %s: %s\n", ex_prog, c->e.id,
+			ex_addr_str(&r->ec.o->addr, buf, sizeof(buf)), strerror((int)qr->qr_ret));
+		ex_echo_fail(&r->ec, &c->e);
 		return;
 	}
-	ex_set_nodelay(c->qd);
+	ex_set_nodelay(c->e.qd);
 	if (start_request(r, c) != 0)
-		client_fail(r, c);
+		ex_echo_fail(&r->ec, &c->e);
 }
 
+/* A piece of the stream: it must continue the echo of the current request where rx left off. */
 static void on_pop(struct run *r, struct client *c, const demi_qresult_t *qr)
 {
+	size_t size = r->ec.o->size;
 	demi_sgarray_t sga;
 	size_t len, bad;
 
-	c->popping = false;
-	if (qr->qr_opcode == DEMI_OPC_FAILED) {
-		if (!c->closed)
-			fprintf(stderr, "%s: client %u: pop: %s\n", ex_prog, c->id,
-				strerror((int)qr->qr_ret));
-		client_fail(r, c);
+	c->e.popping = false;
+	if (ex_echo_failed(&r->ec, &c->e, "pop", qr))
 		return;
-	}
 	sga = qr->qr_value.sga;
 	len = ex_sga_len(&sga);
-	if (c->closed) {
+	if (c->e.closed) {
 		/* data that raced with our close */
 	} else if (len == 0) {
 		fprintf(stderr, "%s: client %u: server closed the connection in request %u\n",
-			ex_prog, c->id, c->req);
-		client_fail(r, c);
-	} else if (len > r->o->size - c->rx) {
+			ex_prog, c->e.id, c->e.req);
+		ex_echo_fail(&r->ec, &c->e);
+	} else if (len > size - c->rx) {
 		fprintf(stderr, "%s: client %u: %zu bytes more than sent in request %u\n", ex_prog,
-			c->id, len - (r->o->size - c->rx), c->req);
-		client_fail(r, c);
-	} else if ((bad = ex_sga_check(&sga, ex_seed(c->id, c->req), c->rx)) != c->rx + len) {
+			c->e.id, len - (size - c->rx), c->e.req);
+		ex_echo_fail(&r->ec, &c->e);
+	} else if ((bad = ex_sga_check(&sga, ex_seed(c->e.id, c->e.req), c->rx)) != c->rx + len) {
 		fprintf(stderr, "%s: client %u: echo of request %u differs at byte %zu\n", ex_prog,
-			c->id, c->req, bad);
-		client_fail(r, c);
+			c->e.id, c->e.req, bad);
+		ex_echo_fail(&r->ec, &c->e);
 	} else {
 		c->rx += len;
-		if (c->rx < r->o->size && issue_pop(r, c) != 0)
-			client_fail(r, c);
+		if (c->rx < size && ex_echo_pop(&r->ec, &c->e) != 0)
+			ex_echo_fail(&r->ec, &c->e);
 	}
 	ex_sga_free(&sga);
-	if (!c->closed)
+	if (!c->e.closed)
 		maybe_next(r, c);
 }
 
 static void on_push(struct run *r, struct client *c, const demi_qresult_t *qr)
 {
-	if (qr->qr_opcode == DEMI_OPC_FAILED) {
-		if (!c->closed)
-			fprintf(stderr, "%s: client %u: push: %s\n", ex_prog, c->id,
-				strerror((int)qr->qr_ret));
-		client_fail(r, c);
+	if (ex_echo_failed(&r->ec, &c->e, "push", qr))
 		return;
-	}
 	c->pushed = true;
-	if (!c->closed)
+	if (!c->e.closed)
 		maybe_next(r, c);
 }
 
@@ -195,69 +128,42 @@ static void dispatch(struct run *r, const struct ex_tok *tok, const demi_qresult
 {
 	struct client *c = tok->owner;
 
-	c->ops--;
-	if (tok->kind == OP_CONNECT)
+	if (tok->kind == EX_ECHO_CONNECT)
 		on_connect(r, c, qr);
-	else if (tok->kind == OP_POP)
+	else if (tok->kind == EX_ECHO_POP)
 		on_pop(r, c, qr);
 	else
 		on_push(r, c, qr);
 }
 
-static void start_clients(struct run *r)
-{
-	for (uint32_t i = 0; i < r->o->clients; i++) {
-		struct client *c = &r->clients[i];
-		demi_qtoken_t qt;
-		int ret;
-
-		c->id = i;
-		c->closed = true; /* until it has a queue */
-		ret = demi_socket(&c->qd, AF_INET, SOCK_STREAM, 0);
-		if (ret != 0) {
-			ex_err("demi_socket", ret);
-			r->st.errors++;
-			continue;
-		}
-		c->closed = false;
-		ret = demi_connect(&qt, c->qd, (const struct sockaddr *)&r->o->addr,
-				   sizeof(r->o->addr));
-		if (ret == 0)
-			ret = ex_tokset_add(&r->set, qt, c, OP_CONNECT);
-		if (ret != 0) {
-			ex_err("demi_connect", ret);
-			client_fail(r, c);
-			continue;
-		}
-		c->ops++;
-	}
-}
-
 /* Closes every client; their pending operations then complete as cancelled. */
 static void abort_all(struct run *r)
 {
-	for (uint32_t i = 0; i < r->o->clients; i++)
-		client_fail(r, &r->clients[i]);
+	for (uint32_t i = 0; i < r->ec.o->clients; i++)
+		ex_echo_fail(&r->ec, &r->clients[i].e);
 }
 
-/* Runs until every token is reaped. Returns false if the libOS misbehaved. */
+/*
+ * Runs until every token is reaped. Returns false if the libOS misbehaved. A stream has no
+ * timeouts of its own: the run fails when no operation completed for --timeout-ms.
+ */
 static bool event_loop(struct run *r)
 {
 	struct timespec tick = ex_timespec(TICK_NS);
-	uint64_t idle_ns = r->o->timeout_ms * EX_NS_PER_MS;
+	uint64_t idle_ns = r->ec.o->timeout_ms * EX_NS_PER_MS;
 	bool aborted = false;
 	struct ex_tok tok;
 	demi_qresult_t qr;
 	int ret;
 
 	r->last_progress_ns = ex_now_ns();
-	while (r->set.n > 0) {
+	while (r->ec.set.n > 0) {
 		if (ex_stop && !aborted) {
 			fprintf(stderr, "%s: interrupted\n", ex_prog);
 			abort_all(r);
 			aborted = true;
 		}
-		ret = ex_tokset_wait(&r->set, &qr, &tok, &tick);
+		ret = ex_tokset_wait(&r->ec.set, &qr, &tok, &tick);
 		if (ret == 0) {
 			r->last_progress_ns = ex_now_ns();
 			dispatch(r, &tok, &qr);
@@ -271,7 +177,7 @@ static bool event_loop(struct run *r)
 			continue;
 		if (aborted) {
 			fprintf(stderr, "%s: %d operations not cancelled by demi_close\n", ex_prog,
-				r->set.n);
+				r->ec.set.n);
 			return false;
 		}
 		fprintf(stderr, "%s: no progress within --timeout-ms, giving up\n", ex_prog);
@@ -284,27 +190,22 @@ static bool event_loop(struct run *r)
 
 static int run_client(const struct ex_opts *o)
 {
-	struct run r = {.o = o};
-	uint64_t t0;
+	struct run r = {0};
 	bool ok;
+	int code;
 
 	r.clients = calloc(o->clients, sizeof(*r.clients));
 	if (!r.clients) {
 		ex_err("calloc", ENOMEM);
 		return 1;
 	}
-	r.st.clients = o->clients;
-	r.st.size = o->size;
-	r.st.expected = o->clients * o->requests;
-
-	t0 = ex_now_ns();
-	start_clients(&r);
+	ex_echo_client_init(&r.ec, o, "client");
+	for (uint32_t i = 0; i < o->clients; i++)
+		ex_echo_open(&r.ec, &r.clients[i].e, i, SOCK_STREAM);
 	ok = event_loop(&r);
-	r.st.elapsed_ns = ex_now_ns() - t0;
-	ex_tokset_fini(&r.set);
+	code = ex_echo_client_end(&r.ec, "tcp", ok);
 	free(r.clients);
-	ex_echo_print("tcp", &r.st);
-	return ok && r.st.errors == 0 && r.st.done == r.st.expected ? 0 : 1;
+	return code;
 }
 
 int main(int argc, char **argv)
@@ -312,15 +213,11 @@ int main(int argc, char **argv)
 	struct ex_opts o = {.clients = 1, .size = 64, .requests = 1000, .timeout_ms = 10000};
 	int code;
 
-	ex_prog = argv[0];
-	if (!ex_opts_parse(argc, argv,
+	if (!ex_demi_start(argc, argv,
 			   EX_OPT_SERVER | EX_OPT_CLIENT | EX_OPT_COUNT | EX_OPT_CLIENTS |
 				   EX_OPT_SIZE | EX_OPT_REQUESTS | EX_OPT_TIMEOUT,
 			   TCP_MAX_SIZE, usage, &o, &code))
 		return code;
-	ex_signals_init();
-	if (ex_demi_init() != 0)
-		return 1;
 	if (o.mode == EX_MODE_SERVER)
 		return ex_tcp_echo_server(&o.addr, o.count);
 	return run_client(&o);

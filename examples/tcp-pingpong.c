@@ -201,15 +201,11 @@ int main(int argc, char **argv)
 	struct ex_opts o = {.size = 64, .requests = 10000, .warmup = 1000, .timeout_ms = 5000};
 	int code;
 
-	ex_prog = argv[0];
-	if (!ex_opts_parse(argc, argv,
+	if (!ex_demi_start(argc, argv,
 			   EX_OPT_SERVER | EX_OPT_CLIENT | EX_OPT_COUNT | EX_OPT_SIZE |
 				   EX_OPT_REQUESTS | EX_OPT_WARMUP | EX_OPT_TIMEOUT,
 			   TCP_MAX_SIZE, usage, &o, &code))
 		return code;
-	ex_signals_init();
-	if (ex_demi_init() != 0)
-		return 1;
 	if (o.mode == EX_MODE_SERVER)
 		return ex_tcp_echo_server(&o.addr, o.count);
 	return run_client(&o);

@@ -7,9 +7,7 @@
  * its first and its last byte. The client's rate counts pushes the libOS has taken (for catnap:
  * data in the kernel's send buffer), so the server's figure is the one to quote.
  *
- * The client sends from --window buffers allocated and filled once, each pushed again whenever
- * its previous push has completed: this measures zero-copy pushes, not memset. Pushes complete
- * in issue order, so with fewer than W outstanding, the buffer of push i - W is free again.
+ * The client is the push loop of push-source.c; a stalled push fails it after --timeout-ms.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -17,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "demi-common.h"
+#include "push-source.h"
 
 #define TCP_MAX_SIZE (1ULL << 30)
 #define TICK_NS (100 * EX_NS_PER_MS)
@@ -30,7 +28,7 @@ static const char usage[] =
 	"  --client    push R messages (default 100000) of B bytes (default 64k) with W pushes\n"
 	"              outstanding (default 16); fail after T ms (default 10000) without progress\n";
 
-enum { OP_ACCEPT, OP_POP, OP_PUSH };
+enum { OP_ACCEPT, OP_POP };
 
 struct sink {
 	int qd;
@@ -69,29 +67,16 @@ static void sink_close(struct server *s, struct sink *k)
 
 static int sink_pop(struct server *s, struct sink *k)
 {
-	demi_qtoken_t qt;
-	int ret = demi_pop(&qt, k->qd);
+	int ret = ex_tokset_pop(&s->set, k->qd, k, OP_POP);
 
 	if (ret == 0)
-		ret = ex_tokset_add(&s->set, qt, k, OP_POP);
-	if (ret != 0) {
-		ex_err("demi_pop", ret);
-		return ret;
-	}
-	k->popping = true;
-	return 0;
+		k->popping = true;
+	return ret;
 }
 
 static int issue_accept(struct server *s)
 {
-	demi_qtoken_t qt;
-	int ret = demi_accept(&qt, s->lqd);
-
-	if (ret == 0)
-		ret = ex_tokset_add(&s->set, qt, NULL, OP_ACCEPT);
-	if (ret != 0)
-		ex_err("demi_accept", ret);
-	return ret;
+	return ex_tokset_accept(&s->set, s->lqd, OP_ACCEPT);
 }
 
 static int on_accept(struct server *s, const demi_qresult_t *qr)
@@ -209,106 +194,16 @@ static int run_server(const struct ex_opts *o)
 	return ret == 0 ? 0 : 1;
 }
 
-struct source {
-	const struct ex_opts *o;
-	int qd;
-	demi_sgarray_t *bufs; /* --window buffers pushed in turn */
-	uint64_t issued, done;
-	struct ex_tokset set;
-};
-
-static int alloc_bufs(struct source *c)
-{
-	c->bufs = calloc(c->o->window, sizeof(*c->bufs));
-	if (!c->bufs)
-		return ENOMEM;
-	for (uint64_t i = 0; i < c->o->window; i++) {
-		int ret = ex_sga_pattern(&c->bufs[i], c->o->size, ex_seed(0, (uint32_t)i));
-
-		if (ret != 0) {
-			ex_err("demi_sgaalloc", ret);
-			return ret;
-		}
-	}
-	return 0;
-}
-
-static void free_bufs(struct source *c)
-{
-	if (!c->bufs)
-		return;
-	for (uint64_t i = 0; i < c->o->window; i++)
-		if (c->bufs[i].sga_numsegs > 0)
-			ex_sga_free(&c->bufs[i]);
-	free(c->bufs);
-}
-
-/* Keeps --window pushes outstanding until --requests were issued. */
-static int fill_window(struct source *c)
-{
-	while (c->issued < c->o->requests && c->issued - c->done < c->o->window) {
-		demi_qtoken_t qt;
-		int ret = demi_push(&qt, c->qd, &c->bufs[c->issued % c->o->window]);
-
-		if (ret == 0)
-			ret = ex_tokset_add(&c->set, qt, NULL, OP_PUSH);
-		if (ret != 0) {
-			ex_err("demi_push", ret);
-			return ret;
-		}
-		c->issued++;
-	}
-	return 0;
-}
-
-/* Pushes everything; returns 0 or an errno (printed). */
-static int push_all(struct source *c)
-{
-	struct timespec ts = ex_timespec(c->o->timeout_ms * EX_NS_PER_MS);
-	struct ex_tok tok;
-	demi_qresult_t qr;
-	int ret;
-
-	ret = fill_window(c);
-	while (ret == 0 && c->done < c->o->requests && !ex_stop) {
-		ret = ex_tokset_wait(&c->set, &qr, &tok, &ts);
-		if (ret != 0) {
-			ex_err(ret == ETIMEDOUT ? "no progress within --timeout-ms"
-						: "demi_wait_any",
-			       ret);
-			break;
-		}
-		if (qr.qr_opcode == DEMI_OPC_FAILED) {
-			ex_err("push", (int)qr.qr_ret);
-			return (int)qr.qr_ret;
-		}
-		c->done++;
-		ret = fill_window(c);
-	}
-	return ex_stop ? EINTR : ret;
-}
-
 static int run_client(const struct ex_opts *o)
 {
-	struct source c = {.o = o, .qd = -1};
-	uint64_t t0, elapsed;
-	int ret;
+	struct ex_source c = {
+		.wait_ns = o->timeout_ms * EX_NS_PER_MS,
+		.wait_failed = "no progress within --timeout-ms",
+	};
+	int ret = ex_source_run(&c, o, SOCK_STREAM, o->timeout_ms * EX_NS_PER_MS);
 
-	ret = alloc_bufs(&c);
-	if (ret == 0)
-		ret = ex_connect_wait(SOCK_STREAM, &o->addr, o->timeout_ms * EX_NS_PER_MS, &c.qd);
-	if (ret == 0) {
-		t0 = ex_now_ns();
-		ret = push_all(&c);
-		elapsed = ex_now_ns() - t0;
-		if (ret == 0)
-			ex_rate_print("tcp", "client", o->size, c.done, c.done * o->size, elapsed);
-	}
 	/* Closing a TCP queue still sends what the kernel buffered, then the FIN. */
-	if (c.qd >= 0)
-		demi_close(c.qd);
-	free_bufs(&c);
-	ex_tokset_fini(&c.set);
+	ex_source_fini(&c);
 	return ret == 0 ? 0 : 1;
 }
 
@@ -317,8 +212,7 @@ int main(int argc, char **argv)
 	struct ex_opts o = {.requests = 100000, .window = 16, .timeout_ms = 10000};
 	int code;
 
-	ex_prog = argv[0];
-	if (!ex_opts_parse(argc, argv,
+	if (!ex_demi_start(argc, argv,
 			   EX_OPT_SERVER | EX_OPT_CLIENT | EX_OPT_COUNT | EX_OPT_SIZE |
 				   EX_OPT_REQUESTS | EX_OPT_WINDOW | EX_OPT_TIMEOUT,
 			   TCP_MAX_SIZE, usage, &o, &code))
@@ -326,8 +220,5 @@ int main(int argc, char **argv)
 	/* The server reports messages only when told their size; the client needs one. */
 	if (o.mode == EX_MODE_CLIENT && o.size == 0)
 		o.size = 65536;
-	ex_signals_init();
-	if (ex_demi_init() != 0)
-		return 1;
 	return o.mode == EX_MODE_SERVER ? run_server(&o) : run_client(&o);
 }

@@ -73,15 +73,10 @@ static enum echo on_pop(struct pingpong *p, const demi_qresult_t *qr, uint64_t s
 
 static int issue(struct pingpong *p, int kind, demi_sgarray_t *sga)
 {
-	demi_qtoken_t qt;
-	int ret;
+	int ret = kind == OP_PUSH ? ex_tokset_push(&p->set, p->qd, sga, NULL, kind)
+				  : ex_tokset_pop(&p->set, p->qd, NULL, kind);
 
-	ret = kind == OP_PUSH ? demi_push(&qt, p->qd, sga) : demi_pop(&qt, p->qd);
-	if (ret == 0)
-		ret = ex_tokset_add(&p->set, qt, NULL, kind);
-	if (ret != 0)
-		ex_err(kind == OP_PUSH ? "demi_push" : "demi_pop", ret);
-	else if (kind == OP_POP)
+	if (ret == 0 && kind == OP_POP)
 		p->popping = true;
 	return ret;
 }
@@ -205,15 +200,11 @@ int main(int argc, char **argv)
 	struct ex_opts o = {.size = 64, .requests = 10000, .warmup = 1000, .timeout_ms = 1000};
 	int code;
 
-	ex_prog = argv[0];
-	if (!ex_opts_parse(argc, argv,
+	if (!ex_demi_start(argc, argv,
 			   EX_OPT_SERVER | EX_OPT_CLIENT | EX_OPT_COUNT | EX_OPT_SIZE |
 				   EX_OPT_REQUESTS | EX_OPT_WARMUP | EX_OPT_TIMEOUT,
 			   EX_UDP_MAX, usage, &o, &code))
 		return code;
-	ex_signals_init();
-	if (ex_demi_init() != 0)
-		return 1;
 	if (o.mode == EX_MODE_SERVER)
 		return ex_udp_echo_server(&o.addr, o.count);
 	return run_client(&o);

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "demi-common.h"
+#include "push-source.h"
 
 #define TICK_NS (100 * EX_NS_PER_MS)
 
@@ -39,7 +39,7 @@ static const char usage[] =
 	"  --client    push R datagrams (default 100000) of B bytes (default 1024, up to 65507)\n"
 	"              with W pushes outstanding (default 16), then the end marker\n";
 
-enum { OP_POP, OP_PUSH };
+enum { OP_POP };
 
 struct sink {
 	const struct ex_opts *o;
@@ -58,14 +58,7 @@ static bool is_end_marker(const demi_sgarray_t *sga)
 
 static int sink_pop(struct sink *k)
 {
-	demi_qtoken_t qt;
-	int ret = demi_pop(&qt, k->qd);
-
-	if (ret == 0)
-		ret = ex_tokset_add(&k->set, qt, NULL, OP_POP);
-	if (ret != 0)
-		ex_err("demi_pop", ret);
-	return ret;
+	return ex_tokset_pop(&k->set, k->qd, NULL, OP_POP);
 }
 
 /* Counts one popped datagram. Returns 0 or an errno. */
@@ -138,106 +131,12 @@ static int run_server(const struct ex_opts *o)
 	return ret == 0 ? 0 : 1;
 }
 
-struct source {
-	const struct ex_opts *o;
-	int qd;
-	demi_sgarray_t *bufs; /* --window buffers pushed in turn */
-	uint64_t issued, done;
-	struct ex_tokset set;
-};
-
-static int alloc_bufs(struct source *c)
-{
-	c->bufs = calloc(c->o->window, sizeof(*c->bufs));
-	if (!c->bufs)
-		return ENOMEM;
-	for (uint64_t i = 0; i < c->o->window; i++) {
-		int ret = ex_sga_pattern(&c->bufs[i], c->o->size, ex_seed(0, (uint32_t)i));
-
-		if (ret != 0) {
-			ex_err("demi_sgaalloc", ret);
-			return ret;
-		}
-	}
-	return 0;
-}
-
-static void free_bufs(struct source *c)
-{
-	if (!c->bufs)
-		return;
-	for (uint64_t i = 0; i < c->o->window; i++)
-		if (c->bufs[i].sga_numsegs > 0)
-			ex_sga_free(&c->bufs[i]);
-	free(c->bufs);
-}
-
-static int push_one(struct source *c, demi_sgarray_t *sga)
-{
-	demi_qtoken_t qt;
-	int ret = demi_push(&qt, c->qd, sga);
-
-	if (ret == 0)
-		ret = ex_tokset_add(&c->set, qt, NULL, OP_PUSH);
-	if (ret != 0)
-		ex_err("demi_push", ret);
-	return ret;
-}
-
-/* Keeps --window pushes outstanding until --requests were issued. */
-static int fill_window(struct source *c)
-{
-	while (c->issued < c->o->requests && c->issued - c->done < c->o->window) {
-		int ret = push_one(c, &c->bufs[c->issued % c->o->window]);
-
-		if (ret != 0)
-			return ret;
-		c->issued++;
-	}
-	return 0;
-}
-
-/* Waits for one push. 0 or an errno (printed unless it is `quiet`). */
-static int reap_push(struct source *c, int quiet)
-{
-	struct timespec ts = ex_timespec(10 * EX_NS_PER_S);
-	struct ex_tok tok;
-	demi_qresult_t qr;
-	int ret;
-
-	ret = ex_tokset_wait(&c->set, &qr, &tok, &ts);
-	if (ret != 0) {
-		ex_err("demi_wait_any", ret);
-		return ret;
-	}
-	if (qr.qr_opcode == DEMI_OPC_FAILED) {
-		if (qr.qr_ret != quiet)
-			ex_err("push", (int)qr.qr_ret);
-		return (int)qr.qr_ret;
-	}
-	return 0;
-}
-
-static int push_all(struct source *c)
-{
-	int ret = fill_window(c);
-
-	while (ret == 0 && c->done < c->o->requests && !ex_stop) {
-		ret = reap_push(c, 0);
-		if (ret == 0) {
-			c->done++;
-			ret = fill_window(c);
-		}
-	}
-	return ex_stop ? EINTR : ret;
-}
-
 /*
  * Sends the end marker; a short pause between copies lets the server drain its queue. A server
  * that got the first copy exits, and the kernel may then report the next copy's ICMP "port
  * unreachable" as ECONNREFUSED: the session ended as it should.
  */
-static int send_end(struct source *c)
+static int send_end(struct ex_source *c)
 {
 	struct timespec pause = {.tv_nsec = 10 * (long)EX_NS_PER_MS};
 	demi_sgarray_t sga;
@@ -251,10 +150,10 @@ static int send_end(struct source *c)
 			return ENOMEM;
 		}
 		memcpy(sga.sga_segs[0].sgaseg_buf, end_marker, END_LEN);
-		ret = push_one(c, &sga);
+		ret = ex_source_push(c, &sga);
 		ex_sga_free(&sga);
 		if (ret == 0)
-			ret = reap_push(c, i > 0 ? ECONNREFUSED : 0);
+			ret = ex_source_reap(c, i > 0 ? ECONNREFUSED : 0);
 		if (ret == ECONNREFUSED && i > 0)
 			return 0;
 		if (ret != 0)
@@ -263,28 +162,16 @@ static int send_end(struct source *c)
 	return 0;
 }
 
+/* The client: the push loop of push-source.c, then the end marker. */
 static int run_client(const struct ex_opts *o)
 {
-	struct source c = {.o = o, .qd = -1};
-	uint64_t t0, elapsed;
-	int ret;
+	/* A UDP push does not wait for the peer: the wait is only bounded against a stuck libOS. */
+	struct ex_source c = {.wait_ns = 10 * EX_NS_PER_S, .wait_failed = "demi_wait_any"};
+	int ret = ex_source_run(&c, o, SOCK_DGRAM, EX_NS_PER_S);
 
-	ret = alloc_bufs(&c);
 	if (ret == 0)
-		ret = ex_connect_wait(SOCK_DGRAM, &o->addr, EX_NS_PER_S, &c.qd);
-	if (ret == 0) {
-		t0 = ex_now_ns();
-		ret = push_all(&c);
-		elapsed = ex_now_ns() - t0;
-		if (ret == 0)
-			ex_rate_print("udp", "client", o->size, c.done, c.done * o->size, elapsed);
-		if (ret == 0)
-			ret = send_end(&c);
-	}
-	if (c.qd >= 0)
-		demi_close(c.qd);
-	free_bufs(&c);
-	ex_tokset_fini(&c.set);
+		ret = send_end(&c);
+	ex_source_fini(&c);
 	return ret == 0 ? 0 : 1;
 }
 
@@ -293,8 +180,7 @@ int main(int argc, char **argv)
 	struct ex_opts o = {.window = 16, .timeout_ms = 1000};
 	int code;
 
-	ex_prog = argv[0];
-	if (!ex_opts_parse(argc, argv,
+	if (!ex_demi_start(argc, argv,
 			   EX_OPT_SERVER | EX_OPT_CLIENT | EX_OPT_SIZE | EX_OPT_REQUESTS |
 				   EX_OPT_WINDOW | EX_OPT_TIMEOUT,
 			   EX_UDP_MAX, usage, &o, &code))
@@ -305,8 +191,5 @@ int main(int argc, char **argv)
 		if (o.requests == 0)
 			o.requests = 100000;
 	}
-	ex_signals_init();
-	if (ex_demi_init() != 0)
-		return 1;
 	return o.mode == EX_MODE_SERVER ? run_server(&o) : run_client(&o);
 }

@@ -14,7 +14,10 @@
  *   dpdk.rx_bufs          pool buffers lent to the receive queue (default 4096).
  *   dpdk.rx_buf_bytes     size of each receive buffer, a power of two (default 2048).
  *   dpdk.mtu              IP MTU to set on the port (default 0: keep the port's own); a frame
- *                         must fit one receive buffer, e.g. 9000 with rx_buf_bytes 16384.
+ *                         must fit one receive buffer, e.g. 9000 with rx_buf_bytes 16384. On
+ *                         net_memif the MTU is not the driver's (it reports 1518 bytes while
+ *                         the protocol chains descriptors) but ours: both ends need the same
+ *                         value and a vdev bsize that holds a frame (bsize=9216 for 9000).
  *   dpdk.register_memory  register every pool slab with DPDK (rte_extmem_register and
  *                         rte_dev_dma_map), which a DMA-capable NIC needs (default false:
  *                         software ports read memory with the CPU, and each registration uses
