@@ -84,14 +84,6 @@ struct mint_stats {
 	uint64_t cq_sleeps; /* ppoll calls that slept */
 };
 
-/* qp_num -> queue, open addressing with linear probing. */
-struct mint_qpmap {
-	uint32_t *keys; /* qp_num + 1, 0 = empty */
-	struct mint_queue **vals;
-	uint32_t cap; /* power of two */
-	uint32_t used;
-};
-
 struct mint_libos {
 	struct demi__libos *los;
 	struct mint_config cfg;
@@ -109,11 +101,11 @@ struct mint_libos {
 	uint32_t max_sge; /* send SGEs per WR */
 	uint32_t max_cqe; /* device limit */
 	struct demi__bg_task poller;
-	uint32_t cm_busy;      /* queues waiting for an rdma_cm event of a handshake */
-	uint32_t cm_countdown; /* passes until the next look at the channel when idle */
-	uint32_t gen;	       /* generation of the next queue */
-	uint64_t bufs_posted;  /* pool buffers posted as receives, all queues */
-	struct mint_qpmap qps;
+	uint32_t cm_busy;	  /* queues waiting for an rdma_cm event of a handshake */
+	uint32_t cm_countdown;	  /* passes until the next look at the channel when idle */
+	uint32_t gen;		  /* generation of the next queue */
+	uint64_t bufs_posted;	  /* pool buffers posted as receives, all queues */
+	struct demi__map qps;	  /* qp_num + 1 -> queue (lib/map.h) */
 	struct demi__list refill; /* queues with receives to post again (mint_refill) */
 	struct mint_stats st;
 };
@@ -217,10 +209,6 @@ static inline uint32_t mint_lkey(const struct demi__buf *b)
 {
 	return ((const struct ibv_mr *)(uintptr_t)b->slab->priv)->lkey;
 }
-int mint_qpmap_put(struct mint_qpmap *map, uint32_t qpn, struct mint_queue *q);
-struct mint_queue *mint_qpmap_get(const struct mint_qpmap *map, uint32_t qpn);
-void mint_qpmap_del(struct mint_qpmap *map, uint32_t qpn);
-void mint_qpmap_fini(struct mint_qpmap *map);
 /* The background task: completions, then rdma_cm events when due. */
 int mint_poll(void *arg);
 

@@ -162,7 +162,7 @@ void mint_dev_close(struct mint_libos *m)
 		rdma_free_devices(m->devs);
 	if (m->cm_ch)
 		rdma_destroy_event_channel(m->cm_ch);
-	mint_qpmap_fini(&m->qps);
+	demi__map_fini(&m->qps);
 	m->cq = NULL;
 	m->comp_ch = NULL;
 	m->pd = NULL;
@@ -212,7 +212,7 @@ int mint_cq_poll(struct mint_libos *m)
 			return total;
 		}
 		for (int i = 0; i < n; i++) {
-			struct mint_queue *q = mint_qpmap_get(&m->qps, wc[i].qp_num);
+			struct mint_queue *q = demi__map_get(&m->qps, (uintptr_t)wc[i].qp_num + 1);
 
 			if (!q || q->gen != (uint32_t)(wc[i].wr_id >> 32)) {
 				m->st.stale_wc++;
@@ -291,93 +291,4 @@ int mint_poll(void *arg)
 		m->cm_countdown--;
 	}
 	return n;
-}
-
-/* ---- qp_num -> queue ---- */
-
-static uint32_t qp_slot(uint32_t key, uint32_t cap)
-{
-	return (key * 0x9E3779B1u) & (cap - 1);
-}
-
-static int qpmap_grow(struct mint_qpmap *map)
-{
-	uint32_t cap = map->cap ? map->cap * 2 : 64, old_cap = map->cap;
-	uint32_t *keys = calloc(cap, sizeof(*keys)), *old_keys = map->keys;
-	struct mint_queue **vals = calloc(cap, sizeof(*vals)), **old_vals = map->vals;
-
-	if (!keys || !vals) {
-		free(keys);
-		free(vals);
-		return -ENOMEM;
-	}
-	map->keys = keys;
-	map->vals = vals;
-	map->cap = cap;
-	map->used = 0;
-	for (uint32_t i = 0; i < old_cap; i++)
-		if (old_keys[i])
-			mint_qpmap_put(map, old_keys[i] - 1, old_vals[i]);
-	free(old_keys);
-	free(old_vals);
-	return 0;
-}
-
-int mint_qpmap_put(struct mint_qpmap *map, uint32_t qpn, struct mint_queue *q)
-{
-	uint32_t i;
-
-	if ((map->used + 1) * 2 > map->cap) {
-		int rc = qpmap_grow(map);
-		if (rc < 0)
-			return rc;
-	}
-	for (i = qp_slot(qpn + 1, map->cap); map->keys[i]; i = (i + 1) & (map->cap - 1))
-		if (map->keys[i] == qpn + 1)
-			break;
-	if (!map->keys[i])
-		map->used++;
-	map->keys[i] = qpn + 1;
-	map->vals[i] = q;
-	return 0;
-}
-
-struct mint_queue *mint_qpmap_get(const struct mint_qpmap *map, uint32_t qpn)
-{
-	if (!map->cap)
-		return NULL;
-	for (uint32_t i = qp_slot(qpn + 1, map->cap); map->keys[i]; i = (i + 1) & (map->cap - 1))
-		if (map->keys[i] == qpn + 1)
-			return map->vals[i];
-	return NULL;
-}
-
-void mint_qpmap_del(struct mint_qpmap *map, uint32_t qpn)
-{
-	uint32_t mask = map->cap - 1, i;
-
-	if (!map->cap)
-		return;
-	for (i = qp_slot(qpn + 1, map->cap); map->keys[i] != qpn + 1; i = (i + 1) & mask)
-		if (!map->keys[i])
-			return;
-	/* Backward shift: no tombstones. */
-	for (uint32_t j = (i + 1) & mask; map->keys[j]; j = (j + 1) & mask) {
-		uint32_t home = qp_slot(map->keys[j], map->cap);
-		if (((j - home) & mask) >= ((j - i) & mask)) {
-			map->keys[i] = map->keys[j];
-			map->vals[i] = map->vals[j];
-			i = j;
-		}
-	}
-	map->keys[i] = 0;
-	map->vals[i] = NULL;
-	map->used--;
-}
-
-void mint_qpmap_fini(struct mint_qpmap *map)
-{
-	free(map->keys);
-	free(map->vals);
-	memset(map, 0, sizeof(*map));
 }

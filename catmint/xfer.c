@@ -192,7 +192,7 @@ int mint_qp_create(struct mint_queue *q)
 	q->qpn = q->qp->qp_num;
 	q->max_inline = a.cap.max_inline_data;
 	q->rq = calloc(q->rq_depth, sizeof(*q->rq));
-	if (!q->rq || (rc = mint_qpmap_put(&m->qps, q->qpn, q)) < 0) {
+	if (!q->rq || (rc = demi__map_put(&m->qps, (uintptr_t)q->qpn + 1, q)) < 0) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -212,7 +212,7 @@ void mint_qp_destroy(struct mint_queue *q)
 
 	if (!q->qp)
 		return;
-	mint_qpmap_del(&m->qps, q->qpn);
+	demi__map_del(&m->qps, (uintptr_t)q->qpn + 1);
 	rdma_destroy_qp(q->id);
 	q->qp = NULL;
 	mint_cq_release(m, q->sq_depth + q->rq_depth);
@@ -270,17 +270,26 @@ static void rx_enqueue(struct mint_queue *q, struct demi__buf *b, struct demi__b
 		deliver(q, demi__container_of(n, struct demi__task, wait_link));
 }
 
-int mint_pop(struct mint_queue *q, struct demi__task *t)
+/* Pushes and pops need a connection, or one that went down (whose error they then get). */
+static int io_state_check(const struct mint_queue *q)
 {
 	switch (q->state) {
 	case MINT_LISTENING:
 		return -EINVAL;
 	case MINT_CONNECTED:
 	case MINT_DOWN:
-		break;
+		return 0;
 	default:
 		return -ENOTCONN;
 	}
+}
+
+int mint_pop(struct mint_queue *q, struct demi__task *t)
+{
+	int rc;
+
+	if ((rc = io_state_check(q)) < 0)
+		return rc;
 	t->poll = noop_poll;
 	if (demi__list_empty(&q->pops) && q->rx.head) {
 		deliver(q, t);
@@ -464,15 +473,8 @@ int mint_push(struct mint_queue *q, struct demi__task *t, struct demi__push_req 
 	uint32_t nfrags;
 	int rc = 0;
 
-	switch (q->state) {
-	case MINT_LISTENING:
-		return -EINVAL;
-	case MINT_CONNECTED:
-	case MINT_DOWN:
-		break;
-	default:
-		return -ENOTCONN;
-	}
+	if ((rc = io_state_check(q)) < 0)
+		return rc;
 	nfrags = mint_frag_count(req->total, q->peer_frag);
 	if (!nfrags)
 		return -EMSGSIZE;

@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../map.h"
+
 #define DEMI__SLAB_SHIFT 21 /* 2 MiB */
 #define DEMI__SLAB_BYTES ((size_t)1 << DEMI__SLAB_SHIFT)
 #define DEMI__BUF_MIN_SHIFT 11 /* smallest class: 2 KiB */
@@ -93,13 +95,9 @@ struct demi__pool {
 	uint32_t nslabs;	   /* used length of slabs[] (ids 1..nslabs-1) */
 	uint32_t slabs_cap;
 	uint32_t free_id_hint;
-	/* Open-addressed map: 2 MiB chunk number -> slab; linear probing, 0 = empty. */
-	uintptr_t *map_keys;
-	struct demi__slab **map_vals;
-	size_t map_cap; /* power of two */
-	size_t map_used;
-	size_t max_bytes;  /* limit of bytes_reserved; 0 = none */
-	uint16_t gen_seed; /* first generation of the next slab's buffers */
+	struct demi__map chunks; /* 2 MiB chunk number -> slab */
+	size_t max_bytes;	 /* limit of bytes_reserved; 0 = none */
+	uint16_t gen_seed;	 /* first generation of the next slab's buffers */
 	demi__slab_hook_fn hook;
 	void *hook_arg;
 	struct demi__pool_stats stats;

@@ -28,92 +28,6 @@ static size_t round_up(size_t n, size_t to)
 	return (n + to - 1) / to * to;
 }
 
-/* ---- chunk map: every 2 MiB chunk of every slab -> its slab ---- */
-
-static size_t map_slot(uintptr_t key, size_t cap)
-{
-	/* Fibonacci hashing spreads consecutive chunk numbers. */
-	return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & (cap - 1);
-}
-
-static int map_grow(struct demi__pool *p);
-
-static int map_insert(struct demi__pool *p, uintptr_t key, struct demi__slab *s)
-{
-	if ((p->map_used + 1) * 2 > p->map_cap) {
-		int rc = map_grow(p);
-		if (rc < 0)
-			return rc;
-	}
-	size_t i = map_slot(key, p->map_cap);
-	while (p->map_keys[i] != 0)
-		i = (i + 1) & (p->map_cap - 1);
-	p->map_keys[i] = key;
-	p->map_vals[i] = s;
-	p->map_used++;
-	return 0;
-}
-
-static int map_grow(struct demi__pool *p)
-{
-	size_t old_cap = p->map_cap, cap = old_cap ? old_cap * 2 : 64;
-	uintptr_t *old_keys = p->map_keys;
-	struct demi__slab **old_vals = p->map_vals;
-	uintptr_t *keys = calloc(cap, sizeof(*keys));
-	struct demi__slab **vals = calloc(cap, sizeof(*vals));
-
-	if (!keys || !vals) {
-		free(keys);
-		free(vals);
-		return -ENOMEM;
-	}
-	p->map_keys = keys;
-	p->map_vals = vals;
-	p->map_cap = cap;
-	p->map_used = 0;
-	for (size_t i = 0; i < old_cap; i++)
-		if (old_keys[i])
-			map_insert(p, old_keys[i], old_vals[i]);
-	free(old_keys);
-	free(old_vals);
-	return 0;
-}
-
-static struct demi__slab *map_find(const struct demi__pool *p, uintptr_t key)
-{
-	if (!p->map_cap)
-		return NULL;
-	for (size_t i = map_slot(key, p->map_cap);; i = (i + 1) & (p->map_cap - 1)) {
-		if (p->map_keys[i] == key)
-			return p->map_vals[i];
-		if (p->map_keys[i] == 0)
-			return NULL;
-	}
-}
-
-/* Removal with backward shift, so lookups never need tombstones. */
-static void map_remove(struct demi__pool *p, uintptr_t key)
-{
-	size_t mask = p->map_cap - 1, i = map_slot(key, p->map_cap);
-
-	while (p->map_keys[i] != key) {
-		assert(p->map_keys[i] != 0);
-		i = (i + 1) & mask;
-	}
-	for (size_t j = (i + 1) & mask; p->map_keys[j] != 0; j = (j + 1) & mask) {
-		size_t home = map_slot(p->map_keys[j], p->map_cap);
-		/* Move j back into the hole at i if its home is not in (i, j]. */
-		if (((j - home) & mask) >= ((j - i) & mask)) {
-			p->map_keys[i] = p->map_keys[j];
-			p->map_vals[i] = p->map_vals[j];
-			i = j;
-		}
-	}
-	p->map_keys[i] = 0;
-	p->map_vals[i] = NULL;
-	p->map_used--;
-}
-
 /* ---- slabs ---- */
 
 static int slab_id_alloc(struct demi__pool *p, uint32_t *id_out)
@@ -148,7 +62,7 @@ static void slab_destroy(struct demi__pool *p, struct demi__slab *s, bool notify
 	if (p->hook && notify)
 		p->hook(p->hook_arg, s, false);
 	for (size_t off = 0; off < s->bytes; off += DEMI__SLAB_BYTES)
-		map_remove(p, ((uintptr_t)s->mem + off) >> DEMI__SLAB_SHIFT);
+		demi__map_del(&p->chunks, ((uintptr_t)s->mem + off) >> DEMI__SLAB_SHIFT);
 	p->slabs[s->id] = NULL;
 	if (s->id < p->free_id_hint)
 		p->free_id_hint = s->id;
@@ -203,10 +117,12 @@ static struct demi__slab *slab_create(struct demi__pool *p, uint8_t cls, size_t 
 	p->stats.slabs++;
 	p->stats.slab_allocs++;
 	for (size_t off = 0; off < bytes; off += DEMI__SLAB_BYTES) {
-		if (map_insert(p, ((uintptr_t)s->mem + off) >> DEMI__SLAB_SHIFT, s) < 0) {
+		if (demi__map_put(&p->chunks, ((uintptr_t)s->mem + off) >> DEMI__SLAB_SHIFT, s) <
+		    0) {
 			/* Undo the chunks inserted so far, then the rest of the slab. */
 			for (size_t o = 0; o < off; o += DEMI__SLAB_BYTES)
-				map_remove(p, ((uintptr_t)s->mem + o) >> DEMI__SLAB_SHIFT);
+				demi__map_del(&p->chunks,
+					      ((uintptr_t)s->mem + o) >> DEMI__SLAB_SHIFT);
 			p->slabs[id] = NULL;
 			p->stats.bytes_reserved -= bytes;
 			p->stats.slabs--;
@@ -256,8 +172,7 @@ void demi__pool_fini(struct demi__pool *pool)
 		if (pool->slabs[id])
 			slab_destroy(pool, pool->slabs[id], true);
 	free(pool->slabs);
-	free(pool->map_keys);
-	free(pool->map_vals);
+	demi__map_fini(&pool->chunks);
 	memset(pool, 0, sizeof(*pool));
 }
 
@@ -334,7 +249,7 @@ void demi__buf_release(struct demi__buf *b)
 struct demi__buf *demi__pool_lookup(const struct demi__pool *pool, const void *addr)
 {
 	uintptr_t a = (uintptr_t)addr;
-	struct demi__slab *s = map_find(pool, a >> DEMI__SLAB_SHIFT);
+	struct demi__slab *s = demi__map_get(&pool->chunks, a >> DEMI__SLAB_SHIFT);
 	size_t i;
 
 	if (!s)

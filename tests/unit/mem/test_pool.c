@@ -124,18 +124,18 @@ static void check_map(const struct demi__pool *p)
 			chunks++;
 		}
 	}
-	assert_int_equal(p->map_used, chunks);
-	for (size_t i = 0; i < p->map_cap; i++) {
-		struct demi__slab *s = p->map_vals[i];
+	assert_int_equal(p->chunks.used, chunks);
+	for (size_t i = 0; i < p->chunks.cap; i++) {
+		struct demi__slab *s = p->chunks.vals[i];
 		uintptr_t chunk_addr;
 
-		if (!p->map_keys[i]) {
+		if (!p->chunks.keys[i]) {
 			assert_null(s);
 			continue;
 		}
 		assert_non_null(s);
 		assert_ptr_equal(p->slabs[s->id], s);
-		chunk_addr = p->map_keys[i] << DEMI__SLAB_SHIFT;
+		chunk_addr = p->chunks.keys[i] << DEMI__SLAB_SHIFT;
 		assert_true(chunk_addr >= (uintptr_t)s->mem);
 		assert_true(chunk_addr - (uintptr_t)s->mem < s->bytes);
 	}
@@ -583,12 +583,12 @@ static void test_pool_large_buffer_own_slab(void **state)
 	for (size_t off = 0; off < bytes; off += DEMI__SLAB_BYTES)
 		assert_ptr_equal(demi__pool_lookup(p, mem + off), off < b->cap ? b : NULL);
 	check_map(p);
-	assert_int_equal(p->map_used, bytes / DEMI__SLAB_BYTES);
+	assert_int_equal(p->chunks.used, bytes / DEMI__SLAB_BYTES);
 
 	demi__buf_put(b);
 	assert_int_equal(p->stats.slabs, 0);
 	assert_int_equal(p->stats.bytes_reserved, 0);
-	assert_int_equal(p->map_used, 0);
+	assert_int_equal(p->chunks.used, 0);
 	for (size_t off = 0; off < bytes; off += DEMI__SLAB_BYTES) {
 		assert_null(demi__pool_lookup(p, mem + off));
 		assert_null(demi__pool_lookup(p, mem + off + DEMI__SLAB_BYTES - 1));
@@ -667,7 +667,7 @@ static void test_pool_large_random_churn_keeps_map_exact(void **state)
 		demi__buf_put(small[i]);
 	check_map(p);
 	assert_int_equal(p->stats.slabs, 4);
-	assert_int_equal(p->map_used, 4);
+	assert_int_equal(p->chunks.used, 4);
 }
 
 /* ---- memory limit ---- */
@@ -802,7 +802,7 @@ static void test_pool_slab_hook_refusal_fails_get(void **state)
 	assert_int_equal(p->stats.allocs, 0);
 	assert_int_equal(p->stats.slabs, 0);
 	assert_int_equal(p->stats.bytes_reserved, 0);
-	assert_int_equal(p->map_used, 0);
+	assert_int_equal(p->chunks.used, 0);
 	assert_int_equal(log.removed, 0); /* not told of the removal of a slab it refused */
 	check_map(p);
 
@@ -873,7 +873,7 @@ static void test_pool_get_survives_slab_alloc_failure(void **state)
 	assert_int_equal(p->stats.failed, 1);
 	assert_int_equal(p->stats.slabs, 0);
 	assert_int_equal(p->stats.bytes_reserved, 0);
-	assert_int_equal(p->map_used, 0);
+	assert_int_equal(p->chunks.used, 0);
 
 	/* Enough slabs for the id table to grow beyond its first allocation. */
 	while (p->nslabs < 70) {
