@@ -80,14 +80,7 @@ bulk_kernel() {
 }
 
 for rep in $(seq "$reps"); do
-	for v in catnip raw kernel; do
-		case $v in
-		catnip) line=$(run_catnip) ;;
-		raw) line=$(run_raw_frame) ;;
-		kernel) line=$(run_kernel_proto) ;;
-		esac
-		echo "$v $rep $(field p50_us "$line") $(field p99_us "$line")" >>"$results"
-	done
+	pingpong_rep "$rep"
 	for v in catnip catnip-9k kernel; do
 		case $v in
 		catnip-9k) line=$(bulk_catnip -9k) ;;
@@ -96,15 +89,8 @@ for rep in $(seq "$reps"); do
 		echo "bulk-$v $rep $(field gbit_s "$line")" >>"$results"
 	done
 done
-c50=$(med catnip 3) r50=$(med raw 3) k50=$(med kernel 3)
-c99=$(med catnip 4) r99=$(med raw 4) k99=$(med kernel 4)
 b_c=$(med bulk-catnip 3) b_j=$(med bulk-catnip-9k 3) b_k=$(med bulk-kernel 3)
-echo
-echo "TCP ping-pong, $size B payload, $requests requests, $reps interleaved repetitions (medians, us)"
-printf "%-8s %10s %10s\n" "" p50 p99
-printf "%-8s %10s %10s\n" catnip "$c50" "$c99" raw "$r50" "$r99" kernel "$k50" "$k99"
-printf "catnip - raw memif: %.2f us (goal <= 1.00); catnip / kernel TCP: %.3f\n" \
-	"$(echo "$c50 - $r50" | bc -l)" "$(echo "$c50 / $k50" | bc -l)"
+pingpong_report TCP 1.00
 echo "Single-flow bulk, 1 MiB pushes, $bulk_mib MiB (medians, Gbit/s): catnip MTU 1500 $b_c," \
 	"catnip MTU 9000 $b_j, kernel loopback (MTU 65536) $b_k"
 printf "catnip / kernel throughput: %.3f at MTU 9000 (goal >= 1), %.3f at MTU 1500\n" \

@@ -41,21 +41,7 @@ run_raw_frame() { run_raw $((size + 42)); } # Ethernet + IPv4 + UDP
 run_kernel_proto() { run_kernel udp; }
 
 for rep in $(seq "$reps"); do
-	for v in catnip raw kernel; do
-		case $v in
-		catnip) line=$(run_catnip) ;;
-		raw) line=$(run_raw_frame) ;;
-		kernel) line=$(run_kernel_proto) ;;
-		esac
-		echo "$v $rep $(field p50_us "$line") $(field p99_us "$line")" >>"$results"
-	done
+	pingpong_rep "$rep"
 done
-c50=$(med catnip 3) r50=$(med raw 3) k50=$(med kernel 3)
-c99=$(med catnip 4) r99=$(med raw 4) k99=$(med kernel 4)
-echo
-echo "UDP ping-pong, $size B payload, $requests requests, $reps interleaved repetitions (medians, us)"
-printf "%-8s %10s %10s\n" "" p50 p99
-printf "%-8s %10s %10s\n" catnip "$c50" "$c99" raw "$r50" "$r99" kernel "$k50" "$k99"
-printf "catnip - raw memif: %.2f us (goal <= 0.60); catnip / kernel UDP: %.3f\n" \
-	"$(echo "$c50 - $r50" | bc -l)" "$(echo "$c50 / $k50" | bc -l)"
+pingpong_report UDP 0.60
 echo "(raw numbers: $results)"

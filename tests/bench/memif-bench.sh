@@ -126,3 +126,31 @@ run_kernel() {
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 # med VARIANT COLUMN: the median of one column of results.txt for one variant
 med() { awk -v v="$1" -v k="$2" '$1==v {print $(k)}' "$results" | median; }
+
+# One repetition of the three ping-pongs (the caller defines run_catnip, run_raw_frame and
+# run_kernel_proto), appended to $results: pingpong_rep REP
+pingpong_rep() {
+	local v line
+	for v in catnip raw kernel; do
+		case $v in
+		catnip) line=$(run_catnip) ;;
+		raw) line=$(run_raw_frame) ;;
+		kernel) line=$(run_kernel_proto) ;;
+		esac
+		echo "$v $1 $(field p50_us "$line") $(field p99_us "$line")" >>"$results"
+	done
+}
+
+# The ping-pong table and its goal line: pingpong_report PROTO GOAL_US (e.g. TCP 1.00)
+pingpong_report() {
+	local c50 r50 k50 c99 r99 k99
+	c50=$(med catnip 3) r50=$(med raw 3) k50=$(med kernel 3)
+	c99=$(med catnip 4) r99=$(med raw 4) k99=$(med kernel 4)
+	echo
+	echo "$1 ping-pong, $size B payload, $requests requests, $reps interleaved repetitions" \
+		"(medians, us)"
+	printf "%-8s %10s %10s\n" "" p50 p99
+	printf "%-8s %10s %10s\n" catnip "$c50" "$c99" raw "$r50" "$r99" kernel "$k50" "$k99"
+	printf "catnip - raw memif: %.2f us (goal <= %s); catnip / kernel $1: %.3f\n" \
+		"$(echo "$c50 - $r50" | bc -l)" "$2" "$(echo "$c50 / $k50" | bc -l)"
+}
