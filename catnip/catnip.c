@@ -570,8 +570,7 @@ static void tcp_event(void *ctx, unsigned events)
 		serve_pops(q);
 }
 
-static int nip_connect_impl(struct demi__queue *dq, struct demi__task *t,
-			    const struct sockaddr_in *to)
+static int nip_connect(struct demi__queue *dq, struct demi__task *t, const struct sockaddr_in *to)
 {
 	struct nip_queue *q = queue_of(dq);
 	int rc;
@@ -639,8 +638,8 @@ static int tcp_push(struct nip_queue *q, struct demi__task *t, struct demi__push
 	return 0;
 }
 
-static int nip_push_impl(struct demi__queue *dq, struct demi__task *t, struct demi__push_req *req,
-			 const struct sockaddr_in *to)
+static int nip_push(struct demi__queue *dq, struct demi__task *t, struct demi__push_req *req,
+		    const struct sockaddr_in *to)
 {
 	struct nip_queue *q = queue_of(dq);
 	const void *pieces[DEMI_SGARRAY_MAXSIZE];
@@ -723,7 +722,7 @@ static void pop_poll(struct demi__task *t)
 	(void)t; /* pops are finished by on_readable */
 }
 
-static int nip_pop_impl(struct demi__queue *dq, struct demi__task *t)
+static int nip_pop(struct demi__queue *dq, struct demi__task *t)
 {
 	struct nip_queue *q = queue_of(dq);
 	int rc;
@@ -758,7 +757,7 @@ static void cancel_all(struct demi__list *l)
 		demi__task_fail(demi__container_of(n, struct demi__task, wait_link), ECANCELED);
 }
 
-static int nip_close_impl(struct demi__queue *dq)
+static int nip_close(struct demi__queue *dq)
 {
 	struct nip_queue *q = queue_of(dq);
 
@@ -776,8 +775,8 @@ static int nip_close_impl(struct demi__queue *dq)
 	return 0;
 }
 
-static int nip_setsockopt_impl(struct demi__queue *dq, int level, int name, const void *val,
-			       socklen_t len)
+static int nip_setsockopt(struct demi__queue *dq, int level, int name, const void *val,
+			  socklen_t len)
 {
 	struct nip_queue *q = queue_of(dq);
 
@@ -796,53 +795,11 @@ static int nip_setsockopt_impl(struct demi__queue *dq, int level, int name, cons
 }
 
 /* The stack batches frames for the device: whatever a user call made it send goes out
- * before the call returns. */
-static void flush_queue(struct demi__queue *dq)
+ * before the call returns (lib/api.c calls this after connect, close, push, pop and
+ * setsockopt). */
+static void nip_end_call(struct demi__libos *los)
 {
-	nip_stack_flush(&nip_of(dq->los)->stack);
-}
-
-static int nip_push(struct demi__queue *dq, struct demi__task *t, struct demi__push_req *req,
-		    const struct sockaddr_in *to)
-{
-	int rc = nip_push_impl(dq, t, req, to);
-
-	flush_queue(dq);
-	return rc;
-}
-
-static int nip_pop(struct demi__queue *dq, struct demi__task *t)
-{
-	int rc = nip_pop_impl(dq, t);
-
-	flush_queue(dq);
-	return rc;
-}
-
-static int nip_connect(struct demi__queue *dq, struct demi__task *t, const struct sockaddr_in *to)
-{
-	int rc = nip_connect_impl(dq, t, to);
-
-	flush_queue(dq);
-	return rc;
-}
-
-static int nip_close(struct demi__queue *dq)
-{
-	struct nip_stack *s = &nip_of(dq->los)->stack;
-	int rc = nip_close_impl(dq);
-
-	nip_stack_flush(s); /* dq is freed */
-	return rc;
-}
-
-static int nip_setsockopt(struct demi__queue *dq, int level, int name, const void *val,
-			  socklen_t len)
-{
-	int rc = nip_setsockopt_impl(dq, level, name, val, len);
-
-	flush_queue(dq);
-	return rc;
+	nip_stack_flush(&nip_of(los)->stack);
 }
 
 static int nip_getsockopt(struct demi__queue *dq, int level, int name, void *val, socklen_t *len)
@@ -925,5 +882,6 @@ const struct demi__libos_ops nip_libos_ops = {
 	.getpeername = nip_getpeername,
 	.getsockname = nip_getsockname,
 	.poll_io = NULL, /* busy-polls the device in a background task */
+	.end_call = nip_end_call,
 	.bufs_cached = nip_bufs_cached,
 };

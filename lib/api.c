@@ -251,6 +251,14 @@ DEMI_EXPORT int demi_accept(demi_qtoken_t *qt_out, int sockqd)
 	return -rc;
 }
 
+/* rc of a libOS op, after letting it flush what the op made it send (end_call). */
+static int end_call(struct demi__libos *los, int rc)
+{
+	if (los->ops->end_call)
+		los->ops->end_call(los);
+	return rc;
+}
+
 DEMI_EXPORT int demi_connect(demi_qtoken_t *qt_out, int sockqd, const struct sockaddr *addr,
 			     socklen_t size)
 {
@@ -266,7 +274,7 @@ DEMI_EXPORT int demi_connect(demi_qtoken_t *qt_out, int sockqd, const struct soc
 		return rc;
 	if ((rc = issue(los, q, DEMI_OPC_CONNECT, qt_out, &t)))
 		return rc;
-	rc = los->ops->connect(q, t, &sin);
+	rc = end_call(los, los->ops->connect(q, t, &sin));
 	if (rc < 0)
 		demi__task_discard(t);
 	return -rc;
@@ -281,7 +289,7 @@ DEMI_EXPORT int demi_close(int qd)
 	if ((rc = get_queue(los, qd, &q)))
 		return rc;
 	demi__qd_free(los, q);
-	return -los->ops->close(q);
+	return -end_call(los, los->ops->close(q));
 }
 
 /*
@@ -341,7 +349,7 @@ static int push_common(demi_qtoken_t *qt_out, int qd, const demi_sgarray_t *sga,
 		demi__push_req_put(&req);
 		return rc;
 	}
-	rc = los->ops->push(q, t, &req, dst ? &sin : NULL);
+	rc = end_call(los, los->ops->push(q, t, &req, dst ? &sin : NULL));
 	if (rc < 0) {
 		demi__push_req_put(&req);
 		demi__task_discard(t);
@@ -375,7 +383,7 @@ DEMI_EXPORT int demi_pop(demi_qtoken_t *qt_out, int qd)
 		return rc;
 	if ((rc = issue(los, q, DEMI_OPC_POP, qt_out, &t)))
 		return rc;
-	rc = los->ops->pop(q, t);
+	rc = end_call(los, los->ops->pop(q, t));
 	if (rc < 0)
 		demi__task_discard(t);
 	return -rc;
@@ -392,7 +400,7 @@ DEMI_EXPORT int demi_setsockopt(int qd, int level, int optname, const void *optv
 	GET_LOS(los);
 	if ((rc = get_queue(los, qd, &q)))
 		return rc;
-	return -los->ops->setsockopt(q, level, optname, optval, optlen);
+	return -end_call(los, los->ops->setsockopt(q, level, optname, optval, optlen));
 }
 
 DEMI_EXPORT int demi_getsockopt(int qd, int level, int optname, void *optval, socklen_t *optlen)

@@ -72,6 +72,10 @@ struct demi__libos_ops {
 	/* Looks for device events, sleeping up to timeout_ns (0: do not sleep; UINT64_MAX: no
 	 * limit) until one arrives, and wakes the tasks they concern. Called by demi_wait* when no
 	 * task is ready. NULL for a libOS that polls its device in a background task. */
+	/* Optional: called after each user call that may have made the libOS send (connect,
+	 * close, push, pop, setsockopt), so that a libOS batching work for its device (catnip)
+	 * hands it over before the call returns. */
+	void (*end_call)(struct demi__libos *los);
 	int (*poll_io)(struct demi__libos *los, uint64_t timeout_ns);
 	/* Pool buffers the libOS keeps handed to its device for receiving (0 if none): they are
 	 * in use but not leaked. NULL means 0. */
