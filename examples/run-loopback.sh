@@ -96,6 +96,7 @@ pair() {
 	local name=$1 proto=$2 how=${5:-}
 	port=$((port + 1))
 	local sargs=${3//@A@/127.0.0.1:$port} cargs=${4//@A@/127.0.0.1:$port}
+	sargs=${sargs//@P@/$port} sargs=${sargs//@T@/$tmp}
 	# shellcheck disable=SC2086 # the argument strings are meant to split
 	if start "$name" "$proto" $sargs; then
 		client "$name" $cargs
@@ -140,5 +141,55 @@ pair mixed-linux-server tcp "$d/linux-echo --server @A@ --mode epoll" \
 	"$d/tcp-pingpong --client @A@ --size 100 --requests 1000" stop
 pair mixed-demi-server tcp "$d/tcp-echo --server @A@ --count 1" \
 	"$d/linux-echo --pingpong @A@ --size 100 --requests 1000"
+
+# The key-value load generator against the stock servers (kernel sockets): every reply checked,
+# on the io_uring engine too. Then a value changed behind its back must make it fail.
+redis="redis-server --port @P@ --bind 127.0.0.1 --dir @T@ --save --appendonly no"
+memcd="memcached -u root -p @P@ -l 127.0.0.1 -U 0 -I 2m"
+for engine in epoll io_uring; do
+	export CATNAP_ENGINE=$engine
+	pair kv-redis-$engine tcp "$redis" \
+		"$d/kv-load --server @A@ --populate --keys 2000 --requests 20000 --connections 8 --pipeline 16" stop
+	pair kv-memcached-$engine tcp "$memcd" \
+		"$d/kv-load --server @A@ --proto memcache --populate --keys 2000 --requests 20000 --connections 8 --pipeline 16" stop
+done
+unset CATNAP_ENGINE
+pair kv-redis-1m tcp "$redis" \
+	"$d/kv-load --server @A@ --populate --keys 20 --requests 200 --value-size 1m --pipeline 4 --ratio 1:1" stop
+pair kv-memcached-1m tcp "$memcd" \
+	"$d/kv-load --server @A@ --proto memcache --populate --keys 20 --requests 200 --value-size 1m --pipeline 4 --ratio 1:1" stop
+
+# kv-load must notice a wrong value and a missing key: exit 1, naming what it found.
+port=$((port + 1))
+rcmd=${redis//@P@/$port}
+# shellcheck disable=SC2086 # the server's command line is meant to split
+if start kv-detect tcp ${rcmd//@T@/$tmp}; then
+	a=127.0.0.1:$port
+	"$d/kv-load" --server "$a" --populate --keys 4 --requests 1 >/dev/null 2>&1 ||
+		{ echo "FAIL kv-detect: populate" >&2; failed=1; }
+	redis-cli -p "$port" set key:000000000002 "$(head -c 64 /dev/zero | tr '\0' x)" >/dev/null
+	redis-cli -p "$port" del key:000000000003 >/dev/null
+	for want in "value differs" "missed a populated key"; do
+		keys=3 # keys 0-2: key 2 holds a wrong value
+		if [ "$want" != "value differs" ]; then
+			# Keys 0-2 right again; key 3 is absent.
+			"$d/kv-load" --server "$a" --populate --keys 3 --requests 1 >/dev/null 2>&1
+			keys=4
+		fi
+		out=$("$d/kv-load" --server "$a" --keys $keys --requests 400 --ratio 0:1 --strict 2>&1)
+		rc=$?
+		if [ $rc -eq 1 ] && grep -q "$want" <<<"$out"; then
+			echo "ok   kv-detect: $want"
+		else
+			echo "FAIL kv-detect: expected exit 1 and '$want', got exit $rc:" >&2
+			echo "$out" >&2
+			failed=1
+		fi
+	done
+	finish kv-detect "$server" stop
+else
+	echo "FAIL kv-detect: server did not start" >&2
+	failed=1
+fi
 
 exit "$failed"
