@@ -107,7 +107,7 @@ kill -INT "$server"
 wait "$server"
 src=$?
 server=
-grep -E "catnip: rx" "$dir/server.log"
+grep -o "catnip: counters: .*" "$dir/server.log"
 if [ $src -ne 0 ]; then
 	echo "FAIL: catnip server exited with $src"
 	cat "$dir/server.log"

@@ -82,7 +82,7 @@ run() { # NAME PROGRAM ARGS...
 		rc=1
 	else
 		grep "^RESULT" "$dir/$name.log"
-		grep -o "catnip: tcp .*" "$dir/$name.log" | sed "s/ (catnip\.c.*//"
+		grep -o "catnip: counters: .*" "$dir/$name.log" | sed "s/ (catnip_counters\.c.*//"
 	fi
 }
 
@@ -119,10 +119,10 @@ run big9k "$ex/tcp-echo" --client 10.82.1.1:7 --size $((16 << 20)) --requests 1
 server_stop "$dir/echo9k.log"
 grep -q "MTU 9000" "$dir/echo9k.log" || { echo "FAIL: the port did not take MTU 9000"; rc=1; }
 push_pop "MTU 9000"
-# The sink's counters: "tcp rx N tx M segments, RX/TX payload bytes" and "device rx F frames
-# (C copied, ...": big segments, none copied.
-segs=$(sed -n 's/.*catnip: tcp rx \([0-9]*\) tx .*/\1/p' "$dir/sink.log")
-bytes=$(sed -n 's/.*catnip: tcp rx .* segments, \([0-9]*\)\/.*/\1/p' "$dir/sink.log")
+# The sink's counters: "tcp_rx=N" segments and "tcp_rx_bytes=B" payload bytes, and "device rx
+# F frames (C copied, ...": big segments, none copied.
+segs=$(sed -n 's/.*catnip: counters:.* tcp_rx=\([0-9]*\).*/\1/p' "$dir/sink.log")
+bytes=$(sed -n 's/.*catnip: counters:.* tcp_rx_bytes=\([0-9]*\).*/\1/p' "$dir/sink.log")
 copied=$(sed -n 's/.*catnip: device rx [0-9]* frames (\([0-9]*\) copied.*/\1/p' "$dir/sink.log")
 echo "MTU 9000: ${bytes:-?} payload bytes in ${segs:-?} segments, ${copied:-?} frames copied"
 if [ -z "$segs" ] || [ -z "$bytes" ] || [ "$segs" = 0 ] || [ $((bytes / segs)) -lt 4000 ]; then

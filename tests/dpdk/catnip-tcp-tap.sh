@@ -308,7 +308,7 @@ loss_off() {
 	command -v ethtool >/dev/null && nsx ethtool -K "$tap" gso on 2>/dev/null
 }
 # catnip's TCP counters from a log (retransmissions, timeouts, drops).
-tcp_counters() { grep -o "catnip: tcp .*" "$1" | sed 's/ (catnip\.c.*//'; }
+tcp_counters() { grep -o "catnip: counters: .*" "$1" | sed 's/ (catnip_counters\.c.*//'; }
 
 # (a) and the server half of (c) and (d): one catnip echo server for all of it.
 echo "== (a) Linux client -> catnip server"
