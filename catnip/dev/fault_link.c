@@ -207,13 +207,17 @@ static int fault_rx_burst(void *dev, struct demi__buf **bufs, int n)
 		got = f->inner->ops->rx_burst(f->inner->dev, bufs, n);
 	} else {
 		struct demi__buf *in[BURST];
-		int k;
+		int k, pulled = 0;
 
 		now = f->now(f->now_arg);
 		flush_held(f, d, now); /* held since the last poll */
-		k = f->inner->ops->rx_burst(f->inner->dev, in, n < BURST ? n : BURST);
-		for (int i = 0; i < k; i++)
-			admit(f, d, in[i], now);
+		do {
+			k = f->inner->ops->rx_burst(f->inner->dev, in,
+						    n - pulled < BURST ? n - pulled : BURST);
+			for (int i = 0; i < k; i++)
+				admit(f, d, in[i], now);
+			pulled += k;
+		} while (k == BURST && pulled < n);
 		while (got < n && d->count && d->q[d->head].due <= now) {
 			bufs[got++] = d->q[d->head].buf;
 			d->head = (d->head + 1) % NIP_FAULT_QUEUE;
