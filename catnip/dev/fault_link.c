@@ -183,6 +183,7 @@ static int fault_tx_burst(void *dev, struct demi__buf **bufs, int n)
 	/* Room for every frame and its duplicate: what does not fit is refused, not lost. */
 	for (i = 0; i < n && d->count + 2 * (d->nheld + 1) < NIP_FAULT_QUEUE; i++)
 		admit(f, d, bufs[i], now);
+	flush_held(f, d, now); /* reordering stays within the burst */
 	if (!tx_flush(f, now)) {
 		/* The caller's own last frames that the inner link refused go back to it, so the
 		 * stack sees the full ring as it would without us. */
@@ -210,7 +211,6 @@ static int fault_rx_burst(void *dev, struct demi__buf **bufs, int n)
 		int k, pulled = 0;
 
 		now = f->now(f->now_arg);
-		flush_held(f, d, now); /* held since the last poll */
 		do {
 			k = f->inner->ops->rx_burst(f->inner->dev, in,
 						    n - pulled < BURST ? n - pulled : BURST);
@@ -218,18 +218,16 @@ static int fault_rx_burst(void *dev, struct demi__buf **bufs, int n)
 				admit(f, d, in[i], now);
 			pulled += k;
 		} while (k == BURST && pulled < n);
+		flush_held(f, d, now); /* reordering stays within the burst */
 		while (got < n && d->count && d->q[d->head].due <= now) {
 			bufs[got++] = d->q[d->head].buf;
 			d->head = (d->head + 1) % NIP_FAULT_QUEUE;
 			d->count--;
 		}
 	}
-	/* A poll: frames held back for reordering, or refused by a full ring, go now. */
-	if (f->tx.count || f->tx.nheld) {
-		now = f->now(f->now_arg);
-		flush_held(f, &f->tx, now);
-		tx_flush(f, now);
-	}
+	/* A poll: delayed frames now due, or frames a full ring refused, go now. */
+	if (f->tx.count)
+		tx_flush(f, f->now(f->now_arg));
 	return got;
 }
 

@@ -16,8 +16,9 @@
  *   corrupt   (IPv4 frames only: the Ethernet FCS catches damage elsewhere) a copy with one
  *             byte of the IPv4 packet changed goes instead; its NIP_RXF_* flags are cleared, so
  *             the stack's checksums must catch it;
- *   reorder   the frame is held back until 1-3 later frames in its direction have passed it,
- *             or until the next rx_burst (a poll) if fewer come;
+ *   reorder   the frame is held back until 1-3 later frames of its burst (one rx_burst or
+ *             tx_burst call) have passed it, or to the burst's end if fewer follow: frames
+ *             are never held across calls, so no frame waits for a poll that may not come;
  *   delay     the frame leaves at now + delay + a uniform jitter in [0, jitter), in order
  *             (jitter delays, it does not reorder).
  * Transmit: frames the inner link refuses stay queued, in order, and the wrapper refuses new

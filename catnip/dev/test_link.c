@@ -141,26 +141,27 @@ static void stats_out(struct nip_test_end *e)
 	e->stats.full = st->full + e->wire_lost;
 }
 
-static int end_tx_burst(void *dev, struct demi__buf **bufs, int n)
+/* One call of the wrapper with the wire's current faults, its counts copied back. */
+static int end_call(struct nip_test_end *e, bool tx, struct demi__buf **bufs, int n)
 {
-	struct nip_test_end *e = dev;
+	const struct nip_link_ops *ops = e->fault.link.ops;
 	int rc;
 
 	faults_in(e);
-	rc = e->fault.link.ops->tx_burst(e->fault.link.dev, bufs, n);
+	rc = tx ? ops->tx_burst(e->fault.link.dev, bufs, n)
+		: ops->rx_burst(e->fault.link.dev, bufs, n);
 	stats_out(e);
 	return rc;
 }
 
+static int end_tx_burst(void *dev, struct demi__buf **bufs, int n)
+{
+	return end_call(dev, true, bufs, n);
+}
+
 static int end_rx_burst(void *dev, struct demi__buf **bufs, int n)
 {
-	struct nip_test_end *e = dev;
-	int rc;
-
-	faults_in(e);
-	rc = e->fault.link.ops->rx_burst(e->fault.link.dev, bufs, n);
-	stats_out(e);
-	return rc;
+	return end_call(dev, false, bufs, n);
 }
 
 static const struct nip_link_ops end_ops = {

@@ -24,7 +24,7 @@
 struct nip_test_faults {
 	uint32_t drop_ppm; /* per million frames */
 	uint32_t dup_ppm;
-	uint32_t reorder_ppm; /* delivered after up to 3 later frames (or at the next poll) */
+	uint32_t reorder_ppm; /* after up to 3 later frames of its burst */
 	uint32_t corrupt_ppm;
 	uint64_t delay_ns;  /* one-way: the wire's latency */
 	uint64_t jitter_ns; /* extra uniform delay in [0, jitter) */
