@@ -53,7 +53,7 @@ struct nip_dpdk {
 	uint32_t max_frame; /* largest frame tx accepts: MTU + Ethernet header + one VLAN tag */
 	/* mbuf TX flags for each offload, 0 when off. */
 	uint64_t tx_ol_ip, tx_ol_udp, tx_ol_tcp;
-	/* RX checksums the stack leaves to us (link.offloads): we make sure of them. */
+	/* RX checksum offloads enabled on the port: their results become NIP_RXF_* flags. */
 	bool rx_check_ip, rx_check_l4;
 
 	struct rte_mempool *rx_mp;  /* mbufs whose pinned data rooms are rx_bufs[] */
@@ -252,56 +252,30 @@ static void rx_reclaim(struct nip_dpdk *d)
 	d->scan_skip = freed ? 0 : 64;
 }
 
-/* Software check of what the NIC left unknown; false for a bad checksum or for lengths that
- * do not fit the frame (the stack would not verify either, trusting our flag). */
-static bool sw_csum_ok(const struct nip_dpdk *d, const uint8_t *f, uint32_t len, bool ip_unknown,
-		       bool l4_unknown)
-{
-	const uint8_t *ip = f + NIP_ETH_HLEN;
-	uint32_t ihl, tot, l4len;
-	uint32_t src, dst;
-
-	if (len < NIP_ETH_HLEN + 20 || (ip[0] >> 4) != 4)
-		return true; /* not a header the stack accepts: it drops the frame itself */
-	ihl = (uint32_t)(ip[0] & 0xf) * 4;
-	tot = (uint32_t)ip[2] << 8 | ip[3];
-	if (ihl < 20 || tot < ihl || tot > len - NIP_ETH_HLEN)
-		return false;
-	if (ip_unknown && d->rx_check_ip && nip_csum_fold(nip_csum_add(0, ip, ihl)) != 0)
-		return false;
-	if (!l4_unknown || !d->rx_check_l4 || (ip[6] & 0x3f) || ip[7])
-		return true; /* fragments: the stack drops them anyway */
-	if (ip[9] != 17 && ip[9] != 6)
-		return true;
-	l4len = tot - ihl;
-	if (ip[9] == 17 && (l4len < 8 || (ip[ihl + 6] == 0 && ip[ihl + 7] == 0)))
-		return l4len >= 8; /* UDP without checksum */
-	memcpy(&src, ip + 12, 4);
-	memcpy(&dst, ip + 16, 4);
-	return nip_csum_fold(nip_csum_add(nip_csum_pseudo4(src, dst, ip[9], (uint16_t)l4len),
-					  ip + ihl, l4len)) == 0;
-}
-
-/* Drops frames with a checksum the stack would not check itself. */
-static bool rx_csum_ok(struct nip_dpdk *d, struct rte_mbuf *m)
+/* The frame's checksum status as the NIC reported it, in the stack's terms (link.h NIP_RXF_*);
+ * what the NIC left unknown stays unmarked and the stack checks it. DPDK's "NONE" (the bytes in
+ * the packet are not right but the NIC verified the data's integrity) counts as good. */
+static uint64_t rx_flags(struct nip_dpdk *d, const struct rte_mbuf *m)
 {
 	uint64_t ip_st = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
 	uint64_t l4_st = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
-	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
-	bool ip_unknown, l4_unknown;
+	uint64_t f = 0;
 
-	if (!d->rx_check_ip && !d->rx_check_l4)
-		return true;
-	if (m->data_len < NIP_ETH_HLEN || f[12] != 0x08 || f[13] != 0x00)
-		return true; /* not IPv4 */
-	if ((d->rx_check_ip && ip_st == RTE_MBUF_F_RX_IP_CKSUM_BAD) ||
-	    (d->rx_check_l4 && l4_st == RTE_MBUF_F_RX_L4_CKSUM_BAD))
-		return false;
-	ip_unknown = d->rx_check_ip && ip_st == RTE_MBUF_F_RX_IP_CKSUM_UNKNOWN;
-	l4_unknown = d->rx_check_l4 && l4_st == RTE_MBUF_F_RX_L4_CKSUM_UNKNOWN;
-	if (!ip_unknown && !l4_unknown)
-		return true;
-	return sw_csum_ok(d, f, m->data_len, ip_unknown, l4_unknown);
+	if (d->rx_check_ip) {
+		if (ip_st == RTE_MBUF_F_RX_IP_CKSUM_GOOD || ip_st == RTE_MBUF_F_RX_IP_CKSUM_NONE)
+			f |= NIP_RXF_IP4_CSUM_GOOD;
+		else if (ip_st == RTE_MBUF_F_RX_IP_CKSUM_BAD)
+			f |= NIP_RXF_IP4_CSUM_BAD;
+	}
+	if (d->rx_check_l4) {
+		if (l4_st == RTE_MBUF_F_RX_L4_CKSUM_GOOD || l4_st == RTE_MBUF_F_RX_L4_CKSUM_NONE)
+			f |= NIP_RXF_L4_CSUM_GOOD;
+		else if (l4_st == RTE_MBUF_F_RX_L4_CKSUM_BAD)
+			f |= NIP_RXF_L4_CSUM_BAD;
+	}
+	if (f & (NIP_RXF_IP4_CSUM_BAD | NIP_RXF_L4_CSUM_BAD))
+		d->st.rx_csum_bad++;
+	return f;
 }
 
 /* The rare path: a chained frame (or one from a foreign mempool) copied into a pool buffer. */
@@ -327,20 +301,20 @@ static struct demi__buf *rx_copy(struct nip_dpdk *d, struct rte_mbuf *m)
 
 static struct demi__buf *rx_wrap(struct nip_dpdk *d, struct rte_mbuf *m)
 {
+	uint64_t flags = rx_flags(d, m);
 	struct demi__buf *b;
 
-	if (!rx_csum_ok(d, m)) {
-		d->st.rx_csum_bad++;
-		rte_pktmbuf_free(m);
-		return NULL;
+	if (m->nb_segs != 1 || m->pool != d->rx_mp) {
+		b = rx_copy(d, m);
+		if (b)
+			b->priv = flags;
+		return b;
 	}
-	if (m->nb_segs != 1 || m->pool != d->rx_mp)
-		return rx_copy(d, m);
 	b = mbuf_buf(m);
 	b->off = (uint32_t)(rte_pktmbuf_mtod(m, uint8_t *) - b->base);
 	b->len = m->data_len;
 	b->next = NULL;
-	b->priv = 0;
+	b->priv = flags;
 	b->app_owned = 0;
 	/* A new life for the buffer, as demi__pool_get would give: a handle the application
 	 * kept from the buffer's previous frame must not name this one. */
@@ -851,16 +825,13 @@ static int port_setup(struct nip_dpdk *d, struct demi__config *cfg)
 	d->tx_ol_udp = (tx_want & RTE_ETH_TX_OFFLOAD_UDP_CKSUM) ? RTE_MBUF_F_TX_UDP_CKSUM : 0;
 	d->tx_ol_tcp = (tx_want & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) ? RTE_MBUF_F_TX_TCP_CKSUM : 0;
 	d->rx_check_ip = rx_want & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
-	/* The stack has one RX L4 flag: both protocols or neither. */
-	d->rx_check_l4 = (rx_want & RTE_ETH_RX_OFFLOAD_UDP_CKSUM) &&
-			 (rx_want & RTE_ETH_RX_OFFLOAD_TCP_CKSUM);
+	/* A frame of a protocol the port does not check arrives marked unknown. */
+	d->rx_check_l4 = rx_want & (RTE_ETH_RX_OFFLOAD_UDP_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM);
 	d->link.offloads =
 		((conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) ? NIP_OFF_TX_CHAIN : 0) |
 		(d->tx_ol_ip ? NIP_OFF_IPV4_CSUM_TX : 0) |
 		(d->tx_ol_udp ? NIP_OFF_UDP_CSUM_TX : 0) |
-		(d->tx_ol_tcp ? NIP_OFF_TCP_CSUM_TX : 0) |
-		(d->rx_check_ip ? NIP_OFF_IPV4_CSUM_RX : 0) |
-		(d->rx_check_l4 ? NIP_OFF_L4_CSUM_RX : 0);
+		(d->tx_ol_tcp ? NIP_OFF_TCP_CSUM_TX : 0) | NIP_OFF_L4_CSUM_RX;
 	DEMI_INFO("dpdk: port %u (%s): MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u, offloads 0x%x, "
 		  "%u rx / %u tx descriptors, %u receive buffers",
 		  d->port, info.driver_name, mac.addr_bytes[0], mac.addr_bytes[1],

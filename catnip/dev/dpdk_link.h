@@ -41,13 +41,16 @@
  *   external buffer; the free callback drops the buffer's reference once the PMD is done.
  *   Software PMDs free sent mbufs inside rte_eth_tx_burst (hardware ones in a later call), so
  *   the callback always runs on the thread that owns the pool.
- * buf->priv stays free for the stack (catnip/inet/udp.c keeps the sender there).
+ * buf->priv of a received frame carries its checksum flags (link.h NIP_RXF_*); the stack
+ * reads them in IPv4 input and reuses the word afterwards (catnip/inet/udp.c keeps the sender
+ * there).
  *
  * Checksum offloads (link.offloads) follow DPDK's convention: with NIP_OFF_UDP_CSUM_TX or
  * NIP_OFF_TCP_CSUM_TX set, the stack leaves the pseudo-header sum in the L4 checksum field and
  * the device fills the rest; with NIP_OFF_IPV4_CSUM_TX the device fills the IPv4 header
- * checksum. With the RX flags set, every IPv4 frame rx_burst returns has a verified checksum:
- * the device drops what the NIC marked bad and checks in software what it left unknown.
+ * checksum. On receive, with the port's checksum offloads on, each frame is marked with what
+ * the NIC found (NIP_RXF_*: good, bad, or nothing when it did not know); the stack drops the
+ * bad ones and checks the unmarked ones itself. The device parses no header on receive.
  */
 #ifndef NIP_DPDK_LINK_H
 #define NIP_DPDK_LINK_H
@@ -65,7 +68,7 @@ struct nip_dpdk_stats {
 	uint64_t rx_frames, rx_bytes;
 	/* Chained frames copied into a pool buffer (the only RX copy). */
 	uint64_t rx_copied;
-	/* Dropped: bad IPv4 or L4 checksum, or lengths that do not fit the frame. */
+	/* Frames the NIC marked with a bad IPv4 or L4 checksum (the stack drops them). */
 	uint64_t rx_csum_bad;
 	/* Dropped: no pool buffer to copy a chained frame into. */
 	uint64_t rx_nobuf;

@@ -1,5 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* The in-memory test link; see test_link.h. */
+/*
+ * The in-memory test link; see test_link.h. Each end is two links: raw, the bare wire (latency,
+ * a transmit ring that fills, chained frames linearized), and around it the fault wrapper of
+ * fault_link.c, the one implementation of the faults. The end's link (what the stack holds)
+ * copies the wire's fault parameters into the wrapper before each call and its counts back
+ * after, so tests set faults and read stats on the wire as they always did.
+ */
 #include "test_link.h"
 
 #include <string.h>
@@ -13,37 +19,13 @@ static uint64_t rnd(struct nip_test_wire *w)
 	return w->rng * 0x2545F4914F6CDD1Dull;
 }
 
-static bool hit(struct nip_test_wire *w, uint32_t ppm)
-{
-	return ppm && rnd(w) % 1000000 < ppm;
-}
+/* ---- the bare wire ---- */
 
-/*
- * Corruption models damage that got past the link's frame check: it hits the IPv4 packet of a
- * frame, where the IPv4 and UDP checksums must catch it. (A real link drops frames whose FCS
- * fails, so damaged Ethernet headers or ARP bodies, which carry no checksum, do not occur.)
- */
-static bool is_ip4(const struct demi__buf *b)
-{
-	const uint8_t *d = demi__buf_data(b);
-
-	return b->len > 14 && d[12] == 0x08 && d[13] == 0x00;
-}
-
-static struct demi__buf *copy_of(struct nip_test_wire *w, struct demi__buf *b)
-{
-	struct demi__buf *c = demi__pool_get(w->pool, b->len);
-
-	if (c)
-		memcpy(demi__buf_data(c), demi__buf_data(b), b->len);
-	return c;
-}
-
-static void enqueue(struct nip_test_wire *w, struct nip_test_end *to, struct demi__buf *b,
+static void enqueue(struct nip_test_end *from, struct nip_test_end *to, struct demi__buf *b,
 		    uint64_t due)
 {
 	if (to->count == NIP_TEST_QUEUE) {
-		to->stats.full++;
+		from->wire_lost++;
 		demi__buf_put(b);
 		return;
 	}
@@ -51,19 +33,6 @@ static void enqueue(struct nip_test_wire *w, struct nip_test_end *to, struct dem
 	slot->buf = b;
 	slot->due = due;
 	to->count++;
-	/* Reordering: swap with one of the last few queued frames. */
-	if (to->count > 1 && hit(w, w->faults.reorder_ppm)) {
-		uint32_t back = 1 + (uint32_t)(rnd(w) % (to->count - 1 < 3 ? to->count - 1 : 3));
-		struct nip_test_frame *other =
-			&to->q[(to->head + to->count - 1 - back) % NIP_TEST_QUEUE];
-		struct nip_test_frame t = *slot;
-		*slot = *other;
-		*other = t;
-		/* Keep delivery times non-decreasing along the queue. */
-		uint64_t d = slot->due > other->due ? slot->due : other->due;
-		slot->due = other->due = d;
-		to->stats.reordered++;
-	}
 }
 
 /* A chained frame (link.h) arrives at the other end as one buffer, as a NIC would put it on
@@ -84,7 +53,7 @@ static struct demi__buf *linearize(struct nip_test_wire *w, struct demi__buf *b)
 	return c;
 }
 
-static int tx_burst(void *dev, struct demi__buf **bufs, int n)
+static int raw_tx_burst(void *dev, struct demi__buf **bufs, int n)
 {
 	struct nip_test_end *from = dev;
 	struct nip_test_wire *w = from->wire;
@@ -105,46 +74,26 @@ static int tx_burst(void *dev, struct demi__buf **bufs, int n)
 		struct demi__buf *b = linearize(w, bufs[i]);
 		uint64_t due = *w->now + f->delay_ns + (f->jitter_ns ? rnd(w) % f->jitter_ns : 0);
 
-		from->stats.sent++;
 		if (!b) {
-			from->stats.dropped++;
+			from->wire_lost++;
 			continue;
 		}
-		if (hit(w, f->drop_ppm)) {
-			from->stats.dropped++;
-			demi__buf_put(b);
-			continue;
-		}
-		if (hit(w, f->dup_ppm)) {
-			struct demi__buf *c = copy_of(w, b);
-			if (c) {
-				from->stats.duplicated++;
-				enqueue(w, to, c, due);
-			}
-		}
-		if (is_ip4(b) && hit(w, f->corrupt_ppm)) {
-			struct demi__buf *c = copy_of(w, b);
-			demi__buf_put(b);
-			if (!c)
-				continue;
-			demi__buf_data(c)[14 + rnd(w) % (c->len - 14)] ^=
-				(uint8_t)(1 + rnd(w) % 255);
-			from->stats.corrupted++;
-			b = c;
-		}
-		enqueue(w, to, b, due);
+		enqueue(from, to, b, due);
 	}
 	return n; /* past the ring, the wire never refuses: a full queue is a counted loss */
 }
 
-static int rx_burst(void *dev, struct demi__buf **bufs, int n)
+static int raw_rx_burst(void *dev, struct demi__buf **bufs, int n)
 {
 	struct nip_test_end *e = dev;
 	int got = 0;
 
 	e->tx_taken = 0; /* a new poll: the device drained its transmit ring */
 	while (got < n && e->count && e->q[e->head].due <= *e->wire->now) {
-		bufs[got++] = e->q[e->head].buf;
+		struct demi__buf *b = e->q[e->head].buf;
+
+		b->priv = 0; /* no NIP_RXF_* flags: nothing verified, as without offloads */
+		bufs[got++] = b;
 		e->head = (e->head + 1) % NIP_TEST_QUEUE;
 		e->count--;
 		e->stats.delivered++;
@@ -152,18 +101,81 @@ static int rx_burst(void *dev, struct demi__buf **bufs, int n)
 	return got;
 }
 
-static struct demi__buf *alloc(void *dev, size_t size)
+static struct demi__buf *wire_alloc(void *dev, size_t size)
 {
 	struct nip_test_end *e = dev;
 
 	return demi__pool_get(e->wire->pool, size);
 }
 
-static const struct nip_link_ops test_link_ops = {
-	.rx_burst = rx_burst,
-	.tx_burst = tx_burst,
-	.alloc = alloc,
+static const struct nip_link_ops raw_ops = {
+	.rx_burst = raw_rx_burst,
+	.tx_burst = raw_tx_burst,
+	.alloc = wire_alloc,
 };
+
+/* ---- the end the stack holds: the fault wrapper, fed the wire's parameters ---- */
+
+static void faults_in(struct nip_test_end *e)
+{
+	const struct nip_test_faults *f = &e->wire->faults;
+
+	/* Latency is the wire's own (raw_tx_burst), so tests see frames in flight in q. */
+	e->fault.tx.p = (struct nip_fault_params){
+		.drop_ppm = f->drop_ppm,
+		.dup_ppm = f->dup_ppm,
+		.reorder_ppm = f->reorder_ppm,
+		.corrupt_ppm = f->corrupt_ppm,
+	};
+}
+
+static void stats_out(struct nip_test_end *e)
+{
+	const struct nip_fault_stats *st = &e->fault.tx.st;
+
+	e->stats.sent = st->frames;
+	e->stats.dropped = st->dropped;
+	e->stats.duplicated = st->duplicated;
+	e->stats.reordered = st->reordered;
+	e->stats.corrupted = st->corrupted;
+	e->stats.full = st->full + e->wire_lost;
+}
+
+/* One call of the wrapper with the wire's current faults, its counts copied back. */
+static int end_call(struct nip_test_end *e, bool tx, struct demi__buf **bufs, int n)
+{
+	const struct nip_link_ops *ops = e->fault.link.ops;
+	int rc;
+
+	faults_in(e);
+	rc = tx ? ops->tx_burst(e->fault.link.dev, bufs, n)
+		: ops->rx_burst(e->fault.link.dev, bufs, n);
+	stats_out(e);
+	return rc;
+}
+
+static int end_tx_burst(void *dev, struct demi__buf **bufs, int n)
+{
+	return end_call(dev, true, bufs, n);
+}
+
+static int end_rx_burst(void *dev, struct demi__buf **bufs, int n)
+{
+	return end_call(dev, false, bufs, n);
+}
+
+static const struct nip_link_ops end_ops = {
+	.rx_burst = end_rx_burst,
+	.tx_burst = end_tx_burst,
+	.alloc = wire_alloc,
+};
+
+static uint64_t wire_now(void *arg)
+{
+	const struct nip_test_wire *w = arg;
+
+	return *w->now;
+}
 
 void nip_test_wire_init(struct nip_test_wire *w, struct demi__pool *pool, const uint64_t *now,
 			uint16_t mtu, uint64_t seed)
@@ -176,13 +188,19 @@ void nip_test_wire_init(struct nip_test_wire *w, struct demi__pool *pool, const 
 		struct nip_test_end *e = &w->end[i];
 		e->wire = w;
 		e->side = i;
-		e->link.ops = &test_link_ops;
-		e->link.dev = e;
-		e->link.mtu = mtu;
-		e->link.offloads =
-			NIP_OFF_TX_CHAIN; /* linearized on the way (tests may clear it) */
-		e->link.mac[0] = 0x02;
-		e->link.mac[5] = (uint8_t)(i + 1);
+		e->raw.ops = &raw_ops;
+		e->raw.dev = e;
+		e->raw.mtu = mtu;
+		/* Chains are linearized on the way (tests may clear it); the stack verifies every
+		 * received checksum (NIP_OFF_L4_CSUM_RX: before L4 input). */
+		e->raw.offloads = NIP_OFF_TX_CHAIN | NIP_OFF_L4_CSUM_RX;
+		e->raw.mac[0] = 0x02;
+		e->raw.mac[5] = (uint8_t)(i + 1);
+		/* Each end draws its faults from its own stream of the seed. */
+		nip_fault_link_init(&e->fault, &e->raw, pool,
+				    w->rng ^ (i ? 0x9E3779B97F4A7C15ull : 0), wire_now, w);
+		e->link = e->raw;
+		e->link.ops = &end_ops;
 	}
 }
 
@@ -190,6 +208,7 @@ void nip_test_wire_fini(struct nip_test_wire *w)
 {
 	for (int i = 0; i < 2; i++) {
 		struct nip_test_end *e = &w->end[i];
+		nip_fault_link_fini(&e->fault);
 		while (e->count) {
 			demi__buf_put(e->q[e->head].buf);
 			e->head = (e->head + 1) % NIP_TEST_QUEUE;

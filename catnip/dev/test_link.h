@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * An in-memory link joining two stacks in one process, with a virtual clock and seeded fault
- * injection: drop, duplicate, reorder, corrupt (one damaged byte in an IPv4 packet) and delay.
- * Tests drive both stacks with the same virtual time; nothing here reads a real clock or does I/O.
+ * An in-memory link joining two stacks in one process, with a virtual clock, for tests only
+ * (built into a test library, never into libdemikernel). Tests drive both stacks with the same
+ * virtual time; nothing here reads a real clock or does I/O.
  *
- * A frame sent on one end is delivered to the other end's receive queue at now + delay (plus
- * jitter), unless a fault hits it. Delivered frames are the sent buffers themselves (no copy),
- * except duplicates and corrupted frames, which are copies (the original stays untouched).
+ * A frame sent on one end is delivered to the other end's receive queue (q, which tests may
+ * read) at now + delay (plus jitter): the wire's latency. Delivered frames are the sent buffers
+ * themselves (no copy). The faults (drop, duplicate, reorder, corrupt: one damaged byte in an
+ * IPv4 packet) are those of the fault wrapper (fault_link.h), which each end's link is,
+ * applied on transmit with the parameters in faults, read on every call; duplicates and
+ * corrupted frames are copies (the original stays untouched). Received frames carry no
+ * checksum flags (NIP_RXF_*: 0), as from a device without offloads.
  */
 #ifndef NIP_TEST_LINK_H
 #define NIP_TEST_LINK_H
@@ -14,14 +18,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "fault_link.h"
 #include "link.h"
 
 struct nip_test_faults {
 	uint32_t drop_ppm; /* per million frames */
 	uint32_t dup_ppm;
-	uint32_t reorder_ppm; /* delivered after up to 3 later frames */
+	uint32_t reorder_ppm; /* after up to 3 later frames of its burst */
 	uint32_t corrupt_ppm;
-	uint64_t delay_ns;  /* one-way */
+	uint64_t delay_ns;  /* one-way: the wire's latency */
 	uint64_t jitter_ns; /* extra uniform delay in [0, jitter) */
 	/* A transmit ring that fills: an end takes at most this many frames between two of its
 	 * rx_burst calls (one stack poll) and refuses the rest, as a NIC whose ring is full
@@ -29,6 +34,7 @@ struct nip_test_faults {
 	uint32_t tx_per_poll;
 };
 
+/* Per end, of the frames it sent (the fault counts are its wrapper's). */
 struct nip_test_stats {
 	uint64_t sent, delivered, dropped, duplicated, reordered, corrupted, full, refused;
 };
@@ -41,13 +47,16 @@ struct nip_test_frame {
 };
 
 struct nip_test_end {
-	struct nip_link link;
+	struct nip_link link; /* what the stack uses: the fault wrapper (tests may edit offloads) */
 	struct nip_test_wire *wire;
 	int side;
 	struct nip_test_frame q[NIP_TEST_QUEUE]; /* frames on their way to this end */
 	uint32_t head, count;
 	uint32_t tx_taken; /* frames taken since this end's last rx_burst (tx_per_poll) */
 	struct nip_test_stats stats;
+	uint64_t wire_lost;	     /* no buffer to linearize a chained frame, or q full */
+	struct nip_link raw;	     /* the bare wire end */
+	struct nip_fault_link fault; /* around raw */
 };
 
 struct nip_test_wire {

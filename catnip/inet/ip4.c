@@ -5,27 +5,72 @@
  * and drops, counting by reason,
  * options, fragments and everything else. Output fills the header (checksum offloaded when the
  * device can) and hands the frame to ARP for the next hop: all peers are on-link.
+ *
+ * Received checksums are checked here, once per frame, for every protocol above: the device's
+ * per-frame flags (link.h, NIP_RXF_*) say what it verified; what it did not is verified in
+ * software (the IPv4 header, then the UDP or TCP checksum over the pseudo-header, RFC 768,
+ * RFC 9293 3.1), and udp.c and tcp/ do not check again. Bad checksums are counted where the
+ * protocol's own parser would have counted them.
  */
 #include <string.h>
 
 #include "stack.h"
 #include "udp.h"
+#include "wire/checksum.h"
 #include "wire/eth.h"
 #include "wire/ip4.h"
+#include "wire/tcp.h"
+#include "wire/udp.h"
+
+/* Whether the UDP or TCP checksum of a packet for us is right (or absent: UDP's 0). A packet
+ * too short for its header passes: its parser drops and counts it. */
+static bool l4_csum_ok(const struct nip_ip4 *ip)
+{
+	size_t len = ip->payload_len;
+
+	if (ip->proto == NIP_IPPROTO_UDP) {
+		if (len < NIP_UDP_HLEN || (ip->payload[6] == 0 && ip->payload[7] == 0))
+			return true;
+	} else if (len < NIP_TCP_HLEN) {
+		return true;
+	}
+	/* The IPv4 total length bounds len to 16 bits. */
+	return nip_csum_fold(
+		       nip_csum_add(nip_csum_pseudo4(ip->src, ip->dst, ip->proto, (uint16_t)len),
+				    ip->payload, len)) == 0;
+}
+
+static void count_l4_csum_bad(struct nip_stack *s, uint8_t proto)
+{
+	if (proto == NIP_IPPROTO_UDP)
+		s->cnt.drop_udp_bad++;
+	else
+		s->cnt.drop_tcp_bad[NIP_TCP_BAD_CSUM]++;
+}
 
 void nip_ip4_input(struct nip_stack *s, struct demi__buf *frame, const uint8_t *pkt, size_t len)
 {
 	struct nip_ip4 ip;
 	enum nip_ip4_err err;
-	bool csum_done = s->link->offloads & NIP_OFF_IPV4_CSUM_RX;
+	uint64_t rxf = frame->priv; /* the device's NIP_RXF_* flags (link.h) */
 
-	err = nip_ip4_parse(pkt, len, !csum_done, &ip);
+	frame->priv = 0;
+	if (rxf & NIP_RXF_IP4_CSUM_BAD) {
+		s->cnt.drop_ip4[NIP_IP4_CSUM]++;
+		goto drop;
+	}
+	err = nip_ip4_parse(pkt, len, !(rxf & NIP_RXF_IP4_CSUM_GOOD), &ip);
 	if (err != NIP_IP4_OK) {
 		s->cnt.drop_ip4[err]++;
 		goto drop;
 	}
 	if (ip.dst != s->cfg.ip && !(ip.dst == 0xffffffffu && ip.proto == NIP_IPPROTO_UDP)) {
 		s->cnt.drop_ip4_not_for_us++;
+		goto drop;
+	}
+	if ((ip.proto == NIP_IPPROTO_UDP || ip.proto == NIP_IPPROTO_TCP) &&
+	    !(rxf & NIP_RXF_L4_CSUM_GOOD) && ((rxf & NIP_RXF_L4_CSUM_BAD) || !l4_csum_ok(&ip))) {
+		count_l4_csum_bad(s, ip.proto);
 		goto drop;
 	}
 	switch (ip.proto) {

@@ -5,7 +5,8 @@
  * fault injection (catnip/dev/test_link.c), and by any future device. No DPDK type appears
  * here: frames are pool buffers (struct demi__buf), whose data is the Ethernet frame.
  *
- * Ownership: rx_burst hands each received buffer (one reference) to the stack; tx_burst takes
+ * Ownership: rx_burst hands each received buffer (one reference) to the stack, its priv set
+ * to the frame's NIP_RXF_* flags; tx_burst takes
  * the caller's reference of every buffer it accepts (the device drops it once the frame is
  * sent; for a chained frame, the payload buffer's reference too) and leaves the rest with the
  * caller. alloc returns a buffer with at least
@@ -26,9 +27,28 @@ enum {
 	NIP_OFF_IPV4_CSUM_TX = 1u << 0, /* device fills the IPv4 header checksum */
 	NIP_OFF_UDP_CSUM_TX = 1u << 1,
 	NIP_OFF_TCP_CSUM_TX = 1u << 2,
-	NIP_OFF_IPV4_CSUM_RX = 1u << 3, /* device checked the IPv4 checksum (NIP_RXF_*) */
+	/* Transitional, set by every link: received L4 checksums are verified before L4 input
+	 * (ip4.c does it, see NIP_RXF_*), so tcp/tcp.c, which still reads this bit, does not check
+	 * a second time. Goes when tcp.c passes check_csum = false itself. */
 	NIP_OFF_L4_CSUM_RX = 1u << 4,
 	NIP_OFF_TX_CHAIN = 1u << 5, /* tx_burst takes frames that end in a payload range */
+};
+
+/*
+ * What the device learned of a received frame's checksums. rx_burst leaves these flags in
+ * buf->priv of every frame it returns (0: nothing verified; a device without receive checksum
+ * offload always gives 0). The stack reads them once, in IPv4 input, before it reuses priv:
+ * it drops (and counts as a bad checksum) what the device marked bad, trusts what it marked
+ * good, and verifies in software, exactly once, what the device left unmarked: the IPv4
+ * header checksum, then the UDP or TCP checksum over the pseudo-header before L4 input.
+ * Anything that changes a frame's bytes after the device (a fault injector corrupting it)
+ * must clear them.
+ */
+enum {
+	NIP_RXF_IP4_CSUM_GOOD = 1u << 0,
+	NIP_RXF_IP4_CSUM_BAD = 1u << 1,
+	NIP_RXF_L4_CSUM_GOOD = 1u << 2, /* the UDP or TCP checksum */
+	NIP_RXF_L4_CSUM_BAD = 1u << 3,
 };
 
 /*
