@@ -11,8 +11,13 @@
  * from timer deadline to timer deadline, so the time a segment was sent is exact and gaps
  * between retransmissions can be measured to the nanosecond.
  *
- * Call order: sc_create, then any script steps, then sc_destroy, which closes the listener,
- * lets every timer run out, and asserts that no connection and no buffer is left.
+ * The peer itself (frames, clock, capture) is tests/helpers/tcp_peer.h, shared with the
+ * connection fuzzer; this file adds relative sequence numbers, data patterns, the flow's options
+ * and cmocka assertions.
+ *
+ * Call order: sc_create (or a fixture, sc_setup_*), then any script steps, then sc_destroy (or
+ * sc_teardown), which closes the listener, lets every timer run out, and asserts that no
+ * connection and no buffer is left.
  */
 #ifndef TCP_SCRIPT_H
 #define TCP_SCRIPT_H
@@ -20,16 +25,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "dev/test_link.h"
 #include "stack.h"
 #include "tcp/tcp.h"
+#include "tcp_peer.h"
 
 #define US 1000ull
 #define MS 1000000ull
 #define SEC 1000000000ull
 
-#define SC_IP_STACK 0x0a000001u /* host order */
-#define SC_IP_PEER 0x0a000002u
+#define SC_IP_STACK TCP_PEER_IP_STACK /* host order */
+#define SC_IP_PEER TCP_PEER_IP_PEER
 #define SC_PORT 5001 /* the stack's port */
 #define SC_PEER_PORT 40000
 #define SC_PEER_ISS 1000000u
@@ -77,11 +82,11 @@ struct sc_pkt {
 
 struct sc {
 	struct demi__pool pool;
-	uint64_t now;
-	struct nip_test_wire wire;
-	struct nip_stack s;
+	struct tcp_peer p;   /* the stack, the wire and the clock (p.now) */
+	struct nip_stack *s; /* &p.s */
 	struct nip_tcp_conn *listener;
-	unsigned events; /* every on_event of the stack's connections, or-ed */
+	struct nip_tcp_conn *conn; /* the connection a fixture opened (sc_setup_*) */
+	unsigned events;	   /* every on_event of the stack's connections, or-ed */
 	unsigned listener_events;
 	/* The peer's side of the flow under script. */
 	uint16_t peer_port;
@@ -99,8 +104,23 @@ struct sc {
 
 /* The defaults the scripts use: nip_stack_config_default with a fixed ISN secret. */
 void sc_config_default(struct nip_stack_config *cfg);
+struct nip_stack_config sc_config(void); /* the same, as a value */
 struct sc *sc_create(const struct nip_stack_config *cfg);
 void sc_destroy(struct sc *sc);
+
+/* cmocka fixtures: *state is the struct sc. sc_setup: a stack (default config); _listen: with a
+ * listener (backlog 16); _passive / _active: with an established connection in sc->conn, every
+ * option on (sc_all_opts); _plain: the peer offers none (sc_no_opts). sc_teardown: sc_destroy,
+ * asserting that no connection and no buffer is left. A test that needs its own config takes
+ * sc_teardown alone and calls sc_start. */
+int sc_setup(void **state);
+int sc_setup_listen(void **state);
+int sc_setup_passive(void **state);
+int sc_setup_passive_plain(void **state);
+int sc_setup_active(void **state);
+int sc_setup_active_plain(void **state);
+int sc_teardown(void **state);
+struct sc *sc_start(void **state, const struct nip_stack_config *cfg);
 void sc_event(void *ctx, unsigned events); /* an on_event callback recording into sc */
 
 /* Advances the virtual clock to t (absolute) / by dt, firing timers at their exact deadlines. */

@@ -59,7 +59,7 @@ static void test_tcp_script_passive_all_options(void **state)
 
 	(void)state;
 	sc_listen(sc, 16);
-	syn_tsval = sc->peer_ts_base + (uint32_t)(sc->now / MS);
+	syn_tsval = sc->peer_ts_base + (uint32_t)(sc->p.now / MS);
 	sc_send_syn(sc, &sc_all_opts, false);
 	g = EXPECT(sc, S | A, 0, 1, 0, 0);
 	assert_true(g->opt.has_mss);
@@ -71,7 +71,7 @@ static void test_tcp_script_passive_all_options(void **state)
 	assert_true(g->opt.has_ts);
 	assert_int_equal(g->opt.tsecr, syn_tsval);
 	assert_int_equal(g->win, 65535); /* a SYN's window is never scaled */
-	assert_int_equal(sc->s.cnt.tcp_passive_opens, 1);
+	assert_int_equal(sc->s->cnt.tcp_passive_opens, 1);
 	sc->ts = sc->ws = sc->sack = true;
 	sc->peer_ws = 7;
 	sc_send(sc, A, 1, 1, 0);
@@ -137,7 +137,7 @@ static void test_tcp_script_passive_no_options(void **state)
 static void test_tcp_script_active_all_options(void **state)
 {
 	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = nip_tcp_create(&sc->s, sc_event, sc);
+	struct nip_tcp_conn *c = nip_tcp_create(sc->s, sc_event, sc);
 	struct sc_seg *g;
 	uint32_t syn_tsval;
 
@@ -164,7 +164,7 @@ static void test_tcp_script_active_all_options(void **state)
 					 .has_ts = true};
 		struct sc_pkt p = {.flags = S | A, .ack = 1, .opt = &o, .dport = g->sport};
 
-		o.tsval = sc->peer_ts_base + (uint32_t)(sc->now / MS);
+		o.tsval = sc->peer_ts_base + (uint32_t)(sc->p.now / MS);
 		o.tsecr = syn_tsval;
 		sc_inject(sc, &p);
 	}
@@ -172,14 +172,14 @@ static void test_tcp_script_active_all_options(void **state)
 	sc->peer_ws = 9;
 	g = EXPECT(sc, A, 1, 1, 0, 0);
 	assert_true(g->opt.has_ts);
-	assert_int_equal(g->opt.tsecr, sc->peer_ts_base + (uint32_t)(sc->now / MS));
+	assert_int_equal(g->opt.tsecr, sc->peer_ts_base + (uint32_t)(sc->p.now / MS));
 	assert_false(g->opt.has_mss || g->opt.has_wscale);
 	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
 	assert_true(sc->events & NIP_TCP_EV_CONNECTED);
 	assert_int_equal(c->mss, 1200 - 12);
 	assert_int_equal(c->snd_wscale, 9);
 	assert_int_equal(c->snd_wnd, 65535); /* the SYN-ACK's window, unscaled */
-	assert_int_equal(sc->s.cnt.tcp_active_opens, 1);
+	assert_int_equal(sc->s->cnt.tcp_active_opens, 1);
 	/* The next window field is scaled by the peer's shift. */
 	{
 		struct sc_pkt p = {.flags = A,
@@ -234,7 +234,7 @@ static void test_tcp_script_syn_retries_timeout(void **state)
 	sc_config_default(&cfg);
 	cfg.tcp.syn_retries = 3;
 	sc = sc_create(&cfg);
-	c = nip_tcp_create(&sc->s, sc_event, sc);
+	c = nip_tcp_create(sc->s, sc_event, sc);
 	assert_int_equal(nip_tcp_connect(c, htonl(SC_IP_PEER), SC_PEER_PORT), 0);
 	t0 = EXPECT(sc, S, 0, SC_ANY, 0, 0)->t;
 	t = t0;
@@ -247,14 +247,14 @@ static void test_tcp_script_syn_retries_timeout(void **state)
 	EXPECT_NOTHING(sc, 8 * SEC - 1);
 	assert_int_equal(c->state, NIP_TCP_SYN_SENT);
 	sc_wait(sc, 1);
-	assert_int_equal(sc->now - t0, 15 * SEC);
+	assert_int_equal(sc->p.now - t0, 15 * SEC);
 	assert_int_equal(c->state, NIP_TCP_CLOSED);
 	assert_int_equal(c->err, ETIMEDOUT);
 	assert_true(sc->events & NIP_TCP_EV_READABLE);
 	assert_null(nip_tcp_recv(c, &st));
 	assert_int_equal(st, -ETIMEDOUT);
 	EXPECT_NOTHING(sc, 100 * SEC); /* no RST */
-	assert_int_equal(sc->s.cnt.tcp_timeouts, 1);
+	assert_int_equal(sc->s->cnt.tcp_timeouts, 1);
 	nip_tcp_close(c);
 	sc_destroy(sc);
 }
@@ -263,7 +263,7 @@ static void test_tcp_script_syn_retries_timeout(void **state)
 static void test_tcp_script_connect_refused(void **state)
 {
 	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = nip_tcp_create(&sc->s, sc_event, sc);
+	struct nip_tcp_conn *c = nip_tcp_create(sc->s, sc_event, sc);
 	struct sc_pkt p = {.flags = R};
 	int st;
 
@@ -304,16 +304,16 @@ static void test_tcp_script_rst_syn_received(void **state)
 	sc_send_syn(sc, &sc_all_opts, false);
 	EXPECT(sc, S | A, 0, 1, 0, 0);
 	sc->ts = true;
-	assert_int_equal(sc->s.tcp.nconns, 2);
+	assert_int_equal(sc->s->tcp.nconns, 2);
 	/* In the window but not exact: challenged (RFC 5961 3.2). */
 	sc_send(sc, R, 100, 0, 0);
 	EXPECT(sc, A, 1, 1, 0, 0);
-	assert_int_equal(sc->s.tcp.nconns, 2);
+	assert_int_equal(sc->s->tcp.nconns, 2);
 	sc_send(sc, R, 1, 0, 0);
-	assert_int_equal(sc->s.tcp.nconns, 1); /* only the listener */
+	assert_int_equal(sc->s->tcp.nconns, 1); /* only the listener */
 	assert_null(nip_tcp_accept(sc->listener));
 	EXPECT_NOTHING(sc, 10 * SEC); /* no SYN-ACK retransmission */
-	assert_int_equal(sc->s.cnt.tcp_rst_rcvd, 1);
+	assert_int_equal(sc->s->cnt.tcp_rst_rcvd, 1);
 	sc_destroy(sc);
 }
 
@@ -321,7 +321,7 @@ static void test_tcp_script_rst_syn_received(void **state)
 static void test_tcp_script_simultaneous_open_rst(void **state)
 {
 	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = nip_tcp_create(&sc->s, sc_event, sc);
+	struct nip_tcp_conn *c = nip_tcp_create(sc->s, sc_event, sc);
 
 	(void)state;
 	assert_int_equal(nip_tcp_bind(c, 0, SC_PORT, false), 0);
@@ -349,14 +349,14 @@ static void test_tcp_script_rst_established(void **state)
 	/* Outside the window: dropped silently. */
 	sc_send(sc, R, 11 + 10000000, 0, 0);
 	EXPECT_NOTHING(sc, 10 * MS);
-	assert_int_equal(sc->s.cnt.drop_tcp_out_of_window, 1);
+	assert_int_equal(sc->s->cnt.drop_tcp_out_of_window, 1);
 	/* In the window, not exact: challenge ACK, the connection survives. */
 	sc_send(sc, R, 12, 0, 0);
 	EXPECT(sc, A, 1, 11, 0, 0);
 	sc_send(sc, R | A, 5000, 1, 0);
 	EXPECT(sc, A, 1, 11, 0, 0);
 	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
-	assert_int_equal(sc->s.cnt.tcp_challenge_acks, 2);
+	assert_int_equal(sc->s->cnt.tcp_challenge_acks, 2);
 	sc_send(sc, A | P, 11, 1, 10);
 	EXPECT(sc, A, 1, 21, 0, 0);
 	assert_int_equal(sc_pop(sc, c, &st), 20);
@@ -388,7 +388,7 @@ static void test_tcp_script_rst_fin_wait_1(void **state)
 	sc_send(sc, R, 3, 0, 0);
 	EXPECT(sc, A, 2, 1, 0, 0); /* challenged */
 	sc_send(sc, R, 1, 0, 0);
-	assert_int_equal(sc->s.tcp.nconns, 0);
+	assert_int_equal(sc->s->tcp.nconns, 0);
 	EXPECT_NOTHING(sc, 10 * SEC);
 	sc_destroy(sc);
 }
@@ -405,7 +405,7 @@ static void test_tcp_script_rst_fin_wait_2(void **state)
 	assert_int_equal(c->state, NIP_TCP_FIN_WAIT_2);
 	EXPECT_NOTHING(sc, 10 * MS);
 	sc_send(sc, R, 1, 0, 0);
-	assert_int_equal(sc->s.tcp.nconns, 0);
+	assert_int_equal(sc->s->tcp.nconns, 0);
 	EXPECT_NOTHING(sc, 10 * SEC);
 	sc_destroy(sc);
 }
@@ -443,7 +443,7 @@ static void test_tcp_script_rst_closing(void **state)
 	EXPECT(sc, A, 2, 2, 0, 0);
 	assert_int_equal(c->state, NIP_TCP_CLOSING);
 	sc_send(sc, R, 2, 0, 0);
-	assert_int_equal(sc->s.tcp.nconns, 0);
+	assert_int_equal(sc->s->tcp.nconns, 0);
 	EXPECT_NOTHING(sc, 10 * SEC);
 	sc_destroy(sc);
 }
@@ -463,7 +463,7 @@ static void test_tcp_script_rst_last_ack(void **state)
 	EXPECT(sc, F | A, 1, 2, 0, 0);
 	assert_int_equal(c->state, NIP_TCP_LAST_ACK);
 	sc_send(sc, R, 2, 0, 0);
-	assert_int_equal(sc->s.tcp.nconns, 0);
+	assert_int_equal(sc->s->tcp.nconns, 0);
 	EXPECT_NOTHING(sc, 10 * SEC);
 	sc_destroy(sc);
 }
@@ -478,7 +478,7 @@ static void test_tcp_script_rst_time_wait(void **state)
 	assert_int_equal(c->state, NIP_TCP_TIME_WAIT);
 	sc_wait(sc, 1 * SEC);
 	sc_send(sc, R, 2, 0, 0);
-	assert_int_equal(sc->s.tcp.nconns, 0);
+	assert_int_equal(sc->s->tcp.nconns, 0);
 	EXPECT_NOTHING(sc, 10 * SEC);
 	sc_destroy(sc);
 }
@@ -498,8 +498,8 @@ static void test_tcp_script_syn_in_established(void **state)
 	p.seq = 0; /* a retransmission of the original SYN: below the window, ACKed as such */
 	sc_inject(sc, &p);
 	EXPECT(sc, A, 1, 1, 0, 0);
-	assert_int_equal(sc->s.cnt.tcp_challenge_acks, 1);
-	assert_int_equal(sc->s.cnt.drop_tcp_out_of_window, 1);
+	assert_int_equal(sc->s->cnt.tcp_challenge_acks, 1);
+	assert_int_equal(sc->s->cnt.drop_tcp_out_of_window, 1);
 	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
 	sc_send(sc, A | P, 1, 1, 10);
 	EXPECT(sc, A, 1, 11, 0, 0);
@@ -520,7 +520,7 @@ static void test_tcp_script_ack_unsent_data(void **state)
 	EXPECT(sc, A | P, 1, 1, 100, 0);
 	sc_send(sc, A | P, 1, 5000, 20); /* acks unsent data, carries data */
 	EXPECT(sc, A, 101, 1, 0, 0);
-	assert_int_equal(sc->s.cnt.drop_tcp_bad_ack, 1);
+	assert_int_equal(sc->s->cnt.drop_tcp_bad_ack, 1);
 	assert_int_equal(c->snd_una, sc->iss + 1);
 	assert_int_equal(sc_pop(sc, c, &st), 0); /* its data was dropped */
 	EXPECT_NOTHING(sc, 100 * MS);
@@ -549,8 +549,8 @@ static void test_tcp_script_challenge_ack_limit(void **state)
 	for (int i = 0; i < 3; i++)
 		EXPECT(sc, A, 1, 1, 0, 0);
 	EXPECT_NOTHING(sc, 10 * MS);
-	assert_int_equal(sc->s.cnt.tcp_challenge_acks, 3);
-	assert_int_equal(sc->s.cnt.tcp_challenge_limited, 3);
+	assert_int_equal(sc->s->cnt.tcp_challenge_acks, 3);
+	assert_int_equal(sc->s->cnt.tcp_challenge_limited, 3);
 	/* SYNs draw on the same budget. */
 	sc_send(sc, S, 50, 0, 0);
 	EXPECT_NOTHING(sc, 10 * MS);
@@ -614,8 +614,8 @@ static void test_tcp_script_rto_backoff_and_timeout(void **state)
 	assert_int_equal(c->err, ETIMEDOUT);
 	assert_null(nip_tcp_recv(c, &st));
 	assert_int_equal(st, -ETIMEDOUT);
-	assert_int_equal(sc->s.cnt.tcp_rto_timeouts, 5);
-	assert_int_equal(sc->s.cnt.tcp_timeouts, 1);
+	assert_int_equal(sc->s->cnt.tcp_rto_timeouts, 5);
+	assert_int_equal(sc->s->cnt.tcp_timeouts, 1);
 	EXPECT_NOTHING(sc, 100 * SEC);
 	nip_tcp_close(c);
 	sc_destroy(sc);
@@ -643,7 +643,7 @@ static void test_tcp_script_fast_retransmit(void **state)
 	EXPECT_NOTHING(sc, 1 * MS);
 	sc_send(sc, A, 1, 1 + M, 0);
 	EXPECT(sc, A, 1 + M, 1, M, 0);
-	assert_int_equal(sc->s.cnt.tcp_fast_retransmits, 1);
+	assert_int_equal(sc->s->cnt.tcp_fast_retransmits, 1);
 	EXPECT_NOTHING(sc, 1 * MS);
 	/* Partial ACK up to the second hole. */
 	sc_send(sc, A, 1, 1 + 3 * M, 0);
@@ -652,8 +652,8 @@ static void test_tcp_script_fast_retransmit(void **state)
 	sc_send(sc, A, 1, 1 + 6 * M, 0);
 	assert_false(c->in_recovery);
 	EXPECT_NOTHING(sc, 5 * SEC);
-	assert_int_equal(sc->s.cnt.tcp_retransmits, 2);
-	assert_int_equal(sc->s.cnt.tcp_rto_timeouts, 0);
+	assert_int_equal(sc->s->cnt.tcp_retransmits, 2);
+	assert_int_equal(sc->s->cnt.tcp_rto_timeouts, 0);
 	close_clean(sc, c, 1 + 6 * M, 1);
 	sc_destroy(sc);
 }
@@ -663,7 +663,7 @@ static void sack_ack(struct sc *sc, uint32_t ack, int n, const uint32_t *blocks)
 	struct nip_tcp_opts o = {.has_ts = true, .nsack = (uint8_t)n};
 	struct sc_pkt p = {.flags = A, .seq = 1, .ack = ack, .opt = &o};
 
-	o.tsval = sc->peer_ts_base + (uint32_t)(sc->now / MS);
+	o.tsval = sc->peer_ts_base + (uint32_t)(sc->p.now / MS);
 	o.tsecr = sc->ts_recent;
 	for (int i = 0; i < n; i++) {
 		o.sack[i].start = sc->iss + blocks[2 * i];
@@ -708,8 +708,8 @@ static void test_tcp_script_sack_recovery(void **state)
 	sack_ack(sc, SEG(8), 0, NULL);
 	assert_false(c->in_recovery);
 	EXPECT_NOTHING(sc, 5 * SEC);
-	assert_int_equal(sc->s.cnt.tcp_retransmits, 2);
-	assert_int_equal(sc->s.cnt.tcp_rto_timeouts, 0);
+	assert_int_equal(sc->s->cnt.tcp_retransmits, 2);
+	assert_int_equal(sc->s->cnt.tcp_rto_timeouts, 0);
 	close_clean(sc, c, SEG(8), 1);
 	sc_destroy(sc);
 #undef SEG
@@ -728,7 +728,7 @@ static void test_tcp_script_zero_window_persist(void **state)
 	sc_inject(sc, &zw);
 	assert_int_equal(c->snd_wnd, 0);
 	assert_int_equal(sc_push(sc, c, 1000), 0);
-	t = sc->now;
+	t = sc->p.now;
 	EXPECT_NOTHING(sc, 199 * MS); /* the RTO (200 ms, from the handshake's sample) */
 	for (uint64_t gap = 200 * MS; gap <= 1600 * MS; gap *= 2) {
 		g = EXPECT(sc, A, 1, 1, SC_ANY, 20 * SEC);
@@ -737,9 +737,9 @@ static void test_tcp_script_zero_window_persist(void **state)
 		t = g->t;
 		sc_inject(sc, &zw); /* still closed */
 	}
-	assert_int_equal(sc->s.cnt.tcp_zero_window_probes, 4);
+	assert_int_equal(sc->s->cnt.tcp_zero_window_probes, 4);
 	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
-	assert_int_equal(sc->s.cnt.tcp_fast_retransmits, 0); /* probe answers are no dup ACKs */
+	assert_int_equal(sc->s->cnt.tcp_fast_retransmits, 0); /* probe answers are no dup ACKs */
 	assert_false(c->in_recovery);
 	/* The peer takes the probe byte but its window stays closed: probing goes on from the
 	 * next byte. */
@@ -780,7 +780,7 @@ static void test_tcp_script_zero_window_silent_peer(void **state)
 	sc_inject(sc, &zw);
 	assert_int_equal(sc_push(sc, c, 1000), 0);
 	nip_tcp_close(c); /* an orphan in FIN-WAIT-1, its data and FIN behind the window */
-	t = sc->now;
+	t = sc->p.now;
 	for (uint64_t gap = 200 * MS; gap <= 800 * MS; gap *= 2) {
 		g = EXPECT(sc, A, 1, 1, SC_ANY, 20 * SEC);
 		assert_int_equal(g->t - t, gap);
@@ -788,9 +788,9 @@ static void test_tcp_script_zero_window_silent_peer(void **state)
 	}
 	g = EXPECT(sc, R | A, 1, 1, 0, 20 * SEC);
 	assert_int_equal(g->t - t, 1600 * MS);
-	assert_int_equal(sc->s.cnt.tcp_zero_window_probes, 3);
-	assert_int_equal(sc->s.cnt.tcp_timeouts, 1);
-	assert_int_equal(sc->s.tcp.nconns, 1); /* the listener */
+	assert_int_equal(sc->s->cnt.tcp_zero_window_probes, 3);
+	assert_int_equal(sc->s->cnt.tcp_timeouts, 1);
+	assert_int_equal(sc->s->tcp.nconns, 1); /* the listener */
 	sc_destroy(sc);
 }
 
@@ -812,12 +812,12 @@ static void test_tcp_script_active_close(void **state)
 	sc_send(sc, F | A, 1, 2, 0);
 	EXPECT(sc, A, 2, 2, 0, 0);
 	assert_int_equal(c->state, NIP_TCP_TIME_WAIT);
-	t = sc->now;
+	t = sc->p.now;
 	/* 2 MSL = 1 s. */
 	sc_at(sc, t + 1 * SEC - 1);
-	assert_int_equal(sc->s.tcp.nconns, 2);
+	assert_int_equal(sc->s->tcp.nconns, 2);
 	sc_at(sc, t + 1 * SEC);
-	assert_int_equal(sc->s.tcp.nconns, 1); /* the listener */
+	assert_int_equal(sc->s->tcp.nconns, 1); /* the listener */
 	EXPECT_NOTHING(sc, 1 * MS);
 	sc_destroy(sc);
 }
@@ -844,7 +844,7 @@ static void test_tcp_script_passive_close(void **state)
 	EXPECT(sc, F | A, 11, 2, 0, 0);
 	assert_int_equal(c->state, NIP_TCP_LAST_ACK);
 	sc_send(sc, A, 2, 12, 0);
-	assert_int_equal(sc->s.tcp.nconns, 1); /* gone at once: no TIME-WAIT */
+	assert_int_equal(sc->s->tcp.nconns, 1); /* gone at once: no TIME-WAIT */
 	EXPECT_NOTHING(sc, 10 * SEC);
 	sc_destroy(sc);
 }
@@ -863,12 +863,12 @@ static void test_tcp_script_simultaneous_close(void **state)
 	assert_int_equal(c->state, NIP_TCP_CLOSING);
 	sc_send(sc, A, 2, 2, 0);
 	assert_int_equal(c->state, NIP_TCP_TIME_WAIT);
-	t = sc->now;
+	t = sc->p.now;
 	EXPECT_NOTHING(sc, 1 * SEC - 1);
-	assert_int_equal(sc->s.tcp.nconns, 1);
+	assert_int_equal(sc->s->tcp.nconns, 1);
 	sc_wait(sc, 1);
-	assert_int_equal(sc->now - t, 1 * SEC);
-	assert_int_equal(sc->s.tcp.nconns, 0);
+	assert_int_equal(sc->p.now - t, 1 * SEC);
+	assert_int_equal(sc->s->tcp.nconns, 0);
 	sc_destroy(sc);
 }
 
@@ -907,7 +907,7 @@ static void test_tcp_script_fin_with_data(void **state)
 	nip_tcp_close(c);
 	EXPECT(sc, F | A, 1, 102, 0, 0);
 	sc_send(sc, A, 102, 2, 0);
-	assert_int_equal(sc->s.tcp.nconns, 1);
+	assert_int_equal(sc->s->tcp.nconns, 1);
 	sc_destroy(sc);
 }
 
@@ -937,7 +937,7 @@ static void test_tcp_script_fin_out_of_order(void **state)
 	nip_tcp_close(c);
 	EXPECT(sc, F | A, 1, 202, 0, 0);
 	sc_send(sc, A, 202, 2, 0);
-	assert_int_equal(sc->s.tcp.nconns, 1);
+	assert_int_equal(sc->s->tcp.nconns, 1);
 	sc_destroy(sc);
 }
 
@@ -950,16 +950,16 @@ static void test_tcp_script_time_wait_reacks_fin(void **state)
 
 	(void)state;
 	close_clean(sc, c, 1, 1);
-	t = sc->now;
+	t = sc->p.now;
 	assert_int_equal(c->state, NIP_TCP_TIME_WAIT);
 	sc_at(sc, t + 1500 * MS);
 	sc_send(sc, F | A, 1, 2, 0);
 	EXPECT(sc, A, 2, 2, 0, 0);
-	t = sc->now;
+	t = sc->p.now;
 	sc_at(sc, t + 2 * SEC - 1);
-	assert_int_equal(sc->s.tcp.nconns, 1);
+	assert_int_equal(sc->s->tcp.nconns, 1);
 	sc_at(sc, t + 2 * SEC);
-	assert_int_equal(sc->s.tcp.nconns, 0);
+	assert_int_equal(sc->s->tcp.nconns, 0);
 	EXPECT_NOTHING(sc, 1 * MS);
 	sc_destroy(sc);
 }
@@ -989,11 +989,11 @@ static void test_tcp_script_delayed_ack(void **state)
 	}
 	sc_send(sc, A | P, seq, 1, 10);
 	seq += 10;
-	t = sc->now;
+	t = sc->p.now;
 	EXPECT_NOTHING(sc, 40 * MS - 1);
 	g = EXPECT(sc, A, 1, seq, 0, 1);
 	assert_int_equal(g->t - t, 40 * MS);
-	assert_int_equal(sc->s.cnt.tcp_delayed_acks, 1);
+	assert_int_equal(sc->s->cnt.tcp_delayed_acks, 1);
 	/* Two segments: the second is ACKed at once. */
 	sc_wait(sc, 5 * MS);
 	sc_send(sc, A | P, seq, 1, 10);
@@ -1044,7 +1044,7 @@ static void test_tcp_script_quick_ack_out_of_order(void **state)
 	g = EXPECT(sc, A, 1, seq, 0, 0);
 	assert_int_equal(g->opt.nsack, 2);
 	assert_int_equal(g->opt.sack[0].start, sc->peer_iss + seq + 200); /* newest first */
-	assert_int_equal(sc->s.cnt.tcp_ooo_segs, 2);
+	assert_int_equal(sc->s->cnt.tcp_ooo_segs, 2);
 	sc_send(sc, A | P, seq, 1, 100);
 	g = EXPECT(sc, A, 1, seq + 150, 0, 0);
 	assert_int_equal(g->opt.nsack, 1);
@@ -1067,14 +1067,14 @@ static void test_tcp_script_paws(void **state)
 
 	(void)state;
 	sc_wait(sc, 100 * MS);
-	ts = sc->peer_ts_base + (uint32_t)(sc->now / MS);
+	ts = sc->peer_ts_base + (uint32_t)(sc->p.now / MS);
 	sc_send(sc, A | P, 1, 1, 100);
 	EXPECT(sc, A, 1, 101, 0, 0);
 	assert_int_equal(c->ts_recent, ts);
 	p.tsval = ts - 50;
 	sc_inject(sc, &p);
 	EXPECT(sc, A, 1, 101, 0, 0);
-	assert_int_equal(sc->s.cnt.drop_tcp_paws, 1);
+	assert_int_equal(sc->s->cnt.drop_tcp_paws, 1);
 	assert_int_equal(c->rcv_nxt, sc->peer_iss + 101);
 	assert_int_equal(c->ts_recent, ts);
 	/* The same segment with a current timestamp is taken. */
@@ -1124,11 +1124,11 @@ static void test_tcp_script_malformed_options(void **state)
 
 		sc_inject(sc, &p);
 		EXPECT_NOTHING(sc, 10 * MS);
-		assert_int_equal(sc->s.tcp.nconns, 1);
-		assert_int_equal(sc->s.cnt.drop_tcp_bad[NIP_TCP_BAD_OPT], 1);
+		assert_int_equal(sc->s->tcp.nconns, 1);
+		assert_int_equal(sc->s->cnt.drop_tcp_bad[NIP_TCP_BAD_OPT], 1);
 	}
 	c = sc_passive_open(sc, &sc_no_opts);
-	before = sc->s.cnt.drop_tcp_bad[NIP_TCP_BAD_OPT];
+	before = sc->s->cnt.drop_tcp_bad[NIP_TCP_BAD_OPT];
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct sc_pkt p = {.flags = A | P,
 				   .seq = 1,
@@ -1143,7 +1143,7 @@ static void test_tcp_script_malformed_options(void **state)
 		sc_inject(sc, &p);
 	}
 	EXPECT_NOTHING(sc, 100 * MS);
-	assert_int_equal(sc->s.cnt.drop_tcp_bad[NIP_TCP_BAD_OPT] - before,
+	assert_int_equal(sc->s->cnt.drop_tcp_bad[NIP_TCP_BAD_OPT] - before,
 			 2 * sizeof(bad) / sizeof(bad[0]));
 	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
 	assert_int_equal(sc_pop(sc, c, &st), 0);
@@ -1158,8 +1158,8 @@ static void test_tcp_script_malformed_options(void **state)
 		p.bad_csum = true;
 		sc_inject(sc, &p);
 		EXPECT_NOTHING(sc, 10 * MS);
-		assert_int_equal(sc->s.cnt.drop_tcp_bad[NIP_TCP_BAD_OFF], 2);
-		assert_int_equal(sc->s.cnt.drop_tcp_bad[NIP_TCP_BAD_CSUM], 1);
+		assert_int_equal(sc->s->cnt.drop_tcp_bad[NIP_TCP_BAD_OFF], 2);
+		assert_int_equal(sc->s->cnt.drop_tcp_bad[NIP_TCP_BAD_CSUM], 1);
 	}
 	/* An unknown option of sane length is skipped: the segment counts. */
 	{
@@ -1201,8 +1201,8 @@ static void test_tcp_script_closed_port_rst(void **state)
 	sc_send(sc, R, 1, 0, 0);
 	sc_send(sc, R | A, 1, 1, 0);
 	EXPECT_NOTHING(sc, 10 * MS);
-	assert_int_equal(sc->s.cnt.drop_tcp_no_conn, 5);
-	assert_int_equal(sc->s.cnt.tcp_rst_sent, 3);
+	assert_int_equal(sc->s->cnt.drop_tcp_no_conn, 5);
+	assert_int_equal(sc->s->cnt.tcp_rst_sent, 3);
 	sc_destroy(sc);
 }
 
@@ -1230,14 +1230,14 @@ static void test_tcp_script_listen_overflow(void **state)
 	g = EXPECT(sc, S | A, SC_ANY, 1, 0, 0);
 	assert_int_equal(g->dport, 41001);
 	EXPECT_NOTHING(sc, 10 * MS);
-	assert_int_equal(sc->s.cnt.drop_tcp_syn_queue_full, 1);
-	assert_int_equal(sc->s.tcp.nconns, 3);
+	assert_int_equal(sc->s->cnt.drop_tcp_syn_queue_full, 1);
+	assert_int_equal(sc->s->tcp.nconns, 3);
 	/* The listener goes: its embryonic connections are reset and freed. */
 	nip_tcp_close(sc->listener);
 	sc->listener = NULL;
 	g = EXPECT(sc, R | A, SC_ANY, SC_ANY, 0, 0);
 	g = EXPECT(sc, R | A, SC_ANY, SC_ANY, 0, 0);
-	assert_int_equal(sc->s.tcp.nconns, 0);
+	assert_int_equal(sc->s->tcp.nconns, 0);
 
 	/* Accept queue of 1. */
 	sc_listen(sc, 1);
@@ -1250,7 +1250,7 @@ static void test_tcp_script_listen_overflow(void **state)
 	sc->peer_port = 41101;
 	sc_send_syn(sc, &sc_no_opts, false);
 	EXPECT_NOTHING(sc, 10 * MS);
-	assert_int_equal(sc->s.cnt.drop_tcp_accept_queue_full, 1);
+	assert_int_equal(sc->s->cnt.drop_tcp_accept_queue_full, 1);
 	/* Accepting makes room: the retransmitted SYN gets its SYN-ACK. */
 	{
 		struct nip_tcp_conn *c2 = nip_tcp_accept(sc->listener);
@@ -1284,8 +1284,8 @@ static void test_tcp_script_close_unread_rst(void **state)
 	EXPECT(sc, A, 1, 101, 0, 0);
 	nip_tcp_close(c);
 	EXPECT(sc, R | A, 1, 101, 0, 0);
-	assert_int_equal(sc->s.tcp.nconns, 1);
-	assert_int_equal(sc->s.cnt.tcp_rst_sent, 1);
+	assert_int_equal(sc->s->tcp.nconns, 1);
+	assert_int_equal(sc->s->cnt.tcp_rst_sent, 1);
 	/* Whatever the peer sends now finds no connection. */
 	sc_send(sc, A | P, 101, 1, 10);
 	EXPECT(sc, R, 1, SC_ANY, 0, 0);
@@ -1308,7 +1308,7 @@ static void test_tcp_script_linger_zero_rst(void **state)
 	EXPECT(sc, A | P, 1, 1, 50, 0);
 	nip_tcp_close(c);
 	EXPECT(sc, R | A, 51, 1, 0, 0);
-	assert_int_equal(sc->s.tcp.nconns, 1);
+	assert_int_equal(sc->s->tcp.nconns, 1);
 	EXPECT_NOTHING(sc, 10 * SEC); /* no retransmission of the lost data */
 	sc_destroy(sc);
 }
@@ -1331,16 +1331,16 @@ static void test_tcp_script_keepalive(void **state)
 	cfg.tcp.keepalive_probes = 3;
 	sc = sc_create(&cfg);
 	c = sc_passive_open(sc, &sc_all_opts);
-	t = sc->now;
+	t = sc->p.now;
 	EXPECT_NOTHING(sc, 60 * SEC); /* off by default */
 	assert_int_equal(nip_tcp_setsockopt(c, SOL_SOCKET, SO_KEEPALIVE, &v, sizeof(v)), 0);
-	t = sc->now;
+	t = sc->p.now;
 	g = EXPECT(sc, A, 0, 1, 0, 11 * SEC);
 	assert_int_equal(g->t - t, 10 * SEC);
 	/* Answered: the next probe comes an idle time after the answer. */
 	sc_wait(sc, 5 * MS);
 	sc_send(sc, A, 1, 1, 0);
-	t = sc->now;
+	t = sc->p.now;
 	g = EXPECT(sc, A, 0, 1, 0, 11 * SEC);
 	assert_int_equal(g->t - t, 10 * SEC);
 	/* Traffic postpones it. */
@@ -1350,7 +1350,7 @@ static void test_tcp_script_keepalive(void **state)
 	sc_send(sc, A | P, 1, 1, 10);
 	EXPECT(sc, A, 1, 11, 0, 0);
 	assert_int_equal(sc_pop(sc, c, &st), 10);
-	t = sc->now;
+	t = sc->p.now;
 	/* Unanswered: three probes a second apart, then the reset. */
 	g = EXPECT(sc, A, 0, 11, 0, 11 * SEC);
 	assert_int_equal(g->t - t, 10 * SEC);
@@ -1363,7 +1363,7 @@ static void test_tcp_script_keepalive(void **state)
 	g = EXPECT(sc, R | A, 1, 11, 0, 2 * SEC);
 	assert_int_equal(g->t - t, 1 * SEC);
 	assert_int_equal(c->err, ETIMEDOUT);
-	assert_int_equal(sc->s.cnt.tcp_keepalive_probes, 5);
+	assert_int_equal(sc->s->cnt.tcp_keepalive_probes, 5);
 	assert_null(nip_tcp_recv(c, &st));
 	assert_int_equal(st, -ETIMEDOUT);
 	nip_tcp_close(c);
@@ -1409,11 +1409,11 @@ static void test_tcp_script_syn_ack_retries(void **state)
 		assert_int_equal(g->t - t, gap * SEC);
 		t = g->t;
 	}
-	assert_int_equal(sc->s.tcp.nconns, 2);
+	assert_int_equal(sc->s->tcp.nconns, 2);
 	EXPECT_NOTHING(sc, 4 * SEC - 1);
-	assert_int_equal(sc->s.tcp.nconns, 2);
+	assert_int_equal(sc->s->tcp.nconns, 2);
 	sc_wait(sc, 1);
-	assert_int_equal(sc->s.tcp.nconns, 1);
+	assert_int_equal(sc->s->tcp.nconns, 1);
 	EXPECT_NOTHING(sc, 60 * SEC);
 	assert_null(nip_tcp_accept(sc->listener));
 	sc_destroy(sc);
@@ -1430,11 +1430,11 @@ static void test_tcp_script_orphan_fin_wait_2_timeout(void **state)
 	nip_tcp_close(c);
 	EXPECT(sc, F | A, 1, 1, 0, 0);
 	sc_send(sc, A, 1, 2, 0);
-	t = sc->now;
+	t = sc->p.now;
 	EXPECT_NOTHING(sc, 2 * SEC - 1);
-	assert_int_equal(sc->s.tcp.nconns, 1);
+	assert_int_equal(sc->s->tcp.nconns, 1);
 	sc_at(sc, t + 2 * SEC);
-	assert_int_equal(sc->s.tcp.nconns, 0);
+	assert_int_equal(sc->s->tcp.nconns, 0);
 	EXPECT_NOTHING(sc, 10 * SEC);
 	sc_destroy(sc);
 }
@@ -1450,8 +1450,8 @@ static void test_tcp_script_data_after_close_rst(void **state)
 	EXPECT(sc, F | A, 1, 1, 0, 0);
 	sc_send(sc, A | P, 1, 2, 10);
 	EXPECT(sc, R | A, 2, 1, 0, 0);
-	assert_int_equal(sc->s.cnt.drop_tcp_after_close, 1);
-	assert_int_equal(sc->s.tcp.nconns, 1);
+	assert_int_equal(sc->s->cnt.drop_tcp_after_close, 1);
+	assert_int_equal(sc->s->tcp.nconns, 1);
 	sc_destroy(sc);
 }
 
@@ -1474,7 +1474,7 @@ static void test_tcp_script_time_wait_reuse(void **state)
 	sc->peer_iss += 100000;
 	sc_send_syn(sc, &sc_all_opts, false);
 	EXPECT(sc, S | A, 0, 1, 0, 0);
-	assert_int_equal(sc->s.tcp.nconns, 2); /* the listener and the new one */
+	assert_int_equal(sc->s->tcp.nconns, 2); /* the listener and the new one */
 	sc_send(sc, A, 1, 1, 0);
 	c = nip_tcp_accept(sc->listener);
 	assert_non_null(c);
@@ -1645,12 +1645,12 @@ static void test_tcp_script_tlp_probe_repairs_tail(void **state)
 		EXPECT(sc, A, 101 + i * M, 1, M, 0);
 	g = EXPECT(sc, A, 101 + 3 * M, 1, M, 1 * SEC);
 	assert_int_equal(g->t - t, 22 * MS); /* 2 SRTT + 2 ms */
-	assert_int_equal(sc->s.cnt.tcp_tlp_probes, 1);
+	assert_int_equal(sc->s->cnt.tcp_tlp_probes, 1);
 	cwnd = c->cc.cwnd;
 	sack_ack(sc, 101 + 4 * M, 0, NULL);
-	assert_int_equal(sc->s.cnt.tcp_tlp_repairs, 1);
+	assert_int_equal(sc->s->cnt.tcp_tlp_repairs, 1);
 	assert_true(c->cc.cwnd < cwnd);
-	assert_int_equal(sc->s.cnt.tcp_rto_timeouts, 0);
+	assert_int_equal(sc->s->cnt.tcp_rto_timeouts, 0);
 	EXPECT_NOTHING(sc, 2 * SEC); /* nothing in flight: no probe, no timeout */
 	close_clean(sc, c, 101 + 4 * M, 1);
 	sc_destroy(sc);
@@ -1687,8 +1687,8 @@ static void test_tcp_script_tlp_sack_starts_recovery(void **state)
 	sc_wait(sc, 10 * MS);
 	sack_ack(sc, SEG(4), 0, NULL);
 	assert_false(c->in_recovery);
-	assert_int_equal(sc->s.cnt.tcp_rto_timeouts, 0);
-	assert_int_equal(sc->s.cnt.tcp_retransmits, 4); /* the probe and the three holes */
+	assert_int_equal(sc->s->cnt.tcp_rto_timeouts, 0);
+	assert_int_equal(sc->s->cnt.tcp_retransmits, 4); /* the probe and the three holes */
 	close_clean(sc, c, SEG(4), 1);
 	sc_destroy(sc);
 #undef SEG
@@ -1707,7 +1707,7 @@ static void test_tcp_script_tlp_not_when_it_cannot_help(void **state)
 	assert_int_equal(sc_push(sc, c, 100), 0);
 	t = EXPECT(sc, A | P, 101, 1, 100, 0)->t;
 	assert_int_equal(EXPECT(sc, A | P, 101, 1, 100, 1 * SEC)->t - t, 200 * MS); /* the RTO */
-	assert_int_equal(sc->s.cnt.tcp_tlp_probes, 0);
+	assert_int_equal(sc->s->cnt.tcp_tlp_probes, 0);
 	sc_send(sc, A, 1, 201, 0);
 	close_clean(sc, c, 201, 1);
 	sc_destroy(sc);
@@ -1720,7 +1720,7 @@ static void test_tcp_script_tlp_not_when_it_cannot_help(void **state)
 	for (uint32_t i = 1; i < 4; i++)
 		EXPECT(sc, A, 101 + i * 1448, 1, 1448, 0);
 	assert_int_equal(EXPECT(sc, A, 101, 1, 1448, 1 * SEC)->t - t, 200 * MS); /* the RTO */
-	assert_int_equal(sc->s.cnt.tcp_tlp_probes, 0);
+	assert_int_equal(sc->s->cnt.tcp_tlp_probes, 0);
 	sc_send(sc, A, 1, 101 + 4 * 1448, 0);
 	sc_flush(sc);
 	close_clean(sc, c, 101 + 4 * 1448, 1);
@@ -1777,14 +1777,14 @@ static void test_tcp_script_rcvbuf_autotune_grows(void **state)
 {
 	struct sc *sc = sc_create(NULL);
 	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_all_opts);
-	uint32_t start = c->rcvbuf, max = sc->s.cfg.tcp.rcvbuf_max;
+	uint32_t start = c->rcvbuf, max = sc->s->cfg.tcp.rcvbuf_max;
 
 	(void)state;
 	assert_int_equal(start, 256 * 1024);
 	make_rtt(sc, c, 10 * MS);
 	fill_rounds(sc, c, 1, 2, 10 * MS, true);
 	assert_true(c->rcvbuf > start); /* grew after the first measured round trip */
-	assert_true(sc->s.cnt.tcp_rcvbuf_grown >= 1);
+	assert_true(sc->s->cnt.tcp_rcvbuf_grown >= 1);
 	/* The window told after a burst of pops is at least half the buffer (tcp.c), so the
 	 * doubling shows every other round trip or so: 4 MiB within 40. */
 	for (int r = 0; r < 40 && c->rcvbuf < max; r++) {
@@ -1795,10 +1795,10 @@ static void test_tcp_script_rcvbuf_autotune_grows(void **state)
 	/* The window told to the peer is the grown buffer, not the 256 KiB start. */
 	fill_rounds(sc, c, 1 + (uint32_t)sc->popped, 1, 10 * MS, true);
 	assert_true(c->rcv_adv - c->rcv_nxt > 2 * start);
-	uint64_t grown = sc->s.cnt.tcp_rcvbuf_grown;
+	uint64_t grown = sc->s->cnt.tcp_rcvbuf_grown;
 
 	fill_rounds(sc, c, 1 + (uint32_t)sc->popped, 2, 10 * MS, true);
-	assert_int_equal(sc->s.cnt.tcp_rcvbuf_grown, grown); /* at the cap: no more steps */
+	assert_int_equal(sc->s->cnt.tcp_rcvbuf_grown, grown); /* at the cap: no more steps */
 	assert_int_equal(c->rcvbuf, max);
 	abort_conn(sc, c);
 	sc_destroy(sc);
@@ -1819,7 +1819,7 @@ static void test_tcp_script_rcvbuf_autotune_respects_app(void **state)
 	assert_int_equal(c->rcvbuf, 256 * 1024);
 	assert_int_equal(nip_tcp_getsockopt(c, SOL_SOCKET, SO_RCVBUF, &got, &len), 0);
 	assert_int_equal(got, v);
-	assert_int_equal(sc->s.cnt.tcp_rcvbuf_grown, 0);
+	assert_int_equal(sc->s->cnt.tcp_rcvbuf_grown, 0);
 	abort_conn(sc, c);
 	sc_destroy(sc);
 
@@ -1829,7 +1829,7 @@ static void test_tcp_script_rcvbuf_autotune_respects_app(void **state)
 	make_rtt(sc, c, 10 * MS);
 	fill_rounds(sc, c, 1, 6, 10 * MS, false);
 	assert_int_equal(c->rcvbuf, 256 * 1024);
-	assert_int_equal(sc->s.cnt.tcp_rcvbuf_grown, 0);
+	assert_int_equal(sc->s->cnt.tcp_rcvbuf_grown, 0);
 	assert_true(c->rq_bytes >= 256 * 1024 - 1448);
 	assert_true(c->rcv_adv - c->rcv_nxt < 1448); /* closed */
 	abort_conn(sc, c);
