@@ -170,7 +170,7 @@ int sc_teardown(void **state)
 
 /* ---- the peer sends ---- */
 
-static uint32_t peer_tsval(const struct sc *sc)
+uint32_t sc_peer_tsval(const struct sc *sc)
 {
 	return sc->peer_ts_base + (uint32_t)(sc->p.now / MS);
 }
@@ -210,7 +210,7 @@ void sc_inject(struct sc *sc, const struct sc_pkt *p)
 		h->opt = *p->opt;
 	} else if (sc->ts && !p->no_ts && !p->raw_opt_len) {
 		h->opt.has_ts = true;
-		h->opt.tsval = p->ts_set ? p->tsval : peer_tsval(sc);
+		h->opt.tsval = p->ts_set ? p->tsval : sc_peer_tsval(sc);
 		h->opt.tsecr = (p->flags & NIP_TCP_ACK) ? sc->ts_recent : 0;
 	}
 	assert_int_equal(tcp_peer_inject(&sc->p, &sg), 0);
@@ -235,7 +235,7 @@ void sc_send_syn(struct sc *sc, const struct sc_syn_opts *o, bool ack)
 	opt.wscale = o->ws_val;
 	opt.sack_ok = o->sack;
 	opt.has_ts = o->ts;
-	opt.tsval = peer_tsval(sc);
+	opt.tsval = sc_peer_tsval(sc);
 	if (ack) {
 		p.flags |= NIP_TCP_ACK;
 		p.ack = 1;

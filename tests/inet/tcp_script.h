@@ -127,6 +127,8 @@ void sc_event(void *ctx, unsigned events); /* an on_event callback recording int
 void sc_at(struct sc *sc, uint64_t t);
 void sc_wait(struct sc *sc, uint64_t dt);
 
+/* The TSval the peer sends now (its clock: 1 ms ticks from peer_ts_base). */
+uint32_t sc_peer_tsval(const struct sc *sc);
 /* Injects a segment from the peer, now; the stack processes it at once. */
 void sc_inject(struct sc *sc, const struct sc_pkt *p);
 /* The common case: flags, relative seq and ack, len bytes of the peer's pattern. */
