@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <cmocka.h>
 
 #include "wire/tcp.h"
@@ -437,4 +438,108 @@ struct nip_tcp_conn *sc_active_open(struct sc *sc, const struct sc_syn_opts *o)
 	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
 	assert_true(sc->events & NIP_TCP_EV_CONNECTED);
 	return c;
+}
+
+/* ---- sequences the scripts repeat ---- */
+
+#define A NIP_TCP_ACK
+
+void sc_close(struct sc *sc, struct nip_tcp_conn *c, uint32_t snd, uint32_t rcv)
+{
+	nip_tcp_close(c);
+	EXPECT(sc, NIP_TCP_FIN | A, snd, rcv, 0, 0);
+	sc_send(sc, NIP_TCP_FIN | A, rcv, snd + 1, 0);
+	EXPECT(sc, A, snd + 1, rcv + 1, 0, 0);
+}
+
+void sc_close_rst(struct nip_tcp_conn *c)
+{
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+	assert_int_equal(nip_tcp_setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+	nip_tcp_close(c);
+}
+
+void sc_peer_data(struct sc *sc, uint32_t rseq, uint32_t snd, uint32_t len)
+{
+	sc_send(sc, A | NIP_TCP_PSH, rseq, snd, len);
+	EXPECT(sc, A, snd, rseq + len, 0, 0);
+}
+
+uint64_t sc_flight(struct sc *sc, struct nip_tcp_conn *c, uint32_t len, uint32_t seq, uint32_t ack,
+		   uint32_t mss)
+{
+	uint64_t t = sc->p.now;
+
+	assert_int_equal(sc_push(sc, c, len), 0);
+	for (uint32_t off = 0; off < len; off += mss) {
+		struct sc_seg *g =
+			EXPECT(sc, A, seq + off, ack, len - off < mss ? len - off : mss, 0);
+
+		if (!off)
+			t = g->t;
+	}
+	return t;
+}
+
+uint64_t sc_backoff(struct sc *sc, uint8_t flags, uint32_t seq, uint32_t ack, uint32_t len,
+		    uint64_t t, uint64_t first, uint64_t last)
+{
+	for (uint64_t gap = first; gap <= last; gap *= 2) {
+		struct sc_seg *g = EXPECT(sc, flags, seq, ack, len, 2 * last + 10 * SEC);
+
+		assert_int_equal(g->t - t, gap);
+		t = g->t;
+	}
+	return t;
+}
+
+void sc_rst_ends(struct sc *sc, uint32_t rseq, uint32_t nconns)
+{
+	sc_send(sc, NIP_TCP_RST, rseq, 0, 0);
+	assert_int_equal(sc->s->tcp.nconns, nconns);
+	EXPECT_NOTHING(sc, 10 * SEC);
+}
+
+void sc_failed_with(struct sc *sc, struct nip_tcp_conn *c, int err)
+{
+	int st;
+
+	assert_int_equal(c->state, NIP_TCP_CLOSED);
+	assert_int_equal(c->err, err);
+	assert_true(sc->events & NIP_TCP_EV_READABLE);
+	assert_null(nip_tcp_recv(c, &st));
+	assert_int_equal(st, -err);
+}
+
+void sc_sack_ack(struct sc *sc, uint32_t ack, int n, const uint32_t *blocks)
+{
+	struct nip_tcp_opts o = {.has_ts = true, .nsack = (uint8_t)n};
+
+	o.tsval = sc_peer_tsval(sc);
+	o.tsecr = sc->ts_recent;
+	for (int i = 0; i < n; i++) {
+		o.sack[i].start = sc->iss + blocks[2 * i];
+		o.sack[i].end = sc->iss + blocks[2 * i + 1];
+	}
+	sc_inject(sc, &(struct sc_pkt){.flags = A, .seq = 1, .ack = ack, .opt = &o});
+}
+
+void sc_expect_sack(struct sc *sc, uint32_t snd, uint32_t ack, int n, uint32_t start, uint32_t end)
+{
+	struct sc_seg *g = EXPECT(sc, A, snd, ack, 0, 0);
+
+	assert_int_equal(g->opt.nsack, n);
+	if (n && start)
+		assert_int_equal(g->opt.sack[0].start, sc->peer_iss + start);
+	if (n && start && end)
+		assert_int_equal(g->opt.sack[0].end, sc->peer_iss + end);
+}
+
+void sc_rtt_sample(struct sc *sc, struct nip_tcp_conn *c, uint64_t rtt)
+{
+	sc_flight(sc, c, 100, 1, 1, 1448);
+	sc_wait(sc, rtt);
+	sc_send(sc, A, 1, 101, 0);
+	assert_int_equal(c->srtt, rtt);
 }

@@ -171,6 +171,46 @@ struct nip_tcp_conn *sc_active_open(struct sc *sc, const struct sc_syn_opts *o);
 extern const struct sc_syn_opts sc_all_opts;
 extern const struct sc_syn_opts sc_no_opts;
 
+/* Sequences the scripts repeat. Sequence numbers are relative (snd: the stack's, rseq and rcv:
+ * the peer's). */
+/* Active close of an established connection: FIN, the peer's FIN-ACK, our last ACK; the
+ * connection is in TIME-WAIT. */
+void sc_close(struct sc *sc, struct nip_tcp_conn *c, uint32_t snd, uint32_t rcv);
+/* Closes c with a reset (SO_LINGER 0); the caller expects or drops the RST. */
+void sc_close_rst(struct nip_tcp_conn *c);
+/* The peer sends len bytes at rseq acknowledging our snd, and the stack ACKs them at once. */
+void sc_peer_data(struct sc *sc, uint32_t rseq, uint32_t snd, uint32_t len);
+/* Pushes len bytes and expects them at once in segments of mss from seq (acknowledging ack);
+ * returns when the first left. */
+uint64_t sc_flight(struct sc *sc, struct nip_tcp_conn *c, uint32_t len, uint32_t seq, uint32_t ack,
+		   uint32_t mss);
+/* Expects the same segment again and again after gaps doubling from first to last, the first
+ * counted from t; returns when the last left. */
+uint64_t sc_backoff(struct sc *sc, uint8_t flags, uint32_t seq, uint32_t ack, uint32_t len,
+		    uint64_t t, uint64_t first, uint64_t last);
+/* An exact RST at rseq ends a connection; nconns are left and nothing is sent for 10 s. */
+void sc_rst_ends(struct sc *sc, uint32_t rseq, uint32_t nconns);
+/* The owner's view of a connection that failed with err: closed, readable, recv reports it. */
+void sc_failed_with(struct sc *sc, struct nip_tcp_conn *c, int err);
+/* The peer acknowledges ack with timestamps and n SACK blocks (start, end pairs, relative). */
+void sc_sack_ack(struct sc *sc, uint32_t ack, int n, const uint32_t *blocks);
+#define SC_SACK1(a, b)                                                                             \
+	1, (const uint32_t[])                                                                      \
+	{                                                                                          \
+		a, b                                                                               \
+	}
+#define SC_SACK2(a, b, c, d)                                                                       \
+	2, (const uint32_t[])                                                                      \
+	{                                                                                          \
+		a, b, c, d                                                                         \
+	}
+/* Expects an ACK (seq snd, ack) with n SACK blocks, the first (the newest) [start, end) in the
+ * peer's sequence numbers (start or end 0: not checked). */
+void sc_expect_sack(struct sc *sc, uint32_t snd, uint32_t ack, int n, uint32_t start, uint32_t end);
+/* Gives c (mss 1448, nothing in flight, its next byte 1) a smoothed RTT of exactly rtt: 100
+ * bytes acknowledged rtt later; its next byte is 101. */
+void sc_rtt_sample(struct sc *sc, struct nip_tcp_conn *c, uint64_t rtt);
+
 /* The stack's pattern byte at stream offset i (what sc_push sends), and the peer's. */
 static inline uint8_t sc_pat_stack(uint64_t i)
 {

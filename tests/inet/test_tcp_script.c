@@ -33,85 +33,6 @@
 #define R NIP_TCP_RST
 #define P NIP_TCP_PSH
 
-/* ---- repeated sequences ---- */
-
-/* Active close of an established connection whose next sequence numbers are snd (ours) and
- * rcv (the peer's): FIN, the peer's FIN-ACK, our last ACK; the connection is in TIME-WAIT. */
-static void close_clean(struct sc *sc, struct nip_tcp_conn *c, uint32_t snd, uint32_t rcv)
-{
-	nip_tcp_close(c);
-	EXPECT(sc, F | A, snd, rcv, 0, 0);
-	sc_send(sc, F | A, rcv, snd + 1, 0);
-	EXPECT(sc, A, snd + 1, rcv + 1, 0, 0);
-}
-
-/* Closes c with a reset (SO_LINGER 0); the caller expects or drops the RST. */
-static void close_rst(struct nip_tcp_conn *c)
-{
-	nip_tcp_setsockopt(c, SOL_SOCKET, SO_LINGER, &(struct linger){1, 0}, sizeof(struct linger));
-	nip_tcp_close(c);
-}
-
-/* The peer sends len bytes at rseq acknowledging our snd, and the stack ACKs them at once. */
-static void peer_data(struct sc *sc, uint32_t rseq, uint32_t snd, uint32_t len)
-{
-	sc_send(sc, A | P, rseq, snd, len);
-	EXPECT(sc, A, snd, rseq + len, 0, 0);
-}
-
-/* Pushes len bytes and expects them at once in segments of mss from seq (acknowledging ack);
- * returns when the first left. */
-static uint64_t flight(struct sc *sc, struct nip_tcp_conn *c, uint32_t len, uint32_t seq,
-		       uint32_t ack, uint32_t mss)
-{
-	uint64_t t = sc->p.now;
-
-	assert_int_equal(sc_push(sc, c, len), 0);
-	for (uint32_t off = 0; off < len; off += mss) {
-		struct sc_seg *g =
-			EXPECT(sc, A, seq + off, ack, len - off < mss ? len - off : mss, 0);
-
-		if (!off)
-			t = g->t;
-	}
-	return t;
-}
-
-/* Expects the same segment again and again after gaps doubling from first to last, the first
- * gap counted from t; returns when the last left. */
-static uint64_t backoff(struct sc *sc, uint8_t flags, uint32_t seq, uint32_t ack, uint32_t len,
-			uint64_t t, uint64_t first, uint64_t last)
-{
-	for (uint64_t gap = first; gap <= last; gap *= 2) {
-		struct sc_seg *g = EXPECT(sc, flags, seq, ack, len, 2 * last + 10 * SEC);
-
-		assert_int_equal(g->t - t, gap);
-		t = g->t;
-	}
-	return t;
-}
-
-/* An exact RST (seq rseq) ends a connection of the stack, which then sends nothing;
- * nconns: connections left (the listener's). */
-static void rst_ends(struct sc *sc, uint32_t rseq, uint32_t nconns)
-{
-	sc_send(sc, R, rseq, 0, 0);
-	assert_int_equal(sc->s->tcp.nconns, nconns);
-	EXPECT_NOTHING(sc, 10 * SEC);
-}
-
-/* The user's view of a failed connection: err, readable, recv reports it; then closed. */
-static void failed_with(struct sc *sc, struct nip_tcp_conn *c, int err)
-{
-	int st;
-
-	assert_int_equal(c->state, NIP_TCP_CLOSED);
-	assert_int_equal(c->err, err);
-	assert_true(sc->events & NIP_TCP_EV_READABLE);
-	assert_null(nip_tcp_recv(c, &st));
-	assert_int_equal(st, -err);
-}
-
 /* ---- handshakes ---- */
 
 static void test_tcp_script_passive_all_options(void **state)
@@ -160,9 +81,9 @@ static void test_tcp_script_passive_all_options(void **state)
 	EXPECT(sc, A | P, 2897, 1, 104, 0);
 	sc_send(sc, A, 1, 3001, 0);
 	/* The peer's data: ACKed at once (quick ACKs at the start of a connection). */
-	peer_data(sc, 1, 3001, 500);
+	sc_peer_data(sc, 1, 3001, 500);
 	assert_int_equal(sc_pop(sc, c, &st), 500);
-	close_clean(sc, c, 3001, 501);
+	sc_close(sc, c, 3001, 501);
 }
 
 static void test_tcp_script_passive_no_options(void **state)
@@ -188,7 +109,7 @@ static void test_tcp_script_passive_no_options(void **state)
 	assert_int_equal(g->win, 65535); /* unscaled: clamped to the field */
 	EXPECT(sc, A | P, 537, 1, 464, 0);
 	sc_send(sc, A, 1, 1001, 0);
-	close_clean(sc, c, 1001, 1);
+	sc_close(sc, c, 1001, 1);
 }
 
 static void test_tcp_script_active_all_options(void **state)
@@ -238,7 +159,7 @@ static void test_tcp_script_active_all_options(void **state)
 				       .win = 100,
 				       .dport = g->sport});
 	assert_int_equal(c->snd_wnd, 100u << 9);
-	close_rst(c);
+	sc_close_rst(c);
 	EXPECT(sc, R | A, 1, 1, 0, 0);
 }
 
@@ -258,7 +179,7 @@ static void test_tcp_script_active_peer_no_options(void **state)
 	assert_int_equal(g->opt.nsack, 0);
 	EXPECT(sc, A | P, 537, 1, 64, 0);
 	sc_send(sc, A, 1, 601, 0);
-	close_clean(sc, c, 601, 1);
+	sc_close(sc, c, 601, 1);
 }
 
 /* RFC 6298 5.5 / RFC 9293 3.8.1: SYN retransmissions double their interval; the connect fails
@@ -275,13 +196,13 @@ static void test_tcp_script_syn_retries_timeout(void **state)
 	c = nip_tcp_create(sc->s, sc_event, sc);
 	assert_int_equal(nip_tcp_connect(c, htonl(SC_IP_PEER), SC_PEER_PORT), 0);
 	t0 = EXPECT(sc, S, 0, SC_ANY, 0, 0)->t;
-	backoff(sc, S, 0, SC_ANY, 0, t0, 1 * SEC, 4 * SEC);
+	sc_backoff(sc, S, 0, SC_ANY, 0, t0, 1 * SEC, 4 * SEC);
 	assert_int_equal(c->state, NIP_TCP_SYN_SENT);
 	EXPECT_NOTHING(sc, 8 * SEC - 1);
 	assert_int_equal(c->state, NIP_TCP_SYN_SENT);
 	sc_wait(sc, 1);
 	assert_int_equal(sc->p.now - t0, 15 * SEC);
-	failed_with(sc, c, ETIMEDOUT);
+	sc_failed_with(sc, c, ETIMEDOUT);
 	EXPECT_NOTHING(sc, 100 * SEC); /* no RST */
 	assert_int_equal(sc->s->cnt.tcp_timeouts, 1);
 	nip_tcp_close(c);
@@ -308,7 +229,7 @@ static void test_tcp_script_connect_refused(void **state)
 	EXPECT(sc, R, 77, SC_ANY, 0, 0);
 	assert_int_equal(c->state, NIP_TCP_SYN_SENT);
 	sc_send(sc, R | A, 0, 1, 0);
-	failed_with(sc, c, ECONNREFUSED);
+	sc_failed_with(sc, c, ECONNREFUSED);
 	EXPECT_NOTHING(sc, 10 * SEC); /* no more SYNs */
 	nip_tcp_close(c);
 }
@@ -322,7 +243,7 @@ static void test_tcp_script_handshake_rtt_sample(void **state)
 
 	assert_int_equal(c->srtt, SC_HANDSHAKE_RTT);
 	assert_int_equal(c->rto, 200 * MS);
-	close_clean(sc, c, 1, 1);
+	sc_close(sc, c, 1, 1);
 }
 
 /* ...but a retransmitted SYN-ACK gives none (Karn). */
@@ -341,7 +262,7 @@ static void test_tcp_script_handshake_rtt_karn(void **state)
 	assert_non_null(c);
 	nip_tcp_set_cb(c, sc_event, sc);
 	assert_int_equal(c->srtt, 0);
-	close_clean(sc, c, 1, 1);
+	sc_close(sc, c, 1, 1);
 }
 
 /* The SYN-ACK is retransmitted with backoff (and at once for a retransmitted SYN); after
@@ -360,7 +281,7 @@ static void test_tcp_script_syn_ack_retries(void **state)
 	sc_wait(sc, 500 * MS);
 	sc_send_syn(sc, &sc_all_opts, false);
 	EXPECT(sc, S | A, 0, 1, 0, 0);
-	backoff(sc, S | A, 0, 1, 0, t, 1 * SEC, 2 * SEC);
+	sc_backoff(sc, S | A, 0, 1, 0, t, 1 * SEC, 2 * SEC);
 	assert_int_equal(sc->s->tcp.nconns, 2);
 	EXPECT_NOTHING(sc, 4 * SEC - 1);
 	assert_int_equal(sc->s->tcp.nconns, 2);
@@ -384,7 +305,7 @@ static void test_tcp_script_rst_syn_received(void **state)
 	sc_send(sc, R, 100, 0, 0);
 	EXPECT(sc, A, 1, 1, 0, 0);
 	assert_int_equal(sc->s->tcp.nconns, 2);
-	rst_ends(sc, 1, 1); /* only the listener is left; no SYN-ACK retransmission */
+	sc_rst_ends(sc, 1, 1); /* only the listener is left; no SYN-ACK retransmission */
 	assert_null(nip_tcp_accept(sc->listener));
 	assert_int_equal(sc->s->cnt.tcp_rst_rcvd, 1);
 }
@@ -413,7 +334,7 @@ static void test_tcp_script_rst_established(void **state)
 	struct nip_tcp_conn *c = sc->conn;
 	int st;
 
-	peer_data(sc, 1, 1, 10);
+	sc_peer_data(sc, 1, 1, 10);
 	/* Outside the window: dropped silently. */
 	sc_send(sc, R, 11 + 10000000, 0, 0);
 	EXPECT_NOTHING(sc, 10 * MS);
@@ -425,12 +346,12 @@ static void test_tcp_script_rst_established(void **state)
 	EXPECT(sc, A, 1, 11, 0, 0);
 	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
 	assert_int_equal(sc->s->cnt.tcp_challenge_acks, 2);
-	peer_data(sc, 11, 1, 10);
+	sc_peer_data(sc, 11, 1, 10);
 	assert_int_equal(sc_pop(sc, c, &st), 20);
 	/* Exact: reset. */
 	sc->events = 0;
 	sc_send(sc, R, 21, 0, 0);
-	failed_with(sc, c, ECONNRESET);
+	sc_failed_with(sc, c, ECONNRESET);
 	assert_int_equal(sc_push(sc, c, 10), -ECONNRESET);
 	EXPECT_NOTHING(sc, 10 * SEC);
 	nip_tcp_close(c);
@@ -448,7 +369,7 @@ static void test_tcp_script_rst_fin_wait_1(void **state)
 	assert_int_equal(c->state, NIP_TCP_FIN_WAIT_1);
 	sc_send(sc, R, 3, 0, 0);
 	EXPECT(sc, A, 2, 1, 0, 0); /* challenged */
-	rst_ends(sc, 1, 0);
+	sc_rst_ends(sc, 1, 0);
 }
 
 static void test_tcp_script_rst_fin_wait_2(void **state)
@@ -461,7 +382,7 @@ static void test_tcp_script_rst_fin_wait_2(void **state)
 	sc_send(sc, A, 1, 2, 0);
 	assert_int_equal(c->state, NIP_TCP_FIN_WAIT_2);
 	EXPECT_NOTHING(sc, 10 * MS);
-	rst_ends(sc, 1, 0);
+	sc_rst_ends(sc, 1, 0);
 }
 
 static void test_tcp_script_rst_close_wait(void **state)
@@ -493,7 +414,7 @@ static void test_tcp_script_rst_closing(void **state)
 	sc_send(sc, F | A, 1, 1, 0); /* crosses our FIN */
 	EXPECT(sc, A, 2, 2, 0, 0);
 	assert_int_equal(c->state, NIP_TCP_CLOSING);
-	rst_ends(sc, 2, 0);
+	sc_rst_ends(sc, 2, 0);
 }
 
 static void test_tcp_script_rst_last_ack(void **state)
@@ -509,7 +430,7 @@ static void test_tcp_script_rst_last_ack(void **state)
 	nip_tcp_close(c);
 	EXPECT(sc, F | A, 1, 2, 0, 0);
 	assert_int_equal(c->state, NIP_TCP_LAST_ACK);
-	rst_ends(sc, 2, 0);
+	sc_rst_ends(sc, 2, 0);
 }
 
 static void test_tcp_script_rst_time_wait(void **state)
@@ -517,10 +438,10 @@ static void test_tcp_script_rst_time_wait(void **state)
 	struct sc *sc = *state;
 	struct nip_tcp_conn *c = sc->conn;
 
-	close_clean(sc, c, 1, 1);
+	sc_close(sc, c, 1, 1);
 	assert_int_equal(c->state, NIP_TCP_TIME_WAIT);
 	sc_wait(sc, 1 * SEC);
-	rst_ends(sc, 2, 0);
+	sc_rst_ends(sc, 2, 0);
 }
 
 /* ---- RFC 5961 ---- */
@@ -540,9 +461,9 @@ static void test_tcp_script_syn_in_established(void **state)
 	assert_int_equal(sc->s->cnt.tcp_challenge_acks, 1);
 	assert_int_equal(sc->s->cnt.drop_tcp_out_of_window, 1);
 	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
-	peer_data(sc, 1, 1, 10);
+	sc_peer_data(sc, 1, 1, 10);
 	assert_int_equal(sc_pop(sc, c, &st), 10);
-	close_clean(sc, c, 1, 11);
+	sc_close(sc, c, 1, 11);
 }
 
 /* RFC 5961 5.2: an ACK for data never sent is answered with an ACK and ignored. */
@@ -560,9 +481,9 @@ static void test_tcp_script_ack_unsent_data(void **state)
 	assert_int_equal(c->snd_una, sc->iss + 1);
 	assert_int_equal(sc_pop(sc, c, &st), 0); /* its data was dropped */
 	EXPECT_NOTHING(sc, 100 * MS);
-	peer_data(sc, 1, 101, 20);
+	sc_peer_data(sc, 1, 101, 20);
 	assert_int_equal(sc_pop(sc, c, &st), 20);
-	close_clean(sc, c, 101, 21);
+	sc_close(sc, c, 101, 21);
 }
 
 /* RFC 5961 7: challenge ACKs are limited per second, the whole stack over. */
@@ -591,7 +512,7 @@ static void test_tcp_script_challenge_ack_limit(void **state)
 	sc_send(sc, R, 10, 0, 0);
 	EXPECT(sc, A, 1, 1, 0, 0);
 	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
-	close_clean(sc, c, 1, 1);
+	sc_close(sc, c, 1, 1);
 }
 
 /* ---- retransmission ---- */
@@ -611,24 +532,24 @@ static void test_tcp_script_rto_backoff_and_timeout(void **state)
 	/* The handshake's sample (10 ms): RTO = max(srtt + 4 rttvar, rto_min) = 200 ms. */
 	assert_int_equal(c->srtt, 10 * MS);
 	assert_int_equal(c->rto, 200 * MS);
-	t = flight(sc, c, 100, 1, 1, 536);
-	backoff(sc, A | P, 1, 1, 100, t, 200 * MS, 200 * MS);
+	t = sc_flight(sc, c, 100, 1, 1, 536);
+	sc_backoff(sc, A | P, 1, 1, 100, t, 200 * MS, 200 * MS);
 	/* Karn: the ACK of a retransmission gives no sample (the RTO stays backed off). */
 	sc_wait(sc, 30 * MS);
 	sc_send(sc, A, 1, 101, 0);
 	assert_int_equal(c->srtt, 10 * MS);
 	assert_int_equal(c->rto, 400 * MS);
 	/* A clean sample of 10 ms: RTO = 200 ms again. */
-	flight(sc, c, 100, 101, 1, 536);
+	sc_flight(sc, c, 100, 101, 1, 536);
 	sc_wait(sc, 10 * MS);
 	sc_send(sc, A, 1, 201, 0);
 	assert_int_equal(c->srtt, 10 * MS);
 	assert_int_equal(c->rto, 200 * MS);
 	/* Now nothing is acknowledged: 200, 400, 800, 1600 ms, then the reset at 3200 ms. */
-	t = flight(sc, c, 100, 201, 1, 536);
-	t = backoff(sc, A | P, 201, 1, 100, t, 200 * MS, 1600 * MS);
-	backoff(sc, R | A, 301, 1, 0, t, 3200 * MS, 3200 * MS);
-	failed_with(sc, c, ETIMEDOUT);
+	t = sc_flight(sc, c, 100, 201, 1, 536);
+	t = sc_backoff(sc, A | P, 201, 1, 100, t, 200 * MS, 1600 * MS);
+	sc_backoff(sc, R | A, 301, 1, 0, t, 3200 * MS, 3200 * MS);
+	sc_failed_with(sc, c, ETIMEDOUT);
 	assert_int_equal(sc->s->cnt.tcp_rto_timeouts, 5);
 	assert_int_equal(sc->s->cnt.tcp_timeouts, 1);
 	EXPECT_NOTHING(sc, 100 * SEC);
@@ -644,23 +565,23 @@ static void test_tcp_script_rto_backoff_ends_on_echo(void **state)
 	uint64_t t;
 
 	/* A clean sample of 100 us: the RTO is the 200 ms floor. */
-	flight(sc, c, 100, 1, 1, 1448);
+	sc_flight(sc, c, 100, 1, 1, 1448);
 	sc_wait(sc, 100 * US);
 	sc_send(sc, A, 1, 101, 0);
 	assert_int_equal(c->rto, 200 * MS);
 	/* Two timeouts: 200 then 400 ms; the RTO is 800 ms now. */
-	t = flight(sc, c, 100, 101, 1, 1448);
-	backoff(sc, A | P, 101, 1, 100, t, 200 * MS, 400 * MS);
+	t = sc_flight(sc, c, 100, 101, 1, 1448);
+	sc_backoff(sc, A | P, 101, 1, 100, t, 200 * MS, 400 * MS);
 	assert_int_equal(c->rto, 800 * MS);
 	/* The retransmission is acknowledged 100 us later, echoing its TSval. */
 	sc_wait(sc, 100 * US);
 	sc_send(sc, A, 1, 201, 0);
 	assert_int_equal(c->rto, 200 * MS);
 	/* The next loss times out after 200 ms again, not 800. */
-	t = flight(sc, c, 100, 201, 1, 1448);
-	backoff(sc, A | P, 201, 1, 100, t, 200 * MS, 200 * MS);
+	t = sc_flight(sc, c, 100, 201, 1, 1448);
+	sc_backoff(sc, A | P, 201, 1, 100, t, 200 * MS, 200 * MS);
 	sc_send(sc, A, 1, 301, 0);
-	close_clean(sc, c, 301, 1);
+	sc_close(sc, c, 301, 1);
 }
 
 /* RFC 5681 3.2 and RFC 6582: the third duplicate ACK retransmits the first unacknowledged
@@ -673,7 +594,7 @@ static void test_tcp_script_fast_retransmit(void **state)
 	const uint32_t M = 1000;
 
 	assert_int_equal(c->mss, M);
-	flight(sc, c, 6 * M, 1, 1, M);
+	sc_flight(sc, c, 6 * M, 1, 1, M);
 	EXPECT_NOTHING(sc, 1 * MS);
 	/* Segments 1 and 3 are lost; the peer got 0, 2, 4, 5. */
 	for (int i = 0; i < 3; i++)
@@ -692,33 +613,8 @@ static void test_tcp_script_fast_retransmit(void **state)
 	EXPECT_NOTHING(sc, 5 * SEC);
 	assert_int_equal(sc->s->cnt.tcp_retransmits, 2);
 	assert_int_equal(sc->s->cnt.tcp_rto_timeouts, 0);
-	close_clean(sc, c, 1 + 6 * M, 1);
+	sc_close(sc, c, 1 + 6 * M, 1);
 }
-
-/* The peer acknowledges ack with n SACK blocks (relative start, end pairs), and timestamps. */
-static void sack_ack(struct sc *sc, uint32_t ack, int n, const uint32_t *blocks)
-{
-	struct nip_tcp_opts o = {.has_ts = true, .nsack = (uint8_t)n};
-
-	o.tsval = sc_peer_tsval(sc);
-	o.tsecr = sc->ts_recent;
-	for (int i = 0; i < n; i++) {
-		o.sack[i].start = sc->iss + blocks[2 * i];
-		o.sack[i].end = sc->iss + blocks[2 * i + 1];
-	}
-	sc_inject(sc, &(struct sc_pkt){.flags = A, .seq = 1, .ack = ack, .opt = &o});
-}
-
-#define SACK1(a, b)                                                                                \
-	1, (const uint32_t[])                                                                      \
-	{                                                                                          \
-		a, b                                                                               \
-	}
-#define SACK2(a, b, c, d)                                                                          \
-	2, (const uint32_t[])                                                                      \
-	{                                                                                          \
-		a, b, c, d                                                                         \
-	}
 
 /* RFC 6675: SACK recovery retransmits exactly the holes, each once. */
 static void test_tcp_script_sack_recovery(void **state)
@@ -729,27 +625,27 @@ static void test_tcp_script_sack_recovery(void **state)
 
 #define SEG(i) (1 + (i)*M)
 	assert_int_equal(c->mss, M);
-	flight(sc, c, 8 * M, 1, 1, M);
+	sc_flight(sc, c, 8 * M, 1, 1, M);
 	/* Lost: 1 and 4. */
 	sc_wait(sc, 1 * MS);
-	sack_ack(sc, SEG(1), 0, NULL);
-	sack_ack(sc, SEG(1), SACK1(SEG(2), SEG(3)));
-	sack_ack(sc, SEG(1), SACK1(SEG(2), SEG(4)));
+	sc_sack_ack(sc, SEG(1), 0, NULL);
+	sc_sack_ack(sc, SEG(1), SC_SACK1(SEG(2), SEG(3)));
+	sc_sack_ack(sc, SEG(1), SC_SACK1(SEG(2), SEG(4)));
 	EXPECT_NOTHING(sc, 1 * MS);
-	sack_ack(sc, SEG(1), SACK2(SEG(5), SEG(6), SEG(2), SEG(4)));
+	sc_sack_ack(sc, SEG(1), SC_SACK2(SEG(5), SEG(6), SEG(2), SEG(4)));
 	EXPECT(sc, A, SEG(1), 1, M, 0); /* the first hole */
 	EXPECT_NOTHING(sc, 1 * MS);
-	sack_ack(sc, SEG(1), SACK2(SEG(5), SEG(7), SEG(2), SEG(4)));
+	sc_sack_ack(sc, SEG(1), SC_SACK2(SEG(5), SEG(7), SEG(2), SEG(4)));
 	EXPECT_NOTHING(sc, 1 * MS); /* 4 is not lost yet: 2 segments above it */
-	sack_ack(sc, SEG(1), SACK2(SEG(5), SEG(8), SEG(2), SEG(4)));
+	sc_sack_ack(sc, SEG(1), SC_SACK2(SEG(5), SEG(8), SEG(2), SEG(4)));
 	EXPECT(sc, A, SEG(4), 1, M, 0); /* the second hole */
 	EXPECT_NOTHING(sc, 1 * MS);
-	sack_ack(sc, SEG(8), 0, NULL);
+	sc_sack_ack(sc, SEG(8), 0, NULL);
 	assert_false(c->in_recovery);
 	EXPECT_NOTHING(sc, 5 * SEC);
 	assert_int_equal(sc->s->cnt.tcp_retransmits, 2);
 	assert_int_equal(sc->s->cnt.tcp_rto_timeouts, 0);
-	close_clean(sc, c, SEG(8), 1);
+	sc_close(sc, c, SEG(8), 1);
 #undef SEG
 }
 
@@ -782,7 +678,7 @@ static void test_tcp_script_zero_window_persist(void **state)
 	 * next byte. */
 	zw.ack = 2;
 	sc_inject(sc, &zw);
-	backoff(sc, A, 2, 1, 1, t, 3200 * MS, 3200 * MS);
+	sc_backoff(sc, A, 2, 1, 1, t, 3200 * MS, 3200 * MS);
 	sc_inject(sc, &zw);
 	/* The window opens: the data flows. */
 	sc_wait(sc, 100 * MS);
@@ -791,7 +687,7 @@ static void test_tcp_script_zero_window_persist(void **state)
 	EXPECT(sc, A | P, 538, 1, 463, 0);
 	sc_send(sc, A, 1, 1001, 0);
 	EXPECT_NOTHING(sc, 5 * SEC);
-	close_clean(sc, c, 1001, 1);
+	sc_close(sc, c, 1001, 1);
 }
 
 /* Zero-window probes nobody answers end the connection like unanswered retransmissions
@@ -810,8 +706,8 @@ static void test_tcp_script_zero_window_silent_peer(void **state)
 	sc_inject(sc, &(struct sc_pkt){.flags = A, .seq = 1, .ack = 1, .win_set = true, .win = 0});
 	assert_int_equal(sc_push(sc, c, 1000), 0);
 	nip_tcp_close(c); /* an orphan in FIN-WAIT-1, its data and FIN behind the window */
-	t = backoff(sc, A, 1, 1, SC_ANY, sc->p.now, 200 * MS, 800 * MS);
-	backoff(sc, R | A, 1, 1, 0, t, 1600 * MS, 1600 * MS);
+	t = sc_backoff(sc, A, 1, 1, SC_ANY, sc->p.now, 200 * MS, 800 * MS);
+	sc_backoff(sc, R | A, 1, 1, 0, t, 1600 * MS, 1600 * MS);
 	assert_int_equal(sc->s->cnt.tcp_zero_window_probes, 3);
 	assert_int_equal(sc->s->cnt.tcp_timeouts, 1);
 	assert_int_equal(sc->s->tcp.nconns, 1); /* the listener */
@@ -869,7 +765,7 @@ static void test_tcp_script_passive_close(void **state)
 	assert_null(nip_tcp_recv(c, &st));
 	assert_int_equal(st, 1);
 	/* Half-closed: we may still send. */
-	flight(sc, c, 10, 1, 2, 1448);
+	sc_flight(sc, c, 10, 1, 2, 1448);
 	sc_send(sc, A, 2, 11, 0);
 	nip_tcp_close(c);
 	EXPECT(sc, F | A, 11, 2, 0, 0);
@@ -911,7 +807,7 @@ static void test_tcp_script_closing_fin_retransmit(void **state)
 	t = EXPECT(sc, F | A, 1, 1, 0, 0)->t;
 	sc_send(sc, F | A, 1, 1, 0);
 	EXPECT(sc, A, 2, 2, 0, 0);
-	backoff(sc, F | A, 1, 2, 0, t, 200 * MS, 200 * MS);
+	sc_backoff(sc, F | A, 1, 2, 0, t, 200 * MS, 200 * MS);
 	sc_send(sc, A, 2, 2, 0);
 	assert_int_equal(c->state, NIP_TCP_TIME_WAIT);
 }
@@ -923,10 +819,10 @@ static void test_tcp_script_fin_retransmit_with_data(void **state)
 	struct nip_tcp_conn *c = sc->conn;
 	uint64_t t;
 
-	t = flight(sc, c, 100, 1, 1, 536);
+	t = sc_flight(sc, c, 100, 1, 1, 536);
 	nip_tcp_close(c);
 	EXPECT(sc, F | A, 101, 1, 0, 0);
-	backoff(sc, F | A | P, 1, 1, 100, t, 200 * MS, 200 * MS);
+	sc_backoff(sc, F | A | P, 1, 1, 100, t, 200 * MS, 200 * MS);
 	sc_send(sc, F | A, 1, 102, 0);
 	EXPECT(sc, A, 102, 2, 0, 0);
 	assert_int_equal(c->state, NIP_TCP_TIME_WAIT);
@@ -949,21 +845,6 @@ static void test_tcp_script_fin_with_data(void **state)
 	assert_int_equal(sc->s->tcp.nconns, 1);
 }
 
-/* Expects an ACK (seq snd, ack) with n SACK blocks, the first (the newest) [start, end) in the
- * peer's relative sequence numbers (start or end 0: not checked). */
-static void expect_sack(struct sc *sc, uint32_t snd, uint32_t ack, int n, uint32_t start,
-			uint32_t end)
-{
-	struct sc_seg *g = EXPECT(sc, A, snd, ack, 0, 0);
-
-	assert_int_equal(g->opt.nsack, n);
-	if (n && start) {
-		assert_int_equal(g->opt.sack[0].start, sc->peer_iss + start);
-		if (end)
-			assert_int_equal(g->opt.sack[0].end, sc->peer_iss + end);
-	}
-}
-
 /* A FIN that arrives before the data under it waits for the hole to fill. */
 static void test_tcp_script_fin_out_of_order(void **state)
 {
@@ -972,12 +853,12 @@ static void test_tcp_script_fin_out_of_order(void **state)
 	int st;
 
 	sc_send(sc, F | A | P, 101, 1, 100);
-	expect_sack(sc, 1, 1, 1, 101, 201); /* a duplicate ACK with a SACK block */
+	sc_expect_sack(sc, 1, 1, 1, 101, 201); /* a duplicate ACK with a SACK block */
 	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
 	assert_int_equal(sc_pop(sc, c, &st), 0);
 	assert_int_equal(st, 0);
 	sc_send(sc, A, 1, 1, 100);
-	expect_sack(sc, 1, 202, 0, 0, 0);
+	sc_expect_sack(sc, 1, 202, 0, 0, 0);
 	assert_int_equal(c->state, NIP_TCP_CLOSE_WAIT);
 	assert_int_equal(sc_pop(sc, c, &st), 200);
 	assert_int_equal(st, 1);
@@ -994,7 +875,7 @@ static void test_tcp_script_time_wait_reacks_fin(void **state)
 	struct sc *sc = *state;
 	uint64_t t;
 
-	close_clean(sc, c, 1, 1);
+	sc_close(sc, c, 1, 1);
 	t = sc->p.now;
 	assert_int_equal(c->state, NIP_TCP_TIME_WAIT);
 	sc_at(sc, t + 1500 * MS);
@@ -1034,7 +915,7 @@ static void test_tcp_script_time_wait_reuse(void **state)
 	struct nip_tcp_conn *c = sc->conn;
 	uint32_t old_iss = sc->iss;
 
-	close_clean(sc, c, 1, 1);
+	sc_close(sc, c, 1, 1);
 	assert_int_equal(c->state, NIP_TCP_TIME_WAIT);
 	sc_wait(sc, 1 * SEC);
 	/* A SYN below rcv_nxt is no new connection: ACKed as an old duplicate. */
@@ -1049,7 +930,7 @@ static void test_tcp_script_time_wait_reuse(void **state)
 	c = nip_tcp_accept(sc->listener);
 	assert_non_null(c);
 	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
-	close_clean(sc, c, 1, 1);
+	sc_close(sc, c, 1, 1);
 }
 
 /* ---- ACK policy ---- */
@@ -1066,7 +947,7 @@ static uint32_t open_delack(void **state)
 	sc = sc_start(state, &cfg);
 	sc->conn = sc_passive_open(sc, &sc_all_opts);
 	for (int i = 0; i < 16; i++, seq += 10)
-		peer_data(sc, seq, 1, 10);
+		sc_peer_data(sc, seq, 1, 10);
 	return seq;
 }
 
@@ -1091,17 +972,17 @@ static void test_tcp_script_delayed_ack(void **state)
 	sc_send(sc, A | P, seq, 1, 10);
 	seq += 10;
 	EXPECT_NOTHING(sc, 1 * MS);
-	peer_data(sc, seq, 1, 10);
+	sc_peer_data(sc, seq, 1, 10);
 	seq += 10;
 	EXPECT_NOTHING(sc, 100 * MS);
 	/* Our data carries the ACK and cancels the delayed one. */
 	sc_send(sc, A | P, seq, 1, 10);
 	seq += 10;
-	flight(sc, c, 5, 1, seq, 1448);
+	sc_flight(sc, c, 5, 1, seq, 1448);
 	EXPECT_NOTHING(sc, 100 * MS);
 	sc_send(sc, A, seq, 6, 0);
 	assert_int_equal(sc_pop(sc, c, &st), seq - 1);
-	close_clean(sc, c, 6, seq);
+	sc_close(sc, c, 6, seq);
 }
 
 /* RFC 5681 4.2: an out-of-order segment is ACKed at once (with SACK), and so is the one that
@@ -1114,16 +995,16 @@ static void test_tcp_script_quick_ack_out_of_order(void **state)
 	int st;
 
 	sc_send(sc, A | P, seq + 100, 1, 50);
-	expect_sack(sc, 1, seq, 1, seq + 100, seq + 150);
+	sc_expect_sack(sc, 1, seq, 1, seq + 100, seq + 150);
 	sc_send(sc, A | P, seq + 200, 1, 50);
-	expect_sack(sc, 1, seq, 2, seq + 200, 0); /* newest first */
+	sc_expect_sack(sc, 1, seq, 2, seq + 200, 0); /* newest first */
 	assert_int_equal(sc->s->cnt.tcp_ooo_segs, 2);
 	sc_send(sc, A | P, seq, 1, 100);
-	expect_sack(sc, 1, seq + 150, 1, 0, 0);
+	sc_expect_sack(sc, 1, seq + 150, 1, 0, 0);
 	sc_send(sc, A | P, seq + 150, 1, 50);
-	expect_sack(sc, 1, seq + 250, 0, 0, 0);
+	sc_expect_sack(sc, 1, seq + 250, 0, 0, 0);
 	assert_int_equal(sc_pop(sc, c, &st), seq + 249);
-	close_clean(sc, c, 1, seq + 250);
+	sc_close(sc, c, 1, seq + 250);
 }
 
 /* RFC 7323 5.3: a segment with an older timestamp is dropped and ACKed. */
@@ -1137,7 +1018,7 @@ static void test_tcp_script_paws(void **state)
 
 	sc_wait(sc, 100 * MS);
 	ts = sc_peer_tsval(sc);
-	peer_data(sc, 1, 1, 100);
+	sc_peer_data(sc, 1, 1, 100);
 	assert_int_equal(c->ts_recent, ts);
 	p.tsval = ts - 50;
 	sc_inject(sc, &p);
@@ -1224,7 +1105,7 @@ static void test_tcp_script_malformed_options(void **state)
 	sc_inject(sc, &p);
 	EXPECT(sc, A, 1, 11, 0, 0);
 	assert_int_equal(sc_pop(sc, c, &st), 10);
-	close_clean(sc, c, 1, 11);
+	sc_close(sc, c, 1, 11);
 }
 
 /* RFC 9293 3.10.7.1: a segment for no connection is answered with a reset (a reset is not). */
@@ -1303,9 +1184,9 @@ static void test_tcp_script_listen_accept_queue_overflow(void **state)
 	assert_non_null(c2);
 	sc_send_syn(sc, &sc_no_opts, false);
 	EXPECT(sc, S | A, 0, 1, 0, 0);
-	close_rst(c2);
+	sc_close_rst(c2);
 	assert_int_equal(EXPECT(sc, R | A, SC_ANY, SC_ANY, 0, 0)->dport, 41100);
-	close_rst(c);
+	sc_close_rst(c);
 	assert_int_equal(EXPECT(sc, R | A, SC_ANY, SC_ANY, 0, 0)->dport, SC_PEER_PORT);
 }
 
@@ -1316,7 +1197,7 @@ static void test_tcp_script_close_unread_rst(void **state)
 {
 	struct sc *sc = *state;
 
-	peer_data(sc, 1, 1, 100);
+	sc_peer_data(sc, 1, 1, 100);
 	nip_tcp_close(sc->conn);
 	EXPECT(sc, R | A, 1, 101, 0, 0);
 	assert_int_equal(sc->s->tcp.nconns, 1);
@@ -1337,7 +1218,7 @@ static void test_tcp_script_linger_zero_rst(void **state)
 	assert_int_equal(nip_tcp_setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
 	assert_int_equal(nip_tcp_getsockopt(c, SOL_SOCKET, SO_LINGER, &got, &len), 0);
 	assert_true(got.l_onoff && got.l_linger == 0);
-	flight(sc, c, 50, 1, 1, 1448);
+	sc_flight(sc, c, 50, 1, 1, 1448);
 	nip_tcp_close(c);
 	EXPECT(sc, R | A, 51, 1, 0, 0);
 	assert_int_equal(sc->s->tcp.nconns, 1);
@@ -1376,21 +1257,21 @@ static void test_tcp_script_keepalive(void **state)
 	c = sc_passive_open(sc, &sc_all_opts);
 	EXPECT_NOTHING(sc, 60 * SEC); /* off by default */
 	assert_int_equal(nip_tcp_setsockopt(c, SOL_SOCKET, SO_KEEPALIVE, &v, sizeof(v)), 0);
-	backoff(sc, A, 0, 1, 0, sc->p.now, 10 * SEC, 10 * SEC);
+	sc_backoff(sc, A, 0, 1, 0, sc->p.now, 10 * SEC, 10 * SEC);
 	/* Answered: the next probe comes an idle time after the answer. */
 	sc_wait(sc, 5 * MS);
 	sc_send(sc, A, 1, 1, 0);
-	backoff(sc, A, 0, 1, 0, sc->p.now, 10 * SEC, 10 * SEC);
+	sc_backoff(sc, A, 0, 1, 0, sc->p.now, 10 * SEC, 10 * SEC);
 	/* Traffic postpones it. */
 	sc_wait(sc, 500 * MS);
 	sc_send(sc, A, 1, 1, 0);
 	sc_wait(sc, 5 * SEC);
-	peer_data(sc, 1, 1, 10);
+	sc_peer_data(sc, 1, 1, 10);
 	assert_int_equal(sc_pop(sc, c, &st), 10);
 	/* Unanswered: three probes a second apart, then the reset. */
-	t = backoff(sc, A, 0, 11, 0, sc->p.now, 10 * SEC, 10 * SEC);
+	t = sc_backoff(sc, A, 0, 11, 0, sc->p.now, 10 * SEC, 10 * SEC);
 	for (int i = 0; i < 3; i++)
-		t = backoff(sc, i < 2 ? A : R | A, i < 2 ? 0 : 1, 11, 0, t, 1 * SEC, 1 * SEC);
+		t = sc_backoff(sc, i < 2 ? A : R | A, i < 2 ? 0 : 1, 11, 0, t, 1 * SEC, 1 * SEC);
 	assert_int_equal(c->err, ETIMEDOUT);
 	assert_int_equal(sc->s->cnt.tcp_keepalive_probes, 5);
 	assert_null(nip_tcp_recv(c, &st));
@@ -1407,7 +1288,7 @@ static void test_tcp_script_answers_keepalive(void **state)
 	sc_send(sc, A, 0, 1, 0);
 	EXPECT(sc, A, 1, 1, 0, 0);
 	assert_int_equal(sc->conn->state, NIP_TCP_ESTABLISHED);
-	close_clean(sc, sc->conn, 1, 1);
+	sc_close(sc, sc->conn, 1, 1);
 }
 
 /* ---- windows ---- */
@@ -1431,7 +1312,7 @@ static void test_tcp_script_receive_window_fills(void **state)
 	while (seq < 4097) {
 		uint32_t len = 4097 - seq < 536 ? 4097 - seq : 536;
 
-		peer_data(sc, seq, 1, len);
+		sc_peer_data(sc, seq, 1, len);
 		seq += len;
 		assert_int_equal(sc->last.win, 4097 - seq);
 	}
@@ -1443,21 +1324,12 @@ static void test_tcp_script_receive_window_fills(void **state)
 	g = EXPECT(sc, A, 1, 4097, 0, 0);
 	assert_true(g->win >= 536);
 	sc_flush(sc);
-	peer_data(sc, 4097, 1, 500);
+	sc_peer_data(sc, 4097, 1, 500);
 	assert_int_equal(sc_pop(sc, c, &st), 500);
-	close_clean(sc, c, 1, 4597);
+	sc_close(sc, c, 1, 4597);
 }
 
 /* ---- tail loss probe (RFC 8985 7) ---- */
-
-/* Gives c (timestamps and SACK on) a smoothed RTT of exactly 10 ms; its next byte is 101. */
-static void rtt_10ms(struct sc *sc, struct nip_tcp_conn *c)
-{
-	flight(sc, c, 100, 1, 1, 1448);
-	sc_wait(sc, 10 * MS);
-	sc_send(sc, A, 1, 101, 0);
-	assert_int_equal(c->srtt, 10 * MS);
-}
 
 /* The ACKs of a flight are lost: 2 SRTT + 2 ms after it, the last segment again (not the RTO
  * at 200 ms); its ACK covers everything, and the repair gets the loss response once. */
@@ -1469,17 +1341,17 @@ static void test_tcp_script_tlp_probe_repairs_tail(void **state)
 	uint32_t cwnd;
 	uint64_t t;
 
-	rtt_10ms(sc, c);
-	t = flight(sc, c, 4 * M, 101, 1, M);
-	backoff(sc, A, 101 + 3 * M, 1, M, t, 22 * MS, 22 * MS); /* 2 SRTT + 2 ms */
+	sc_rtt_sample(sc, c, 10 * MS);
+	t = sc_flight(sc, c, 4 * M, 101, 1, M);
+	sc_backoff(sc, A, 101 + 3 * M, 1, M, t, 22 * MS, 22 * MS); /* 2 SRTT + 2 ms */
 	assert_int_equal(sc->s->cnt.tcp_tlp_probes, 1);
 	cwnd = c->cc.cwnd;
-	sack_ack(sc, 101 + 4 * M, 0, NULL);
+	sc_sack_ack(sc, 101 + 4 * M, 0, NULL);
 	assert_int_equal(sc->s->cnt.tcp_tlp_repairs, 1);
 	assert_true(c->cc.cwnd < cwnd);
 	assert_int_equal(sc->s->cnt.tcp_rto_timeouts, 0);
 	EXPECT_NOTHING(sc, 2 * SEC); /* nothing in flight: no probe, no timeout */
-	close_clean(sc, c, 101 + 4 * M, 1);
+	sc_close(sc, c, 101 + 4 * M, 1);
 }
 
 /* A whole flight is lost: the probe (the last segment) is SACKed, which marks the three
@@ -1492,24 +1364,24 @@ static void test_tcp_script_tlp_sack_starts_recovery(void **state)
 	uint64_t t;
 
 #define SEG(i) (101 + (i)*M)
-	rtt_10ms(sc, c);
-	t = flight(sc, c, 4 * M, SEG(0), 1, M);
-	backoff(sc, A, SEG(3), 1, M, t, 22 * MS, 22 * MS);
+	sc_rtt_sample(sc, c, 10 * MS);
+	t = sc_flight(sc, c, 4 * M, SEG(0), 1, M);
+	sc_backoff(sc, A, SEG(3), 1, M, t, 22 * MS, 22 * MS);
 	/* 10 ms later the probe's SACK: 0, 1, 2 are lost (sent 2 SRTT + 2 ms before it). */
 	sc_wait(sc, 10 * MS);
-	sack_ack(sc, SEG(0), SACK1(SEG(3), SEG(4)));
+	sc_sack_ack(sc, SEG(0), SC_SACK1(SEG(3), SEG(4)));
 	assert_true(c->in_recovery);
 	EXPECT(sc, A, SEG(0), 1, M, 0);
 	EXPECT(sc, A, SEG(1), 1, M, 0);
 	sc_wait(sc, 10 * MS);
-	sack_ack(sc, SEG(2), SACK1(SEG(3), SEG(4)));
+	sc_sack_ack(sc, SEG(2), SC_SACK1(SEG(3), SEG(4)));
 	EXPECT(sc, A, SEG(2), 1, M, 0);
 	sc_wait(sc, 10 * MS);
-	sack_ack(sc, SEG(4), 0, NULL);
+	sc_sack_ack(sc, SEG(4), 0, NULL);
 	assert_false(c->in_recovery);
 	assert_int_equal(sc->s->cnt.tcp_rto_timeouts, 0);
 	assert_int_equal(sc->s->cnt.tcp_retransmits, 4); /* the probe and the three holes */
-	close_clean(sc, c, SEG(4), 1);
+	sc_close(sc, c, SEG(4), 1);
 #undef SEG
 }
 
@@ -1521,12 +1393,12 @@ static void test_tcp_script_tlp_not_for_one_segment(void **state)
 	struct nip_tcp_conn *c = sc->conn;
 	uint64_t t;
 
-	rtt_10ms(sc, c);
-	t = flight(sc, c, 100, 101, 1, 1448);
-	backoff(sc, A | P, 101, 1, 100, t, 200 * MS, 200 * MS); /* the RTO */
+	sc_rtt_sample(sc, c, 10 * MS);
+	t = sc_flight(sc, c, 100, 101, 1, 1448);
+	sc_backoff(sc, A | P, 101, 1, 100, t, 200 * MS, 200 * MS); /* the RTO */
 	assert_int_equal(sc->s->cnt.tcp_tlp_probes, 0);
 	sc_send(sc, A, 1, 201, 0);
-	close_clean(sc, c, 201, 1);
+	sc_close(sc, c, 201, 1);
 }
 
 /* ...nor without SACK. */
@@ -1537,25 +1409,16 @@ static void test_tcp_script_tlp_not_without_sack(void **state)
 		sc_active_open(sc, &(struct sc_syn_opts){.mss = true, .mss_val = 1460, .ts = true});
 	uint64_t t;
 
-	rtt_10ms(sc, c);
-	t = flight(sc, c, 4 * 1448, 101, 1, 1448);
-	backoff(sc, A, 101, 1, 1448, t, 200 * MS, 200 * MS); /* the RTO */
+	sc_rtt_sample(sc, c, 10 * MS);
+	t = sc_flight(sc, c, 4 * 1448, 101, 1, 1448);
+	sc_backoff(sc, A, 101, 1, 1448, t, 200 * MS, 200 * MS); /* the RTO */
 	assert_int_equal(sc->s->cnt.tcp_tlp_probes, 0);
 	sc_send(sc, A, 1, 101 + 4 * 1448, 0);
 	sc_flush(sc);
-	close_clean(sc, c, 101 + 4 * 1448, 1);
+	sc_close(sc, c, 101 + 4 * 1448, 1);
 }
 
 /* ---- receive autotuning ---- */
-
-/* Gives c a smoothed RTT of rtt: one pushed segment, acknowledged rtt later. */
-static void make_rtt(struct sc *sc, struct nip_tcp_conn *c, uint64_t rtt)
-{
-	flight(sc, c, 100, 1, 1, 1448);
-	sc_wait(sc, rtt);
-	sc_send(sc, A, 1, 101, 0);
-	assert_true(c->srtt >= rtt - rtt / 8 && c->srtt <= rtt + rtt / 8);
-}
 
 /* Round trips in which the peer sends all the window it was told (full segments) and the
  * application pops it; pops: pop each round (else the data stays queued). Returns the peer's
@@ -1591,7 +1454,7 @@ static void test_tcp_script_rcvbuf_autotune_grows(void **state)
 	uint64_t grown;
 
 	assert_int_equal(start, 256 * 1024);
-	make_rtt(sc, c, 10 * MS);
+	sc_rtt_sample(sc, c, 10 * MS);
 	fill_rounds(sc, c, 1, 2, 10 * MS, true);
 	assert_true(c->rcvbuf > start); /* grew after the first measured round trip */
 	assert_true(sc->s->cnt.tcp_rcvbuf_grown >= 1);
@@ -1609,7 +1472,7 @@ static void test_tcp_script_rcvbuf_autotune_grows(void **state)
 	fill_rounds(sc, c, 1 + (uint32_t)sc->popped, 2, 10 * MS, true);
 	assert_int_equal(sc->s->cnt.tcp_rcvbuf_grown, grown); /* at the cap: no more steps */
 	assert_int_equal(c->rcvbuf, max);
-	close_rst(c);
+	sc_close_rst(c);
 	sc_flush(sc);
 }
 
@@ -1621,14 +1484,14 @@ static void test_tcp_script_rcvbuf_autotune_respects_app(void **state)
 	int v = 256 * 1024, got = 0;
 	uint32_t len = sizeof(got);
 
-	make_rtt(sc, c, 10 * MS);
+	sc_rtt_sample(sc, c, 10 * MS);
 	assert_int_equal(nip_tcp_setsockopt(c, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v)), 0);
 	fill_rounds(sc, c, 1, 6, 10 * MS, true);
 	assert_int_equal(c->rcvbuf, 256 * 1024);
 	assert_int_equal(nip_tcp_getsockopt(c, SOL_SOCKET, SO_RCVBUF, &got, &len), 0);
 	assert_int_equal(got, v);
 	assert_int_equal(sc->s->cnt.tcp_rcvbuf_grown, 0);
-	close_rst(c);
+	sc_close_rst(c);
 	sc_flush(sc);
 }
 
@@ -1638,13 +1501,13 @@ static void test_tcp_script_rcvbuf_autotune_needs_reader(void **state)
 	struct sc *sc = *state;
 	struct nip_tcp_conn *c = sc->conn;
 
-	make_rtt(sc, c, 10 * MS);
+	sc_rtt_sample(sc, c, 10 * MS);
 	fill_rounds(sc, c, 1, 6, 10 * MS, false);
 	assert_int_equal(c->rcvbuf, 256 * 1024);
 	assert_int_equal(sc->s->cnt.tcp_rcvbuf_grown, 0);
 	assert_true(c->rq_bytes >= 256 * 1024 - 1448);
 	assert_true(c->rcv_adv - c->rcv_nxt < 1448); /* closed */
-	close_rst(c);
+	sc_close_rst(c);
 	sc_flush(sc);
 }
 
