@@ -129,36 +129,32 @@ int sc_setup_listen(void **state)
 	return 0;
 }
 
-int sc_setup_passive(void **state)
+static int setup_open(void **state, bool active, const struct sc_syn_opts *o)
 {
 	struct sc *sc = sc_start(state, NULL);
 
-	sc->conn = sc_passive_open(sc, &sc_all_opts);
+	sc->conn = active ? sc_active_open(sc, o) : sc_passive_open(sc, o);
 	return 0;
+}
+
+int sc_setup_passive(void **state)
+{
+	return setup_open(state, false, &sc_all_opts);
 }
 
 int sc_setup_passive_plain(void **state)
 {
-	struct sc *sc = sc_start(state, NULL);
-
-	sc->conn = sc_passive_open(sc, &sc_no_opts);
-	return 0;
+	return setup_open(state, false, &sc_no_opts);
 }
 
 int sc_setup_active(void **state)
 {
-	struct sc *sc = sc_start(state, NULL);
-
-	sc->conn = sc_active_open(sc, &sc_all_opts);
-	return 0;
+	return setup_open(state, true, &sc_all_opts);
 }
 
 int sc_setup_active_plain(void **state)
 {
-	struct sc *sc = sc_start(state, NULL);
-
-	sc->conn = sc_active_open(sc, &sc_no_opts);
-	return 0;
+	return setup_open(state, true, &sc_no_opts);
 }
 
 int sc_teardown(void **state)

@@ -33,6 +33,16 @@
 #define R NIP_TCP_RST
 #define P NIP_TCP_PSH
 
+/* A connection of the stack ends exactly at t: until t - 1 nothing is sent and n + 1
+ * connections are left, at t n. */
+static void ends_at(struct sc *sc, uint64_t t, uint32_t n)
+{
+	EXPECT_NOTHING(sc, t - 1 - sc->p.now);
+	assert_int_equal(sc->s->tcp.nconns, n + 1);
+	sc_at(sc, t);
+	assert_int_equal(sc->s->tcp.nconns, n);
+}
+
 /* ---- handshakes ---- */
 
 static void test_tcp_script_passive_all_options(void **state)
@@ -283,10 +293,7 @@ static void test_tcp_script_syn_ack_retries(void **state)
 	EXPECT(sc, S | A, 0, 1, 0, 0);
 	sc_backoff(sc, S | A, 0, 1, 0, t, 1 * SEC, 2 * SEC);
 	assert_int_equal(sc->s->tcp.nconns, 2);
-	EXPECT_NOTHING(sc, 4 * SEC - 1);
-	assert_int_equal(sc->s->tcp.nconns, 2);
-	sc_wait(sc, 1);
-	assert_int_equal(sc->s->tcp.nconns, 1);
+	ends_at(sc, sc->p.now + 4 * SEC, 1);
 	EXPECT_NOTHING(sc, 60 * SEC);
 	assert_null(nip_tcp_accept(sc->listener));
 }
@@ -744,10 +751,7 @@ static void test_tcp_script_active_close(void **state)
 	assert_int_equal(c->state, NIP_TCP_TIME_WAIT);
 	t = sc->p.now;
 	/* 2 MSL = 1 s. */
-	sc_at(sc, t + 1 * SEC - 1);
-	assert_int_equal(sc->s->tcp.nconns, 2);
-	sc_at(sc, t + 1 * SEC);
-	assert_int_equal(sc->s->tcp.nconns, 1); /* the listener */
+	ends_at(sc, t + 1 * SEC, 1); /* the listener is left */
 	EXPECT_NOTHING(sc, 1 * MS);
 }
 
@@ -789,11 +793,7 @@ static void test_tcp_script_simultaneous_close(void **state)
 	sc_send(sc, A, 2, 2, 0);
 	assert_int_equal(c->state, NIP_TCP_TIME_WAIT);
 	t = sc->p.now;
-	EXPECT_NOTHING(sc, 1 * SEC - 1);
-	assert_int_equal(sc->s->tcp.nconns, 1);
-	sc_wait(sc, 1);
-	assert_int_equal(sc->p.now - t, 1 * SEC);
-	assert_int_equal(sc->s->tcp.nconns, 0);
+	ends_at(sc, t + 1 * SEC, 0);
 }
 
 /* Our FIN is lost in CLOSING: it is retransmitted, and its ACK ends the exchange. */
@@ -882,10 +882,7 @@ static void test_tcp_script_time_wait_reacks_fin(void **state)
 	sc_send(sc, F | A, 1, 2, 0);
 	EXPECT(sc, A, 2, 2, 0, 0);
 	t = sc->p.now;
-	sc_at(sc, t + 2 * SEC - 1);
-	assert_int_equal(sc->s->tcp.nconns, 1);
-	sc_at(sc, t + 2 * SEC);
-	assert_int_equal(sc->s->tcp.nconns, 0);
+	ends_at(sc, t + 2 * SEC, 0);
 	EXPECT_NOTHING(sc, 1 * MS);
 }
 
@@ -900,10 +897,7 @@ static void test_tcp_script_orphan_fin_wait_2_timeout(void **state)
 	EXPECT(sc, F | A, 1, 1, 0, 0);
 	sc_send(sc, A, 1, 2, 0);
 	t = sc->p.now;
-	EXPECT_NOTHING(sc, 2 * SEC - 1);
-	assert_int_equal(sc->s->tcp.nconns, 1);
-	sc_at(sc, t + 2 * SEC);
-	assert_int_equal(sc->s->tcp.nconns, 0);
+	ends_at(sc, t + 2 * SEC, 0);
 	EXPECT_NOTHING(sc, 10 * SEC);
 }
 
