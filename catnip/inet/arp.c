@@ -49,6 +49,7 @@ int nip_arp_init(struct nip_stack *s)
 	s->arp = calloc(ARP_CAP, sizeof(*s->arp));
 	s->arp_cap = ARP_CAP;
 	s->arp_used = 0;
+	s->arp_next_retry = UINT64_MAX; /* nothing being resolved */
 	return s->arp ? 0 : -ENOMEM;
 }
 
@@ -308,6 +309,12 @@ full:
 	nip_frame_put(frame);
 	if (cb)
 		cb(ctx, -ENOBUFS);
+}
+
+/* Only retries need the clock: learned entries expire when looked up, not on a timer. */
+uint64_t nip_arp_next_deadline(const struct nip_stack *s)
+{
+	return s->arp_next_retry;
 }
 
 void nip_arp_timers(struct nip_stack *s)

@@ -139,3 +139,14 @@ int nip_stack_poll(struct nip_stack *s, uint64_t now)
 	nip_stack_flush(s);
 	return n;
 }
+
+uint64_t nip_stack_next_deadline(const struct nip_stack *s)
+{
+	uint64_t tcp = nip_tcp_timer_next_due(&s->tcp), arp = nip_arp_next_deadline(s);
+
+	/* Work the device or a burst left over: retried at the very next poll. */
+	if (s->txq_len || !demi__list_empty(&s->tcp.tx_wait) ||
+	    !demi__list_empty(&s->tcp.ack_pending))
+		return s->now;
+	return tcp < arp ? tcp : arp;
+}

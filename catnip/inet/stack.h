@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * catnip's protocol stack: Ethernet, ARP, IPv4, ICMP echo and UDP, with TCP to slot in beside
- * UDP. It does no I/O and reads no clock: frames come in through nip_stack_poll (which asks the
- * link for a burst) or nip_stack_input, the time is an argument, and frames go out through the
- * link's tx_burst. So the same code runs on DPDK, on the in-memory test link with a virtual
- * clock, and on any future device.
+ * catnip's protocol stack: Ethernet, ARP, IPv4, ICMP echo, UDP and TCP (tcp/). It does no I/O
+ * and reads no clock: frames come in through nip_stack_poll (which asks the link for a burst) or
+ * nip_stack_input, the time is an argument, and frames go out through the link's tx_burst. So
+ * the same code runs on DPDK, on the in-memory test link with a virtual clock, and on any future
+ * device.
  *
  * Call order: nip_stack_init, then any number of nip_stack_poll(now) (rx, timers) and socket
- * calls, then nip_stack_fini. Single-threaded.
+ * calls, then nip_stack_fini. Single-threaded. Between polls, nip_stack_next_deadline says when
+ * the next one has timer work (smoltcp's Interface::poll_at): a libOS may sleep until then or
+ * until a frame arrives, and tests and fuzzers jump their virtual clock to it.
  *
  * Every packet dropped is counted by reason (struct nip_counters), never silently lost.
  */
@@ -87,7 +89,7 @@ struct nip_stack {
 	struct nip_arp_entry *arp;
 	uint32_t arp_cap;
 	uint32_t arp_used;
-	uint64_t arp_next_retry; /* earliest pending ARP retry (0: scan at the next poll) */
+	uint64_t arp_next_retry; /* earliest pending ARP retry (UINT64_MAX: none) */
 	/* UDP sockets by local port. */
 	struct nip_udp_sock **udp_ports; /* 65536 slots, allocated at init */
 	uint16_t next_ephemeral;
@@ -103,6 +105,15 @@ void nip_stack_fini(struct nip_stack *s);
 /* Receives up to a burst of frames from the link and processes them, then runs timers
  * (ARP retries and expiry). Returns how much work was done (0 = idle). */
 int nip_stack_poll(struct nip_stack *s, uint64_t now);
+/*
+ * The earliest time (ns, the clock given to nip_stack_poll) at which nip_stack_poll has work
+ * that no received frame brings: a TCP timer (retransmission, tail loss probe, persist, delayed
+ * ACK, keepalive, TIME-WAIT) or an ARP request to repeat. s->now when the last poll left work
+ * for the next one (frames or connections waiting for room in the device's ring, deferred
+ * ACKs); UINT64_MAX when nothing is pending. It may be early (a timer that was stopped can
+ * still count until the next poll), never late. Cheap: O(1).
+ */
+uint64_t nip_stack_next_deadline(const struct nip_stack *s);
 /* Hands the frames batched so far to the link in one burst (frames it refuses wait for the
  * next flush). nip_stack_poll ends with it; the libOS calls it after every user call that may
  * send (a push, a pop that opens the window, a connect, a close). */
@@ -130,6 +141,8 @@ static inline uint64_t nip_now(const struct nip_stack *s)
 }
 void nip_arp_input(struct nip_stack *s, const uint8_t *pkt, size_t len);
 void nip_arp_timers(struct nip_stack *s);
+/* When nip_arp_timers next has a request to repeat (UINT64_MAX: none). */
+uint64_t nip_arp_next_deadline(const struct nip_stack *s);
 void nip_arp_fini(struct nip_stack *s);
 int nip_arp_init(struct nip_stack *s);
 void nip_arp_resolve_and_send(struct nip_stack *s, struct demi__buf *frame, uint32_t next_hop,

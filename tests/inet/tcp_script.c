@@ -10,14 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <cmocka.h>
 
-#include "wire/checksum.h"
-#include "wire/eth.h"
-#include "wire/ip4.h"
 #include "wire/tcp.h"
 
-#define L3_OFF (NIP_ETH_HLEN + NIP_IP4_HLEN)
 #define STEPS_MAX 1000000 /* timer firings in one advance before calling it a loop */
 
 const struct sc_syn_opts sc_all_opts = {
@@ -34,7 +31,14 @@ void sc_config_default(struct nip_stack_config *cfg)
 {
 	nip_stack_config_default(cfg);
 	memset(cfg->tcp.isn_secret, 0x5c, sizeof(cfg->tcp.isn_secret));
-	cfg->ip = htonl(SC_IP_STACK);
+}
+
+struct nip_stack_config sc_config(void)
+{
+	struct nip_stack_config cfg;
+
+	sc_config_default(&cfg);
+	return cfg;
 }
 
 void sc_event(void *ctx, unsigned events)
@@ -62,171 +66,151 @@ struct sc *sc_create(const struct nip_stack_config *cfg)
 		cfg = &def;
 	}
 	assert_int_equal(demi__pool_init(&sc->pool, 0), 0);
-	nip_test_wire_init(&sc->wire, &sc->pool, &sc->now, 1500, 1);
-	assert_int_equal(nip_stack_init(&sc->s, nip_test_link(&sc->wire, 0), cfg), 0);
-	assert_int_equal(nip_arp_add_static(&sc->s, htonl(SC_IP_PEER), sc->wire.end[1].link.mac),
-			 0);
+	/* The clock starts at 1 s: a time of 0 means "not armed" in places. */
+	assert_int_equal(tcp_peer_init(&sc->p, &sc->pool, cfg, 1500), 0);
+	sc->s = &sc->p.s;
 	sc->peer_port = SC_PEER_PORT;
 	sc->peer_iss = SC_PEER_ISS;
 	sc->peer_win = 65535;
 	sc->peer_ts_base = 7000;
-	/* Start a little after 0: a time of 0 means "not armed" in places. */
-	sc_at(sc, 1 * SEC);
 	return sc;
-}
-
-static uint64_t next_due(const struct sc *sc)
-{
-	const struct nip_test_end *e = &sc->wire.end[0];
-	uint64_t next = UINT64_MAX;
-
-	if (e->count)
-		next = e->q[e->head].due;
-	if (sc->s.tcp.heap_len && sc->s.tcp.heap[1]->due < next)
-		next = sc->s.tcp.heap[1]->due;
-	return next;
 }
 
 void sc_at(struct sc *sc, uint64_t t)
 {
-	int steps = 0;
-
-	assert_true(t >= sc->now);
-	for (;;) {
-		uint64_t next = next_due(sc);
-
-		if (next > t)
-			break;
-		if (next > sc->now)
-			sc->now = next;
-		nip_stack_poll(&sc->s, sc->now);
-		assert_true(++steps < STEPS_MAX);
-	}
-	sc->now = t;
-	nip_stack_poll(&sc->s, t);
+	assert_true(t >= sc->p.now);
+	assert_int_equal(tcp_peer_clock_to(&sc->p, t, STEPS_MAX), 0);
 }
 
 void sc_wait(struct sc *sc, uint64_t dt)
 {
-	sc_at(sc, sc->now + dt);
+	sc_at(sc, sc->p.now + dt);
 }
 
 void sc_flush(struct sc *sc)
 {
-	struct nip_test_end *e = &sc->wire.end[1];
-
-	while (e->count) {
-		demi__buf_put(e->q[e->head].buf);
-		e->head = (e->head + 1) % NIP_TEST_QUEUE;
-		e->count--;
-	}
+	tcp_peer_discard(&sc->p);
 }
 
 void sc_destroy(struct sc *sc)
 {
-	uint64_t end;
-
 	if (sc->listener)
 		nip_tcp_close(sc->listener);
 	sc->listener = NULL;
 	/* Let every connection the stack still holds run out (TIME-WAIT, retransmissions of a
 	 * FIN nobody answers, orphaned FIN-WAIT-2). */
-	end = sc->now + 3600 * SEC;
-	while (sc->s.tcp.heap_len && sc->s.tcp.heap[1]->due <= end) {
-		sc_at(sc, sc->s.tcp.heap[1]->due);
-		sc_flush(sc);
-	}
-	sc_flush(sc);
-	assert_int_equal(sc->s.tcp.nconns, 0); /* no connection leaked */
-	nip_stack_fini(&sc->s);
-	nip_test_wire_fini(&sc->wire);
+	assert_int_equal(tcp_peer_run_out(&sc->p, 3600 * SEC, STEPS_MAX), 0);
+	assert_int_equal(sc->s->tcp.nconns, 0); /* no connection leaked */
+	tcp_peer_fini(&sc->p);
 	assert_int_equal(sc->pool.stats.bufs_in_use, 0); /* no buffer leaked */
 	demi__pool_fini(&sc->pool);
 	free(sc);
 }
 
+/* ---- fixtures ---- */
+
+struct sc *sc_start(void **state, const struct nip_stack_config *cfg)
+{
+	struct sc *sc = sc_create(cfg);
+
+	*state = sc;
+	return sc;
+}
+
+int sc_setup(void **state)
+{
+	sc_start(state, NULL);
+	return 0;
+}
+
+int sc_setup_listen(void **state)
+{
+	sc_listen(sc_start(state, NULL), 16);
+	return 0;
+}
+
+static int setup_open(void **state, bool active, const struct sc_syn_opts *o)
+{
+	struct sc *sc = sc_start(state, NULL);
+
+	sc->conn = active ? sc_active_open(sc, o) : sc_passive_open(sc, o);
+	return 0;
+}
+
+int sc_setup_passive(void **state)
+{
+	return setup_open(state, false, &sc_all_opts);
+}
+
+int sc_setup_passive_plain(void **state)
+{
+	return setup_open(state, false, &sc_no_opts);
+}
+
+int sc_setup_active(void **state)
+{
+	return setup_open(state, true, &sc_all_opts);
+}
+
+int sc_setup_active_plain(void **state)
+{
+	return setup_open(state, true, &sc_no_opts);
+}
+
+int sc_teardown(void **state)
+{
+	if (*state)
+		sc_destroy(*state);
+	*state = NULL;
+	return 0;
+}
+
 /* ---- the peer sends ---- */
 
-static uint32_t peer_tsval(const struct sc *sc)
+uint32_t sc_peer_tsval(const struct sc *sc)
 {
-	return sc->peer_ts_base + (uint32_t)(sc->now / MS);
+	return sc->peer_ts_base + (uint32_t)(sc->p.now / MS);
 }
 
-static void fix_csum(uint8_t *l4, size_t tlen)
+/* The peer's data: its pattern by offset in its stream. */
+static uint8_t peer_byte(uint32_t seq, const void *ctx)
 {
-	uint32_t sum;
-	uint16_t csum;
+	const struct sc *sc = ctx;
 
-	memset(l4 + 16, 0, 2);
-	sum = nip_csum_pseudo4(htonl(SC_IP_PEER), htonl(SC_IP_STACK), NIP_IPPROTO_TCP,
-			       (uint16_t)tlen);
-	csum = nip_csum_fold(nip_csum_add(sum, l4, tlen));
-	memcpy(l4 + 16, &csum, 2);
-}
-
-/* Puts raw option bytes into a header emitted without options, and fixes the checksum. */
-static size_t add_raw_opts(uint8_t *l4, size_t hlen, size_t plen, const uint8_t *raw, uint8_t rlen)
-{
-	size_t nh = hlen + rlen;
-
-	memmove(l4 + nh, l4 + hlen, plen);
-	memcpy(l4 + hlen, raw, rlen);
-	l4[12] = (uint8_t)((nh / 4) << 4);
-	fix_csum(l4, nh + plen);
-	return nh;
+	return sc_pat_peer(seq - sc->peer_iss - 1);
 }
 
 void sc_inject(struct sc *sc, const struct sc_pkt *p)
 {
-	struct nip_link *peer = nip_test_link(&sc->wire, 1);
-	struct nip_tcp_seg h;
-	struct nip_ip4 ip;
-	struct demi__buf *f;
-	uint8_t *d, *l4;
-	size_t hlen;
+	struct tcp_peer_seg sg = {
+		.len = p->len,
+		.data = p->data,
+		.fill = peer_byte,
+		.fill_ctx = sc,
+		.raw_opt = p->raw_opt,
+		.raw_opt_len = p->raw_opt_len,
+		.doff_set = p->doff != 0,
+		.doff = p->doff,
+		.bad_csum = p->bad_csum,
+	};
+	struct nip_tcp_seg *h = &sg.h;
 
-	memset(&h, 0, sizeof(h));
-	h.sport = p->sport ? p->sport : sc->peer_port;
-	h.dport = p->dport ? p->dport : SC_PORT;
-	h.seq = p->abs ? p->seq : sc->peer_iss + p->seq;
-	h.ack = p->abs ? p->ack : sc->iss + p->ack;
+	h->sport = p->sport ? p->sport : sc->peer_port;
+	h->dport = p->dport ? p->dport : SC_PORT;
+	h->seq = p->abs ? p->seq : sc->peer_iss + p->seq;
+	h->ack = p->abs ? p->ack : sc->iss + p->ack;
 	if (!(p->flags & NIP_TCP_ACK) && !p->abs)
-		h.ack = 0;
-	h.flags = p->flags;
-	h.win = p->win_set ? p->win : sc->peer_win;
+		h->ack = 0;
+	h->flags = p->flags;
+	h->win = p->win_set ? p->win : sc->peer_win;
 	if (p->opt) {
-		h.opt = *p->opt;
+		h->opt = *p->opt;
 	} else if (sc->ts && !p->no_ts && !p->raw_opt_len) {
-		h.opt.has_ts = true;
-		h.opt.tsval = p->ts_set ? p->tsval : peer_tsval(sc);
-		h.opt.tsecr = (p->flags & NIP_TCP_ACK) ? sc->ts_recent : 0;
+		h->opt.has_ts = true;
+		h->opt.tsval = p->ts_set ? p->tsval : sc_peer_tsval(sc);
+		h->opt.tsecr = (p->flags & NIP_TCP_ACK) ? sc->ts_recent : 0;
 	}
-	f = demi__pool_get(&sc->pool, L3_OFF + NIP_TCP_MAX_HLEN + p->len);
-	assert_non_null(f);
-	d = demi__buf_data(f);
-	l4 = d + L3_OFF;
-	hlen = NIP_TCP_HLEN + nip_tcp_opts_len(&h.opt);
-	for (uint32_t i = 0; i < p->len; i++)
-		l4[hlen + i] = p->data ? p->data[i] : sc_pat_peer(h.seq - sc->peer_iss - 1 + i);
-	hlen = nip_tcp_emit(l4, &h, htonl(SC_IP_PEER), htonl(SC_IP_STACK), p->len, false);
-	if (p->raw_opt_len)
-		hlen = add_raw_opts(l4, hlen, p->len, p->raw_opt, p->raw_opt_len);
-	if (p->doff) {
-		l4[12] = (uint8_t)(p->doff << 4);
-		fix_csum(l4, hlen + p->len);
-	}
-	if (p->bad_csum)
-		l4[16] ^= 0x5a;
-	memset(&ip, 0, sizeof(ip));
-	ip.src = htonl(SC_IP_PEER);
-	ip.dst = htonl(SC_IP_STACK);
-	ip.proto = NIP_IPPROTO_TCP;
-	ip.ttl = 64;
-	nip_ip4_emit(d + NIP_ETH_HLEN, &ip, (uint16_t)(hlen + p->len), false);
-	nip_eth_emit(d, sc->wire.end[0].link.mac, peer->mac, NIP_ETHERTYPE_IPV4);
-	f->len = (uint32_t)(L3_OFF + hlen + p->len);
-	assert_int_equal(peer->ops->tx_burst(peer->dev, &f, 1), 1);
-	nip_stack_poll(&sc->s, sc->now);
+	assert_int_equal(tcp_peer_inject(&sc->p, &sg), 0);
 }
 
 void sc_send(struct sc *sc, uint8_t flags, uint32_t rseq, uint32_t rack, uint32_t len)
@@ -248,7 +232,7 @@ void sc_send_syn(struct sc *sc, const struct sc_syn_opts *o, bool ack)
 	opt.wscale = o->ws_val;
 	opt.sack_ok = o->sack;
 	opt.has_ts = o->ts;
-	opt.tsval = peer_tsval(sc);
+	opt.tsval = sc_peer_tsval(sc);
 	if (ack) {
 		p.flags |= NIP_TCP_ACK;
 		p.ack = 1;
@@ -261,45 +245,31 @@ void sc_send_syn(struct sc *sc, const struct sc_syn_opts *o, bool ack)
 
 static bool take(struct sc *sc, struct sc_seg *out)
 {
-	struct nip_test_end *e = &sc->wire.end[1];
-	struct nip_test_frame fr;
-	struct nip_eth eth;
-	struct nip_ip4 ip;
-	struct nip_tcp_seg ts;
+	struct tcp_peer_rx rx;
+	const struct nip_tcp_seg *ts = &rx.seg;
+	int rc = tcp_peer_take(&sc->p, &rx);
 
-	if (!e->count)
+	if (!rc)
 		return false;
-	fr = e->q[e->head];
-	e->head = (e->head + 1) % NIP_TEST_QUEUE;
-	e->count--;
-	assert_int_equal(nip_eth_parse(demi__buf_data(fr.buf), fr.buf->len, &eth), 0);
-	assert_int_equal(eth.type, NIP_ETHERTYPE_IPV4);
-	assert_memory_equal(eth.dst, sc->wire.end[1].link.mac, 6);
-	assert_int_equal(nip_ip4_parse(eth.payload, eth.payload_len, true, &ip), NIP_IP4_OK);
-	assert_int_equal(ip.proto, NIP_IPPROTO_TCP);
-	assert_int_equal(ip.src, htonl(SC_IP_STACK));
-	assert_int_equal(ip.dst, htonl(SC_IP_PEER));
-	assert_int_equal(nip_tcp_parse(ip.payload, ip.payload_len, ip.src, ip.dst, true, &ts),
-			 NIP_TCP_OK);
+	assert_int_equal(rc, 1); /* a valid TCP segment from the stack to the peer */
 	memset(out, 0, offsetof(struct sc_seg, data));
-	out->t = fr.due;
-	out->flags = ts.flags;
-	out->seq = ts.seq;
-	out->ack = ts.ack;
-	out->win = ts.win;
-	out->sport = ts.sport;
-	out->dport = ts.dport;
-	out->opt = ts.opt;
-	out->len = (uint32_t)ts.payload_len;
+	out->t = rx.t;
+	out->flags = ts->flags;
+	out->seq = ts->seq;
+	out->ack = ts->ack;
+	out->win = ts->win;
+	out->sport = ts->sport;
+	out->dport = ts->dport;
+	out->opt = ts->opt;
+	out->len = (uint32_t)ts->payload_len;
 	assert_true(out->len <= sizeof(out->data));
-	memcpy(out->data, ts.payload, out->len);
-	demi__buf_put(fr.buf);
-	if ((ts.flags & NIP_TCP_SYN) && ts.dport == sc->peer_port)
-		sc->iss = ts.seq;
+	memcpy(out->data, ts->payload, out->len);
+	if ((ts->flags & NIP_TCP_SYN) && ts->dport == sc->peer_port)
+		sc->iss = ts->seq;
 	out->rseq = out->seq - sc->iss;
 	out->rack = out->ack - sc->peer_iss;
-	if (ts.opt.has_ts && ts.dport == sc->peer_port)
-		sc->ts_recent = ts.opt.tsval;
+	if (ts->opt.has_ts && ts->dport == sc->peer_port)
+		sc->ts_recent = ts->opt.tsval;
 	return true;
 }
 
@@ -313,14 +283,14 @@ static const char *flag_str(uint8_t f, char *buf)
 
 struct sc_seg *sc_next(struct sc *sc, uint64_t within, const char *file, int line)
 {
-	uint64_t deadline = sc->now + within;
+	uint64_t deadline = sc->p.now + within;
 
 	for (;;) {
 		uint64_t next;
 
 		if (take(sc, &sc->last))
 			return &sc->last;
-		next = next_due(sc);
+		next = tcp_peer_next_event(&sc->p);
 		if (next > deadline) {
 			sc_at(sc, deadline);
 			if (take(sc, &sc->last))
@@ -328,14 +298,14 @@ struct sc_seg *sc_next(struct sc *sc, uint64_t within, const char *file, int lin
 			fail_msg("%s:%d: nothing sent within %llu ms", file, line,
 				 (unsigned long long)(within / MS));
 		}
-		sc_at(sc, next > sc->now ? next : sc->now);
+		sc_at(sc, next > sc->p.now ? next : sc->p.now);
 	}
 }
 
 struct sc_seg *sc_expect_(struct sc *sc, uint8_t flags, uint32_t rseq, uint32_t rack, uint32_t len,
 			  uint64_t within, const char *file, int line)
 {
-	uint64_t start = sc->now;
+	uint64_t start = sc->p.now;
 	struct sc_seg *g = sc_next(sc, within, file, line);
 	char a[32], b[32];
 
@@ -366,14 +336,14 @@ void sc_expect_nothing_(struct sc *sc, uint64_t dt, const char *file, int line)
 	if (take(sc, &g))
 		fail_msg("%s:%d: unexpected [%s] seq %u ack %u len %u at +%lld us", file, line,
 			 flag_str(g.flags, a), g.rseq, g.rack, g.len,
-			 (long long)(g.t - (sc->now - dt)) / 1000);
+			 (long long)(g.t - (sc->p.now - dt)) / 1000);
 }
 
 /* ---- user side ---- */
 
 void sc_listen(struct sc *sc, uint32_t backlog)
 {
-	sc->listener = nip_tcp_create(&sc->s, listener_event, sc);
+	sc->listener = nip_tcp_create(sc->s, listener_event, sc);
 	assert_non_null(sc->listener);
 	assert_int_equal(nip_tcp_bind(sc->listener, 0, SC_PORT, false), 0);
 	assert_int_equal(nip_tcp_listen(sc->listener, backlog), 0);
@@ -449,7 +419,7 @@ struct nip_tcp_conn *sc_passive_open(struct sc *sc, const struct sc_syn_opts *o)
 
 struct nip_tcp_conn *sc_active_open(struct sc *sc, const struct sc_syn_opts *o)
 {
-	struct nip_tcp_conn *c = nip_tcp_create(&sc->s, sc_event, sc);
+	struct nip_tcp_conn *c = nip_tcp_create(sc->s, sc_event, sc);
 	struct sc_seg *g;
 
 	assert_non_null(c);
@@ -464,4 +434,108 @@ struct nip_tcp_conn *sc_active_open(struct sc *sc, const struct sc_syn_opts *o)
 	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
 	assert_true(sc->events & NIP_TCP_EV_CONNECTED);
 	return c;
+}
+
+/* ---- sequences the scripts repeat ---- */
+
+#define A NIP_TCP_ACK
+
+void sc_close(struct sc *sc, struct nip_tcp_conn *c, uint32_t snd, uint32_t rcv)
+{
+	nip_tcp_close(c);
+	EXPECT(sc, NIP_TCP_FIN | A, snd, rcv, 0, 0);
+	sc_send(sc, NIP_TCP_FIN | A, rcv, snd + 1, 0);
+	EXPECT(sc, A, snd + 1, rcv + 1, 0, 0);
+}
+
+void sc_close_rst(struct nip_tcp_conn *c)
+{
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+	assert_int_equal(nip_tcp_setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+	nip_tcp_close(c);
+}
+
+void sc_peer_data(struct sc *sc, uint32_t rseq, uint32_t snd, uint32_t len)
+{
+	sc_send(sc, A | NIP_TCP_PSH, rseq, snd, len);
+	EXPECT(sc, A, snd, rseq + len, 0, 0);
+}
+
+uint64_t sc_flight(struct sc *sc, struct nip_tcp_conn *c, uint32_t len, uint32_t seq, uint32_t ack,
+		   uint32_t mss)
+{
+	uint64_t t = sc->p.now;
+
+	assert_int_equal(sc_push(sc, c, len), 0);
+	for (uint32_t off = 0; off < len; off += mss) {
+		struct sc_seg *g =
+			EXPECT(sc, A, seq + off, ack, len - off < mss ? len - off : mss, 0);
+
+		if (!off)
+			t = g->t;
+	}
+	return t;
+}
+
+uint64_t sc_backoff(struct sc *sc, uint8_t flags, uint32_t seq, uint32_t ack, uint32_t len,
+		    uint64_t t, uint64_t first, uint64_t last)
+{
+	for (uint64_t gap = first; gap <= last; gap *= 2) {
+		struct sc_seg *g = EXPECT(sc, flags, seq, ack, len, 2 * last + 10 * SEC);
+
+		assert_int_equal(g->t - t, gap);
+		t = g->t;
+	}
+	return t;
+}
+
+void sc_rst_ends(struct sc *sc, uint32_t rseq, uint32_t nconns)
+{
+	sc_send(sc, NIP_TCP_RST, rseq, 0, 0);
+	assert_int_equal(sc->s->tcp.nconns, nconns);
+	EXPECT_NOTHING(sc, 10 * SEC);
+}
+
+void sc_failed_with(struct sc *sc, struct nip_tcp_conn *c, int err)
+{
+	int st;
+
+	assert_int_equal(c->state, NIP_TCP_CLOSED);
+	assert_int_equal(c->err, err);
+	assert_true(sc->events & NIP_TCP_EV_READABLE);
+	assert_null(nip_tcp_recv(c, &st));
+	assert_int_equal(st, -err);
+}
+
+void sc_sack_ack(struct sc *sc, uint32_t ack, int n, const uint32_t *blocks)
+{
+	struct nip_tcp_opts o = {.has_ts = true, .nsack = (uint8_t)n};
+
+	o.tsval = sc_peer_tsval(sc);
+	o.tsecr = sc->ts_recent;
+	for (int i = 0; i < n; i++) {
+		o.sack[i].start = sc->iss + blocks[2 * i];
+		o.sack[i].end = sc->iss + blocks[2 * i + 1];
+	}
+	sc_inject(sc, &(struct sc_pkt){.flags = A, .seq = 1, .ack = ack, .opt = &o});
+}
+
+void sc_expect_sack(struct sc *sc, uint32_t snd, uint32_t ack, int n, uint32_t start, uint32_t end)
+{
+	struct sc_seg *g = EXPECT(sc, A, snd, ack, 0, 0);
+
+	assert_int_equal(g->opt.nsack, n);
+	if (n && start)
+		assert_int_equal(g->opt.sack[0].start, sc->peer_iss + start);
+	if (n && start && end)
+		assert_int_equal(g->opt.sack[0].end, sc->peer_iss + end);
+}
+
+void sc_rtt_sample(struct sc *sc, struct nip_tcp_conn *c, uint64_t rtt)
+{
+	sc_flight(sc, c, 100, 1, 1, 1448);
+	sc_wait(sc, rtt);
+	sc_send(sc, A, 1, 101, 0);
+	assert_int_equal(c->srtt, rtt);
 }

@@ -11,8 +11,13 @@
  * from timer deadline to timer deadline, so the time a segment was sent is exact and gaps
  * between retransmissions can be measured to the nanosecond.
  *
- * Call order: sc_create, then any script steps, then sc_destroy, which closes the listener,
- * lets every timer run out, and asserts that no connection and no buffer is left.
+ * The peer itself (frames, clock, capture) is tests/helpers/tcp_peer.h, shared with the
+ * connection fuzzer; this file adds relative sequence numbers, data patterns, the flow's options
+ * and cmocka assertions.
+ *
+ * Call order: sc_create (or a fixture, sc_setup_*), then any script steps, then sc_destroy (or
+ * sc_teardown), which closes the listener, lets every timer run out, and asserts that no
+ * connection and no buffer is left.
  */
 #ifndef TCP_SCRIPT_H
 #define TCP_SCRIPT_H
@@ -20,16 +25,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "dev/test_link.h"
 #include "stack.h"
 #include "tcp/tcp.h"
+#include "tcp_peer.h"
 
 #define US 1000ull
 #define MS 1000000ull
 #define SEC 1000000000ull
 
-#define SC_IP_STACK 0x0a000001u /* host order */
-#define SC_IP_PEER 0x0a000002u
+#define SC_IP_STACK TCP_PEER_IP_STACK /* host order */
+#define SC_IP_PEER TCP_PEER_IP_PEER
 #define SC_PORT 5001 /* the stack's port */
 #define SC_PEER_PORT 40000
 #define SC_PEER_ISS 1000000u
@@ -77,11 +82,11 @@ struct sc_pkt {
 
 struct sc {
 	struct demi__pool pool;
-	uint64_t now;
-	struct nip_test_wire wire;
-	struct nip_stack s;
+	struct tcp_peer p;   /* the stack, the wire and the clock (p.now) */
+	struct nip_stack *s; /* &p.s */
 	struct nip_tcp_conn *listener;
-	unsigned events; /* every on_event of the stack's connections, or-ed */
+	struct nip_tcp_conn *conn; /* the connection a fixture opened (sc_setup_*) */
+	unsigned events;	   /* every on_event of the stack's connections, or-ed */
 	unsigned listener_events;
 	/* The peer's side of the flow under script. */
 	uint16_t peer_port;
@@ -99,14 +104,31 @@ struct sc {
 
 /* The defaults the scripts use: nip_stack_config_default with a fixed ISN secret. */
 void sc_config_default(struct nip_stack_config *cfg);
+struct nip_stack_config sc_config(void); /* the same, as a value */
 struct sc *sc_create(const struct nip_stack_config *cfg);
 void sc_destroy(struct sc *sc);
+
+/* cmocka fixtures: *state is the struct sc. sc_setup: a stack (default config); _listen: with a
+ * listener (backlog 16); _passive / _active: with an established connection in sc->conn, every
+ * option on (sc_all_opts); _plain: the peer offers none (sc_no_opts). sc_teardown: sc_destroy,
+ * asserting that no connection and no buffer is left. A test that needs its own config takes
+ * sc_teardown alone and calls sc_start. */
+int sc_setup(void **state);
+int sc_setup_listen(void **state);
+int sc_setup_passive(void **state);
+int sc_setup_passive_plain(void **state);
+int sc_setup_active(void **state);
+int sc_setup_active_plain(void **state);
+int sc_teardown(void **state);
+struct sc *sc_start(void **state, const struct nip_stack_config *cfg);
 void sc_event(void *ctx, unsigned events); /* an on_event callback recording into sc */
 
 /* Advances the virtual clock to t (absolute) / by dt, firing timers at their exact deadlines. */
 void sc_at(struct sc *sc, uint64_t t);
 void sc_wait(struct sc *sc, uint64_t dt);
 
+/* The TSval the peer sends now (its clock: 1 ms ticks from peer_ts_base). */
+uint32_t sc_peer_tsval(const struct sc *sc);
 /* Injects a segment from the peer, now; the stack processes it at once. */
 void sc_inject(struct sc *sc, const struct sc_pkt *p);
 /* The common case: flags, relative seq and ack, len bytes of the peer's pattern. */
@@ -148,6 +170,46 @@ struct nip_tcp_conn *sc_active_open(struct sc *sc, const struct sc_syn_opts *o);
 /* Every option on: MSS 1460, window scale 7, SACK-permitted, timestamps. */
 extern const struct sc_syn_opts sc_all_opts;
 extern const struct sc_syn_opts sc_no_opts;
+
+/* Sequences the scripts repeat. Sequence numbers are relative (snd: the stack's, rseq and rcv:
+ * the peer's). */
+/* Active close of an established connection: FIN, the peer's FIN-ACK, our last ACK; the
+ * connection is in TIME-WAIT. */
+void sc_close(struct sc *sc, struct nip_tcp_conn *c, uint32_t snd, uint32_t rcv);
+/* Closes c with a reset (SO_LINGER 0); the caller expects or drops the RST. */
+void sc_close_rst(struct nip_tcp_conn *c);
+/* The peer sends len bytes at rseq acknowledging our snd, and the stack ACKs them at once. */
+void sc_peer_data(struct sc *sc, uint32_t rseq, uint32_t snd, uint32_t len);
+/* Pushes len bytes and expects them at once in segments of mss from seq (acknowledging ack);
+ * returns when the first left. */
+uint64_t sc_flight(struct sc *sc, struct nip_tcp_conn *c, uint32_t len, uint32_t seq, uint32_t ack,
+		   uint32_t mss);
+/* Expects the same segment again and again after gaps doubling from first to last, the first
+ * counted from t; returns when the last left. */
+uint64_t sc_backoff(struct sc *sc, uint8_t flags, uint32_t seq, uint32_t ack, uint32_t len,
+		    uint64_t t, uint64_t first, uint64_t last);
+/* An exact RST at rseq ends a connection; nconns are left and nothing is sent for 10 s. */
+void sc_rst_ends(struct sc *sc, uint32_t rseq, uint32_t nconns);
+/* The owner's view of a connection that failed with err: closed, readable, recv reports it. */
+void sc_failed_with(struct sc *sc, struct nip_tcp_conn *c, int err);
+/* The peer acknowledges ack with timestamps and n SACK blocks (start, end pairs, relative). */
+void sc_sack_ack(struct sc *sc, uint32_t ack, int n, const uint32_t *blocks);
+#define SC_SACK1(a, b)                                                                             \
+	1, (const uint32_t[])                                                                      \
+	{                                                                                          \
+		a, b                                                                               \
+	}
+#define SC_SACK2(a, b, c, d)                                                                       \
+	2, (const uint32_t[])                                                                      \
+	{                                                                                          \
+		a, b, c, d                                                                         \
+	}
+/* Expects an ACK (seq snd, ack) with n SACK blocks, the first (the newest) [start, end) in the
+ * peer's sequence numbers (start or end 0: not checked). */
+void sc_expect_sack(struct sc *sc, uint32_t snd, uint32_t ack, int n, uint32_t start, uint32_t end);
+/* Gives c (mss 1448, nothing in flight, its next byte 1) a smoothed RTT of exactly rtt: 100
+ * bytes acknowledged rtt later; its next byte is 101. */
+void sc_rtt_sample(struct sc *sc, struct nip_tcp_conn *c, uint64_t rtt);
 
 /* The stack's pattern byte at stream offset i (what sc_push sends), and the peer's. */
 static inline uint8_t sc_pat_stack(uint64_t i)

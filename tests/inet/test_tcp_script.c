@@ -5,8 +5,13 @@
  * clock. Handshakes and option negotiation, SYN retries, RST in every state with RFC 5961's
  * challenge ACKs, retransmission backoff, fast retransmit and SACK recovery, persist probes,
  * every FIN ordering and TIME-WAIT, delayed and quick ACKs, PAWS, malformed options, resets
- * for closed ports, listen queue overflow, aborts and keepalive. Every script ends with no
- * connection and no buffer left.
+ * for closed ports, listen queue overflow, aborts, keepalive, tail loss probes and receive
+ * autotuning.
+ *
+ * Each test starts from a fixture (tcp_script.h: a bare stack, a listener, or an established
+ * connection opened actively or passively, with every option or none) or, when it needs its own
+ * configuration, from sc_start; the teardown asserts that no connection and no buffer is left.
+ * Sequence numbers are relative: the stack's first data byte and the peer's are both 1.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -28,38 +33,26 @@
 #define R NIP_TCP_RST
 #define P NIP_TCP_PSH
 
-/* Active close of an established connection whose next sequence numbers are snd (ours) and
- * rcv (the peer's): FIN, the peer's FIN-ACK, our last ACK; the connection is in TIME-WAIT. */
-static void close_clean(struct sc *sc, struct nip_tcp_conn *c, uint32_t snd, uint32_t rcv)
+/* A connection of the stack ends exactly at t: until t - 1 nothing is sent and n + 1
+ * connections are left, at t n. */
+static void ends_at(struct sc *sc, uint64_t t, uint32_t n)
 {
-	nip_tcp_close(c);
-	EXPECT(sc, F | A, snd, rcv, 0, 0);
-	sc_send(sc, F | A, rcv, snd + 1, 0);
-	EXPECT(sc, A, snd + 1, rcv + 1, 0, 0);
-}
-
-static struct sc *sc_msl(uint64_t msl)
-{
-	struct nip_stack_config cfg;
-
-	sc_config_default(&cfg);
-	cfg.tcp.msl = msl;
-	return sc_create(&cfg);
+	EXPECT_NOTHING(sc, t - 1 - sc->p.now);
+	assert_int_equal(sc->s->tcp.nconns, n + 1);
+	sc_at(sc, t);
+	assert_int_equal(sc->s->tcp.nconns, n);
 }
 
 /* ---- handshakes ---- */
 
 static void test_tcp_script_passive_all_options(void **state)
 {
-	struct sc *sc = sc_create(NULL);
+	struct sc *sc = *state;
+	uint32_t syn_tsval = sc_peer_tsval(sc);
 	struct nip_tcp_conn *c;
 	struct sc_seg *g;
-	uint32_t syn_tsval;
 	int st;
 
-	(void)state;
-	sc_listen(sc, 16);
-	syn_tsval = sc->peer_ts_base + (uint32_t)(sc->now / MS);
 	sc_send_syn(sc, &sc_all_opts, false);
 	g = EXPECT(sc, S | A, 0, 1, 0, 0);
 	assert_true(g->opt.has_mss);
@@ -71,7 +64,7 @@ static void test_tcp_script_passive_all_options(void **state)
 	assert_true(g->opt.has_ts);
 	assert_int_equal(g->opt.tsecr, syn_tsval);
 	assert_int_equal(g->win, 65535); /* a SYN's window is never scaled */
-	assert_int_equal(sc->s.cnt.tcp_passive_opens, 1);
+	assert_int_equal(sc->s->cnt.tcp_passive_opens, 1);
 	sc->ts = sc->ws = sc->sack = true;
 	sc->peer_ws = 7;
 	sc_send(sc, A, 1, 1, 0);
@@ -98,21 +91,17 @@ static void test_tcp_script_passive_all_options(void **state)
 	EXPECT(sc, A | P, 2897, 1, 104, 0);
 	sc_send(sc, A, 1, 3001, 0);
 	/* The peer's data: ACKed at once (quick ACKs at the start of a connection). */
-	sc_send(sc, A | P, 1, 3001, 500);
-	EXPECT(sc, A, 3001, 501, 0, 0);
+	sc_peer_data(sc, 1, 3001, 500);
 	assert_int_equal(sc_pop(sc, c, &st), 500);
-	close_clean(sc, c, 3001, 501);
-	sc_destroy(sc);
+	sc_close(sc, c, 3001, 501);
 }
 
 static void test_tcp_script_passive_no_options(void **state)
 {
-	struct sc *sc = sc_create(NULL);
+	struct sc *sc = *state;
 	struct nip_tcp_conn *c;
 	struct sc_seg *g;
 
-	(void)state;
-	sc_listen(sc, 16);
 	sc_send_syn(sc, &sc_no_opts, false);
 	g = EXPECT(sc, S | A, 0, 1, 0, 0);
 	assert_true(g->opt.has_mss); /* ours, always */
@@ -130,18 +119,21 @@ static void test_tcp_script_passive_no_options(void **state)
 	assert_int_equal(g->win, 65535); /* unscaled: clamped to the field */
 	EXPECT(sc, A | P, 537, 1, 464, 0);
 	sc_send(sc, A, 1, 1001, 0);
-	close_clean(sc, c, 1001, 1);
-	sc_destroy(sc);
+	sc_close(sc, c, 1001, 1);
 }
 
 static void test_tcp_script_active_all_options(void **state)
 {
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = nip_tcp_create(&sc->s, sc_event, sc);
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = nip_tcp_create(sc->s, sc_event, sc);
+	struct nip_tcp_opts o = {.has_mss = true,
+				 .mss = 1200,
+				 .has_wscale = true,
+				 .wscale = 9,
+				 .sack_ok = true,
+				 .has_ts = true};
 	struct sc_seg *g;
-	uint32_t syn_tsval;
 
-	(void)state;
 	assert_int_equal(nip_tcp_connect(c, htonl(SC_IP_PEER), SC_PEER_PORT), 0);
 	g = EXPECT(sc, S, 0, SC_ANY, 0, 0);
 	assert_int_equal(g->dport, SC_PEER_PORT);
@@ -152,59 +144,41 @@ static void test_tcp_script_active_all_options(void **state)
 	assert_true(g->opt.has_ts);
 	assert_int_equal(g->opt.tsecr, 0);
 	assert_int_equal(g->win, 65535);
-	syn_tsval = g->opt.tsval;
+	o.tsecr = g->opt.tsval;
 	assert_int_equal(c->state, NIP_TCP_SYN_SENT);
 	sc_wait(sc, 3 * MS);
-	{
-		struct nip_tcp_opts o = {.has_mss = true,
-					 .mss = 1200,
-					 .has_wscale = true,
-					 .wscale = 9,
-					 .sack_ok = true,
-					 .has_ts = true};
-		struct sc_pkt p = {.flags = S | A, .ack = 1, .opt = &o, .dport = g->sport};
-
-		o.tsval = sc->peer_ts_base + (uint32_t)(sc->now / MS);
-		o.tsecr = syn_tsval;
-		sc_inject(sc, &p);
-	}
+	o.tsval = sc_peer_tsval(sc);
+	sc_inject(sc, &(struct sc_pkt){.flags = S | A, .ack = 1, .opt = &o, .dport = g->sport});
 	sc->ts = sc->ws = sc->sack = true;
 	sc->peer_ws = 9;
 	g = EXPECT(sc, A, 1, 1, 0, 0);
 	assert_true(g->opt.has_ts);
-	assert_int_equal(g->opt.tsecr, sc->peer_ts_base + (uint32_t)(sc->now / MS));
+	assert_int_equal(g->opt.tsecr, sc_peer_tsval(sc));
 	assert_false(g->opt.has_mss || g->opt.has_wscale);
 	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
 	assert_true(sc->events & NIP_TCP_EV_CONNECTED);
 	assert_int_equal(c->mss, 1200 - 12);
 	assert_int_equal(c->snd_wscale, 9);
 	assert_int_equal(c->snd_wnd, 65535); /* the SYN-ACK's window, unscaled */
-	assert_int_equal(sc->s.cnt.tcp_active_opens, 1);
+	assert_int_equal(sc->s->cnt.tcp_active_opens, 1);
 	/* The next window field is scaled by the peer's shift. */
-	{
-		struct sc_pkt p = {.flags = A,
-				   .seq = 1,
-				   .ack = 1,
-				   .win_set = true,
-				   .win = 100,
-				   .dport = g->sport};
-
-		sc_inject(sc, &p);
-	}
+	sc_inject(sc, &(struct sc_pkt){.flags = A,
+				       .seq = 1,
+				       .ack = 1,
+				       .win_set = true,
+				       .win = 100,
+				       .dport = g->sport});
 	assert_int_equal(c->snd_wnd, 100u << 9);
-	nip_tcp_setsockopt(c, SOL_SOCKET, SO_LINGER, &(struct linger){1, 0}, sizeof(struct linger));
-	nip_tcp_close(c);
+	sc_close_rst(c);
 	EXPECT(sc, R | A, 1, 1, 0, 0);
-	sc_destroy(sc);
 }
 
 static void test_tcp_script_active_peer_no_options(void **state)
 {
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = sc_active_open(sc, &sc_no_opts);
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
 	struct sc_seg *g;
 
-	(void)state;
 	assert_false(c->ws_ok || c->sack_ok || c->ts_ok);
 	assert_int_equal(c->rcv_wscale, 0);
 	assert_int_equal(c->mss, 536);
@@ -215,64 +189,46 @@ static void test_tcp_script_active_peer_no_options(void **state)
 	assert_int_equal(g->opt.nsack, 0);
 	EXPECT(sc, A | P, 537, 1, 64, 0);
 	sc_send(sc, A, 1, 601, 0);
-	close_clean(sc, c, 601, 1);
-	sc_destroy(sc);
+	sc_close(sc, c, 601, 1);
 }
 
 /* RFC 6298 5.5 / RFC 9293 3.8.1: SYN retransmissions double their interval; the connect fails
  * with ETIMEDOUT after syn_retries, with no RST (nothing was synchronized). */
 static void test_tcp_script_syn_retries_timeout(void **state)
 {
-	struct nip_stack_config cfg;
-	struct sc *sc;
+	struct nip_stack_config cfg = sc_config();
 	struct nip_tcp_conn *c;
-	struct sc_seg *g;
-	uint64_t t0, t;
-	int st;
+	struct sc *sc;
+	uint64_t t0;
 
-	(void)state;
-	sc_config_default(&cfg);
 	cfg.tcp.syn_retries = 3;
-	sc = sc_create(&cfg);
-	c = nip_tcp_create(&sc->s, sc_event, sc);
+	sc = sc_start(state, &cfg);
+	c = nip_tcp_create(sc->s, sc_event, sc);
 	assert_int_equal(nip_tcp_connect(c, htonl(SC_IP_PEER), SC_PEER_PORT), 0);
 	t0 = EXPECT(sc, S, 0, SC_ANY, 0, 0)->t;
-	t = t0;
-	for (uint64_t gap = 1; gap <= 4; gap *= 2) {
-		g = EXPECT(sc, S, 0, SC_ANY, 0, 10 * SEC);
-		assert_int_equal(g->t - t, gap * SEC);
-		t = g->t;
-	}
+	sc_backoff(sc, S, 0, SC_ANY, 0, t0, 1 * SEC, 4 * SEC);
 	assert_int_equal(c->state, NIP_TCP_SYN_SENT);
 	EXPECT_NOTHING(sc, 8 * SEC - 1);
 	assert_int_equal(c->state, NIP_TCP_SYN_SENT);
 	sc_wait(sc, 1);
-	assert_int_equal(sc->now - t0, 15 * SEC);
-	assert_int_equal(c->state, NIP_TCP_CLOSED);
-	assert_int_equal(c->err, ETIMEDOUT);
-	assert_true(sc->events & NIP_TCP_EV_READABLE);
-	assert_null(nip_tcp_recv(c, &st));
-	assert_int_equal(st, -ETIMEDOUT);
+	assert_int_equal(sc->p.now - t0, 15 * SEC);
+	sc_failed_with(sc, c, ETIMEDOUT);
 	EXPECT_NOTHING(sc, 100 * SEC); /* no RST */
-	assert_int_equal(sc->s.cnt.tcp_timeouts, 1);
+	assert_int_equal(sc->s->cnt.tcp_timeouts, 1);
 	nip_tcp_close(c);
-	sc_destroy(sc);
 }
 
 /* RFC 9293 3.10.7.3: in SYN-SENT, only an RST acknowledging our SYN refuses the connection. */
 static void test_tcp_script_connect_refused(void **state)
 {
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = nip_tcp_create(&sc->s, sc_event, sc);
-	struct sc_pkt p = {.flags = R};
-	int st;
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = nip_tcp_create(sc->s, sc_event, sc);
 
-	(void)state;
 	assert_int_equal(nip_tcp_bind(c, 0, SC_PORT, false), 0);
 	assert_int_equal(nip_tcp_connect(c, htonl(SC_IP_PEER), SC_PEER_PORT), 0);
 	EXPECT(sc, S, 0, SC_ANY, 0, 0);
 	/* RST without ACK: ignored. */
-	sc_inject(sc, &p);
+	sc_inject(sc, &(struct sc_pkt){.flags = R});
 	assert_int_equal(c->state, NIP_TCP_SYN_SENT);
 	/* RST with an ACK that is not for our SYN: ignored, no reply. */
 	sc_send(sc, R | A, 0, 5, 0);
@@ -283,47 +239,90 @@ static void test_tcp_script_connect_refused(void **state)
 	EXPECT(sc, R, 77, SC_ANY, 0, 0);
 	assert_int_equal(c->state, NIP_TCP_SYN_SENT);
 	sc_send(sc, R | A, 0, 1, 0);
-	assert_int_equal(c->state, NIP_TCP_CLOSED);
-	assert_int_equal(c->err, ECONNREFUSED);
-	assert_true(sc->events & NIP_TCP_EV_READABLE);
-	assert_null(nip_tcp_recv(c, &st));
-	assert_int_equal(st, -ECONNREFUSED);
+	sc_failed_with(sc, c, ECONNREFUSED);
 	EXPECT_NOTHING(sc, 10 * SEC); /* no more SYNs */
 	nip_tcp_close(c);
-	sc_destroy(sc);
+}
+
+/* The handshake is the first RTT sample (RFC 6298 2.1), also for a passive opener, which may
+ * never send data to time... */
+static void test_tcp_script_handshake_rtt_sample(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+
+	assert_int_equal(c->srtt, SC_HANDSHAKE_RTT);
+	assert_int_equal(c->rto, 200 * MS);
+	sc_close(sc, c, 1, 1);
+}
+
+/* ...but a retransmitted SYN-ACK gives none (Karn). */
+static void test_tcp_script_handshake_rtt_karn(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c;
+	uint64_t t;
+
+	sc_send_syn(sc, &sc_no_opts, false);
+	t = EXPECT(sc, S | A, 0, 1, 0, 0)->t;
+	assert_int_equal(EXPECT(sc, S | A, 0, 1, 0, 2 * SEC)->t - t, 1 * SEC); /* no sample */
+	sc_wait(sc, 10 * MS);
+	sc_send(sc, A, 1, 1, 0);
+	c = nip_tcp_accept(sc->listener);
+	assert_non_null(c);
+	nip_tcp_set_cb(c, sc_event, sc);
+	assert_int_equal(c->srtt, 0);
+	sc_close(sc, c, 1, 1);
+}
+
+/* The SYN-ACK is retransmitted with backoff (and at once for a retransmitted SYN); after
+ * syn_retries the embryonic connection is dropped without a reset. */
+static void test_tcp_script_syn_ack_retries(void **state)
+{
+	struct nip_stack_config cfg = sc_config();
+	struct sc *sc;
+	uint64_t t;
+
+	cfg.tcp.syn_retries = 2;
+	sc = sc_start(state, &cfg);
+	sc_listen(sc, 16);
+	sc_send_syn(sc, &sc_all_opts, false);
+	t = EXPECT(sc, S | A, 0, 1, 0, 0)->t;
+	sc_wait(sc, 500 * MS);
+	sc_send_syn(sc, &sc_all_opts, false);
+	EXPECT(sc, S | A, 0, 1, 0, 0);
+	sc_backoff(sc, S | A, 0, 1, 0, t, 1 * SEC, 2 * SEC);
+	assert_int_equal(sc->s->tcp.nconns, 2);
+	ends_at(sc, sc->p.now + 4 * SEC, 1);
+	EXPECT_NOTHING(sc, 60 * SEC);
+	assert_null(nip_tcp_accept(sc->listener));
 }
 
 /* ---- RST in every state ---- */
 
 static void test_tcp_script_rst_syn_received(void **state)
 {
-	struct sc *sc = sc_create(NULL);
+	struct sc *sc = *state;
 
-	(void)state;
-	sc_listen(sc, 16);
 	sc_send_syn(sc, &sc_all_opts, false);
 	EXPECT(sc, S | A, 0, 1, 0, 0);
 	sc->ts = true;
-	assert_int_equal(sc->s.tcp.nconns, 2);
+	assert_int_equal(sc->s->tcp.nconns, 2);
 	/* In the window but not exact: challenged (RFC 5961 3.2). */
 	sc_send(sc, R, 100, 0, 0);
 	EXPECT(sc, A, 1, 1, 0, 0);
-	assert_int_equal(sc->s.tcp.nconns, 2);
-	sc_send(sc, R, 1, 0, 0);
-	assert_int_equal(sc->s.tcp.nconns, 1); /* only the listener */
+	assert_int_equal(sc->s->tcp.nconns, 2);
+	sc_rst_ends(sc, 1, 1); /* only the listener is left; no SYN-ACK retransmission */
 	assert_null(nip_tcp_accept(sc->listener));
-	EXPECT_NOTHING(sc, 10 * SEC); /* no SYN-ACK retransmission */
-	assert_int_equal(sc->s.cnt.tcp_rst_rcvd, 1);
-	sc_destroy(sc);
+	assert_int_equal(sc->s->cnt.tcp_rst_rcvd, 1);
 }
 
 /* Simultaneous open (RFC 9293 figure 8), then an RST in SYN-RECEIVED: refused. */
 static void test_tcp_script_simultaneous_open_rst(void **state)
 {
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = nip_tcp_create(&sc->s, sc_event, sc);
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = nip_tcp_create(sc->s, sc_event, sc);
 
-	(void)state;
 	assert_int_equal(nip_tcp_bind(c, 0, SC_PORT, false), 0);
 	assert_int_equal(nip_tcp_connect(c, htonl(SC_IP_PEER), SC_PEER_PORT), 0);
 	EXPECT(sc, S, 0, SC_ANY, 0, 0);
@@ -334,89 +333,71 @@ static void test_tcp_script_simultaneous_open_rst(void **state)
 	assert_int_equal(c->state, NIP_TCP_CLOSED);
 	assert_int_equal(c->err, ECONNREFUSED);
 	nip_tcp_close(c);
-	sc_destroy(sc);
 }
 
 static void test_tcp_script_rst_established(void **state)
 {
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = sc_active_open(sc, &sc_all_opts);
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
 	int st;
 
-	(void)state;
-	sc_send(sc, A | P, 1, 1, 10);
-	EXPECT(sc, A, 1, 11, 0, 0);
+	sc_peer_data(sc, 1, 1, 10);
 	/* Outside the window: dropped silently. */
 	sc_send(sc, R, 11 + 10000000, 0, 0);
 	EXPECT_NOTHING(sc, 10 * MS);
-	assert_int_equal(sc->s.cnt.drop_tcp_out_of_window, 1);
+	assert_int_equal(sc->s->cnt.drop_tcp_out_of_window, 1);
 	/* In the window, not exact: challenge ACK, the connection survives. */
 	sc_send(sc, R, 12, 0, 0);
 	EXPECT(sc, A, 1, 11, 0, 0);
 	sc_send(sc, R | A, 5000, 1, 0);
 	EXPECT(sc, A, 1, 11, 0, 0);
 	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
-	assert_int_equal(sc->s.cnt.tcp_challenge_acks, 2);
-	sc_send(sc, A | P, 11, 1, 10);
-	EXPECT(sc, A, 1, 21, 0, 0);
+	assert_int_equal(sc->s->cnt.tcp_challenge_acks, 2);
+	sc_peer_data(sc, 11, 1, 10);
 	assert_int_equal(sc_pop(sc, c, &st), 20);
 	/* Exact: reset. */
 	sc->events = 0;
 	sc_send(sc, R, 21, 0, 0);
-	assert_int_equal(c->state, NIP_TCP_CLOSED);
-	assert_int_equal(c->err, ECONNRESET);
-	assert_true(sc->events & NIP_TCP_EV_READABLE);
-	assert_null(nip_tcp_recv(c, &st));
-	assert_int_equal(st, -ECONNRESET);
+	sc_failed_with(sc, c, ECONNRESET);
 	assert_int_equal(sc_push(sc, c, 10), -ECONNRESET);
 	EXPECT_NOTHING(sc, 10 * SEC);
 	nip_tcp_close(c);
-	sc_destroy(sc);
 }
 
 /* After close: FIN-WAIT-1, FIN-WAIT-2, CLOSING, TIME-WAIT each end at once on an exact RST
  * (RFC 9293 3.10.7.4) and send nothing. */
 static void test_tcp_script_rst_fin_wait_1(void **state)
 {
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = sc_active_open(sc, &sc_all_opts);
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
 
-	(void)state;
 	nip_tcp_close(c);
 	EXPECT(sc, F | A, 1, 1, 0, 0);
 	assert_int_equal(c->state, NIP_TCP_FIN_WAIT_1);
 	sc_send(sc, R, 3, 0, 0);
 	EXPECT(sc, A, 2, 1, 0, 0); /* challenged */
-	sc_send(sc, R, 1, 0, 0);
-	assert_int_equal(sc->s.tcp.nconns, 0);
-	EXPECT_NOTHING(sc, 10 * SEC);
-	sc_destroy(sc);
+	sc_rst_ends(sc, 1, 0);
 }
 
 static void test_tcp_script_rst_fin_wait_2(void **state)
 {
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = sc_active_open(sc, &sc_all_opts);
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
 
-	(void)state;
 	nip_tcp_close(c);
 	EXPECT(sc, F | A, 1, 1, 0, 0);
 	sc_send(sc, A, 1, 2, 0);
 	assert_int_equal(c->state, NIP_TCP_FIN_WAIT_2);
 	EXPECT_NOTHING(sc, 10 * MS);
-	sc_send(sc, R, 1, 0, 0);
-	assert_int_equal(sc->s.tcp.nconns, 0);
-	EXPECT_NOTHING(sc, 10 * SEC);
-	sc_destroy(sc);
+	sc_rst_ends(sc, 1, 0);
 }
 
 static void test_tcp_script_rst_close_wait(void **state)
 {
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = sc_active_open(sc, &sc_all_opts);
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
 	int st;
 
-	(void)state;
 	sc_send(sc, F | A, 1, 1, 0);
 	EXPECT(sc, A, 1, 2, 0, 0);
 	assert_int_equal(c->state, NIP_TCP_CLOSE_WAIT);
@@ -428,33 +409,27 @@ static void test_tcp_script_rst_close_wait(void **state)
 	assert_int_equal(sc_push(sc, c, 10), -ECONNRESET);
 	EXPECT_NOTHING(sc, 10 * SEC);
 	nip_tcp_close(c);
-	sc_destroy(sc);
 }
 
 static void test_tcp_script_rst_closing(void **state)
 {
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = sc_active_open(sc, &sc_all_opts);
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
 
-	(void)state;
 	nip_tcp_close(c);
 	EXPECT(sc, F | A, 1, 1, 0, 0);
 	sc_send(sc, F | A, 1, 1, 0); /* crosses our FIN */
 	EXPECT(sc, A, 2, 2, 0, 0);
 	assert_int_equal(c->state, NIP_TCP_CLOSING);
-	sc_send(sc, R, 2, 0, 0);
-	assert_int_equal(sc->s.tcp.nconns, 0);
-	EXPECT_NOTHING(sc, 10 * SEC);
-	sc_destroy(sc);
+	sc_rst_ends(sc, 2, 0);
 }
 
 static void test_tcp_script_rst_last_ack(void **state)
 {
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = sc_active_open(sc, &sc_all_opts);
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
 	int st;
 
-	(void)state;
 	sc_send(sc, F | A, 1, 1, 0);
 	EXPECT(sc, A, 1, 2, 0, 0);
 	assert_null(nip_tcp_recv(c, &st));
@@ -462,86 +437,71 @@ static void test_tcp_script_rst_last_ack(void **state)
 	nip_tcp_close(c);
 	EXPECT(sc, F | A, 1, 2, 0, 0);
 	assert_int_equal(c->state, NIP_TCP_LAST_ACK);
-	sc_send(sc, R, 2, 0, 0);
-	assert_int_equal(sc->s.tcp.nconns, 0);
-	EXPECT_NOTHING(sc, 10 * SEC);
-	sc_destroy(sc);
+	sc_rst_ends(sc, 2, 0);
 }
 
 static void test_tcp_script_rst_time_wait(void **state)
 {
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = sc_active_open(sc, &sc_all_opts);
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
 
-	(void)state;
-	close_clean(sc, c, 1, 1);
+	sc_close(sc, c, 1, 1);
 	assert_int_equal(c->state, NIP_TCP_TIME_WAIT);
 	sc_wait(sc, 1 * SEC);
-	sc_send(sc, R, 2, 0, 0);
-	assert_int_equal(sc->s.tcp.nconns, 0);
-	EXPECT_NOTHING(sc, 10 * SEC);
-	sc_destroy(sc);
+	sc_rst_ends(sc, 2, 0);
 }
 
 /* ---- RFC 5961 ---- */
 
 static void test_tcp_script_syn_in_established(void **state)
 {
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_all_opts);
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
 	struct sc_pkt p = {.flags = S, .seq = 500};
 	int st;
 
-	(void)state;
 	sc_inject(sc, &p); /* in the window */
 	EXPECT(sc, A, 1, 1, 0, 0);
 	p.seq = 0; /* a retransmission of the original SYN: below the window, ACKed as such */
 	sc_inject(sc, &p);
 	EXPECT(sc, A, 1, 1, 0, 0);
-	assert_int_equal(sc->s.cnt.tcp_challenge_acks, 1);
-	assert_int_equal(sc->s.cnt.drop_tcp_out_of_window, 1);
+	assert_int_equal(sc->s->cnt.tcp_challenge_acks, 1);
+	assert_int_equal(sc->s->cnt.drop_tcp_out_of_window, 1);
 	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
-	sc_send(sc, A | P, 1, 1, 10);
-	EXPECT(sc, A, 1, 11, 0, 0);
+	sc_peer_data(sc, 1, 1, 10);
 	assert_int_equal(sc_pop(sc, c, &st), 10);
-	close_clean(sc, c, 1, 11);
-	sc_destroy(sc);
+	sc_close(sc, c, 1, 11);
 }
 
 /* RFC 5961 5.2: an ACK for data never sent is answered with an ACK and ignored. */
 static void test_tcp_script_ack_unsent_data(void **state)
 {
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_all_opts);
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
 	int st;
 
-	(void)state;
 	assert_int_equal(sc_push(sc, c, 100), 0);
 	EXPECT(sc, A | P, 1, 1, 100, 0);
 	sc_send(sc, A | P, 1, 5000, 20); /* acks unsent data, carries data */
 	EXPECT(sc, A, 101, 1, 0, 0);
-	assert_int_equal(sc->s.cnt.drop_tcp_bad_ack, 1);
+	assert_int_equal(sc->s->cnt.drop_tcp_bad_ack, 1);
 	assert_int_equal(c->snd_una, sc->iss + 1);
 	assert_int_equal(sc_pop(sc, c, &st), 0); /* its data was dropped */
 	EXPECT_NOTHING(sc, 100 * MS);
-	sc_send(sc, A | P, 1, 101, 20);
-	EXPECT(sc, A, 101, 21, 0, 0);
+	sc_peer_data(sc, 1, 101, 20);
 	assert_int_equal(sc_pop(sc, c, &st), 20);
-	close_clean(sc, c, 101, 21);
-	sc_destroy(sc);
+	sc_close(sc, c, 101, 21);
 }
 
 /* RFC 5961 7: challenge ACKs are limited per second, the whole stack over. */
 static void test_tcp_script_challenge_ack_limit(void **state)
 {
-	struct nip_stack_config cfg;
-	struct sc *sc;
+	struct nip_stack_config cfg = sc_config();
 	struct nip_tcp_conn *c;
+	struct sc *sc;
 
-	(void)state;
-	sc_config_default(&cfg);
 	cfg.tcp.challenge_ack_per_s = 3;
-	sc = sc_create(&cfg);
+	sc = sc_start(state, &cfg);
 	c = sc_passive_open(sc, &sc_all_opts);
 	sc_at(sc, 5 * SEC);
 	for (int i = 0; i < 6; i++)
@@ -549,8 +509,8 @@ static void test_tcp_script_challenge_ack_limit(void **state)
 	for (int i = 0; i < 3; i++)
 		EXPECT(sc, A, 1, 1, 0, 0);
 	EXPECT_NOTHING(sc, 10 * MS);
-	assert_int_equal(sc->s.cnt.tcp_challenge_acks, 3);
-	assert_int_equal(sc->s.cnt.tcp_challenge_limited, 3);
+	assert_int_equal(sc->s->cnt.tcp_challenge_acks, 3);
+	assert_int_equal(sc->s->cnt.tcp_challenge_limited, 3);
 	/* SYNs draw on the same budget. */
 	sc_send(sc, S, 50, 0, 0);
 	EXPECT_NOTHING(sc, 10 * MS);
@@ -559,8 +519,7 @@ static void test_tcp_script_challenge_ack_limit(void **state)
 	sc_send(sc, R, 10, 0, 0);
 	EXPECT(sc, A, 1, 1, 0, 0);
 	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
-	close_clean(sc, c, 1, 1);
-	sc_destroy(sc);
+	sc_close(sc, c, 1, 1);
 }
 
 /* ---- retransmission ---- */
@@ -569,81 +528,88 @@ static void test_tcp_script_challenge_ack_limit(void **state)
  * max_retries the connection is reset with ETIMEDOUT. */
 static void test_tcp_script_rto_backoff_and_timeout(void **state)
 {
-	struct nip_stack_config cfg;
-	struct sc *sc;
+	struct nip_stack_config cfg = sc_config();
 	struct nip_tcp_conn *c;
-	struct sc_seg *g;
+	struct sc *sc;
 	uint64_t t;
-	int st;
 
-	(void)state;
-	sc_config_default(&cfg);
 	cfg.tcp.max_retries = 4;
-	sc = sc_create(&cfg);
+	sc = sc_start(state, &cfg);
 	c = sc_active_open(sc, &sc_no_opts);
 	/* The handshake's sample (10 ms): RTO = max(srtt + 4 rttvar, rto_min) = 200 ms. */
 	assert_int_equal(c->srtt, 10 * MS);
 	assert_int_equal(c->rto, 200 * MS);
-	assert_int_equal(sc_push(sc, c, 100), 0);
-	t = EXPECT(sc, A | P, 1, 1, 100, 0)->t;
-	g = EXPECT(sc, A | P, 1, 1, 100, 2 * SEC);
-	assert_int_equal(g->t - t, 200 * MS);
+	t = sc_flight(sc, c, 100, 1, 1, 536);
+	sc_backoff(sc, A | P, 1, 1, 100, t, 200 * MS, 200 * MS);
 	/* Karn: the ACK of a retransmission gives no sample (the RTO stays backed off). */
 	sc_wait(sc, 30 * MS);
 	sc_send(sc, A, 1, 101, 0);
 	assert_int_equal(c->srtt, 10 * MS);
 	assert_int_equal(c->rto, 400 * MS);
 	/* A clean sample of 10 ms: RTO = 200 ms again. */
-	assert_int_equal(sc_push(sc, c, 100), 0);
-	EXPECT(sc, A | P, 101, 1, 100, 0);
+	sc_flight(sc, c, 100, 101, 1, 536);
 	sc_wait(sc, 10 * MS);
 	sc_send(sc, A, 1, 201, 0);
 	assert_int_equal(c->srtt, 10 * MS);
 	assert_int_equal(c->rto, 200 * MS);
 	/* Now nothing is acknowledged: 200, 400, 800, 1600 ms, then the reset at 3200 ms. */
-	assert_int_equal(sc_push(sc, c, 100), 0);
-	t = EXPECT(sc, A | P, 201, 1, 100, 0)->t;
-	for (uint64_t gap = 200 * MS; gap <= 1600 * MS; gap *= 2) {
-		g = EXPECT(sc, A | P, 201, 1, 100, 10 * SEC);
-		assert_int_equal(g->t - t, gap);
-		t = g->t;
-	}
-	g = EXPECT(sc, R | A, 301, 1, 0, 10 * SEC);
-	assert_int_equal(g->t - t, 3200 * MS);
-	assert_int_equal(c->state, NIP_TCP_CLOSED);
-	assert_int_equal(c->err, ETIMEDOUT);
-	assert_null(nip_tcp_recv(c, &st));
-	assert_int_equal(st, -ETIMEDOUT);
-	assert_int_equal(sc->s.cnt.tcp_rto_timeouts, 5);
-	assert_int_equal(sc->s.cnt.tcp_timeouts, 1);
+	t = sc_flight(sc, c, 100, 201, 1, 536);
+	t = sc_backoff(sc, A | P, 201, 1, 100, t, 200 * MS, 1600 * MS);
+	sc_backoff(sc, R | A, 301, 1, 0, t, 3200 * MS, 3200 * MS);
+	sc_failed_with(sc, c, ETIMEDOUT);
+	assert_int_equal(sc->s->cnt.tcp_rto_timeouts, 5);
+	assert_int_equal(sc->s->cnt.tcp_timeouts, 1);
 	EXPECT_NOTHING(sc, 100 * SEC);
 	nip_tcp_close(c);
-	sc_destroy(sc);
+}
+
+/* With timestamps, the ACK of a retransmission echoes it: a round trip below the 1 ms tick
+ * ends the backoff (RFC 7323 4), where without them (above) Karn keeps it. */
+static void test_tcp_script_rto_backoff_ends_on_echo(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+	uint64_t t;
+
+	/* A clean sample of 100 us: the RTO is the 200 ms floor. */
+	sc_flight(sc, c, 100, 1, 1, 1448);
+	sc_wait(sc, 100 * US);
+	sc_send(sc, A, 1, 101, 0);
+	assert_int_equal(c->rto, 200 * MS);
+	/* Two timeouts: 200 then 400 ms; the RTO is 800 ms now. */
+	t = sc_flight(sc, c, 100, 101, 1, 1448);
+	sc_backoff(sc, A | P, 101, 1, 100, t, 200 * MS, 400 * MS);
+	assert_int_equal(c->rto, 800 * MS);
+	/* The retransmission is acknowledged 100 us later, echoing its TSval. */
+	sc_wait(sc, 100 * US);
+	sc_send(sc, A, 1, 201, 0);
+	assert_int_equal(c->rto, 200 * MS);
+	/* The next loss times out after 200 ms again, not 800. */
+	t = sc_flight(sc, c, 100, 201, 1, 1448);
+	sc_backoff(sc, A | P, 201, 1, 100, t, 200 * MS, 200 * MS);
+	sc_send(sc, A, 1, 301, 0);
+	sc_close(sc, c, 301, 1);
 }
 
 /* RFC 5681 3.2 and RFC 6582: the third duplicate ACK retransmits the first unacknowledged
  * segment at once; a partial ACK retransmits the next hole. */
 static void test_tcp_script_fast_retransmit(void **state)
 {
-	const struct sc_syn_opts o = {.mss = true, .mss_val = 1000};
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = sc_passive_open(sc, &o);
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c =
+		sc_passive_open(sc, &(struct sc_syn_opts){.mss = true, .mss_val = 1000});
 	const uint32_t M = 1000;
 
-	(void)state;
 	assert_int_equal(c->mss, M);
-	assert_int_equal(sc_push(sc, c, 6 * M), 0);
-	for (uint32_t i = 0; i < 6; i++)
-		EXPECT(sc, A, 1 + i * M, 1, M, 0);
+	sc_flight(sc, c, 6 * M, 1, 1, M);
 	EXPECT_NOTHING(sc, 1 * MS);
 	/* Segments 1 and 3 are lost; the peer got 0, 2, 4, 5. */
-	sc_send(sc, A, 1, 1 + M, 0);
-	sc_send(sc, A, 1, 1 + M, 0);
-	sc_send(sc, A, 1, 1 + M, 0);
+	for (int i = 0; i < 3; i++)
+		sc_send(sc, A, 1, 1 + M, 0);
 	EXPECT_NOTHING(sc, 1 * MS);
 	sc_send(sc, A, 1, 1 + M, 0);
 	EXPECT(sc, A, 1 + M, 1, M, 0);
-	assert_int_equal(sc->s.cnt.tcp_fast_retransmits, 1);
+	assert_int_equal(sc->s->cnt.tcp_fast_retransmits, 1);
 	EXPECT_NOTHING(sc, 1 * MS);
 	/* Partial ACK up to the second hole. */
 	sc_send(sc, A, 1, 1 + 3 * M, 0);
@@ -652,83 +618,57 @@ static void test_tcp_script_fast_retransmit(void **state)
 	sc_send(sc, A, 1, 1 + 6 * M, 0);
 	assert_false(c->in_recovery);
 	EXPECT_NOTHING(sc, 5 * SEC);
-	assert_int_equal(sc->s.cnt.tcp_retransmits, 2);
-	assert_int_equal(sc->s.cnt.tcp_rto_timeouts, 0);
-	close_clean(sc, c, 1 + 6 * M, 1);
-	sc_destroy(sc);
-}
-
-static void sack_ack(struct sc *sc, uint32_t ack, int n, const uint32_t *blocks)
-{
-	struct nip_tcp_opts o = {.has_ts = true, .nsack = (uint8_t)n};
-	struct sc_pkt p = {.flags = A, .seq = 1, .ack = ack, .opt = &o};
-
-	o.tsval = sc->peer_ts_base + (uint32_t)(sc->now / MS);
-	o.tsecr = sc->ts_recent;
-	for (int i = 0; i < n; i++) {
-		o.sack[i].start = sc->iss + blocks[2 * i];
-		o.sack[i].end = sc->iss + blocks[2 * i + 1];
-	}
-	sc_inject(sc, &p);
+	assert_int_equal(sc->s->cnt.tcp_retransmits, 2);
+	assert_int_equal(sc->s->cnt.tcp_rto_timeouts, 0);
+	sc_close(sc, c, 1 + 6 * M, 1);
 }
 
 /* RFC 6675: SACK recovery retransmits exactly the holes, each once. */
 static void test_tcp_script_sack_recovery(void **state)
 {
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_all_opts);
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
 	const uint32_t M = 1448;
-	uint32_t b[4];
 
 #define SEG(i) (1 + (i)*M)
-	(void)state;
 	assert_int_equal(c->mss, M);
-	assert_int_equal(sc_push(sc, c, 8 * M), 0);
-	for (uint32_t i = 0; i < 8; i++)
-		EXPECT(sc, A, SEG(i), 1, M, 0);
+	sc_flight(sc, c, 8 * M, 1, 1, M);
 	/* Lost: 1 and 4. */
 	sc_wait(sc, 1 * MS);
-	sack_ack(sc, SEG(1), 0, NULL);
-	b[0] = SEG(2), b[1] = SEG(3);
-	sack_ack(sc, SEG(1), 1, b);
-	b[1] = SEG(4);
-	sack_ack(sc, SEG(1), 1, b);
+	sc_sack_ack(sc, SEG(1), 0, NULL);
+	sc_sack_ack(sc, SEG(1), SC_SACK1(SEG(2), SEG(3)));
+	sc_sack_ack(sc, SEG(1), SC_SACK1(SEG(2), SEG(4)));
 	EXPECT_NOTHING(sc, 1 * MS);
-	b[0] = SEG(5), b[1] = SEG(6), b[2] = SEG(2), b[3] = SEG(4);
-	sack_ack(sc, SEG(1), 2, b);
+	sc_sack_ack(sc, SEG(1), SC_SACK2(SEG(5), SEG(6), SEG(2), SEG(4)));
 	EXPECT(sc, A, SEG(1), 1, M, 0); /* the first hole */
 	EXPECT_NOTHING(sc, 1 * MS);
-	b[1] = SEG(7);
-	sack_ack(sc, SEG(1), 2, b);
+	sc_sack_ack(sc, SEG(1), SC_SACK2(SEG(5), SEG(7), SEG(2), SEG(4)));
 	EXPECT_NOTHING(sc, 1 * MS); /* 4 is not lost yet: 2 segments above it */
-	b[1] = SEG(8);
-	sack_ack(sc, SEG(1), 2, b);
+	sc_sack_ack(sc, SEG(1), SC_SACK2(SEG(5), SEG(8), SEG(2), SEG(4)));
 	EXPECT(sc, A, SEG(4), 1, M, 0); /* the second hole */
 	EXPECT_NOTHING(sc, 1 * MS);
-	sack_ack(sc, SEG(8), 0, NULL);
+	sc_sack_ack(sc, SEG(8), 0, NULL);
 	assert_false(c->in_recovery);
 	EXPECT_NOTHING(sc, 5 * SEC);
-	assert_int_equal(sc->s.cnt.tcp_retransmits, 2);
-	assert_int_equal(sc->s.cnt.tcp_rto_timeouts, 0);
-	close_clean(sc, c, SEG(8), 1);
-	sc_destroy(sc);
+	assert_int_equal(sc->s->cnt.tcp_retransmits, 2);
+	assert_int_equal(sc->s->cnt.tcp_rto_timeouts, 0);
+	sc_close(sc, c, SEG(8), 1);
 #undef SEG
 }
 
 /* RFC 9293 3.8.6.1: a zero window is probed with backoff until it opens. */
 static void test_tcp_script_zero_window_persist(void **state)
 {
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_no_opts);
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
 	struct sc_pkt zw = {.flags = A, .seq = 1, .ack = 1, .win_set = true, .win = 0};
 	struct sc_seg *g;
 	uint64_t t;
 
-	(void)state;
 	sc_inject(sc, &zw);
 	assert_int_equal(c->snd_wnd, 0);
 	assert_int_equal(sc_push(sc, c, 1000), 0);
-	t = sc->now;
+	t = sc->p.now;
 	EXPECT_NOTHING(sc, 199 * MS); /* the RTO (200 ms, from the handshake's sample) */
 	for (uint64_t gap = 200 * MS; gap <= 1600 * MS; gap *= 2) {
 		g = EXPECT(sc, A, 1, 1, SC_ANY, 20 * SEC);
@@ -737,17 +677,15 @@ static void test_tcp_script_zero_window_persist(void **state)
 		t = g->t;
 		sc_inject(sc, &zw); /* still closed */
 	}
-	assert_int_equal(sc->s.cnt.tcp_zero_window_probes, 4);
+	assert_int_equal(sc->s->cnt.tcp_zero_window_probes, 4);
 	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
-	assert_int_equal(sc->s.cnt.tcp_fast_retransmits, 0); /* probe answers are no dup ACKs */
+	assert_int_equal(sc->s->cnt.tcp_fast_retransmits, 0); /* probe answers are no dup ACKs */
 	assert_false(c->in_recovery);
 	/* The peer takes the probe byte but its window stays closed: probing goes on from the
 	 * next byte. */
 	zw.ack = 2;
 	sc_inject(sc, &zw);
-	g = EXPECT(sc, A, 2, 1, 1, 20 * SEC);
-	assert_int_equal(g->t - t, 3200 * MS);
-	zw.ack = 2;
+	sc_backoff(sc, A, 2, 1, 1, t, 3200 * MS, 3200 * MS);
 	sc_inject(sc, &zw);
 	/* The window opens: the data flows. */
 	sc_wait(sc, 100 * MS);
@@ -756,8 +694,7 @@ static void test_tcp_script_zero_window_persist(void **state)
 	EXPECT(sc, A | P, 538, 1, 463, 0);
 	sc_send(sc, A, 1, 1001, 0);
 	EXPECT_NOTHING(sc, 5 * SEC);
-	close_clean(sc, c, 1001, 1);
-	sc_destroy(sc);
+	sc_close(sc, c, 1001, 1);
 }
 
 /* Zero-window probes nobody answers end the connection like unanswered retransmissions
@@ -765,44 +702,44 @@ static void test_tcp_script_zero_window_persist(void **state)
  * forever and was never freed). */
 static void test_tcp_script_zero_window_silent_peer(void **state)
 {
-	struct nip_stack_config cfg;
-	struct sc *sc;
+	struct nip_stack_config cfg = sc_config();
 	struct nip_tcp_conn *c;
-	struct sc_pkt zw = {.flags = A, .seq = 1, .ack = 1, .win_set = true, .win = 0};
-	struct sc_seg *g;
+	struct sc *sc;
 	uint64_t t;
 
-	(void)state;
-	sc_config_default(&cfg);
 	cfg.tcp.max_retries = 3;
-	sc = sc_create(&cfg);
+	sc = sc_start(state, &cfg);
 	c = sc_passive_open(sc, &sc_no_opts);
-	sc_inject(sc, &zw);
+	sc_inject(sc, &(struct sc_pkt){.flags = A, .seq = 1, .ack = 1, .win_set = true, .win = 0});
 	assert_int_equal(sc_push(sc, c, 1000), 0);
 	nip_tcp_close(c); /* an orphan in FIN-WAIT-1, its data and FIN behind the window */
-	t = sc->now;
-	for (uint64_t gap = 200 * MS; gap <= 800 * MS; gap *= 2) {
-		g = EXPECT(sc, A, 1, 1, SC_ANY, 20 * SEC);
-		assert_int_equal(g->t - t, gap);
-		t = g->t;
-	}
-	g = EXPECT(sc, R | A, 1, 1, 0, 20 * SEC);
-	assert_int_equal(g->t - t, 1600 * MS);
-	assert_int_equal(sc->s.cnt.tcp_zero_window_probes, 3);
-	assert_int_equal(sc->s.cnt.tcp_timeouts, 1);
-	assert_int_equal(sc->s.tcp.nconns, 1); /* the listener */
-	sc_destroy(sc);
+	t = sc_backoff(sc, A, 1, 1, SC_ANY, sc->p.now, 200 * MS, 800 * MS);
+	sc_backoff(sc, R | A, 1, 1, 0, t, 1600 * MS, 1600 * MS);
+	assert_int_equal(sc->s->cnt.tcp_zero_window_probes, 3);
+	assert_int_equal(sc->s->cnt.tcp_timeouts, 1);
+	assert_int_equal(sc->s->tcp.nconns, 1); /* the listener */
 }
 
 /* ---- FIN orderings and TIME-WAIT ---- */
 
+/* A stack whose MSL (TIME-WAIT lasts 2 MSL) is msl, with an established connection. */
+static struct nip_tcp_conn *open_msl(void **state, uint64_t msl, bool active,
+				     const struct sc_syn_opts *o)
+{
+	struct nip_stack_config cfg = sc_config();
+	struct sc *sc;
+
+	cfg.tcp.msl = msl;
+	sc = sc_start(state, &cfg);
+	return active ? sc_active_open(sc, o) : sc_passive_open(sc, o);
+}
+
 static void test_tcp_script_active_close(void **state)
 {
-	struct sc *sc = sc_msl(500 * MS);
-	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_all_opts);
+	struct nip_tcp_conn *c = open_msl(state, 500 * MS, false, &sc_all_opts);
+	struct sc *sc = *state;
 	uint64_t t;
 
-	(void)state;
 	nip_tcp_close(c);
 	EXPECT(sc, F | A, 1, 1, 0, 0);
 	assert_int_equal(c->state, NIP_TCP_FIN_WAIT_1);
@@ -812,23 +749,18 @@ static void test_tcp_script_active_close(void **state)
 	sc_send(sc, F | A, 1, 2, 0);
 	EXPECT(sc, A, 2, 2, 0, 0);
 	assert_int_equal(c->state, NIP_TCP_TIME_WAIT);
-	t = sc->now;
+	t = sc->p.now;
 	/* 2 MSL = 1 s. */
-	sc_at(sc, t + 1 * SEC - 1);
-	assert_int_equal(sc->s.tcp.nconns, 2);
-	sc_at(sc, t + 1 * SEC);
-	assert_int_equal(sc->s.tcp.nconns, 1); /* the listener */
+	ends_at(sc, t + 1 * SEC, 1); /* the listener is left */
 	EXPECT_NOTHING(sc, 1 * MS);
-	sc_destroy(sc);
 }
 
 static void test_tcp_script_passive_close(void **state)
 {
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_all_opts);
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
 	int st;
 
-	(void)state;
 	sc->events = 0;
 	sc_send(sc, F | A, 1, 1, 0);
 	EXPECT(sc, A, 1, 2, 0, 0);
@@ -837,25 +769,22 @@ static void test_tcp_script_passive_close(void **state)
 	assert_null(nip_tcp_recv(c, &st));
 	assert_int_equal(st, 1);
 	/* Half-closed: we may still send. */
-	assert_int_equal(sc_push(sc, c, 10), 0);
-	EXPECT(sc, A | P, 1, 2, 10, 0);
+	sc_flight(sc, c, 10, 1, 2, 1448);
 	sc_send(sc, A, 2, 11, 0);
 	nip_tcp_close(c);
 	EXPECT(sc, F | A, 11, 2, 0, 0);
 	assert_int_equal(c->state, NIP_TCP_LAST_ACK);
 	sc_send(sc, A, 2, 12, 0);
-	assert_int_equal(sc->s.tcp.nconns, 1); /* gone at once: no TIME-WAIT */
+	assert_int_equal(sc->s->tcp.nconns, 1); /* gone at once: no TIME-WAIT */
 	EXPECT_NOTHING(sc, 10 * SEC);
-	sc_destroy(sc);
 }
 
 static void test_tcp_script_simultaneous_close(void **state)
 {
-	struct sc *sc = sc_msl(500 * MS);
-	struct nip_tcp_conn *c = sc_active_open(sc, &sc_all_opts);
+	struct nip_tcp_conn *c = open_msl(state, 500 * MS, true, &sc_all_opts);
+	struct sc *sc = *state;
 	uint64_t t;
 
-	(void)state;
 	nip_tcp_close(c);
 	EXPECT(sc, F | A, 1, 1, 0, 0);
 	sc_send(sc, F | A, 1, 1, 0); /* its FIN, not yet acknowledging ours */
@@ -863,42 +792,48 @@ static void test_tcp_script_simultaneous_close(void **state)
 	assert_int_equal(c->state, NIP_TCP_CLOSING);
 	sc_send(sc, A, 2, 2, 0);
 	assert_int_equal(c->state, NIP_TCP_TIME_WAIT);
-	t = sc->now;
-	EXPECT_NOTHING(sc, 1 * SEC - 1);
-	assert_int_equal(sc->s.tcp.nconns, 1);
-	sc_wait(sc, 1);
-	assert_int_equal(sc->now - t, 1 * SEC);
-	assert_int_equal(sc->s.tcp.nconns, 0);
-	sc_destroy(sc);
+	t = sc->p.now;
+	ends_at(sc, t + 1 * SEC, 0);
 }
 
 /* Our FIN is lost in CLOSING: it is retransmitted, and its ACK ends the exchange. */
 static void test_tcp_script_closing_fin_retransmit(void **state)
 {
-	struct sc *sc = sc_msl(500 * MS);
-	struct nip_tcp_conn *c = sc_active_open(sc, &sc_no_opts);
-	struct sc_seg *g;
+	struct nip_tcp_conn *c = open_msl(state, 500 * MS, true, &sc_no_opts);
+	struct sc *sc = *state;
 	uint64_t t;
 
-	(void)state;
 	nip_tcp_close(c);
 	t = EXPECT(sc, F | A, 1, 1, 0, 0)->t;
 	sc_send(sc, F | A, 1, 1, 0);
 	EXPECT(sc, A, 2, 2, 0, 0);
-	g = EXPECT(sc, F | A, 1, 2, 0, 2 * SEC);
-	assert_int_equal(g->t - t, 200 * MS);
+	sc_backoff(sc, F | A, 1, 2, 0, t, 200 * MS, 200 * MS);
 	sc_send(sc, A, 2, 2, 0);
 	assert_int_equal(c->state, NIP_TCP_TIME_WAIT);
-	sc_destroy(sc);
+}
+
+/* A lost FIN after data: the retransmission after the timeout carries data and FIN together. */
+static void test_tcp_script_fin_retransmit_with_data(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+	uint64_t t;
+
+	t = sc_flight(sc, c, 100, 1, 1, 536);
+	nip_tcp_close(c);
+	EXPECT(sc, F | A, 101, 1, 0, 0);
+	sc_backoff(sc, F | A | P, 1, 1, 100, t, 200 * MS, 200 * MS);
+	sc_send(sc, F | A, 1, 102, 0);
+	EXPECT(sc, A, 102, 2, 0, 0);
+	assert_int_equal(c->state, NIP_TCP_TIME_WAIT);
 }
 
 static void test_tcp_script_fin_with_data(void **state)
 {
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_all_opts);
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
 	int st;
 
-	(void)state;
 	sc_send(sc, F | A | P, 1, 1, 100);
 	EXPECT(sc, A, 1, 102, 0, 0);
 	assert_int_equal(c->state, NIP_TCP_CLOSE_WAIT);
@@ -907,174 +842,182 @@ static void test_tcp_script_fin_with_data(void **state)
 	nip_tcp_close(c);
 	EXPECT(sc, F | A, 1, 102, 0, 0);
 	sc_send(sc, A, 102, 2, 0);
-	assert_int_equal(sc->s.tcp.nconns, 1);
-	sc_destroy(sc);
+	assert_int_equal(sc->s->tcp.nconns, 1);
 }
 
 /* A FIN that arrives before the data under it waits for the hole to fill. */
 static void test_tcp_script_fin_out_of_order(void **state)
 {
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_all_opts);
-	struct sc_seg *g;
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
 	int st;
 
-	(void)state;
 	sc_send(sc, F | A | P, 101, 1, 100);
-	g = EXPECT(sc, A, 1, 1, 0, 0); /* duplicate ACK with a SACK block */
-	assert_int_equal(g->opt.nsack, 1);
-	assert_int_equal(g->opt.sack[0].start, sc->peer_iss + 101);
-	assert_int_equal(g->opt.sack[0].end, sc->peer_iss + 201);
+	sc_expect_sack(sc, 1, 1, 1, 101, 201); /* a duplicate ACK with a SACK block */
 	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
 	assert_int_equal(sc_pop(sc, c, &st), 0);
 	assert_int_equal(st, 0);
 	sc_send(sc, A, 1, 1, 100);
-	g = EXPECT(sc, A, 1, 202, 0, 0);
-	assert_int_equal(g->opt.nsack, 0);
+	sc_expect_sack(sc, 1, 202, 0, 0, 0);
 	assert_int_equal(c->state, NIP_TCP_CLOSE_WAIT);
 	assert_int_equal(sc_pop(sc, c, &st), 200);
 	assert_int_equal(st, 1);
 	nip_tcp_close(c);
 	EXPECT(sc, F | A, 1, 202, 0, 0);
 	sc_send(sc, A, 202, 2, 0);
-	assert_int_equal(sc->s.tcp.nconns, 1);
-	sc_destroy(sc);
+	assert_int_equal(sc->s->tcp.nconns, 1);
 }
 
 /* RFC 9293 3.10.7.4: TIME-WAIT acknowledges a retransmitted FIN and restarts its 2 MSL. */
 static void test_tcp_script_time_wait_reacks_fin(void **state)
 {
-	struct sc *sc = sc_msl(1 * SEC);
-	struct nip_tcp_conn *c = sc_active_open(sc, &sc_all_opts);
+	struct nip_tcp_conn *c = open_msl(state, 1 * SEC, true, &sc_all_opts);
+	struct sc *sc = *state;
 	uint64_t t;
 
-	(void)state;
-	close_clean(sc, c, 1, 1);
-	t = sc->now;
+	sc_close(sc, c, 1, 1);
+	t = sc->p.now;
 	assert_int_equal(c->state, NIP_TCP_TIME_WAIT);
 	sc_at(sc, t + 1500 * MS);
 	sc_send(sc, F | A, 1, 2, 0);
 	EXPECT(sc, A, 2, 2, 0, 0);
-	t = sc->now;
-	sc_at(sc, t + 2 * SEC - 1);
-	assert_int_equal(sc->s.tcp.nconns, 1);
-	sc_at(sc, t + 2 * SEC);
-	assert_int_equal(sc->s.tcp.nconns, 0);
+	t = sc->p.now;
+	ends_at(sc, t + 2 * SEC, 0);
 	EXPECT_NOTHING(sc, 1 * MS);
-	sc_destroy(sc);
+}
+
+/* A closed connection does not wait forever in FIN-WAIT-2 for a silent peer. */
+static void test_tcp_script_orphan_fin_wait_2_timeout(void **state)
+{
+	struct nip_tcp_conn *c = open_msl(state, 1 * SEC, true, &sc_all_opts);
+	struct sc *sc = *state;
+	uint64_t t;
+
+	nip_tcp_close(c);
+	EXPECT(sc, F | A, 1, 1, 0, 0);
+	sc_send(sc, A, 1, 2, 0);
+	t = sc->p.now;
+	ends_at(sc, t + 2 * SEC, 0);
+	EXPECT_NOTHING(sc, 10 * SEC);
+}
+
+/* RFC 9293 3.10.7.4 note / RFC 6191: a new SYN with a higher sequence number ends TIME-WAIT
+ * and opens a new connection. */
+static void test_tcp_script_time_wait_reuse(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+	uint32_t old_iss = sc->iss;
+
+	sc_close(sc, c, 1, 1);
+	assert_int_equal(c->state, NIP_TCP_TIME_WAIT);
+	sc_wait(sc, 1 * SEC);
+	/* A SYN below rcv_nxt is no new connection: ACKed as an old duplicate. */
+	sc_send_syn(sc, &sc_all_opts, false);
+	EXPECT(sc, A, SC_ANY, 2, 0, 0);
+	assert_int_equal(sc->iss, old_iss);
+	sc->peer_iss += 100000;
+	sc_send_syn(sc, &sc_all_opts, false);
+	EXPECT(sc, S | A, 0, 1, 0, 0);
+	assert_int_equal(sc->s->tcp.nconns, 2); /* the listener and the new one */
+	sc_send(sc, A, 1, 1, 0);
+	c = nip_tcp_accept(sc->listener);
+	assert_non_null(c);
+	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
+	sc_close(sc, c, 1, 1);
 }
 
 /* ---- ACK policy ---- */
+
+/* A stack that delays ACKs by 40 ms, with a passive connection past its 16 quick ACKs; returns
+ * the peer's next sequence number. */
+static uint32_t open_delack(void **state)
+{
+	struct nip_stack_config cfg = sc_config();
+	struct sc *sc;
+	uint32_t seq = 1;
+
+	cfg.tcp.delack = 40 * MS;
+	sc = sc_start(state, &cfg);
+	sc->conn = sc_passive_open(sc, &sc_all_opts);
+	for (int i = 0; i < 16; i++, seq += 10)
+		sc_peer_data(sc, seq, 1, 10);
+	return seq;
+}
 
 /* RFC 9293 3.8.6.3: after the quick ACKs of a connection's start, one segment's ACK waits for
  * the delayed ACK timer; a second segment is ACKed at once. */
 static void test_tcp_script_delayed_ack(void **state)
 {
-	struct nip_stack_config cfg;
-	struct sc *sc;
-	struct nip_tcp_conn *c;
-	uint32_t seq = 1;
-	struct sc_seg *g;
+	uint32_t seq = open_delack(state);
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
 	uint64_t t;
 	int st;
 
-	(void)state;
-	sc_config_default(&cfg);
-	cfg.tcp.delack = 40 * MS;
-	sc = sc_create(&cfg);
-	c = sc_passive_open(sc, &sc_all_opts);
-	for (int i = 0; i < 16; i++, seq += 10) {
-		sc_send(sc, A | P, seq, 1, 10);
-		EXPECT(sc, A, 1, seq + 10, 0, 0);
-	}
 	sc_send(sc, A | P, seq, 1, 10);
 	seq += 10;
-	t = sc->now;
+	t = sc->p.now;
 	EXPECT_NOTHING(sc, 40 * MS - 1);
-	g = EXPECT(sc, A, 1, seq, 0, 1);
-	assert_int_equal(g->t - t, 40 * MS);
-	assert_int_equal(sc->s.cnt.tcp_delayed_acks, 1);
+	assert_int_equal(EXPECT(sc, A, 1, seq, 0, 1)->t - t, 40 * MS);
+	assert_int_equal(sc->s->cnt.tcp_delayed_acks, 1);
 	/* Two segments: the second is ACKed at once. */
 	sc_wait(sc, 5 * MS);
 	sc_send(sc, A | P, seq, 1, 10);
 	seq += 10;
 	EXPECT_NOTHING(sc, 1 * MS);
-	sc_send(sc, A | P, seq, 1, 10);
+	sc_peer_data(sc, seq, 1, 10);
 	seq += 10;
-	EXPECT(sc, A, 1, seq, 0, 0);
 	EXPECT_NOTHING(sc, 100 * MS);
 	/* Our data carries the ACK and cancels the delayed one. */
 	sc_send(sc, A | P, seq, 1, 10);
 	seq += 10;
-	assert_int_equal(sc_push(sc, c, 5), 0);
-	EXPECT(sc, A | P, 1, seq, 5, 0);
+	sc_flight(sc, c, 5, 1, seq, 1448);
 	EXPECT_NOTHING(sc, 100 * MS);
 	sc_send(sc, A, seq, 6, 0);
 	assert_int_equal(sc_pop(sc, c, &st), seq - 1);
-	close_clean(sc, c, 6, seq);
-	sc_destroy(sc);
+	sc_close(sc, c, 6, seq);
 }
 
 /* RFC 5681 4.2: an out-of-order segment is ACKed at once (with SACK), and so is the one that
  * fills the hole. */
 static void test_tcp_script_quick_ack_out_of_order(void **state)
 {
-	struct nip_stack_config cfg;
-	struct sc *sc;
-	struct nip_tcp_conn *c;
-	uint32_t seq = 1;
-	struct sc_seg *g;
+	uint32_t seq = open_delack(state);
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
 	int st;
 
-	(void)state;
-	sc_config_default(&cfg);
-	cfg.tcp.delack = 40 * MS;
-	sc = sc_create(&cfg);
-	c = sc_passive_open(sc, &sc_all_opts);
-	for (int i = 0; i < 16; i++, seq += 10) {
-		sc_send(sc, A | P, seq, 1, 10);
-		EXPECT(sc, A, 1, seq + 10, 0, 0);
-	}
 	sc_send(sc, A | P, seq + 100, 1, 50);
-	g = EXPECT(sc, A, 1, seq, 0, 0);
-	assert_int_equal(g->opt.nsack, 1);
-	assert_int_equal(g->opt.sack[0].start, sc->peer_iss + seq + 100);
-	assert_int_equal(g->opt.sack[0].end, sc->peer_iss + seq + 150);
+	sc_expect_sack(sc, 1, seq, 1, seq + 100, seq + 150);
 	sc_send(sc, A | P, seq + 200, 1, 50);
-	g = EXPECT(sc, A, 1, seq, 0, 0);
-	assert_int_equal(g->opt.nsack, 2);
-	assert_int_equal(g->opt.sack[0].start, sc->peer_iss + seq + 200); /* newest first */
-	assert_int_equal(sc->s.cnt.tcp_ooo_segs, 2);
+	sc_expect_sack(sc, 1, seq, 2, seq + 200, 0); /* newest first */
+	assert_int_equal(sc->s->cnt.tcp_ooo_segs, 2);
 	sc_send(sc, A | P, seq, 1, 100);
-	g = EXPECT(sc, A, 1, seq + 150, 0, 0);
-	assert_int_equal(g->opt.nsack, 1);
+	sc_expect_sack(sc, 1, seq + 150, 1, 0, 0);
 	sc_send(sc, A | P, seq + 150, 1, 50);
-	g = EXPECT(sc, A, 1, seq + 250, 0, 0);
-	assert_int_equal(g->opt.nsack, 0);
+	sc_expect_sack(sc, 1, seq + 250, 0, 0, 0);
 	assert_int_equal(sc_pop(sc, c, &st), seq + 249);
-	close_clean(sc, c, 1, seq + 250);
-	sc_destroy(sc);
+	sc_close(sc, c, 1, seq + 250);
 }
 
 /* RFC 7323 5.3: a segment with an older timestamp is dropped and ACKed. */
 static void test_tcp_script_paws(void **state)
 {
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_all_opts);
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
 	struct sc_pkt p = {.flags = A | P, .seq = 101, .ack = 1, .len = 100, .ts_set = true};
 	uint32_t ts;
 	int st;
 
-	(void)state;
 	sc_wait(sc, 100 * MS);
-	ts = sc->peer_ts_base + (uint32_t)(sc->now / MS);
-	sc_send(sc, A | P, 1, 1, 100);
-	EXPECT(sc, A, 1, 101, 0, 0);
+	ts = sc_peer_tsval(sc);
+	sc_peer_data(sc, 1, 1, 100);
 	assert_int_equal(c->ts_recent, ts);
 	p.tsval = ts - 50;
 	sc_inject(sc, &p);
 	EXPECT(sc, A, 1, 101, 0, 0);
-	assert_int_equal(sc->s.cnt.drop_tcp_paws, 1);
+	assert_int_equal(sc->s->cnt.drop_tcp_paws, 1);
 	assert_int_equal(c->rcv_nxt, sc->peer_iss + 101);
 	assert_int_equal(c->ts_recent, ts);
 	/* The same segment with a current timestamp is taken. */
@@ -1090,7 +1033,6 @@ static void test_tcp_script_paws(void **state)
 	sc_inject(sc, &p);
 	assert_int_equal(c->state, NIP_TCP_CLOSED);
 	nip_tcp_close(c);
-	sc_destroy(sc);
 }
 
 /* ---- malformed input ---- */
@@ -1111,88 +1053,71 @@ static void test_tcp_script_malformed_options(void **state)
 		{254, 0, 1, 1},		  /* unknown, length 0 */
 	};
 	static const uint8_t unknown_ok[4] = {99, 4, 0xaa, 0xbb};
-	struct sc *sc = sc_create(NULL);
+	const size_t nbad = sizeof(bad) / sizeof(bad[0]);
+	struct sc *sc = *state;
+	struct sc_pkt p = {.flags = A | P, .seq = 1, .ack = 1, .len = 10};
 	struct nip_tcp_conn *c;
 	uint64_t before;
 	int st;
 
-	(void)state;
-	sc_listen(sc, 16);
 	/* A SYN with a bad option: no SYN-ACK, no connection. */
-	{
-		struct sc_pkt p = {.flags = S, .raw_opt = bad[0], .raw_opt_len = 4};
-
-		sc_inject(sc, &p);
-		EXPECT_NOTHING(sc, 10 * MS);
-		assert_int_equal(sc->s.tcp.nconns, 1);
-		assert_int_equal(sc->s.cnt.drop_tcp_bad[NIP_TCP_BAD_OPT], 1);
-	}
+	sc_inject(sc, &(struct sc_pkt){.flags = S, .raw_opt = bad[0], .raw_opt_len = 4});
+	EXPECT_NOTHING(sc, 10 * MS);
+	assert_int_equal(sc->s->tcp.nconns, 1);
+	assert_int_equal(sc->s->cnt.drop_tcp_bad[NIP_TCP_BAD_OPT], 1);
 	c = sc_passive_open(sc, &sc_no_opts);
-	before = sc->s.cnt.drop_tcp_bad[NIP_TCP_BAD_OPT];
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct sc_pkt p = {.flags = A | P,
-				   .seq = 1,
-				   .ack = 1,
-				   .len = 10,
-				   .raw_opt = bad[i],
-				   .raw_opt_len = bad[i][4] || i == 6 ? 8 : 4};
+	before = sc->s->cnt.drop_tcp_bad[NIP_TCP_BAD_OPT];
+	for (size_t i = 0; i < nbad; i++) {
+		struct sc_pkt q = p;
 
-		sc_inject(sc, &p);
-		p.flags = R; /* not even a reset may pass */
-		p.len = 0;
-		sc_inject(sc, &p);
+		q.raw_opt = bad[i];
+		q.raw_opt_len = bad[i][4] || i == 6 ? 8 : 4;
+		sc_inject(sc, &q);
+		q.flags = R; /* not even a reset may pass */
+		q.len = 0;
+		sc_inject(sc, &q);
 	}
 	EXPECT_NOTHING(sc, 100 * MS);
-	assert_int_equal(sc->s.cnt.drop_tcp_bad[NIP_TCP_BAD_OPT] - before,
-			 2 * sizeof(bad) / sizeof(bad[0]));
+	assert_int_equal(sc->s->cnt.drop_tcp_bad[NIP_TCP_BAD_OPT] - before, 2 * nbad);
 	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
 	assert_int_equal(sc_pop(sc, c, &st), 0);
 	/* A bad data offset (below 5, past the segment) and a bad checksum. */
-	{
-		struct sc_pkt p = {.flags = A | P, .seq = 1, .ack = 1, .len = 10, .doff = 4};
-
-		sc_inject(sc, &p);
-		p.doff = 15;
-		sc_inject(sc, &p);
-		p.doff = 0;
-		p.bad_csum = true;
-		sc_inject(sc, &p);
-		EXPECT_NOTHING(sc, 10 * MS);
-		assert_int_equal(sc->s.cnt.drop_tcp_bad[NIP_TCP_BAD_OFF], 2);
-		assert_int_equal(sc->s.cnt.drop_tcp_bad[NIP_TCP_BAD_CSUM], 1);
-	}
+	p.doff = 4;
+	sc_inject(sc, &p);
+	p.doff = 15;
+	sc_inject(sc, &p);
+	p.doff = 0;
+	p.bad_csum = true;
+	sc_inject(sc, &p);
+	EXPECT_NOTHING(sc, 10 * MS);
+	assert_int_equal(sc->s->cnt.drop_tcp_bad[NIP_TCP_BAD_OFF], 2);
+	assert_int_equal(sc->s->cnt.drop_tcp_bad[NIP_TCP_BAD_CSUM], 1);
 	/* An unknown option of sane length is skipped: the segment counts. */
-	{
-		struct sc_pkt p = {.flags = A | P,
-				   .seq = 1,
-				   .ack = 1,
-				   .len = 10,
-				   .raw_opt = unknown_ok,
-				   .raw_opt_len = 4};
-
-		sc_inject(sc, &p);
-		EXPECT(sc, A, 1, 11, 0, 0);
-		assert_int_equal(sc_pop(sc, c, &st), 10);
-	}
-	close_clean(sc, c, 1, 11);
-	sc_destroy(sc);
+	p.bad_csum = false;
+	p.raw_opt = unknown_ok;
+	p.raw_opt_len = 4;
+	sc_inject(sc, &p);
+	EXPECT(sc, A, 1, 11, 0, 0);
+	assert_int_equal(sc_pop(sc, c, &st), 10);
+	sc_close(sc, c, 1, 11);
 }
 
 /* RFC 9293 3.10.7.1: a segment for no connection is answered with a reset (a reset is not). */
 static void test_tcp_script_closed_port_rst(void **state)
 {
-	struct sc *sc = sc_create(NULL);
-	struct sc_pkt p = {.flags = A | P, .seq = 1, .ack = 12345, .abs = true, .len = 20};
+	struct sc *sc = *state;
 	struct sc_seg *g;
 
-	(void)state;
 	sc_send(sc, S, 0, 0, 0);
 	g = EXPECT(sc, R | A, 0, 1, 0, 0);
 	assert_int_equal(g->seq, 0);
 	assert_int_equal(g->sport, SC_PORT);
 	assert_int_equal(g->dport, SC_PEER_PORT);
-	p.seq = SC_PEER_ISS + 1;
-	sc_inject(sc, &p);
+	sc_inject(sc, &(struct sc_pkt){.flags = A | P,
+				       .seq = SC_PEER_ISS + 1,
+				       .ack = 12345,
+				       .abs = true,
+				       .len = 20});
 	g = EXPECT(sc, R, SC_ANY, SC_ANY, 0, 0);
 	assert_int_equal(g->seq, 12345);
 	sc_send(sc, F, 1, 0, 10); /* no ACK: RST-ACK for data and FIN */
@@ -1201,45 +1126,42 @@ static void test_tcp_script_closed_port_rst(void **state)
 	sc_send(sc, R, 1, 0, 0);
 	sc_send(sc, R | A, 1, 1, 0);
 	EXPECT_NOTHING(sc, 10 * MS);
-	assert_int_equal(sc->s.cnt.drop_tcp_no_conn, 5);
-	assert_int_equal(sc->s.cnt.tcp_rst_sent, 3);
-	sc_destroy(sc);
+	assert_int_equal(sc->s->cnt.drop_tcp_no_conn, 5);
+	assert_int_equal(sc->s->cnt.tcp_rst_sent, 3);
 }
 
-/* The SYN queue (syn_backlog) and the accept queue (the listen backlog) are bounded and their
- * overflows counted; the peer's SYN retransmission gets in once there is room. */
-static void test_tcp_script_listen_overflow(void **state)
+/* The SYN queue (syn_backlog) is bounded and its overflow counted; a listener that goes resets
+ * its embryonic connections. */
+static void test_tcp_script_listen_syn_queue_overflow(void **state)
 {
-	struct nip_stack_config cfg;
+	struct nip_stack_config cfg = sc_config();
 	struct sc *sc;
-	struct nip_tcp_conn *c;
-	struct sc_seg *g;
 
-	(void)state;
-	sc_config_default(&cfg);
 	cfg.tcp.syn_backlog = 2;
-	sc = sc_create(&cfg);
+	sc = sc_start(state, &cfg);
 	sc_listen(sc, 16);
-	for (uint16_t i = 0; i < 3; i++) {
-		struct sc_pkt p = {.flags = S, .sport = (uint16_t)(41000 + i)};
-
-		sc_inject(sc, &p);
-	}
-	g = EXPECT(sc, S | A, SC_ANY, 1, 0, 0);
-	assert_int_equal(g->dport, 41000);
-	g = EXPECT(sc, S | A, SC_ANY, 1, 0, 0);
-	assert_int_equal(g->dport, 41001);
+	for (uint16_t i = 0; i < 3; i++)
+		sc_inject(sc, &(struct sc_pkt){.flags = S, .sport = (uint16_t)(41000 + i)});
+	assert_int_equal(EXPECT(sc, S | A, SC_ANY, 1, 0, 0)->dport, 41000);
+	assert_int_equal(EXPECT(sc, S | A, SC_ANY, 1, 0, 0)->dport, 41001);
 	EXPECT_NOTHING(sc, 10 * MS);
-	assert_int_equal(sc->s.cnt.drop_tcp_syn_queue_full, 1);
-	assert_int_equal(sc->s.tcp.nconns, 3);
+	assert_int_equal(sc->s->cnt.drop_tcp_syn_queue_full, 1);
+	assert_int_equal(sc->s->tcp.nconns, 3);
 	/* The listener goes: its embryonic connections are reset and freed. */
 	nip_tcp_close(sc->listener);
 	sc->listener = NULL;
-	g = EXPECT(sc, R | A, SC_ANY, SC_ANY, 0, 0);
-	g = EXPECT(sc, R | A, SC_ANY, SC_ANY, 0, 0);
-	assert_int_equal(sc->s.tcp.nconns, 0);
+	EXPECT(sc, R | A, SC_ANY, SC_ANY, 0, 0);
+	EXPECT(sc, R | A, SC_ANY, SC_ANY, 0, 0);
+	assert_int_equal(sc->s->tcp.nconns, 0);
+}
 
-	/* Accept queue of 1. */
+/* The accept queue (the listen backlog) is bounded and its overflow counted; the peer's SYN
+ * retransmission gets in once there is room. */
+static void test_tcp_script_listen_accept_queue_overflow(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c, *c2;
+
 	sc_listen(sc, 1);
 	c = sc_passive_open(sc, &sc_no_opts); /* accepted: leaves the queue */
 	sc->peer_port = 41100;
@@ -1250,25 +1172,16 @@ static void test_tcp_script_listen_overflow(void **state)
 	sc->peer_port = 41101;
 	sc_send_syn(sc, &sc_no_opts, false);
 	EXPECT_NOTHING(sc, 10 * MS);
-	assert_int_equal(sc->s.cnt.drop_tcp_accept_queue_full, 1);
+	assert_int_equal(sc->s->cnt.drop_tcp_accept_queue_full, 1);
 	/* Accepting makes room: the retransmitted SYN gets its SYN-ACK. */
-	{
-		struct nip_tcp_conn *c2 = nip_tcp_accept(sc->listener);
-
-		assert_non_null(c2);
-		sc_send_syn(sc, &sc_no_opts, false);
-		EXPECT(sc, S | A, 0, 1, 0, 0);
-		nip_tcp_setsockopt(c2, SOL_SOCKET, SO_LINGER, &(struct linger){1, 0},
-				   sizeof(struct linger));
-		nip_tcp_close(c2);
-		g = EXPECT(sc, R | A, SC_ANY, SC_ANY, 0, 0);
-		assert_int_equal(g->dport, 41100);
-	}
-	nip_tcp_setsockopt(c, SOL_SOCKET, SO_LINGER, &(struct linger){1, 0}, sizeof(struct linger));
-	nip_tcp_close(c);
-	g = EXPECT(sc, R | A, SC_ANY, SC_ANY, 0, 0);
-	assert_int_equal(g->dport, SC_PEER_PORT);
-	sc_destroy(sc);
+	c2 = nip_tcp_accept(sc->listener);
+	assert_non_null(c2);
+	sc_send_syn(sc, &sc_no_opts, false);
+	EXPECT(sc, S | A, 0, 1, 0, 0);
+	sc_close_rst(c2);
+	assert_int_equal(EXPECT(sc, R | A, SC_ANY, SC_ANY, 0, 0)->dport, 41100);
+	sc_close_rst(c);
+	assert_int_equal(EXPECT(sc, R | A, SC_ANY, SC_ANY, 0, 0)->dport, SC_PEER_PORT);
 }
 
 /* ---- aborts ---- */
@@ -1276,260 +1189,126 @@ static void test_tcp_script_listen_overflow(void **state)
 /* RFC 9293 3.10.4 / RFC 2525 2.17: closing with unread data resets. */
 static void test_tcp_script_close_unread_rst(void **state)
 {
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_all_opts);
+	struct sc *sc = *state;
 
-	(void)state;
-	sc_send(sc, A | P, 1, 1, 100);
-	EXPECT(sc, A, 1, 101, 0, 0);
-	nip_tcp_close(c);
+	sc_peer_data(sc, 1, 1, 100);
+	nip_tcp_close(sc->conn);
 	EXPECT(sc, R | A, 1, 101, 0, 0);
-	assert_int_equal(sc->s.tcp.nconns, 1);
-	assert_int_equal(sc->s.cnt.tcp_rst_sent, 1);
+	assert_int_equal(sc->s->tcp.nconns, 1);
+	assert_int_equal(sc->s->cnt.tcp_rst_sent, 1);
 	/* Whatever the peer sends now finds no connection. */
 	sc_send(sc, A | P, 101, 1, 10);
 	EXPECT(sc, R, 1, SC_ANY, 0, 0);
-	sc_destroy(sc);
 }
 
 static void test_tcp_script_linger_zero_rst(void **state)
 {
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_all_opts);
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
 	struct linger lg = {.l_onoff = 1, .l_linger = 0};
 	struct linger got;
 	uint32_t len = sizeof(got);
 
-	(void)state;
 	assert_int_equal(nip_tcp_setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
 	assert_int_equal(nip_tcp_getsockopt(c, SOL_SOCKET, SO_LINGER, &got, &len), 0);
 	assert_true(got.l_onoff && got.l_linger == 0);
-	assert_int_equal(sc_push(sc, c, 50), 0);
-	EXPECT(sc, A | P, 1, 1, 50, 0);
+	sc_flight(sc, c, 50, 1, 1, 1448);
 	nip_tcp_close(c);
 	EXPECT(sc, R | A, 51, 1, 0, 0);
-	assert_int_equal(sc->s.tcp.nconns, 1);
+	assert_int_equal(sc->s->tcp.nconns, 1);
 	EXPECT_NOTHING(sc, 10 * SEC); /* no retransmission of the lost data */
-	sc_destroy(sc);
-}
-
-/* RFC 9293 3.8.4: keepalive probes (seq SND.UNA - 1) after the idle time, answered or not;
- * keepalive_probes unanswered ones end the connection with a reset. */
-static void test_tcp_script_keepalive(void **state)
-{
-	struct nip_stack_config cfg;
-	struct sc *sc;
-	struct nip_tcp_conn *c;
-	struct sc_seg *g;
-	uint64_t t;
-	int v = 1, st;
-
-	(void)state;
-	sc_config_default(&cfg);
-	cfg.tcp.keepalive_idle = 10 * SEC;
-	cfg.tcp.keepalive_intvl = 1 * SEC;
-	cfg.tcp.keepalive_probes = 3;
-	sc = sc_create(&cfg);
-	c = sc_passive_open(sc, &sc_all_opts);
-	t = sc->now;
-	EXPECT_NOTHING(sc, 60 * SEC); /* off by default */
-	assert_int_equal(nip_tcp_setsockopt(c, SOL_SOCKET, SO_KEEPALIVE, &v, sizeof(v)), 0);
-	t = sc->now;
-	g = EXPECT(sc, A, 0, 1, 0, 11 * SEC);
-	assert_int_equal(g->t - t, 10 * SEC);
-	/* Answered: the next probe comes an idle time after the answer. */
-	sc_wait(sc, 5 * MS);
-	sc_send(sc, A, 1, 1, 0);
-	t = sc->now;
-	g = EXPECT(sc, A, 0, 1, 0, 11 * SEC);
-	assert_int_equal(g->t - t, 10 * SEC);
-	/* Traffic postpones it. */
-	sc_wait(sc, 500 * MS);
-	sc_send(sc, A, 1, 1, 0);
-	sc_wait(sc, 5 * SEC);
-	sc_send(sc, A | P, 1, 1, 10);
-	EXPECT(sc, A, 1, 11, 0, 0);
-	assert_int_equal(sc_pop(sc, c, &st), 10);
-	t = sc->now;
-	/* Unanswered: three probes a second apart, then the reset. */
-	g = EXPECT(sc, A, 0, 11, 0, 11 * SEC);
-	assert_int_equal(g->t - t, 10 * SEC);
-	t = g->t;
-	for (int i = 0; i < 2; i++) {
-		g = EXPECT(sc, A, 0, 11, 0, 2 * SEC);
-		assert_int_equal(g->t - t, 1 * SEC);
-		t = g->t;
-	}
-	g = EXPECT(sc, R | A, 1, 11, 0, 2 * SEC);
-	assert_int_equal(g->t - t, 1 * SEC);
-	assert_int_equal(c->err, ETIMEDOUT);
-	assert_int_equal(sc->s.cnt.tcp_keepalive_probes, 5);
-	assert_null(nip_tcp_recv(c, &st));
-	assert_int_equal(st, -ETIMEDOUT);
-	nip_tcp_close(c);
-	sc_destroy(sc);
-}
-
-/* The stack answers the peer's keepalive probe (an old sequence number) with an ACK. */
-static void test_tcp_script_answers_keepalive(void **state)
-{
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_all_opts);
-
-	(void)state;
-	sc_wait(sc, 1 * SEC);
-	sc_send(sc, A, 0, 1, 0);
-	EXPECT(sc, A, 1, 1, 0, 0);
-	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
-	close_clean(sc, c, 1, 1);
-	sc_destroy(sc);
-}
-
-/* The SYN-ACK is retransmitted with backoff (and at once for a retransmitted SYN); after
- * syn_retries the embryonic connection is dropped without a reset. */
-static void test_tcp_script_syn_ack_retries(void **state)
-{
-	struct nip_stack_config cfg;
-	struct sc *sc;
-	struct sc_seg *g;
-	uint64_t t;
-
-	(void)state;
-	sc_config_default(&cfg);
-	cfg.tcp.syn_retries = 2;
-	sc = sc_create(&cfg);
-	sc_listen(sc, 16);
-	sc_send_syn(sc, &sc_all_opts, false);
-	t = EXPECT(sc, S | A, 0, 1, 0, 0)->t;
-	sc_wait(sc, 500 * MS);
-	sc_send_syn(sc, &sc_all_opts, false);
-	EXPECT(sc, S | A, 0, 1, 0, 0);
-	for (uint64_t gap = 1; gap <= 2; gap *= 2) {
-		g = EXPECT(sc, S | A, 0, 1, 0, 10 * SEC);
-		assert_int_equal(g->t - t, gap * SEC);
-		t = g->t;
-	}
-	assert_int_equal(sc->s.tcp.nconns, 2);
-	EXPECT_NOTHING(sc, 4 * SEC - 1);
-	assert_int_equal(sc->s.tcp.nconns, 2);
-	sc_wait(sc, 1);
-	assert_int_equal(sc->s.tcp.nconns, 1);
-	EXPECT_NOTHING(sc, 60 * SEC);
-	assert_null(nip_tcp_accept(sc->listener));
-	sc_destroy(sc);
-}
-
-/* A closed connection does not wait forever in FIN-WAIT-2 for a silent peer. */
-static void test_tcp_script_orphan_fin_wait_2_timeout(void **state)
-{
-	struct sc *sc = sc_msl(1 * SEC);
-	struct nip_tcp_conn *c = sc_active_open(sc, &sc_all_opts);
-	uint64_t t;
-
-	(void)state;
-	nip_tcp_close(c);
-	EXPECT(sc, F | A, 1, 1, 0, 0);
-	sc_send(sc, A, 1, 2, 0);
-	t = sc->now;
-	EXPECT_NOTHING(sc, 2 * SEC - 1);
-	assert_int_equal(sc->s.tcp.nconns, 1);
-	sc_at(sc, t + 2 * SEC);
-	assert_int_equal(sc->s.tcp.nconns, 0);
-	EXPECT_NOTHING(sc, 10 * SEC);
-	sc_destroy(sc);
 }
 
 /* Data for a connection its owner closed: nobody will read it, the peer is reset. */
 static void test_tcp_script_data_after_close_rst(void **state)
 {
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_all_opts);
+	struct sc *sc = *state;
 
-	(void)state;
-	nip_tcp_close(c);
+	nip_tcp_close(sc->conn);
 	EXPECT(sc, F | A, 1, 1, 0, 0);
 	sc_send(sc, A | P, 1, 2, 10);
 	EXPECT(sc, R | A, 2, 1, 0, 0);
-	assert_int_equal(sc->s.cnt.drop_tcp_after_close, 1);
-	assert_int_equal(sc->s.tcp.nconns, 1);
-	sc_destroy(sc);
+	assert_int_equal(sc->s->cnt.drop_tcp_after_close, 1);
+	assert_int_equal(sc->s->tcp.nconns, 1);
 }
 
-/* RFC 9293 3.10.7.4 note / RFC 6191: a new SYN with a higher sequence number ends TIME-WAIT
- * and opens a new connection. */
-static void test_tcp_script_time_wait_reuse(void **state)
-{
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_all_opts);
-	uint32_t old_iss = sc->iss;
+/* ---- keepalive ---- */
 
-	(void)state;
-	close_clean(sc, c, 1, 1);
-	assert_int_equal(c->state, NIP_TCP_TIME_WAIT);
-	sc_wait(sc, 1 * SEC);
-	/* A SYN below rcv_nxt is no new connection: ACKed as an old duplicate. */
-	sc_send_syn(sc, &sc_all_opts, false);
-	EXPECT(sc, A, SC_ANY, 2, 0, 0);
-	assert_int_equal(sc->iss, old_iss);
-	sc->peer_iss += 100000;
-	sc_send_syn(sc, &sc_all_opts, false);
-	EXPECT(sc, S | A, 0, 1, 0, 0);
-	assert_int_equal(sc->s.tcp.nconns, 2); /* the listener and the new one */
-	sc_send(sc, A, 1, 1, 0);
-	c = nip_tcp_accept(sc->listener);
-	assert_non_null(c);
-	assert_int_equal(c->state, NIP_TCP_ESTABLISHED);
-	close_clean(sc, c, 1, 1);
-	sc_destroy(sc);
-}
-
-/* A lost FIN after data: the retransmission after the timeout carries data and FIN together. */
-static void test_tcp_script_fin_retransmit_with_data(void **state)
+/* RFC 9293 3.8.4: keepalive probes (seq SND.UNA - 1) after the idle time, answered or not;
+ * keepalive_probes unanswered ones end the connection with a reset. */
+static void test_tcp_script_keepalive(void **state)
 {
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = sc_active_open(sc, &sc_no_opts);
-	struct sc_seg *g;
+	struct nip_stack_config cfg = sc_config();
+	struct nip_tcp_conn *c;
+	struct sc *sc;
 	uint64_t t;
+	int v = 1, st;
 
-	(void)state;
-	assert_int_equal(sc_push(sc, c, 100), 0);
-	t = EXPECT(sc, A | P, 1, 1, 100, 0)->t;
+	cfg.tcp.keepalive_idle = 10 * SEC;
+	cfg.tcp.keepalive_intvl = 1 * SEC;
+	cfg.tcp.keepalive_probes = 3;
+	sc = sc_start(state, &cfg);
+	c = sc_passive_open(sc, &sc_all_opts);
+	EXPECT_NOTHING(sc, 60 * SEC); /* off by default */
+	assert_int_equal(nip_tcp_setsockopt(c, SOL_SOCKET, SO_KEEPALIVE, &v, sizeof(v)), 0);
+	sc_backoff(sc, A, 0, 1, 0, sc->p.now, 10 * SEC, 10 * SEC);
+	/* Answered: the next probe comes an idle time after the answer. */
+	sc_wait(sc, 5 * MS);
+	sc_send(sc, A, 1, 1, 0);
+	sc_backoff(sc, A, 0, 1, 0, sc->p.now, 10 * SEC, 10 * SEC);
+	/* Traffic postpones it. */
+	sc_wait(sc, 500 * MS);
+	sc_send(sc, A, 1, 1, 0);
+	sc_wait(sc, 5 * SEC);
+	sc_peer_data(sc, 1, 1, 10);
+	assert_int_equal(sc_pop(sc, c, &st), 10);
+	/* Unanswered: three probes a second apart, then the reset. */
+	t = sc_backoff(sc, A, 0, 11, 0, sc->p.now, 10 * SEC, 10 * SEC);
+	for (int i = 0; i < 3; i++)
+		t = sc_backoff(sc, i < 2 ? A : R | A, i < 2 ? 0 : 1, 11, 0, t, 1 * SEC, 1 * SEC);
+	assert_int_equal(c->err, ETIMEDOUT);
+	assert_int_equal(sc->s->cnt.tcp_keepalive_probes, 5);
+	assert_null(nip_tcp_recv(c, &st));
+	assert_int_equal(st, -ETIMEDOUT);
 	nip_tcp_close(c);
-	EXPECT(sc, F | A, 101, 1, 0, 0);
-	g = EXPECT(sc, F | A | P, 1, 1, 100, 2 * SEC);
-	assert_int_equal(g->t - t, 200 * MS);
-	sc_send(sc, F | A, 1, 102, 0);
-	EXPECT(sc, A, 102, 2, 0, 0);
-	assert_int_equal(c->state, NIP_TCP_TIME_WAIT);
-	sc_destroy(sc);
 }
+
+/* The stack answers the peer's keepalive probe (an old sequence number) with an ACK. */
+static void test_tcp_script_answers_keepalive(void **state)
+{
+	struct sc *sc = *state;
+
+	sc_wait(sc, 1 * SEC);
+	sc_send(sc, A, 0, 1, 0);
+	EXPECT(sc, A, 1, 1, 0, 0);
+	assert_int_equal(sc->conn->state, NIP_TCP_ESTABLISHED);
+	sc_close(sc, sc->conn, 1, 1);
+}
+
+/* ---- windows ---- */
 
 /* Our receive window closes as unread data fills the buffer, a probe past it is refused, and
  * reading opens it again with a window update. */
 static void test_tcp_script_receive_window_fills(void **state)
 {
-	struct sc *sc = sc_create(NULL);
+	struct sc *sc = *state;
 	struct nip_tcp_conn *c;
 	struct sc_seg *g;
 	uint32_t seq = 1;
 	int v = 4096, st;
 
-	(void)state;
-	sc_listen(sc, 16);
 	assert_int_equal(nip_tcp_setsockopt(sc->listener, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v)), 0);
 	sc_send_syn(sc, &sc_no_opts, false);
-	g = EXPECT(sc, S | A, 0, 1, 0, 0);
-	assert_int_equal(g->win, 4096);
+	assert_int_equal(EXPECT(sc, S | A, 0, 1, 0, 0)->win, 4096);
 	sc_send(sc, A, 1, 1, 0);
 	c = nip_tcp_accept(sc->listener);
 	assert_non_null(c);
 	while (seq < 4097) {
 		uint32_t len = 4097 - seq < 536 ? 4097 - seq : 536;
 
-		sc_send(sc, A | P, seq, 1, len);
+		sc_peer_data(sc, seq, 1, len);
 		seq += len;
-		g = EXPECT(sc, A, 1, seq, 0, 0);
-		assert_int_equal(g->win, 4097 - seq);
+		assert_int_equal(sc->last.win, 4097 - seq);
 	}
 	/* A byte past the closed window: not taken, ACKed with the zero window. */
 	sc_send(sc, A | P, 4097, 1, 1);
@@ -1539,213 +1318,101 @@ static void test_tcp_script_receive_window_fills(void **state)
 	g = EXPECT(sc, A, 1, 4097, 0, 0);
 	assert_true(g->win >= 536);
 	sc_flush(sc);
-	sc_send(sc, A | P, 4097, 1, 500);
-	EXPECT(sc, A, 1, 4597, 0, 0);
+	sc_peer_data(sc, 4097, 1, 500);
 	assert_int_equal(sc_pop(sc, c, &st), 500);
-	close_clean(sc, c, 1, 4597);
-	sc_destroy(sc);
-}
-
-/* With timestamps, the ACK of a retransmission echoes it: a round trip below the 1 ms tick
- * ends the backoff (RFC 7323 4), where without them (above) Karn keeps it. */
-static void test_tcp_script_rto_backoff_ends_on_echo(void **state)
-{
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = sc_active_open(sc, &sc_all_opts);
-	struct sc_seg *g;
-	uint64_t t;
-
-	(void)state;
-	/* A clean sample of 100 us: the RTO is the 200 ms floor. */
-	assert_int_equal(sc_push(sc, c, 100), 0);
-	EXPECT(sc, A | P, 1, 1, 100, 0);
-	sc_wait(sc, 100 * US);
-	sc_send(sc, A, 1, 101, 0);
-	assert_int_equal(c->rto, 200 * MS);
-	/* Two timeouts: 200 then 400 ms; the RTO is 800 ms now. */
-	assert_int_equal(sc_push(sc, c, 100), 0);
-	t = EXPECT(sc, A | P, 101, 1, 100, 0)->t;
-	g = EXPECT(sc, A | P, 101, 1, 100, 1 * SEC);
-	assert_int_equal(g->t - t, 200 * MS);
-	t = g->t;
-	g = EXPECT(sc, A | P, 101, 1, 100, 1 * SEC);
-	assert_int_equal(g->t - t, 400 * MS);
-	assert_int_equal(c->rto, 800 * MS);
-	/* The retransmission is acknowledged 100 us later, echoing its TSval. */
-	sc_wait(sc, 100 * US);
-	sc_send(sc, A, 1, 201, 0);
-	assert_int_equal(c->rto, 200 * MS);
-	/* The next loss times out after 200 ms again, not 800. */
-	assert_int_equal(sc_push(sc, c, 100), 0);
-	t = EXPECT(sc, A | P, 201, 1, 100, 0)->t;
-	g = EXPECT(sc, A | P, 201, 1, 100, 1 * SEC);
-	assert_int_equal(g->t - t, 200 * MS);
-	sc_send(sc, A, 1, 301, 0);
-	close_clean(sc, c, 301, 1);
-	sc_destroy(sc);
-}
-
-/* The handshake is the first RTT sample (RFC 6298 2.1), also for a passive opener, which may
- * never send data to time; a retransmitted SYN-ACK gives none (Karn). */
-static void test_tcp_script_handshake_rtt_sample(void **state)
-{
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_no_opts);
-	uint64_t t;
-
-	(void)state;
-	assert_int_equal(c->srtt, SC_HANDSHAKE_RTT);
-	assert_int_equal(c->rto, 200 * MS);
-	close_clean(sc, c, 1, 1);
-	sc_destroy(sc);
-
-	sc = sc_create(NULL);
-	sc_listen(sc, 16);
-	sc_send_syn(sc, &sc_no_opts, false);
-	t = EXPECT(sc, S | A, 0, 1, 0, 0)->t;
-	assert_int_equal(EXPECT(sc, S | A, 0, 1, 0, 2 * SEC)->t - t, 1 * SEC); /* no sample */
-	sc_wait(sc, 10 * MS);
-	sc_send(sc, A, 1, 1, 0);
-	c = nip_tcp_accept(sc->listener);
-	assert_non_null(c);
-	nip_tcp_set_cb(c, sc_event, sc);
-	assert_int_equal(c->srtt, 0);
-	close_clean(sc, c, 1, 1);
-	sc_destroy(sc);
+	sc_close(sc, c, 1, 4597);
 }
 
 /* ---- tail loss probe (RFC 8985 7) ---- */
-
-/* Gives c (timestamps and SACK on) a smoothed RTT of exactly 10 ms; its next byte is 101. */
-static void rtt_10ms(struct sc *sc, struct nip_tcp_conn *c)
-{
-	assert_int_equal(sc_push(sc, c, 100), 0);
-	EXPECT(sc, A | P, 1, 1, 100, 0);
-	sc_wait(sc, 10 * MS);
-	sc_send(sc, A, 1, 101, 0);
-	assert_int_equal(c->srtt, 10 * MS);
-}
 
 /* The ACKs of a flight are lost: 2 SRTT + 2 ms after it, the last segment again (not the RTO
  * at 200 ms); its ACK covers everything, and the repair gets the loss response once. */
 static void test_tcp_script_tlp_probe_repairs_tail(void **state)
 {
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = sc_active_open(sc, &sc_all_opts);
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
 	const uint32_t M = 1448;
-	struct sc_seg *g;
 	uint32_t cwnd;
 	uint64_t t;
 
-	(void)state;
-	rtt_10ms(sc, c);
-	assert_int_equal(sc_push(sc, c, 4 * M), 0);
-	t = EXPECT(sc, A, 101, 1, M, 0)->t;
-	for (uint32_t i = 1; i < 4; i++)
-		EXPECT(sc, A, 101 + i * M, 1, M, 0);
-	g = EXPECT(sc, A, 101 + 3 * M, 1, M, 1 * SEC);
-	assert_int_equal(g->t - t, 22 * MS); /* 2 SRTT + 2 ms */
-	assert_int_equal(sc->s.cnt.tcp_tlp_probes, 1);
+	sc_rtt_sample(sc, c, 10 * MS);
+	t = sc_flight(sc, c, 4 * M, 101, 1, M);
+	sc_backoff(sc, A, 101 + 3 * M, 1, M, t, 22 * MS, 22 * MS); /* 2 SRTT + 2 ms */
+	assert_int_equal(sc->s->cnt.tcp_tlp_probes, 1);
 	cwnd = c->cc.cwnd;
-	sack_ack(sc, 101 + 4 * M, 0, NULL);
-	assert_int_equal(sc->s.cnt.tcp_tlp_repairs, 1);
+	sc_sack_ack(sc, 101 + 4 * M, 0, NULL);
+	assert_int_equal(sc->s->cnt.tcp_tlp_repairs, 1);
 	assert_true(c->cc.cwnd < cwnd);
-	assert_int_equal(sc->s.cnt.tcp_rto_timeouts, 0);
+	assert_int_equal(sc->s->cnt.tcp_rto_timeouts, 0);
 	EXPECT_NOTHING(sc, 2 * SEC); /* nothing in flight: no probe, no timeout */
-	close_clean(sc, c, 101 + 4 * M, 1);
-	sc_destroy(sc);
+	sc_close(sc, c, 101 + 4 * M, 1);
 }
 
 /* A whole flight is lost: the probe (the last segment) is SACKed, which marks the three
  * before it lost at once, and SACK recovery resends them without waiting for the RTO. */
 static void test_tcp_script_tlp_sack_starts_recovery(void **state)
 {
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = sc_active_open(sc, &sc_all_opts);
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
 	const uint32_t M = 1448;
-	uint32_t b[2];
 	uint64_t t;
 
 #define SEG(i) (101 + (i)*M)
-	(void)state;
-	rtt_10ms(sc, c);
-	assert_int_equal(sc_push(sc, c, 4 * M), 0);
-	t = EXPECT(sc, A, SEG(0), 1, M, 0)->t;
-	for (uint32_t i = 1; i < 4; i++)
-		EXPECT(sc, A, SEG(i), 1, M, 0);
-	assert_int_equal(EXPECT(sc, A, SEG(3), 1, M, 1 * SEC)->t - t, 22 * MS);
+	sc_rtt_sample(sc, c, 10 * MS);
+	t = sc_flight(sc, c, 4 * M, SEG(0), 1, M);
+	sc_backoff(sc, A, SEG(3), 1, M, t, 22 * MS, 22 * MS);
 	/* 10 ms later the probe's SACK: 0, 1, 2 are lost (sent 2 SRTT + 2 ms before it). */
 	sc_wait(sc, 10 * MS);
-	b[0] = SEG(3), b[1] = SEG(4);
-	sack_ack(sc, SEG(0), 1, b);
+	sc_sack_ack(sc, SEG(0), SC_SACK1(SEG(3), SEG(4)));
 	assert_true(c->in_recovery);
 	EXPECT(sc, A, SEG(0), 1, M, 0);
 	EXPECT(sc, A, SEG(1), 1, M, 0);
 	sc_wait(sc, 10 * MS);
-	sack_ack(sc, SEG(2), 1, b);
+	sc_sack_ack(sc, SEG(2), SC_SACK1(SEG(3), SEG(4)));
 	EXPECT(sc, A, SEG(2), 1, M, 0);
 	sc_wait(sc, 10 * MS);
-	sack_ack(sc, SEG(4), 0, NULL);
+	sc_sack_ack(sc, SEG(4), 0, NULL);
 	assert_false(c->in_recovery);
-	assert_int_equal(sc->s.cnt.tcp_rto_timeouts, 0);
-	assert_int_equal(sc->s.cnt.tcp_retransmits, 4); /* the probe and the three holes */
-	close_clean(sc, c, SEG(4), 1);
-	sc_destroy(sc);
+	assert_int_equal(sc->s->cnt.tcp_rto_timeouts, 0);
+	assert_int_equal(sc->s->cnt.tcp_retransmits, 4); /* the probe and the three holes */
+	sc_close(sc, c, SEG(4), 1);
 #undef SEG
 }
 
 /* No probe for a single segment in flight before the RTO (the peer may delay its ACK by up to
- * 200 ms: RFC 8985 7.2), nor without SACK. */
-static void test_tcp_script_tlp_not_when_it_cannot_help(void **state)
+ * 200 ms: RFC 8985 7.2)... */
+static void test_tcp_script_tlp_not_for_one_segment(void **state)
 {
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = sc_active_open(sc, &sc_all_opts);
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
 	uint64_t t;
 
-	(void)state;
-	rtt_10ms(sc, c);
-	assert_int_equal(sc_push(sc, c, 100), 0);
-	t = EXPECT(sc, A | P, 101, 1, 100, 0)->t;
-	assert_int_equal(EXPECT(sc, A | P, 101, 1, 100, 1 * SEC)->t - t, 200 * MS); /* the RTO */
-	assert_int_equal(sc->s.cnt.tcp_tlp_probes, 0);
+	sc_rtt_sample(sc, c, 10 * MS);
+	t = sc_flight(sc, c, 100, 101, 1, 1448);
+	sc_backoff(sc, A | P, 101, 1, 100, t, 200 * MS, 200 * MS); /* the RTO */
+	assert_int_equal(sc->s->cnt.tcp_tlp_probes, 0);
 	sc_send(sc, A, 1, 201, 0);
-	close_clean(sc, c, 201, 1);
-	sc_destroy(sc);
+	sc_close(sc, c, 201, 1);
+}
 
-	sc = sc_create(NULL);
-	c = sc_active_open(sc, &(struct sc_syn_opts){.mss = true, .mss_val = 1460, .ts = true});
-	rtt_10ms(sc, c);
-	assert_int_equal(sc_push(sc, c, 4 * 1448), 0);
-	t = EXPECT(sc, A, 101, 1, 1448, 0)->t;
-	for (uint32_t i = 1; i < 4; i++)
-		EXPECT(sc, A, 101 + i * 1448, 1, 1448, 0);
-	assert_int_equal(EXPECT(sc, A, 101, 1, 1448, 1 * SEC)->t - t, 200 * MS); /* the RTO */
-	assert_int_equal(sc->s.cnt.tcp_tlp_probes, 0);
+/* ...nor without SACK. */
+static void test_tcp_script_tlp_not_without_sack(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c =
+		sc_active_open(sc, &(struct sc_syn_opts){.mss = true, .mss_val = 1460, .ts = true});
+	uint64_t t;
+
+	sc_rtt_sample(sc, c, 10 * MS);
+	t = sc_flight(sc, c, 4 * 1448, 101, 1, 1448);
+	sc_backoff(sc, A, 101, 1, 1448, t, 200 * MS, 200 * MS); /* the RTO */
+	assert_int_equal(sc->s->cnt.tcp_tlp_probes, 0);
 	sc_send(sc, A, 1, 101 + 4 * 1448, 0);
 	sc_flush(sc);
-	close_clean(sc, c, 101 + 4 * 1448, 1);
-	sc_destroy(sc);
+	sc_close(sc, c, 101 + 4 * 1448, 1);
 }
 
 /* ---- receive autotuning ---- */
-
-/* Ends c with a reset (SO_LINGER 0) and drops what it sent. */
-static void abort_conn(struct sc *sc, struct nip_tcp_conn *c)
-{
-	nip_tcp_setsockopt(c, SOL_SOCKET, SO_LINGER, &(struct linger){1, 0}, sizeof(struct linger));
-	nip_tcp_close(c);
-	sc_flush(sc);
-}
-
-/* Gives c a smoothed RTT of rtt: one pushed segment, acknowledged rtt later. */
-static void make_rtt(struct sc *sc, struct nip_tcp_conn *c, uint64_t rtt)
-{
-	assert_int_equal(sc_push(sc, c, 100), 0);
-	EXPECT(sc, A, 1, 1, 100, 0);
-	sc_wait(sc, rtt);
-	sc_send(sc, A, 1, 101, 0);
-	assert_true(c->srtt >= rtt - rtt / 8 && c->srtt <= rtt + rtt / 8);
-}
 
 /* Round trips in which the peer sends all the window it was told (full segments) and the
  * application pops it; pops: pop each round (else the data stays queued). Returns the peer's
@@ -1775,16 +1442,16 @@ static uint32_t fill_rounds(struct sc *sc, struct nip_tcp_conn *c, uint32_t rseq
  * larger window is advertised (shift 7), and the buffer never exceeds the cap. */
 static void test_tcp_script_rcvbuf_autotune_grows(void **state)
 {
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_all_opts);
-	uint32_t start = c->rcvbuf, max = sc->s.cfg.tcp.rcvbuf_max;
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+	uint32_t start = c->rcvbuf, max = sc->s->cfg.tcp.rcvbuf_max;
+	uint64_t grown;
 
-	(void)state;
 	assert_int_equal(start, 256 * 1024);
-	make_rtt(sc, c, 10 * MS);
+	sc_rtt_sample(sc, c, 10 * MS);
 	fill_rounds(sc, c, 1, 2, 10 * MS, true);
 	assert_true(c->rcvbuf > start); /* grew after the first measured round trip */
-	assert_true(sc->s.cnt.tcp_rcvbuf_grown >= 1);
+	assert_true(sc->s->cnt.tcp_rcvbuf_grown >= 1);
 	/* The window told after a burst of pops is at least half the buffer (tcp.c), so the
 	 * doubling shows every other round trip or so: 4 MiB within 40. */
 	for (int r = 0; r < 40 && c->rcvbuf < max; r++) {
@@ -1795,103 +1462,121 @@ static void test_tcp_script_rcvbuf_autotune_grows(void **state)
 	/* The window told to the peer is the grown buffer, not the 256 KiB start. */
 	fill_rounds(sc, c, 1 + (uint32_t)sc->popped, 1, 10 * MS, true);
 	assert_true(c->rcv_adv - c->rcv_nxt > 2 * start);
-	uint64_t grown = sc->s.cnt.tcp_rcvbuf_grown;
-
+	grown = sc->s->cnt.tcp_rcvbuf_grown;
 	fill_rounds(sc, c, 1 + (uint32_t)sc->popped, 2, 10 * MS, true);
-	assert_int_equal(sc->s.cnt.tcp_rcvbuf_grown, grown); /* at the cap: no more steps */
+	assert_int_equal(sc->s->cnt.tcp_rcvbuf_grown, grown); /* at the cap: no more steps */
 	assert_int_equal(c->rcvbuf, max);
-	abort_conn(sc, c);
-	sc_destroy(sc);
+	sc_close_rst(c);
+	sc_flush(sc);
 }
 
-/* No growth for an application that set SO_RCVBUF, nor for one that does not pop. */
+/* No growth for an application that set SO_RCVBUF... */
 static void test_tcp_script_rcvbuf_autotune_respects_app(void **state)
 {
-	struct sc *sc = sc_create(NULL);
-	struct nip_tcp_conn *c = sc_passive_open(sc, &sc_all_opts);
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
 	int v = 256 * 1024, got = 0;
 	uint32_t len = sizeof(got);
 
-	(void)state;
-	make_rtt(sc, c, 10 * MS);
+	sc_rtt_sample(sc, c, 10 * MS);
 	assert_int_equal(nip_tcp_setsockopt(c, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v)), 0);
 	fill_rounds(sc, c, 1, 6, 10 * MS, true);
 	assert_int_equal(c->rcvbuf, 256 * 1024);
 	assert_int_equal(nip_tcp_getsockopt(c, SOL_SOCKET, SO_RCVBUF, &got, &len), 0);
 	assert_int_equal(got, v);
-	assert_int_equal(sc->s.cnt.tcp_rcvbuf_grown, 0);
-	abort_conn(sc, c);
-	sc_destroy(sc);
+	assert_int_equal(sc->s->cnt.tcp_rcvbuf_grown, 0);
+	sc_close_rst(c);
+	sc_flush(sc);
+}
 
-	/* A reader that never pops: the window closes and the buffer stays. */
-	sc = sc_create(NULL);
-	c = sc_passive_open(sc, &sc_all_opts);
-	make_rtt(sc, c, 10 * MS);
+/* ...nor for a reader that never pops: the window closes and the buffer stays. */
+static void test_tcp_script_rcvbuf_autotune_needs_reader(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+
+	sc_rtt_sample(sc, c, 10 * MS);
 	fill_rounds(sc, c, 1, 6, 10 * MS, false);
 	assert_int_equal(c->rcvbuf, 256 * 1024);
-	assert_int_equal(sc->s.cnt.tcp_rcvbuf_grown, 0);
+	assert_int_equal(sc->s->cnt.tcp_rcvbuf_grown, 0);
 	assert_true(c->rq_bytes >= 256 * 1024 - 1448);
 	assert_true(c->rcv_adv - c->rcv_nxt < 1448); /* closed */
-	abort_conn(sc, c);
-	sc_destroy(sc);
+	sc_close_rst(c);
+	sc_flush(sc);
 }
+
+#define T(name, setup) cmocka_unit_test_setup_teardown(test_tcp_script_##name, setup, sc_teardown)
+#define T_CFG(name) cmocka_unit_test_teardown(test_tcp_script_##name, sc_teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tcp_script_passive_all_options),
-		cmocka_unit_test(test_tcp_script_passive_no_options),
-		cmocka_unit_test(test_tcp_script_active_all_options),
-		cmocka_unit_test(test_tcp_script_active_peer_no_options),
-		cmocka_unit_test(test_tcp_script_syn_retries_timeout),
-		cmocka_unit_test(test_tcp_script_connect_refused),
-		cmocka_unit_test(test_tcp_script_rst_syn_received),
-		cmocka_unit_test(test_tcp_script_simultaneous_open_rst),
-		cmocka_unit_test(test_tcp_script_rst_established),
-		cmocka_unit_test(test_tcp_script_rst_fin_wait_1),
-		cmocka_unit_test(test_tcp_script_rst_fin_wait_2),
-		cmocka_unit_test(test_tcp_script_rst_close_wait),
-		cmocka_unit_test(test_tcp_script_rst_closing),
-		cmocka_unit_test(test_tcp_script_rst_last_ack),
-		cmocka_unit_test(test_tcp_script_rst_time_wait),
-		cmocka_unit_test(test_tcp_script_syn_in_established),
-		cmocka_unit_test(test_tcp_script_ack_unsent_data),
-		cmocka_unit_test(test_tcp_script_challenge_ack_limit),
-		cmocka_unit_test(test_tcp_script_rto_backoff_and_timeout),
-		cmocka_unit_test(test_tcp_script_fast_retransmit),
-		cmocka_unit_test(test_tcp_script_sack_recovery),
-		cmocka_unit_test(test_tcp_script_zero_window_persist),
-		cmocka_unit_test(test_tcp_script_zero_window_silent_peer),
-		cmocka_unit_test(test_tcp_script_active_close),
-		cmocka_unit_test(test_tcp_script_passive_close),
-		cmocka_unit_test(test_tcp_script_simultaneous_close),
-		cmocka_unit_test(test_tcp_script_closing_fin_retransmit),
-		cmocka_unit_test(test_tcp_script_fin_with_data),
-		cmocka_unit_test(test_tcp_script_fin_out_of_order),
-		cmocka_unit_test(test_tcp_script_time_wait_reacks_fin),
-		cmocka_unit_test(test_tcp_script_delayed_ack),
-		cmocka_unit_test(test_tcp_script_quick_ack_out_of_order),
-		cmocka_unit_test(test_tcp_script_paws),
-		cmocka_unit_test(test_tcp_script_malformed_options),
-		cmocka_unit_test(test_tcp_script_closed_port_rst),
-		cmocka_unit_test(test_tcp_script_listen_overflow),
-		cmocka_unit_test(test_tcp_script_close_unread_rst),
-		cmocka_unit_test(test_tcp_script_linger_zero_rst),
-		cmocka_unit_test(test_tcp_script_keepalive),
-		cmocka_unit_test(test_tcp_script_answers_keepalive),
-		cmocka_unit_test(test_tcp_script_syn_ack_retries),
-		cmocka_unit_test(test_tcp_script_orphan_fin_wait_2_timeout),
-		cmocka_unit_test(test_tcp_script_data_after_close_rst),
-		cmocka_unit_test(test_tcp_script_time_wait_reuse),
-		cmocka_unit_test(test_tcp_script_fin_retransmit_with_data),
-		cmocka_unit_test(test_tcp_script_receive_window_fills),
-		cmocka_unit_test(test_tcp_script_rto_backoff_ends_on_echo),
-		cmocka_unit_test(test_tcp_script_handshake_rtt_sample),
-		cmocka_unit_test(test_tcp_script_tlp_probe_repairs_tail),
-		cmocka_unit_test(test_tcp_script_tlp_sack_starts_recovery),
-		cmocka_unit_test(test_tcp_script_tlp_not_when_it_cannot_help),
-		cmocka_unit_test(test_tcp_script_rcvbuf_autotune_grows),
-		cmocka_unit_test(test_tcp_script_rcvbuf_autotune_respects_app),
+		/* handshakes */
+		T(passive_all_options, sc_setup_listen),
+		T(passive_no_options, sc_setup_listen),
+		T(active_all_options, sc_setup),
+		T(active_peer_no_options, sc_setup_active_plain),
+		T_CFG(syn_retries_timeout),
+		T(connect_refused, sc_setup),
+		T(handshake_rtt_sample, sc_setup_passive_plain),
+		T(handshake_rtt_karn, sc_setup_listen),
+		T_CFG(syn_ack_retries),
+		/* RST in every state */
+		T(rst_syn_received, sc_setup_listen),
+		T(simultaneous_open_rst, sc_setup),
+		T(rst_established, sc_setup_active),
+		T(rst_fin_wait_1, sc_setup_active),
+		T(rst_fin_wait_2, sc_setup_active),
+		T(rst_close_wait, sc_setup_active),
+		T(rst_closing, sc_setup_active),
+		T(rst_last_ack, sc_setup_active),
+		T(rst_time_wait, sc_setup_active),
+		/* RFC 5961 */
+		T(syn_in_established, sc_setup_passive),
+		T(ack_unsent_data, sc_setup_passive),
+		T_CFG(challenge_ack_limit),
+		/* retransmission */
+		T_CFG(rto_backoff_and_timeout),
+		T(rto_backoff_ends_on_echo, sc_setup_active),
+		T(fast_retransmit, sc_setup),
+		T(sack_recovery, sc_setup_passive),
+		T(zero_window_persist, sc_setup_passive_plain),
+		T_CFG(zero_window_silent_peer),
+		/* FIN orderings and TIME-WAIT */
+		T_CFG(active_close),
+		T(passive_close, sc_setup_passive),
+		T_CFG(simultaneous_close),
+		T_CFG(closing_fin_retransmit),
+		T(fin_retransmit_with_data, sc_setup_active_plain),
+		T(fin_with_data, sc_setup_passive),
+		T(fin_out_of_order, sc_setup_passive),
+		T_CFG(time_wait_reacks_fin),
+		T_CFG(orphan_fin_wait_2_timeout),
+		T(time_wait_reuse, sc_setup_passive),
+		/* ACK policy */
+		T_CFG(delayed_ack),
+		T_CFG(quick_ack_out_of_order),
+		T(paws, sc_setup_passive),
+		/* malformed input, closed ports, listen queues */
+		T(malformed_options, sc_setup_listen),
+		T(closed_port_rst, sc_setup),
+		T_CFG(listen_syn_queue_overflow),
+		T(listen_accept_queue_overflow, sc_setup),
+		/* aborts and keepalive */
+		T(close_unread_rst, sc_setup_passive),
+		T(linger_zero_rst, sc_setup_passive),
+		T(data_after_close_rst, sc_setup_passive),
+		T_CFG(keepalive),
+		T(answers_keepalive, sc_setup_passive),
+		/* windows, tail loss probes, receive autotuning */
+		T(receive_window_fills, sc_setup_listen),
+		T(tlp_probe_repairs_tail, sc_setup_active),
+		T(tlp_sack_starts_recovery, sc_setup_active),
+		T(tlp_not_for_one_segment, sc_setup_active),
+		T(tlp_not_without_sack, sc_setup),
+		T(rcvbuf_autotune_grows, sc_setup_passive),
+		T(rcvbuf_autotune_respects_app, sc_setup_passive),
+		T(rcvbuf_autotune_needs_reader, sc_setup_passive),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

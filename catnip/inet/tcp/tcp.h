@@ -245,6 +245,9 @@ int nip_tcp_init(struct nip_stack *s);
 void nip_tcp_fini(struct nip_stack *s);
 /* Runs due timers. Returns how many fired. */
 int nip_tcp_poll(struct nip_stack *s, uint64_t now);
+/* The earliest deadline of any connection's timer (ns), UINT64_MAX when none is armed
+ * (nip_stack_next_deadline's TCP part). */
+uint64_t nip_tcp_timer_next_due(const struct nip_tcp_stack *t);
 /* Sends the ACKs deferred while a burst of segments was processed (nip_stack_poll calls it
  * after each burst). */
 void nip_tcp_flush_acks(struct nip_stack *s);

@@ -415,6 +415,11 @@ static void fire(struct nip_tcp_conn *c, uint64_t now)
 	reschedule(c);
 }
 
+uint64_t nip_tcp_timer_next_due(const struct nip_tcp_stack *t)
+{
+	return t->heap_len ? t->heap[1]->due : UINT64_MAX;
+}
+
 int nip_tcp_poll(struct nip_stack *s, uint64_t now)
 {
 	struct nip_tcp_stack *t = &s->tcp;
