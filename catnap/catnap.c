@@ -448,16 +448,16 @@ static int nap_pop(struct demi__queue *dq, struct demi__task *t)
 	return 0;
 }
 
-/* The options an application may set or read; anything else is ENOPROTOOPT. */
-static bool option_allowed(int level, int name, bool get)
+/* The options an application may set or read on dq; anything else is ENOPROTOOPT. */
+static bool option_allowed(const struct demi__queue *dq, int level, int name, bool get)
 {
 	if (level == SOL_SOCKET)
 		return name == SO_REUSEADDR || name == SO_REUSEPORT || name == SO_KEEPALIVE ||
 		       name == SO_LINGER || name == SO_RCVBUF || name == SO_SNDBUF ||
 		       (get && (name == SO_ERROR || name == SO_TYPE));
 	if (level == IPPROTO_TCP)
-		return name == TCP_NODELAY || name == TCP_KEEPIDLE || name == TCP_KEEPINTVL ||
-		       name == TCP_KEEPCNT;
+		return dq->type == SOCK_STREAM && (name == TCP_NODELAY || name == TCP_KEEPIDLE ||
+						   name == TCP_KEEPINTVL || name == TCP_KEEPCNT);
 	return false;
 }
 
@@ -466,9 +466,7 @@ static int nap_setsockopt(struct demi__queue *dq, int level, int name, const voi
 {
 	struct nap_queue *q = queue_of(dq);
 
-	if (!option_allowed(level, name, false))
-		return -ENOPROTOOPT;
-	if (level == IPPROTO_TCP && dq->type != SOCK_STREAM)
+	if (!option_allowed(dq, level, name, false))
 		return -ENOPROTOOPT;
 	return setsockopt(q->fd, level, name, val, len) < 0 ? -errno : 0;
 }
@@ -477,9 +475,7 @@ static int nap_getsockopt(struct demi__queue *dq, int level, int name, void *val
 {
 	struct nap_queue *q = queue_of(dq);
 
-	if (!option_allowed(level, name, true))
-		return -ENOPROTOOPT;
-	if (level == IPPROTO_TCP && dq->type != SOCK_STREAM)
+	if (!option_allowed(dq, level, name, true))
 		return -ENOPROTOOPT;
 	return getsockopt(q->fd, level, name, val, len) < 0 ? -errno : 0;
 }
