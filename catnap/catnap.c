@@ -199,7 +199,8 @@ void nap_connect_finish(struct demi__task *t, struct nap_queue *q, int err)
 		err = errno;
 	q->connect = NULL;
 	if (err) {
-		/* Linux lets a socket whose connect failed try again. */
+		/* Linux lets a socket whose connect failed try again (after a failure seen
+		 * asynchronously, the first retry gets ECONNABORTED and resets the socket). */
 		q->state = NAP_NEW;
 		demi__task_fail(t, err);
 		return;
