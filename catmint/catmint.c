@@ -187,18 +187,12 @@ static int mint_listen(struct demi__queue *dq, int backlog)
 	return 0;
 }
 
-static void noop_poll(struct demi__task *t)
-{
-	(void)t;
-}
-
 static int mint_accept(struct demi__queue *dq, struct demi__task *t)
 {
 	struct mint_queue *q = queue_of(dq);
 
 	if (q->state != MINT_LISTENING)
 		return -EINVAL;
-	t->poll = noop_poll;
 	demi__list_push_back(&q->accepts, &t->wait_link);
 	mint_serve_accepts(q);
 	return 0;

@@ -51,11 +51,6 @@ void mint_cm_wait(struct mint_queue *q, bool waiting)
 		q->m->cm_busy--;
 }
 
-static void noop_poll(struct demi__task *t)
-{
-	(void)t; /* rdma_cm events finish connects and accepts */
-}
-
 static void conn_param(struct mint_queue *q, struct rdma_conn_param *p, uint8_t *hello)
 {
 	struct mint_hello h;
@@ -141,7 +136,6 @@ int mint_cm_connect(struct mint_queue *q, struct demi__task *t, const struct soc
 	}
 	if (!q->id)
 		return -EBADF;
-	t->poll = noop_poll;
 	q->peer = *to;
 	if (rdma_resolve_addr(q->id, NULL, (struct sockaddr *)(uintptr_t)to,
 			      (int)q->m->cfg.timeout_ms) != 0) {

@@ -33,11 +33,6 @@
 
 #include "catmint.h"
 
-static void noop_poll(struct demi__task *t)
-{
-	(void)t; /* completions finish pushes and pops */
-}
-
 static struct demi__pool *pool_of(struct mint_queue *q)
 {
 	return &q->m->los->pool;
@@ -290,7 +285,6 @@ int mint_pop(struct mint_queue *q, struct demi__task *t)
 
 	if ((rc = io_state_check(q)) < 0)
 		return rc;
-	t->poll = noop_poll;
 	if (demi__list_empty(&q->pops) && q->rx.head) {
 		deliver(q, t);
 		send_credit(q);
@@ -478,7 +472,6 @@ int mint_push(struct mint_queue *q, struct demi__task *t, struct demi__push_req 
 	nfrags = mint_frag_count(req->total, q->peer_frag);
 	if (!nfrags)
 		return -EMSGSIZE;
-	t->poll = noop_poll;
 	if (q->state == MINT_DOWN) {
 		/* The connection is gone: the error arrives on the token, as it would later. */
 		demi__push_req_put(req);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * catnap's queue implementation: sockets, their state, options and the FIFOs of pending
- * operations. The engine (selected by catnap.engine) makes those operations progress.
+ * operations, and the way an accept, a connect and a pop finish, the same for every engine.
+ * The engine (selected by catnap.engine) makes those operations progress; see catnap.h.
  */
 #include "catnap.h"
 
@@ -99,7 +100,8 @@ static void nap_fini(struct demi__libos *los)
 	while (nap->free_queues) {
 		struct nap_queue *q = nap->free_queues;
 		nap->free_queues = q->next_free;
-		free(q->acc_fds);
+		if (nap->engine->queue_fini)
+			nap->engine->queue_fini(q);
 		free(q);
 	}
 	free(nap->udp_spill);
@@ -107,41 +109,35 @@ static void nap_fini(struct demi__libos *los)
 	los->priv = NULL;
 }
 
-struct nap_queue *nap_queue_create(struct demi__libos *los, int fd, int type)
+/* A queue around an existing fd, from the cache when it has one. NULL: -ENOMEM. */
+static struct nap_queue *queue_create(struct demi__libos *los, int fd, int type)
 {
 	struct nap_libos *nap = nap_of(los);
 	struct nap_queue *q = nap->free_queues;
-
 	uint32_t gen = 0;
-	int *acc_fds = NULL;
-	uint32_t acc_cap = 0;
 
 	if (q) {
 		nap->free_queues = q->next_free;
 		gen = q->gen;
-		acc_fds = q->acc_fds;
-		acc_cap = q->acc_cap;
-	} else if (!(q = malloc(sizeof(*q)))) {
+		/* The engine area is the engine's to reset (queue_init). */
+		memset(q, 0, offsetof(struct nap_queue, engine));
+	} else if (!(q = calloc(1, sizeof(*q) + nap->engine->queue_bytes))) {
 		return NULL;
 	}
-	memset(q, 0, sizeof(*q));
 	q->gen = gen + 1;
-	q->acc_fds = acc_fds;
-	q->acc_cap = acc_cap;
 	q->base.los = los;
 	q->base.qd = -1;
 	q->base.type = type;
 	q->fd = fd;
-	q->readable = true; /* unknown: the first pop tries */
-	q->writable = true;
-	demi__list_init(&q->engine_link);
+	nap->engine->queue_init(q);
 	demi__list_init(&q->accepts);
 	demi__list_init(&q->pops);
 	demi__list_init(&q->pushes);
 	return q;
 }
 
-void nap_queue_release(struct demi__libos *los, struct nap_queue *q)
+/* Returns a queue struct (fd already closed) to the cache. */
+static void queue_release(struct demi__libos *los, struct nap_queue *q)
 {
 	struct nap_libos *nap = nap_of(los);
 
@@ -150,9 +146,11 @@ void nap_queue_release(struct demi__libos *los, struct nap_queue *q)
 	nap->free_queues = q;
 }
 
-int nap_queue_accepted(struct demi__libos *los, int fd, struct nap_queue **q_out)
+/* Turns a connection fd from accept into a watched, connected queue with a qd. On failure the
+ * fd is closed. 0 or -errno. */
+static int queue_accepted(struct demi__libos *los, int fd, struct nap_queue **q_out)
 {
-	struct nap_queue *q = nap_queue_create(los, fd, SOCK_STREAM);
+	struct nap_queue *q = queue_create(los, fd, SOCK_STREAM);
 	int one = 1, rc;
 
 	if (!q) {
@@ -163,13 +161,13 @@ int nap_queue_accepted(struct demi__libos *los, int fd, struct nap_queue **q_out
 	q->state = NAP_CONNECTED;
 	if ((rc = demi__qd_alloc(los, &q->base)) < 0) {
 		close(fd);
-		nap_queue_release(los, q);
+		queue_release(los, q);
 		return rc;
 	}
 	if ((rc = nap_of(los)->engine->watch(los, q)) < 0) {
 		close(fd);
 		demi__qd_free(los, &q->base);
-		nap_queue_release(los, q);
+		queue_release(los, q);
 		return rc;
 	}
 	*q_out = q;
@@ -180,7 +178,7 @@ void nap_accept_finish(struct demi__task *t, struct nap_queue *lq, int fd,
 		       const struct sockaddr_in *peer)
 {
 	struct nap_queue *q;
-	int rc = nap_queue_accepted(lq->base.los, fd, &q);
+	int rc = queue_accepted(lq->base.los, fd, &q);
 
 	if (rc < 0) {
 		demi__task_fail(t, -rc);
@@ -191,6 +189,27 @@ void nap_accept_finish(struct demi__task *t, struct nap_queue *lq, int fd,
 	}
 	/* More connections may be waiting: let the next accept look. */
 	nap_wake_head(&lq->accepts);
+}
+
+void nap_connect_finish(struct demi__task *t, struct nap_queue *q, int err)
+{
+	socklen_t len = sizeof(err);
+
+	if (!err && getsockopt(q->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	q->connect = NULL;
+	if (err) {
+		/* Linux lets a socket whose connect failed try again (after a failure seen
+		 * asynchronously, the first retry gets ECONNABORTED and resets the socket). */
+		q->state = NAP_NEW;
+		demi__task_fail(t, err);
+		return;
+	}
+	q->state = NAP_CONNECTED;
+	/* What a connected queue needs from the engine (io_uring: its receive) starts now; its
+	 * failure shows on the first pop. */
+	nap_of(q->base.los)->engine->watch(q->base.los, q);
+	demi__task_complete(t);
 }
 
 void nap_pop_deliver(struct demi__task *t, struct nap_queue *q, struct demi__buf *b,
@@ -211,6 +230,24 @@ void nap_pop_deliver(struct demi__task *t, struct nap_queue *q, struct demi__buf
 	nap_wake_head(&q->pops);
 }
 
+/* Puts t at the tail of fifo with its engine's poll function; only the head touches the
+ * socket, so a task that arrives first is polled at once and the others wait their turn. */
+static void enqueue(struct demi__list *fifo, struct demi__task *t, demi__task_poll_fn poll)
+{
+	bool first = demi__list_empty(fifo);
+
+	t->poll = poll;
+	nap_task_state(t)->op = 0;
+	demi__list_push_back(fifo, &t->wait_link);
+	if (first)
+		t->poll(t);
+}
+
+static struct nap_queue *queue_of(struct demi__queue *dq)
+{
+	return demi__container_of(dq, struct nap_queue, base);
+}
+
 static int nap_socket(struct demi__libos *los, int domain, int type, int protocol,
 		      struct demi__queue **q_out)
 {
@@ -225,7 +262,7 @@ static int nap_socket(struct demi__libos *los, int domain, int type, int protoco
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	}
-	q = nap_queue_create(los, fd, type);
+	q = queue_create(los, fd, type);
 	if (!q) {
 		close(fd);
 		return -ENOMEM;
@@ -234,7 +271,7 @@ static int nap_socket(struct demi__libos *los, int domain, int type, int protoco
 		int rc = nap_of(los)->engine->watch(los, q);
 		if (rc < 0) {
 			close(fd);
-			nap_queue_release(los, q);
+			queue_release(los, q);
 			return rc;
 		}
 	}
@@ -244,7 +281,7 @@ static int nap_socket(struct demi__libos *los, int domain, int type, int protoco
 
 static int nap_bind(struct demi__queue *dq, const struct sockaddr_in *addr)
 {
-	struct nap_queue *q = nap_queue_of(dq);
+	struct nap_queue *q = queue_of(dq);
 
 	if (q->bound || q->state != NAP_NEW)
 		return -EINVAL;
@@ -256,7 +293,7 @@ static int nap_bind(struct demi__queue *dq, const struct sockaddr_in *addr)
 
 static int nap_listen(struct demi__queue *dq, int backlog)
 {
-	struct nap_queue *q = nap_queue_of(dq);
+	struct nap_queue *q = queue_of(dq);
 	int rc;
 
 	if (q->state == NAP_LISTENING)
@@ -274,22 +311,17 @@ static int nap_listen(struct demi__queue *dq, int backlog)
 
 static int nap_accept(struct demi__queue *dq, struct demi__task *t)
 {
-	struct nap_queue *q = nap_queue_of(dq);
-	bool first = demi__list_empty(&q->accepts);
+	struct nap_queue *q = queue_of(dq);
 
 	if (q->state != NAP_LISTENING)
 		return -EINVAL;
-	t->poll = nap_of(dq->los)->engine->accept;
-	nap_task_state(t)->op = 0;
-	demi__list_push_back(&q->accepts, &t->wait_link);
-	if (first)
-		t->poll(t);
+	enqueue(&q->accepts, t, nap_of(dq->los)->engine->accept);
 	return 0;
 }
 
 static int nap_connect(struct demi__queue *dq, struct demi__task *t, const struct sockaddr_in *to)
 {
-	struct nap_queue *q = nap_queue_of(dq);
+	struct nap_queue *q = queue_of(dq);
 	struct demi__libos *los = dq->los;
 	int rc;
 
@@ -320,8 +352,9 @@ static int nap_connect(struct demi__queue *dq, struct demi__task *t, const struc
 		demi__task_fail(t, errno);
 		return 0;
 	}
-	/* Watching starts after connect(2), so the first writable edge is its outcome. */
-	if (!q->watched && (rc = nap_of(los)->engine->watch(los, q)) < 0) {
+	/* Watching starts (or is told of the new state) after connect(2), so the next event is
+	 * its outcome. */
+	if ((rc = nap_of(los)->engine->watch(los, q)) < 0) {
 		q->state = NAP_NEW;
 		return rc;
 	}
@@ -330,7 +363,6 @@ static int nap_connect(struct demi__queue *dq, struct demi__task *t, const struc
 		return 0;
 	}
 	q->connect = t;
-	q->writable = false; /* the next writable edge is the connect's outcome */
 	t->poll(t);
 	return 0;
 }
@@ -348,9 +380,11 @@ static void cancel_fifo(struct demi__list *fifo, bool is_push)
 
 static int nap_close(struct demi__queue *dq)
 {
-	struct nap_queue *q = nap_queue_of(dq);
+	struct nap_queue *q = queue_of(dq);
+	const struct nap_engine_ops *e = nap_of(dq->los)->engine;
 
-	nap_of(dq->los)->engine->unwatch(dq->los, q);
+	if (e->unwatch)
+		e->unwatch(dq->los, q);
 	if (q->connect) {
 		demi__task_fail(q->connect, ECANCELED);
 		q->connect = NULL;
@@ -360,16 +394,15 @@ static int nap_close(struct demi__queue *dq)
 	cancel_fifo(&q->pushes, true);
 	/* close(2) also removes the fd from epoll (we never dup it). */
 	close(q->fd);
-	nap_queue_release(dq->los, q);
+	queue_release(dq->los, q);
 	return 0;
 }
 
 static int nap_push(struct demi__queue *dq, struct demi__task *t, struct demi__push_req *req,
 		    const struct sockaddr_in *to)
 {
-	struct nap_queue *q = nap_queue_of(dq);
+	struct nap_queue *q = queue_of(dq);
 	struct nap_task_state *ps = nap_task_state(t);
-	bool first = demi__list_empty(&q->pushes);
 	int rc;
 
 	if (dq->type == SOCK_STREAM) {
@@ -385,15 +418,11 @@ static int nap_push(struct demi__queue *dq, struct demi__task *t, struct demi__p
 			return -EDESTADDRREQ;
 	}
 	ps->req = *req;
-	ps->op = 0;
 	ps->sent = 0;
 	ps->has_to = to != NULL;
 	if (to)
 		ps->to = *to;
-	t->poll = nap_of(dq->los)->engine->push;
-	demi__list_push_back(&q->pushes, &t->wait_link);
-	if (first)
-		t->poll(t);
+	enqueue(&q->pushes, t, nap_of(dq->los)->engine->push);
 	if (!demi__task_done(t)) {
 		/* Still pending: the application may reuse its memory as soon as we return. */
 		rc = demi__push_req_own(&dq->los->pool, &ps->req, ps->sent);
@@ -408,8 +437,7 @@ static int nap_push(struct demi__queue *dq, struct demi__task *t, struct demi__p
 
 static int nap_pop(struct demi__queue *dq, struct demi__task *t)
 {
-	struct nap_queue *q = nap_queue_of(dq);
-	bool first = demi__list_empty(&q->pops);
+	struct nap_queue *q = queue_of(dq);
 
 	if (dq->type == SOCK_STREAM) {
 		if (q->state == NAP_LISTENING)
@@ -417,46 +445,38 @@ static int nap_pop(struct demi__queue *dq, struct demi__task *t)
 		if (q->state != NAP_CONNECTED)
 			return -ENOTCONN;
 	}
-	t->poll = nap_of(dq->los)->engine->pop;
-	nap_task_state(t)->op = 0;
-	demi__list_push_back(&q->pops, &t->wait_link);
-	if (first)
-		t->poll(t);
+	enqueue(&q->pops, t, nap_of(dq->los)->engine->pop);
 	return 0;
 }
 
-/* The options an application may set or read; anything else is ENOPROTOOPT. */
-static bool option_allowed(int level, int name, bool get)
+/* The options an application may set or read on dq; anything else is ENOPROTOOPT. */
+static bool option_allowed(const struct demi__queue *dq, int level, int name, bool get)
 {
 	if (level == SOL_SOCKET)
 		return name == SO_REUSEADDR || name == SO_REUSEPORT || name == SO_KEEPALIVE ||
 		       name == SO_LINGER || name == SO_RCVBUF || name == SO_SNDBUF ||
 		       (get && (name == SO_ERROR || name == SO_TYPE));
 	if (level == IPPROTO_TCP)
-		return name == TCP_NODELAY || name == TCP_KEEPIDLE || name == TCP_KEEPINTVL ||
-		       name == TCP_KEEPCNT;
+		return dq->type == SOCK_STREAM && (name == TCP_NODELAY || name == TCP_KEEPIDLE ||
+						   name == TCP_KEEPINTVL || name == TCP_KEEPCNT);
 	return false;
 }
 
 static int nap_setsockopt(struct demi__queue *dq, int level, int name, const void *val,
 			  socklen_t len)
 {
-	struct nap_queue *q = nap_queue_of(dq);
+	struct nap_queue *q = queue_of(dq);
 
-	if (!option_allowed(level, name, false))
-		return -ENOPROTOOPT;
-	if (level == IPPROTO_TCP && dq->type != SOCK_STREAM)
+	if (!option_allowed(dq, level, name, false))
 		return -ENOPROTOOPT;
 	return setsockopt(q->fd, level, name, val, len) < 0 ? -errno : 0;
 }
 
 static int nap_getsockopt(struct demi__queue *dq, int level, int name, void *val, socklen_t *len)
 {
-	struct nap_queue *q = nap_queue_of(dq);
+	struct nap_queue *q = queue_of(dq);
 
-	if (!option_allowed(level, name, true))
-		return -ENOPROTOOPT;
-	if (level == IPPROTO_TCP && dq->type != SOCK_STREAM)
+	if (!option_allowed(dq, level, name, true))
 		return -ENOPROTOOPT;
 	return getsockopt(q->fd, level, name, val, len) < 0 ? -errno : 0;
 }
@@ -465,14 +485,14 @@ static int nap_getpeername(struct demi__queue *dq, struct sockaddr_in *addr)
 {
 	socklen_t len = sizeof(*addr);
 
-	return getpeername(nap_queue_of(dq)->fd, (struct sockaddr *)addr, &len) < 0 ? -errno : 0;
+	return getpeername(queue_of(dq)->fd, (struct sockaddr *)addr, &len) < 0 ? -errno : 0;
 }
 
 static int nap_getsockname(struct demi__queue *dq, struct sockaddr_in *addr)
 {
 	socklen_t len = sizeof(*addr);
 
-	return getsockname(nap_queue_of(dq)->fd, (struct sockaddr *)addr, &len) < 0 ? -errno : 0;
+	return getsockname(queue_of(dq)->fd, (struct sockaddr *)addr, &len) < 0 ? -errno : 0;
 }
 
 static int nap_poll_io(struct demi__libos *los, uint64_t timeout_ns)

@@ -2,10 +2,19 @@
 /*
  * catnap: the libOS on the host's POSIX sockets.
  *
- * One queue implementation (catnap.c: socket lifecycle, option handling, the per-queue FIFOs
- * of pending operations, cancellation) over an engine that makes the operations progress.
- * The epoll engine (epoll_engine.c) tries each operation's syscall when the socket is known to
- * be ready and otherwise parks the task until edge-triggered epoll says it is.
+ * The split: catnap.c is the queue implementation every engine shares (socket lifecycle,
+ * option handling, the per-queue FIFOs of pending operations, cancellation, and the way an
+ * accept, a connect or a pop finishes); an engine (struct nap_engine_ops, chosen by
+ * catnap.engine) makes the operations progress:
+ * - epoll (epoll_engine.c): readiness-based. Each socket is registered once, edge-triggered;
+ *   tasks run the non-blocking syscall themselves when their socket is known to be ready and
+ *   otherwise park until epoll says it is.
+ * - io_uring (uring_engine.c, uring_bufring.c): completion-based. Tasks prepare SQEs, one
+ *   io_uring_enter per scheduler pass submits them and reaps the CQEs; listening and
+ *   connected TCP queues keep a multishot accept or receive armed.
+ * What only one engine needs per queue lives in the engine's own struct, kept in the queue's
+ * engine area (nap_queue.engine, engine->queue_bytes long): the engines never see each other's
+ * fields, and the area costs no allocation of its own.
  *
  * Ordering: on one queue, pops complete in issue order and pushes are written in issue order:
  * only the task at the head of a FIFO touches the socket; when it finishes it wakes the next.
@@ -16,6 +25,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <netinet/in.h>
+#include <stddef.h>
+#include <sys/uio.h>
 
 #include "libos.h"
 
@@ -31,36 +42,21 @@ struct nap_queue {
 	int fd;
 	uint8_t state;
 	bool bound;
-	bool watched; /* registered with the engine */
-	/* Readiness known from the last event or syscall (edge-triggered): try the syscall only
-	 * when set, clear it when the kernel says EAGAIN. */
-	bool readable;
-	bool writable;
-	bool eof;	  /* the peer closed: every further pop completes at once with 0 bytes */
-	bool peer_closed; /* epoll reported the peer's FIN (or an error): no further edge comes */
-	bool has_peer;	  /* UDP: connect() gave a default destination */
+	bool eof;      /* the peer closed: every further pop completes at once with 0 bytes */
+	bool has_peer; /* UDP: connect() gave a default destination */
 	struct demi__list accepts;
 	struct demi__list pops;
 	struct demi__list pushes;
 	struct demi__task *connect;
-	struct demi__list engine_link; /* io_uring: on the list of receives to re-arm */
 	struct nap_queue *next_free;
 	uint32_t gen; /* changes each time the struct is reused: stale completions are spotted */
-	int err;      /* a socket error to report to pending and later pops (io_uring) */
-	/* io_uring engine: received data not yet popped, and connections not yet accepted. */
-	struct demi__buf_fifo rx; /* received buffers, oldest first */
-	uint64_t rx_bytes;
-	bool rx_paused;	    /* receive stopped: rx_bytes reached catnap.uring_rx_max_bytes */
-	bool zc_ok;	    /* the peer is not on this host: zero-copy sends are worth it */
-	uint32_t recv_op;   /* armed multishot receive (op id + 1), 0 if none */
-	uint32_t accept_op; /* armed multishot accept (op id + 1), 0 if none */
-	int *acc_fds;	    /* ring of accepted fds */
-	uint32_t acc_head, acc_count, acc_cap;
+	/* The engine's per-queue state (engine->queue_bytes; aligned for any scalar). */
+	uint64_t engine[];
 };
 
 /* Per-task state, kept in the task's priv area. The push fields serve push tasks only. */
 struct nap_task_state {
-	uint32_t op; /* io_uring: the operation in flight for this task (id + 1), 0 if none */
+	uint32_t op; /* the engine's word, 0 when the task starts (io_uring: its operation) */
 	bool has_to;
 	uint64_t sent;
 	struct sockaddr_in to;
@@ -74,17 +70,43 @@ static inline struct nap_task_state *nap_task_state(struct demi__task *t)
 	return (struct nap_task_state *)(void *)t->priv.u64;
 }
 
-struct nap_engine;
+/* Fills iov with what push ps has still to send (from byte ps->sent on); returns the count. */
+static inline int nap_push_iov(const struct nap_task_state *ps, struct iovec *iov)
+{
+	uint64_t skip = ps->sent;
+	int n = 0;
+
+	for (uint32_t i = 0; i < ps->req.nsegs; i++) {
+		const struct demi__seg *s = &ps->req.segs[i];
+		if (skip >= s->len) {
+			skip -= s->len;
+			continue;
+		}
+		iov[n].iov_base = s->data + skip;
+		iov[n].iov_len = s->len - skip;
+		skip = 0;
+		n++;
+	}
+	return n;
+}
 
 struct nap_engine_ops {
 	const char *name;
 	int (*init)(struct demi__libos *los);
 	void (*fini)(struct demi__libos *los);
-	/* Starts watching q's fd (it just connected, listens, or is a UDP socket). Idempotent.
-	 * 0 or -errno. */
+	/* Bytes of per-queue state the engine keeps in nap_queue.engine. */
+	size_t queue_bytes;
+	/* Readies q's engine area for a new socket. A fresh struct's area is zeroed; a reused
+	 * one's holds what the engine left in it (it may keep allocations for the next use). */
+	void (*queue_init)(struct nap_queue *q);
+	/* Frees what q's engine area holds; the struct itself goes next. NULL: nothing. */
+	void (*queue_fini)(struct nap_queue *q);
+	/* q's fd changed state (q->state): it is a new UDP socket, listens, is connecting or has
+	 * just connected. Starts watching it, or adapts to the new state. 0 or -errno. */
 	int (*watch)(struct demi__libos *los, struct nap_queue *q);
 	/* q is about to be closed: stop everything in flight on it and drop what the engine
-	 * holds for it. Called before the queue's tasks are cancelled and its fd closed. */
+	 * holds for it. Called before the queue's tasks are cancelled and its fd closed. NULL:
+	 * nothing to stop (closing the fd is enough). */
 	void (*unwatch)(struct demi__libos *los, struct nap_queue *q);
 	/* The poll functions of the four kinds of task. */
 	demi__task_poll_fn accept, connect, push, pop;
@@ -106,26 +128,17 @@ static inline struct nap_libos *nap_of(struct demi__libos *los)
 	return los->priv;
 }
 
-static inline struct nap_queue *nap_queue_of(void *q)
-{
-	return q;
-}
-
-/* Creates a queue around an existing fd. NULL: -ENOMEM. */
-struct nap_queue *nap_queue_create(struct demi__libos *los, int fd, int type);
-/* Turns a connection fd from accept into a watched, connected queue with a qd. On failure the
- * fd is closed. 0 or -errno. */
-int nap_queue_accepted(struct demi__libos *los, int fd, struct nap_queue **q_out);
 /* Completes accept t with the connection fd from listening queue lq (or fails it), then
  * lets the next accept of lq look. */
 void nap_accept_finish(struct demi__task *t, struct nap_queue *lq, int fd,
 		       const struct sockaddr_in *peer);
+/* Finishes connect t of q: err is the engine's error (0: none seen), else the socket's
+ * SO_ERROR decides. On success the engine is told (watch) that q is connected. */
+void nap_connect_finish(struct demi__task *t, struct nap_queue *q, int err);
 /* Completes pop t with buffer b (NULL: end of stream) and the sender of a datagram (or
  * NULL), then wakes the next pop of q. */
 void nap_pop_deliver(struct demi__task *t, struct nap_queue *q, struct demi__buf *b,
 		     const struct sockaddr_in *from);
-/* Returns a queue struct (fd already closed) to the cache. */
-void nap_queue_release(struct demi__libos *los, struct nap_queue *q);
 /* Wakes the first task of a FIFO, if any. */
 void nap_wake_head(struct demi__list *fifo);
 /* The task at the head of a FIFO, or NULL. */

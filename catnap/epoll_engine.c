@@ -27,6 +27,22 @@ struct epoll_state {
 	struct epoll_event events[MAX_EVENTS];
 };
 
+/* Per-queue state, in the queue's engine area. */
+struct ep_queue {
+	bool watched; /* registered with epoll */
+	/* Readiness known from the last event or syscall (edge-triggered): try the syscall only
+	 * when set, clear it when the kernel says EAGAIN. */
+	bool readable;
+	bool writable;
+	bool peer_closed; /* epoll reported the peer's FIN (or an error): no further edge comes */
+};
+
+static struct ep_queue *ep_q(struct nap_queue *q)
+{
+	_Static_assert(_Alignof(struct ep_queue) <= _Alignof(uint64_t), "engine area alignment");
+	return (struct ep_queue *)(void *)q->engine;
+}
+
 static struct epoll_state *state_of(struct demi__libos *los)
 {
 	return nap_of(los)->engine_state;
@@ -57,26 +73,30 @@ static void ep_fini(struct demi__libos *los)
 	nap_of(los)->engine_state = NULL;
 }
 
+static void ep_queue_init(struct nap_queue *q)
+{
+	*ep_q(q) = (struct ep_queue){.readable = true, .writable = true}; /* unknown: try */
+}
+
 static int ep_watch(struct demi__libos *los, struct nap_queue *q)
 {
+	struct ep_queue *eq = ep_q(q);
 	struct epoll_event ev = {
 		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
 		.data.ptr = q,
 	};
 
-	if (q->watched)
-		return 0;
-	if (epoll_ctl(state_of(los)->epfd, EPOLL_CTL_ADD, q->fd, &ev) < 0)
-		return -errno;
-	q->watched = true;
+	/* Registered once, for good: close(2) removes the fd from the set (we never dup it). */
+	if (!eq->watched) {
+		if (epoll_ctl(state_of(los)->epfd, EPOLL_CTL_ADD, q->fd, &ev) < 0)
+			return -errno;
+		eq->watched = true;
+	}
+	/* The next writable edge is the connect's outcome; an earlier one (of a failed attempt)
+	 * says nothing about it. */
+	if (q->state == NAP_CONNECTING)
+		eq->writable = false;
 	return 0;
-}
-
-static void ep_unwatch(struct demi__libos *los, struct nap_queue *q)
-{
-	/* close(2) removes the fd from the epoll set (we never dup it). */
-	(void)los;
-	(void)q;
 }
 
 /* ---- accept ---- */
@@ -88,7 +108,7 @@ static void ep_accept(struct demi__task *t)
 	socklen_t len = sizeof(addr);
 	int fd;
 
-	if (nap_head(&lq->accepts) != t || !lq->readable)
+	if (nap_head(&lq->accepts) != t || !ep_q(lq)->readable)
 		return;
 	for (;;) {
 		fd = accept4(lq->fd, (struct sockaddr *)&addr, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -97,7 +117,7 @@ static void ep_accept(struct demi__task *t)
 		if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
 			continue; /* that connection died before we took it: take the next */
 		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			lq->readable = false;
+			ep_q(lq)->readable = false;
 			return;
 		}
 		/* EMFILE, ENFILE, ENOBUFS...: tell the application, the queue stays usable. */
@@ -113,56 +133,25 @@ static void ep_accept(struct demi__task *t)
 static void ep_connect(struct demi__task *t)
 {
 	struct nap_queue *q = t->queue;
-	int err = 0;
-	socklen_t len = sizeof(err);
 
-	if (!q->writable)
-		return;
-	if (getsockopt(q->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-		err = errno;
-	q->connect = NULL;
-	if (err) {
-		/* Linux lets a socket whose connect failed try again. */
-		q->state = NAP_NEW;
-		demi__task_fail(t, err);
-		return;
-	}
-	q->state = NAP_CONNECTED;
-	demi__task_complete(t);
+	if (ep_q(q)->writable)
+		nap_connect_finish(t, q, 0);
 }
 
 /* ---- push ---- */
 
-static int build_iov(struct nap_task_state *ps, struct iovec *iov)
-{
-	uint64_t skip = ps->sent;
-	int n = 0;
-
-	for (uint32_t i = 0; i < ps->req.nsegs; i++) {
-		const struct demi__seg *s = &ps->req.segs[i];
-		if (skip >= s->len) {
-			skip -= s->len;
-			continue;
-		}
-		iov[n].iov_base = s->data + skip;
-		iov[n].iov_len = s->len - skip;
-		skip = 0;
-		n++;
-	}
-	return n;
-}
-
 static void ep_push(struct demi__task *t)
 {
 	struct nap_queue *q = t->queue;
+	struct ep_queue *eq = ep_q(q);
 	struct nap_task_state *ps = nap_task_state(t);
 	struct iovec iov[DEMI_SGARRAY_MAXSIZE];
 	struct msghdr msg = {.msg_iov = iov};
 	ssize_t n;
 
-	if (nap_head(&q->pushes) != t || !q->writable)
+	if (nap_head(&q->pushes) != t || !eq->writable)
 		return;
-	msg.msg_iovlen = (size_t)build_iov(ps, iov);
+	msg.msg_iovlen = (size_t)nap_push_iov(ps, iov);
 	if (ps->has_to) {
 		msg.msg_name = &ps->to;
 		msg.msg_namelen = sizeof(ps->to);
@@ -172,7 +161,7 @@ static void ep_push(struct demi__task *t)
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
-			q->writable = false;
+			eq->writable = false;
 			return;
 		}
 		demi__push_req_put(&ps->req);
@@ -183,7 +172,7 @@ static void ep_push(struct demi__task *t)
 	ps->sent += (uint64_t)n;
 	if (ps->sent < ps->req.total) {
 		/* A short write: the send buffer is full; the next writable edge resumes us. */
-		q->writable = false;
+		eq->writable = false;
 		return;
 	}
 	demi__push_req_put(&ps->req);
@@ -203,6 +192,7 @@ static void pop_fail(struct demi__task *t, int err)
 
 static void ep_pop_tcp(struct demi__task *t, struct nap_queue *q)
 {
+	struct ep_queue *eq = ep_q(q);
 	struct demi__libos *los = q->base.los;
 	uint32_t want = nap_of(los)->tcp_pop_bytes;
 	struct demi__buf *b = demi__pool_get(&los->pool, want);
@@ -218,8 +208,8 @@ static void ep_pop_tcp(struct demi__task *t, struct nap_queue *q)
 	if (n > 0) {
 		/* Edge-triggered: a short read drained the data, so wait for the next edge; but
 		 * once the peer's FIN was seen its edge is spent, so keep reading until EOF. */
-		if ((uint32_t)n < want && !q->peer_closed)
-			q->readable = false;
+		if ((uint32_t)n < want && !eq->peer_closed)
+			eq->readable = false;
 		b->len = (uint32_t)n;
 		nap_pop_deliver(t, q, b, NULL);
 		return;
@@ -229,7 +219,7 @@ static void ep_pop_tcp(struct demi__task *t, struct nap_queue *q)
 		q->eof = true;
 		nap_pop_deliver(t, q, NULL, NULL);
 	} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-		q->readable = false;
+		eq->readable = false;
 	} else {
 		pop_fail(t, errno);
 	}
@@ -262,7 +252,7 @@ static void ep_pop_udp(struct demi__task *t, struct nap_queue *q)
 	if (n < 0) {
 		demi__buf_put(b);
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			q->readable = false;
+			ep_q(q)->readable = false;
 		else
 			pop_fail(t, errno);
 		return;
@@ -295,7 +285,7 @@ static void ep_pop(struct demi__task *t)
 		nap_pop_deliver(t, q, NULL, NULL);
 		return;
 	}
-	if (!q->readable)
+	if (!ep_q(q)->readable)
 		return;
 	if (q->base.type == SOCK_STREAM)
 		ep_pop_tcp(t, q);
@@ -307,15 +297,17 @@ static void ep_pop(struct demi__task *t)
 
 static void on_event(struct nap_queue *q, uint32_t ev)
 {
+	struct ep_queue *eq = ep_q(q);
+
 	if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-		q->peer_closed = true;
+		eq->peer_closed = true;
 	if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-		q->readable = true;
+		eq->readable = true;
 		nap_wake_head(&q->pops);
 		nap_wake_head(&q->accepts);
 	}
 	if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
-		q->writable = true;
+		eq->writable = true;
 		nap_wake_head(&q->pushes);
 		if (q->connect)
 			demi__task_wake(q->connect);
@@ -345,8 +337,9 @@ const struct nap_engine_ops nap_epoll_engine = {
 	.name = "epoll",
 	.init = ep_init,
 	.fini = ep_fini,
+	.queue_bytes = sizeof(struct ep_queue),
+	.queue_init = ep_queue_init,
 	.watch = ep_watch,
-	.unwatch = ep_unwatch,
 	.accept = ep_accept,
 	.connect = ep_connect,
 	.push = ep_push,

@@ -97,9 +97,35 @@ struct uring_state {
 	struct uring_stats stats;
 };
 
+/* Per-queue state, in the queue's engine area: received data not yet popped, connections
+ * not yet accepted, and the multishot operations armed for them. */
+struct ur_queue {
+	struct demi__list rearm_link; /* on uring_state.rearm while its receive waits for buffers */
+	int err; /* a socket error for pending and later pops (or the next accept) */
+	struct demi__buf_fifo rx; /* received buffers, oldest first */
+	uint64_t rx_bytes;
+	bool rx_paused;	    /* receive stopped: rx_bytes reached catnap.uring_rx_max_bytes */
+	bool zc_ok;	    /* the peer is not on this host: zero-copy sends are worth it */
+	uint32_t recv_op;   /* armed multishot receive (op id + 1), 0 if none */
+	uint32_t accept_op; /* armed multishot accept (op id + 1), 0 if none */
+	int *acc_fds;	    /* ring of accepted fds; kept when the queue struct is reused */
+	uint32_t acc_head, acc_count, acc_cap;
+};
+
 static struct uring_state *state_of(struct demi__libos *los)
 {
 	return nap_of(los)->engine_state;
+}
+
+static struct ur_queue *ur_q(struct nap_queue *q)
+{
+	_Static_assert(_Alignof(struct ur_queue) <= _Alignof(uint64_t), "engine area alignment");
+	return (struct ur_queue *)(void *)q->engine;
+}
+
+static struct nap_queue *queue_of_ur(struct ur_queue *uq)
+{
+	return demi__container_of((void *)uq, struct nap_queue, engine);
 }
 
 /* ---- operations ---- */
@@ -217,10 +243,11 @@ static struct io_uring_sqe *get_sqe(struct uring_state *st)
 
 static int arm_accept(struct uring_state *st, struct nap_queue *q)
 {
+	struct ur_queue *uq = ur_q(q);
 	struct uring_op *op;
 	struct io_uring_sqe *sqe;
 
-	if (q->accept_op)
+	if (uq->accept_op)
 		return 0;
 	if (!(op = op_alloc(st, OP_ACCEPT, q, NULL)) || !(sqe = get_sqe(st))) {
 		if (op)
@@ -229,7 +256,7 @@ static int arm_accept(struct uring_state *st, struct nap_queue *q)
 	}
 	io_uring_prep_multishot_accept(sqe, q->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	io_uring_sqe_set_data64(sqe, op_user_data(op));
-	q->accept_op = op->id + 1;
+	uq->accept_op = op->id + 1;
 	return 0;
 }
 
@@ -240,25 +267,27 @@ static int arm_accept(struct uring_state *st, struct nap_queue *q)
  */
 static void decide_zc(struct uring_state *st, struct nap_queue *q)
 {
+	struct ur_queue *uq = ur_q(q);
 	struct sockaddr_in self, peer;
 	socklen_t l1 = sizeof(self), l2 = sizeof(peer);
 
-	q->zc_ok = st->zc_local; /* forced on for measurements (catnap.zc_local) */
-	if (q->zc_ok)
+	uq->zc_ok = st->zc_local; /* forced on for measurements (catnap.zc_local) */
+	if (uq->zc_ok)
 		return;
 	if (getsockname(q->fd, (struct sockaddr *)&self, &l1) < 0 ||
 	    getpeername(q->fd, (struct sockaddr *)&peer, &l2) < 0)
 		return;
-	q->zc_ok = (ntohl(peer.sin_addr.s_addr) >> 24) != 127 &&
-		   peer.sin_addr.s_addr != self.sin_addr.s_addr;
+	uq->zc_ok = (ntohl(peer.sin_addr.s_addr) >> 24) != 127 &&
+		    peer.sin_addr.s_addr != self.sin_addr.s_addr;
 }
 
 static int arm_recv(struct uring_state *st, struct nap_queue *q)
 {
+	struct ur_queue *uq = ur_q(q);
 	struct uring_op *op;
 	struct io_uring_sqe *sqe;
 
-	if (q->recv_op || q->eof || q->err || q->rx_paused)
+	if (uq->recv_op || q->eof || uq->err || uq->rx_paused)
 		return 0;
 	if (!(op = op_alloc(st, OP_RECV, q, NULL)) || !(sqe = get_sqe(st))) {
 		if (op)
@@ -269,7 +298,7 @@ static int arm_recv(struct uring_state *st, struct nap_queue *q)
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = NAP_BUFRING_GROUP;
 	io_uring_sqe_set_data64(sqe, op_user_data(op));
-	q->recv_op = op->id + 1;
+	uq->recv_op = op->id + 1;
 	return 0;
 }
 
@@ -387,11 +416,28 @@ static void ur_fini(struct demi__libos *los)
 	nap_of(los)->engine_state = NULL;
 }
 
+static void ur_queue_init(struct nap_queue *q)
+{
+	struct ur_queue *uq = ur_q(q);
+	int *acc_fds = uq->acc_fds;
+	uint32_t acc_cap = uq->acc_cap;
+
+	/* The accept ring outlives the queue: a reused struct needs no new one. */
+	memset(uq, 0, sizeof(*uq));
+	uq->acc_fds = acc_fds;
+	uq->acc_cap = acc_cap;
+	demi__list_init(&uq->rearm_link);
+}
+
+static void ur_queue_fini(struct nap_queue *q)
+{
+	free(ur_q(q)->acc_fds);
+}
+
 static int ur_watch(struct demi__libos *los, struct nap_queue *q)
 {
 	struct uring_state *st = state_of(los);
 
-	q->watched = true;
 	if (q->state == NAP_LISTENING)
 		return arm_accept(st, q);
 	if (q->state == NAP_CONNECTED && q->base.type == SOCK_STREAM) {
@@ -404,16 +450,17 @@ static int ur_watch(struct demi__libos *los, struct nap_queue *q)
 static void ur_unwatch(struct demi__libos *los, struct nap_queue *q)
 {
 	struct uring_state *st = state_of(los);
+	struct ur_queue *uq = ur_q(q);
 	struct uring_op *op;
 	struct demi__task *t;
 
-	if (q->recv_op && (op = op_by_id1(st, q->recv_op)) && op->kind != OP_FREE)
+	if (uq->recv_op && (op = op_by_id1(st, uq->recv_op)) && op->kind != OP_FREE)
 		cancel_op(st, op);
-	if (q->accept_op && (op = op_by_id1(st, q->accept_op)) && op->kind != OP_FREE)
+	if (uq->accept_op && (op = op_by_id1(st, uq->accept_op)) && op->kind != OP_FREE)
 		cancel_op(st, op);
-	q->recv_op = q->accept_op = 0;
-	if (demi__list_linked(&q->engine_link))
-		demi__list_remove(&q->engine_link);
+	uq->recv_op = uq->accept_op = 0;
+	if (demi__list_linked(&uq->rearm_link))
+		demi__list_remove(&uq->rearm_link);
 	/* The push in flight: its operation takes over the buffer references, since the kernel
 	 * may read them until its CQE, after the task itself is cancelled. */
 	if ((t = nap_head(&q->pushes)) && nap_task_state(t)->op) {
@@ -427,12 +474,12 @@ static void ur_unwatch(struct demi__libos *los, struct nap_queue *q)
 		cancel_op(st, op_by_id1(st, nap_task_state(t)->op)); /* keeps its buffer */
 	if (q->connect && nap_task_state(q->connect)->op)
 		cancel_op(st, op_by_id1(st, nap_task_state(q->connect)->op));
-	demi__buf_fifo_clear(&q->rx);
-	q->rx_bytes = 0;
-	while (q->acc_count) {
-		close(q->acc_fds[q->acc_head]);
-		q->acc_head = (q->acc_head + 1) % q->acc_cap;
-		q->acc_count--;
+	demi__buf_fifo_clear(&uq->rx);
+	uq->rx_bytes = 0;
+	while (uq->acc_count) {
+		close(uq->acc_fds[uq->acc_head]);
+		uq->acc_head = (uq->acc_head + 1) % uq->acc_cap;
+		uq->acc_count--;
 	}
 	/* A request in flight holds a reference on the socket's file, so close(2) alone would
 	 * not close it (no FIN) until the request ends. Submit the cancels now and let the kernel
@@ -452,6 +499,7 @@ static void ur_unwatch(struct demi__libos *los, struct nap_queue *q)
 static void ur_accept(struct demi__task *t)
 {
 	struct nap_queue *lq = t->queue;
+	struct ur_queue *ul = ur_q(lq);
 	struct demi__libos *los = lq->base.los;
 	struct sockaddr_in addr;
 	socklen_t len = sizeof(addr);
@@ -459,19 +507,19 @@ static void ur_accept(struct demi__task *t)
 
 	if (nap_head(&lq->accepts) != t)
 		return;
-	if (lq->acc_count == 0) {
-		if (lq->err) {
-			demi__task_fail(t, lq->err);
-			lq->err = 0;
+	if (ul->acc_count == 0) {
+		if (ul->err) {
+			demi__task_fail(t, ul->err);
+			ul->err = 0;
 			nap_wake_head(&lq->accepts);
 		} else if ((rc = arm_accept(state_of(los), lq)) < 0) {
 			demi__task_fail(t, -rc);
 		}
 		return;
 	}
-	fd = lq->acc_fds[lq->acc_head];
-	lq->acc_head = (lq->acc_head + 1) % lq->acc_cap;
-	lq->acc_count--;
+	fd = ul->acc_fds[ul->acc_head];
+	ul->acc_head = (ul->acc_head + 1) % ul->acc_cap;
+	ul->acc_count--;
 	memset(&addr, 0, sizeof(addr));
 	/* Multishot accept cannot return each peer's address; ask the socket. */
 	getpeername(fd, (struct sockaddr *)&addr, &len);
@@ -501,11 +549,11 @@ static void ur_connect(struct demi__task *t)
 	ts->op = op->id + 1;
 }
 
-static bool push_uses_zc(struct uring_state *st, const struct nap_queue *q,
+static bool push_uses_zc(struct uring_state *st, const struct ur_queue *uq,
 			 const struct nap_task_state *ps)
 {
 	/* Zero-copy pays for its page pinning and notification only on large pool buffers. */
-	if (!q->zc_ok || ps->req.total - ps->sent < st->zc_threshold || ps->req.nsegs != 1 ||
+	if (!uq->zc_ok || ps->req.total - ps->sent < st->zc_threshold || ps->req.nsegs != 1 ||
 	    ps->has_to)
 		return false;
 	return ps->req.segs[0].buf != NULL;
@@ -516,8 +564,7 @@ static void submit_send(struct uring_state *st, struct demi__task *t, struct uri
 	struct nap_queue *q = t->queue;
 	struct nap_task_state *ps = nap_task_state(t);
 	struct io_uring_sqe *sqe = get_sqe(st);
-	uint64_t skip = ps->sent;
-	size_t n = 0;
+	size_t n;
 
 	if (!sqe) {
 		demi__push_req_put(&ps->req);
@@ -527,20 +574,10 @@ static void submit_send(struct uring_state *st, struct demi__task *t, struct uri
 		nap_wake_head(&q->pushes);
 		return;
 	}
-	for (uint32_t i = 0; i < ps->req.nsegs; i++) {
-		const struct demi__seg *s = &ps->req.segs[i];
-		if (skip >= s->len) {
-			skip -= s->len;
-			continue;
-		}
-		op->iov[n].iov_base = s->data + skip;
-		op->iov[n].iov_len = s->len - skip;
-		skip = 0;
-		n++;
-	}
+	n = (size_t)nap_push_iov(ps, op->iov);
 	op->cqes_expected = 1;
 	st->stats.sends++;
-	if (push_uses_zc(st, q, ps)) {
+	if (push_uses_zc(st, ur_q(q), ps)) {
 		io_uring_prep_send_zc(sqe, q->fd, op->iov[0].iov_base, op->iov[0].iov_len,
 				      MSG_NOSIGNAL, 0);
 		op->zc = true;
@@ -618,6 +655,7 @@ static void ur_pop_udp(struct demi__task *t, struct nap_queue *q)
 static void ur_pop(struct demi__task *t)
 {
 	struct nap_queue *q = t->queue;
+	struct ur_queue *uq = ur_q(q);
 	struct demi__buf *b;
 	int rc;
 
@@ -627,22 +665,22 @@ static void ur_pop(struct demi__task *t)
 		ur_pop_udp(t, q);
 		return;
 	}
-	if ((b = demi__buf_fifo_pop(&q->rx))) {
+	if ((b = demi__buf_fifo_pop(&uq->rx))) {
 		struct uring_state *st = state_of(q->base.los);
 
-		q->rx_bytes -= b->len;
+		uq->rx_bytes -= b->len;
 		/* Room again: resume receiving (with hysteresis, so a pause is not per pop). */
-		if (q->rx_paused && q->rx_bytes <= st->rx_max_bytes / 2) {
-			q->rx_paused = false;
+		if (uq->rx_paused && uq->rx_bytes <= st->rx_max_bytes / 2) {
+			uq->rx_paused = false;
 			arm_recv(st, q); /* no-op while the cancelled receive is still ending */
 		}
 		nap_pop_deliver(t, q, b, NULL);
 	} else if (q->eof) {
 		nap_pop_deliver(t, q, NULL, NULL);
-	} else if (q->err) {
-		demi__task_fail(t, q->err);
+	} else if (uq->err) {
+		demi__task_fail(t, uq->err);
 		nap_wake_head(&q->pops);
-	} else if (!q->recv_op && !demi__list_linked(&q->engine_link) &&
+	} else if (!uq->recv_op && !demi__list_linked(&uq->rearm_link) &&
 		   (rc = arm_recv(state_of(q->base.los), q)) < 0) {
 		demi__task_fail(t, -rc);
 		nap_wake_head(&q->pops);
@@ -654,11 +692,12 @@ static void ur_pop(struct demi__task *t)
 static void on_accept(struct uring_state *st, struct uring_op *op, struct io_uring_cqe *cqe)
 {
 	struct nap_queue *q = op_queue(op);
+	struct ur_queue *uq = q ? ur_q(q) : NULL;
 	bool more = cqe->flags & IORING_CQE_F_MORE;
 
 	if (!more) {
-		if (q && q->accept_op == op->id + 1)
-			q->accept_op = 0;
+		if (uq && uq->accept_op == op->id + 1)
+			uq->accept_op = 0;
 		op_free(st, op);
 	}
 	if (!q) {
@@ -667,8 +706,8 @@ static void on_accept(struct uring_state *st, struct uring_op *op, struct io_uri
 		return;
 	}
 	if (cqe->res >= 0) {
-		if (q->acc_count == q->acc_cap) {
-			uint32_t cap = q->acc_cap ? q->acc_cap * 2 : 16;
+		if (uq->acc_count == uq->acc_cap) {
+			uint32_t cap = uq->acc_cap ? uq->acc_cap * 2 : 16;
 			int *fds = cap <= ACCEPT_BACKLOG_MAX ? malloc(cap * sizeof(int)) : NULL;
 			if (!fds) {
 				/* More unaccepted connections than we hold: refuse this one. */
@@ -676,18 +715,18 @@ static void on_accept(struct uring_state *st, struct uring_op *op, struct io_uri
 				st->stats.accept_drops++;
 				return;
 			}
-			for (uint32_t i = 0; i < q->acc_count; i++)
-				fds[i] = q->acc_fds[(q->acc_head + i) % q->acc_cap];
-			free(q->acc_fds);
-			q->acc_fds = fds;
-			q->acc_cap = cap;
-			q->acc_head = 0;
+			for (uint32_t i = 0; i < uq->acc_count; i++)
+				fds[i] = uq->acc_fds[(uq->acc_head + i) % uq->acc_cap];
+			free(uq->acc_fds);
+			uq->acc_fds = fds;
+			uq->acc_cap = cap;
+			uq->acc_head = 0;
 		}
-		q->acc_fds[(q->acc_head + q->acc_count) % q->acc_cap] = cqe->res;
-		q->acc_count++;
+		uq->acc_fds[(uq->acc_head + uq->acc_count) % uq->acc_cap] = cqe->res;
+		uq->acc_count++;
 	} else if (cqe->res != -ECANCELED && cqe->res != -EAGAIN && cqe->res != -EINTR &&
 		   cqe->res != -ECONNABORTED) {
-		q->err = -cqe->res; /* EMFILE...: reported to the next accept */
+		uq->err = -cqe->res; /* EMFILE...: reported to the next accept */
 	}
 	nap_wake_head(&q->accepts);
 }
@@ -695,14 +734,15 @@ static void on_accept(struct uring_state *st, struct uring_op *op, struct io_uri
 static void on_recv(struct uring_state *st, struct uring_op *op, struct io_uring_cqe *cqe)
 {
 	struct nap_queue *q = op_queue(op);
+	struct ur_queue *uq = q ? ur_q(q) : NULL;
 	bool more = cqe->flags & IORING_CQE_F_MORE;
 	struct demi__buf *b = NULL;
 
 	if (cqe->flags & IORING_CQE_F_BUFFER)
 		b = nap_bufring_take(&st->br, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
 	if (!more) {
-		if (q && q->recv_op == op->id + 1)
-			q->recv_op = 0;
+		if (uq && uq->recv_op == op->id + 1)
+			uq->recv_op = 0;
 		op_free(st, op);
 	}
 	if (!q) {
@@ -712,12 +752,12 @@ static void on_recv(struct uring_state *st, struct uring_op *op, struct io_uring
 	}
 	if (cqe->res > 0 && b) {
 		b->len = (uint32_t)cqe->res;
-		demi__buf_fifo_push(&q->rx, b);
-		q->rx_bytes += b->len;
+		demi__buf_fifo_push(&uq->rx, b);
+		uq->rx_bytes += b->len;
 		/* Back-pressure: nobody pops, so stop taking data; the kernel's receive buffer
 		 * then fills and TCP flow control slows the sender. */
-		if (q->rx_bytes >= st->rx_max_bytes && more && !q->rx_paused) {
-			q->rx_paused = true;
+		if (uq->rx_bytes >= st->rx_max_bytes && more && !uq->rx_paused) {
+			uq->rx_paused = true;
 			cancel_op(st, op);
 		}
 	} else {
@@ -727,15 +767,15 @@ static void on_recv(struct uring_state *st, struct uring_op *op, struct io_uring
 			q->eof = true;
 		else if (cqe->res == -ENOBUFS) {
 			/* The ring ran dry: re-arm once the next top-up gave it buffers. */
-			if (!more && !demi__list_linked(&q->engine_link))
-				demi__list_push_back(&st->rearm, &q->engine_link);
+			if (!more && !demi__list_linked(&uq->rearm_link))
+				demi__list_push_back(&st->rearm, &uq->rearm_link);
 		} else if (cqe->res != -ECANCELED && cqe->res != -EINTR) {
-			q->err = -cqe->res;
+			uq->err = -cqe->res;
 		}
 	}
-	if (!more && !q->eof && !q->err && !q->recv_op && !q->rx_paused &&
-	    !demi__list_linked(&q->engine_link))
-		demi__list_push_back(&st->rearm, &q->engine_link);
+	if (!more && !q->eof && !uq->err && !uq->recv_op && !uq->rx_paused &&
+	    !demi__list_linked(&uq->rearm_link))
+		demi__list_push_back(&st->rearm, &uq->rearm_link);
 	nap_wake_head(&q->pops);
 }
 
@@ -813,28 +853,13 @@ static void on_connect(struct uring_state *st, struct uring_op *op, struct io_ur
 {
 	struct demi__task *t = op_task(op);
 	struct nap_queue *q = op_queue(op);
-	int err = 0;
-	socklen_t len = sizeof(err);
 
 	op_free(st, op);
 	if (!t || !q)
 		return;
 	nap_task_state(t)->op = 0;
-	if (cqe->res < 0) {
-		err = -cqe->res;
-	} else if (getsockopt(q->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) {
-		err = errno;
-	}
-	q->connect = NULL;
-	if (err) {
-		q->state = NAP_NEW;
-		demi__task_fail(t, err);
-		return;
-	}
-	q->state = NAP_CONNECTED;
-	decide_zc(st, q);
-	arm_recv(st, q);
-	demi__task_complete(t);
+	/* On success ur_watch decides on zero copy and arms the receive. */
+	nap_connect_finish(t, q, cqe->res < 0 ? -cqe->res : 0);
 }
 
 static unsigned reap(struct uring_state *st)
@@ -876,11 +901,12 @@ static unsigned reap(struct uring_state *st)
 static void rearm_receives(struct uring_state *st)
 {
 	while (!demi__list_empty(&st->rearm) && st->br.provided > 0) {
-		struct nap_queue *q =
-			demi__container_of(st->rearm.next, struct nap_queue, engine_link);
-		demi__list_remove(&q->engine_link);
+		struct ur_queue *uq =
+			demi__container_of(st->rearm.next, struct ur_queue, rearm_link);
+
+		demi__list_remove(&uq->rearm_link);
 		st->stats.recv_rearms++;
-		arm_recv(st, q);
+		arm_recv(st, queue_of_ur(uq));
 	}
 }
 
@@ -932,6 +958,9 @@ const struct nap_engine_ops nap_uring_engine = {
 	.name = "io_uring",
 	.init = ur_init,
 	.fini = ur_fini,
+	.queue_bytes = sizeof(struct ur_queue),
+	.queue_init = ur_queue_init,
+	.queue_fini = ur_queue_fini,
 	.watch = ur_watch,
 	.unwatch = ur_unwatch,
 	.accept = ur_accept,

@@ -137,16 +137,16 @@ fail_cfg:
 	return -rc;
 }
 
-/* The calling thread's libOS, or a positive errno for the caller to return. */
-#define GET_LOS(los)                                                                               \
-	struct demi__libos *los = tls_los;                                                         \
-	if (!los)                                                                                  \
-	return EPERM
-
-static int get_queue(struct demi__libos *los, int qd, struct demi__queue **q)
+/* The calling thread's libOS and the queue qd names in it: 0, EPERM (no demi_init) or EBADF. */
+static int find_queue(int qd, struct demi__libos **los_out, struct demi__queue **q_out)
 {
-	*q = demi__qd_get(los, qd);
-	return *q ? 0 : EBADF;
+	struct demi__libos *los = tls_los;
+
+	if (!los)
+		return EPERM;
+	*los_out = los;
+	*q_out = demi__qd_get(los, qd);
+	return *q_out ? 0 : EBADF;
 }
 
 static int check_addr(const struct sockaddr *addr, socklen_t size, struct sockaddr_in *out)
@@ -163,12 +163,14 @@ static int check_addr(const struct sockaddr *addr, socklen_t size, struct sockad
 
 DEMI_EXPORT int demi_socket(int *sockqd_out, int domain, int type, int protocol)
 {
+	struct demi__libos *los = tls_los;
 	struct demi__queue *q;
 	int rc;
 
 	if (!sockqd_out)
 		return EINVAL;
-	GET_LOS(los);
+	if (!los)
+		return EPERM;
 	if (domain != AF_INET)
 		return EAFNOSUPPORT;
 	if (type != SOCK_STREAM && type != SOCK_DGRAM)
@@ -191,22 +193,22 @@ DEMI_EXPORT int demi_socket(int *sockqd_out, int domain, int type, int protocol)
 DEMI_EXPORT int demi_bind(int sockqd, const struct sockaddr *addr, socklen_t size)
 {
 	struct sockaddr_in sin;
+	struct demi__libos *los;
 	struct demi__queue *q;
 	int rc;
 
-	GET_LOS(los);
-	if ((rc = get_queue(los, sockqd, &q)) || (rc = check_addr(addr, size, &sin)))
+	if ((rc = find_queue(sockqd, &los, &q)) || (rc = check_addr(addr, size, &sin)))
 		return rc;
 	return -los->ops->bind(q, &sin);
 }
 
 DEMI_EXPORT int demi_listen(int sockqd, int backlog)
 {
+	struct demi__libos *los;
 	struct demi__queue *q;
 	int rc;
 
-	GET_LOS(los);
-	if ((rc = get_queue(los, sockqd, &q)))
+	if ((rc = find_queue(sockqd, &los, &q)))
 		return rc;
 	if (q->type != SOCK_STREAM)
 		return ENOTSUP;
@@ -217,40 +219,6 @@ DEMI_EXPORT int demi_listen(int sockqd, int backlog)
 	return -los->ops->listen(q, backlog);
 }
 
-/* Creates the task for an operation on q and hands out its token; the libOS starts it. */
-static int issue(struct demi__libos *los, struct demi__queue *q, demi_opcode_t opc,
-		 demi_qtoken_t *qt_out, struct demi__task **t_out)
-{
-	struct demi__task *t = demi__task_create(&los->rt, NULL, opc, q->qd, q);
-
-	if (!t)
-		return ENOMEM;
-	*t_out = t;
-	*qt_out = demi__task_token(t);
-	return 0;
-}
-
-DEMI_EXPORT int demi_accept(demi_qtoken_t *qt_out, int sockqd)
-{
-	struct demi__queue *q;
-	struct demi__task *t;
-	int rc;
-
-	if (!qt_out)
-		return EINVAL;
-	GET_LOS(los);
-	if ((rc = get_queue(los, sockqd, &q)))
-		return rc;
-	if (q->type != SOCK_STREAM)
-		return ENOTSUP;
-	if ((rc = issue(los, q, DEMI_OPC_ACCEPT, qt_out, &t)))
-		return rc;
-	rc = los->ops->accept(q, t);
-	if (rc < 0)
-		demi__task_discard(t);
-	return -rc;
-}
-
 /* rc of a libOS op, after letting it flush what the op made it send (end_call). */
 static int end_call(struct demi__libos *los, int rc)
 {
@@ -259,34 +227,76 @@ static int end_call(struct demi__libos *los, int rc)
 	return rc;
 }
 
-DEMI_EXPORT int demi_connect(demi_qtoken_t *qt_out, int sockqd, const struct sockaddr *addr,
-			     socklen_t size)
+/*
+ * The asynchronous calls: creates the task of operation opc on q, hands out its token and lets
+ * the libOS start it. If the libOS refuses, the task goes again and no token exists; for a
+ * push, the caller then still holds req's references.
+ */
+static int start(struct demi__libos *los, struct demi__queue *q, demi_opcode_t opc,
+		 const struct sockaddr_in *to, struct demi__push_req *req, demi_qtoken_t *qt_out)
 {
-	struct sockaddr_in sin;
-	struct demi__queue *q;
-	struct demi__task *t;
+	struct demi__task *t = demi__task_create(&los->rt, NULL, opc, q->qd, q);
 	int rc;
 
-	if (!qt_out)
-		return EINVAL;
-	GET_LOS(los);
-	if ((rc = get_queue(los, sockqd, &q)) || (rc = check_addr(addr, size, &sin)))
-		return rc;
-	if ((rc = issue(los, q, DEMI_OPC_CONNECT, qt_out, &t)))
-		return rc;
-	rc = end_call(los, los->ops->connect(q, t, &sin));
+	if (!t)
+		return ENOMEM;
+	*qt_out = demi__task_token(t);
+	switch (opc) {
+	case DEMI_OPC_ACCEPT:
+		rc = los->ops->accept(q, t); /* sends nothing: no end_call */
+		break;
+	case DEMI_OPC_CONNECT:
+		rc = end_call(los, los->ops->connect(q, t, to));
+		break;
+	case DEMI_OPC_PUSH:
+		rc = end_call(los, los->ops->push(q, t, req, to));
+		break;
+	default: /* DEMI_OPC_POP */
+		rc = end_call(los, los->ops->pop(q, t));
+		break;
+	}
 	if (rc < 0)
 		demi__task_discard(t);
 	return -rc;
 }
 
-DEMI_EXPORT int demi_close(int qd)
+DEMI_EXPORT int demi_accept(demi_qtoken_t *qt_out, int sockqd)
 {
+	struct demi__libos *los;
 	struct demi__queue *q;
 	int rc;
 
-	GET_LOS(los);
-	if ((rc = get_queue(los, qd, &q)))
+	if (!qt_out)
+		return EINVAL;
+	if ((rc = find_queue(sockqd, &los, &q)))
+		return rc;
+	if (q->type != SOCK_STREAM)
+		return ENOTSUP;
+	return start(los, q, DEMI_OPC_ACCEPT, NULL, NULL, qt_out);
+}
+
+DEMI_EXPORT int demi_connect(demi_qtoken_t *qt_out, int sockqd, const struct sockaddr *addr,
+			     socklen_t size)
+{
+	struct sockaddr_in sin;
+	struct demi__libos *los;
+	struct demi__queue *q;
+	int rc;
+
+	if (!qt_out)
+		return EINVAL;
+	if ((rc = find_queue(sockqd, &los, &q)) || (rc = check_addr(addr, size, &sin)))
+		return rc;
+	return start(los, q, DEMI_OPC_CONNECT, &sin, NULL, qt_out);
+}
+
+DEMI_EXPORT int demi_close(int qd)
+{
+	struct demi__libos *los;
+	struct demi__queue *q;
+	int rc;
+
+	if ((rc = find_queue(qd, &los, &q)))
 		return rc;
 	demi__qd_free(los, q);
 	return -end_call(los, los->ops->close(q));
@@ -332,29 +342,21 @@ static int push_common(demi_qtoken_t *qt_out, int qd, const demi_sgarray_t *sga,
 {
 	struct sockaddr_in sin;
 	struct demi__push_req req;
+	struct demi__libos *los;
 	struct demi__queue *q;
-	struct demi__task *t;
 	int rc;
 
 	if (!qt_out || !sga)
 		return EINVAL;
-	GET_LOS(los);
-	if ((rc = get_queue(los, qd, &q)))
+	if ((rc = find_queue(qd, &los, &q)))
 		return rc;
 	if (dst && (rc = check_addr(dst, size, &sin)))
 		return rc;
 	if ((rc = push_req_build(los, sga, &req)))
 		return rc;
-	if ((rc = issue(los, q, DEMI_OPC_PUSH, qt_out, &t))) {
+	if ((rc = start(los, q, DEMI_OPC_PUSH, dst ? &sin : NULL, &req, qt_out)))
 		demi__push_req_put(&req);
-		return rc;
-	}
-	rc = end_call(los, los->ops->push(q, t, &req, dst ? &sin : NULL));
-	if (rc < 0) {
-		demi__push_req_put(&req);
-		demi__task_discard(t);
-	}
-	return -rc;
+	return rc;
 }
 
 DEMI_EXPORT int demi_push(demi_qtoken_t *qt_out, int qd, const demi_sgarray_t *sga)
@@ -372,46 +374,40 @@ DEMI_EXPORT int demi_pushto(demi_qtoken_t *qt_out, int sockqd, const demi_sgarra
 
 DEMI_EXPORT int demi_pop(demi_qtoken_t *qt_out, int qd)
 {
+	struct demi__libos *los;
 	struct demi__queue *q;
-	struct demi__task *t;
 	int rc;
 
 	if (!qt_out)
 		return EINVAL;
-	GET_LOS(los);
-	if ((rc = get_queue(los, qd, &q)))
+	if ((rc = find_queue(qd, &los, &q)))
 		return rc;
-	if ((rc = issue(los, q, DEMI_OPC_POP, qt_out, &t)))
-		return rc;
-	rc = end_call(los, los->ops->pop(q, t));
-	if (rc < 0)
-		demi__task_discard(t);
-	return -rc;
+	return start(los, q, DEMI_OPC_POP, NULL, NULL, qt_out);
 }
 
 DEMI_EXPORT int demi_setsockopt(int qd, int level, int optname, const void *optval,
 				socklen_t optlen)
 {
+	struct demi__libos *los;
 	struct demi__queue *q;
 	int rc;
 
 	if (!optval)
 		return EINVAL;
-	GET_LOS(los);
-	if ((rc = get_queue(los, qd, &q)))
+	if ((rc = find_queue(qd, &los, &q)))
 		return rc;
 	return -end_call(los, los->ops->setsockopt(q, level, optname, optval, optlen));
 }
 
 DEMI_EXPORT int demi_getsockopt(int qd, int level, int optname, void *optval, socklen_t *optlen)
 {
+	struct demi__libos *los;
 	struct demi__queue *q;
 	int rc;
 
 	if (!optval || !optlen)
 		return EINVAL;
-	GET_LOS(los);
-	if ((rc = get_queue(los, qd, &q)))
+	if ((rc = find_queue(qd, &los, &q)))
 		return rc;
 	return -los->ops->getsockopt(q, level, optname, optval, optlen);
 }
@@ -430,13 +426,13 @@ static int copy_addr_out(const struct sockaddr_in *sin, struct sockaddr *addr, s
 static int get_addr(int qd, struct sockaddr *addr, socklen_t *addrlen, bool peer)
 {
 	struct sockaddr_in sin;
+	struct demi__libos *los;
 	struct demi__queue *q;
 	int rc;
 
 	if (!addr || !addrlen)
 		return EINVAL;
-	GET_LOS(los);
-	if ((rc = get_queue(los, qd, &q)))
+	if ((rc = find_queue(qd, &los, &q)))
 		return rc;
 	rc = peer ? los->ops->getpeername(q, &sin) : los->ops->getsockname(q, &sin);
 	if (rc < 0)
@@ -480,12 +476,14 @@ static int app_release(struct demi__buf *b)
 
 DEMI_EXPORT int demi_sgafree(demi_sgarray_t *sga)
 {
+	struct demi__libos *los = tls_los;
 	struct demi__buf *first;
 	int rc;
 
 	if (!sga)
 		return EINVAL;
-	GET_LOS(los);
+	if (!los)
+		return EPERM;
 	if (!sga->sga_buf) {
 		/* The empty array of an end-of-stream pop (or of a failed sgaalloc). */
 		for (uint32_t i = 0; i < sga->sga_numsegs && i < DEMI_SGARRAY_MAXSIZE; i++)

@@ -53,7 +53,10 @@ struct demi__libos_ops {
 		      struct demi__queue **q_out);
 	int (*bind)(struct demi__queue *q, const struct sockaddr_in *addr);
 	int (*listen)(struct demi__queue *q, int backlog);
-	/* The asynchronous operations start the task t (already created with its opcode). */
+	/* The asynchronous operations start the task t (already created with its opcode, and
+	 * with no poll function). A libOS whose tasks make progress when woken sets t->poll; one
+	 * whose tasks are finished only by its own events (completions, stack callbacks) leaves
+	 * it NULL: such a task is never polled, and waking it does nothing. */
 	int (*accept)(struct demi__queue *q, struct demi__task *t);
 	int (*connect)(struct demi__queue *q, struct demi__task *t, const struct sockaddr_in *to);
 	/* to is NULL for demi_push. On success the task owns req (the segments' references);
@@ -69,13 +72,13 @@ struct demi__libos_ops {
 	int (*getpeername)(struct demi__queue *q, struct sockaddr_in *addr);
 	int (*getsockname)(struct demi__queue *q, struct sockaddr_in *addr);
 
-	/* Looks for device events, sleeping up to timeout_ns (0: do not sleep; UINT64_MAX: no
-	 * limit) until one arrives, and wakes the tasks they concern. Called by demi_wait* when no
-	 * task is ready. NULL for a libOS that polls its device in a background task. */
 	/* Optional: called after each user call that may have made the libOS send (connect,
 	 * close, push, pop, setsockopt), so that a libOS batching work for its device (catnip)
 	 * hands it over before the call returns. */
 	void (*end_call)(struct demi__libos *los);
+	/* Looks for device events, sleeping up to timeout_ns (0: do not sleep; UINT64_MAX: no
+	 * limit) until one arrives, and wakes the tasks they concern. Called by demi_wait* when no
+	 * task is ready. NULL for a libOS that polls its device in a background task. */
 	int (*poll_io)(struct demi__libos *los, uint64_t timeout_ns);
 	/* Pool buffers the libOS keeps handed to its device for receiving (0 if none): they are
 	 * in use but not leaked. NULL means 0. */

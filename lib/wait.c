@@ -21,8 +21,12 @@
 /* A condition on the runtime; returns true when the wait is over. */
 typedef bool (*ready_fn)(struct demi__libos *los, void *arg);
 
-static int parse_timeout(const struct timespec *ts, uint64_t *ns)
+/* The checks every wait makes: the calling thread's libOS in *los_out and the timeout in
+ * nanoseconds (UINT64_MAX: none) in *ns. 0, EPERM (no demi_init) or EINVAL. */
+static int wait_start(const struct timespec *ts, struct demi__libos **los_out, uint64_t *ns)
 {
+	if (!(*los_out = demi__current()))
+		return EPERM;
 	if (!ts) {
 		*ns = UINT64_MAX;
 		return 0;
@@ -85,16 +89,14 @@ static bool task_done(struct demi__libos *los, void *arg)
 
 DEMI_EXPORT int demi_wait(demi_qresult_t *qr_out, demi_qtoken_t qt, const struct timespec *timeout)
 {
-	struct demi__libos *los = demi__current();
+	struct demi__libos *los;
 	struct demi__task *t;
 	uint64_t ns;
 	int rc;
 
 	if (!qr_out)
 		return EINVAL;
-	if (!los)
-		return EPERM;
-	if ((rc = parse_timeout(timeout, &ns)))
+	if ((rc = wait_start(timeout, &los, &ns)))
 		return rc;
 	t = demi__task_lookup(&los->rt, qt);
 	if (!t)
@@ -128,7 +130,7 @@ static bool any_done(struct demi__libos *los, void *arg)
 DEMI_EXPORT int demi_wait_any(demi_qresult_t *qr_out, int *ready_offset, const demi_qtoken_t qts[],
 			      int num_qts, const struct timespec *timeout)
 {
-	struct demi__libos *los = demi__current();
+	struct demi__libos *los;
 	struct demi__task *small[64], **tasks = small;
 	struct any_arg a;
 	uint64_t ns;
@@ -136,9 +138,7 @@ DEMI_EXPORT int demi_wait_any(demi_qresult_t *qr_out, int *ready_offset, const d
 
 	if (!qr_out || !ready_offset || !qts || num_qts < 1)
 		return EINVAL;
-	if (!los)
-		return EPERM;
-	if ((rc = parse_timeout(timeout, &ns)))
+	if ((rc = wait_start(timeout, &los, &ns)))
 		return rc;
 	if (num_qts > 64 && !(tasks = malloc((size_t)num_qts * sizeof(*tasks))))
 		return ENOMEM;
@@ -169,16 +169,14 @@ static bool any_completed(struct demi__libos *los, void *arg)
 DEMI_EXPORT int demi_wait_next_n(demi_qresult_t *qr_out, int num_qrs, int *num_qrs_out,
 				 const struct timespec *timeout)
 {
-	struct demi__libos *los = demi__current();
+	struct demi__libos *los;
 	uint64_t ns;
 	int rc, n = 0;
 
 	if (!qr_out || !num_qrs_out || num_qrs < 1)
 		return EINVAL;
 	*num_qrs_out = 0;
-	if (!los)
-		return EPERM;
-	if ((rc = parse_timeout(timeout, &ns)))
+	if ((rc = wait_start(timeout, &los, &ns)))
 		return rc;
 	if ((rc = run_until(los, any_completed, NULL, ns)))
 		return rc;

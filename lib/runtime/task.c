@@ -94,9 +94,10 @@ struct demi__task *demi__task_lookup(struct demi__runtime *rt, demi_qtoken_t qt)
 	return t->state != DEMI__TASK_FREE && t->gen == gen ? t : NULL;
 }
 
+/* A task without a poll function is finished only by its libOS's events: nothing to run. */
 void demi__task_wake(struct demi__task *t)
 {
-	if (t->state == DEMI__TASK_PENDING && !demi__list_linked(&t->ready_link))
+	if (t->poll && t->state == DEMI__TASK_PENDING && !demi__list_linked(&t->ready_link))
 		demi__list_push_back(&t->rt->ready, &t->ready_link);
 }
 

@@ -406,6 +406,23 @@ static void test_task_wake_done_is_noop(void **state)
 	demi__task_take(t, &qr);
 }
 
+/* A task the libOS finishes from its own events has no poll function: a wake is ignored. */
+static void test_task_wake_without_poll_is_noop(void **state)
+{
+	struct demi__runtime *rt = *state;
+	struct demi__task *t = demi__task_create(rt, NULL, DEMI_OPC_POP, 1, NULL);
+	demi_qresult_t qr;
+
+	assert_non_null(t);
+	demi__task_wake(t);
+	assert_false(demi__runtime_has_ready(rt));
+	assert_int_equal(demi__runtime_pass(rt), 0);
+	assert_int_equal(rt->stats.polls, 0);
+	demi__task_complete(t);
+	demi__task_take(t, &qr);
+	assert_int_equal(qr.qr_opcode, DEMI_OPC_POP);
+}
+
 static void test_task_pass_polls_in_wake_order(void **state)
 {
 	struct demi__runtime *rt = *state;
@@ -736,6 +753,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_task_wake_idempotent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_task_wake_done_is_noop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_task_wake_without_poll_is_noop, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_task_pass_polls_in_wake_order, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_task_woken_during_pass_runs_next_pass, setup,
