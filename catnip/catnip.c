@@ -16,6 +16,7 @@
 
 #include "catnip.h"
 #include "dev/dpdk_link.h"
+#include "dev/fault_link.h"
 
 _Thread_local struct demi__libos *nip_thread_los;
 
@@ -24,6 +25,11 @@ static int poll_device(void *arg)
 	struct demi__libos *los = arg;
 
 	return nip_stack_poll(&nip_of(los)->stack, demi__pass_now(&los->rt));
+}
+
+static uint64_t fault_clock(void *rt)
+{
+	return demi__clock_now(rt);
 }
 
 static int nip_init(struct demi__libos *los)
@@ -41,7 +47,15 @@ static int nip_init(struct demi__libos *los)
 		goto fail;
 	if ((rc = nip_dpdk_init(&n->dev, &los->cfg, &los->pool)) < 0)
 		goto fail;
-	if ((rc = nip_stack_init(&n->stack, nip_dpdk_link(n->dev), &sc)) < 0)
+	/* catnip.fault.*: loss, reordering and corruption on the real port, for testing an
+	 * application under a bad network; when unset the device's link is used as it is. */
+	struct nip_link *link = nip_dpdk_link(n->dev);
+	if ((rc = nip_fault_link_from_config(&n->fault, &los->cfg, link, &los->pool, fault_clock,
+					     &los->rt)) < 0)
+		goto fail;
+	if (n->fault)
+		link = &n->fault->link;
+	if ((rc = nip_stack_init(&n->stack, link, &sc)) < 0)
 		goto fail;
 	n->stack_up = true;
 	/* The stack's time is that of its last poll: a connect before the first poll would
@@ -55,6 +69,7 @@ static int nip_init(struct demi__libos *los)
 fail:
 	if (n->stack_up)
 		nip_stack_fini(&n->stack);
+	nip_fault_link_destroy(n->fault);
 	if (n->dev)
 		nip_dpdk_fini(n->dev);
 	free(n);
@@ -100,6 +115,7 @@ static void nip_fini(struct demi__libos *los)
 	log_device(n->dev);
 	demi__bg_remove(&n->poller);
 	nip_stack_fini(&n->stack);
+	nip_fault_link_destroy(n->fault);
 	nip_dpdk_fini(n->dev);
 	free(n);
 	los->priv = NULL;

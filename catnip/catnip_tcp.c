@@ -27,11 +27,6 @@ _Static_assert(sizeof(struct tcp_push) <= DEMI__TASK_PRIV_BYTES, "push state fit
 
 static void tcp_event(void *ctx, unsigned events);
 
-static void wait_poll(struct demi__task *t)
-{
-	(void)t; /* finished by tcp_event */
-}
-
 static int tcp_open(struct nip_queue *q, struct nip_stack *s)
 {
 	q->tcp = nip_tcp_create(s, tcp_event, q);
@@ -84,7 +79,6 @@ static int tcp_accept(struct nip_queue *q, struct demi__task *t)
 {
 	if (q->tcp->state != NIP_TCP_LISTEN)
 		return -EINVAL;
-	t->poll = wait_poll;
 	demi__list_push_back(&q->accepts, &t->wait_link);
 	serve_accepts(q);
 	return 0;
@@ -201,7 +195,6 @@ static int tcp_connect(struct nip_queue *q, struct demi__task *t, uint32_t ip, u
 
 	if ((rc = nip_tcp_connect(q->tcp, ip, port)) < 0)
 		return rc;
-	t->poll = wait_poll;
 	demi__list_push_back(&q->connects, &t->wait_link);
 	return 0;
 }
@@ -224,7 +217,6 @@ static int tcp_push(struct nip_queue *q, struct demi__task *t, struct demi__push
 		return -ENOMEM;
 	p->req = *req;
 	p->next = 0;
-	t->poll = wait_poll;
 	demi__list_push_back(&q->pushes, &t->wait_link);
 	serve_pushes(q);
 	return 0;
@@ -235,7 +227,6 @@ static int tcp_pop(struct nip_queue *q, struct demi__task *t)
 	if (q->tcp->state == NIP_TCP_LISTEN ||
 	    (q->tcp->state == NIP_TCP_CLOSED && !q->tcp->err && !q->tcp->fin_rcvd))
 		return -ENOTCONN;
-	t->poll = wait_poll;
 	demi__list_push_back(&q->pops, &t->wait_link);
 	serve_pops(q);
 	return 0;

@@ -138,11 +138,6 @@ static void on_readable(void *ctx)
 		deliver(q, demi__container_of(n, struct demi__task, wait_link));
 }
 
-static void pop_poll(struct demi__task *t)
-{
-	(void)t; /* pops are finished by on_readable */
-}
-
 static int udp_pop(struct nip_queue *q, struct demi__task *t)
 {
 	int rc;
@@ -153,7 +148,6 @@ static int udp_pop(struct nip_queue *q, struct demi__task *t)
 		return rc;
 	q->udp.on_readable = on_readable;
 	q->udp.ctx = q;
-	t->poll = pop_poll;
 	demi__list_push_back(&q->pops, &t->wait_link);
 	on_readable(q);
 	return 0;

@@ -334,10 +334,22 @@ int nip_fault_link_from_config(struct nip_fault_link **out, struct demi__config 
 	return 0;
 }
 
+static void log_dir(const char *name, const struct nip_fault_stats *st)
+{
+	DEMI_INFO("catnip: fault injection %s: %llu frames, %llu dropped, %llu duplicated, "
+		  "%llu reordered, %llu corrupted, %llu lost to a full queue",
+		  name, (unsigned long long)st->frames, (unsigned long long)st->dropped,
+		  (unsigned long long)st->duplicated, (unsigned long long)st->reordered,
+		  (unsigned long long)st->corrupted, (unsigned long long)st->full);
+}
+
 void nip_fault_link_destroy(struct nip_fault_link *f)
 {
 	if (!f)
 		return;
+	/* What was injected, so a test or a user can tell the faults really happened. */
+	log_dir("rx", &f->rx.st);
+	log_dir("tx", &f->tx.st);
 	nip_fault_link_fini(f);
 	free(f);
 }
