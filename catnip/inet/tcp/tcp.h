@@ -124,6 +124,10 @@ struct nip_tcp_conn {
 
 	nip_tcp_event_cb on_event;
 	void *ctx;
+	/* Events that input or a timer recorded (nip_tcp_notify), delivered when it is done
+	 * (nip_tcp_deliver); ev_link is on the stack's ev_pending list while any is set. */
+	unsigned ev_pending;
+	struct demi__list ev_link;
 
 	/* Send sequence space (RFC 9293 3.3.1). */
 	uint32_t iss, snd_una, snd_nxt, snd_max; /* snd_max: highest ever sent */
@@ -234,6 +238,9 @@ struct nip_tcp_stack {
 	struct demi__list ack_pending;
 	/* Connections that had segments to send when the device's ring was full. */
 	struct demi__list tx_wait;
+	/* Connections with events to deliver (ev_pending): the segment or timer that caused
+	 * them is processed to the end first, then their callbacks run. */
+	struct demi__list ev_pending;
 };
 
 /* Defaults: 256 KiB buffers, RTO 1 s initial / 200 ms min / 60 s max, 15 retries, 6 SYN retries,
@@ -307,7 +314,10 @@ void nip_tcp_options_init(struct nip_tcp_conn *c);
 void nip_tcp_established(struct nip_tcp_conn *c); /* sets up cc, windows after the handshake */
 /* Ends the connection: state CLOSED, pending data dropped, err (positive, or 0) reported. */
 void nip_tcp_drop(struct nip_tcp_conn *c, int err);
+/* Records events for c's owner; nip_tcp_deliver runs the callbacks once the segment, timer or
+ * user call that caused them is done (so no callback re-enters output halfway through input). */
 void nip_tcp_notify(struct nip_tcp_conn *c, unsigned events);
+void nip_tcp_deliver(struct nip_stack *s);
 /* The stack forgets c if its owner closed it and the connection is over. */
 void nip_tcp_maybe_free(struct nip_tcp_conn *c);
 

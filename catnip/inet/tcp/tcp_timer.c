@@ -428,5 +428,7 @@ int nip_tcp_poll(struct nip_stack *s, uint64_t now)
 		fire(c, now);
 		fired++;
 	}
+	if (!demi__list_empty(&t->ev_pending))
+		nip_tcp_deliver(s);
 	return fired;
 }
