@@ -252,6 +252,9 @@ int nip_tcp_init(struct nip_stack *s);
 void nip_tcp_fini(struct nip_stack *s);
 /* Runs due timers. Returns how many fired. */
 int nip_tcp_poll(struct nip_stack *s, uint64_t now);
+/* The earliest deadline of any TCP timer (ns), UINT64_MAX when none is armed: when
+ * nip_tcp_poll next has work. */
+uint64_t nip_tcp_timer_next_due(const struct nip_tcp_stack *t);
 /* Sends the ACKs deferred while a burst of segments was processed (nip_stack_poll calls it
  * after each burst). */
 void nip_tcp_flush_acks(struct nip_stack *s);
@@ -385,6 +388,9 @@ void nip_tcp_rtt_sample(struct nip_tcp_conn *c, uint64_t rtt);
 void nip_tcp_rto_reset(struct nip_tcp_conn *c);
 /* Arms the tail loss probe if it applies now, clears it otherwise (tcp_timer.c). */
 void nip_tcp_pto_arm(struct nip_tcp_conn *c);
+/* After an ACK of new data: restarts the RTO (RFC 6298 5.3), or stops it when nothing is
+ * outstanding, and rearms the tail loss probe, in one move of c in the timer heap. */
+void nip_tcp_ack_timers(struct nip_tcp_conn *c);
 /* An ACK reached ack: ends the probe's episode, with the loss response if it repaired one. */
 void nip_tcp_tlp_acked(struct nip_tcp_conn *c, uint32_t ack, uint32_t flight);
 /* After a SACK update: if the probe was delivered, what was sent before it is lost. */

@@ -231,11 +231,7 @@ static void new_ack(struct nip_tcp_conn *c, uint32_t ack, uint32_t ts_rtt)
 		c->cc_ops->on_ack(&c->cc, acked, flight, c->srtt, nip_now(s));
 	}
 	nip_tcp_tlp_acked(c, ack, flight);
-	if (c->snd_una == c->snd_max)
-		nip_tcp_timer_clear(c, NIP_TCPT_RTO);
-	else
-		nip_tcp_rto_arm(c); /* RFC 6298 5.3 */
-	nip_tcp_pto_arm(c);
+	nip_tcp_ack_timers(c);
 	if (c->snd_auto)
 		snd_autotune(c);
 	if (!was_writable && nip_tcp_writable(c))
