@@ -369,8 +369,6 @@ void nip_tcp_sb_update(struct nip_tcp_scoreboard *sb, const struct nip_tcp_sack_
 void nip_tcp_sb_advance(struct nip_tcp_scoreboard *sb, uint32_t snd_una);
 /* Whether seq lies in a SACKed range. */
 bool nip_tcp_sb_sacked(const struct nip_tcp_scoreboard *sb, uint32_t seq);
-/* Highest SACKed sequence (end of the last range), or snd_una when none. */
-uint32_t nip_tcp_sb_high(const struct nip_tcp_scoreboard *sb, uint32_t snd_una);
 /* The first lost byte range at or after from: false when none. */
 bool nip_tcp_sb_next_lost(const struct nip_tcp_scoreboard *sb, uint32_t snd_una, uint32_t from,
 			  uint32_t mss, uint32_t *start, uint32_t *len);

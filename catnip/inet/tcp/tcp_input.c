@@ -21,11 +21,6 @@
 #define DROP (-1)
 #define PAWS_IDLE_NS (24ull * 86400 * 1000000000) /* RFC 7323 5.5: 24 days */
 
-static uint32_t min32(uint32_t a, uint32_t b)
-{
-	return a < b ? a : b;
-}
-
 /* RFC 5961 7: challenge ACKs are rate limited across the stack. */
 static void challenge_ack(struct nip_tcp_conn *c)
 {
@@ -107,7 +102,7 @@ static void syn_sent_input(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg
 static void enter_recovery(struct nip_tcp_conn *c)
 {
 	struct nip_stack *s = c->s;
-	uint32_t len = min32(c->mss, c->sq_bytes);
+	uint32_t len = nip_min32(c->mss, c->sq_bytes);
 
 	c->in_recovery = true;
 	c->recover = c->snd_max;
@@ -168,7 +163,7 @@ static void dup_ack(struct nip_tcp_conn *c)
  */
 static void snd_autotune(struct nip_tcp_conn *c)
 {
-	uint64_t want = 2ull * min32(c->cc.cwnd, c->snd_wnd);
+	uint64_t want = 2ull * nip_min32(c->cc.cwnd, c->snd_wnd);
 	uint32_t max = c->s->cfg.tcp.sndbuf_max;
 
 	if (want > c->sndbuf && c->sndbuf < max) {
@@ -185,7 +180,7 @@ static void new_ack(struct nip_tcp_conn *c, uint32_t ack, uint32_t ts_rtt)
 	struct nip_stack *s = c->s;
 	uint32_t acked = ack - c->snd_una;
 	uint32_t flight = c->snd_nxt - c->snd_una;
-	uint32_t data_acked = min32(acked, c->sq_bytes);
+	uint32_t data_acked = nip_min32(acked, c->sq_bytes);
 	bool was_writable = nip_tcp_writable(c);
 
 	/* RTT (RFC 6298): the echoed timestamp measures every ACK, retransmissions included
@@ -220,7 +215,7 @@ static void new_ack(struct nip_tcp_conn *c, uint32_t ack, uint32_t ts_rtt)
 			if (nip_seq_lt(c->high_rxt, c->snd_una))
 				c->high_rxt = c->snd_una;
 			if (!c->sack_ok && c->sq_bytes) {
-				nip_tcp_send_data(c, c->snd_una, min32(c->mss, c->sq_bytes),
+				nip_tcp_send_data(c, c->snd_una, nip_min32(c->mss, c->sq_bytes),
 						  NIP_TCP_ACK);
 				s->cnt.tcp_retransmits++;
 				c->dupacks = 1;

@@ -27,11 +27,6 @@
  * below it a copy costs less than a second descriptor. */
 #define CHAIN_MIN 256
 
-static uint32_t min32(uint32_t a, uint32_t b)
-{
-	return a < b ? a : b;
-}
-
 uint32_t nip_tcp_tsval(const struct nip_tcp_conn *c)
 {
 	/* 1 ms ticks (RFC 7323 5.4 allows 1 ms to 1 s), offset per connection (7.1). */
@@ -71,17 +66,17 @@ static uint16_t window_field(struct nip_tcp_conn *c, bool syn)
 {
 	uint32_t win = nip_tcp_rcv_window(c);
 	uint32_t cur = nip_seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
-	uint32_t sws = min32(c->rcvbuf / 2, c->mss ? c->mss : 536);
+	uint32_t sws = nip_min32(c->rcvbuf / 2, c->mss ? c->mss : 536);
 	uint32_t field;
 
 	if (syn) {
-		field = min32(win, 65535);
+		field = nip_min32(win, 65535);
 		c->rcv_adv = c->rcv_nxt + field;
 		return (uint16_t)field;
 	}
 	if (win < cur || win - cur < sws)
 		win = cur;
-	field = min32((win + (1u << c->rcv_wscale) - 1) >> c->rcv_wscale, 65535);
+	field = nip_min32((win + (1u << c->rcv_wscale) - 1) >> c->rcv_wscale, 65535);
 	if (nip_seq_gt(c->rcv_nxt + (field << c->rcv_wscale), c->rcv_adv))
 		c->rcv_adv = c->rcv_nxt + (field << c->rcv_wscale);
 	return (uint16_t)field;
@@ -114,7 +109,7 @@ static void sq_copy(struct nip_tcp_conn *c, uint32_t seq, uint8_t *dst, uint32_t
 	struct nip_tcp_chunk *k = sq_seek(c, seq, &kseq);
 
 	while (k && len) {
-		uint32_t off = seq - kseq, n = min32(k->len - off, len);
+		uint32_t off = seq - kseq, n = nip_min32(k->len - off, len);
 
 		memcpy(dst, k->data + off, n);
 		dst += n;
@@ -165,10 +160,8 @@ static int send_segment(struct nip_tcp_conn *c, uint32_t seq, uint32_t len, uint
 	if (flags & NIP_TCP_ACK)
 		h.ack = c->rcv_nxt;
 	if (syn) {
-		uint32_t mss = s->link->mtu > 40 ? s->link->mtu - 40u : 536u;
-
 		h.opt.has_mss = true;
-		h.opt.mss = (uint16_t)min32(mss, 65535);
+		h.opt.mss = (uint16_t)nip_min32(nip_tcp_mtu_mss(s), 65535);
 		h.opt.has_wscale = c->ws_ok;
 		h.opt.wscale = c->rcv_wscale;
 		h.opt.sack_ok = c->sack_ok;
@@ -355,7 +348,7 @@ static bool send_lost(struct nip_tcp_conn *c)
 
 	if (!nip_tcp_sb_next_lost(&c->sb, c->snd_una, from, c->mss, &start, &len))
 		return false;
-	len = min32(len, c->mss);
+	len = nip_min32(len, c->mss);
 	if (nip_seq_gt(start + len, c->snd_nxt))
 		return false;
 	send_segment(c, start, len, NIP_TCP_ACK);
@@ -403,8 +396,8 @@ void nip_tcp_output(struct nip_tcp_conn *c)
 		rwnd_room = nip_seq_gt(c->snd_una + c->snd_wnd, c->snd_nxt)
 				    ? c->snd_una + c->snd_wnd - c->snd_nxt
 				    : 0;
-		usable = min32(cwnd > fl ? cwnd - fl : 0, rwnd_room);
-		len = min32(min32(unsent, usable), c->mss);
+		usable = nip_min32(cwnd > fl ? cwnd - fl : 0, rwnd_room);
+		len = nip_min32(nip_min32(unsent, usable), c->mss);
 		fin = c->fin_queued && !c->fin_sent && len == unsent;
 		if (len == 0 && !fin)
 			break;

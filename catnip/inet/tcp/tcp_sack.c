@@ -111,11 +111,6 @@ static bool below_probe(const struct nip_tcp_scoreboard *sb, uint32_t hs)
 	return sb->lost_below_set && nip_seq_lt(hs, sb->lost_below);
 }
 
-uint32_t nip_tcp_sb_high(const struct nip_tcp_scoreboard *sb, uint32_t snd_una)
-{
-	return sb->n ? sb->r[sb->n - 1].end : snd_una;
-}
-
 /* Hole i is [i ? r[i-1].end : snd_una, r[i].start); above it lie r[i..n-1]. */
 bool nip_tcp_sb_next_lost(const struct nip_tcp_scoreboard *sb, uint32_t snd_una, uint32_t from,
 			  uint32_t mss, uint32_t *start, uint32_t *len)
