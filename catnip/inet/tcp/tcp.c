@@ -5,9 +5,11 @@
  * RFC 9293 3.10 (OPEN, SEND, RECEIVE, CLOSE, ABORT) as the libOS makes them.
  *
  * Call order: nip_tcp_init (from nip_stack_init), then nip_tcp_input for every TCP segment,
- * nip_tcp_poll for timers, user calls at any time; nip_tcp_fini frees every connection.
+ * nip_tcp_poll for timers, user calls at any time; nip_tcp_fini frees every connection. The
+ * owner's callbacks run only from nip_tcp_deliver, at the end of nip_tcp_input, nip_tcp_poll
+ * and the user calls that record events.
  */
-#include "tcp.h"
+#include "tcp_priv.h"
 
 #include <errno.h>
 #include <netinet/in.h>

@@ -7,14 +7,19 @@
  * RTT, congestion control, duplicate ACKs and fast retransmit of RFC 5681 3.2 / RFC 6582,
  * SACK scoreboard of RFC 6675, window update), data (in order to the pops, out of order to
  * the reassembly queue), FIN. Then output runs once, sending data the ACK allowed and the ACK
- * the segment earned (delayed per RFC 9293 3.8.6.3 / RFC 5681 4.2 otherwise).
+ * the segment earned (delayed per RFC 9293 3.8.6.3 / RFC 5681 4.2 otherwise). What the owner
+ * must hear of (writable, readable, connected, acceptable, failed) is only recorded here
+ * (nip_tcp_notify); nip_tcp_input delivers it after this returns.
+ *
+ * Call order: nip_tcp_input (tcp.c) calls nip_tcp_conn_input for a segment of a known
+ * connection; nothing else does.
  *
  * A function that may end the connection returns GONE; the caller must not touch c again.
  */
 #include <errno.h>
 
 #include "stack.h"
-#include "tcp.h"
+#include "tcp_priv.h"
 #include "tcp_seq.h"
 
 #define GONE (-2)

@@ -9,14 +9,22 @@
  * finally a bare ACK if one is still owed. Every segment carries the ACK and the current
  * window, so data cancels a pending delayed ACK.
  *
- * A segment is a fresh frame: Ethernet, IPv4 and TCP headers, then the payload copied from
- * the send queue (the pushed buffers themselves, held until acknowledged).
+ * A segment is a fresh frame with room for the Ethernet, IPv4 and TCP headers. Its payload
+ * comes from the send queue (the pushed buffers themselves, held until acknowledged): copied
+ * into the frame, or, from CHAIN_MIN bytes on when the link chains frames (NIP_OFF_TX_CHAIN)
+ * and the range lies in one pushed buffer, attached by reference (zero copy, the checksum then
+ * computed over the headers and the attached payload unless the device does it).
+ *
+ * Call order: tcp_input.c calls nip_tcp_output once a segment's ACK, data and FIN are
+ * processed (callbacks run later, so a push from one never sees half-updated state); the user
+ * calls (send, close, setsockopt), tcp_timer.c (retransmission, probes, delayed ACK) and
+ * nip_tcp_tx_resume call it too.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "stack.h"
-#include "tcp.h"
+#include "tcp_priv.h"
 #include "tcp_seq.h"
 #include "wire/checksum.h"
 #include "wire/eth.h"

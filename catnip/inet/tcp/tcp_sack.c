@@ -10,8 +10,12 @@
  *
  * Bounded: at most NIP_TCP_SCOREBOARD ranges; when full, the highest range is forgotten
  * (the peer repeats it; the lowest holes matter most to recovery).
+ *
+ * Call order (tcp_input.c, tcp_output.c, tcp_timer.c): update with each ACK's SACK blocks,
+ * advance when snd_una moves, next_lost and lost_bytes while in recovery, clear on a timeout
+ * (RFC 6675 5.1: the peer may have reneged).
  */
-#include "tcp.h"
+#include "tcp_priv.h"
 #include "tcp_seq.h"
 
 void nip_tcp_sb_clear(struct nip_tcp_scoreboard *sb)

@@ -1,18 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * TCP's timers: retransmission (RFC 6298, with Karn's rule and exponential backoff, and the
- * SYN retries of RFC 9293 3.8.1), persist (zero-window probes, RFC 9293 3.8.6.1), delayed ACK
- * (RFC 9293 3.8.6.3), keepalive (RFC 9293 3.8.4) and 2MSL (TIME-WAIT, RFC 9293 3.6).
+ * SYN retries of RFC 9293 3.8.1), tail loss probe (RFC 8985 7), persist (zero-window probes,
+ * RFC 9293 3.8.6.1), delayed ACK (RFC 9293 3.8.6.3), keepalive (RFC 9293 3.8.4) and 2MSL
+ * (TIME-WAIT, RFC 9293 3.6).
  *
  * Each connection keeps one deadline per timer; the stack keeps connections with an armed
- * timer in a binary min-heap by their earliest deadline, so nip_tcp_poll costs O(1) when
- * nothing is due and O(log n) per connection that is.
+ * timer in the min-heap of lib/heap.h by their earliest deadline, so nip_tcp_poll costs O(1)
+ * when nothing is due and O(log n) per connection that is.
+ *
+ * Call order: the other files arm and clear timers (nip_tcp_timer_set/_clear, rto_arm,
+ * pto_arm, ack_timers) as segments come and go; nip_tcp_poll(now) fires what is due, then
+ * delivers the events the firings recorded (a timeout's error); nip_tcp_timer_next_due says
+ * when it next has work.
  */
 #include <errno.h>
 
 #include "heap.h"
 #include "stack.h"
-#include "tcp.h"
+#include "tcp_priv.h"
 #include "tcp_seq.h"
 
 /* The stack's connections with an armed timer, by their earliest deadline (lib/heap.h). */
