@@ -77,7 +77,7 @@ struct demi__timer {
 	uint64_t deadline_ns;
 	demi__timer_fn fn;
 	void *arg;
-	uint32_t heap_index; /* UINT32_MAX when not armed */
+	uint32_t heap_index; /* slot in the runtime's heap (lib/heap.h); 0 when not armed */
 };
 
 /* Where time comes from: the monotonic clock, or a clock the tests move by hand. */
@@ -100,7 +100,7 @@ struct demi__runtime {
 	uint32_t nchunks;
 	uint32_t chunks_cap;
 	struct demi__task *free;
-	struct demi__timer **heap;
+	struct demi__timer **heap; /* armed timers, a min-heap by deadline (lib/heap.h) */
 	uint32_t heap_len;
 	uint32_t heap_cap;
 	struct demi__clock clock;
@@ -176,7 +176,7 @@ int demi__timer_arm(struct demi__runtime *rt, struct demi__timer *tm, uint64_t d
 void demi__timer_cancel(struct demi__runtime *rt, struct demi__timer *tm);
 static inline bool demi__timer_armed(const struct demi__timer *tm)
 {
-	return tm->heap_index != UINT32_MAX;
+	return tm->heap_index != 0;
 }
 /* Deadline of the earliest armed timer, or UINT64_MAX. */
 uint64_t demi__timer_next_deadline(const struct demi__runtime *rt);

@@ -51,6 +51,18 @@ struct nip_tcp_cc_ops {
 	void (*on_rto)(struct nip_tcp_cc *cc, uint32_t flight, uint64_t now);
 };
 
+/* Larger than the largest window a peer can offer (65535 << 14, RFC 7323 2.3), small enough
+ * that cwnd + anything added to it fits 32 bits. */
+#define NIP_CC_CWND_MAX ((uint32_t)1 << 30)
+
+/* Slow start, the same in both algorithms (RFC 5681 eq. 2 with RFC 3465 L = 2 SMSS; RFC 9438
+ * 4.10): below ssthresh, an ACK of acked bytes grows cwnd by at most 2 SMSS and not past
+ * ssthresh. Returns the bytes of the ACK left for congestion avoidance (all of them at or
+ * above ssthresh, those past ssthresh when it is reached), 0 when slow start took them all. */
+uint32_t nip_tcp_cc_slow_start(struct nip_tcp_cc *cc, uint32_t acked);
+/* Full ACK of the recovery point (RFC 6582 3.2 step 3): cwnd = ssthresh; both algorithms. */
+void nip_tcp_cc_exit_recovery(struct nip_tcp_cc *cc, uint64_t now);
+
 extern const struct nip_tcp_cc_ops nip_cc_newreno;
 extern const struct nip_tcp_cc_ops nip_cc_cubic;
 

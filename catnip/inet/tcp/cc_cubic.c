@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "cc.h"
+#include "tcp_seq.h"
 
 #define CUBIC_C 0.4    /* segments / s^3 (4.5) */
 #define CUBIC_BETA 0.7 /* (4.6) */
@@ -30,21 +31,15 @@
 #define FC_NUM 17
 #define FC_DEN 20
 #define CUBIC_ALPHA (3.0 * (1.0 - CUBIC_BETA) / (1.0 + CUBIC_BETA)) /* (4.3) */
-#define CWND_MAX ((uint32_t)1 << 30)				    /* as cc_newreno.c */
 #define NS_PER_S 1e9
 
-static uint32_t min32(uint64_t a, uint64_t b)
-{
-	return (uint32_t)(a < b ? a : b);
-}
-
-/* A window in bytes from a double, within [0, CWND_MAX]. */
+/* A window in bytes from a double, within [0, NIP_CC_CWND_MAX]. */
 static uint32_t to_bytes(double w)
 {
 	if (!(w > 0))
 		return 0;
-	if (w >= CWND_MAX)
-		return CWND_MAX;
+	if (w >= NIP_CC_CWND_MAX)
+		return NIP_CC_CWND_MAX;
 	return (uint32_t)w;
 }
 
@@ -84,20 +79,8 @@ static void cubic_on_ack(struct nip_tcp_cc *cc, uint32_t acked, uint32_t flight,
 
 	if (acked == 0 || (uint64_t)flight + cc->mss < cc->cwnd)
 		return;
-	if (cc->cwnd < cc->ssthresh) {
-		/* Slow start, as NewReno (RFC 5681 eq. 2, RFC 3465 L = 2 SMSS). */
-		uint32_t inc2 = min32(acked, (uint64_t)2 * cc->mss);
-		uint32_t room = min32(cc->ssthresh, CWND_MAX) - cc->cwnd;
-
-		if (inc2 < room || cc->ssthresh >= CWND_MAX) {
-			cc->cwnd = min32((uint64_t)cc->cwnd + inc2, CWND_MAX);
-			return;
-		}
-		cc->cwnd += room;
-		acked -= room;
-		if (acked == 0)
-			return;
-	}
+	if (!(acked = nip_tcp_cc_slow_start(cc, acked)))
+		return;
 	if (cc->epoch_start == 0)
 		epoch_begin(cc, now);
 	t = now > cc->epoch_start ? (double)(now - cc->epoch_start) / NS_PER_S : 0.0;
@@ -106,8 +89,8 @@ static void cubic_on_ack(struct nip_tcp_cc *cc, uint32_t acked, uint32_t flight,
 	 * segments. */
 	alpha = cc->w_est >= cc->cwnd_prior ? 1.0 : CUBIC_ALPHA;
 	cc->w_est += alpha * (double)acked * cc->mss / cc->cwnd;
-	if (cc->w_est > CWND_MAX)
-		cc->w_est = CWND_MAX;
+	if (cc->w_est > NIP_CC_CWND_MAX)
+		cc->w_est = NIP_CC_CWND_MAX;
 	if (w_cubic(cc, t) < cc->w_est) {
 		uint32_t w = to_bytes(cc->w_est);
 
@@ -133,7 +116,7 @@ static void cubic_on_ack(struct nip_tcp_cc *cc, uint32_t acked, uint32_t flight,
 	} else {
 		cc->bytes_acked = (uint32_t)(total % cc->cwnd);
 	}
-	cc->cwnd = min32(cc->cwnd + inc, CWND_MAX);
+	cc->cwnd = nip_min32(cc->cwnd + inc, NIP_CC_CWND_MAX);
 }
 
 /* RFC 9438 4.6 and 4.7 (fast convergence). */
@@ -151,16 +134,9 @@ static void cubic_on_enter_recovery(struct nip_tcp_cc *cc, uint32_t flight, uint
 	cc->cwnd_prior = cc->cwnd;
 	if (ss < (uint64_t)2 * cc->mss)
 		ss = (uint64_t)2 * cc->mss;
-	cc->ssthresh = min32(ss, CWND_MAX);
+	cc->ssthresh = nip_min32(ss, NIP_CC_CWND_MAX);
 	cc->cwnd = cc->ssthresh;
 	cc->epoch_start = 0;
-	cc->bytes_acked = 0;
-}
-
-static void cubic_on_exit_recovery(struct nip_tcp_cc *cc, uint64_t now)
-{
-	(void)now;
-	cc->cwnd = cc->ssthresh;
 	cc->bytes_acked = 0;
 }
 
@@ -179,7 +155,7 @@ static void cubic_on_rto(struct nip_tcp_cc *cc, uint32_t flight, uint64_t now)
 	cc->cwnd_prior = cc->cwnd;
 	cc->w_last_max = cc->w_max;
 	cc->w_max = 0;
-	cc->ssthresh = min32(ss, CWND_MAX);
+	cc->ssthresh = nip_min32(ss, NIP_CC_CWND_MAX);
 	cc->cwnd = cc->mss;
 	cc->epoch_start = 0;
 	cc->bytes_acked = 0;
@@ -190,6 +166,6 @@ const struct nip_tcp_cc_ops nip_cc_cubic = {
 	.init = cubic_init,
 	.on_ack = cubic_on_ack,
 	.on_enter_recovery = cubic_on_enter_recovery,
-	.on_exit_recovery = cubic_on_exit_recovery,
+	.on_exit_recovery = nip_tcp_cc_exit_recovery,
 	.on_rto = cubic_on_rto,
 };

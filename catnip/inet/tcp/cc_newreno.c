@@ -14,17 +14,10 @@
 #include <string.h>
 
 #include "cc.h"
+#include "tcp_seq.h"
 
-/* Larger than the largest window a peer can offer (65535 << 14, RFC 7323 2.3), small enough
- * that cwnd + anything added below fits 32 bits. */
-#define CWND_MAX ((uint32_t)1 << 30)
 /* RFC 9293 section 3.7.1: the send MSS when none is known. */
 #define DEFAULT_MSS 536
-
-static uint32_t min32(uint64_t a, uint64_t b)
-{
-	return (uint32_t)(a < b ? a : b);
-}
 
 /* RFC 6928 section 2: IW = min(10 * MSS, max(2 * MSS, 14600)). */
 static void newreno_init(struct nip_tcp_cc *cc, uint32_t mss, uint64_t now)
@@ -35,11 +28,11 @@ static void newreno_init(struct nip_tcp_cc *cc, uint32_t mss, uint64_t now)
 	memset(cc, 0, sizeof(*cc));
 	if (mss == 0)
 		mss = DEFAULT_MSS;
-	if (mss > CWND_MAX / 16)
-		mss = CWND_MAX / 16;
+	if (mss > NIP_CC_CWND_MAX / 16)
+		mss = NIP_CC_CWND_MAX / 16;
 	iw = (uint64_t)2 * mss > 14600 ? (uint64_t)2 * mss : 14600;
 	cc->mss = mss;
-	cc->cwnd = min32((uint64_t)10 * mss, iw);
+	cc->cwnd = nip_min32((uint64_t)10 * mss, iw);
 	cc->ssthresh = UINT32_MAX;
 }
 
@@ -47,7 +40,7 @@ static uint32_t loss_ssthresh(const struct nip_tcp_cc *cc, uint32_t flight)
 {
 	uint64_t floor = (uint64_t)2 * cc->mss;
 
-	return min32(flight / 2 > floor ? flight / 2 : floor, CWND_MAX);
+	return nip_min32(flight / 2 > floor ? flight / 2 : floor, NIP_CC_CWND_MAX);
 }
 
 static void newreno_on_ack(struct nip_tcp_cc *cc, uint32_t acked, uint32_t flight, uint64_t srtt_ns,
@@ -59,26 +52,13 @@ static void newreno_on_ack(struct nip_tcp_cc *cc, uint32_t acked, uint32_t fligh
 	(void)now;
 	if (acked == 0 || (uint64_t)flight + cc->mss < cc->cwnd)
 		return;
-	if (cc->cwnd < cc->ssthresh) {
-		/* Slow start (RFC 5681 eq. 2 with RFC 3465 L = 2 SMSS). */
-		uint32_t inc = min32(acked, (uint64_t)2 * cc->mss);
-		uint32_t room = min32(cc->ssthresh, CWND_MAX) - cc->cwnd;
-
-		if (inc < room || cc->ssthresh >= CWND_MAX) {
-			cc->cwnd = min32((uint64_t)cc->cwnd + inc, CWND_MAX);
-			return;
-		}
-		/* Reaching ssthresh: the rest of this ACK is congestion avoidance's. */
-		cc->cwnd += room;
-		acked -= room;
-		if (acked == 0)
-			return;
-	}
+	if (!(acked = nip_tcp_cc_slow_start(cc, acked)))
+		return;
 	/* Congestion avoidance (RFC 5681 eq. 3 in its byte counting form, RFC 3465 2.1). */
 	total = (uint64_t)cc->bytes_acked + acked;
 	if (total >= cc->cwnd) {
 		total -= cc->cwnd;
-		cc->cwnd = min32((uint64_t)cc->cwnd + cc->mss, CWND_MAX);
+		cc->cwnd = nip_min32((uint64_t)cc->cwnd + cc->mss, NIP_CC_CWND_MAX);
 	}
 	if (total >= cc->cwnd)
 		total = cc->cwnd - 1; /* one SMSS per ACK at most: the rest is dropped */
@@ -92,14 +72,6 @@ static void newreno_on_enter_recovery(struct nip_tcp_cc *cc, uint32_t flight, ui
 	(void)now;
 	cc->cwnd_prior = cc->cwnd;
 	cc->ssthresh = loss_ssthresh(cc, flight);
-	cc->cwnd = cc->ssthresh;
-	cc->bytes_acked = 0;
-}
-
-/* RFC 6582 section 3.2 step 3, full ACK: deflate to ssthresh. */
-static void newreno_on_exit_recovery(struct nip_tcp_cc *cc, uint64_t now)
-{
-	(void)now;
 	cc->cwnd = cc->ssthresh;
 	cc->bytes_acked = 0;
 }
@@ -119,6 +91,6 @@ const struct nip_tcp_cc_ops nip_cc_newreno = {
 	.init = newreno_init,
 	.on_ack = newreno_on_ack,
 	.on_enter_recovery = newreno_on_enter_recovery,
-	.on_exit_recovery = newreno_on_exit_recovery,
+	.on_exit_recovery = nip_tcp_cc_exit_recovery, /* deflate to ssthresh */
 	.on_rto = newreno_on_rto,
 };

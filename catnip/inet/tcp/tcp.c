@@ -5,9 +5,11 @@
  * RFC 9293 3.10 (OPEN, SEND, RECEIVE, CLOSE, ABORT) as the libOS makes them.
  *
  * Call order: nip_tcp_init (from nip_stack_init), then nip_tcp_input for every TCP segment,
- * nip_tcp_poll for timers, user calls at any time; nip_tcp_fini frees every connection.
+ * nip_tcp_poll for timers, user calls at any time; nip_tcp_fini frees every connection. The
+ * owner's callbacks run only from nip_tcp_deliver, at the end of nip_tcp_input, nip_tcp_poll
+ * and the user calls that record events.
  */
-#include "tcp.h"
+#include "tcp_priv.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -71,6 +73,7 @@ int nip_tcp_init(struct nip_stack *s)
 	t->hash_mask = HASH_BUCKETS - 1;
 	demi__list_init(&t->ack_pending);
 	demi__list_init(&t->tx_wait);
+	demi__list_init(&t->ev_pending);
 	/* A secret start (RFC 6056 3.3.1): a restarted process must not reuse the 4-tuples of
 	 * its predecessor, whose peers may still hold them (LAST-ACK, TIME-WAIT). */
 	start = siphash_2w(s->cfg.tcp.isn_secret, 0x6570, 0) % EPHEMERAL_COUNT;
@@ -131,6 +134,7 @@ struct nip_tcp_conn *nip_tcp_conn_alloc(struct nip_stack *s)
 	demi__list_init(&c->qlink);
 	demi__list_init(&c->ack_link);
 	demi__list_init(&c->tx_link);
+	demi__list_init(&c->ev_link);
 	nip_tcp_reass_init(&c->reass);
 	s->tcp.nconns++;
 	return c;
@@ -201,6 +205,8 @@ static void conn_release(struct nip_tcp_conn *c)
 		demi__list_remove(&c->ack_link);
 	if (demi__list_linked(&c->tx_link))
 		demi__list_remove(&c->tx_link);
+	if (demi__list_linked(&c->ev_link))
+		demi__list_remove(&c->ev_link);
 	port_put(c);
 	sq_free(c);
 	rq_free(c);
@@ -221,8 +227,32 @@ void nip_tcp_maybe_free(struct nip_tcp_conn *c)
 
 void nip_tcp_notify(struct nip_tcp_conn *c, unsigned events)
 {
-	if (c->on_event)
-		c->on_event(c->ctx, events);
+	if (!c->on_event)
+		return; /* nobody listens: an orphan, or a connection not yet accepted */
+	c->ev_pending |= events;
+	if (!demi__list_linked(&c->ev_link))
+		demi__list_push_back(&c->s->tcp.ev_pending, &c->ev_link);
+}
+
+/*
+ * The one place user callbacks run (lwIP's tcp_input fires sent/recv/closed the same way, from
+ * what processing recorded): at the end of nip_tcp_input, nip_tcp_poll and the user calls that
+ * record events. A callback may call into the stack again (send, recv, close, accept): it
+ * then sees every state change of the segment, and the events it causes join the list.
+ */
+void nip_tcp_deliver(struct nip_stack *s)
+{
+	struct demi__list *n;
+
+	while ((n = demi__list_front(&s->tcp.ev_pending))) {
+		struct nip_tcp_conn *c = demi__container_of(n, struct nip_tcp_conn, ev_link);
+		unsigned events = c->ev_pending;
+
+		demi__list_remove(n);
+		c->ev_pending = 0;
+		if (c->on_event)
+			c->on_event(c->ctx, events); /* may free c */
+	}
 }
 
 void nip_tcp_drop(struct nip_tcp_conn *c, int err)
@@ -317,6 +347,8 @@ void nip_tcp_input(struct nip_stack *s, struct demi__buf *frame, const uint8_t *
 	c = nip_tcp_lookup(s, src, ts.sport, ts.dport);
 	if (c) {
 		nip_tcp_conn_input(c, frame, &ts);
+		if (!demi__list_empty(&s->tcp.ev_pending))
+			nip_tcp_deliver(s);
 		return;
 	}
 	c = s->tcp.ports[ts.dport];
@@ -691,6 +723,9 @@ void nip_tcp_close(struct nip_tcp_conn *c)
 	c->owned = false;
 	c->on_event = NULL;
 	c->ctx = NULL;
+	c->ev_pending = 0;
+	if (demi__list_linked(&c->ev_link))
+		demi__list_remove(&c->ev_link);
 	switch (c->state) {
 	case NIP_TCP_CLOSED:
 		break;
@@ -771,8 +806,10 @@ int nip_tcp_setsockopt(struct nip_tcp_conn *c, int level, int name, const void *
 			c->sndbuf = (uint32_t)v;
 			c->snd_auto = false;
 		}
-		if (name == SO_SNDBUF && nip_tcp_writable(c))
+		if (name == SO_SNDBUF && nip_tcp_writable(c)) {
 			nip_tcp_notify(c, NIP_TCP_EV_WRITABLE);
+			nip_tcp_deliver(c->s);
+		}
 		return 0;
 	case SO_REUSEADDR:
 		return 0; /* taken at bind time by the libOS */

@@ -1,25 +1,36 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * TCP (RFC 9293) for catnip's stack: the connection block and the calls the libOS (catnip.c)
- * and the tests make. Like the rest of inet/, TCP does no I/O and reads no clock: segments
- * come in through nip_tcp_input with the stack's current time (s->now), timers run from
- * nip_tcp_poll(now), and segments leave through nip_ip4_output.
+ * TCP (RFC 9293) for catnip's stack: the connection block and the calls the stack (stack.c,
+ * ip4.c), the libOS (catnip.c) and the tests make. Like the rest of inet/, TCP does no I/O and
+ * reads no clock: segments come in through nip_tcp_input with the stack's current time
+ * (s->now), timers run from nip_tcp_poll(now) (due next at nip_tcp_timer_next_due), and
+ * segments leave through nip_ip4_output.
  *
- * Files: tcp.c (life cycle, ports, demultiplexing, user calls), tcp_listen.c (passive open,
- * SYN and accept queues), tcp_input.c (per-state segment processing), tcp_output.c (what to
- * send and building segments), tcp_sack.c (sender scoreboard, RFC 6675), tcp_reass.c
- * (out-of-order data), tcp_timer.c (RTO, persist, keepalive, delayed ACK, TIME_WAIT),
- * cc_*.c (congestion control), tcp_seq.h (sequence arithmetic).
+ * Call order: nip_tcp_init (from nip_stack_init); then, in any order, nip_tcp_input for each
+ * segment, nip_tcp_poll, nip_tcp_flush_acks and nip_tcp_tx_resume after each received burst,
+ * and the user calls; nip_tcp_fini frees every connection.
+ *
+ * Files: tcp.c (life cycle, ports, demultiplexing, user calls, event delivery), tcp_listen.c
+ * (passive open, SYN and accept queues), tcp_input.c (per-state segment processing),
+ * tcp_output.c (what to send and building segments), tcp_sack.c (sender scoreboard,
+ * RFC 6675), tcp_reass.c (out-of-order data), tcp_timer.c (RTO, tail loss probe, persist,
+ * keepalive, delayed ACK, TIME_WAIT), cc*.c (congestion control), tcp_seq.h (sequence
+ * arithmetic). What those files call of each other is in tcp_priv.h, not here.
  *
  * Buffers: a push hands the stack a reference to the pushed pool buffer; the send queue and
- * the retransmission queue are that same buffer (no copy into a socket buffer); a segment's
- * payload is copied once into its frame (the link interface has no frame chains yet). Received
- * in-order data waits for pops as the very frame buffers it arrived in, trimmed to the payload.
+ * the retransmission queue are that same buffer (no copy into a socket buffer). A segment's
+ * payload is copied into its frame, or, when the link chains frames (NIP_OFF_TX_CHAIN) and
+ * the payload is large enough to pay for a second descriptor, the frame holds only the headers
+ * and is chained to the pushed buffer itself (zero copy; tcp_output.c). Received in-order data
+ * waits for pops as the very frame buffers it arrived in, trimmed to the payload.
  *
  * Events: the stack tells the owner of a connection what changed through on_event (readable:
  * data, end of stream or an error; writable: send buffer space; connected; acceptable: a
- * listener has a connection to accept). A connection closed by its owner (nip_tcp_close) lives
- * on in the stack until its FIN exchange and TIME_WAIT are over, then is freed by the stack.
+ * listener has a connection to accept). They are recorded while a segment, a timer or a user
+ * call is processed and delivered once it is done (nip_tcp_deliver), so a callback that calls
+ * back into the stack sees the whole segment's effect. A connection closed by its owner
+ * (nip_tcp_close) lives on in the stack until its FIN exchange and TIME_WAIT are over, then
+ * is freed by the stack.
  */
 #ifndef NIP_TCP_H
 #define NIP_TCP_H
@@ -124,6 +135,10 @@ struct nip_tcp_conn {
 
 	nip_tcp_event_cb on_event;
 	void *ctx;
+	/* Events that input or a timer recorded (nip_tcp_notify), delivered when it is done
+	 * (nip_tcp_deliver); ev_link is on the stack's ev_pending list while any is set. */
+	unsigned ev_pending;
+	struct demi__list ev_link;
 
 	/* Send sequence space (RFC 9293 3.3.1). */
 	uint32_t iss, snd_una, snd_nxt, snd_max; /* snd_max: highest ever sent */
@@ -234,13 +249,14 @@ struct nip_tcp_stack {
 	struct demi__list ack_pending;
 	/* Connections that had segments to send when the device's ring was full. */
 	struct demi__list tx_wait;
+	/* Connections with events to deliver (ev_pending): the segment or timer that caused
+	 * them is processed to the end first, then their callbacks run. */
+	struct demi__list ev_pending;
 };
 
 /* Defaults: 256 KiB buffers, RTO 1 s initial / 200 ms min / 60 s max, 15 retries, 6 SYN retries,
  * delayed ACK 20 ms, MSL 30 s, keepalive 2 h / 75 s / 9, NewReno, all options on. */
 void nip_tcp_config_default(struct nip_tcp_config *cfg);
-/* The MSS the link's MTU allows (our receive segments are no larger). */
-uint32_t nip_tcp_mtu_mss(const struct nip_stack *s);
 int nip_tcp_init(struct nip_stack *s);
 void nip_tcp_fini(struct nip_stack *s);
 /* Runs due timers. Returns how many fired. */
@@ -297,91 +313,5 @@ void nip_tcp_orphans(struct nip_stack *s, int *owing, int *closing);
 /* Resets every orphan not yet in TIME-WAIT (the process is going away: its peers must not
  * wait for answers that will never come). */
 void nip_tcp_abort_orphans(struct nip_stack *s);
-
-/* Between TCP's files. */
-struct nip_tcp_conn *nip_tcp_conn_alloc(struct nip_stack *s);
-void nip_tcp_conn_free(struct nip_tcp_conn *c);
-int nip_tcp_hash_insert(struct nip_tcp_conn *c);
-void nip_tcp_hash_remove(struct nip_tcp_conn *c);
-struct nip_tcp_conn *nip_tcp_lookup(struct nip_stack *s, uint32_t rip, uint16_t rport,
-				    uint16_t lport);
-uint32_t nip_tcp_isn(struct nip_stack *s, const struct nip_tcp_conn *c);
-void nip_tcp_options_init(struct nip_tcp_conn *c);
-void nip_tcp_established(struct nip_tcp_conn *c); /* sets up cc, windows after the handshake */
-/* Ends the connection: state CLOSED, pending data dropped, err (positive, or 0) reported. */
-void nip_tcp_drop(struct nip_tcp_conn *c, int err);
-void nip_tcp_notify(struct nip_tcp_conn *c, unsigned events);
-/* The stack forgets c if its owner closed it and the connection is over. */
-void nip_tcp_maybe_free(struct nip_tcp_conn *c);
-
-/* tcp_listen.c */
-void nip_tcp_listen_input(struct nip_tcp_conn *l, const struct nip_tcp_seg *seg, uint32_t src,
-			  uint32_t dst);
-void nip_tcp_listener_fini(struct nip_tcp_conn *l);
-void nip_tcp_listen_established(struct nip_tcp_conn *c); /* SYN_RCVD -> accept queue */
-void nip_tcp_listen_detach(struct nip_tcp_conn *c);	 /* leaves the SYN/accept queue */
-/* Takes the peer's MSS, window scale, SACK-permitted and timestamp options from its SYN. */
-void nip_tcp_syn_options(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg);
-
-/* tcp_input.c */
-void nip_tcp_conn_input(struct nip_tcp_conn *c, struct demi__buf *frame,
-			const struct nip_tcp_seg *seg);
-
-/* tcp_output.c */
-/* Sends what the windows and Nagle allow, and an ACK if one is due. */
-void nip_tcp_output(struct nip_tcp_conn *c);
-void nip_tcp_send_ack(struct nip_tcp_conn *c);
-void nip_tcp_send_syn(struct nip_tcp_conn *c); /* SYN or SYN-ACK by state */
-/* RST in reply to a segment (RFC 9293 3.10.7.1), for no connection. */
-void nip_tcp_send_reset(struct nip_stack *s, const struct nip_tcp_seg *seg, uint32_t src,
-			uint32_t dst);
-void nip_tcp_send_rst_conn(struct nip_tcp_conn *c); /* RST for an abort */
-/* Sends one segment of [seq, seq + len) from the send queue, with flags. */
-void nip_tcp_send_data(struct nip_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags);
-void nip_tcp_send_probe(struct nip_tcp_conn *c);	/* keepalive: seq snd_una - 1, no data */
-void nip_tcp_send_window_probe(struct nip_tcp_conn *c); /* persist timer */
-/* Receive memory still available for queued data (see rcv_mem_limit in tcp_output.c). */
-uint64_t nip_tcp_rcv_mem_room(const struct nip_tcp_conn *c);
-uint32_t nip_tcp_rcv_window(const struct nip_tcp_conn *c);
-uint32_t nip_tcp_tsval(const struct nip_tcp_conn *c);
-/* Retransmits from snd_una after a timeout. */
-void nip_tcp_retransmit_first(struct nip_tcp_conn *c);
-/* Drops acknowledged data from the front of the send queue. */
-void nip_tcp_sq_ack(struct nip_tcp_conn *c, uint32_t acked);
-
-/* tcp_sack.c: the sender's scoreboard of RFC 6675 (a hole is lost when more than
- * 2 * SMSS bytes, i.e. DupThresh - 1 segments' worth, are SACKed above it: IsLost()). */
-void nip_tcp_sb_clear(struct nip_tcp_scoreboard *sb);
-/* Adds the peer's SACK blocks (blocks outside (snd_una, snd_max] are ignored). */
-void nip_tcp_sb_update(struct nip_tcp_scoreboard *sb, const struct nip_tcp_sack_block *blk, int n,
-		       uint32_t snd_una, uint32_t snd_max);
-/* Forgets what lies below snd_una. */
-void nip_tcp_sb_advance(struct nip_tcp_scoreboard *sb, uint32_t snd_una);
-/* Whether seq lies in a SACKed range. */
-bool nip_tcp_sb_sacked(const struct nip_tcp_scoreboard *sb, uint32_t seq);
-/* Highest SACKed sequence (end of the last range), or snd_una when none. */
-uint32_t nip_tcp_sb_high(const struct nip_tcp_scoreboard *sb, uint32_t snd_una);
-/* The first lost byte range at or after from: false when none. */
-bool nip_tcp_sb_next_lost(const struct nip_tcp_scoreboard *sb, uint32_t snd_una, uint32_t from,
-			  uint32_t mss, uint32_t *start, uint32_t *len);
-/* Bytes of lost ranges at or after from. */
-uint32_t nip_tcp_sb_lost_bytes(const struct nip_tcp_scoreboard *sb, uint32_t snd_una, uint32_t from,
-			       uint32_t mss);
-
-/* tcp_timer.c */
-void nip_tcp_timer_set(struct nip_tcp_conn *c, enum nip_tcp_timer t, uint64_t due);
-void nip_tcp_timer_clear(struct nip_tcp_conn *c, enum nip_tcp_timer t);
-void nip_tcp_timers_clear(struct nip_tcp_conn *c);
-void nip_tcp_rto_arm(struct nip_tcp_conn *c); /* (re)starts the RTO at now + rto */
-void nip_tcp_rtt_sample(struct nip_tcp_conn *c, uint64_t rtt);
-/* The RTO from the smoothed RTT again, without the backoff of earlier timeouts. */
-void nip_tcp_rto_reset(struct nip_tcp_conn *c);
-/* Arms the tail loss probe if it applies now, clears it otherwise (tcp_timer.c). */
-void nip_tcp_pto_arm(struct nip_tcp_conn *c);
-/* An ACK reached ack: ends the probe's episode, with the loss response if it repaired one. */
-void nip_tcp_tlp_acked(struct nip_tcp_conn *c, uint32_t ack, uint32_t flight);
-/* After a SACK update: if the probe was delivered, what was sent before it is lost. */
-void nip_tcp_tlp_sacked(struct nip_tcp_conn *c);
-void nip_tcp_heap_fini(struct nip_stack *s);
 
 #endif

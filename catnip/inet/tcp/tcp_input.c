@@ -7,24 +7,24 @@
  * RTT, congestion control, duplicate ACKs and fast retransmit of RFC 5681 3.2 / RFC 6582,
  * SACK scoreboard of RFC 6675, window update), data (in order to the pops, out of order to
  * the reassembly queue), FIN. Then output runs once, sending data the ACK allowed and the ACK
- * the segment earned (delayed per RFC 9293 3.8.6.3 / RFC 5681 4.2 otherwise).
+ * the segment earned (delayed per RFC 9293 3.8.6.3 / RFC 5681 4.2 otherwise). What the owner
+ * must hear of (writable, readable, connected, acceptable, failed) is only recorded here
+ * (nip_tcp_notify); nip_tcp_input delivers it after this returns.
+ *
+ * Call order: nip_tcp_input (tcp.c) calls nip_tcp_conn_input for a segment of a known
+ * connection; nothing else does.
  *
  * A function that may end the connection returns GONE; the caller must not touch c again.
  */
 #include <errno.h>
 
 #include "stack.h"
-#include "tcp.h"
+#include "tcp_priv.h"
 #include "tcp_seq.h"
 
 #define GONE (-2)
 #define DROP (-1)
 #define PAWS_IDLE_NS (24ull * 86400 * 1000000000) /* RFC 7323 5.5: 24 days */
-
-static uint32_t min32(uint32_t a, uint32_t b)
-{
-	return a < b ? a : b;
-}
 
 /* RFC 5961 7: challenge ACKs are rate limited across the stack. */
 static void challenge_ack(struct nip_tcp_conn *c)
@@ -107,7 +107,7 @@ static void syn_sent_input(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg
 static void enter_recovery(struct nip_tcp_conn *c)
 {
 	struct nip_stack *s = c->s;
-	uint32_t len = min32(c->mss, c->sq_bytes);
+	uint32_t len = nip_min32(c->mss, c->sq_bytes);
 
 	c->in_recovery = true;
 	c->recover = c->snd_max;
@@ -168,7 +168,7 @@ static void dup_ack(struct nip_tcp_conn *c)
  */
 static void snd_autotune(struct nip_tcp_conn *c)
 {
-	uint64_t want = 2ull * min32(c->cc.cwnd, c->snd_wnd);
+	uint64_t want = 2ull * nip_min32(c->cc.cwnd, c->snd_wnd);
 	uint32_t max = c->s->cfg.tcp.sndbuf_max;
 
 	if (want > c->sndbuf && c->sndbuf < max) {
@@ -185,7 +185,7 @@ static void new_ack(struct nip_tcp_conn *c, uint32_t ack, uint32_t ts_rtt)
 	struct nip_stack *s = c->s;
 	uint32_t acked = ack - c->snd_una;
 	uint32_t flight = c->snd_nxt - c->snd_una;
-	uint32_t data_acked = min32(acked, c->sq_bytes);
+	uint32_t data_acked = nip_min32(acked, c->sq_bytes);
 	bool was_writable = nip_tcp_writable(c);
 
 	/* RTT (RFC 6298): the echoed timestamp measures every ACK, retransmissions included
@@ -220,7 +220,7 @@ static void new_ack(struct nip_tcp_conn *c, uint32_t ack, uint32_t ts_rtt)
 			if (nip_seq_lt(c->high_rxt, c->snd_una))
 				c->high_rxt = c->snd_una;
 			if (!c->sack_ok && c->sq_bytes) {
-				nip_tcp_send_data(c, c->snd_una, min32(c->mss, c->sq_bytes),
+				nip_tcp_send_data(c, c->snd_una, nip_min32(c->mss, c->sq_bytes),
 						  NIP_TCP_ACK);
 				s->cnt.tcp_retransmits++;
 				c->dupacks = 1;
@@ -231,11 +231,7 @@ static void new_ack(struct nip_tcp_conn *c, uint32_t ack, uint32_t ts_rtt)
 		c->cc_ops->on_ack(&c->cc, acked, flight, c->srtt, nip_now(s));
 	}
 	nip_tcp_tlp_acked(c, ack, flight);
-	if (c->snd_una == c->snd_max)
-		nip_tcp_timer_clear(c, NIP_TCPT_RTO);
-	else
-		nip_tcp_rto_arm(c); /* RFC 6298 5.3 */
-	nip_tcp_pto_arm(c);
+	nip_tcp_ack_timers(c);
 	if (c->snd_auto)
 		snd_autotune(c);
 	if (!was_writable && nip_tcp_writable(c))
@@ -397,8 +393,10 @@ static int data_input(struct nip_tcp_conn *c, struct demi__buf *frame, uint32_t 
 		demi__buf_put(frame); /* the peer's FIN came already: nothing more is data */
 		return 0;
 	}
-	if (len && !c->owned) {
-		/* Nobody will read it (RFC 9293 3.10.7.4 step 7 after CLOSE; as Linux). */
+	if (len && !c->owned && !c->listener) {
+		/* Its owner closed it: nobody will read it (RFC 9293 3.10.7.4 step 7 after CLOSE;
+		 * as Linux). (A connection still on its listener's queue keeps its data for the
+		 * accept to come.) */
 		demi__buf_put(frame);
 		s->cnt.drop_tcp_after_close++;
 		nip_tcp_send_rst_conn(c);

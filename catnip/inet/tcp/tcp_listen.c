@@ -3,7 +3,9 @@
  * Passive open (RFC 9293 3.10.7.2, segment arrives in LISTEN): a SYN to a listening port
  * makes a connection in SYN-RECEIVED on the listener's SYN queue and answers SYN-ACK; the
  * handshake's last ACK (tcp_input.c) moves it to the accept queue, where nip_tcp_accept finds
- * it. Both queues are bounded (the SYN queue by syn_backlog, the accept queue by the listen
+ * it, and records ACCEPTABLE for the listener (delivered once that segment is processed, its
+ * data queued for the accept to come). Options of the SYN: RFC 7323 2.2, RFC 2018 2, RFC 9293
+ * 3.7.1. Both queues are bounded (the SYN queue by syn_backlog, the accept queue by the listen
  * backlog): a SYN beyond them is dropped and counted, and the peer's SYN retransmission tries
  * again later, so a SYN flood costs bounded memory.
  */
@@ -11,7 +13,7 @@
 #include <stdlib.h>
 
 #include "stack.h"
-#include "tcp.h"
+#include "tcp_priv.h"
 #include "tcp_seq.h"
 
 /* Takes the peer's options from its SYN (RFC 7323 2.2, RFC 2018 2, RFC 9293 3.7.1). */

@@ -9,14 +9,22 @@
  * finally a bare ACK if one is still owed. Every segment carries the ACK and the current
  * window, so data cancels a pending delayed ACK.
  *
- * A segment is a fresh frame: Ethernet, IPv4 and TCP headers, then the payload copied from
- * the send queue (the pushed buffers themselves, held until acknowledged).
+ * A segment is a fresh frame with room for the Ethernet, IPv4 and TCP headers. Its payload
+ * comes from the send queue (the pushed buffers themselves, held until acknowledged): copied
+ * into the frame, or, from CHAIN_MIN bytes on when the link chains frames (NIP_OFF_TX_CHAIN)
+ * and the range lies in one pushed buffer, attached by reference (zero copy, the checksum then
+ * computed over the headers and the attached payload unless the device does it).
+ *
+ * Call order: tcp_input.c calls nip_tcp_output once a segment's ACK, data and FIN are
+ * processed (callbacks run later, so a push from one never sees half-updated state); the user
+ * calls (send, close, setsockopt), tcp_timer.c (retransmission, probes, delayed ACK) and
+ * nip_tcp_tx_resume call it too.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "stack.h"
-#include "tcp.h"
+#include "tcp_priv.h"
 #include "tcp_seq.h"
 #include "wire/checksum.h"
 #include "wire/eth.h"
@@ -26,11 +34,6 @@
 /* Payloads from this size on are chained to the frame rather than copied (when the link can):
  * below it a copy costs less than a second descriptor. */
 #define CHAIN_MIN 256
-
-static uint32_t min32(uint32_t a, uint32_t b)
-{
-	return a < b ? a : b;
-}
 
 uint32_t nip_tcp_tsval(const struct nip_tcp_conn *c)
 {
@@ -71,17 +74,17 @@ static uint16_t window_field(struct nip_tcp_conn *c, bool syn)
 {
 	uint32_t win = nip_tcp_rcv_window(c);
 	uint32_t cur = nip_seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
-	uint32_t sws = min32(c->rcvbuf / 2, c->mss ? c->mss : 536);
+	uint32_t sws = nip_min32(c->rcvbuf / 2, c->mss ? c->mss : 536);
 	uint32_t field;
 
 	if (syn) {
-		field = min32(win, 65535);
+		field = nip_min32(win, 65535);
 		c->rcv_adv = c->rcv_nxt + field;
 		return (uint16_t)field;
 	}
 	if (win < cur || win - cur < sws)
 		win = cur;
-	field = min32((win + (1u << c->rcv_wscale) - 1) >> c->rcv_wscale, 65535);
+	field = nip_min32((win + (1u << c->rcv_wscale) - 1) >> c->rcv_wscale, 65535);
 	if (nip_seq_gt(c->rcv_nxt + (field << c->rcv_wscale), c->rcv_adv))
 		c->rcv_adv = c->rcv_nxt + (field << c->rcv_wscale);
 	return (uint16_t)field;
@@ -114,7 +117,7 @@ static void sq_copy(struct nip_tcp_conn *c, uint32_t seq, uint8_t *dst, uint32_t
 	struct nip_tcp_chunk *k = sq_seek(c, seq, &kseq);
 
 	while (k && len) {
-		uint32_t off = seq - kseq, n = min32(k->len - off, len);
+		uint32_t off = seq - kseq, n = nip_min32(k->len - off, len);
 
 		memcpy(dst, k->data + off, n);
 		dst += n;
@@ -165,10 +168,8 @@ static int send_segment(struct nip_tcp_conn *c, uint32_t seq, uint32_t len, uint
 	if (flags & NIP_TCP_ACK)
 		h.ack = c->rcv_nxt;
 	if (syn) {
-		uint32_t mss = s->link->mtu > 40 ? s->link->mtu - 40u : 536u;
-
 		h.opt.has_mss = true;
-		h.opt.mss = (uint16_t)min32(mss, 65535);
+		h.opt.mss = (uint16_t)nip_min32(nip_tcp_mtu_mss(s), 65535);
 		h.opt.has_wscale = c->ws_ok;
 		h.opt.wscale = c->rcv_wscale;
 		h.opt.sack_ok = c->sack_ok;
@@ -355,7 +356,7 @@ static bool send_lost(struct nip_tcp_conn *c)
 
 	if (!nip_tcp_sb_next_lost(&c->sb, c->snd_una, from, c->mss, &start, &len))
 		return false;
-	len = min32(len, c->mss);
+	len = nip_min32(len, c->mss);
 	if (nip_seq_gt(start + len, c->snd_nxt))
 		return false;
 	send_segment(c, start, len, NIP_TCP_ACK);
@@ -403,8 +404,8 @@ void nip_tcp_output(struct nip_tcp_conn *c)
 		rwnd_room = nip_seq_gt(c->snd_una + c->snd_wnd, c->snd_nxt)
 				    ? c->snd_una + c->snd_wnd - c->snd_nxt
 				    : 0;
-		usable = min32(cwnd > fl ? cwnd - fl : 0, rwnd_room);
-		len = min32(min32(unsent, usable), c->mss);
+		usable = nip_min32(cwnd > fl ? cwnd - fl : 0, rwnd_room);
+		len = nip_min32(nip_min32(unsent, usable), c->mss);
 		fin = c->fin_queued && !c->fin_sent && len == unsent;
 		if (len == 0 && !fin)
 			break;

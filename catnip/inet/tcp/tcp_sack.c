@@ -10,8 +10,12 @@
  *
  * Bounded: at most NIP_TCP_SCOREBOARD ranges; when full, the highest range is forgotten
  * (the peer repeats it; the lowest holes matter most to recovery).
+ *
+ * Call order (tcp_input.c, tcp_output.c, tcp_timer.c): update with each ACK's SACK blocks,
+ * advance when snd_una moves, next_lost and lost_bytes while in recovery, clear on a timeout
+ * (RFC 6675 5.1: the peer may have reneged).
  */
-#include "tcp.h"
+#include "tcp_priv.h"
 #include "tcp_seq.h"
 
 void nip_tcp_sb_clear(struct nip_tcp_scoreboard *sb)
@@ -109,11 +113,6 @@ bool nip_tcp_sb_sacked(const struct nip_tcp_scoreboard *sb, uint32_t seq)
 static bool below_probe(const struct nip_tcp_scoreboard *sb, uint32_t hs)
 {
 	return sb->lost_below_set && nip_seq_lt(hs, sb->lost_below);
-}
-
-uint32_t nip_tcp_sb_high(const struct nip_tcp_scoreboard *sb, uint32_t snd_una)
-{
-	return sb->n ? sb->r[sb->n - 1].end : snd_una;
 }
 
 /* Hole i is [i ? r[i-1].end : snd_una, r[i].start); above it lie r[i..n-1]. */

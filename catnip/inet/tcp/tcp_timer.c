@@ -1,75 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * TCP's timers: retransmission (RFC 6298, with Karn's rule and exponential backoff, and the
- * SYN retries of RFC 9293 3.8.1), persist (zero-window probes, RFC 9293 3.8.6.1), delayed ACK
- * (RFC 9293 3.8.6.3), keepalive (RFC 9293 3.8.4) and 2MSL (TIME-WAIT, RFC 9293 3.6).
+ * SYN retries of RFC 9293 3.8.1), tail loss probe (RFC 8985 7), persist (zero-window probes,
+ * RFC 9293 3.8.6.1), delayed ACK (RFC 9293 3.8.6.3), keepalive (RFC 9293 3.8.4) and 2MSL
+ * (TIME-WAIT, RFC 9293 3.6).
  *
  * Each connection keeps one deadline per timer; the stack keeps connections with an armed
- * timer in a binary min-heap by their earliest deadline, so nip_tcp_poll costs O(1) when
- * nothing is due and O(log n) per connection that is.
+ * timer in the min-heap of lib/heap.h by their earliest deadline, so nip_tcp_poll costs O(1)
+ * when nothing is due and O(log n) per connection that is.
+ *
+ * Call order: the other files arm and clear timers (nip_tcp_timer_set/_clear, rto_arm,
+ * pto_arm, ack_timers) as segments come and go; nip_tcp_poll(now) fires what is due, then
+ * delivers the events the firings recorded (a timeout's error); nip_tcp_timer_next_due says
+ * when it next has work.
  */
 #include <errno.h>
-#include <stdlib.h>
 
+#include "heap.h"
 #include "stack.h"
-#include "tcp.h"
+#include "tcp_priv.h"
 #include "tcp_seq.h"
 
-/* ---- the heap (1-based; heap_idx 0 = not in it) ---- */
-
-static void heap_swap(struct nip_tcp_stack *t, uint32_t a, uint32_t b)
-{
-	struct nip_tcp_conn *x = t->heap[a];
-
-	t->heap[a] = t->heap[b];
-	t->heap[b] = x;
-	t->heap[a]->heap_idx = a;
-	t->heap[b]->heap_idx = b;
-}
-
-static void heap_up(struct nip_tcp_stack *t, uint32_t i)
-{
-	while (i > 1 && t->heap[i / 2]->due > t->heap[i]->due) {
-		heap_swap(t, i, i / 2);
-		i /= 2;
-	}
-}
-
-static void heap_down(struct nip_tcp_stack *t, uint32_t i)
-{
-	for (;;) {
-		uint32_t l = 2 * i, m = i;
-
-		if (l <= t->heap_len && t->heap[l]->due < t->heap[m]->due)
-			m = l;
-		if (l + 1 <= t->heap_len && t->heap[l + 1]->due < t->heap[m]->due)
-			m = l + 1;
-		if (m == i)
-			return;
-		heap_swap(t, i, m);
-		i = m;
-	}
-}
-
-static void heap_remove(struct nip_tcp_stack *t, struct nip_tcp_conn *c)
-{
-	uint32_t i = c->heap_idx;
-
-	if (!i)
-		return;
-	c->heap_idx = 0;
-	if (i != t->heap_len) {
-		struct nip_tcp_conn *moved = t->heap[t->heap_len];
-
-		t->heap[i] = moved;
-		moved->heap_idx = i;
-		t->heap_len--;
-		heap_up(t, i);
-		heap_down(t, moved->heap_idx);
-	} else {
-		t->heap_len--;
-	}
-}
+/* The stack's connections with an armed timer, by their earliest deadline (lib/heap.h). */
+DEMI__HEAP_DEFINE(conn_heap, struct nip_tcp_stack, struct nip_tcp_conn, due, heap_idx)
 
 /* Puts c at its place for its earliest deadline (or takes it out when none is armed). */
 static void reschedule(struct nip_tcp_conn *c)
@@ -80,32 +33,18 @@ static void reschedule(struct nip_tcp_conn *c)
 	for (int i = 0; i < NIP_TCPT_N; i++)
 		if (c->timer[i] && (!due || c->timer[i] < due))
 			due = c->timer[i];
+	if (due == c->due && (c->heap_idx || !due))
+		return;
 	if (!due) {
-		heap_remove(t, c);
+		conn_heap_remove(t, c);
 		c->due = 0;
 		return;
 	}
-	if (!c->heap_idx) {
-		if (t->heap_len + 1 >= t->heap_cap) {
-			uint32_t cap = t->heap_cap ? t->heap_cap * 2 : 256;
-			struct nip_tcp_conn **h = realloc(t->heap, cap * sizeof(*h));
-
-			if (!h)
-				return; /* the timer stays unscheduled; the connection lingers */
-			t->heap = h;
-			t->heap_cap = cap;
-		}
-		c->due = due;
-		c->heap_idx = ++t->heap_len;
-		t->heap[c->heap_idx] = c;
-		heap_up(t, c->heap_idx);
-		return;
-	}
-	if (due == c->due)
-		return;
 	c->due = due;
-	heap_up(t, c->heap_idx);
-	heap_down(t, c->heap_idx);
+	if (c->heap_idx)
+		conn_heap_update(t, c);
+	else if (conn_heap_insert(t, c) < 0)
+		c->due = 0; /* the timer stays unscheduled; the connection lingers */
 }
 
 void nip_tcp_timer_set(struct nip_tcp_conn *c, enum nip_tcp_timer which, uint64_t due)
@@ -126,15 +65,20 @@ void nip_tcp_timers_clear(struct nip_tcp_conn *c)
 {
 	for (int i = 0; i < NIP_TCPT_N; i++)
 		c->timer[i] = 0;
-	heap_remove(&c->s->tcp, c);
+	conn_heap_remove(&c->s->tcp, c);
 	c->due = 0;
 }
 
 void nip_tcp_heap_fini(struct nip_stack *s)
 {
-	free(s->tcp.heap);
-	s->tcp.heap = NULL;
-	s->tcp.heap_len = s->tcp.heap_cap = 0;
+	conn_heap_fini(&s->tcp);
+}
+
+uint64_t nip_tcp_timer_next_due(const struct nip_tcp_stack *t)
+{
+	const struct nip_tcp_conn *c = conn_heap_min(t);
+
+	return c ? c->due : UINT64_MAX;
 }
 
 /* ---- RTO (RFC 6298) ---- */
@@ -191,7 +135,8 @@ void nip_tcp_rto_reset(struct nip_tcp_conn *c)
 #define WC_DELACK_NS 200000000ull /* RFC 8985 7.2 WCDelAckT */
 #define PTO_SLACK_NS 2000000ull	  /* added to 2 SRTT */
 
-void nip_tcp_pto_arm(struct nip_tcp_conn *c)
+/* When the tail loss probe is due now, or 0 when it does not apply. */
+static uint64_t pto_due(const struct nip_tcp_conn *c)
 {
 	uint32_t flight = c->snd_max - c->snd_una;
 	uint64_t due;
@@ -202,16 +147,26 @@ void nip_tcp_pto_arm(struct nip_tcp_conn *c)
 	/* Not after a timeout either, until its recovery point is acknowledged: the
 	 * retransmissions in slow start are what probes then. */
 	if (!data_state || !c->sack_ok || !c->srtt || c->in_recovery || c->tlp_end || !flight ||
-	    c->snd_nxt != c->snd_max || nip_seq_lt(c->snd_una, c->recover)) {
-		nip_tcp_timer_clear(c, NIP_TCPT_PTO);
-		return;
-	}
+	    c->snd_nxt != c->snd_max || nip_seq_lt(c->snd_una, c->recover))
+		return 0;
 	due = nip_now(c->s) + 2 * c->srtt + (flight <= c->mss ? WC_DELACK_NS : PTO_SLACK_NS);
-	if (c->timer[NIP_TCPT_RTO] && due >= c->timer[NIP_TCPT_RTO]) {
-		nip_tcp_timer_clear(c, NIP_TCPT_PTO); /* the RTO comes first anyway */
-		return;
-	}
-	nip_tcp_timer_set(c, NIP_TCPT_PTO, due);
+	if (c->timer[NIP_TCPT_RTO] && due >= c->timer[NIP_TCPT_RTO])
+		return 0; /* the RTO comes first anyway */
+	return due;
+}
+
+void nip_tcp_pto_arm(struct nip_tcp_conn *c)
+{
+	c->timer[NIP_TCPT_PTO] = pto_due(c);
+	reschedule(c);
+}
+
+void nip_tcp_ack_timers(struct nip_tcp_conn *c)
+{
+	/* Both deadlines first, then one move in the heap (this runs for every ACK). */
+	c->timer[NIP_TCPT_RTO] = c->snd_una == c->snd_max ? 0 : nip_now(c->s) + c->rto;
+	c->timer[NIP_TCPT_PTO] = pto_due(c);
+	reschedule(c);
 }
 
 static void pto_fire(struct nip_tcp_conn *c)
@@ -415,23 +370,19 @@ static void fire(struct nip_tcp_conn *c, uint64_t now)
 	reschedule(c);
 }
 
-uint64_t nip_tcp_timer_next_due(const struct nip_tcp_stack *t)
-{
-	return t->heap_len ? t->heap[1]->due : UINT64_MAX;
-}
-
 int nip_tcp_poll(struct nip_stack *s, uint64_t now)
 {
 	struct nip_tcp_stack *t = &s->tcp;
+	struct nip_tcp_conn *c;
 	int fired = 0;
 
-	while (t->heap_len && t->heap[1]->due <= now) {
-		struct nip_tcp_conn *c = t->heap[1];
-
-		heap_remove(t, c);
+	while ((c = conn_heap_min(t)) && c->due <= now) {
+		conn_heap_remove(t, c);
 		c->due = 0;
 		fire(c, now);
 		fired++;
 	}
+	if (!demi__list_empty(&t->ev_pending))
+		nip_tcp_deliver(s);
 	return fired;
 }

@@ -61,16 +61,17 @@ static void ttimer_init(struct ttimer *t, struct demi__runtime *rt, unsigned id)
 	demi__timer_init(&t->tm, on_fire, t);
 }
 
-/* Heap shape: every slot knows its index and no child is earlier than its parent. */
+/* Heap shape (lib/heap.h: 1-based): every slot knows its index and no child is earlier than
+ * its parent. */
 static void check_heap(const struct demi__runtime *rt)
 {
-	for (uint32_t i = 0; i < rt->heap_len; i++) {
+	for (uint32_t i = 1; i <= rt->heap_len; i++) {
 		assert_int_equal(rt->heap[i]->heap_index, i);
-		if (i > 0)
-			assert_true(rt->heap[(i - 1) / 2]->deadline_ns <= rt->heap[i]->deadline_ns);
+		if (i > 1)
+			assert_true(rt->heap[i / 2]->deadline_ns <= rt->heap[i]->deadline_ns);
 	}
 	assert_int_equal(demi__timer_next_deadline(rt),
-			 rt->heap_len ? rt->heap[0]->deadline_ns : UINT64_MAX);
+			 rt->heap_len ? rt->heap[1]->deadline_ns : UINT64_MAX);
 }
 
 static void expect_fires(const unsigned *ids, unsigned n)
@@ -179,8 +180,8 @@ static void test_timer_cancel_from_anywhere(void **state)
 		assert_int_equal(demi__timer_arm(rt, &t[i].tm, 100 + (i * 7) % N), 0);
 	}
 	check_heap(rt);
-	struct demi__timer *root = rt->heap[0], *last = rt->heap[rt->heap_len - 1];
-	struct demi__timer *mid = rt->heap[5], *leaf = rt->heap[9];
+	struct demi__timer *root = rt->heap[1], *last = rt->heap[rt->heap_len];
+	struct demi__timer *mid = rt->heap[6], *leaf = rt->heap[10];
 
 	demi__timer_cancel(rt, mid);
 	check_heap(rt);

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What TCP's files call of each other (lwIP's priv/tcp_priv.h): nothing outside
+ * catnip/inet/tcp/ includes this. The stack, the libOS and the tests use tcp.h, which this
+ * includes: the connection block, the configuration and the entry points.
+ */
+#ifndef NIP_TCP_PRIV_H
+#define NIP_TCP_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tcp.h"
+
+/* ---- tcp.c ---- */
+/* The MSS the link's MTU allows (our receive segments are no larger). */
+uint32_t nip_tcp_mtu_mss(const struct nip_stack *s);
+struct nip_tcp_conn *nip_tcp_conn_alloc(struct nip_stack *s);
+void nip_tcp_conn_free(struct nip_tcp_conn *c);
+int nip_tcp_hash_insert(struct nip_tcp_conn *c);
+void nip_tcp_hash_remove(struct nip_tcp_conn *c);
+struct nip_tcp_conn *nip_tcp_lookup(struct nip_stack *s, uint32_t rip, uint16_t rport,
+				    uint16_t lport);
+uint32_t nip_tcp_isn(struct nip_stack *s, const struct nip_tcp_conn *c);
+void nip_tcp_options_init(struct nip_tcp_conn *c);
+void nip_tcp_established(struct nip_tcp_conn *c); /* sets up cc, windows after the handshake */
+/* Ends the connection: state CLOSED, pending data dropped, err (positive, or 0) reported. */
+void nip_tcp_drop(struct nip_tcp_conn *c, int err);
+/* Records events for c's owner; nip_tcp_deliver runs the callbacks once the segment, timer or
+ * user call that caused them is done (so no callback re-enters output halfway through input). */
+void nip_tcp_notify(struct nip_tcp_conn *c, unsigned events);
+void nip_tcp_deliver(struct nip_stack *s);
+/* The stack forgets c if its owner closed it and the connection is over. */
+void nip_tcp_maybe_free(struct nip_tcp_conn *c);
+
+/* ---- tcp_listen.c ---- */
+void nip_tcp_listen_input(struct nip_tcp_conn *l, const struct nip_tcp_seg *seg, uint32_t src,
+			  uint32_t dst);
+void nip_tcp_listener_fini(struct nip_tcp_conn *l);
+void nip_tcp_listen_established(struct nip_tcp_conn *c); /* SYN_RCVD -> accept queue */
+void nip_tcp_listen_detach(struct nip_tcp_conn *c);	 /* leaves the SYN/accept queue */
+/* Takes the peer's MSS, window scale, SACK-permitted and timestamp options from its SYN. */
+void nip_tcp_syn_options(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg);
+
+/* ---- tcp_input.c ---- */
+void nip_tcp_conn_input(struct nip_tcp_conn *c, struct demi__buf *frame,
+			const struct nip_tcp_seg *seg);
+
+/* ---- tcp_output.c ---- */
+/* Sends what the windows and Nagle allow, and an ACK if one is due. */
+void nip_tcp_output(struct nip_tcp_conn *c);
+void nip_tcp_send_ack(struct nip_tcp_conn *c);
+void nip_tcp_send_syn(struct nip_tcp_conn *c); /* SYN or SYN-ACK by state */
+/* RST in reply to a segment (RFC 9293 3.10.7.1), for no connection. */
+void nip_tcp_send_reset(struct nip_stack *s, const struct nip_tcp_seg *seg, uint32_t src,
+			uint32_t dst);
+void nip_tcp_send_rst_conn(struct nip_tcp_conn *c); /* RST for an abort */
+/* Sends one segment of [seq, seq + len) from the send queue, with flags. */
+void nip_tcp_send_data(struct nip_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags);
+void nip_tcp_send_probe(struct nip_tcp_conn *c);	/* keepalive: seq snd_una - 1, no data */
+void nip_tcp_send_window_probe(struct nip_tcp_conn *c); /* persist timer */
+/* Receive memory still available for queued data (see rcv_mem_limit in tcp_output.c). */
+uint64_t nip_tcp_rcv_mem_room(const struct nip_tcp_conn *c);
+uint32_t nip_tcp_rcv_window(const struct nip_tcp_conn *c);
+uint32_t nip_tcp_tsval(const struct nip_tcp_conn *c);
+/* Retransmits from snd_una after a timeout. */
+void nip_tcp_retransmit_first(struct nip_tcp_conn *c);
+/* Drops acknowledged data from the front of the send queue. */
+void nip_tcp_sq_ack(struct nip_tcp_conn *c, uint32_t acked);
+
+/* ---- tcp_sack.c ---- */
+/* The sender's scoreboard of RFC 6675 (a hole is lost when more than
+ * 2 * SMSS bytes, i.e. DupThresh - 1 segments' worth, are SACKed above it: IsLost()). */
+void nip_tcp_sb_clear(struct nip_tcp_scoreboard *sb);
+/* Adds the peer's SACK blocks (blocks outside (snd_una, snd_max] are ignored). */
+void nip_tcp_sb_update(struct nip_tcp_scoreboard *sb, const struct nip_tcp_sack_block *blk, int n,
+		       uint32_t snd_una, uint32_t snd_max);
+/* Forgets what lies below snd_una. */
+void nip_tcp_sb_advance(struct nip_tcp_scoreboard *sb, uint32_t snd_una);
+/* Whether seq lies in a SACKed range. */
+bool nip_tcp_sb_sacked(const struct nip_tcp_scoreboard *sb, uint32_t seq);
+/* The first lost byte range at or after from: false when none. */
+bool nip_tcp_sb_next_lost(const struct nip_tcp_scoreboard *sb, uint32_t snd_una, uint32_t from,
+			  uint32_t mss, uint32_t *start, uint32_t *len);
+/* Bytes of lost ranges at or after from. */
+uint32_t nip_tcp_sb_lost_bytes(const struct nip_tcp_scoreboard *sb, uint32_t snd_una, uint32_t from,
+			       uint32_t mss);
+
+/* ---- tcp_timer.c ---- */
+void nip_tcp_timer_set(struct nip_tcp_conn *c, enum nip_tcp_timer t, uint64_t due);
+void nip_tcp_timer_clear(struct nip_tcp_conn *c, enum nip_tcp_timer t);
+void nip_tcp_timers_clear(struct nip_tcp_conn *c);
+void nip_tcp_rto_arm(struct nip_tcp_conn *c); /* (re)starts the RTO at now + rto */
+void nip_tcp_rtt_sample(struct nip_tcp_conn *c, uint64_t rtt);
+/* The RTO from the smoothed RTT again, without the backoff of earlier timeouts. */
+void nip_tcp_rto_reset(struct nip_tcp_conn *c);
+/* Arms the tail loss probe if it applies now, clears it otherwise (tcp_timer.c). */
+void nip_tcp_pto_arm(struct nip_tcp_conn *c);
+/* After an ACK of new data: restarts the RTO (RFC 6298 5.3), or stops it when nothing is
+ * outstanding, and rearms the tail loss probe, in one move of c in the timer heap. */
+void nip_tcp_ack_timers(struct nip_tcp_conn *c);
+/* An ACK reached ack: ends the probe's episode, with the loss response if it repaired one. */
+void nip_tcp_tlp_acked(struct nip_tcp_conn *c, uint32_t ack, uint32_t flight);
+/* After a SACK update: if the probe was delivered, what was sent before it is lost. */
+void nip_tcp_tlp_sacked(struct nip_tcp_conn *c);
+void nip_tcp_heap_fini(struct nip_stack *s);
+
+#endif
