@@ -830,8 +830,7 @@ static int port_setup(struct nip_dpdk *d, struct demi__config *cfg)
 	d->link.offloads =
 		((conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) ? NIP_OFF_TX_CHAIN : 0) |
 		(d->tx_ol_ip ? NIP_OFF_IPV4_CSUM_TX : 0) |
-		(d->tx_ol_udp ? NIP_OFF_UDP_CSUM_TX : 0) |
-		(d->tx_ol_tcp ? NIP_OFF_TCP_CSUM_TX : 0) | NIP_OFF_L4_CSUM_RX;
+		(d->tx_ol_udp ? NIP_OFF_UDP_CSUM_TX : 0) | (d->tx_ol_tcp ? NIP_OFF_TCP_CSUM_TX : 0);
 	DEMI_INFO("dpdk: port %u (%s): MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u, offloads 0x%x, "
 		  "%u rx / %u tx descriptors, %u receive buffers",
 		  d->port, info.driver_name, mac.addr_bytes[0], mac.addr_bytes[1],

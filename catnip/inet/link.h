@@ -27,10 +27,6 @@ enum {
 	NIP_OFF_IPV4_CSUM_TX = 1u << 0, /* device fills the IPv4 header checksum */
 	NIP_OFF_UDP_CSUM_TX = 1u << 1,
 	NIP_OFF_TCP_CSUM_TX = 1u << 2,
-	/* Transitional, set by every link: received L4 checksums are verified before L4 input
-	 * (ip4.c does it, see NIP_RXF_*), so tcp/tcp.c, which still reads this bit, does not check
-	 * a second time. Goes when tcp.c passes check_csum = false itself. */
-	NIP_OFF_L4_CSUM_RX = 1u << 4,
 	NIP_OFF_TX_CHAIN = 1u << 5, /* tx_burst takes frames that end in a payload range */
 };
 

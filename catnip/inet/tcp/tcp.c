@@ -336,9 +336,9 @@ void nip_tcp_input(struct nip_stack *s, struct demi__buf *frame, const uint8_t *
 	struct nip_tcp_seg ts;
 	struct nip_tcp_conn *c;
 	enum nip_tcp_err err;
-	bool csum_done = s->link->offloads & NIP_OFF_L4_CSUM_RX;
 
-	err = nip_tcp_parse(seg, len, src, dst, !csum_done, &ts);
+	/* ip4.c verified the checksum, or the device did (link.h NIP_RXF_*). */
+	err = nip_tcp_parse(seg, len, src, dst, false, &ts);
 	if (err != NIP_TCP_OK) {
 		s->cnt.drop_tcp_bad[err]++;
 		goto drop;
