@@ -6,7 +6,15 @@
  * and under loss with reordering, duplication and corruption, with NewReno and CUBIC; then the
  * close handshake, and no buffer or connection may leak.
  *
- * TCP_TRANSFER_MIB sets the size of each transfer (default 64).
+ * Recovery must also be quick, not merely correct: each case bounds the virtual time of each
+ * transfer and the retransmissions per frame the link lost, so that losing SACK or
+ * out-of-order reassembly (which still delivers every byte, after many timeouts) fails. The
+ * clock is virtual, so each seed gives the same numbers on any machine; the bounds leave
+ * margin over the spread measured across seeds (see struct limits).
+ *
+ * TCP_TRANSFER_MIB sets the size of each transfer (default 64; the time bounds scale with it).
+ * TCP_TRANSFER_SEED adds to every case's seed (default 0), to measure the spread.
+ * TCP_TRANSFER_FILTER runs only the cases matching a cmocka pattern (e.g. "*loss1*").
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -172,9 +180,46 @@ static void dump(struct net *n, const struct nip_tcp_conn *tx, const struct nip_
 	dump_one("rx", rx);
 }
 
-/* Sends total bytes from tx to rx; checks every byte. Returns the virtual time it took. */
+/*
+ * What a case tolerates, for each 64 MiB transfer (the time scales with the size, plus up to a
+ * second for the timeouts that do not shrink with it): secs, virtual seconds per transfer;
+ * retx, retransmitted segments (both ends) per frame the link dropped or corrupted (both
+ * directions); rto, retransmission timeouts (both ends) per such frame. Measured over seeds
+ * 0-700 (TCP_TRANSFER_SEED 0, 100, ..., 700) with SACK and reassembly working, and with each
+ * broken on purpose (no SACK blocks sent; every out-of-order segment dropped):
+ *
+ *   loss  working                     no SACK blocks              no reassembly
+ *         secs     retx      rto      secs       retx  rto        secs        retx   rto
+ *   1%    0.52-1.3 0.80-0.86 0-0.003  18-23      0.77  0.11-0.12  229-252     11-12  ~1.0
+ *   5%    35-78    0.67-0.68 .03-.05  277-293    0.75  0.22-0.23  2457-4066   3.8-4  0.72
+ *   10%   617-2257 0.69-0.70 .10-.13  12126-18368 0.79 0.29       193k-201k   2.34   0.64
+ *
+ * A clean link loses nothing and must retransmit nothing.
+ */
+struct limits {
+	double secs;
+	double retx;
+	double rto;
+};
+
+static const struct limits limits_clean = {0.1, 0, 0};
+static const struct limits limits_loss1 = {4, 1.5, 0.03};
+static const struct limits limits_loss5 = {160, 1.5, 0.12};
+static const struct limits limits_loss10 = {6000, 1.5, 0.2};
+
+/* The virtual time a transfer of total bytes may take. */
+static uint64_t time_limit(const struct limits *lim, uint64_t total)
+{
+	double secs = lim->secs * (double)total / (64 << 20) + (lim->secs < 1 ? lim->secs : 1.0);
+
+	return (uint64_t)(secs * 1e9);
+}
+
+/* Sends total bytes from tx to rx; checks every byte, and that it takes at most max_ns of
+ * virtual time (failing as soon as it is over, not after hours of a broken recovery). Returns
+ * the virtual time it took. */
 static uint64_t transfer(struct net *n, struct nip_tcp_conn *tx, struct nip_tcp_conn *rx,
-			 uint64_t total, uint64_t seed)
+			 uint64_t total, uint64_t seed, uint64_t max_ns)
 {
 	struct gen gs = {.state = seed}, gr = {.state = seed};
 	uint64_t sent = 0, got = 0, hs = 0xcbf29ce484222325ull, hr = hs, start = n->now;
@@ -216,6 +261,13 @@ static uint64_t transfer(struct net *n, struct nip_tcp_conn *tx, struct nip_tcp_
 			dump(n, tx, rx);
 		/* 10 minutes of virtual time without progress is a hang. */
 		assert_true(idle < 1000000);
+		if (n->now - start > max_ns)
+			fail_msg(
+				"%llu of %llu bytes delivered after %.3f s virtual, more than the "
+				"%.3f s this loss rate allows: loss recovery (SACK, reassembly) is "
+				"slower than it was",
+				(unsigned long long)got, (unsigned long long)total,
+				(n->now - start) / 1e9, max_ns / 1e9);
 		run(n, progress ? 10 * US : next_step(n));
 	}
 	assert_int_equal(got, total);
@@ -251,8 +303,37 @@ static uint64_t transfer_bytes(void)
 	return (e ? strtoull(e, NULL, 10) : 64) << 20;
 }
 
+static uint64_t seed_offset(void)
+{
+	const char *e = getenv("TCP_TRANSFER_SEED");
+
+	return e ? strtoull(e, NULL, 10) : 0;
+}
+
+/* The retransmissions and timeouts per frame lost. */
+static void check_limits(const struct net *n, const struct limits *lim)
+{
+	uint64_t lost = n->wire.end[0].stats.dropped + n->wire.end[1].stats.dropped +
+			n->wire.end[0].stats.corrupted + n->wire.end[1].stats.corrupted;
+	uint64_t retx = n->a.cnt.tcp_retransmits + n->b.cnt.tcp_retransmits;
+	uint64_t rto = n->a.cnt.tcp_rto_timeouts + n->b.cnt.tcp_rto_timeouts;
+
+	printf("# %llu frames lost: %.3f retransmissions (at most %.3f) and %.4f timeouts (at "
+	       "most %.4f) per loss\n",
+	       (unsigned long long)lost, lost ? (double)retx / lost : 0.0, lim->retx,
+	       lost ? (double)rto / lost : 0.0, lim->rto);
+	if (retx > lim->retx * (double)lost)
+		fail_msg("%llu retransmissions for %llu frames lost: more than %.2f per loss",
+			 (unsigned long long)retx, (unsigned long long)lost, lim->retx);
+	if (rto > lim->rto * (double)lost)
+		fail_msg("%llu retransmission timeouts for %llu frames lost: more than %.4f per "
+			 "loss; recovery without timeouts (SACK, reassembly) is failing",
+			 (unsigned long long)rto, (unsigned long long)lost, lim->rto);
+}
+
 /* ring: the test link's tx_per_poll (0: no limit). */
-static void one_case(uint32_t loss_ppm, const char *cc, uint64_t seed, uint32_t ring)
+static void one_case(uint32_t loss_ppm, const char *cc, uint64_t seed, uint32_t ring,
+		     const struct limits *lim)
 {
 	struct nip_test_faults f = {
 		.drop_ppm = loss_ppm,
@@ -263,18 +344,20 @@ static void one_case(uint32_t loss_ppm, const char *cc, uint64_t seed, uint32_t 
 		.jitter_ns = 10 * US,
 		.tx_per_poll = ring,
 	};
-	struct net *n = net_create(&f, cc, seed);
+	struct net *n;
 	struct nip_tcp_conn *c, *s;
 	uint64_t total = transfer_bytes(), t1, t2;
 
+	seed += seed_offset();
+	n = net_create(&f, cc, seed);
 	connect_pair(n, &c, &s);
-	t1 = transfer(n, c, s, total, seed * 3 + 1);
-	t2 = transfer(n, s, c, total, seed * 5 + 7);
-	printf("# %s loss %.1f%%: %llu MiB each way in %.3f s + %.3f s virtual; "
+	t1 = transfer(n, c, s, total, seed * 3 + 1, time_limit(lim, total));
+	t2 = transfer(n, s, c, total, seed * 5 + 7, time_limit(lim, total));
+	printf("# %s loss %.1f%% seed %llu: %llu MiB each way in %.3f s + %.3f s virtual; "
 	       "retransmits a %llu b %llu, fast %llu/%llu, rto %llu/%llu, corrupt drops %llu, "
 	       "zero-copy segments %llu, device refusals %llu (waits %llu, drops %llu)\n",
-	       cc, loss_ppm / 10000.0, (unsigned long long)(total >> 20), t1 / 1e9, t2 / 1e9,
-	       (unsigned long long)n->a.cnt.tcp_retransmits,
+	       cc, loss_ppm / 10000.0, (unsigned long long)seed, (unsigned long long)(total >> 20),
+	       t1 / 1e9, t2 / 1e9, (unsigned long long)n->a.cnt.tcp_retransmits,
 	       (unsigned long long)n->b.cnt.tcp_retransmits,
 	       (unsigned long long)n->a.cnt.tcp_fast_retransmits,
 	       (unsigned long long)n->b.cnt.tcp_fast_retransmits,
@@ -299,6 +382,7 @@ static void one_case(uint32_t loss_ppm, const char *cc, uint64_t seed, uint32_t 
 		if (loss_ppm == 0)
 			assert_int_equal(n->a.cnt.tcp_retransmits + n->b.cnt.tcp_retransmits, 0);
 	}
+	check_limits(n, lim);
 	close_pair(n, c, s);
 	net_destroy(n);
 }
@@ -306,69 +390,69 @@ static void one_case(uint32_t loss_ppm, const char *cc, uint64_t seed, uint32_t 
 static void test_tcp_transfer_clean_newreno(void **state)
 {
 	(void)state;
-	one_case(0, "newreno", 1, 0);
+	one_case(0, "newreno", 1, 0, &limits_clean);
 }
 
 static void test_tcp_transfer_clean_cubic(void **state)
 {
 	(void)state;
-	one_case(0, "cubic", 2, 0);
+	one_case(0, "cubic", 2, 0, &limits_clean);
 }
 
 static void test_tcp_transfer_loss1_newreno(void **state)
 {
 	(void)state;
-	one_case(10000, "newreno", 3, 0);
+	one_case(10000, "newreno", 3, 0, &limits_loss1);
 }
 
 static void test_tcp_transfer_loss1_cubic(void **state)
 {
 	(void)state;
-	one_case(10000, "cubic", 4, 0);
+	one_case(10000, "cubic", 4, 0, &limits_loss1);
 }
 
 static void test_tcp_transfer_loss5_newreno(void **state)
 {
 	(void)state;
-	one_case(50000, "newreno", 5, 0);
+	one_case(50000, "newreno", 5, 0, &limits_loss5);
 }
 
 static void test_tcp_transfer_loss5_cubic(void **state)
 {
 	(void)state;
-	one_case(50000, "cubic", 6, 0);
+	one_case(50000, "cubic", 6, 0, &limits_loss5);
 }
 
 static void test_tcp_transfer_loss10_newreno(void **state)
 {
 	(void)state;
-	one_case(100000, "newreno", 7, 0);
+	one_case(100000, "newreno", 7, 0, &limits_loss10);
 }
 
 static void test_tcp_transfer_loss10_cubic(void **state)
 {
 	(void)state;
-	one_case(100000, "cubic", 8, 0);
+	one_case(100000, "cubic", 8, 0, &limits_loss10);
 }
 
 /* A transmit ring of 8 frames per poll, far below a window's worth of segments. */
 static void test_tcp_transfer_ring_full_newreno(void **state)
 {
 	(void)state;
-	one_case(0, "newreno", 9, 8);
+	one_case(0, "newreno", 9, 8, &limits_clean);
 }
 
 static void test_tcp_transfer_ring_full_cubic(void **state)
 {
 	(void)state;
-	one_case(0, "cubic", 10, 8);
+	one_case(0, "cubic", 10, 8, &limits_clean);
 }
 
 /* And with loss: the waits and the recovery together. */
 static void test_tcp_transfer_ring_full_loss1_cubic(void **state)
 {
 	(void)state;
-	one_case(10000, "cubic", 11, 8);
+	one_case(10000, "cubic", 11, 8, &limits_loss1);
 }
 
 int main(void)
@@ -387,5 +471,7 @@ int main(void)
 		cmocka_unit_test(test_tcp_transfer_ring_full_loss1_cubic),
 	};
 
+	if (getenv("TCP_TRANSFER_FILTER"))
+		cmocka_set_test_filter(getenv("TCP_TRANSFER_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

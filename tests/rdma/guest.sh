@@ -5,7 +5,10 @@
 #   guest.sh BUILD_DIR
 # Runs every test_mint_* program (each: exit 0 pass, 1 fail, 77 skip), then the unchanged
 # examples (tcp-echo server, tcp-pingpong client) with LIBOS=catmint, and prints one line per
-# test and a summary. Exit 0 when nothing failed, 1 otherwise. Logs: BUILD_DIR/rdma-logs/.
+# test and a summary. Logs: BUILD_DIR/rdma-logs/.
+# Exit 1 when a test failed, or when a device test skipped while others ran (its device was
+# there); 77 when the guest has no RDMA device (vm.sh's soft-RoCE setup failed) or every test
+# skipped; 0 otherwise: a guest where nothing ran is never a pass.
 # Environment from vm.sh: RDMA_IP (address of the RDMA interface), RDMA_DEV.
 set -u
 build=$(realpath "$1")
@@ -42,10 +45,15 @@ run() { # NAME TIMEOUT CMD...
 	report "$name" "$rc" $(($(date +%s) - t0))
 }
 
-echo "catmint device tests on ${RDMA_DEV:-?} ($RDMA_IP), kernel $(uname -r)"
+echo "catmint device tests on ${RDMA_DEV:-?} (${RDMA_IP:-?}), kernel $(uname -r)"
+if [ -z "$(ls /sys/class/infiniband 2>/dev/null)" ] || [ -z "${RDMA_IP:-}" ]; then
+	echo "SKIP: no RDMA device in this guest (the soft-RoCE setup failed: see the console)"
+	exit 77
+fi
 for t in echo many bigmsg flowctl disconnect errors; do
 	run "test_mint_$t" 240 "$build/tests/rdma/test_mint_$t"
 done
+dev_skip=$skip
 
 # The examples, unchanged, on catmint: the echo server serves two clients and exits.
 examples() {
@@ -81,4 +89,13 @@ else
 fi
 
 echo "catmint device tests: $pass passed, $fail failed, $skip skipped in $(($(date +%s) - t_start)) s"
-[ $fail = 0 ]
+if [ $fail != 0 ]; then
+	exit 1
+elif [ $pass = 0 ]; then
+	echo "SKIP: every test skipped: nothing ran on the device"
+	exit 77
+elif [ $dev_skip != 0 ]; then
+	echo "FAIL: $dev_skip device tests skipped on a guest where the others ran"
+	exit 1
+fi
+exit 0
