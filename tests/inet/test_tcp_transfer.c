@@ -103,8 +103,10 @@ static uint64_t next_step(const struct net *n)
 
 		if (e->count && e->q[e->head].due < next)
 			next = e->q[e->head].due;
-		if (st[i]->tcp.heap_len && st[i]->tcp.heap[1]->due < next)
-			next = st[i]->tcp.heap[1]->due;
+		uint64_t d = nip_stack_next_deadline(st[i]);
+
+		if (d < next)
+			next = d;
 	}
 	if (next == UINT64_MAX || next <= n->now + 10 * US)
 		return 10 * US;
