@@ -27,19 +27,23 @@
  * the oldest resolution that has already been retried (no answer within arp_retry_ns: an
  * on-link peer answers in well under a millisecond, so it is very likely spoofed; its
  * frames fail with -EHOSTUNREACH). The table therefore refuses a new destination only while
- * every resolution under way is younger than arp_retry_ns, which only a request rate above
- * arp_resolving_max / arp_retry_ns can cause, and the rate limit comes first. We evict
- * rather than reserve part of the table because a reserve fills with spoofed addresses too:
- * nothing tells a spoofed destination from a real one when its resolution starts.
+ * every resolution under way is younger than arp_retry_ns, which needs more than
+ * arp_resolving_max / arp_retry_ns new resolutions per second (1280 by default, above the
+ * default rate limit, which is checked first). We evict rather than reserve part of the
+ * table because a reserve fills with spoofed addresses too: nothing tells a spoofed
+ * destination from a real one when its resolution starts.
  * For the same reason, while spoofed destinations arrive faster than arp_request_rate, a
  * resolution that this stack starts toward a real new peer competes with them for tokens and
  * succeeds only with the share of tokens it draws (the sender's retransmission tries again).
  * What keeps real peers reachable during a flood is the cache: a peer that talks to us first
  * asks for our address, and that request teaches us its own (the resolving bound keeps room
- * for it); and once the flood's new destinations stop, the next resolution finds a token
- * and a place at once. Mappings the stack has sent to are never evicted for new ones before
- * they expire; static ones never: a crowded cache drops expired mappings first, then the
- * oldest one learned and never used (what a flood of requests leaves behind).
+ * for it); and once the flood's new destinations stop, a new resolution finds a token within
+ * 1 / arp_request_rate (2 ms by default: retries cannot take the last half of the burst) and
+ * a place at once, so it completes within that plus the peer's answer (the tests hold it to
+ * 100 ms, the sender trying every 10 ms).
+ * Mappings the stack has sent to are never evicted for new ones before they expire, static
+ * ones never: a crowded cache drops expired mappings first, then the oldest one learned and
+ * never used (what a flood of requests leaves behind).
  */
 #include <errno.h>
 #include <stddef.h>
