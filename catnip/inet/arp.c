@@ -5,6 +5,9 @@
  *
  * The cache is an open-addressed table (linear probing, tombstones, rebuilt in place when
  * crowded). Learned entries expire after arp_ttl_ns (checked on lookup); static ones never.
+ * An expired mapping stays in use for arp_retries * arp_retry_ns more while requests sent to
+ * the MAC it holds (RFC 1122 2.3.2.1's unicast poll, one per arp_retry_ns, on use) ask its
+ * owner to renew it: traffic to a peer never stops for a broadcast resolution.
  * Only entries being resolved need timers: nip_arp_timers scans the table only when the
  * earliest retry is due.
  *
@@ -14,10 +17,11 @@
  * - at most arp_resolving_max addresses are being resolved at once (a quarter of the cache at
  *   most, so that mappings learned from peers' requests always find room);
  * - requests leave through a token bucket of arp_request_rate per second (burst: a tenth of a
- *   second's worth); a retry may only spend tokens above half the burst, so the first
- *   request of a new resolution never waits behind retries of addresses that do not answer
- *   (retries stay spaced arp_retry_ns apart; a skipped one still counts as a try, so every
- *   resolution ends after arp_retries * arp_retry_ns as before);
+ *   second's worth); a retry may only spend tokens above half the burst and a new resolution
+ *   above a quarter, so the first request of a new resolution never waits behind retries of
+ *   addresses that do not answer, and the renewal of a mapping in use never waits behind
+ *   new resolutions (retries stay spaced arp_retry_ns apart; a skipped one still counts as
+ *   a try, so every resolution ends after arp_retries * arp_retry_ns as before);
  * - frames waiting for resolution take slots of one pool of arp_queued_max, allocated at init
  *   (no malloc on a miss), at most arp_pending_max of them per address.
  * A frame that cannot wait (pool empty, per-address queue full) or whose resolution cannot
@@ -37,10 +41,11 @@
  * succeeds only with the share of tokens it draws (the sender's retransmission tries again).
  * What keeps real peers reachable during a flood is the cache: a peer that talks to us first
  * asks for our address, and that request teaches us its own (the resolving bound keeps room
- * for it); and once the flood's new destinations stop, a new resolution finds a token within
- * 1 / arp_request_rate (2 ms by default: retries cannot take the last half of the burst) and
- * a place at once, so it completes within that plus the peer's answer (the tests hold it to
- * 100 ms, the sender trying every 10 ms).
+ * for it); a mapping in use is renewed ahead of the flood's requests; and once the flood's
+ * new destinations stop, a new resolution finds a token within 1 / arp_request_rate (2 ms
+ * by default: retries cannot take the lower half of the burst) and a place at once, so it
+ * completes within that plus the peer's answer (the tests hold it to 100 ms, the sender
+ * trying every 10 ms).
  * Mappings the stack has sent to are never evicted for new ones before they expire, static
  * ones never: a crowded cache drops expired mappings first, then the oldest one learned and
  * never used (what a flood of requests leaves behind).
@@ -67,6 +72,10 @@
 
 enum { E_FREE = 0, E_DELETED, E_RESOLVED, E_STATIC, E_PENDING };
 
+/* Who may spend the bucket's last tokens: a refresh of a mapping in use, down to the last;
+ * a new resolution, down to a quarter of the burst; a retry, down to half. */
+enum tier { T_REFRESH, T_NEW, T_RETRY };
+
 struct nip_arp_entry {
 	uint32_t ip;
 	uint8_t mac[6];
@@ -77,6 +86,7 @@ struct nip_arp_entry {
 	uint32_t head, tail; /* pending: those frames, a FIFO of pool slots (NONE: empty) */
 	uint64_t deadline;   /* resolved: expiry; pending: next request */
 	uint64_t since;	     /* pending: when the resolution began; resolved: when learned */
+	uint64_t refresh_at; /* resolved, expired: when the next unicast request may go */
 };
 
 /* A frame waiting for resolution, in a slot of the stack's pool. */
@@ -95,7 +105,8 @@ struct arp_state {
 	uint32_t free;	     /* first free pool slot */
 	struct queued *pool; /* cfg.arp_queued_max slots */
 	/* Token bucket, in nanoseconds of credit: a request costs 1 s / arp_request_rate. */
-	uint64_t cost, credit, credit_max, retry_floor, refilled;
+	uint64_t cost, credit, credit_max, refilled;
+	uint64_t floor[3];		       /* credit a request of each enum tier needs */
 	struct nip_arp_entry scratch[ARP_CAP]; /* compact() copies the table here */
 	struct nip_arp_entry table[ARP_CAP];
 };
@@ -103,6 +114,12 @@ struct arp_state {
 static struct arp_state *arp_of(struct nip_stack *s)
 {
 	return (struct arp_state *)((char *)s->arp - offsetof(struct arp_state, table));
+}
+
+/* How long an expired mapping stays in use while unicast requests confirm it. */
+static uint64_t grace(const struct nip_stack *s)
+{
+	return (uint64_t)s->cfg.arp_retries * s->cfg.arp_retry_ns;
 }
 
 static uint32_t slot(uint32_t ip)
@@ -140,7 +157,9 @@ int nip_arp_init(struct nip_stack *s)
 	burst = c->arp_request_rate / 10 > ARP_BURST_MIN ? c->arp_request_rate / 10 : ARP_BURST_MIN;
 	a->cost = NS_PER_S / c->arp_request_rate;
 	a->credit = a->credit_max = burst * a->cost;
-	a->retry_floor = (burst / 2 + 1) * a->cost;
+	a->floor[T_REFRESH] = a->cost;
+	a->floor[T_NEW] = (burst / 4 + 1) * a->cost;
+	a->floor[T_RETRY] = (burst / 2 + 1) * a->cost;
 	s->arp = a->table;
 	s->arp_cap = ARP_CAP;
 	s->arp_used = 0;
@@ -158,10 +177,10 @@ static void refill(struct nip_stack *s, struct arp_state *a)
 	a->credit = d >= a->credit_max - a->credit ? a->credit_max : a->credit + d;
 }
 
-static bool may_request(struct nip_stack *s, struct arp_state *a, bool retry)
+static bool may_request(struct nip_stack *s, struct arp_state *a, enum tier t)
 {
 	refill(s, a);
-	return a->credit >= (retry ? a->retry_floor : a->cost);
+	return a->credit >= a->floor[t];
 }
 
 /* Ends the resolution of e (if pending), which takes state; returns its frames, detached. */
@@ -296,7 +315,7 @@ static bool evict_learned(struct nip_stack *s)
 
 		if (e->state != E_RESOLVED)
 			continue;
-		if (e->deadline <= s->now) {
+		if (e->deadline + grace(s) <= s->now) {
 			remove_entry(s, e);
 			freed = true;
 		} else if (!e->used && (!victim || e->since < victim->since)) {
@@ -350,7 +369,8 @@ int nip_arp_add_static(struct nip_stack *s, uint32_t ip, const uint8_t mac[6])
 
 static bool usable(const struct nip_stack *s, const struct nip_arp_entry *e)
 {
-	return e && (e->state == E_STATIC || (e->state == E_RESOLVED && e->deadline > s->now));
+	return e && (e->state == E_STATIC ||
+		     (e->state == E_RESOLVED && e->deadline + grace(s) > s->now));
 }
 
 bool nip_arp_lookup(struct nip_stack *s, uint32_t ip, uint8_t mac[6])
@@ -458,6 +478,22 @@ static bool enqueue(struct nip_stack *s, struct nip_arp_entry *e, struct demi__b
 	return true;
 }
 
+/* An expired mapping in use: asks its owner, at the MAC we know (RFC 1122 2.3.2.1 allows
+ * unicast polls), at most once per arp_retry_ns; its answer renews the mapping. */
+static void refresh(struct nip_stack *s, struct nip_arp_entry *e)
+{
+	static const uint8_t zero[6];
+	struct arp_state *a = arp_of(s);
+
+	e->refresh_at = s->now + s->cfg.arp_retry_ns;
+	if (!may_request(s, a, T_REFRESH)) {
+		s->cnt.arp_retries_limited++;
+		return;
+	}
+	a->credit -= a->cost;
+	send_arp(s, NIP_ARP_REQUEST, e->mac, zero, e->ip);
+}
+
 /* The oldest resolution that has been retried at least once, or NULL. */
 static struct nip_arp_entry *oldest_retried(struct nip_stack *s)
 {
@@ -487,6 +523,8 @@ void nip_arp_resolve_and_send(struct nip_stack *s, struct demi__buf *frame, uint
 	e = find(s, next_hop);
 	if (usable(s, e)) {
 		e->used = true;
+		if (e->state == E_RESOLVED && e->deadline <= s->now && e->refresh_at <= s->now)
+			refresh(s, e);
 		transmit(s, frame, e->mac, cb, ctx);
 		return;
 	}
@@ -505,7 +543,7 @@ void nip_arp_resolve_and_send(struct nip_stack *s, struct demi__buf *frame, uint
 	if (a->free == NONE)
 		goto drop;
 	drop = &s->cnt.drop_arp_rate_limited;
-	if (!may_request(s, a, false))
+	if (!may_request(s, a, T_NEW))
 		goto drop;
 	if (a->resolving >= s->cfg.arp_resolving_max) {
 		struct nip_arp_entry *old = oldest_retried(s);
@@ -564,7 +602,7 @@ void nip_arp_timers(struct nip_stack *s)
 			}
 			e->tries++;
 			e->deadline = s->now + s->cfg.arp_retry_ns;
-			if (may_request(s, a, true))
+			if (may_request(s, a, T_RETRY))
 				send_request(s, e->ip);
 			else
 				s->cnt.arp_retries_limited++;

@@ -59,7 +59,7 @@ struct nip_counters {
 	uint64_t drop_arp_rate_limited;	  /* no request allowed now (arp_request_rate) */
 	uint64_t drop_arp_queue_full;	  /* arp_queued_max frames already wait, stack-wide */
 	uint64_t arp_evictions;		  /* retried resolutions given up for a new one */
-	uint64_t arp_retries_limited;	  /* retries skipped to keep the rate for new ones */
+	uint64_t arp_retries_limited;	  /* retries and renewals skipped for the rate */
 	uint64_t arp_cache_full;	  /* a mapping not stored: every slot in use */
 };
 

@@ -8,8 +8,9 @@
  * stack (the real peer, which answers ARP) and driven by a virtual clock: 10000 sends to
  * distinct addresses that never answer keep requests under the rate bound and resolutions and
  * queued frames under theirs, and every frame's sender hears of it once, counted by reason;
- * a peer that asks for us during the flood is answered at once, and a new peer resolves soon
- * after it; a flood of requests evicts neither static nor used mappings. Teardown checks that
+ * a peer that asks for us during the flood is answered at once, a peer in use is renewed as
+ * its mapping expires, and a new peer resolves soon after the flood; a flood of requests
+ * evicts neither static nor used mappings. Teardown checks that
  * no buffer leaked.
  */
 #include <errno.h>
@@ -181,8 +182,9 @@ struct net {
 	struct send_rec rec[FLOOD];
 };
 
-/* A (10.0.0.1) and B (10.0.0.2) on the test link; A's ARP queues as given (0: default). */
-static int net_up(void **state, uint32_t queued_max, uint32_t pending_max)
+/* A (10.0.0.1) and B (10.0.0.2) on the test link; tweak (may be NULL) changes A's
+ * configuration. */
+static int net_up(void **state, void (*tweak)(struct nip_stack_config *))
 {
 	struct net *n = calloc(1, sizeof(*n));
 	struct nip_stack_config cfg;
@@ -192,10 +194,8 @@ static int net_up(void **state, uint32_t queued_max, uint32_t pending_max)
 	nip_test_wire_init(&n->wire, &n->pool, &n->now, 1500, 42);
 	nip_stack_config_default(&cfg);
 	cfg.ip = htonl(IP_A);
-	if (queued_max)
-		cfg.arp_queued_max = queued_max;
-	if (pending_max)
-		cfg.arp_pending_max = pending_max;
+	if (tweak)
+		tweak(&cfg);
 	assert_int_equal(nip_stack_init(&n->a, nip_test_link(&n->wire, 0), &cfg), 0);
 	nip_stack_config_default(&cfg);
 	cfg.ip = htonl(IP_B);
@@ -210,12 +210,28 @@ static int net_up(void **state, uint32_t queued_max, uint32_t pending_max)
 
 static int setup(void **state)
 {
-	return net_up(state, 0, 0);
+	return net_up(state, NULL);
+}
+
+static void small_queue(struct nip_stack_config *cfg)
+{
+	cfg->arp_queued_max = 64;
+	cfg->arp_pending_max = 16;
 }
 
 static int setup_small_queue(void **state)
 {
-	return net_up(state, 64, 16);
+	return net_up(state, small_queue);
+}
+
+static void short_ttl(struct nip_stack_config *cfg)
+{
+	cfg->arp_ttl_ns = 1000 * MS;
+}
+
+static int setup_short_ttl(void **state)
+{
+	return net_up(state, short_ttl);
 }
 
 static int teardown(void **state)
@@ -397,6 +413,41 @@ static void test_arp_flood_then_new_peer_resolves(void **state)
 	assert_int_equal(r.err, 0);
 }
 
+/* A talks to B all through the flood while its mapping of B expires every second: the
+ * mapping stays in use while a request to B's MAC renews it, which the flood's requests
+ * cannot starve, so no datagram to B is refused or delayed. */
+static void test_arp_flood_keeps_peer_in_use(void **state)
+{
+	struct net *n = *state;
+	uint32_t sent = 0, got = 0, from;
+	struct send_rec r;
+	struct demi__buf *d;
+	uint16_t port;
+
+	send_from_a(n, IP_B, &r);
+	for (int i = 0; i < 5; i++)
+		tick(n);
+	assert_int_equal(r.err, 0);
+	for (uint32_t ms = 0; ms < FLOOD_MS; ms++) {
+		flood_ms(n, ms);
+		if (ms % 10 == 0) {
+			send_from_a(n, IP_B, &r);
+			assert_true(r.done); /* sent at once */
+			assert_int_equal(r.err, 0);
+			sent++;
+		}
+		tick(n);
+		while ((d = nip_udp_recv(&n->ub, &from, &port))) {
+			got++;
+			demi__buf_put(d);
+		}
+	}
+	assert_int_equal(got, sent + 1);
+	assert_true(n->a.cnt.drop_arp_rate_limited > 0); /* the flood outran the rate */
+	/* B answered the first broadcast and a renewal for each expiry (at 1 s and 2 s). */
+	assert_true(n->b.cnt.arp_replies_sent >= 3);
+}
+
 /* 64 frame slots, 16 per address: 20 frames to each of 10 addresses fill four addresses'
  * queues, then the stack-wide pool; the other six cannot even start a resolution. */
 static void test_arp_queued_frames_bounded(void **state)
@@ -491,6 +542,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_arp_flood_peer_that_asks_is_answered, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_arp_flood_then_new_peer_resolves, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_arp_flood_keeps_peer_in_use, setup_short_ttl,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_arp_queued_frames_bounded, setup_small_queue,
 						teardown),
