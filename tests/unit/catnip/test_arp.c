@@ -19,8 +19,8 @@
 
 #include "wire_test.h"
 
-#include "dev/test_link.h"
 #include "inet/stack.h"
+#include "two_stacks.h"
 #include "inet/udp.h"
 #include "inet/wire/arp.h"
 #include "inet/wire/eth.h"
@@ -173,10 +173,7 @@ struct send_rec {
 };
 
 struct net {
-	struct demi__pool pool;
-	uint64_t now;
-	struct nip_test_wire wire;
-	struct nip_stack a, b; /* b: the real peer */
+	struct two_stacks st; /* b: the real peer */
 	struct nip_udp_sock ua, ub;
 	struct tally t;
 	struct send_rec rec[FLOOD];
@@ -187,21 +184,18 @@ struct net {
 static int net_up(void **state, void (*tweak)(struct nip_stack_config *))
 {
 	struct net *n = calloc(1, sizeof(*n));
-	struct nip_stack_config cfg;
+	struct nip_stack_config a, b;
 
 	assert_non_null(n);
-	demi__pool_init(&n->pool, 0);
-	nip_test_wire_init(&n->wire, &n->pool, &n->now, 1500, 42);
-	nip_stack_config_default(&cfg);
-	cfg.ip = htonl(IP_A);
+	nip_stack_config_default(&a);
+	a.ip = htonl(IP_A);
+	b = a;
+	b.ip = htonl(IP_B);
 	if (tweak)
-		tweak(&cfg);
-	assert_int_equal(nip_stack_init(&n->a, nip_test_link(&n->wire, 0), &cfg), 0);
-	nip_stack_config_default(&cfg);
-	cfg.ip = htonl(IP_B);
-	assert_int_equal(nip_stack_init(&n->b, nip_test_link(&n->wire, 1), &cfg), 0);
-	nip_udp_sock_init(&n->ua, &n->a);
-	nip_udp_sock_init(&n->ub, &n->b);
+		tweak(&a);
+	two_stacks_up(&n->st, &a, &b);
+	nip_udp_sock_init(&n->ua, &n->st.a);
+	nip_udp_sock_init(&n->ub, &n->st.b);
 	assert_int_equal(nip_udp_bind(&n->ua, 0, 7), 0);
 	assert_int_equal(nip_udp_bind(&n->ub, 0, 9), 0);
 	*state = n;
@@ -240,11 +234,7 @@ static int teardown(void **state)
 
 	nip_udp_close(&n->ua);
 	nip_udp_close(&n->ub);
-	nip_stack_fini(&n->a); /* frames still waiting: -ECANCELED */
-	nip_stack_fini(&n->b);
-	nip_test_wire_fini(&n->wire);
-	assert_int_equal(n->pool.stats.bufs_in_use, 0); /* nothing leaked */
-	demi__pool_fini(&n->pool);
+	two_stacks_down(&n->st); /* frames still waiting for ARP: -ECANCELED */
 	free(n);
 	return 0;
 }
@@ -284,9 +274,9 @@ static void send_from_a(struct net *n, uint32_t ip, struct send_rec *r)
 /* Advances the virtual clock by a millisecond and lets both stacks run. */
 static void tick(struct net *n)
 {
-	n->now += MS;
-	nip_stack_poll(&n->a, n->now);
-	nip_stack_poll(&n->b, n->now);
+	n->st.now += MS;
+	nip_stack_poll(&n->st.a, n->st.now);
+	nip_stack_poll(&n->st.b, n->st.now);
 }
 
 /* Millisecond ms's share of the flood: FLOOD sends spread evenly over FLOOD_MS. */
@@ -300,15 +290,15 @@ static void flood_ms(struct net *n, uint32_t ms)
  * worth (8 at least), then the rate. */
 static uint64_t request_bound(const struct net *n, uint64_t start)
 {
-	uint64_t rate = n->a.cfg.arp_request_rate;
+	uint64_t rate = n->st.a.cfg.arp_request_rate;
 
-	return (rate / 10 > 8 ? rate / 10 : 8) + rate * (n->now - start) / 1000000000ull;
+	return (rate / 10 > 8 ? rate / 10 : 8) + rate * (n->st.now - start) / 1000000000ull;
 }
 
 /* Every resolution ends within arp_retries * arp_retry_ns (1 s by default). */
 static void settle(struct net *n)
 {
-	uint64_t ms = n->a.cfg.arp_retries * n->a.cfg.arp_retry_ns / MS + 100;
+	uint64_t ms = n->st.a.cfg.arp_retries * n->st.a.cfg.arp_retry_ns / MS + 100;
 
 	for (uint64_t i = 0; i < ms; i++)
 		tick(n);
@@ -317,21 +307,21 @@ static void settle(struct net *n)
 static void test_arp_flood_stays_within_bounds(void **state)
 {
 	struct net *n = *state;
-	const struct nip_counters *c = &n->a.cnt;
-	uint64_t start = n->now;
+	const struct nip_counters *c = &n->st.a.cnt;
+	uint64_t start = n->st.now;
 
 	for (uint32_t ms = 0; ms < FLOOD_MS; ms++) {
 		flood_ms(n, ms);
 		tick(n);
 		assert_true(c->arp_requests_sent <= request_bound(n, start));
 		/* One frame per address: frames waiting = addresses being resolved. */
-		assert_true(n->t.outstanding <= n->a.cfg.arp_resolving_max);
+		assert_true(n->t.outstanding <= n->st.a.cfg.arp_resolving_max);
 	}
 	settle(n);
 	assert_true(c->arp_requests_sent <= request_bound(n, start));
 	assert_true(c->drop_arp_rate_limited > 0); /* the flood outran the rate */
-	assert_true(n->t.max_outstanding <= n->a.cfg.arp_resolving_max);
-	assert_true(n->t.max_outstanding <= n->a.cfg.arp_queued_max);
+	assert_true(n->t.max_outstanding <= n->st.a.cfg.arp_resolving_max);
+	assert_true(n->t.max_outstanding <= n->st.a.cfg.arp_queued_max);
 	/* Every sender was told once: refused at once, or given up on; counted by reason. */
 	assert_int_equal(n->t.outstanding, 0);
 	assert_int_equal(n->t.ok, 0);
@@ -342,8 +332,8 @@ static void test_arp_flood_stays_within_bounds(void **state)
 						  c->drop_arp_pending_full + c->arp_cache_full);
 	assert_int_equal(n->t.unreachable, c->arp_failures + c->arp_evictions);
 	/* The peer heard every request, none for it. */
-	assert_int_equal(n->b.cnt.drop_arp_not_for_us, c->arp_requests_sent);
-	assert_int_equal(n->b.cnt.arp_replies_sent, 0);
+	assert_int_equal(n->st.b.cnt.drop_arp_not_for_us, c->arp_requests_sent);
+	assert_int_equal(n->st.b.cnt.arp_replies_sent, 0);
 }
 
 /* B asks for A in the middle of the flood, as a client does before its SYN: A learns B from
@@ -380,7 +370,7 @@ static void test_arp_flood_peer_that_asks_is_answered(void **state)
 	assert_true(answered_at > asked_at);
 	assert_true(answered_at - asked_at < PEER_BOUND_MS);
 	assert_int_equal(echo.err, 0);
-	assert_int_equal(n->b.cnt.arp_replies_sent, 0); /* A never had to ask for B */
+	assert_int_equal(n->st.b.cnt.arp_replies_sent, 0); /* A never had to ask for B */
 }
 
 /* Right after the flood (its resolutions still fill the table), A sends to B, which it has
@@ -398,7 +388,7 @@ static void test_arp_flood_then_new_peer_resolves(void **state)
 		flood_ms(n, ms);
 		tick(n);
 	}
-	assert_int_equal(n->t.outstanding, n->a.cfg.arp_resolving_max);
+	assert_int_equal(n->t.outstanding, n->st.a.cfg.arp_resolving_max);
 	for (ms = 0; ms < PEER_BOUND_MS && !got; ms++) {
 		if (r.done && r.err == -ENOBUFS && ms % 10 == 0)
 			send_from_a(n, IP_B, &r);
@@ -443,9 +433,9 @@ static void test_arp_flood_keeps_peer_in_use(void **state)
 		}
 	}
 	assert_int_equal(got, sent + 1);
-	assert_true(n->a.cnt.drop_arp_rate_limited > 0); /* the flood outran the rate */
+	assert_true(n->st.a.cnt.drop_arp_rate_limited > 0); /* the flood outran the rate */
 	/* B answered the first broadcast and a renewal for each expiry (at 1 s and 2 s). */
-	assert_true(n->b.cnt.arp_replies_sent >= 3);
+	assert_true(n->st.b.cnt.arp_replies_sent >= 3);
 }
 
 /* 64 frame slots, 16 per address: 20 frames to each of 10 addresses fill four addresses'
@@ -453,7 +443,7 @@ static void test_arp_flood_keeps_peer_in_use(void **state)
 static void test_arp_queued_frames_bounded(void **state)
 {
 	struct net *n = *state;
-	const struct nip_counters *c = &n->a.cnt;
+	const struct nip_counters *c = &n->st.a.cnt;
 	uint32_t k = 0;
 
 	for (uint32_t a = 0; a < 10; a++)
@@ -476,7 +466,7 @@ static void test_arp_queued_frames_bounded(void **state)
 /* A broadcast "who has A? tell spa at mac", as it reaches A. */
 static void request_to_a(struct net *n, uint32_t spa, const uint8_t mac[6])
 {
-	struct nip_link *l = nip_test_link(&n->wire, 0);
+	struct nip_link *l = nip_test_link(&n->st.wire, 0);
 	struct demi__buf *f = l->ops->alloc(l->dev, NIP_ETH_HLEN + NIP_ARP_LEN);
 	struct nip_arp a = {.op = NIP_ARP_REQUEST, .spa = htonl(spa), .tpa = htonl(IP_A)};
 
@@ -484,7 +474,7 @@ static void request_to_a(struct net *n, uint32_t spa, const uint8_t mac[6])
 	memcpy(a.sha, mac, 6);
 	nip_eth_emit(demi__buf_data(f), nip_eth_broadcast, mac, NIP_ETHERTYPE_ARP);
 	nip_arp_emit(demi__buf_data(f) + NIP_ETH_HLEN, &a);
-	nip_stack_input(&n->a, f);
+	nip_stack_input(&n->st.a, f);
 }
 
 /* 10000 requests from distinct senders (ten times the cache) leave the static entry and the
@@ -493,12 +483,12 @@ static void test_arp_request_flood_keeps_static_and_used(void **state)
 {
 	struct net *n = *state;
 	static const uint8_t static_mac[6] = {0x02, 0, 0, 0, 0, 0x77};
-	const uint8_t *mac_b = nip_test_link(&n->wire, 1)->mac;
+	const uint8_t *mac_b = nip_test_link(&n->st.wire, 1)->mac;
 	uint8_t mac[6], spoofed_mac[6] = {0x02, 0xee, 0, 0, 0, 0};
 	struct send_rec r;
 	uint64_t requests;
 
-	assert_int_equal(nip_arp_add_static(&n->a, htonl(IP_STATIC), static_mac), 0);
+	assert_int_equal(nip_arp_add_static(&n->st.a, htonl(IP_STATIC), static_mac), 0);
 	send_from_a(n, IP_B, &r);
 	for (int i = 0; i < 5; i++)
 		tick(n);
@@ -510,21 +500,21 @@ static void test_arp_request_flood_keeps_static_and_used(void **state)
 		if (i % 4 == 3)
 			tick(n);
 	}
-	assert_true(nip_arp_lookup(&n->a, htonl(IP_STATIC), mac));
+	assert_true(nip_arp_lookup(&n->st.a, htonl(IP_STATIC), mac));
 	assert_memory_equal(mac, static_mac, 6);
-	assert_true(nip_arp_lookup(&n->a, htonl(IP_B), mac));
+	assert_true(nip_arp_lookup(&n->st.a, htonl(IP_B), mac));
 	assert_memory_equal(mac, mac_b, 6);
 	/* Every sender was learned (the latest is still there) and answered. */
-	assert_true(nip_arp_lookup(&n->a, htonl(SPOOFED(FLOOD - 1)), mac));
+	assert_true(nip_arp_lookup(&n->st.a, htonl(SPOOFED(FLOOD - 1)), mac));
 	assert_memory_equal(mac, spoofed_mac, 6);
-	assert_int_equal(n->a.cnt.arp_cache_full, 0);
-	assert_int_equal(n->a.cnt.arp_replies_sent, FLOOD);
+	assert_int_equal(n->st.a.cnt.arp_cache_full, 0);
+	assert_int_equal(n->st.a.cnt.arp_replies_sent, FLOOD);
 	/* Sending to B still needs no request. */
-	requests = n->a.cnt.arp_requests_sent;
+	requests = n->st.a.cnt.arp_requests_sent;
 	send_from_a(n, IP_B, &r);
 	tick(n);
 	assert_int_equal(r.err, 0);
-	assert_int_equal(n->a.cnt.arp_requests_sent, requests);
+	assert_int_equal(n->st.a.cnt.arp_requests_sent, requests);
 }
 
 int main(void)
