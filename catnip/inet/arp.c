@@ -64,9 +64,9 @@
 #define ARP_USED_MAX (ARP_CAP / 8 * 7)	  /* entries + tombstones before a rebuild */
 #define ARP_RESOLVING_LIMIT (ARP_CAP / 4) /* leaves the rest to mappings in use */
 #define ARP_RESOLVING_DEFAULT 256u
-#define ARP_RATE_DEFAULT 500u /* requests/s; Linux sends at most ~1 per address per second */
+#define ARP_RATE_DEFAULT 500u /* requests per second, stack-wide */
 #define ARP_QUEUED_DEFAULT 1024u
-#define ARP_BURST_MIN 8u /* tokens: enough for a retry reserve below it */
+#define ARP_BURST_MIN 8u /* tokens: room for the three tiers of enum tier */
 #define NS_PER_S 1000000000ull
 #define NONE UINT32_MAX
 
