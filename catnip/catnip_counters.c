@@ -79,6 +79,12 @@ const struct nip_counter_name nip_counter_names[] = {
 	ONE(tcp_ooo_segs),
 	ONE(tcp_tx_zero_copy),
 	ONE(tcp_lost_retransmits),
+	ONE(drop_arp_resolving_full),
+	ONE(drop_arp_rate_limited),
+	ONE(drop_arp_queue_full),
+	ONE(arp_evictions),
+	ONE(arp_retries_limited),
+	ONE(arp_cache_full),
 };
 const size_t nip_counter_names_len = sizeof(nip_counter_names) / sizeof(nip_counter_names[0]);
 

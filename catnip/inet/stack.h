@@ -56,6 +56,13 @@ struct nip_counters {
 	uint64_t tcp_active_opens, tcp_passive_opens, tcp_ooo_segs;
 	uint64_t tcp_tx_zero_copy;     /* segments whose payload was chained, not copied */
 	uint64_t tcp_lost_retransmits; /* retransmissions found lost again during recovery */
+	/* ARP under a flood of destinations that never answer (frames dropped: -ENOBUFS) */
+	uint64_t drop_arp_resolving_full; /* arp_resolving_max under way, none evictable */
+	uint64_t drop_arp_rate_limited;	  /* no request allowed now (arp_request_rate) */
+	uint64_t drop_arp_queue_full;	  /* arp_queued_max frames already wait, stack-wide */
+	uint64_t arp_evictions;		  /* retried resolutions given up for a new one */
+	uint64_t arp_retries_limited;	  /* retries and renewals skipped for the rate */
+	uint64_t arp_cache_full;	  /* a mapping not stored: every slot in use */
 };
 
 /* Something that waits for a frame to leave: told 0 when the frame was handed to the link,
@@ -77,6 +84,10 @@ struct nip_stack_config {
 	uint32_t udp_rx_queue_max; /* datagrams queued per socket before dropping */
 	uint8_t ttl;
 	struct nip_tcp_config tcp;
+	/* Bounds against floods of unresolvable destinations (arp.c); 0 takes the default. */
+	uint32_t arp_resolving_max; /* addresses being resolved at once (256, at most 256) */
+	uint32_t arp_request_rate;  /* ARP requests per second, stack-wide (500) */
+	uint32_t arp_queued_max;    /* frames waiting for resolution, stack-wide (1024) */
 };
 
 struct nip_stack {

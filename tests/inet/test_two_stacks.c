@@ -15,8 +15,8 @@
 #include <arpa/inet.h>
 #include <cmocka.h>
 
-#include "dev/test_link.h"
 #include "stack.h"
+#include "two_stacks.h"
 #include "udp.h"
 #include "wire/checksum.h"
 #include "wire/eth.h"
@@ -27,44 +27,29 @@
 #define IP_A 0x0a000001u /* 10.0.0.1, host order */
 #define IP_B 0x0a000002u
 
-struct net {
-	struct demi__pool pool;
-	uint64_t now;
-	struct nip_test_wire wire;
-	struct nip_stack a, b;
-};
-
 static int setup(void **state)
 {
-	struct net *n = calloc(1, sizeof(*n));
-	struct nip_stack_config cfg;
+	struct two_stacks *n = calloc(1, sizeof(*n));
+	struct nip_stack_config a, b;
 
-	demi__pool_init(&n->pool, 0);
-	nip_test_wire_init(&n->wire, &n->pool, &n->now, 1500, 42);
-	nip_stack_config_default(&cfg);
-	cfg.ip = htonl(IP_A);
-	assert_int_equal(nip_stack_init(&n->a, nip_test_link(&n->wire, 0), &cfg), 0);
-	cfg.ip = htonl(IP_B);
-	assert_int_equal(nip_stack_init(&n->b, nip_test_link(&n->wire, 1), &cfg), 0);
+	nip_stack_config_default(&a);
+	a.ip = htonl(IP_A);
+	b = a;
+	b.ip = htonl(IP_B);
+	two_stacks_up(n, &a, &b);
 	*state = n;
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	struct net *n = *state;
-
-	nip_stack_fini(&n->a);
-	nip_stack_fini(&n->b);
-	nip_test_wire_fini(&n->wire);
-	assert_int_equal(n->pool.stats.bufs_in_use, 0); /* nothing leaked */
-	demi__pool_fini(&n->pool);
-	free(n);
+	two_stacks_down(*state);
+	free(*state);
 	return 0;
 }
 
 /* Advances the virtual clock by step and lets both stacks run. */
-static void run(struct net *n, uint64_t step)
+static void run(struct two_stacks *n, uint64_t step)
 {
 	n->now += step;
 	nip_stack_poll(&n->a, n->now);
@@ -78,7 +63,7 @@ static void record(void *ctx, int err)
 
 static void test_stack_arp_resolves_and_queues(void **state)
 {
-	struct net *n = *state;
+	struct two_stacks *n = *state;
 	struct nip_udp_sock ua, ub;
 	const char msg[] = "hello";
 	const void *p[] = {msg};
@@ -117,7 +102,7 @@ static void test_stack_arp_resolves_and_queues(void **state)
 
 static void test_stack_arp_failure_reaches_the_sender(void **state)
 {
-	struct net *n = *state;
+	struct two_stacks *n = *state;
 	struct nip_udp_sock ua;
 	const char msg[] = "nobody";
 	const void *p[] = {msg};
@@ -136,7 +121,7 @@ static void test_stack_arp_failure_reaches_the_sender(void **state)
 
 static void test_stack_udp_rejects_oversized(void **state)
 {
-	struct net *n = *state;
+	struct two_stacks *n = *state;
 	struct nip_udp_sock ua;
 	static uint8_t big[1473];
 	const void *p[] = {big};
@@ -155,7 +140,7 @@ static void test_stack_udp_rejects_oversized(void **state)
 
 static void test_stack_answers_ping(void **state)
 {
-	struct net *n = *state;
+	struct two_stacks *n = *state;
 	uint8_t mac[6];
 	struct demi__buf *f;
 	uint8_t *p;
@@ -186,7 +171,7 @@ static void test_stack_answers_ping(void **state)
 }
 
 /* Echo under faults: client on A resends each request until its echo comes back. */
-static void echo_under_faults(struct net *n, uint32_t loss_ppm, int requests)
+static void echo_under_faults(struct two_stacks *n, uint32_t loss_ppm, int requests)
 {
 	struct nip_udp_sock ua, ub;
 	uint8_t req[1472], got[1472];
