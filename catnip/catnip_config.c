@@ -58,6 +58,9 @@ static const struct key keys[] = {
 	{"inetstack_config.tcp_keepalive_intvl_s", KEY_U64, F(tcp.keepalive_intvl), S, 1, 86400},
 	{"inetstack_config.tcp_keepalive_probes", KEY_U32, F(tcp.keepalive_probes), 1, 1, 100},
 	{"inetstack_config.tcp_syn_backlog", KEY_U32, F(tcp.syn_backlog), 1, 1, 1u << 20},
+	{"inetstack_config.tcp_max_conns", KEY_U32, F(tcp.max_conns), 1, 1, 1u << 24},
+	{"inetstack_config.tcp_listen_backlog_max", KEY_U32, F(tcp.listen_backlog_max), 1, 1,
+	 1u << 20},
 	/* ARP's bounds against floods (catnip/inet/arp.c); absent: the stack's defaults */
 	{"inetstack_config.arp_resolving_max", KEY_U32, F(arp_resolving_max), 1, 1, 256},
 	{"inetstack_config.arp_request_rate", KEY_U32, F(arp_request_rate), 1, 1, 1000000},

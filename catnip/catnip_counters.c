@@ -85,6 +85,7 @@ const struct nip_counter_name nip_counter_names[] = {
 	ONE(arp_evictions),
 	ONE(arp_retries_limited),
 	ONE(arp_cache_full),
+	ONE(tcp_conn_limit),
 };
 const size_t nip_counter_names_len = sizeof(nip_counter_names) / sizeof(nip_counter_names[0]);
 

@@ -30,7 +30,10 @@ static void tcp_event(void *ctx, unsigned events);
 static int tcp_open(struct nip_queue *q, struct nip_stack *s)
 {
 	q->tcp = nip_tcp_create(s, tcp_event, q);
-	return q->tcp ? 0 : -ENOMEM;
+	if (q->tcp)
+		return 0;
+	/* At tcp_max_conns: the kernel's answer when its file table is full. */
+	return s->cfg.tcp.max_conns && s->tcp.nconns >= s->cfg.tcp.max_conns ? -ENFILE : -ENOMEM;
 }
 
 static int tcp_bind(struct nip_queue *q, uint32_t ip, uint16_t port)

@@ -63,6 +63,7 @@ struct nip_counters {
 	uint64_t arp_evictions;		  /* retried resolutions given up for a new one */
 	uint64_t arp_retries_limited;	  /* retries and renewals skipped for the rate */
 	uint64_t arp_cache_full;	  /* a mapping not stored: every slot in use */
+	uint64_t tcp_conn_limit; /* connections refused at tcp_max_conns (SYNs dropped, sockets) */
 };
 
 /* Something that waits for a frame to leave: told 0 when the frame was handed to the link,

@@ -1184,6 +1184,39 @@ static void test_tcp_script_listen_accept_queue_overflow(void **state)
 	assert_int_equal(EXPECT(sc, R | A, SC_ANY, SC_ANY, 0, 0)->dport, SC_PEER_PORT);
 }
 
+/* tcp_max_conns bounds every connection the stack holds, listeners included: a SYN beyond it
+ * is dropped and counted (no SYN-ACK, no state), a new socket refused; freeing one makes room
+ * for the peer's retransmitted SYN. A listen backlog is capped to tcp_listen_backlog_max. */
+static void test_tcp_script_max_conns(void **state)
+{
+	struct nip_stack_config cfg = sc_config();
+	struct nip_tcp_conn *c;
+	struct sc *sc;
+
+	cfg.tcp.max_conns = 2;
+	cfg.tcp.listen_backlog_max = 3;
+	sc = sc_start(state, &cfg);
+	sc_listen(sc, 100000);
+	assert_int_equal(sc->listener->listener->backlog, 3);
+	c = sc_passive_open(sc, &sc_no_opts);
+	assert_int_equal(sc->s->tcp.nconns, 2);
+	sc->peer_port = 41200;
+	sc_send_syn(sc, &sc_no_opts, false);
+	EXPECT_NOTHING(sc, 10 * MS);
+	assert_int_equal(sc->s->cnt.tcp_conn_limit, 1);
+	assert_int_equal(sc->s->cnt.drop_tcp_no_memory, 0);
+	assert_int_equal(sc->s->tcp.nconns, 2);
+	assert_null(nip_tcp_create(sc->s, sc_event, sc));
+	assert_int_equal(sc->s->cnt.tcp_conn_limit, 2);
+	/* The first connection goes (reset, freed at once): the retransmitted SYN gets in. */
+	sc_close_rst(c);
+	assert_int_equal(EXPECT(sc, R | A, SC_ANY, SC_ANY, 0, 0)->dport, SC_PEER_PORT);
+	assert_int_equal(sc->s->tcp.nconns, 1);
+	sc_send_syn(sc, &sc_no_opts, false);
+	assert_int_equal(EXPECT(sc, S | A, 0, 1, 0, 0)->dport, 41200);
+	sc_send(sc, R, 1, 0, 0);
+}
+
 /* ---- aborts ---- */
 
 /* RFC 9293 3.10.4 / RFC 2525 2.17: closing with unread data resets. */
@@ -1562,6 +1595,7 @@ int main(void)
 		T(closed_port_rst, sc_setup),
 		T_CFG(listen_syn_queue_overflow),
 		T(listen_accept_queue_overflow, sc_setup),
+		T_CFG(max_conns),
 		/* aborts and keepalive */
 		T(close_unread_rst, sc_setup_passive),
 		T(linger_zero_rst, sc_setup_passive),

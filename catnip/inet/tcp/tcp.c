@@ -49,6 +49,8 @@ void nip_tcp_config_default(struct nip_tcp_config *cfg)
 	cfg->keepalive_intvl = 75000000000ull;
 	cfg->keepalive_probes = 9;
 	cfg->syn_backlog = 1024;
+	cfg->max_conns = 65536;
+	cfg->listen_backlog_max = 4096;
 	cfg->challenge_ack_per_s = 1000;
 	cfg->nodelay = true;
 	cfg->sack = cfg->wscale = cfg->timestamps = true;
@@ -118,9 +120,15 @@ void nip_tcp_fini(struct nip_stack *s)
 
 struct nip_tcp_conn *nip_tcp_conn_alloc(struct nip_stack *s)
 {
-	struct nip_tcp_conn *c = calloc(1, sizeof(*c));
+	struct nip_tcp_conn *c;
 
-	if (!c)
+	/* tcp_max_conns bounds what a flood of handshakes, or an application that never closes,
+	 * can take: beyond it a SYN is dropped and a new socket refused, both counted. */
+	if (s->cfg.tcp.max_conns && s->tcp.nconns >= s->cfg.tcp.max_conns) {
+		s->cnt.tcp_conn_limit++;
+		return NULL;
+	}
+	if (!(c = calloc(1, sizeof(*c))))
 		return NULL;
 	c->s = s;
 	c->state = NIP_TCP_CLOSED;
@@ -486,6 +494,11 @@ int nip_tcp_bind(struct nip_tcp_conn *c, uint32_t ip, uint16_t port, bool reuse)
 int nip_tcp_listen(struct nip_tcp_conn *c, uint32_t backlog)
 {
 	struct nip_tcp_listener *l;
+	uint32_t cap = c->s->cfg.tcp.listen_backlog_max;
+
+	if (cap && backlog > cap)
+		backlog =
+			cap; /* as Linux caps at somaxconn: an application's 65535 is no promise */
 
 	if (c->state == NIP_TCP_LISTEN) {
 		c->listener->backlog = backlog ? backlog : 1;

@@ -92,6 +92,8 @@ struct nip_tcp_config {
 	uint64_t keepalive_idle, keepalive_intvl;
 	uint32_t keepalive_probes;
 	uint32_t syn_backlog;	       /* connections in SYN_RCVD per listener */
+	uint32_t max_conns;	       /* connections of every state held at once (0: no limit) */
+	uint32_t listen_backlog_max;   /* listen backlogs are capped to this (Linux's somaxconn) */
 	uint32_t challenge_ack_per_s;  /* RFC 5961 7: challenge ACKs per second (whole stack) */
 	bool nodelay;		       /* default TCP_NODELAY (true: no Nagle) */
 	bool sack, wscale, timestamps; /* offer these options */

@@ -65,7 +65,8 @@ void nip_tcp_listen_input(struct nip_tcp_conn *l, const struct nip_tcp_seg *seg,
 		return;
 	}
 	if (!(c = nip_tcp_conn_alloc(s))) {
-		s->cnt.drop_tcp_no_memory++;
+		if (!s->cfg.tcp.max_conns || s->tcp.nconns < s->cfg.tcp.max_conns)
+			s->cnt.drop_tcp_no_memory++; /* else counted as tcp_conn_limit */
 		return;
 	}
 	c->local_ip = dst;
