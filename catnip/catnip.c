@@ -267,6 +267,40 @@ static void nip_end_call(struct demi__libos *los)
 	nip_stack_flush(&nip_of(los)->stack);
 }
 
+/* The device's counters for demi_stats, after the stack's. */
+#define DEV(f)                                                                                     \
+	{                                                                                          \
+		"catnip.dev_" #f, offsetof(struct nip_dpdk_stats, f)                               \
+	}
+static const struct {
+	const char *name;
+	size_t offset;
+} dev_stats[] = {
+	DEV(rx_frames),	   DEV(rx_bytes),      DEV(rx_copied),	      DEV(rx_csum_bad),
+	DEV(rx_nobuf),	   DEV(rx_held),       DEV(rx_reclaim_scans), DEV(tx_frames),
+	DEV(tx_bytes),	   DEV(tx_full),       DEV(tx_nombuf),	      DEV(tx_bad),
+	DEV(alloc_failed), DEV(port_ipackets), DEV(port_opackets),    DEV(port_imissed),
+	DEV(port_ierrors), DEV(port_oerrors),  DEV(port_rx_nombuf),
+};
+_Static_assert(sizeof(dev_stats) / sizeof(dev_stats[0]) * sizeof(uint64_t) ==
+		       sizeof(struct nip_dpdk_stats),
+	       "every device counter has a name for demi_stats");
+
+static size_t nip_stats(struct demi__libos *los, demi_stat_t *out, size_t cap)
+{
+	struct nip_libos *n = nip_of(los);
+	size_t k = nip_counters_stats(&n->stack.cnt, out, cap);
+	struct nip_dpdk_stats ds;
+
+	nip_dpdk_stats(n->dev, &ds);
+	for (size_t i = 0; i < sizeof(dev_stats) / sizeof(dev_stats[0]); i++, k++)
+		if (k < cap)
+			out[k] = (demi_stat_t){
+				dev_stats[i].name,
+				*(const uint64_t *)((const char *)&ds + dev_stats[i].offset)};
+	return k;
+}
+
 static uint64_t nip_bufs_cached(struct demi__libos *los)
 {
 	return nip_dpdk_bufs_cached(nip_of(los)->dev);
@@ -291,4 +325,5 @@ const struct demi__libos_ops nip_libos_ops = {
 	.poll_io = NULL, /* busy-polls the device in a background task */
 	.end_call = nip_end_call,
 	.bufs_cached = nip_bufs_cached,
+	.stats = nip_stats,
 };

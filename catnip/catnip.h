@@ -123,5 +123,8 @@ extern const struct nip_counter_name nip_counter_names[];
 extern const size_t nip_counter_names_len;
 /* Logs every counter (DEMI_INFO), as name=value, arrays as v0/v1/... */
 void nip_counters_log(const struct nip_counters *c);
+/* The counters for demi_stats: "catnip.<name>" ("catnip.<name>[i]" for arrays), in the
+ * struct's order, into out[0..cap); returns how many there are. */
+size_t nip_counters_stats(const struct nip_counters *c, demi_stat_t *out, size_t cap);
 
 #endif

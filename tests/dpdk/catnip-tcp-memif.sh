@@ -49,7 +49,7 @@ server() { # LOG PROGRAM ARGS...
 	local log=$1
 	shift
 	rm -f "$dir/m.sock"
-	CONFIG_PATH=$dir/s.yaml DEMI_LOG=info "$@" >"$log" 2>&1 &
+	CONFIG_PATH=$dir/s.yaml DEMI_LOG=info DEMIKERNEL_STATS_SIGNAL=USR2 "$@" >"$log" 2>&1 &
 	pid=$!
 	for _ in $(seq 100); do
 		[ -S "$dir/m.sock" ] && return 0
@@ -89,7 +89,17 @@ run() { # NAME PROGRAM ARGS...
 server "$dir/echo.log" "$ex/tcp-echo" --server 10.82.1.1:7
 run many "$ex/tcp-echo" --client 10.82.1.1:7 --clients 64 --size 1000 --requests 200
 run big "$ex/tcp-echo" --client 10.82.1.1:7 --size $((16 << 20)) --requests 1
+# The server dumps its counters on SIGUSR2 at its next wait (include/demi/stats.h); the
+# ping-pong that follows gives it waits.
+kill -USR2 $pid
 run pingpong "$ex/tcp-pingpong" --client 10.82.1.1:7 --size 64 --requests 20000 --warmup 1000
+dump=$(grep -m1 "^demi: stats (catnip):" "$dir/echo.log")
+if [[ "$dump" =~ \ catnip.tcp_rx=[1-9] && "$dump" =~ \ catnip.dev_rx_frames=[1-9] ]]; then
+	echo "SIGUSR2 dump: $(wc -w <<<"$dump") words, e.g. $(grep -o 'catnip.tcp_rx=[0-9]*' <<<"$dump")"
+else
+	echo "FAIL: no counter dump on SIGUSR2 (${dump:0:200})"
+	rc=1
+fi
 # The client's port with faults injected by catnip itself (catnip.fault.*, here through the
 # environment): 2% of frames dropped and 2% reordered each way; every byte must still arrive.
 # 4 connections: 16 x 1 MiB echoes stall even without faults (the receive-memory stall of
