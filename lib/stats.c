@@ -71,7 +71,7 @@ static size_t collect(struct demi__libos *los, demi_stat_t *out, size_t cap)
 					   cap > LIB_STATS ? cap - LIB_STATS : 0);
 }
 
-int demi_stats(demi_stat_t *out, size_t cap, size_t *n_out)
+DEMI_EXPORT int demi_stats(demi_stat_t *out, size_t cap, size_t *n_out)
 {
 	struct demi__libos *los = demi__current();
 
@@ -83,7 +83,7 @@ int demi_stats(demi_stat_t *out, size_t cap, size_t *n_out)
 	return 0;
 }
 
-int demi_stat(const char *name, uint64_t *value_out)
+DEMI_EXPORT int demi_stat(const char *name, uint64_t *value_out)
 {
 	struct demi__libos *los = demi__current();
 	demi_stat_t *all;

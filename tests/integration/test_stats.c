@@ -3,8 +3,8 @@
  * demi_stats / demi_stat (include/demi/stats.h) on the libOS under test: the library's own
  * counters are there and follow what the program does (queues_open counts an open queue),
  * names are stable between calls, a small array gets the count without overflow, unknown
- * names and bad arguments are refused; and with DEMIKERNEL_STATS_SIGNAL=USR2 a SIGUSR2 makes the next
- * demi_wait dump every counter to stderr.
+ * names and bad arguments are refused; and with DEMIKERNEL_STATS_SIGNAL=USR2 a SIGUSR2 makes the
+ * next demi_wait dump every counter to stderr.
  */
 #include <errno.h>
 #include <signal.h>
@@ -57,8 +57,7 @@ int main(void)
 		CHECK(all[i].name && all[i].name[0]);
 		CHECKF(all[i].name == again[i].name, "name %zu moved", i);
 	}
-	h_log("%zu counters, the first %s=%llu", n, all[0].name,
-	      (unsigned long long)all[0].value);
+	h_log("%zu counters, the first %s=%llu", n, all[0].name, (unsigned long long)all[0].value);
 
 	uint64_t q0 = stat_of("queues_open");
 	qd = h_tcp_listen(&addr, 4);
