@@ -17,6 +17,7 @@
 #include "catnip.h"
 #include "dev/dpdk_link.h"
 #include "dev/fault_link.h"
+#include "dev/pcap_link.h"
 
 _Thread_local struct demi__libos *nip_thread_los;
 
@@ -50,6 +51,12 @@ static int nip_init(struct demi__libos *los)
 	/* catnip.fault.*: loss, reordering and corruption on the real port, for testing an
 	 * application under a bad network; when unset the device's link is used as it is. */
 	struct nip_link *link = nip_dpdk_link(n->dev);
+	/* catnip.pcap.*: every frame into a pcap file, closest to the device (what was on the
+	 * wire); unset, the link is not wrapped. */
+	if ((rc = nip_pcap_link_from_config(&n->pcap, &los->cfg, link)) < 0)
+		goto fail;
+	if (n->pcap)
+		link = &n->pcap->link;
 	if ((rc = nip_fault_link_from_config(&n->fault, &los->cfg, link, &los->pool, fault_clock,
 					     &los->rt)) < 0)
 		goto fail;
@@ -70,6 +77,7 @@ fail:
 	if (n->stack_up)
 		nip_stack_fini(&n->stack);
 	nip_fault_link_destroy(n->fault);
+	nip_pcap_link_destroy(n->pcap);
 	if (n->dev)
 		nip_dpdk_fini(n->dev);
 	free(n);
@@ -116,6 +124,7 @@ static void nip_fini(struct demi__libos *los)
 	demi__bg_remove(&n->poller);
 	nip_stack_fini(&n->stack);
 	nip_fault_link_destroy(n->fault);
+	nip_pcap_link_destroy(n->pcap);
 	nip_dpdk_fini(n->dev);
 	free(n);
 	los->priv = NULL;

@@ -30,6 +30,7 @@
 
 struct nip_dpdk;
 struct nip_fault_link;
+struct nip_pcap_link;
 struct nip_queue;
 
 /* What a queue does, by protocol (nip_tcp_queue_ops, nip_udp_queue_ops). catnip.c checks
@@ -72,6 +73,7 @@ struct nip_queue {
 struct nip_libos {
 	struct nip_dpdk *dev;
 	struct nip_fault_link *fault; /* catnip.fault.*: NULL when off */
+	struct nip_pcap_link *pcap;   /* catnip.pcap.*: NULL when off */
 	struct nip_stack stack;
 	bool stack_up;
 	struct demi__bg_task poller;
