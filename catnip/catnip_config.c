@@ -65,6 +65,8 @@ static const struct key keys[] = {
 	{"inetstack_config.arp_resolving_max", KEY_U32, F(arp_resolving_max), 1, 1, 256},
 	{"inetstack_config.arp_request_rate", KEY_U32, F(arp_request_rate), 1, 1, 1000000},
 	{"inetstack_config.arp_queued_max", KEY_U32, F(arp_queued_max), 1, 1, 1u << 20},
+	/* SYN cookies when a listener's SYN queue is full (catnip/inet/tcp/tcp_cookie.c) */
+	{"inetstack_config.tcp_syncookies", KEY_BOOL, F(tcp.syncookies), 0, 0, 0},
 };
 
 /* Reads k into its field of sc; absent, the field keeps its default. */

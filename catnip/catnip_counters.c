@@ -88,6 +88,9 @@ const struct nip_counter_name nip_counter_names[] = {
 	ONE(arp_retries_limited),
 	ONE(arp_cache_full),
 	ONE(tcp_conn_limit),
+	ONE(tcp_syncookies_sent),
+	ONE(tcp_syncookies_ok),
+	ONE(tcp_syncookies_failed),
 };
 const size_t nip_counter_names_len = sizeof(nip_counter_names) / sizeof(nip_counter_names[0]);
 

@@ -64,6 +64,10 @@ struct nip_counters {
 	uint64_t arp_retries_limited;	  /* retries and renewals skipped for the rate */
 	uint64_t arp_cache_full;	  /* a mapping not stored: every slot in use */
 	uint64_t tcp_conn_limit; /* connections refused at tcp_max_conns (SYNs dropped, sockets) */
+	/* SYN cookies (tcp_cookie.c): SYN-ACKs sent with one (the SYN queue was full), final ACKs
+	 * that carried a valid one (connections made), ACKs to a listener sending cookies that
+	 * carried none valid (forged, too old, or for a connection gone: reset) */
+	uint64_t tcp_syncookies_sent, tcp_syncookies_ok, tcp_syncookies_failed;
 };
 
 /* Something that waits for a frame to leave: told 0 when the frame was handed to the link,

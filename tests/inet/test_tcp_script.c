@@ -1130,14 +1130,15 @@ static void test_tcp_script_closed_port_rst(void **state)
 	assert_int_equal(sc->s->cnt.tcp_rst_sent, 3);
 }
 
-/* The SYN queue (syn_backlog) is bounded and its overflow counted; a listener that goes resets
- * its embryonic connections. */
+/* The SYN queue (syn_backlog) is bounded and, without SYN cookies (test_tcp_syncookie.c), its
+ * overflow is dropped and counted; a listener that goes resets its embryonic connections. */
 static void test_tcp_script_listen_syn_queue_overflow(void **state)
 {
 	struct nip_stack_config cfg = sc_config();
 	struct sc *sc;
 
 	cfg.tcp.syn_backlog = 2;
+	cfg.tcp.syncookies = false;
 	sc = sc_start(state, &cfg);
 	sc_listen(sc, 16);
 	for (uint16_t i = 0; i < 3; i++)

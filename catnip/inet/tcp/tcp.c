@@ -54,10 +54,14 @@ void nip_tcp_config_default(struct nip_tcp_config *cfg)
 	cfg->challenge_ack_per_s = 1000;
 	cfg->nodelay = true;
 	cfg->sack = cfg->wscale = cfg->timestamps = true;
+	cfg->syncookies = true;
 	cfg->cc = &nip_cc_newreno;
 }
 
-static uint64_t siphash_2w(const uint8_t key[16], uint64_t m0, uint64_t m1);
+static uint64_t siphash_2w(const uint8_t key[16], uint64_t m0, uint64_t m1)
+{
+	return nip_tcp_siphash(key, (const uint64_t[]){m0, m1}, 2);
+}
 
 int nip_tcp_init(struct nip_stack *s)
 {
@@ -361,8 +365,15 @@ void nip_tcp_input(struct nip_stack *s, struct demi__buf *frame, const uint8_t *
 	}
 	c = s->tcp.ports[ts.dport];
 	if (c && c->state == NIP_TCP_LISTEN && (!c->local_ip || c->local_ip == dst)) {
-		nip_tcp_listen_input(c, &ts, src, dst);
-		goto drop;
+		/* The last ACK of a cookie's handshake makes a connection: the segment, and any
+		 * data it carries, is its first. */
+		c = nip_tcp_listen_input(c, &ts, src, dst);
+		if (!c)
+			goto drop;
+		nip_tcp_conn_input(c, frame, &ts);
+		if (!demi__list_empty(&s->tcp.ev_pending))
+			nip_tcp_deliver(s);
+		return;
 	}
 	/* RFC 9293 3.10.7.1: no connection; answer anything but a reset with a reset. */
 	s->cnt.drop_tcp_no_conn++;
@@ -397,10 +408,11 @@ static inline uint64_t rotl(uint64_t x, int b)
 		v2 = rotl(v2, 32);                                                                 \
 	} while (0)
 
-/* SipHash-2-4 of two 64-bit words: a keyed pseudo-random function, as RFC 6528 asks for F. */
-static uint64_t siphash_2w(const uint8_t key[16], uint64_t m0, uint64_t m1)
+/* SipHash-2-4 of n 64-bit words: a keyed pseudo-random function, as RFC 6528 asks for F (and
+ * SYN cookies for their MAC, tcp_cookie.c). */
+uint64_t nip_tcp_siphash(const uint8_t key[16], const uint64_t *m, size_t n)
 {
-	uint64_t k0, k1, v0, v1, v2, v3, m[3] = {m0, m1, (uint64_t)16 << 56};
+	uint64_t k0, k1, v0, v1, v2, v3;
 
 	memcpy(&k0, key, 8);
 	memcpy(&k1, key + 8, 8);
@@ -408,11 +420,14 @@ static uint64_t siphash_2w(const uint8_t key[16], uint64_t m0, uint64_t m1)
 	v1 = k1 ^ 0x646f72616e646f6dull;
 	v2 = k0 ^ 0x6c7967656e657261ull;
 	v3 = k1 ^ 0x7465646279746573ull;
-	for (int i = 0; i < 3; i++) {
-		v3 ^= m[i];
+	for (size_t i = 0; i <= n; i++) {
+		/* The last block is the message length in bytes, in the top byte. */
+		uint64_t w = i < n ? m[i] : (uint64_t)(n * 8) << 56;
+
+		v3 ^= w;
 		SIPROUND;
 		SIPROUND;
-		v0 ^= m[i];
+		v0 ^= w;
 	}
 	v2 ^= 0xff;
 	SIPROUND;

@@ -11,11 +11,12 @@
  * and the user calls; nip_tcp_fini frees every connection.
  *
  * Files: tcp.c (life cycle, ports, demultiplexing, user calls, event delivery), tcp_listen.c
- * (passive open, SYN and accept queues), tcp_input.c (per-state segment processing),
- * tcp_output.c (what to send and building segments), tcp_sack.c (sender scoreboard,
- * RFC 6675), tcp_reass.c (out-of-order data), tcp_timer.c (RTO, tail loss probe, persist,
- * keepalive, delayed ACK, TIME_WAIT), cc*.c (congestion control), tcp_seq.h (sequence
- * arithmetic). What those files call of each other is in tcp_priv.h, not here.
+ * (passive open, SYN and accept queues), tcp_cookie.c (SYN cookies when a SYN queue is full),
+ * tcp_input.c (per-state segment processing), tcp_output.c (what to send and building
+ * segments), tcp_sack.c (sender scoreboard, RFC 6675), tcp_reass.c (out-of-order data),
+ * tcp_timer.c (RTO, tail loss probe, persist, keepalive, delayed ACK, TIME_WAIT), cc*.c
+ * (congestion control), tcp_seq.h (sequence arithmetic). What those files call of each other
+ * is in tcp_priv.h, not here.
  *
  * Buffers: a push hands the stack a reference to the pushed pool buffer; the send queue and
  * the retransmission queue are that same buffer (no copy into a socket buffer). A segment's
@@ -97,6 +98,7 @@ struct nip_tcp_config {
 	uint32_t challenge_ack_per_s;  /* RFC 5961 7: challenge ACKs per second (whole stack) */
 	bool nodelay;		       /* default TCP_NODELAY (true: no Nagle) */
 	bool sack, wscale, timestamps; /* offer these options */
+	bool syncookies; /* a full SYN queue answers with SYN cookies (tcp_cookie.c) */
 	const struct nip_tcp_cc_ops *cc;
 	uint8_t isn_secret[16]; /* RFC 6528 secret key (the libOS fills it with random bytes) */
 };
@@ -229,6 +231,7 @@ struct nip_tcp_listener {
 	struct demi__list accept_q; /* established, waiting for accept */
 	uint32_t syn_len, accept_len;
 	uint32_t backlog;
+	uint64_t cookie_time; /* when it last answered a SYN with a cookie (0: never) */
 };
 
 /* TCP's part of the stack (struct nip_stack.tcp). */
@@ -254,10 +257,15 @@ struct nip_tcp_stack {
 	/* Connections with events to deliver (ev_pending): the segment or timer that caused
 	 * them is processed to the end first, then their callbacks run. */
 	struct demi__list ev_pending;
+	/* SYN cookie keys of the two latest periods (tcp_cookie.c), slot = period & 1;
+	 * cookie_period holds period + 1 (0: slot empty). */
+	uint8_t cookie_key[2][16];
+	uint64_t cookie_period[2];
 };
 
 /* Defaults: 256 KiB buffers, RTO 1 s initial / 200 ms min / 60 s max, 15 retries, 6 SYN retries,
- * delayed ACK 20 ms, MSL 30 s, keepalive 2 h / 75 s / 9, NewReno, all options on. */
+ * delayed ACK 20 ms, MSL 30 s, keepalive 2 h / 75 s / 9, NewReno, all options on, SYN cookies
+ * on. */
 void nip_tcp_config_default(struct nip_tcp_config *cfg);
 int nip_tcp_init(struct nip_stack *s);
 void nip_tcp_fini(struct nip_stack *s);

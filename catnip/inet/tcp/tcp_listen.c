@@ -6,8 +6,11 @@
  * it, and records ACCEPTABLE for the listener (delivered once that segment is processed, its
  * data queued for the accept to come). Options of the SYN: RFC 7323 2.2, RFC 2018 2, RFC 9293
  * 3.7.1. Both queues are bounded (the SYN queue by syn_backlog, the accept queue by the listen
- * backlog): a SYN beyond them is dropped and counted, and the peer's SYN retransmission tries
- * again later, so a SYN flood costs bounded memory.
+ * backlog): a SYN beyond the accept queue is dropped and counted, and the peer's SYN
+ * retransmission tries again later; a SYN beyond the SYN queue is answered with a SYN cookie
+ * (tcp_cookie.c, RFC 4987 3.6; dropped and counted when tcp_syncookies is off), whose last ACK
+ * comes back here and makes the connection. A SYN flood thus costs bounded memory and does
+ * not lock out legitimate peers.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -38,41 +41,13 @@ void nip_tcp_syn_options(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg)
 	}
 }
 
-void nip_tcp_listen_input(struct nip_tcp_conn *l, const struct nip_tcp_seg *seg, uint32_t src,
-			  uint32_t dst)
+void nip_tcp_passive_init(struct nip_tcp_conn *c, const struct nip_tcp_conn *l, uint32_t src,
+			  uint32_t dst, uint16_t sport)
 {
-	struct nip_stack *s = l->s;
-	struct nip_tcp_listener *ls = l->listener;
-	struct nip_tcp_conn *c;
-
-	if (seg->flags & NIP_TCP_RST)
-		return;
-	if (seg->flags & NIP_TCP_ACK) {
-		/* An ACK for nothing we know (e.g. a SYN-ACK's reply after we dropped the
-		 * connection): reset it. */
-		s->cnt.drop_tcp_no_conn++;
-		nip_tcp_send_reset(s, seg, src, dst);
-		return;
-	}
-	if (!(seg->flags & NIP_TCP_SYN))
-		return;
-	if (ls->syn_len >= s->cfg.tcp.syn_backlog) {
-		s->cnt.drop_tcp_syn_queue_full++;
-		return;
-	}
-	if (ls->accept_len >= ls->backlog) {
-		s->cnt.drop_tcp_accept_queue_full++;
-		return;
-	}
-	if (!(c = nip_tcp_conn_alloc(s))) {
-		if (!s->cfg.tcp.max_conns || s->tcp.nconns < s->cfg.tcp.max_conns)
-			s->cnt.drop_tcp_no_memory++; /* else counted as tcp_conn_limit */
-		return;
-	}
 	c->local_ip = dst;
 	c->local_port = l->local_port;
 	c->remote_ip = src;
-	c->remote_port = seg->sport;
+	c->remote_port = sport;
 	c->rcvbuf = l->rcvbuf;
 	c->rcv_auto = l->rcv_auto;
 	c->sndbuf = l->sndbuf;
@@ -80,13 +55,73 @@ void nip_tcp_listen_input(struct nip_tcp_conn *l, const struct nip_tcp_seg *seg,
 	c->nodelay = l->nodelay;
 	c->keepalive = l->keepalive;
 	c->linger_zero = l->linger_zero;
+	nip_tcp_options_init(c);
+}
+
+struct nip_tcp_conn *nip_tcp_passive_new(struct nip_tcp_conn *l, uint32_t src, uint32_t dst,
+					 uint16_t sport)
+{
+	struct nip_stack *s = l->s;
+	struct nip_tcp_conn *c;
+
+	if (!(c = nip_tcp_conn_alloc(s))) {
+		if (!s->cfg.tcp.max_conns || s->tcp.nconns < s->cfg.tcp.max_conns)
+			s->cnt.drop_tcp_no_memory++; /* else counted as tcp_conn_limit */
+		return NULL;
+	}
+	nip_tcp_passive_init(c, l, src, dst, sport);
 	if (nip_tcp_hash_insert(c) < 0) {
 		nip_tcp_conn_free(c);
-		return;
+		return NULL;
 	}
 	c->bound = true;
 	s->tcp.port_users[c->local_port]++;
-	nip_tcp_options_init(c);
+	return c;
+}
+
+struct nip_tcp_conn *nip_tcp_listen_input(struct nip_tcp_conn *l, const struct nip_tcp_seg *seg,
+					  uint32_t src, uint32_t dst)
+{
+	struct nip_stack *s = l->s;
+	struct nip_tcp_listener *ls = l->listener;
+	struct nip_tcp_conn *c;
+
+	if (seg->flags & NIP_TCP_RST)
+		return NULL;
+	if (seg->flags & NIP_TCP_ACK) {
+		/* The last ACK of a handshake we answered with a cookie (tcp_cookie.c)? Only
+		 * tried while cookies may be out, so a forged one has no chance otherwise. */
+		if (!(seg->flags & NIP_TCP_SYN) && nip_tcp_cookie_recent(l)) {
+			int rc = nip_tcp_cookie_ack(l, seg, src, dst, &c);
+
+			if (rc > 0)
+				return c;
+			if (rc < 0)
+				return NULL; /* valid, no room: dropped and counted */
+		}
+		/* An ACK for nothing we know (e.g. a SYN-ACK's reply after we dropped the
+		 * connection, or a cookie too old or forged): reset it. */
+		s->cnt.drop_tcp_no_conn++;
+		nip_tcp_send_reset(s, seg, src, dst);
+		return NULL;
+	}
+	if (!(seg->flags & NIP_TCP_SYN))
+		return NULL;
+	if (ls->syn_len >= s->cfg.tcp.syn_backlog) {
+		/* RFC 4987 3.6: the queue is full, the handshake goes on without state (not when
+		 * the accept queue is full too: the connection would find no room there). */
+		if (s->cfg.tcp.syncookies && ls->accept_len < ls->backlog)
+			nip_tcp_cookie_syn(l, seg, src, dst);
+		else
+			s->cnt.drop_tcp_syn_queue_full++;
+		return NULL;
+	}
+	if (ls->accept_len >= ls->backlog) {
+		s->cnt.drop_tcp_accept_queue_full++;
+		return NULL;
+	}
+	if (!(c = nip_tcp_passive_new(l, src, dst, seg->sport)))
+		return NULL;
 	nip_tcp_syn_options(c, seg);
 	c->irs = seg->seq;
 	c->rcv_nxt = seg->seq + 1;
@@ -102,6 +137,7 @@ void nip_tcp_listen_input(struct nip_tcp_conn *l, const struct nip_tcp_seg *seg,
 	s->cnt.tcp_passive_opens++;
 	nip_tcp_send_syn(c);
 	nip_tcp_rto_arm(c);
+	return NULL;
 }
 
 void nip_tcp_listen_detach(struct nip_tcp_conn *c)

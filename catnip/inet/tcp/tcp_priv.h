@@ -8,6 +8,7 @@
 #define NIP_TCP_PRIV_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "tcp.h"
@@ -22,6 +23,8 @@ void nip_tcp_hash_remove(struct nip_tcp_conn *c);
 struct nip_tcp_conn *nip_tcp_lookup(struct nip_stack *s, uint32_t rip, uint16_t rport,
 				    uint16_t lport);
 uint32_t nip_tcp_isn(struct nip_stack *s, const struct nip_tcp_conn *c);
+/* SipHash-2-4 of n 64-bit words under key (the one keyed hash of TCP: ISNs, cookies). */
+uint64_t nip_tcp_siphash(const uint8_t key[16], const uint64_t *m, size_t n);
 void nip_tcp_options_init(struct nip_tcp_conn *c);
 void nip_tcp_established(struct nip_tcp_conn *c); /* sets up cc, windows after the handshake */
 /* Ends the connection: state CLOSED, pending data dropped, err (positive, or 0) reported. */
@@ -34,13 +37,38 @@ void nip_tcp_deliver(struct nip_stack *s);
 void nip_tcp_maybe_free(struct nip_tcp_conn *c);
 
 /* ---- tcp_listen.c ---- */
-void nip_tcp_listen_input(struct nip_tcp_conn *l, const struct nip_tcp_seg *seg, uint32_t src,
-			  uint32_t dst);
+/* A segment for listener l that matches no connection. Returns the connection the segment
+ * goes on to (nip_tcp_conn_input), made by a valid SYN cookie's ACK, or NULL when it was
+ * handled here. */
+struct nip_tcp_conn *nip_tcp_listen_input(struct nip_tcp_conn *l, const struct nip_tcp_seg *seg,
+					  uint32_t src, uint32_t dst);
+/* Gives c, for the peer (src, sport) of listener l at dst, the listener's socket settings and
+ * the options we offer. */
+void nip_tcp_passive_init(struct nip_tcp_conn *c, const struct nip_tcp_conn *l, uint32_t src,
+			  uint32_t dst, uint16_t sport);
+/* A new connection of l for that 4-tuple, hashed and holding its port; NULL (counted) when the
+ * stack has none to give. */
+struct nip_tcp_conn *nip_tcp_passive_new(struct nip_tcp_conn *l, uint32_t src, uint32_t dst,
+					 uint16_t sport);
 void nip_tcp_listener_fini(struct nip_tcp_conn *l);
 void nip_tcp_listen_established(struct nip_tcp_conn *c); /* SYN_RCVD -> accept queue */
 void nip_tcp_listen_detach(struct nip_tcp_conn *c);	 /* leaves the SYN/accept queue */
 /* Takes the peer's MSS, window scale, SACK-permitted and timestamp options from its SYN. */
 void nip_tcp_syn_options(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg);
+
+/* ---- tcp_cookie.c ---- */
+/* Answers the SYN seg, which found l's SYN queue full, with a SYN-ACK whose ISN is a cookie
+ * and keeps no state. */
+void nip_tcp_cookie_syn(struct nip_tcp_conn *l, const struct nip_tcp_seg *seg, uint32_t src,
+			uint32_t dst);
+/* An ACK (no SYN, no RST) for l that matches no connection. 1: it carries a valid cookie, and
+ * *out is the connection it completes, in SYN-RECEIVED as if its SYN had been queued (the
+ * caller feeds it the ACK); 0: no valid cookie (counted; the caller resets); -ENOBUFS, -ENOMEM:
+ * valid, but no room in the accept queue or the stack (dropped, counted). */
+int nip_tcp_cookie_ack(struct nip_tcp_conn *l, const struct nip_tcp_seg *seg, uint32_t src,
+		       uint32_t dst, struct nip_tcp_conn **out);
+/* Whether l answered a SYN with a cookie recently enough for an ACK to carry a valid one. */
+bool nip_tcp_cookie_recent(const struct nip_tcp_conn *l);
 
 /* ---- tcp_input.c ---- */
 void nip_tcp_conn_input(struct nip_tcp_conn *c, struct demi__buf *frame,
