@@ -65,14 +65,15 @@ dpdk:
              "--file-prefix", "csf$$", "--vdev=net_tap0,iface=$tap,mac=fixed"]
 EOY
 
-# flood IFACE DST PREFIX COUNT SECS: SYNs to DST:7 from PREFIX.3-254, distinct source ports,
-# sent raw on IFACE to DST's MAC (asked by ARP), paced over SECS seconds.
+# flood IFACE DST PREFIX COUNT SECS GO: SYNs to DST:7 from PREFIX.3-254, distinct source
+# ports, sent raw on IFACE to DST's MAC (asked by ARP), paced over SECS seconds, once the file
+# GO exists.
 # probe DST COUNT GAP BOUND_MS: COUNT connections GAP s apart, each connect + 64-byte echo
 # within BOUND_MS.
 cat >"$dir/flood.py" <<'EOP'
 import os, socket, sys, time
 
-def flood(iface, dst, prefix, count, secs):
+def flood(iface, dst, prefix, count, secs, go):
     from scapy.all import ARP, Ether, IP, TCP, conf, get_if_hwaddr, srp1
     conf.verb = 0
     ans = srp1(Ether(dst="ff:ff:ff:ff:ff:ff") / ARP(pdst=dst), iface=iface, timeout=1, retry=5)
@@ -90,7 +91,11 @@ def flood(iface, dst, prefix, count, secs):
               for i in range(count)]
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     s.bind((iface, 0))
-    print("flood: sending", flush=True)  # the frames are built: the shell starts its clock
+    # Built (scapy takes a while): the shell probes once more, then says go.
+    print("flood: built", flush=True)
+    while not os.path.exists(go):
+        time.sleep(0.01)
+    print("flood: sending", flush=True)
     t0 = time.monotonic()
     for i, f in enumerate(frames):
         s.send(f)
@@ -133,7 +138,7 @@ def probe(dst, count, gap, bound_ms):
     return bad == 0
 
 a = sys.argv
-ok = (flood(a[2], a[3], a[4], int(a[5]), float(a[6])) if a[1] == "flood" else
+ok = (flood(a[2], a[3], a[4], int(a[5]), float(a[6]), a[7]) if a[1] == "flood" else
       probe(a[2], int(a[3]), float(a[4]), int(a[5])))
 sys.exit(0 if ok else 1)
 EOP
@@ -168,18 +173,22 @@ grep -q "tcp echo server on" "$dir/server.log" || {
 	cat "$dir/server.log"
 	exit 1
 }
-echo "== before the flood"
-probe before 2 0.1
-rss0=$(rss_kib)
 echo "== $syns spoofed SYNs in ${secs} s, legitimate connections meanwhile"
-nsx $py3 "$dir/flood.py" flood "$tap" $cat $spoof "$syns" "$secs" >"$dir/flood.log" 2>&1 &
+nsx $py3 "$dir/flood.py" flood "$tap" $cat $spoof "$syns" "$secs" "$dir/go" >"$dir/flood.log" 2>&1 &
 fpid=$!
-# Building the frames takes scapy a while; the SYN queue (1024) is full a third of a second
-# after the sending starts.
-for _ in $(seq 1200); do
-	grep -q "flood: sending" "$dir/flood.log" && break
+until grep -q "flood: built" "$dir/flood.log"; do
 	kill -0 $fpid 2>/dev/null || break
 	sleep 0.1
+done
+# Right before the flood: the server's ARP mapping of the client is fresh (that a flood of
+# spoofed neighbours starves a client whose mapping expired is ARP's matter, see arp.c).
+probe before 2 0.1
+rss0=$(rss_kib)
+touch "$dir/go"
+# The SYN queue (1024) is full a third of a second after the sending starts.
+until grep -q "flood: sending" "$dir/flood.log"; do
+	kill -0 $fpid 2>/dev/null || break
+	sleep 0.01
 done
 sleep 0.8
 kill -0 $fpid 2>/dev/null || fail "the flood ended before the probes (it should last ${secs} s)"
