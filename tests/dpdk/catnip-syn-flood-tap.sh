@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 #
 # catnip under a SYN flood, over a DPDK net_tap port in a network namespace made for the test
-# (set up as catnip-tcp-tap.sh does): a catnip echo server (examples/tcp-echo --server,
+# (tap-netns.sh): a catnip echo server (examples/tcp-echo --server,
 # default SYN queue of 1024), and from the Linux side of the tap 10000 SYNs in about 3 s from
 # addresses spoofed in the namespace's own test subnet (10.82.0.3-254, distinct source ports;
 # built with python3-scapy, sent on the tap only, to the catnip address only). Nobody answers
@@ -19,10 +19,10 @@
 set -u
 build=$1
 ex=$build/examples
-skip() { echo "SKIP: $*"; exit 77; }
-[ "$(id -u)" = 0 ] || skip "needs root (network namespace, tap device)"
-[ -c /dev/net/tun ] || skip "no /dev/net/tun"
-command -v ip >/dev/null || skip "no ip (iproute2)"
+. "$(dirname "$0")/tap-netns.sh"
+tap_netns sf 10.82.0.1 10.82.0.2
+cat=10.82.0.2 spoof=10.82.0.
+fpid=
 # Debian's python3 (python3-scapy is a Debian package), not another one first in PATH.
 py3=/usr/bin/python3
 [ -x $py3 ] || py3=$(command -v python3) || skip "no python3"
@@ -36,34 +36,6 @@ secs=${FLOOD_SECS:-3}
 probes=${PROBES:-6}
 bound_ms=${BOUND_MS:-100}
 rss_max_kib=${RSS_MAX_KIB:-65536}
-
-ns=demi-sf-$$
-tap=dsf$(($$ % 100000))
-lin=10.82.0.1 cat=10.82.0.2 spoof=10.82.0.
-dir=$(mktemp -d)
-pid= fpid=
-cleanup() {
-	[ -n "$fpid" ] && kill "$fpid" 2>/dev/null && wait "$fpid" 2>/dev/null
-	[ -n "$pid" ] && kill -INT "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	ip netns del "$ns" 2>/dev/null
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-trap '' PIPE
-ip netns add "$ns" || skip "cannot create a network namespace"
-ip -n "$ns" link set lo up
-ip -n "$ns" tuntap add dev "$tap" mode tap multi_queue || skip "cannot create a tap device"
-ip -n "$ns" addr add $lin/24 dev "$tap"
-nsx() { ip netns exec "$ns" "$@"; }
-
-cat >"$dir/catnip.yaml" <<EOY
-libos: catnip
-demikernel:
-  local_ipv4_addr: $cat
-dpdk:
-  eal_init: ["csf", "-l", "0", "--no-pci", "--no-telemetry", "--no-huge", "-m", "256",
-             "--file-prefix", "csf$$", "--vdev=net_tap0,iface=$tap,mac=fixed"]
-EOY
 
 # flood IFACE DST PREFIX COUNT SECS GO: SYNs to DST:7 from PREFIX.3-254, distinct source
 # ports, sent raw on IFACE to DST's MAC (asked by ARP), paced over SECS seconds, once the file
@@ -159,23 +131,11 @@ probe() { # NAME COUNT GAP
 	fi
 }
 
-ip -n "$ns" neigh flush dev "$tap" 2>/dev/null
-ip netns exec "$ns" env CONFIG_PATH="$dir/catnip.yaml" DEMI_LOG=info "$ex/tcp-echo" \
-	--server $cat:7 >"$dir/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do
-	grep -q "tcp echo server on" "$dir/server.log" && break
-	kill -0 $pid 2>/dev/null || break
-	sleep 0.1
-done
-grep -q "tcp echo server on" "$dir/server.log" || {
-	echo "FAIL: the catnip server did not start"
-	cat "$dir/server.log"
-	exit 1
-}
+start_echo_server $cat:7
 echo "== $syns spoofed SYNs in ${secs} s, legitimate connections meanwhile"
 nsx $py3 "$dir/flood.py" flood "$tap" $cat $spoof "$syns" "$secs" "$dir/go" >"$dir/flood.log" 2>&1 &
 fpid=$!
+bg_pids=$fpid
 until grep -q "flood: built" "$dir/flood.log"; do
 	kill -0 $fpid 2>/dev/null || break
 	sleep 0.1
@@ -195,7 +155,7 @@ kill -0 $fpid 2>/dev/null || fail "the flood ended before the probes (it should 
 probe during "$probes" 0.2
 kill -0 $fpid 2>/dev/null || fail "the flood ended before the last probe (it should last ${secs} s)"
 wait $fpid || fail "the flood" "$dir/flood.log"
-fpid=
+bg_pids=
 cat "$dir/flood.log"
 echo "== after the flood"
 probe after "$probes" 0.2

@@ -31,10 +31,7 @@
 set -u
 build=$1
 ex=$build/examples
-skip() { echo "SKIP: $*"; exit 77; }
-[ "$(id -u)" = 0 ] || skip "needs root (network namespace, tap device)"
-[ -c /dev/net/tun ] || skip "no /dev/net/tun"
-command -v ip >/dev/null || skip "no ip (iproute2)"
+. "$(dirname "$0")/tap-netns.sh"
 command -v python3 >/dev/null || skip "no python3"
 for p in tcp-echo tcp-pingpong linux-echo; do
 	[ -x "$ex/$p" ] || skip "examples not built"
@@ -47,33 +44,9 @@ command -v nft >/dev/null || {
 min_mbit=${LOSS_MIN_MBIT:-30}
 max_rto=${LOSS_MAX_RTO:-0.05}
 
-ns=demi-ct-$$
-tap=dct$(($$ % 100000))
+tap_netns ct 10.81.0.1 10.81.0.2
 lin=10.81.0.1 cat=10.81.0.2
 mib=64
-dir=$(mktemp -d)
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill -INT "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	ip netns del "$ns" 2>/dev/null
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-trap '' PIPE
-ip netns add "$ns" || skip "cannot create a network namespace"
-ip -n "$ns" link set lo up
-ip -n "$ns" tuntap add dev "$tap" mode tap multi_queue || skip "cannot create a tap device"
-ip -n "$ns" addr add $lin/24 dev "$tap"
-nsx() { ip netns exec "$ns" "$@"; }
-
-cat >"$dir/catnip.yaml" <<EOY
-libos: catnip
-demikernel:
-  local_ipv4_addr: $cat
-dpdk:
-  eal_init: ["cnt", "-l", "0", "--no-pci", "--no-telemetry", "--no-huge", "-m", "256",
-             "--file-prefix", "cnt$$", "--vdev=net_tap0,iface=$tap,mac=fixed"]
-EOY
 
 # The Linux side of (a): bulk, short, graceful, abort, alive. Exit 0 pass, 1 fail.
 cat >"$dir/tcpcheck.py" <<'EOP'
@@ -345,21 +318,7 @@ tcp_counters() { grep -o "catnip: counters: .*" "$1" | sed 's/ (catnip_counters\
 
 # (a) and the server half of (c) and (d): one catnip echo server for all of it.
 echo "== (a) Linux client -> catnip server"
-ip -n "$ns" neigh flush dev "$tap" 2>/dev/null
-# (ip netns exec and env exec the program: $! is its PID, which SIGINT must reach)
-ip netns exec "$ns" env CONFIG_PATH="$dir/catnip.yaml" DEMI_LOG=info "$ex/tcp-echo" \
-	--server $cat:7 >"$dir/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do
-	grep -q "tcp echo server on" "$dir/server.log" && break
-	kill -0 $pid 2>/dev/null || break
-	sleep 0.1
-done
-grep -q "tcp echo server on" "$dir/server.log" || {
-	echo "FAIL: the catnip server did not start"
-	cat "$dir/server.log"
-	exit 1
-}
+start_echo_server $cat:7
 py_bulk bulk
 py short 120 short 1000
 py graceful 30 graceful
