@@ -115,12 +115,6 @@ ok = (flood(a[2], a[3], a[4], int(a[5]), float(a[6]), a[7]) if a[1] == "flood" e
 sys.exit(0 if ok else 1)
 EOP
 
-rc=0
-fail() {
-	echo "FAIL: $1"
-	[ -f "${2:-}" ] && tail -30 "$2"
-	rc=1
-}
 rss_kib() { awk '/^VmRSS/ { print $2 }' /proc/$pid/status 2>/dev/null; }
 probe() { # NAME COUNT GAP
 	if ! nsx timeout 60 $py3 "$dir/flood.py" probe $cat "$2" "$3" "$bound_ms" \
@@ -168,7 +162,7 @@ kill -INT $pid
 wait $pid
 src=$?
 pid=
-grep -o "catnip: counters: .*" "$dir/server.log" | sed 's/ (catnip_counters\.c.*//'
+tcp_counters "$dir/server.log"
 cnt() { grep -o " $1=[0-9]*" "$dir/server.log" | tail -1 | cut -d= -f2; }
 sent=$(cnt tcp_syncookies_sent) okc=$(cnt tcp_syncookies_ok) failed=$(cnt tcp_syncookies_failed)
 echo "syncookies: sent ${sent:-?}, accepted ${okc:-?}, failed ${failed:-?};" \

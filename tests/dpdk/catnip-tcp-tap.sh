@@ -216,12 +216,6 @@ except Exception as e:
 sys.exit(0 if ok else 1)
 EOP
 
-rc=0
-fail() {
-	echo "FAIL: $1"
-	[ -f "${2:-}" ] && tail -30 "$2"
-	rc=1
-}
 # A Linux-side step of (a): python helper with a time limit.
 py() { # NAME TIMEOUT ARGS...
 	local name=$1 t=$2
@@ -313,8 +307,6 @@ min_rate() {
 		fail "$1: ${2:-no} Mbit/s each way under 2% loss, less than $min_mbit: loss recovery (SACK, reassembly) is slower than it was"
 	fi
 }
-# catnip's TCP counters from a log (retransmissions, timeouts, drops).
-tcp_counters() { grep -o "catnip: counters: .*" "$1" | sed 's/ (catnip_counters\.c.*//'; }
 
 # (a) and the server half of (c) and (d): one catnip echo server for all of it.
 echo "== (a) Linux client -> catnip server"

@@ -13,6 +13,8 @@
 #   nsx COMMAND...   runs COMMAND in the namespace.
 #   start_echo_server ADDR:PORT   examples/tcp-echo --server with LIBOS=catnip in the
 #       namespace, its PID in pid and its output in dir/server.log; exits 1 if it does not start.
+#   fail MESSAGE [LOG]   reports a failure (and LOG's tail), sets rc=1; the test goes on.
+#   tcp_counters LOG   the "catnip: counters:" lines a catnip process logged at exit.
 # The caller sets ex (the examples' build directory) first.
 
 skip() {
@@ -20,7 +22,14 @@ skip() {
 	exit 77
 }
 
-pid= bg_pids=
+pid= bg_pids= rc=0
+fail() {
+	echo "FAIL: $1"
+	[ -f "${2:-}" ] && tail -30 "$2"
+	rc=1
+}
+tcp_counters() { grep -o "catnip: counters: .*" "$1" | sed 's/ (catnip_counters\.c.*//'; }
+
 tap_cleanup() {
 	local p
 	for p in $bg_pids; do
