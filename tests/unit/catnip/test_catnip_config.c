@@ -89,6 +89,7 @@ static void test_config_defaults(void **state)
 	memcpy(def.tcp.isn_secret, sc.tcp.isn_secret, sizeof(def.tcp.isn_secret));
 	assert_memory_equal(&sc, &def, sizeof(sc));
 	assert_ptr_equal(sc.tcp.cc, &nip_cc_newreno);
+	assert_true(sc.tcp.syncookies);
 }
 
 static void test_config_units(void **state)
@@ -113,7 +114,8 @@ static void test_config_units(void **state)
 					"  tcp_keepalive_idle_s: 60\n"
 					"  tcp_keepalive_intvl_s: 2\n"
 					"  tcp_keepalive_probes: 4\n"
-					"  tcp_syn_backlog: 16\n",
+					"  tcp_syn_backlog: 16\n"
+					"  tcp_syncookies: false\n",
 				   &sc, NULL),
 			 0);
 	assert_int_equal(sc.arp_retries, 7);
@@ -136,6 +138,7 @@ static void test_config_units(void **state)
 	assert_int_equal(sc.tcp.keepalive_intvl, 2 * SEC);
 	assert_int_equal(sc.tcp.keepalive_probes, 4);
 	assert_int_equal(sc.tcp.syn_backlog, 16);
+	assert_false(sc.tcp.syncookies);
 }
 
 static void test_config_refuses_bad_values(void **state)
