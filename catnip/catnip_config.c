@@ -65,6 +65,9 @@ static const struct key keys[] = {
 	{"inetstack_config.arp_resolving_max", KEY_U32, F(arp_resolving_max), 1, 1, 256},
 	{"inetstack_config.arp_request_rate", KEY_U32, F(arp_request_rate), 1, 1, 1000000},
 	{"inetstack_config.arp_queued_max", KEY_U32, F(arp_queued_max), 1, 1, 1u << 20},
+	/* Receive memory pressure: shares of the device's receive buffers held (tcp_mem.c) */
+	{"inetstack_config.tcp_mem_pressure_pct", KEY_U32, F(tcp.mem_pressure_pct), 1, 1, 100},
+	{"inetstack_config.tcp_mem_critical_pct", KEY_U32, F(tcp.mem_critical_pct), 1, 1, 100},
 };
 
 /* Reads k into its field of sc; absent, the field keeps its default. */
