@@ -20,9 +20,10 @@
  *   free buffers x MSS / connections). The right edge already advertised never moves left
  *   (RFC 9293 3.8.6.2.2): the window only stops opening.
  * - CRITICAL: on entry, every out-of-order queue is pruned (its data will be retransmitted;
- *   Linux's tcp_prune_ofo_queue) and every send queue's received buffers are swapped for
- *   copies; while it lasts, out-of-order arrivals are dropped and in-order ones are copied out
- *   of the device's buffer (nip_tcp_mem_rcv), so the device gets its buffer back at once.
+ *   Linux's tcp_prune_ofo_queue), and the received buffers of every send queue and every
+ *   queue of data not yet popped are swapped for copies (Linux's collapse); while it lasts,
+ * out-of-order arrivals are dropped and in-order ones are copied out of the device's buffer
+ * (nip_tcp_mem_rcv), so the device gets its buffer back at once.
  * - Back to OK: every connection whose window was held back announces it again
  *   (nip_tcp_window_update), since its peer may be waiting on a zero window.
  * Everything is counted (tcp_mem_* and drop_tcp_mem_pressure in struct nip_counters).
@@ -78,6 +79,29 @@ struct demi__buf *nip_tcp_mem_rcv(struct nip_tcp_conn *c, struct demi__buf *b)
 	return copy;
 }
 
+/* The in-order data waiting for the application, out of the device's buffers: a reader that
+ * does not read must not keep them (Linux collapses such a queue). */
+static void collapse(struct nip_stack *s, struct nip_tcp_conn *c)
+{
+	struct demi__buf_fifo rq = c->rq;
+	struct demi__buf *b;
+
+	memset(&c->rq, 0, sizeof(c->rq));
+	while ((b = demi__buf_fifo_pop(&rq))) {
+		struct demi__buf *copy = NULL;
+
+		if (b->priv & NIP_TCP_BUF_RCVD)
+			copy = copy_of(s, demi__buf_data(b), b->len);
+		if (copy) {
+			c->rq_mem = c->rq_mem - b->cap + copy->cap;
+			demi__buf_put(b);
+			b = copy;
+			s->cnt.tcp_mem_rcv_copied++;
+		}
+		demi__buf_fifo_push(&c->rq, b);
+	}
+}
+
 /* Entering CRITICAL: give the device back what is recoverable or copyable. */
 static void reclaim(struct nip_stack *s, struct nip_tcp_conn *c)
 {
@@ -85,6 +109,7 @@ static void reclaim(struct nip_stack *s, struct nip_tcp_conn *c)
 	nip_tcp_reass_clear(&c->reass);
 	for (struct nip_tcp_chunk *k = c->sq_head; k; k = k->next)
 		nip_tcp_push_unpin(s, &k->buf, &k->data, k->len);
+	collapse(s, c);
 }
 
 /* Calls fn for every connection (listeners' queues included: they are in the hash). */
