@@ -236,7 +236,9 @@ static void rx_reclaim(struct nip_dpdk *d)
 	held = d->held_tail - d->held_head;
 	if (held <= d->rxmem.bufs / 4)
 		return;
-	if (d->scan_skip) {
+	/* Short of buffers, the stack copies what it receives and frees the device's buffers at
+	 * once (tcp_mem.c): they must come back now, not after the backoff. */
+	if (d->scan_skip && held < d->rxmem.bufs / 4 * 3) {
 		d->scan_skip--;
 		return;
 	}
