@@ -409,7 +409,8 @@ static int data_input(struct nip_tcp_conn *c, struct demi__buf *frame, uint32_t 
 		frame->priv |= NIP_TCP_BUF_RCVD; /* see tcp_mem.c */
 		if (seq == c->rcv_nxt) {
 			if (frame->cap > nip_tcp_rcv_mem_room(c) ||
-			    !(frame = nip_tcp_mem_rcv(c, frame))) {
+			    (s->tcp.mem_level == NIP_TCP_MEM_CRITICAL &&
+			     !(frame = nip_tcp_mem_rcv(c, frame)))) {
 				if (frame) {
 					s->cnt.drop_tcp_rcv_mem++;
 					demi__buf_put(frame);

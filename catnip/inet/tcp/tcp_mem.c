@@ -65,11 +65,8 @@ void nip_tcp_push_unpin(struct nip_stack *s, struct demi__buf **buf, uint8_t **d
 struct demi__buf *nip_tcp_mem_rcv(struct nip_tcp_conn *c, struct demi__buf *b)
 {
 	struct nip_stack *s = c->s;
-	struct demi__buf *copy;
+	struct demi__buf *copy = copy_of(s, demi__buf_data(b), b->len);
 
-	if (s->tcp.mem_level != NIP_TCP_MEM_CRITICAL)
-		return b;
-	copy = copy_of(s, demi__buf_data(b), b->len);
 	demi__buf_put(b);
 	if (!copy) {
 		s->cnt.drop_tcp_mem_pressure++;

@@ -43,9 +43,9 @@ void nip_tcp_maybe_free(struct nip_tcp_conn *c);
 bool nip_tcp_window_update(struct nip_tcp_conn *c);
 
 /* ---- tcp_mem.c ---- */
-/* In-order payload b (trimmed) as it should be queued for the application: b itself, or at
- * the critical level a copy in an ordinary pool buffer (b is then dropped); NULL when no
- * buffer was left for the copy (b dropped, counted). */
+/* In-order payload b (trimmed) as it should be queued for the application at the critical
+ * level: a copy in an ordinary pool buffer (b is dropped); NULL when no buffer was left for
+ * the copy (b dropped, counted). */
 struct demi__buf *nip_tcp_mem_rcv(struct nip_tcp_conn *c, struct demi__buf *b);
 
 /* ---- tcp_listen.c ---- */
