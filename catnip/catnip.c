@@ -17,6 +17,7 @@
 #include "catnip.h"
 #include "dev/dpdk_link.h"
 #include "dev/fault_link.h"
+#include "dev/pcap_link.h"
 
 _Thread_local struct demi__libos *nip_thread_los;
 
@@ -50,6 +51,12 @@ static int nip_init(struct demi__libos *los)
 	/* catnip.fault.*: loss, reordering and corruption on the real port, for testing an
 	 * application under a bad network; when unset the device's link is used as it is. */
 	struct nip_link *link = nip_dpdk_link(n->dev);
+	/* catnip.pcap.*: every frame into a pcap file, closest to the device (what was on the
+	 * wire); unset, the link is not wrapped. */
+	if ((rc = nip_pcap_link_from_config(&n->pcap, &los->cfg, link)) < 0)
+		goto fail;
+	if (n->pcap)
+		link = &n->pcap->link;
 	if ((rc = nip_fault_link_from_config(&n->fault, &los->cfg, link, &los->pool, fault_clock,
 					     &los->rt)) < 0)
 		goto fail;
@@ -70,6 +77,7 @@ fail:
 	if (n->stack_up)
 		nip_stack_fini(&n->stack);
 	nip_fault_link_destroy(n->fault);
+	nip_pcap_link_destroy(n->pcap);
 	if (n->dev)
 		nip_dpdk_fini(n->dev);
 	free(n);
@@ -124,6 +132,7 @@ static void nip_fini(struct demi__libos *los)
 	demi__bg_remove(&n->poller);
 	nip_stack_fini(&n->stack);
 	nip_fault_link_destroy(n->fault);
+	nip_pcap_link_destroy(n->pcap);
 	nip_dpdk_fini(n->dev);
 	free(n);
 	los->priv = NULL;
@@ -275,6 +284,41 @@ static void nip_end_call(struct demi__libos *los)
 	nip_stack_flush(&nip_of(los)->stack);
 }
 
+/* The device's counters for demi_stats, after the stack's. */
+#define DEV(f)                                                                                     \
+	{                                                                                          \
+		"catnip.dev_" #f, offsetof(struct nip_dpdk_stats, f)                               \
+	}
+static const struct {
+	const char *name;
+	size_t offset;
+} dev_stats[] = {
+	DEV(rx_frames),	   DEV(rx_bytes),      DEV(rx_copied),	      DEV(rx_csum_bad),
+	DEV(rx_nobuf),	   DEV(rx_held),       DEV(rx_reclaim_scans), DEV(tx_frames),
+	DEV(tx_bytes),	   DEV(tx_full),       DEV(tx_nombuf),	      DEV(tx_bad),
+	DEV(alloc_failed), DEV(port_ipackets), DEV(port_opackets),    DEV(port_imissed),
+	DEV(port_ierrors), DEV(port_oerrors),  DEV(port_rx_nombuf),   DEV(rx_held_max),
+	DEV(rx_lendable),
+};
+_Static_assert(sizeof(dev_stats) / sizeof(dev_stats[0]) * sizeof(uint64_t) ==
+		       sizeof(struct nip_dpdk_stats),
+	       "every device counter has a name for demi_stats");
+
+static size_t nip_stats(struct demi__libos *los, demi_stat_t *out, size_t cap)
+{
+	struct nip_libos *n = nip_of(los);
+	size_t k = nip_counters_stats(&n->stack.cnt, out, cap);
+	struct nip_dpdk_stats ds;
+
+	nip_dpdk_stats(n->dev, &ds);
+	for (size_t i = 0; i < sizeof(dev_stats) / sizeof(dev_stats[0]); i++, k++)
+		if (k < cap)
+			out[k] = (demi_stat_t){
+				dev_stats[i].name,
+				*(const uint64_t *)((const char *)&ds + dev_stats[i].offset)};
+	return k;
+}
+
 static uint64_t nip_bufs_cached(struct demi__libos *los)
 {
 	return nip_dpdk_bufs_cached(nip_of(los)->dev);
@@ -299,4 +343,5 @@ const struct demi__libos_ops nip_libos_ops = {
 	.poll_io = NULL, /* busy-polls the device in a background task */
 	.end_call = nip_end_call,
 	.bufs_cached = nip_bufs_cached,
+	.stats = nip_stats,
 };

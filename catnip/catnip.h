@@ -30,6 +30,7 @@
 
 struct nip_dpdk;
 struct nip_fault_link;
+struct nip_pcap_link;
 struct nip_queue;
 
 /* What a queue does, by protocol (nip_tcp_queue_ops, nip_udp_queue_ops). catnip.c checks
@@ -72,6 +73,7 @@ struct nip_queue {
 struct nip_libos {
 	struct nip_dpdk *dev;
 	struct nip_fault_link *fault; /* catnip.fault.*: NULL when off */
+	struct nip_pcap_link *pcap;   /* catnip.pcap.*: NULL when off */
 	struct nip_stack stack;
 	bool stack_up;
 	struct demi__bg_task poller;
@@ -123,5 +125,8 @@ extern const struct nip_counter_name nip_counter_names[];
 extern const size_t nip_counter_names_len;
 /* Logs every counter (DEMI_INFO), as name=value, arrays as v0/v1/... */
 void nip_counters_log(const struct nip_counters *c);
+/* The counters for demi_stats: "catnip.<name>" ("catnip.<name>[i]" for arrays), in the
+ * struct's order, into out[0..cap); returns how many there are. */
+size_t nip_counters_stats(const struct nip_counters *c, demi_stat_t *out, size_t cap);
 
 #endif

@@ -5,7 +5,9 @@
  * uses. A unit test (tests/unit/catnip/test_catnip_counters.c) checks that the table covers
  * every byte of the struct: a counter added without its entry fails it.
  */
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "catnip.h"
 
@@ -124,4 +126,54 @@ void nip_counters_log(const struct nip_counters *c)
 	}
 	if (len)
 		DEMI_INFO("catnip: counters:%s", line);
+}
+
+/* demi_stats' names, "catnip.<counter>" and "catnip.<array>[i]": built once per process and
+ * kept for its life (the API promises names of static storage). */
+static const char **stat_names;
+static size_t stat_count;
+static pthread_once_t stat_once = PTHREAD_ONCE_INIT;
+
+static void stat_names_build(void)
+{
+	size_t n = 0, k = 0;
+
+	for (size_t i = 0; i < nip_counter_names_len; i++)
+		n += nip_counter_names[i].n;
+	stat_names = calloc(n, sizeof(*stat_names));
+	if (!stat_names)
+		return;
+	for (size_t i = 0; i < nip_counter_names_len; i++) {
+		const struct nip_counter_name *e = &nip_counter_names[i];
+
+		for (size_t j = 0; j < e->n; j++) {
+			char buf[96];
+			char *s;
+
+			if (e->n == 1)
+				snprintf(buf, sizeof(buf), "catnip.%s", e->name);
+			else
+				snprintf(buf, sizeof(buf), "catnip.%s[%zu]", e->name, j);
+			if (!(s = malloc(strlen(buf) + 1)))
+				return; /* stat_count stays at the names built */
+			stat_names[k++] = strcpy(s, buf);
+			stat_count = k;
+		}
+	}
+}
+
+size_t nip_counters_stats(const struct nip_counters *c, demi_stat_t *out, size_t cap)
+{
+	size_t k = 0;
+
+	pthread_once(&stat_once, stat_names_build);
+	for (size_t i = 0; i < nip_counter_names_len; i++) {
+		const struct nip_counter_name *e = &nip_counter_names[i];
+		const uint64_t *v = (const uint64_t *)((const char *)c + e->offset);
+
+		for (size_t j = 0; j < e->n && k < stat_count; j++, k++)
+			if (k < cap)
+				out[k] = (demi_stat_t){stat_names[k], v[j]};
+	}
+	return k;
 }

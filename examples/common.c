@@ -401,11 +401,29 @@ static double percentile_us(const uint64_t *sorted, size_t n, double p)
 	return (double)sorted[idx] / (double)EX_NS_PER_US;
 }
 
+/* The distribution for plots: "latency_us fraction" at every 0.1% and the tail's last points,
+ * into the file named by EX_CDF_FILE (the benchmark scripts set it; unset, nothing). */
+static void cdf_write(const uint64_t *sorted, size_t n)
+{
+	static const double tail[] = {0.9995, 0.9999, 0.99999};
+	const char *path = getenv("EX_CDF_FILE");
+	FILE *f;
+
+	if (!path || !*path || !(f = fopen(path, "w")))
+		return;
+	for (int i = 1; i <= 1000; i++)
+		fprintf(f, "%.3f %.5f\n", percentile_us(sorted, n, i / 1000.0), i / 1000.0);
+	for (size_t i = 0; i < sizeof(tail) / sizeof(tail[0]); i++)
+		fprintf(f, "%.3f %.5f\n", percentile_us(sorted, n, tail[i]), tail[i]);
+	fclose(f);
+}
+
 void ex_latency_compute(uint64_t *samples, size_t n, struct ex_latency *out)
 {
 	double sum = 0;
 
 	qsort(samples, n, sizeof(*samples), cmp_u64);
+	cdf_write(samples, n);
 	for (size_t i = 0; i < n; i++)
 		sum += (double)samples[i];
 	out->p50 = percentile_us(samples, n, 0.50);

@@ -3,16 +3,22 @@
 # The main demo: installs what is missing (Debian 12, as root), builds, then runs a TCP echo
 # server and the ping-pong latency client on the default libOS (LIBOS, default catnap) over
 # 127.0.0.1, and prints the client's latency table.
-#   usage: bash examples/demo.sh [--size B] [--requests N]
+# With --libos catnip it runs examples/demo-catnip.sh instead (net_tap and net_memif).
+#   usage: bash examples/demo.sh [--libos catnap|catnip] [--size B] [--requests N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size=64
 requests=20000
 while [ $# -gt 0 ]; do
 	case "$1" in
+	--libos)
+		[ "$2" = catnip ] && { shift 2; exec bash examples/demo-catnip.sh "$@"; }
+		export LIBOS=$2
+		shift 2
+		;;
 	--size) size=$2; shift 2 ;;
 	--requests) requests=$2; shift 2 ;;
-	*) echo "usage: $0 [--size B] [--requests N]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--libos catnap|catnip] [--size B] [--requests N]" >&2; exit 2 ;;
 	esac
 done
 bash tests/deps.sh

@@ -115,6 +115,9 @@ DEMI_EXPORT int demi_init(const struct demi_args *args)
 	rc = demi__config_get_bool(&los->cfg, "demikernel.busy_poll", false, &los->busy_poll);
 	if (rc < 0)
 		goto fail_cfg;
+	rc = demi__stats_init(los);
+	if (rc < 0)
+		goto fail_cfg;
 	rc = demi__pool_init(&los->pool, (size_t)max_pool);
 	if (rc < 0)
 		goto fail_cfg;

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
+#include <demi/stats.h>
 #include <demi/types.h>
 
 #include "config.h"
@@ -83,6 +84,9 @@ struct demi__libos_ops {
 	/* Pool buffers the libOS keeps handed to its device for receiving (0 if none): they are
 	 * in use but not leaked. NULL means 0. */
 	uint64_t (*bufs_cached)(struct demi__libos *los);
+	/* Optional: the libOS's counters (demi_stats), names of static storage in a fixed order;
+	 * fills out[0..cap) and returns how many it has. */
+	size_t (*stats)(struct demi__libos *los, demi_stat_t *out, size_t cap);
 };
 
 /* Common head of every queue; a libOS embeds it first in its own queue struct. */
@@ -106,6 +110,7 @@ struct demi__libos {
 	int *qd_free_ring;
 	int qd_free_head, qd_free_count;
 	uint64_t queues_open;
+	unsigned stats_seen; /* the stats signal's generation last dumped (lib/stats.c) */
 };
 
 /* Registers q under a new qd (q->qd is set). 0 or -EMFILE/-ENOMEM. */

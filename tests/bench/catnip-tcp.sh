@@ -95,4 +95,27 @@ echo "Single-flow bulk, 1 MiB pushes, $bulk_mib MiB (medians, Gbit/s): catnip MT
 	"catnip MTU 9000 $b_j, kernel loopback (MTU 65536) $b_k"
 printf "catnip / kernel throughput: %.3f at MTU 9000 (goal >= 1), %.3f at MTU 1500\n" \
 	"$(echo "$b_j / $b_k" | bc -l)" "$(echo "$b_c / $b_k" | bc -l)"
+plot_cdf TCP "$reps"
+if command -v gnuplot >/dev/null; then
+	gnuplot <<EOG
+set terminal pngcairo size 700,440 font ",11"
+set output "$out/throughput.png"
+set title "One TCP flow, 1 MiB pushes, $bulk_mib MiB (median of $reps)"
+set ylabel "Gbit/s"
+set style fill solid 0.8
+set boxwidth 0.6
+set yrange [0:*]
+set grid ytics
+plot "-" using 0:2:xtic(1) with boxes notitle, "" using 0:2:(sprintf("%.1f", \$2)) with labels offset 0,1 notitle
+"catnip MTU 1500" $b_c
+"catnip MTU 9000" $b_j
+"kernel loopback" $b_k
+e
+"catnip MTU 1500" $b_c
+"catnip MTU 9000" $b_j
+"kernel loopback" $b_k
+e
+EOG
+	echo "(throughput: $out/throughput.png)"
+fi
 echo "(raw numbers: $results)"

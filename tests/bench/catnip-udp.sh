@@ -44,4 +44,5 @@ for rep in $(seq "$reps"); do
 	pingpong_rep "$rep"
 done
 pingpong_report UDP 0.60
+plot_cdf UDP "$reps"
 echo "(raw numbers: $results)"

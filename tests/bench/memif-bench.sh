@@ -123,6 +123,29 @@ run_kernel() {
 	grep '^RESULT' "$out/kernel-client.log"
 }
 
+# The ping-pong latency distributions of repetition REP as a PNG (gnuplot, installed when
+# missing as root; without it, no picture and a note): plot_cdf PROTO REP
+plot_cdf() {
+	command -v gnuplot >/dev/null || [ "$(id -u)" != 0 ] ||
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			gnuplot-nox >/dev/null 2>&1
+	command -v gnuplot >/dev/null || { echo "(no gnuplot: no latency plot)"; return 0; }
+	gnuplot <<EOG
+set terminal pngcairo size 900,540 font ",11"
+set output "$out/latency-cdf.png"
+set title "$1 ping-pong, $size B, repetition $2 of $reps: latency distribution"
+set xlabel "round-trip time (us, log scale)"
+set ylabel "fraction of round trips at or below"
+set logscale x
+set key bottom right
+set grid
+plot "$out/cdf-raw-$2.txt" using 1:2 with lines lw 2 title "raw memif (DPDK only, the floor)", \
+     "$out/cdf-catnip-$2.txt" using 1:2 with lines lw 2 title "catnip (memif, our stack)", \
+     "$out/cdf-kernel-$2.txt" using 1:2 with lines lw 2 title "Linux kernel (loopback)"
+EOG
+	echo "(latency distribution: $out/latency-cdf.png)"
+}
+
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 # med VARIANT COLUMN: the median of one column of results.txt for one variant
 med() { awk -v v="$1" -v k="$2" '$1==v {print $(k)}' "$results" | median; }
@@ -132,11 +155,13 @@ med() { awk -v v="$1" -v k="$2" '$1==v {print $(k)}' "$results" | median; }
 pingpong_rep() {
 	local v line
 	for v in catnip raw kernel; do
+		export EX_CDF_FILE=$out/cdf-$v-$1.txt # the latency distribution, for the plot
 		case $v in
 		catnip) line=$(run_catnip) ;;
 		raw) line=$(run_raw_frame) ;;
 		kernel) line=$(run_kernel_proto) ;;
 		esac
+		unset EX_CDF_FILE
 		echo "$v $1 $(field p50_us "$line") $(field p99_us "$line")" >>"$results"
 	done
 }

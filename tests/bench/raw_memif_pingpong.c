@@ -143,6 +143,15 @@ int main(int argc, char **argv)
 			rtt[i] = t1 - t0;
 	}
 	qsort(rtt, (size_t)requests, sizeof(*rtt), cmp);
+	/* The distribution for the benchmark's plot, as the examples write it (EX_CDF_FILE). */
+	const char *cdf = getenv("EX_CDF_FILE");
+	FILE *cf = cdf && *cdf ? fopen(cdf, "w") : NULL;
+	for (int q = 1; cf && q <= 1000; q++) {
+		long k = (long)((double)requests * q / 1000.0 + 0.999999) - 1;
+		fprintf(cf, "%.3f %.5f\n", rtt[k < 0 ? 0 : k] / 1e3, q / 1000.0);
+	}
+	if (cf)
+		fclose(cf);
 	double mean = 0;
 	for (long i = 0; i < requests; i++)
 		mean += (double)rtt[i];

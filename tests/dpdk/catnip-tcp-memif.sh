@@ -52,7 +52,7 @@ server() { # LOG PROGRAM ARGS...
 	local log=$1
 	shift
 	rm -f "$dir/m.sock"
-	CONFIG_PATH=$dir/s.yaml DEMI_LOG=info "$@" >"$log" 2>&1 &
+	CONFIG_PATH=$dir/s.yaml DEMI_LOG=info DEMIKERNEL_STATS_SIGNAL=USR2 "$@" >"$log" 2>&1 &
 	pid=$!
 	for _ in $(seq 100); do
 		[ -S "$dir/m.sock" ] && return 0
@@ -92,7 +92,17 @@ run() { # NAME PROGRAM ARGS...
 server "$dir/echo.log" "$ex/tcp-echo" --server 10.82.1.1:7
 run many "$ex/tcp-echo" --client 10.82.1.1:7 --clients 64 --size 1000 --requests 200
 run big "$ex/tcp-echo" --client 10.82.1.1:7 --size $((16 << 20)) --requests 1
+# The server dumps its counters on SIGUSR2 at its next wait (include/demi/stats.h); the
+# ping-pong that follows gives it waits.
+kill -USR2 $pid
 run pingpong "$ex/tcp-pingpong" --client 10.82.1.1:7 --size 64 --requests 20000 --warmup 1000
+dump=$(grep -m1 "^demi: stats (catnip):" "$dir/echo.log")
+if [[ "$dump" =~ \ catnip.tcp_rx=[1-9] && "$dump" =~ \ catnip.dev_rx_frames=[1-9] ]]; then
+	echo "SIGUSR2 dump: $(wc -w <<<"$dump") words, e.g. $(grep -o 'catnip.tcp_rx=[0-9]*' <<<"$dump")"
+else
+	echo "FAIL: no counter dump on SIGUSR2 (${dump:0:200})"
+	rc=1
+fi
 # Receive memory (issue 12): 128 connections x 1 MiB echoed at once. The echo pushes the
 # buffers it pops, and 128 send queues of them would hold every receive buffer of the server's
 # device (dpdk.rx_bufs 4096), leaving none for the ACKs that free them: the stack must copy
@@ -115,6 +125,40 @@ for fault in "DROP_PCT=2" "REORDER_PCT=2"; do
 	n=$(grep -c "[1-9][0-9]* ${k}[a-z]*," <<<"$inj")
 	[ "$n" = 2 ] || { echo "FAIL: $fault was not injected both ways"; rc=1; }
 done
+# Packet capture (catnip.pcap.*, here through the environment): the client's frames in a pcap
+# file that tshark reads: both handshakes' SYNs, every data byte each way, both FINs, and
+# every IPv4 and TCP checksum right. Then a capture capped at 1 MiB stops and says so.
+CATNIP_PCAP_PATH=$dir/c.pcap CONFIG_PATH=$dir/c.yaml DEMI_LOG=info timeout 60 \
+	"$ex/tcp-echo" --client 10.82.1.1:7 --size 3000 --requests 3 >"$dir/pcap.log" 2>&1 ||
+	{ echo "FAIL: tcp-echo with a capture"; tail -5 "$dir/pcap.log"; rc=1; }
+if command -v tshark >/dev/null; then
+	tshark -r "$dir/c.pcap" -o tcp.check_checksum:TRUE -o ip.check_checksum:TRUE -Y tcp \
+		-T fields -e tcp.flags.syn -e tcp.flags.ack -e tcp.flags.fin -e tcp.len \
+		-e tcp.checksum.status -e ip.checksum.status 2>/dev/null >"$dir/pcap.txt"
+	read -r syn synack fin bytes bad < <(awk '
+		$1 == 1 && $2 == 0 { syn++ } $1 == 1 && $2 == 1 { synack++ } $3 == 1 { fin++ }
+		{ bytes += $4 } $5 != 1 || $6 != 1 { bad++ }
+		END { print syn + 0, synack + 0, fin + 0, bytes + 0, bad + 0 }' "$dir/pcap.txt")
+	echo "pcap: $(wc -l <"$dir/pcap.txt") TCP frames: $syn SYN, $synack SYN-ACK, $fin FIN, $bytes payload bytes, $bad bad checksums"
+	if [ "$syn" -lt 1 ] || [ "$synack" -lt 1 ] || [ "$fin" -lt 2 ] || [ "$bytes" -ne 18000 ] ||
+		[ "$bad" -ne 0 ]; then
+		echo "FAIL: the capture is not the echo (expected SYN, SYN-ACK, 2 FINs, 18000 bytes, no bad checksum)"
+		rc=1
+	fi
+else
+	echo "FAIL: tshark missing (tests/deps.sh installs it)"
+	rc=1
+fi
+CATNIP_PCAP_PATH=$dir/c2.pcap CATNIP_PCAP_MAX_MB=1 CONFIG_PATH=$dir/c.yaml DEMI_LOG=info \
+	timeout 60 "$ex/tcp-echo" --client 10.82.1.1:7 --size $((4 << 20)) --requests 1 \
+	>"$dir/pcap2.log" 2>&1 || { echo "FAIL: tcp-echo with a small capture"; rc=1; }
+size=$(stat -c %s "$dir/c2.pcap")
+missed=$(sed -n 's/.*pcap: [0-9]* frames captured ([0-9]* bytes), \([0-9]*\) not captured.*/\1/p' "$dir/pcap2.log")
+echo "pcap capped at 1 MiB: $size bytes written, ${missed:-?} frames not captured"
+if [ "$size" -gt $((1 << 20)) ] || [ "${missed:-0}" -lt 1 ]; then
+	echo "FAIL: the capture limit"
+	rc=1
+fi
 server_stop "$dir/echo.log"
 grep "connections served" "$dir/echo.log"
 grep -q " 0 errors" "$dir/echo.log" || { echo "FAIL: the echo server counted errors"; rc=1; }
