@@ -90,12 +90,20 @@ static void log_device(struct nip_dpdk *dev)
 	struct nip_dpdk_stats ds;
 
 	nip_dpdk_stats(dev, &ds);
+	/* The port's own drops too: a receive ring left with no buffer to refill it shows there
+	 * (by driver), and in how many receive buffers were held at most. */
 	DEMI_INFO("catnip: device rx %llu frames (%llu copied, %llu bad checksum, %llu no buffer) "
-		  "tx %llu frames, %llu refused (ring full), %llu too long, %llu no mbuf",
+		  "tx %llu frames, %llu refused (ring full), %llu too long, %llu no mbuf; port rx "
+		  "%llu (%llu missed, %llu errors, %llu no mbuf) tx %llu (%llu errors); receive "
+		  "buffers held at most %llu of %llu",
 		  (unsigned long long)ds.rx_frames, (unsigned long long)ds.rx_copied,
 		  (unsigned long long)ds.rx_csum_bad, (unsigned long long)ds.rx_nobuf,
 		  (unsigned long long)ds.tx_frames, (unsigned long long)ds.tx_full,
-		  (unsigned long long)ds.tx_bad, (unsigned long long)ds.tx_nombuf);
+		  (unsigned long long)ds.tx_bad, (unsigned long long)ds.tx_nombuf,
+		  (unsigned long long)ds.port_ipackets, (unsigned long long)ds.port_imissed,
+		  (unsigned long long)ds.port_ierrors, (unsigned long long)ds.port_rx_nombuf,
+		  (unsigned long long)ds.port_opackets, (unsigned long long)ds.port_oerrors,
+		  (unsigned long long)ds.rx_held_max, (unsigned long long)ds.rx_lendable);
 }
 
 static void nip_fini(struct demi__libos *los)
@@ -289,7 +297,8 @@ static const struct {
 	DEV(rx_nobuf),	   DEV(rx_held),       DEV(rx_reclaim_scans), DEV(tx_frames),
 	DEV(tx_bytes),	   DEV(tx_full),       DEV(tx_nombuf),	      DEV(tx_bad),
 	DEV(alloc_failed), DEV(port_ipackets), DEV(port_opackets),    DEV(port_imissed),
-	DEV(port_ierrors), DEV(port_oerrors),  DEV(port_rx_nombuf),
+	DEV(port_ierrors), DEV(port_oerrors),  DEV(port_rx_nombuf),   DEV(rx_held_max),
+	DEV(rx_lendable),
 };
 _Static_assert(sizeof(dev_stats) / sizeof(dev_stats[0]) * sizeof(uint64_t) ==
 		       sizeof(struct nip_dpdk_stats),

@@ -67,6 +67,9 @@ static const struct key keys[] = {
 	{"inetstack_config.arp_queued_max", KEY_U32, F(arp_queued_max), 1, 1, 1u << 20},
 	/* SYN cookies when a listener's SYN queue is full (catnip/inet/tcp/tcp_cookie.c) */
 	{"inetstack_config.tcp_syncookies", KEY_BOOL, F(tcp.syncookies), 0, 0, 0},
+	/* Receive memory pressure: shares of the device's receive buffers held (tcp_mem.c) */
+	{"inetstack_config.tcp_mem_pressure_pct", KEY_U32, F(tcp.mem_pressure_pct), 1, 1, 100},
+	{"inetstack_config.tcp_mem_critical_pct", KEY_U32, F(tcp.mem_critical_pct), 1, 1, 100},
 };
 
 /* Reads k into its field of sc; absent, the field keeps its default. */

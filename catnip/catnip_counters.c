@@ -91,6 +91,13 @@ const struct nip_counter_name nip_counter_names[] = {
 	ONE(tcp_syncookies_sent),
 	ONE(tcp_syncookies_ok),
 	ONE(tcp_syncookies_failed),
+	ONE(tcp_mem_pressure),
+	ONE(tcp_mem_critical),
+	ONE(tcp_mem_push_copied),
+	ONE(tcp_mem_rcv_copied),
+	ONE(tcp_mem_ofo_pruned),
+	ONE(drop_tcp_mem_pressure),
+	ONE(tcp_mem_window_updates),
 };
 const size_t nip_counter_names_len = sizeof(nip_counter_names) / sizeof(nip_counter_names[0]);
 

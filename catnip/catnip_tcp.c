@@ -218,6 +218,12 @@ static int tcp_push(struct nip_queue *q, struct demi__task *t, struct demi__push
 	/* Foreign memory is copied now: the application may reuse it once push returns. */
 	if (demi__push_req_own(&q->base.los->pool, req, 0) < 0)
 		return -ENOMEM;
+	/* A received buffer pushed back (an echo) must not keep the device's receive buffer
+	 * while the push waits for room when the device runs short of them (tcp_mem.c). */
+	if (c->s->tcp.mem_level != NIP_TCP_MEM_OK)
+		for (uint32_t i = 0; i < req->nsegs; i++)
+			nip_tcp_push_unpin(c->s, &req->segs[i].buf, &req->segs[i].data,
+					   req->segs[i].len);
 	p->req = *req;
 	p->next = 0;
 	demi__list_push_back(&q->pushes, &t->wait_link);

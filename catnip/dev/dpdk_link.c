@@ -67,6 +67,9 @@ struct nip_dpdk {
 	struct rte_mbuf **held;
 	uint32_t held_mask, held_head, held_tail;
 	uint32_t scan_skip; /* bursts to wait before the next full scan (backoff) */
+	/* What the stack learns of the receive buffers (link.h): lendable beyond the ring, and
+	 * held: the FIFO's length after each burst (reclaimed late, so never under the truth). */
+	struct nip_link_rxmem rxmem;
 
 	struct nip_dpdk_stats st;
 	char rx_name[RTE_MEMPOOL_NAMESIZE], tx_name[RTE_MEMPOOL_NAMESIZE];
@@ -215,7 +218,9 @@ static void rx_mbuf_init(struct rte_mempool *mp, void *arg, void *obj, unsigned 
 
 /* Gives back to the mempool every received mbuf, oldest first, whose buffer nobody but the
  * device references any more. When an old buffer stays held (a socket queue, the
- * application) and receive buffers run short, scans the whole FIFO and compacts it. */
+ * application) and a quarter of the lendable buffers seem held, scans the whole FIFO and
+ * compacts it, so that the count the stack reads (rxmem.held) is right before it can mean
+ * pressure (tcp_mem.c: from half of them on by default). */
 static void rx_reclaim(struct nip_dpdk *d)
 {
 	uint32_t held;
@@ -229,9 +234,11 @@ static void rx_reclaim(struct nip_dpdk *d)
 		d->held_head++;
 	}
 	held = d->held_tail - d->held_head;
-	if (held <= d->rx_nbufs / 2)
+	if (held <= d->rxmem.bufs / 4)
 		return;
-	if (d->scan_skip) {
+	/* Short of buffers, the stack copies what it receives and frees the device's buffers at
+	 * once (tcp_mem.c): they must come back now, not after the backoff. */
+	if (d->scan_skip && held < d->rxmem.bufs / 4 * 3) {
 		d->scan_skip--;
 		return;
 	}
@@ -347,6 +354,9 @@ static int dpdk_rx_burst(void *dev, struct demi__buf **bufs, int n)
 		if (nb < want)
 			break;
 	}
+	d->rxmem.held = d->held_tail - d->held_head;
+	if (d->rxmem.held > d->st.rx_held_max)
+		d->st.rx_held_max = d->rxmem.held;
 	return got;
 }
 
@@ -777,6 +787,10 @@ static int port_setup(struct nip_dpdk *d, struct demi__config *cfg)
 	rc = rx_pool_create(d, socket);
 	if (rc < 0)
 		return rc;
+	/* The ring keeps nb_rxd buffers posted and a burst being refilled: the rest is what the
+	 * stack and the application may hold before the device stops receiving. */
+	d->rxmem.bufs = d->rx_nbufs - nb_rxd - BURST;
+	d->link.rxmem = &d->rxmem;
 	d->tx_mp = rte_pktmbuf_pool_create(
 		d->tx_name, TX_HDRS, MEMPOOL_CACHE,
 		RTE_ALIGN(sizeof(struct rte_mbuf_ext_shared_info), RTE_MBUF_PRIV_ALIGN), 0, socket);
@@ -976,6 +990,7 @@ void nip_dpdk_stats(struct nip_dpdk *d, struct nip_dpdk_stats *out)
 
 	*out = d->st;
 	out->rx_held = d->rx_nbufs - nip_dpdk_bufs_cached(d);
+	out->rx_lendable = d->rxmem.bufs;
 	if (rte_eth_stats_get(d->port, &es) == 0) {
 		out->port_ipackets = es.ipackets;
 		out->port_opackets = es.opackets;

@@ -89,6 +89,10 @@ struct nip_dpdk_stats {
 	/* The port's own counters (rte_eth_stats_get). */
 	uint64_t port_ipackets, port_opackets, port_imissed, port_ierrors, port_oerrors;
 	uint64_t port_rx_nombuf;
+	/* The most receive buffers held by the stack or the application after a burst, and how
+	 * many may be held (beyond the ring's): at that many, the port has nothing to receive
+	 * into and drops frames (port_imissed or port_rx_nombuf, by driver). */
+	uint64_t rx_held_max, rx_lendable;
 };
 
 /**

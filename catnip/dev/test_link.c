@@ -83,21 +83,51 @@ static int raw_tx_burst(void *dev, struct demi__buf **bufs, int n)
 	return n; /* past the ring, the wire never refuses: a full queue is a counted loss */
 }
 
+/* Takes back the receive buffers nobody else holds any more (faults.rx_bufs). */
+static void rx_reclaim(struct nip_test_end *e)
+{
+	uint32_t w = 0;
+
+	for (uint32_t r = 0; r < e->rx_nheld; r++) {
+		struct demi__buf *b = e->rx_held[r];
+
+		if (b->refcnt == 1)
+			demi__buf_put(b);
+		else
+			e->rx_held[w++] = b;
+	}
+	e->rx_nheld = w;
+}
+
 static int raw_rx_burst(void *dev, struct demi__buf **bufs, int n)
 {
 	struct nip_test_end *e = dev;
+	uint32_t limit = e->wire->faults.rx_bufs;
 	int got = 0;
 
 	e->tx_taken = 0; /* a new poll: the device drained its transmit ring */
+	if (limit > NIP_TEST_QUEUE)
+		limit = NIP_TEST_QUEUE;
+	rx_reclaim(e);
 	while (got < n && e->count && e->q[e->head].due <= *e->wire->now) {
 		struct demi__buf *b = e->q[e->head].buf;
 
+		if (limit) {
+			if (e->rx_nheld >= limit) {
+				e->rx_stalled++;
+				break; /* no receive buffer: the frame waits on the wire */
+			}
+			demi__buf_ref(b);
+			e->rx_held[e->rx_nheld++] = b;
+		}
 		b->priv = 0; /* no NIP_RXF_* flags: nothing verified, as without offloads */
 		bufs[got++] = b;
 		e->head = (e->head + 1) % NIP_TEST_QUEUE;
 		e->count--;
 		e->stats.delivered++;
 	}
+	e->rxmem.bufs = limit;
+	e->rxmem.held = e->rx_nheld;
 	return got;
 }
 
@@ -196,6 +226,7 @@ void nip_test_wire_init(struct nip_test_wire *w, struct demi__pool *pool, const 
 		e->raw.offloads = NIP_OFF_TX_CHAIN;
 		e->raw.mac[0] = 0x02;
 		e->raw.mac[5] = (uint8_t)(i + 1);
+		e->raw.rxmem = &e->rxmem;
 		/* Each end draws its faults from its own stream of the seed. */
 		nip_fault_link_init(&e->fault, &e->raw, pool,
 				    w->rng ^ (i ? 0x9E3779B97F4A7C15ull : 0), wire_now, w);
@@ -209,6 +240,8 @@ void nip_test_wire_fini(struct nip_test_wire *w)
 	for (int i = 0; i < 2; i++) {
 		struct nip_test_end *e = &w->end[i];
 		nip_fault_link_fini(&e->fault);
+		while (e->rx_nheld)
+			demi__buf_put(e->rx_held[--e->rx_nheld]);
 		while (e->count) {
 			demi__buf_put(e->q[e->head].buf);
 			e->head = (e->head + 1) % NIP_TEST_QUEUE;

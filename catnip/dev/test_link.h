@@ -32,6 +32,11 @@ struct nip_test_faults {
 	 * rx_burst calls (one stack poll) and refuses the rest, as a NIC whose ring is full
 	 * does; 0 = no limit. Refused frames stay the sender's (link.h). */
 	uint32_t tx_per_poll;
+	/* A receiver with a finite set of receive buffers, as a NIC's (link.h struct
+	 * nip_link_rxmem): an end delivers a frame only while fewer than this many frames it
+	 * delivered are still held by its stack or application, and keeps the rest on the wire
+	 * (which loses what overflows it); 0 = no limit. At most NIP_TEST_QUEUE. */
+	uint32_t rx_bufs;
 };
 
 /* Per end, of the frames it sent (the fault counts are its wrapper's). */
@@ -57,6 +62,12 @@ struct nip_test_end {
 	uint64_t wire_lost;	     /* no buffer to linearize a chained frame, or q full */
 	struct nip_link raw;	     /* the bare wire end */
 	struct nip_fault_link fault; /* around raw */
+	/* With faults.rx_bufs: the delivered frames, each with a reference of the end's own
+	 * until the stack and the application dropped theirs, and what the stack reads of it. */
+	struct demi__buf *rx_held[NIP_TEST_QUEUE];
+	uint32_t rx_nheld;
+	struct nip_link_rxmem rxmem;
+	uint64_t rx_stalled; /* rx_burst calls that left a due frame for want of a buffer */
 };
 
 struct nip_test_wire {

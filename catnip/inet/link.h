@@ -91,12 +91,27 @@ struct nip_link_ops {
 	struct demi__buf *(*alloc)(void *dev, size_t size);
 };
 
+/*
+ * A device whose received frames live in a finite set of buffers of its own (DPDK's receive
+ * mempool) says how many of them the stack may hold: once the stack and the application hold
+ * them all, the device has nothing to receive into and drops every frame, the ACKs that would
+ * free buffers included. The device updates held in every rx_burst (it may count late, never
+ * early); the stack reads it once per poll to derive its memory pressure (stack.h).
+ */
+struct nip_link_rxmem {
+	uint32_t bufs; /* buffers the device can lend beyond what its receive ring needs */
+	uint32_t held; /* of those, held now by the stack or the application */
+};
+
 struct nip_link {
 	const struct nip_link_ops *ops;
 	void *dev;
 	uint8_t mac[NIP_ETH_ALEN];
 	uint16_t mtu; /* IP MTU: bytes after the Ethernet header */
 	uint32_t offloads;
+	/* NULL (or bufs 0) when received frames are ordinary pool buffers, limited only by the
+	 * pool; owned by the device, so a wrapper that copies this struct shares it. */
+	const struct nip_link_rxmem *rxmem;
 };
 
 #endif

@@ -130,6 +130,8 @@ int nip_stack_poll(struct nip_stack *s, uint64_t now)
 
 	s->now = now;
 	n = s->link->ops->rx_burst(s->link->dev, frames, NIP_RX_BURST);
+	if (s->link->rxmem)
+		nip_tcp_mem_update(s);
 	for (int i = 0; i < n; i++)
 		nip_stack_input(s, frames[i]);
 	nip_tcp_flush_acks(s);

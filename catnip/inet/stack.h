@@ -68,6 +68,14 @@ struct nip_counters {
 	 * that carried a valid one (connections made), ACKs to a listener sending cookies that
 	 * carried none valid (forged, too old, or for a connection gone: reset) */
 	uint64_t tcp_syncookies_sent, tcp_syncookies_ok, tcp_syncookies_failed;
+	/* Receive memory pressure (tcp_mem.c: the device's receive buffers running short) */
+	uint64_t tcp_mem_pressure;	/* times the stack entered pressure */
+	uint64_t tcp_mem_critical;	/* times it entered the critical level */
+	uint64_t tcp_mem_push_copied;	/* received buffers copied when pushed or in a send queue */
+	uint64_t tcp_mem_rcv_copied;	/* in-order segments copied out of device buffers */
+	uint64_t tcp_mem_ofo_pruned;	/* out-of-order segments dropped to free device buffers */
+	uint64_t drop_tcp_mem_pressure; /* arrivals dropped for want of memory (critical) */
+	uint64_t tcp_mem_window_updates; /* windows announced again when the pressure ended */
 };
 
 /* Something that waits for a frame to leave: told 0 when the frame was handed to the link,

@@ -4,7 +4,10 @@
 # catnip TCP on both ends: two catnip processes joined by net_memif (server on core 1, client
 # on core 0) run the TCP examples unchanged (LIBOS=catnip through CONFIG_PATH):
 #   tcp-echo     64 concurrent connections x 200 requests of 1000 B, then 1 connection with a
-#                16 MiB request, every echoed byte checked by the client;
+#                16 MiB request, every echoed byte checked by the client; then 128 connections
+#                x 1 MiB at once, which the echo's pushes of received buffers would deadlock
+#                without the receive memory budget (the server must report pressure, and its
+#                device must never be left without receive buffers for good);
 #   tcp-pingpong 20000 round trips of 64 B against the same echo server (checked);
 #   tcp-push-pop 512 MiB one way in 1 MiB pushes: the server must count every byte.
 # Both servers must exit 0 on SIGINT (tcp-echo with 0 errors). Then again with jumbo frames
@@ -100,10 +103,17 @@ else
 	echo "FAIL: no counter dump on SIGUSR2 (${dump:0:200})"
 	rc=1
 fi
+# Receive memory (issue 12): 128 connections x 1 MiB echoed at once. The echo pushes the
+# buffers it pops, and 128 send queues of them would hold every receive buffer of the server's
+# device (dpdk.rx_bufs 4096), leaving none for the ACKs that free them: the stack must copy
+# them under pressure, stop opening windows and prune, and every byte must come back.
+run rcvmem "$ex/tcp-echo" --client 10.82.1.1:7 --clients 128 --size $((1 << 20)) --requests 2 \
+	--timeout-ms 20000
 # The client's port with faults injected by catnip itself (catnip.fault.*, here through the
-# environment): 2% of frames dropped and 2% reordered each way; every byte must still arrive.
-# 4 connections: 16 x 1 MiB echoes stall even without faults (the receive-memory stall of
-# issue 12: echo pushes and out-of-order queues hold every device receive buffer).
+# environment): 2% of frames dropped and 2% reordered each way; every byte must still arrive,
+# out-of-order queues and echo pushes holding receive buffers on both ends. 4 connections:
+# with 16 under 2% drop, one connection stalls for good in about 1 run of 8 (open in
+# docs/status.md).
 for fault in "DROP_PCT=2" "REORDER_PCT=2"; do
 	name=fault-${fault%%=*}
 	env "CATNIP_FAULT_$fault" CONFIG_PATH="$dir/c.yaml" DEMI_LOG=info timeout 90 \
@@ -124,7 +134,10 @@ CATNIP_PCAP_PATH=$dir/c.pcap CONFIG_PATH=$dir/c.yaml DEMI_LOG=info timeout 60 \
 	"$ex/tcp-echo" --client 10.82.1.1:7 --size 3000 --requests 3 >"$dir/pcap.log" 2>&1 ||
 	{ echo "FAIL: tcp-echo with a capture"; tail -5 "$dir/pcap.log"; rc=1; }
 if command -v tshark >/dev/null; then
-	tshark -r "$dir/c.pcap" -o tcp.check_checksum:TRUE -o ip.check_checksum:TRUE -Y tcp \
+	# Retransmissions (a tail loss probe on a loaded machine) are on the wire too: the payload
+	# count leaves them out.
+	tshark -r "$dir/c.pcap" -o tcp.check_checksum:TRUE -o ip.check_checksum:TRUE \
+		-Y 'tcp && !tcp.analysis.retransmission && !tcp.analysis.spurious_retransmission' \
 		-T fields -e tcp.flags.syn -e tcp.flags.ack -e tcp.flags.fin -e tcp.len \
 		-e tcp.checksum.status -e ip.checksum.status 2>/dev/null >"$dir/pcap.txt"
 	read -r syn synack fin bytes bad < <(awk '
@@ -154,6 +167,14 @@ fi
 server_stop "$dir/echo.log"
 grep "connections served" "$dir/echo.log"
 grep -q " 0 errors" "$dir/echo.log" || { echo "FAIL: the echo server counted errors"; rc=1; }
+# The 128-connection phase must have put the server under pressure, and pushes were copied.
+pressure=$(sed -n 's/.*catnip: counters:.* tcp_mem_pressure=\([0-9]*\).*/\1/p' "$dir/echo.log")
+copied=$(sed -n 's/.*catnip: counters:.* tcp_mem_push_copied=\([0-9]*\).*/\1/p' "$dir/echo.log")
+echo "echo server: receive memory pressure ${pressure:-?} times, ${copied:-?} pushes copied"
+if [ -z "$pressure" ] || [ "$pressure" = 0 ] || [ "${copied:-0}" = 0 ]; then
+	echo "FAIL: the echo server never came under receive memory pressure"
+	rc=1
+fi
 
 push_pop() { # LABEL
 	local msgs=512 size=$((1 << 20)) got

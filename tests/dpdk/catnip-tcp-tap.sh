@@ -26,6 +26,11 @@
 #       without either); the timeouts are what a recovery regression cannot hide.
 #   (d) latency both ways: examples/tcp-pingpong --client -> linux-echo, and
 #       linux-echo --pingpong -> the catnip server.
+#   (e) receive memory (issue 12): 500 Linux connections at once (examples/tcp-echo --client
+#       on kernel sockets, LIBOS=catnap) each echo 256 KiB through the catnip server, every
+#       byte checked. The echo pushes back the buffers it pops: without the receive memory
+#       budget they hold every receive buffer of the port and all but a few connections
+#       stall for good (60 of them already did).
 # Throughput is printed for every transfer.
 #   usage: catnip-tcp-tap.sh BUILD_DIR      exit 0 pass, 1 fail, 77 skip (with the reason)
 set -u
@@ -330,6 +335,13 @@ if loss_on; then
 		"$(grep -o '[0-9.]* Mbit/s' "$dir/py-bulk-loss.log" | cut -d' ' -f1)"
 else
 	fail "nftables loss rules"
+fi
+echo "== (e) 500 Linux connections x 256 KiB at once -> catnip server"
+if ! nsx bash -c "ulimit -n 4096 && LIBOS=catnap timeout 120 '$ex/tcp-echo' --client $cat:7 \
+	--clients 500 --size 262144 --requests 1 --timeout-ms 30000" >"$dir/many.log" 2>&1; then
+	fail "500 Linux connections x 256 KiB -> catnip server" "$dir/many.log"
+else
+	grep -E '^RESULT' "$dir/many.log"
 fi
 py alive 30 alive
 kill -INT $pid

@@ -8,6 +8,8 @@
  *   fuzz-<target>                run the built-in inputs (FUZZ_ITERATIONS overrides the count)
  *   fuzz-<target> N              the same with N random inputs
  *   fuzz-<target> FILE...        run the given inputs (e.g. a crash file libFuzzer wrote)
+ *   fuzz-<target> --write-seeds DIR   write the valid frames below as files (seed-NN), the
+ *                                starting corpus of a libFuzzer run (tests/fuzz/run-libfuzzer.sh)
  *
  * The built-in inputs: valid frames embedded below, at each layer (Ethernet, ARP or IPv4,
  * ICMP, UDP or TCP) and truncated to every length; random inputs of every length up to 128; then
@@ -198,12 +200,35 @@ static int run_file(const char *path)
 	return 0;
 }
 
+/* Writes every seed into dir as seed-NN; 0 or 1 (printed). */
+static int write_seeds(const char *dir)
+{
+	for (size_t s = 0; s < NSEEDS; s++) {
+		char path[4096];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/seed-%02zu", dir, s);
+		f = fopen(path, "wb");
+		if (!f || fwrite(seeds[s].p, 1, seeds[s].len, f) != seeds[s].len) {
+			perror(path);
+			if (f)
+				fclose(f);
+			return 1;
+		}
+		fclose(f);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static uint8_t buf[MAX_INPUT];
 	unsigned long iterations = DEFAULT_ITERATIONS;
 	const char *env = getenv("FUZZ_ITERATIONS");
 	int rc = 0;
+
+	if (argc == 3 && strcmp(argv[1], "--write-seeds") == 0)
+		return write_seeds(argv[2]);
 
 	if (argc > 1 && !isdigit((unsigned char)argv[1][0])) {
 		for (int i = 1; i < argc; i++)

@@ -591,6 +591,31 @@ static void test_tcp_script_rto_backoff_ends_on_echo(void **state)
 	sc_close(sc, c, 301, 1);
 }
 
+/* After a timeout snd_nxt goes back to snd_una, but the peer may hold everything sent: an ACK
+ * carries snd_max (as BSD's), never a number below the peer's window, which the peer would
+ * refuse (and answer, and an end that went back too would refuse that: an ACK war). */
+static void test_tcp_script_ack_after_timeout_carries_snd_max(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+	int st;
+
+	sc_flight(sc, c, 3 * 1448, 1, 1, 1448);
+	/* The tail loss probe (the last segment), then the timeout: the first segment again,
+	 * snd_nxt at 1449. */
+	EXPECT(sc, A, 1 + 2 * 1448, 1, 1448, 300 * MS);
+	EXPECT(sc, A, 1, 1, 1448, 1000 * MS);
+	assert_int_equal(c->snd_nxt - c->iss, 1449);
+	/* The peer's data (acknowledging nothing yet) is acknowledged from snd_max, past what
+	 * was retransmitted. */
+	sc_send(sc, A | NIP_TCP_PSH, 1, 1, 100);
+	EXPECT(sc, A, 1 + 3 * 1448, 101, 0, 0);
+	/* Everything acknowledged: the connection goes on as usual. */
+	sc_send(sc, A, 101, 1 + 3 * 1448, 0);
+	assert_int_equal(sc_pop(sc, c, &st), 100);
+	sc_close(sc, c, 1 + 3 * 1448, 101);
+}
+
 /* RFC 5681 3.2 and RFC 6582: the third duplicate ACK retransmits the first unacknowledged
  * segment at once; a partial ACK retransmits the next hole. */
 static void test_tcp_script_fast_retransmit(void **state)
@@ -1572,6 +1597,7 @@ int main(void)
 		/* retransmission */
 		T_CFG(rto_backoff_and_timeout),
 		T(rto_backoff_ends_on_echo, sc_setup_active),
+		T(ack_after_timeout_carries_snd_max, sc_setup_active),
 		T(fast_retransmit, sc_setup),
 		T(sack_recovery, sc_setup_passive),
 		T(zero_window_persist, sc_setup_passive_plain),

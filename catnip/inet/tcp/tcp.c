@@ -643,6 +643,8 @@ int nip_tcp_send(struct nip_tcp_conn *c, struct demi__buf *buf, uint8_t *data, u
 		c->s->cnt.drop_tcp_no_memory++;
 		return -ENOMEM;
 	}
+	if (c->s->tcp.mem_level != NIP_TCP_MEM_OK)
+		nip_tcp_push_unpin(c->s, &buf, &data, len);
 	k->next = NULL;
 	k->buf = buf;
 	k->data = data;
@@ -731,19 +733,29 @@ struct demi__buf *nip_tcp_recv(struct nip_tcp_conn *c, int *status)
 	c->rq_mem -= b->cap;
 	if (c->rcv_auto)
 		rcv_autotune(c, b->len);
+	nip_tcp_window_update(c);
+	return b;
+}
+
+bool nip_tcp_window_update(struct nip_tcp_conn *c)
+{
+	uint32_t adv, now_wnd, step;
+
 	/* Tell the peer when the window opened by a useful amount past what it was told
 	 * (RFC 9293 3.8.6.2.2): it may have stopped sending. */
-	if (c->state >= NIP_TCP_ESTABLISHED && c->state != NIP_TCP_TIME_WAIT) {
-		uint32_t adv = nip_seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
-		uint32_t now_wnd = nip_tcp_rcv_window(c), step = 2u * c->mss;
-
-		if (step > c->rcvbuf / 2)
-			step = c->rcvbuf / 2;
-		/* A peer that was told at least half the buffer is not held back: no update. */
-		if (adv < c->rcvbuf / 2 && now_wnd > adv && now_wnd - adv >= step)
-			nip_tcp_send_ack(c);
+	if (c->state < NIP_TCP_ESTABLISHED || c->state == NIP_TCP_TIME_WAIT)
+		return false;
+	adv = nip_seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+	now_wnd = nip_tcp_rcv_window(c);
+	step = 2u * c->mss;
+	if (step > c->rcvbuf / 2)
+		step = c->rcvbuf / 2;
+	/* A peer that was told at least half the buffer is not held back: no update. */
+	if (adv < c->rcvbuf / 2 && now_wnd > adv && now_wnd - adv >= step) {
+		nip_tcp_send_ack(c);
+		return true;
 	}
-	return b;
+	return false;
 }
 
 void nip_tcp_close(struct nip_tcp_conn *c)

@@ -101,6 +101,9 @@ struct nip_tcp_config {
 	bool syncookies; /* a full SYN queue answers with SYN cookies (tcp_cookie.c) */
 	const struct nip_tcp_cc_ops *cc;
 	uint8_t isn_secret[16]; /* RFC 6528 secret key (the libOS fills it with random bytes) */
+	/* The device's receive buffers (tcp_mem.c): pressure from this share of them held on,
+	 * critical from that one (percent; 0 takes the default, 50 and 85). */
+	uint32_t mem_pressure_pct, mem_critical_pct;
 };
 
 /* A contiguous piece of the send queue: len bytes at data, inside buf (one reference). */
@@ -261,6 +264,18 @@ struct nip_tcp_stack {
 	 * cookie_period holds period + 1 (0: slot empty). */
 	uint8_t cookie_key[2][16];
 	uint64_t cookie_period[2];
+	/* Receive memory pressure (tcp_mem.c), derived once per poll from the device's free
+	 * receive buffers: enum nip_tcp_mem_level, and under pressure the window each connection
+	 * may still open (bytes). */
+	uint8_t mem_level;
+	uint32_t mem_rcv_share;
+};
+
+/* How short the device is of receive buffers (tcp_mem.c). */
+enum nip_tcp_mem_level {
+	NIP_TCP_MEM_OK,	      /* zero copy everywhere */
+	NIP_TCP_MEM_PRESSURE, /* windows stop opening past a share, pushes copy received data */
+	NIP_TCP_MEM_CRITICAL, /* out-of-order data pruned, in-order data copied out */
 };
 
 /* Defaults: 256 KiB buffers, RTO 1 s initial / 200 ms min / 60 s max, 15 retries, 6 SYN retries,
@@ -274,6 +289,9 @@ int nip_tcp_poll(struct nip_stack *s, uint64_t now);
 /* The earliest deadline of any connection's timer (ns), UINT64_MAX when none is armed
  * (nip_stack_next_deadline's TCP part). */
 uint64_t nip_tcp_timer_next_due(const struct nip_tcp_stack *t);
+/* Derives the memory pressure from the link's receive buffers (nip_stack_poll calls it after
+ * each rx_burst, before the frames are processed) and acts on a change of level. */
+void nip_tcp_mem_update(struct nip_stack *s);
 /* Sends the ACKs deferred while a burst of segments was processed (nip_stack_poll calls it
  * after each burst). */
 void nip_tcp_flush_acks(struct nip_stack *s);
@@ -305,6 +323,14 @@ bool nip_tcp_writable(const struct nip_tcp_conn *c);
  * established, or listening); -EPIPE (closed for sending); -c->err.
  */
 int nip_tcp_send(struct nip_tcp_conn *c, struct demi__buf *buf, uint8_t *data, uint32_t len);
+/*
+ * Under receive memory pressure, replaces a received buffer (len bytes at *data inside *buf)
+ * that an application pushes by a copy, so that a send queue or a waiting push does not hold
+ * the device's receive buffer until the peer acknowledges it; otherwise (and when no buffer is
+ * left for the copy) leaves it, zero copy. Takes over one reference of *buf either way. The
+ * libOS calls it when a push is issued; nip_tcp_send calls it too.
+ */
+void nip_tcp_push_unpin(struct nip_stack *s, struct demi__buf **buf, uint8_t **data, uint32_t len);
 /*
  * The next in-order received data: returns a buffer (data = payload, the caller owns the
  * reference) or NULL with *status 0 (nothing yet), 1 (end of stream) or -errno (failed).

@@ -406,10 +406,15 @@ static int data_input(struct nip_tcp_conn *c, struct demi__buf *frame, uint32_t 
 	if (len) {
 		frame->off = (uint32_t)(p - frame->base);
 		frame->len = len;
+		frame->priv |= NIP_TCP_BUF_RCVD; /* see tcp_mem.c */
 		if (seq == c->rcv_nxt) {
-			if (frame->cap > nip_tcp_rcv_mem_room(c)) {
-				s->cnt.drop_tcp_rcv_mem++;
-				demi__buf_put(frame);
+			if (frame->cap > nip_tcp_rcv_mem_room(c) ||
+			    (s->tcp.mem_level == NIP_TCP_MEM_CRITICAL &&
+			     !(frame = nip_tcp_mem_rcv(c, frame)))) {
+				if (frame) {
+					s->cnt.drop_tcp_rcv_mem++;
+					demi__buf_put(frame);
+				}
 				c->ack_now = true;
 				fin = false;
 			} else {
@@ -433,8 +438,15 @@ static int data_input(struct nip_tcp_conn *c, struct demi__buf *frame, uint32_t 
 			uint64_t room = nip_tcp_rcv_mem_room(c) + c->reass.mem;
 
 			s->cnt.tcp_ooo_segs++;
-			if (nip_tcp_reass_insert(&c->reass, frame, seq, c->rcv_nxt, room) < 0)
+			if (s->tcp.mem_level == NIP_TCP_MEM_CRITICAL) {
+				/* The device needs its buffers more than we need this early data
+				 * (tcp_mem.c): the peer will send it again. */
+				s->cnt.drop_tcp_mem_pressure++;
+				demi__buf_put(frame);
+			} else if (nip_tcp_reass_insert(&c->reass, frame, seq, c->rcv_nxt, room) <
+				   0) {
 				s->cnt.drop_tcp_rcv_mem++;
+			}
 			c->ack_now = true; /* duplicate ACK with SACK at once (RFC 5681 4.2) */
 		}
 	} else {
@@ -526,12 +538,14 @@ void nip_tcp_conn_input(struct nip_tcp_conn *c, struct demi__buf *frame,
 		demi__buf_put(frame);
 		return;
 	}
-	/* Acceptability against the window we advertised (RFC 9293 3.10.7.4 first step). */
+	/* Acceptability against the window we advertised (RFC 9293 3.10.7.4 first step). An
+	 * empty segment may sit at the right edge itself (as Linux allows): a peer that filled
+	 * the window sends its ACKs from there, and refusing them (each refusal answered with an
+	 * ACK, refused in turn when both windows are full) loses the ACKs and starts an ACK war. */
 	wnd = nip_seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
 	seglen = len + !!(seg->flags & NIP_TCP_SYN) + fin;
 	if (seglen == 0)
-		acceptable =
-			wnd ? nip_seq_in(seq, c->rcv_nxt, c->rcv_nxt + wnd) : seq == c->rcv_nxt;
+		acceptable = nip_seq_geq(seq, c->rcv_nxt) && nip_seq_leq(seq, c->rcv_nxt + wnd);
 	else
 		acceptable = wnd && (nip_seq_in(seq, c->rcv_nxt, c->rcv_nxt + wnd) ||
 				     nip_seq_in(seq + seglen - 1, c->rcv_nxt, c->rcv_nxt + wnd));

@@ -55,6 +55,9 @@ uint32_t nip_tcp_rcv_window(const struct nip_tcp_conn *c)
 
 	if (c->rq_mem + c->reass.mem >= rcv_mem_limit(c))
 		return 0;
+	/* The device is short of receive buffers: no more than a share of them (tcp_mem.c). */
+	if (c->s->tcp.mem_level != NIP_TCP_MEM_OK && c->s->tcp.mem_rcv_share < max)
+		max = c->s->tcp.mem_rcv_share;
 	return space < max ? space : max;
 }
 
@@ -242,7 +245,12 @@ void nip_tcp_send_data(struct nip_tcp_conn *c, uint32_t seq, uint32_t len, uint8
 
 void nip_tcp_send_ack(struct nip_tcp_conn *c)
 {
-	send_segment(c, c->snd_nxt, 0, NIP_TCP_ACK);
+	/* After a timeout snd_nxt went back to snd_una while the peer may hold everything up to
+	 * snd_max: an ACK numbered snd_nxt would be below its window and refused (and answered
+	 * with an ACK, which both ends refuse in turn once both went back: an ACK war that loses
+	 * every acknowledgment). So an ACK carries the next unsent octet, as BSD does, except while
+	 * probing a zero window (snd_max then covers a byte the peer did not take). */
+	send_segment(c, c->timer[NIP_TCPT_PERSIST] ? c->snd_nxt : c->snd_max, 0, NIP_TCP_ACK);
 }
 
 void nip_tcp_send_syn(struct nip_tcp_conn *c)

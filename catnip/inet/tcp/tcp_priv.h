@@ -13,6 +13,12 @@
 
 #include "tcp.h"
 
+/* A received payload buffer, marked in buf->priv by data input (the bit above the sequence
+ * number that tcp_reass.c keeps in the low half): it may be one of the device's receive
+ * buffers, which an application that pushes it back must not pin under pressure (tcp_mem.c).
+ * The device clears priv when it receives into the buffer again. */
+#define NIP_TCP_BUF_RCVD (1ull << 63)
+
 /* ---- tcp.c ---- */
 /* The MSS the link's MTU allows (our receive segments are no larger). */
 uint32_t nip_tcp_mtu_mss(const struct nip_stack *s);
@@ -35,6 +41,15 @@ void nip_tcp_notify(struct nip_tcp_conn *c, unsigned events);
 void nip_tcp_deliver(struct nip_stack *s);
 /* The stack forgets c if its owner closed it and the connection is over. */
 void nip_tcp_maybe_free(struct nip_tcp_conn *c);
+/* Sends a window update when the window opened by a useful amount past what the peer was
+ * told (after a pop, or when memory pressure ends). Returns whether it sent one. */
+bool nip_tcp_window_update(struct nip_tcp_conn *c);
+
+/* ---- tcp_mem.c ---- */
+/* In-order payload b (trimmed) as it should be queued for the application at the critical
+ * level: a copy in an ordinary pool buffer (b is dropped); NULL when no buffer was left for
+ * the copy (b dropped, counted). */
+struct demi__buf *nip_tcp_mem_rcv(struct nip_tcp_conn *c, struct demi__buf *b);
 
 /* ---- tcp_listen.c ---- */
 /* A segment for listener l that matches no connection. Returns the connection the segment

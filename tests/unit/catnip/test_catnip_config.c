@@ -115,7 +115,9 @@ static void test_config_units(void **state)
 					"  tcp_keepalive_intvl_s: 2\n"
 					"  tcp_keepalive_probes: 4\n"
 					"  tcp_syn_backlog: 16\n"
-					"  tcp_syncookies: false\n",
+					"  tcp_syncookies: false\n"
+					"  tcp_mem_pressure_pct: 40\n"
+					"  tcp_mem_critical_pct: 70\n",
 				   &sc, NULL),
 			 0);
 	assert_int_equal(sc.arp_retries, 7);
@@ -139,6 +141,8 @@ static void test_config_units(void **state)
 	assert_int_equal(sc.tcp.keepalive_probes, 4);
 	assert_int_equal(sc.tcp.syn_backlog, 16);
 	assert_false(sc.tcp.syncookies);
+	assert_int_equal(sc.tcp.mem_pressure_pct, 40);
+	assert_int_equal(sc.tcp.mem_critical_pct, 70);
 }
 
 static void test_config_refuses_bad_values(void **state)
@@ -150,6 +154,8 @@ static void test_config_refuses_bad_values(void **state)
 	assert_refused(ADDR "inetstack_config:\n  tcp_delayed_ack_ms: 501\n", "tcp_delayed_ack_ms");
 	assert_refused(ADDR "inetstack_config:\n  arp_request_retries: 0\n", "arp_request_retries");
 	assert_refused(ADDR "inetstack_config:\n  tcp_timestamps: maybe\n", "tcp_timestamps");
+	assert_refused(ADDR "inetstack_config:\n  tcp_mem_critical_pct: 101\n",
+		       "tcp_mem_critical_pct");
 	assert_refused(ADDR "inetstack_config:\n  tcp_rto_min_ms: 500\n  tcp_rto_max_ms: 400\n",
 		       "tcp_rto_min_ms");
 }
