@@ -107,7 +107,9 @@ class Port:
         return Ether(src=self.mac, dst=dst or self.tmac)
 
     def ip4(self, **kw):
-        return self.ether() / IP(src=self.my_ip, dst=self.ip, **kw)
+        kw.setdefault("src", self.my_ip)
+        kw.setdefault("dst", self.ip)
+        return self.ether() / IP(**kw)
 
     def drain(self):
         while select.select([self.sock], [], [], 0)[0]:
@@ -372,17 +374,24 @@ def tcp_noconn_cases():
             tcp_raw(p.my_ip, p.ip, sport, p.port, 5000, 777777, tcp_flags("A")))),
         ("tcp-syn-bad-checksum", lambda p, sport: syn(p, sport, corrupt=True)),
         ("tcp-syn-opt-overrun", lambda p, sport: syn(p, sport, opts=b"\x02\x08\x05\xb4")),
+        ("tcp-synack-no-connection", lambda p, sport: p.ip4(proto=6) / Raw(
+            tcp_raw(p.my_ip, p.ip, sport, p.port, 5000, 777777, tcp_flags("SA")))),
+        ("tcp-syn-with-data", lambda p, sport: p.ip4(proto=6) / Raw(
+            tcp_raw(p.my_ip, p.ip, sport, p.port, 1000, 0, 2, data=b"early data"))),
+        # "LAND": a SYN from the target's own address and port to itself.
+        ("tcp-land", lambda p, sport: p.ip4(proto=6, src=p.ip) / Raw(
+            tcp_raw(p.ip, p.ip, p.port, p.port, 1000, 0, 2))),
     ]
 
 
-def noconn_label(frames, sport):
-    mine = [f for f in frames if TCP in f and f[TCP].dport == sport]
+def noconn_label(frames, sport, port):
+    mine = [f for f in frames if TCP in f and f[TCP].dport in (sport, port)]
     for f in mine:
         if f[TCP].flags & 4:
             return "RST"
     for f in mine:
         if f[TCP].flags & 0x12 == 0x12:
-            return "SYN-ACK"
+            return "SYN-ACK" + ("" if f[TCP].ack == 1001 else " ack %d" % f[TCP].ack)
     if mine:
         return "TCP flags %s" % mine[0][TCP].flags
     return icmp_label(frames) or SILENCE
@@ -486,6 +495,9 @@ def ip_cases():
         ("ip-proto-unknown", proto_unknown),
         ("ip-dst-not-ours", other_dst),
         ("ip-src-broadcast", src_broadcast),
+        ("ip-src-own-address", lambda p, i: ping(p, i, src=p.ip)),
+        ("ip-dst-subnet-broadcast",
+         lambda p, i: ping(p, i, dst=p.ip.rsplit(".", 1)[0] + ".255")),
     ]
 
 
@@ -588,9 +600,8 @@ def run_case(p, kind, name, build, idx, first):
     if kind == "tcp-noconn":
         p.send(build(p, sport))
         fr = p.collect(first)
-        ans = noconn_label(fr, sport)
-        if ans == "SYN-ACK":  # tear the half-open connection down
-            sa = [f for f in fr if TCP in f and f[TCP].dport == sport][0][TCP]
+        ans = noconn_label(fr, sport, p.port)
+        if ans.startswith("SYN-ACK") and name != "tcp-land":  # tear the half-open one down
             p.send(p.ip4(proto=6) / Raw(tcp_raw(p.my_ip, p.ip, sport, p.port, 1001, 0, 4)))
         c = Conn(p, sport + 2)
         try:
