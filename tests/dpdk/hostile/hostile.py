@@ -20,7 +20,6 @@
 # cases. RFCs: 5961 (blind RST 3.2, SYN 4.2, data 5.2), 9293 3.10.7.4 (window check: an
 # unacceptable segment is answered with an ACK), 9293 3.1 MUST-7 (illegal option lengths),
 # 1122 3.2.1 (IPv4 checks), 768 (UDP).
-import os
 import random
 import select
 import socket
@@ -46,7 +45,12 @@ KNOWN_FAILURES = {
         "(drop_ip4 'fragment'), Linux reassembles and answers",
     "ip-src-broadcast":
         "RFC 1122 3.2.1.3: a datagram from a broadcast source MUST be discarded silently; "
-        "catnip answers it",
+        "catnip answers it, to the broadcast address (a reflector)",
+    "tcp-syn-src-broadcast":
+        "RFC 1122 4.2.3.10 and 3.2.1.3: a SYN from an invalid (broadcast) source MUST be "
+        "ignored; catnip answers with a SYN-ACK to 255.255.255.255",
+    "udp-src-broadcast":
+        "RFC 1122 3.2.1.3: as ip-src-broadcast; catnip's echo goes to 255.255.255.255",
 }
 # catnip differs from Linux where the RFCs allow both answers (or only say SHOULD).
 KNOWN_DIFFERENCES = {
@@ -62,11 +66,16 @@ KNOWN_DIFFERENCES = {
         "RFC 1122 3.2.2.5: parameter problem is a SHOULD; catnip drops IP options silently",
     "udp-closed-port":
         "RFC 1122 3.2.2.1 / 4.1.3.1: port unreachable is a SHOULD; catnip sends no ICMP errors",
+    "udp-dst-broadcast":
+        "catnip's IPv4 input takes UDP to 255.255.255.255 and hands it to a socket bound to "
+        "its unicast address; a Linux socket bound so gets only datagrams to that address",
     "udp-len-short":
         "RFC 768 does not say what a UDP length below the IP payload means: Linux trims the "
         "datagram to it, catnip drops it (drop_udp_bad)",
 }
 
+# This side's addresses: an answer sent anywhere else is shown with its destination.
+OURS = set()
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
 SILENCE = "silence"
@@ -79,6 +88,7 @@ class Port:
         self.name, self.iface, self.ip, self.port = name, iface, ip, port
         self.mac = get_if_hwaddr(iface)
         self.my_ip = get_if_addr(iface)
+        OURS.add(self.my_ip)
         self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
         self.sock.bind((iface, 0))
         self.tmac = None
@@ -284,14 +294,17 @@ def s32(v):
     return v - (1 << 32) if v >= 1 << 31 else v
 
 
+def to(f):
+    return "" if f[IP].dst in OURS else " to " + f[IP].dst
+
+
 def icmp_label(frames, ident=None):
     for f in frames:
         if ICMP in f and IP in f and f[IP].proto == 1:
             i = f[ICMP]
             if i.type == 0:
                 if ident is None or i.id == ident:
-                    to = f[IP].dst
-                    return "echo reply" + ("" if to.startswith("10.") else " to " + to)
+                    return "echo reply" + to(f)
                 continue
             return "ICMP %d/%d" % (i.type, i.code)
     return None
@@ -378,6 +391,9 @@ def tcp_noconn_cases():
             tcp_raw(p.my_ip, p.ip, sport, p.port, 5000, 777777, tcp_flags("SA")))),
         ("tcp-syn-with-data", lambda p, sport: p.ip4(proto=6) / Raw(
             tcp_raw(p.my_ip, p.ip, sport, p.port, 1000, 0, 2, data=b"early data"))),
+        # RFC 1122 4.2.3.10 / 3.2.1.3: a SYN from an invalid (broadcast) source is ignored.
+        ("tcp-syn-src-broadcast", lambda p, sport: p.ip4(proto=6, src="255.255.255.255") / Raw(
+            tcp_raw("255.255.255.255", p.ip, sport, p.port, 1000, 0, 2))),
         # "LAND": a SYN from the target's own address and port to itself.
         ("tcp-land", lambda p, sport: p.ip4(proto=6, src=p.ip) / Raw(
             tcp_raw(p.ip, p.ip, p.port, p.port, 1000, 0, 2))),
@@ -391,7 +407,7 @@ def noconn_label(frames, sport, port):
             return "RST"
     for f in mine:
         if f[TCP].flags & 0x12 == 0x12:
-            return "SYN-ACK" + ("" if f[TCP].ack == 1001 else " ack %d" % f[TCP].ack)
+            return "SYN-ACK" + ("" if f[TCP].ack == 1001 else " ack %d" % f[TCP].ack) + to(f)
     if mine:
         return "TCP flags %s" % mine[0][TCP].flags
     return icmp_label(frames) or SILENCE
@@ -540,18 +556,44 @@ def eth_cases():
 
 # ---- UDP cases (UDP echo servers) ----
 
-def udp_cases():
-    def dgram(p, sport, payload, ulen=None, csum=None, dport=None):
-        h = struct.pack("!HHHH", sport, dport or p.port,
-                        ulen if ulen is not None else 8 + len(payload), 0)
-        seg = bytearray(h + payload)
-        if csum is None:
-            cs = l4_csum(p.my_ip, p.ip, 17, bytes(seg[:ulen] if ulen else seg))
-            csum = cs or 0xffff
-        seg[6:8] = struct.pack("!H", csum)
-        return p.ip4(proto=17) / Raw(bytes(seg))
+UDP_MSG = b"udp hostile payload"
 
-    msg = b"udp hostile payload"
+
+def udp_dgram(p, sport, payload=UDP_MSG, ulen=None, csum=None, dport=None):
+    """A UDP datagram with any length field; the checksum (unless given) covers ulen bytes."""
+    h = struct.pack("!HHHH", sport, dport or p.port,
+                    ulen if ulen is not None else 8 + len(payload), 0)
+    seg = bytearray(h + payload)
+    if csum is None:
+        csum = l4_csum(p.my_ip, p.ip, 17, bytes(seg[:ulen] if ulen else seg)) or 0xffff
+    seg[6:8] = struct.pack("!H", csum)
+    return p.ip4(proto=17) / Raw(bytes(seg))
+
+
+def udp_cases():
+    dgram = udp_dgram
+    msg = UDP_MSG
+
+    def src_broadcast(p, s):
+        f = dgram(p, s, msg)
+        f[IP].src = "255.255.255.255"
+        seg = bytearray(bytes(f[Raw]))
+        seg[6:8] = struct.pack("!H", l4_csum("255.255.255.255", p.ip, 17, bytes(seg[:6]) +
+                                             b"\0\0" + bytes(seg[8:])) or 0xffff)
+        f[Raw].load = bytes(seg)
+        return f
+
+    def dst_broadcast(p, s):
+        # To 255.255.255.255 in a link broadcast: the echo servers are bound to their
+        # unicast address.
+        f = dgram(p, s, msg)
+        f[Ether].dst = "ff:ff:ff:ff:ff:ff"
+        f[IP].dst = "255.255.255.255"
+        seg = bytearray(bytes(f[Raw]))
+        seg[6:8] = struct.pack("!H", l4_csum(p.my_ip, "255.255.255.255", 17, bytes(seg[:6]) +
+                                             b"\0\0" + bytes(seg[8:])) or 0xffff)
+        f[Raw].load = bytes(seg)
+        return f
 
     def short_len(p, s):
         # ulen covers 8 bytes of the payload; the checksum is right for those 16 bytes.
@@ -567,6 +609,8 @@ def udp_cases():
         ("udp-header-truncated", lambda p, s: p.ip4(proto=17) / Raw(struct.pack("!HHH", s,
                                                                                p.port, 14))),
         ("udp-closed-port", lambda p, s: dgram(p, s, msg, dport=p.port + 2)),
+        ("udp-src-broadcast", src_broadcast),
+        ("udp-dst-broadcast", dst_broadcast),
     ]
 
 
@@ -574,7 +618,7 @@ def udp_label(frames, sport, msg_len=None):
     for f in frames:
         if UDP in f and f[UDP].dport == sport and f[IP].proto == 17:
             n = len(f[UDP].payload)
-            return "echo" if n == msg_len else "echo of %d bytes" % n
+            return ("echo" if n == msg_len else "echo of %d bytes" % n) + to(f)
     return icmp_label(frames) or SILENCE
 
 
@@ -598,11 +642,13 @@ def run_case(p, kind, name, build, idx, first):
             c.close()
         return ans, after
     if kind == "tcp-noconn":
-        p.send(build(p, sport))
+        f = build(p, sport)
+        p.send(f)
         fr = p.collect(first)
         ans = noconn_label(fr, sport, p.port)
         if ans.startswith("SYN-ACK") and name != "tcp-land":  # tear the half-open one down
-            p.send(p.ip4(proto=6) / Raw(tcp_raw(p.my_ip, p.ip, sport, p.port, 1001, 0, 4)))
+            src = f[IP].src
+            p.send(p.ip4(proto=6, src=src) / Raw(tcp_raw(src, p.ip, sport, p.port, 1001, 0, 4)))
         c = Conn(p, sport + 2)
         try:
             c.open()
@@ -612,13 +658,11 @@ def run_case(p, kind, name, build, idx, first):
             after = "does not serve"
         return ans, after
     if kind == "udp":
-        f = build(p, sport)
-        p.send(f)
-        want = len(bytes(f[Raw]) if Raw in f else b"") - 8
-        fr = p.collect(first)
-        ans = udp_label(fr, sport, want)
-        p.send(udp_cases()[0][1](p, sport + 2))
-        after = "echoes" if udp_label(p.collect(1.0), sport + 2, 19) == "echo" else "silent"
+        p.send(build(p, sport))
+        ans = udp_label(p.collect(first), sport, len(UDP_MSG))
+        p.send(udp_dgram(p, sport + 2))
+        echoed = udp_label(p.collect(1.0), sport + 2, len(UDP_MSG)) == "echo"
+        after = "echoes" if echoed else "silent"
         return ans, after
     # ip, eth: ICMP echo requests (or bits of frames); afterwards a plain ping must work.
     ident = 0x4000 + idx
