@@ -661,7 +661,8 @@ def run_case(p, kind, name, build, idx, first):
         p.send(build(p, sport))
         ans = udp_label(p.collect(first), sport, len(UDP_MSG))
         p.send(udp_dgram(p, sport + 2))
-        echoed = udp_label(p.collect(1.0), sport + 2, len(UDP_MSG)) == "echo"
+        echoed = udp_label(p.collect(1.0, until=lambda fs: udp_label(fs, sport + 2) != SILENCE),
+                           sport + 2, len(UDP_MSG)) == "echo"
         after = "echoes" if echoed else "silent"
         return ans, after
     # ip, eth: ICMP echo requests (or bits of frames); afterwards a plain ping must work.
@@ -683,7 +684,8 @@ def run_case(p, kind, name, build, idx, first):
         r = [f for f in fr if ICMP in f and f[ICMP].type == 0][0]
         ans += ", %d bytes" % len(r[IP])
     p.send(ping(p, ident + 0x1000))
-    after = "answers ping" if icmp_label(p.collect(1.0), ident + 0x1000) else "silent"
+    pong = p.collect(1.0, until=lambda fs: icmp_label(fs, ident + 0x1000))
+    after = "answers ping" if icmp_label(pong, ident + 0x1000) else "silent"
     return ans, after
 
 
@@ -702,12 +704,12 @@ def main_cases(phase, cat_if, cat_ip, ref_if, ref_ip, port):
     t0 = time.monotonic()
     for idx, (kind, name, build) in enumerate(cases):
         try:
-            lin = run_case(ref, kind, name, build, idx, 0.2)
+            lin = run_case(ref, kind, name, build, idx, 0.12)
         except RuntimeError as e:
             lin = ("error", str(e))
         # Where Linux answered, catnip gets longer to answer: it shares the CPU.
         try:
-            cn = run_case(cat, kind, name, build, idx, 0.25 if lin[0] == SILENCE else 1.0)
+            cn = run_case(cat, kind, name, build, idx, 0.2 if lin[0] == SILENCE else 1.0)
         except RuntimeError as e:
             cn = ("error", str(e))
         if lin[0] == "error":

@@ -143,10 +143,10 @@ cases() {
 	cat "$dir/cases-$1.log"
 }
 
-echo "== TCP, IPv4, ICMP, Ethernet: catnip tcp-echo vs Linux"
+echo "== [${SECONDS}s] TCP, IPv4, ICMP, Ethernet: catnip tcp-echo vs Linux"
 start_catnip tcp-echo "tcp echo server on"
 cases tcp
-echo "== a fresh connection from the kernel to catnip after all that"
+echo "== [${SECONDS}s] a fresh connection from the kernel to catnip after all that"
 if ! hx timeout 30 "$ex/linux-echo" --pingpong $cat:7 --proto tcp --size 64 --requests 200 \
 	--timeout-ms 5000 >"$dir/fresh-tcp.log" 2>&1; then
 	fail "catnip no longer echoes over a fresh TCP connection" "$dir/fresh-tcp.log"
@@ -155,7 +155,7 @@ else
 fi
 stop_catnip tcp-echo tcp
 
-echo "== UDP: catnip udp-echo vs Linux"
+echo "== [${SECONDS}s] UDP: catnip udp-echo vs Linux"
 start_catnip udp-echo "udp echo server on"
 cases udp
 if ! hx timeout 30 "$ex/linux-echo" --pingpong $cat:7 --proto udp --size 64 --requests 200 \
@@ -166,5 +166,5 @@ else
 fi
 stop_catnip udp-echo udp
 
-[ $rc = 0 ] && echo "PASS: catnip answered hostile traffic as Linux did (or as listed) and stayed up"
+[ $rc = 0 ] && echo "[${SECONDS}s] PASS: catnip answered hostile traffic as Linux did (or as listed) and stayed up"
 exit $rc
