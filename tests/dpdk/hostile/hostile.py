@@ -95,11 +95,13 @@ class Port:
         self.tmac = self.resolve()
 
     def resolve(self):
+        """The target's MAC, by ARP."""
+        def reply(fs):
+            return [f for f in fs if f[ARP].op == 2 and f[ARP].psrc == self.ip]
+
         for _ in range(6):
             self.send(Ether(src=self.mac, dst="ff:ff:ff:ff:ff:ff") /
                       ARP(op=1, hwsrc=self.mac, psrc=self.my_ip, pdst=self.ip))
-            def reply(fs):
-                return [f for f in fs if f[ARP].op == 2 and f[ARP].psrc == self.ip]
             got = reply(self.collect(0.5, arp=True, until=reply))
             if got:
                 return got[0][ARP].hwsrc
@@ -203,8 +205,9 @@ class Conn:
     def raw(self, flags, seq=None, ack=None, data=b"", opts=b"", doff=None):
         seq = self.snd_nxt if seq is None else seq
         ack = (self.rcv_nxt or 0) if ack is None else ack
-        if data:
-            self.sent_max = max(self.sent_max, seq + len(data), key=lambda v: v - self.iss)
+        end = (seq + len(data)) & 0xffffffff
+        if data and s32(end - self.sent_max) > 0:
+            self.sent_max = end
         return tcp_raw(self.p.my_ip, self.p.ip, self.sport, self.p.port, seq, ack,
                        tcp_flags(flags), opts, data, doff)
 
@@ -223,7 +226,7 @@ class Conn:
         sa = [f for f in fr if self.mine(f) and f[TCP].flags & 0x12 == 0x12]
         if not sa or sa[0][TCP].ack != (self.iss + 1) & 0xffffffff:
             raise RuntimeError("%s: no SYN-ACK for port %d" % (self.p.name, self.sport))
-        self.snd_nxt = self.sent_max = self.iss + 1
+        self.snd_nxt = self.sent_max = (self.iss + 1) & 0xffffffff
         self.rcv_nxt = (sa[0][TCP].seq + 1) & 0xffffffff
         self.p.send(self.frame(self.raw("A")))
         if self.echo(b"hello") != "alive":
@@ -243,8 +246,7 @@ class Conn:
                 self.rcv_nxt = (self.rcv_nxt + len(data) - off) & 0xffffffff
                 got = True
             if t.flags & 0x10:
-                a = (t.ack - self.iss) & 0xffffffff
-                if (self.snd_nxt - self.iss) & 0xffffffff < a <= (self.sent_max - self.iss):
+                if 0 < s32(t.ack - self.snd_nxt) and s32(t.ack - self.sent_max) <= 0:
                     self.snd_nxt = t.ack
         if got:
             self.p.send(self.frame(self.raw("A")))
@@ -312,7 +314,8 @@ def icmp_label(frames, ident=None):
 
 # ---- TCP cases on an established connection: each returns the frames to send ----
 
-BIG = 1 << 20  # beyond any window either target offers a 65535-byte window peer here
+# Past either side's window: no window scaling is offered, so both stay under 64 KiB.
+BIG = 1 << 20
 
 
 def tcp_cases():

@@ -132,6 +132,8 @@ stop_catnip() {
 	local src=$?
 	pid=
 	[ $src = 0 ] || fail "catnip $1 exited with $src on SIGINT" "$dir/$1.log"
+	grep -h "echo server:" "$dir/$1.log"
+	grep -q "echo server:.* 0 errors" "$dir/$1.log" || fail "catnip $1 counted errors" "$dir/$1.log"
 	$py "$here/hostile.py" counters "$2" "$dir/$1.log" || rc=1
 }
 # cases PHASE: the table; catnip's side on the tap, Linux's on the veth.
