@@ -98,6 +98,7 @@ const struct nip_counter_name nip_counter_names[] = {
 	ONE(tcp_mem_ofo_pruned),
 	ONE(drop_tcp_mem_pressure),
 	ONE(tcp_mem_window_updates),
+	ONE(drop_ip4_bad_src),
 };
 const size_t nip_counter_names_len = sizeof(nip_counter_names) / sizeof(nip_counter_names[0]);
 

@@ -48,6 +48,16 @@ static void count_l4_csum_bad(struct nip_stack *s, uint8_t proto)
 		s->cnt.drop_tcp_bad[NIP_TCP_BAD_CSUM]++;
 }
 
+/* RFC 1122 3.2.1.3: a datagram from a broadcast, multicast, reserved or loopback source, or
+ * from our own address, is discarded silently: answering it would reflect to a whole link
+ * (a spoofed ping from 255.255.255.255 would make us a broadcast amplifier). */
+static bool src_invalid(uint32_t src, uint32_t self)
+{
+	const uint8_t first = ((const uint8_t *)&src)[0]; /* src is in network order */
+
+	return src == 0xffffffffu || first >= 224 || first == 127 || src == self;
+}
+
 void nip_ip4_input(struct nip_stack *s, struct demi__buf *frame, const uint8_t *pkt, size_t len)
 {
 	struct nip_ip4 ip;
@@ -66,6 +76,10 @@ void nip_ip4_input(struct nip_stack *s, struct demi__buf *frame, const uint8_t *
 	}
 	if (ip.dst != s->cfg.ip && !(ip.dst == 0xffffffffu && ip.proto == NIP_IPPROTO_UDP)) {
 		s->cnt.drop_ip4_not_for_us++;
+		goto drop;
+	}
+	if (src_invalid(ip.src, s->cfg.ip)) {
+		s->cnt.drop_ip4_bad_src++;
 		goto drop;
 	}
 	if ((ip.proto == NIP_IPPROTO_UDP || ip.proto == NIP_IPPROTO_TCP) &&

@@ -76,6 +76,7 @@ struct nip_counters {
 	uint64_t tcp_mem_ofo_pruned;	/* out-of-order segments dropped to free device buffers */
 	uint64_t drop_tcp_mem_pressure; /* arrivals dropped for want of memory (critical) */
 	uint64_t tcp_mem_window_updates; /* windows announced again when the pressure ended */
+	uint64_t drop_ip4_bad_src; /* broadcast, multicast, loopback or our own source (RFC 1122) */
 };
 
 /* Something that waits for a frame to leave: told 0 when the frame was handed to the link,

@@ -46,14 +46,6 @@ KNOWN_FAILURES = {
     "ip-fragments-complete":
         "RFC 1122 3.3.2: a host MUST reassemble fragments; catnip drops every fragment "
         "(drop_ip4 'fragment'), Linux reassembles and answers",
-    "ip-src-broadcast":
-        "RFC 1122 3.2.1.3: a datagram from a broadcast source MUST be discarded silently; "
-        "catnip answers it, to the broadcast address (a reflector)",
-    "tcp-syn-src-broadcast":
-        "RFC 1122 4.2.3.10 and 3.2.1.3: a SYN from an invalid (broadcast) source MUST be "
-        "ignored; catnip answers with a SYN-ACK to 255.255.255.255",
-    "udp-src-broadcast":
-        "RFC 1122 3.2.1.3: as ip-src-broadcast; catnip's echo goes to 255.255.255.255",
 }
 # catnip differs from Linux where the RFCs allow both answers (or only say SHOULD).
 KNOWN_DIFFERENCES = {
