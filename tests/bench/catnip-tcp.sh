@@ -105,6 +105,7 @@ set ylabel "Gbit/s"
 set style fill solid 0.8
 set boxwidth 0.6
 set yrange [0:*]
+set offsets 0, 0, graph 0.12, 0
 set grid ytics
 plot "-" using 0:2:xtic(1) with boxes notitle, "" using 0:2:(sprintf("%.1f", \$2)) with labels offset 0,1 notitle
 "catnip MTU 1500" $b_c
