@@ -34,6 +34,7 @@ usage() {
 build=$1
 shift
 . "$(dirname "$0")/build-info.sh"
+. "$(dirname "$0")/plot.sh"
 bench_build_info "$build"
 requests=25000
 warmup=2000
@@ -147,7 +148,7 @@ run() {
 	shift 3
 	log=$out/client-$variant-$size-$rep.log
 	# shellcheck disable=SC2086 # $cpin is empty or "taskset -c 0"
-	timeout 120 $cpin "$@" >"$log" 2>&1
+	EX_CDF_FILE=$out/cdf-$variant-$size-$rep.txt timeout 120 $cpin "$@" >"$log" 2>&1
 	rc=$?
 	line=$(grep -m1 '^RESULT ' "$log")
 	if [ "$rc" -ne 0 ] || [ -z "$line" ]; then
@@ -221,3 +222,12 @@ END {
 		printf "%6s  catnap_p50 / linux_evloop_p50 = %.3f\n", s, r
 	}
 }' "$results" | tee "$out/summary.txt"
+# The last repetition's distributions, one picture per size.
+for size in $sizes; do
+	bench_plot_cdfs "$out/latency-cdf-$size.png" \
+		"TCP ping-pong over 127.0.0.1, $size B, repetition $reps of $reps" \
+		"catnap (epoll engine)" "$out/cdf-catnap-$size-$reps.txt" \
+		"Linux epoll server, blocking client" "$out/cdf-linux-epoll-$size-$reps.txt" \
+		"Linux blocking server and client" "$out/cdf-linux-blocking-$size-$reps.txt" \
+		"Linux epoll on both ends" "$out/cdf-linux-evloop-$size-$reps.txt"
+done

@@ -96,7 +96,7 @@ echo "Single-flow bulk, 1 MiB pushes, $bulk_mib MiB (medians, Gbit/s): catnip MT
 printf "catnip / kernel throughput: %.3f at MTU 9000 (goal >= 1), %.3f at MTU 1500\n" \
 	"$(echo "$b_j / $b_k" | bc -l)" "$(echo "$b_c / $b_k" | bc -l)"
 plot_cdf TCP "$reps"
-if command -v gnuplot >/dev/null; then
+if bench_have_gnuplot; then
 	gnuplot <<EOG
 set terminal pngcairo size 700,440 font ",11"
 set output "$out/throughput.png"

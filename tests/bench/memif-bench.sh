@@ -123,27 +123,14 @@ run_kernel() {
 	grep '^RESULT' "$out/kernel-client.log"
 }
 
-# The ping-pong latency distributions of repetition REP as a PNG (gnuplot, installed when
-# missing as root; without it, no picture and a note): plot_cdf PROTO REP
+. "$(dirname "${BASH_SOURCE[0]}")/plot.sh"
+# The ping-pong latency distributions of repetition REP as a PNG: plot_cdf PROTO REP
 plot_cdf() {
-	command -v gnuplot >/dev/null || [ "$(id -u)" != 0 ] ||
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			gnuplot-nox >/dev/null 2>&1
-	command -v gnuplot >/dev/null || { echo "(no gnuplot: no latency plot)"; return 0; }
-	gnuplot <<EOG
-set terminal pngcairo size 900,540 font ",11"
-set output "$out/latency-cdf.png"
-set title "$1 ping-pong, $size B, repetition $2 of $reps: latency distribution"
-set xlabel "round-trip time (us, log scale)"
-set ylabel "fraction of round trips at or below"
-set logscale x
-set key bottom right
-set grid
-plot "$out/cdf-raw-$2.txt" using 1:2 with lines lw 2 title "raw memif (DPDK only, the floor)", \
-     "$out/cdf-catnip-$2.txt" using 1:2 with lines lw 2 title "catnip (memif, our stack)", \
-     "$out/cdf-kernel-$2.txt" using 1:2 with lines lw 2 title "Linux kernel (loopback)"
-EOG
-	echo "(latency distribution: $out/latency-cdf.png)"
+	bench_plot_cdfs "$out/latency-cdf.png" \
+		"$1 ping-pong, $size B, repetition $2 of $reps: latency distribution" \
+		"raw memif (DPDK only, the floor)" "$out/cdf-raw-$2.txt" \
+		"catnip (memif, our stack)" "$out/cdf-catnip-$2.txt" \
+		"Linux kernel (loopback)" "$out/cdf-kernel-$2.txt"
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
