@@ -1429,6 +1429,33 @@ static void test_tcp_script_window_from_newest_ack(void **state)
 	sc_close(sc, c, 3001, 301);
 }
 
+/* A peer that shrinks its window (RFC 9293 3.8.6.2.2 says it should not) leaves data the
+ * stack sent beyond its right edge: the ACKs must then be numbered from that edge, which the
+ * peer accepts, not from snd_max, which it refuses (losing the acknowledgment). */
+static void test_tcp_script_ack_within_shrunk_window(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+	struct sc_pkt shrink = {
+		.flags = A | P, .seq = 1, .ack = 1, .win_set = true, .win = 1000, .len = 100};
+	int st;
+
+	sc->peer_win = 2000;
+	sc_send(sc, A, 1, 1, 0);
+	assert_int_equal(sc_push(sc, c, 1608), 0);
+	EXPECT(sc, A, 1, 1, 536, 0);
+	EXPECT(sc, A, 537, 1, 536, 0);
+	EXPECT(sc, A | P, 1073, 1, 536, 0);
+	sc_inject(sc, &shrink);
+	assert_int_equal(c->snd_wnd, 1000);
+	EXPECT(sc, A, 1001, 101, 0, 20 * MS);
+	/* The window opens again: everything is acknowledged, ACKs come from snd_max. */
+	sc->peer_win = 4000;
+	sc_send(sc, A, 101, 1609, 0);
+	assert_int_equal(sc_pop(sc, c, &st), 100);
+	sc_close(sc, c, 1609, 101);
+}
+
 /* ---- tail loss probe (RFC 8985 7) ---- */
 
 /* The ACKs of a flight are lost: 2 SRTT + 2 ms after it, the last segment again (not the RTO
@@ -1649,6 +1676,7 @@ int main(void)
 		T(sack_recovery, sc_setup_passive),
 		T(zero_window_persist, sc_setup_passive_plain),
 		T(window_from_newest_ack, sc_setup_passive_plain),
+		T(ack_within_shrunk_window, sc_setup_passive_plain),
 		T_CFG(zero_window_silent_peer),
 		/* FIN orderings and TIME-WAIT */
 		T_CFG(active_close),
