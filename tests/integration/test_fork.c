@@ -205,142 +205,194 @@ static void child_reap(pid_t pid)
 	CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x", status);
 }
 
-static void scenario(int lqd, const struct sockaddr_in *addr, bool exit_at_once)
-{
-	struct conn old[NOLD], kept[NKEPT], fresh[NNEW], late;
-	struct sockaddr_in full_addr, local, peer, uaddr;
-	socklen_t len = sizeof(peer);
-	int kfds[NOLD + NKEPT + 2], nk = 0, ready[2], hold[2], lfd, fill, cqd, kfd;
-	demi_qtoken_t ct, pt, upt;
-	demi_qresult_t qr;
-	int uqd, ufd;
-	char c;
-	pid_t pid;
+/* What one scenario keeps open: connections by role, the pending operations and the child. */
+struct fixture {
+	int lqd;
+	const struct sockaddr_in *addr;
+	bool exit_at_once;
+	struct conn old[NOLD];	 /* closed after the fork */
+	struct conn kept[NKEPT]; /* open across the fork and the child's exit */
+	struct conn fresh[NNEW]; /* opened after the closes */
+	int uqd;		 /* UDP queue with a pop pending across the child's life */
+	demi_qtoken_t upt;
+	struct sockaddr_in uaddr;
+	int full_lfd, fill; /* kernel listener with a full accept queue, what fills it */
+	struct sockaddr_in full_addr;
+	int cqd; /* queue connecting to full_addr */
+	demi_qtoken_t ct;
+	pid_t child;
+	int hold; /* the sleeping child exits when this pipe end closes */
+};
 
-	h_log("child %s", exit_at_once ? "exits at once" : "sleeps, then exits");
-	for (int i = 0; i < NOLD; i++)
-		old[i] = conn_open(lqd, addr);
-	for (int i = 0; i < NKEPT; i++)
-		kept[i] = conn_open(lqd, addr);
-	for (int i = 0; i < NOLD; i++)
-		echo(&old[i], chunk_len(0, i));
-	for (int i = 0; i < NKEPT; i++)
-		echo(&kept[i], chunk_len(0, i));
-	lfd = full_listener(&full_addr, &fill);
-	for (int i = 0; i < NOLD; i++)
-		kfds[nk++] = old[i].kfd;
-	for (int i = 0; i < NKEPT; i++)
-		kfds[nk++] = kept[i].kfd;
-	kfds[nk++] = lfd;
-	kfds[nk++] = fill;
-	/* A UDP queue with a pop pending across the child's whole life: the child's teardown
-	 * must not cancel the parent's receive (io_uring) nor remove its registration (epoll). */
-	uqd = h_udp_bind(&uaddr);
-	CHECK_OK(demi_pop(&upt, uqd));
-	h_wait_pending(upt, 10);
+/* Before the fork: connections with traffic, a UDP pop pending, a kernel listener whose accept
+ * queue is full. Then the fork; returns once the child is ready (or gone, if it exits at once). */
+static void fork_with_queues_open(struct fixture *f)
+{
+	int kfds[NOLD + NKEPT + 2], nk = 0, ready[2], hold[2];
+	char c;
+
+	for (int i = 0; i < NOLD; i++) {
+		f->old[i] = conn_open(f->lqd, f->addr);
+		echo(&f->old[i], chunk_len(0, i));
+		kfds[nk++] = f->old[i].kfd;
+	}
+	for (int i = 0; i < NKEPT; i++) {
+		f->kept[i] = conn_open(f->lqd, f->addr);
+		echo(&f->kept[i], chunk_len(0, i));
+		kfds[nk++] = f->kept[i].kfd;
+	}
+	f->full_lfd = full_listener(&f->full_addr, &f->fill);
+	kfds[nk++] = f->full_lfd;
+	kfds[nk++] = f->fill;
+	f->uqd = h_udp_bind(&f->uaddr);
+	CHECK_OK(demi_pop(&f->upt, f->uqd));
+	h_wait_pending(f->upt, 10); /* io_uring: its receive is in flight */
 
 	CHECK(pipe(ready) == 0 && pipe(hold) == 0);
-	pid = fork();
-	CHECKF(pid >= 0, "fork: %s", h_errname(errno));
-	if (pid == 0) {
+	f->child = fork();
+	CHECKF(f->child >= 0, "fork: %s", h_errname(errno));
+	if (f->child == 0) {
 		close(ready[0]);
 		close(hold[1]);
-		child(ready[1], hold[0], kfds, nk, exit_at_once);
+		child(ready[1], hold[0], kfds, nk, f->exit_at_once);
 	}
 	close(ready[1]);
 	close(hold[0]);
+	f->hold = hold[1];
 	while (read(ready[0], &c, 1) < 0 && errno == EINTR)
 		;
 	close(ready[0]);
-	if (exit_at_once)
-		child_reap(pid);
+	if (f->exit_at_once)
+		child_reap(f->child);
+}
 
-	/* Close in order: the last closed queue's struct is the first one reused (by the
-	 * connect below). */
+/*
+ * Closes the old queues, then starts a connect on a new queue: the last closed queue's struct is
+ * the first one reused. Their peers then write into sockets the child still holds (if it
+ * sleeps), each waking its old registration, readable and writable: none of that may reach the
+ * connect, whose SYN the full accept queue dropped.
+ */
+static void close_old_then_connect(struct fixture *f)
+{
 	for (int i = 0; i < NOLD; i++)
-		CHECK_OK(demi_close(old[i].qd));
-	CHECK_OK(demi_socket(&cqd, AF_INET, SOCK_STREAM, 0));
-	CHECK_OK(demi_connect(&ct, cqd, H_SA(&full_addr), sizeof(full_addr)));
-	/* The closed queues' peers write into sockets the child still holds (with a sleeping
-	 * child): each wakes its old registration, readable and writable. None of that may reach
-	 * the connect, whose SYN the full accept queue dropped. */
+		CHECK_OK(demi_close(f->old[i].qd));
+	CHECK_OK(demi_socket(&f->cqd, AF_INET, SOCK_STREAM, 0));
+	CHECK_OK(demi_connect(&f->ct, f->cqd, H_SA(&f->full_addr), sizeof(f->full_addr)));
 	for (int i = NOLD - 1; i >= 0; i--)
-		orphan_write(old[i].kfd, chunk_len(1, i), false, !exit_at_once);
-	h_wait_pending(ct, 200);
+		orphan_write(f->old[i].kfd, chunk_len(1, i), false, !f->exit_at_once);
+	h_wait_pending(f->ct, 200);
+}
 
+/* New connections (reusing the old qds and structs) and the kept ones echo, while the old
+ * queues' peers send more and then FIN. */
+static void traffic(struct fixture *f)
+{
 	for (int i = 0; i < NNEW; i++)
-		fresh[i] = conn_open(lqd, addr);
+		f->fresh[i] = conn_open(f->lqd, f->addr);
 	for (int r = 1; r <= ROUNDS; r++) {
-		/* More data, then FIN, from the closed queues' peers while the new ones work. */
 		if (r <= NOLD)
-			orphan_write(old[r - 1].kfd, chunk_len(r, 0), r % 2 == 0, !exit_at_once);
+			orphan_write(f->old[r - 1].kfd, chunk_len(r, 0), r % 2 == 0,
+				     !f->exit_at_once);
 		if (r > NOLD && r - NOLD <= NOLD && (r - NOLD) % 2 == 1)
-			orphan_write(old[r - NOLD - 1].kfd, 100, true, !exit_at_once);
+			orphan_write(f->old[r - NOLD - 1].kfd, 100, true, !f->exit_at_once);
 		for (int i = 0; i < NNEW; i++)
-			echo(&fresh[i], chunk_len(r, i));
+			echo(&f->fresh[i], chunk_len(r, i));
 		for (int i = 0; i < NKEPT; i++)
-			echo(&kept[i], chunk_len(r, i + NNEW));
+			echo(&f->kept[i], chunk_len(r, i + NNEW));
 	}
+}
 
-	/* Room in the accept queue: the connect's SYN gets in at its retry (about 1 s). */
-	kfd = accept(lfd, NULL, NULL);
+/* Makes room in the full accept queue: the connect's SYN gets in at its retry (about 1 s); the
+ * new connection then carries traffic. Returns it. */
+static struct conn connect_finish(struct fixture *f)
+{
+	struct sockaddr_in peer, local;
+	socklen_t len = sizeof(peer);
+	int kfd = accept(f->full_lfd, NULL, NULL);
+
 	CHECK(kfd >= 0);
 	close(kfd);
-	close(fill);
-	h_wait(ct, DEMI_OPC_CONNECT, NULL);
-	kfd = accept(lfd, NULL, NULL);
+	close(f->fill);
+	h_wait(f->ct, DEMI_OPC_CONNECT, NULL);
+	kfd = accept(f->full_lfd, NULL, NULL);
 	CHECK(kfd >= 0);
+	close(f->full_lfd);
 	CHECK(getpeername(kfd, (struct sockaddr *)&peer, &len) == 0);
-	CHECK_OK(demi_getsockname(cqd, (struct sockaddr *)&local, &len));
+	CHECK_OK(demi_getsockname(f->cqd, (struct sockaddr *)&local, &len));
 	CHECK(peer.sin_port == local.sin_port);
-	late = (struct conn){.qd = cqd, .kfd = kfd, .seed = next_seed++};
-	echo(&late, 1000);
-	close(lfd);
-	CHECKF(stale_events() <= 0, "%lld events of closed queues reached the libOS",
-	       stale_events());
+	return (struct conn){.qd = f->cqd, .kfd = kfd, .seed = next_seed++};
+}
 
-	/* The sleeping child exits now, while we sleep in the libOS with a pop pending: its
-	 * SIGCHLD interrupts that sleep. */
-	CHECK_OK(demi_pop(&pt, kept[0].qd));
-	close(hold[1]);
-	if (!exit_at_once) {
+/* The sleeping child exits now, while we sleep in the libOS with a pop pending (its SIGCHLD
+ * interrupts that sleep). Then what was open before the fork must still work: the kept
+ * connections, the UDP queue's pending pop, the listener. */
+static void after_child_exit(struct fixture *f)
+{
+	demi_qresult_t qr;
+	demi_qtoken_t pt;
+	int ufd;
+
+	CHECK_OK(demi_pop(&pt, f->kept[0].qd));
+	close(f->hold);
+	if (!f->exit_at_once) {
 		h_wait_pending(pt, 300);
-		child_reap(pid);
+		child_reap(f->child);
 	}
-	/* After the child's teardown: the queues open since before the fork and the listener
-	 * still work. */
-	echo_from(&kept[0], chunk_len(ROUNDS + 1, 0), pt);
+	echo_from(&f->kept[0], chunk_len(ROUNDS + 1, 0), pt);
+	for (int i = 1; i < NKEPT; i++)
+		echo(&f->kept[i], chunk_len(ROUNDS + 1, i));
+
 	ufd = socket(AF_INET, SOCK_DGRAM, 0);
 	CHECK(ufd >= 0);
 	h_pattern_fill(chunk, 1200, next_seed, 0);
-	CHECK(sendto(ufd, chunk, 1200, 0, H_SA(&uaddr), sizeof(uaddr)) == 1200);
+	CHECK(sendto(ufd, chunk, 1200, 0, H_SA(&f->uaddr), sizeof(f->uaddr)) == 1200);
 	close(ufd);
-	h_wait(upt, DEMI_OPC_POP, &qr);
+	h_wait(f->upt, DEMI_OPC_POP, &qr);
 	CHECK(h_sga_len(&qr.qr_value.sga) == 1200);
 	h_pattern_check(qr.qr_value.sga.sga_segs[0].sgaseg_buf, 1200, next_seed++, 0);
 	CHECK_OK(demi_sgafree(&qr.qr_value.sga));
-	CHECK_OK(demi_close(uqd));
-	for (int i = 1; i < NKEPT; i++)
-		echo(&kept[i], chunk_len(ROUNDS + 1, i));
-	CHECK_OK(demi_close(fresh[0].qd));
-	close(fresh[0].kfd);
-	fresh[0] = conn_open(lqd, addr);
-	echo(&fresh[0], MAX_CHUNK);
+
+	CHECK_OK(demi_close(f->fresh[0].qd));
+	close(f->fresh[0].kfd);
+	f->fresh[0] = conn_open(f->lqd, f->addr);
+	echo(&f->fresh[0], MAX_CHUNK);
+}
+
+static void check_no_stale_events(void)
+{
+	long long n = stale_events();
+
+	CHECKF(n <= 0, "%lld events of closed queues reached the libOS", n);
+}
+
+static void scenario(int lqd, const struct sockaddr_in *addr, bool exit_at_once)
+{
+	struct fixture f = {.lqd = lqd, .addr = addr, .exit_at_once = exit_at_once};
+	struct conn late;
+
+	h_log("child %s", exit_at_once ? "exits at once" : "sleeps, then exits");
+	fork_with_queues_open(&f);
+	close_old_then_connect(&f);
+	traffic(&f);
+	late = connect_finish(&f);
+	echo(&late, 1000);
+	check_no_stale_events();
+	after_child_exit(&f);
 
 	for (int i = 0; i < NOLD; i++)
-		close(old[i].kfd);
+		close(f.old[i].kfd);
 	for (int i = 0; i < NNEW; i++) {
-		CHECK_OK(demi_close(fresh[i].qd));
-		close(fresh[i].kfd);
+		CHECK_OK(demi_close(f.fresh[i].qd));
+		close(f.fresh[i].kfd);
 	}
 	for (int i = 0; i < NKEPT; i++) {
-		CHECK_OK(demi_close(kept[i].qd));
-		close(kept[i].kfd);
+		CHECK_OK(demi_close(f.kept[i].qd));
+		close(f.kept[i].kfd);
 	}
 	CHECK_OK(demi_close(late.qd));
 	close(late.kfd);
-	CHECKF(stale_events() <= 0, "%lld events of closed queues reached the libOS",
-	       stale_events());
+	CHECK_OK(demi_close(f.uqd));
+	check_no_stale_events();
 	h_check_idle(exit_at_once ? "child exited at once" : "child slept", 1);
 }
 
