@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <demi/libos.h>
 #include <demi/sga.h>
@@ -70,7 +71,11 @@ void demi__fini(void)
 {
 	struct demi__libos *los = tls_los;
 
-	if (!los)
+	/* A forked child (exit() runs this through atexit) shares the parent's device, sockets,
+	 * epoll set, rings and hugepage memory: closing its queues would send FINs and RSTs for
+	 * the parent's connections, stop the parent's DPDK port or destroy its queue pairs. It
+	 * leaves them all alone (docs/api.md, "fork"); the memory goes with the process. */
+	if (!los || los->owner != getpid())
 		return;
 	pthread_setspecific(los_key, NULL);
 	tls_los = NULL;
@@ -93,6 +98,7 @@ DEMI_EXPORT int demi_init(const struct demi_args *args)
 	los = calloc(1, sizeof(*los));
 	if (!los)
 		return ENOMEM;
+	los->owner = getpid();
 	rc = demi__config_load(&los->cfg);
 	if (rc < 0)
 		goto fail_cfg;

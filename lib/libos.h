@@ -14,6 +14,7 @@
 #define DEMI__LIBOS_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stdint.h>
 #include <netinet/in.h>
 
@@ -103,6 +104,7 @@ struct demi__libos {
 	struct demi__config cfg;
 	bool busy_poll; /* never sleep in demi_wait* */
 	void *priv;	/* the libOS's own state */
+	pid_t owner;	/* the process that made it: a forked child never tears it down */
 	/* qd table: qd -> queue; free qds are reused oldest first, so a stale qd is unlikely
 	 * to name a new queue soon. */
 	struct demi__queue **qds;
