@@ -350,3 +350,38 @@ drop:
 	demi__buf_put(frame);
 	return NULL;
 }
+
+int nip_ip4_reass_validate(const struct nip_stack *s)
+{
+	const struct nip_ip4_reass *r = &s->reass;
+	uint64_t bytes = 0, expires = 0;
+	uint32_t n = 0;
+
+	for (const struct demi__list *l = r->age.next; l != &r->age; l = l->next) {
+		const struct nip_ip4_reass_dgram *d =
+			demi__container_of(l, struct nip_ip4_reass_dgram, age);
+		const struct nip_ip4_reass_dgram *h;
+		uint32_t got = 0, cap = 0, frags = 0, end = 0;
+		const struct demi__buf *f, *last = NULL;
+
+		for (h = r->hash[bucket(r, d->src, d->dst, d->id, d->proto)]; h && h != d;)
+			h = h->hnext;
+		if (!h || d->expires < expires || !d->frags)
+			return -EINVAL;
+		expires = d->expires;
+		for (f = d->frags; f; last = f, f = f->next) {
+			if (frag_start(f) < end || f->len == 0)
+				return -EINVAL;
+			end = frag_end(f);
+			got += f->len;
+			cap += f->cap;
+			frags++;
+		}
+		if (last != d->tail || end > d->len || got != d->got || cap != d->bytes ||
+		    frags != d->nfrags || (d->last_seen && got == d->len))
+			return -EINVAL;
+		bytes += d->bytes;
+		n++;
+	}
+	return n == r->ndgrams && bytes == r->bytes ? 0 : -EINVAL;
+}

@@ -67,5 +67,9 @@ struct demi__buf *nip_ip4_reass_input(struct nip_stack *s, struct demi__buf *fra
 void nip_ip4_reass_timers(struct nip_stack *s);
 /* When nip_ip4_reass_timers next has a datagram to drop (UINT64_MAX: none). O(1). */
 uint64_t nip_ip4_reass_next_deadline(const struct nip_stack *s);
+/* Checks the structure (for tests and fuzzers, O(fragments held)): every datagram findable by
+ * its key, in expiry order, its fragments in offset order without overlap and within its
+ * known end, and the counts and byte sums agreeing. 0, or -EINVAL at the first violation. */
+int nip_ip4_reass_validate(const struct nip_stack *s);
 
 #endif

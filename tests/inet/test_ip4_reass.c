@@ -125,6 +125,7 @@ static void inject(struct fx *x, const uint8_t *pkt, size_t len)
 	f->len = (uint32_t)(NIP_ETH_HLEN + len);
 	assert_int_equal(peer->ops->tx_burst(peer->dev, &f, 1), 1);
 	assert_int_equal(tcp_peer_clock_to(&x->p, x->p.now, 100), 0);
+	assert_int_equal(nip_ip4_reass_validate(stk(x)), 0);
 }
 
 /* A fragment of datagram id: len bytes of data at offset off, MF as given. */
@@ -213,6 +214,7 @@ static void expect_silence(struct fx *x)
 /* Nothing left under reassembly. */
 static void expect_empty(struct fx *x)
 {
+	assert_int_equal(nip_ip4_reass_validate(stk(x)), 0);
 	assert_int_equal(stk(x)->reass.ndgrams, 0);
 	assert_int_equal(stk(x)->reass.bytes, 0);
 }
