@@ -20,7 +20,7 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--seconds) secs=$2; shift ;;
 	--merge) merge=1 ;;
-	-h | --help) sed -n '3,15p' "$0"; exit 0 ;;
+	-h | --help) sed -n '3,16p' "$0"; exit 0 ;;
 	*) targets+=("$1") ;;
 	esac
 	shift

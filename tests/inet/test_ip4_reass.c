@@ -381,9 +381,14 @@ static void test_ip4_reass_overlap(void **state)
 	part(x, 5, NIP_IPPROTO_ICMP, req, PING_LEN, 64, 128);
 	part(x, 5, NIP_IPPROTO_ICMP, req, PING_LEN, 128, PING_LEN);
 	expect_silence(x);
+	/* The last fragment overlapping the first (hostile.py's case). */
+	part(x, 6, NIP_IPPROTO_ICMP, req, PING_LEN, 0, 40);
+	frag(x, 6, NIP_IPPROTO_ICMP, 32, false, req + 32, 48);
+	assert_int_equal(stk(x)->cnt.drop_ip4_frag_overlap, 5);
+	assert_int_equal(stk(x)->reass.ndgrams, 1); /* id 5's second datagram */
 	/* Overlapping the tail of an in-order run too. */
 	part(x, 5, NIP_IPPROTO_ICMP, req, PING_LEN, 120, 160);
-	assert_int_equal(stk(x)->cnt.drop_ip4_frag_overlap, 6);
+	assert_int_equal(stk(x)->cnt.drop_ip4_frag_overlap, 8);
 	expect_empty(x);
 	assert_int_equal(stk(x)->cnt.ip4_reassembled, 0);
 }
