@@ -57,8 +57,7 @@
 #define UDP_PORT 7
 
 struct fz {
-	const uint8_t *p;
-	size_t n, i;
+	struct fuzz_prog prog; /* the input */
 	struct tcp_peer peer;
 	struct nip_stack *s;
 	struct nip_udp_sock udp;
@@ -70,18 +69,6 @@ struct fz {
 static struct demi__pool pool;
 static bool pool_ready;
 static struct fz fz; /* large (the wire's queues): not on the stack */
-
-static uint8_t rd8(struct fz *f)
-{
-	return f->i < f->n ? f->p[f->i++] : 0;
-}
-
-static uint16_t rd16(struct fz *f)
-{
-	uint16_t hi = rd8(f);
-
-	return (uint16_t)(hi << 8 | rd8(f));
-}
 
 /* The four datagrams of each protocol: id k is 24 + 500 k bytes long. */
 static void datagrams(struct fz *f)
@@ -148,8 +135,8 @@ static void step_fragment(struct fz *f, uint8_t op)
 	uint8_t pkt[NIP_IP4_MAX_HLEN + FRAG_MAX];
 	int k = (op >> 2) & 3, udp = (op >> 5) & 1;
 	size_t optlen = (op & 64) ? sizeof(opts) : 0, hlen = NIP_IP4_HLEN + optlen;
-	uint16_t off = rd16(f) & 0x1fff;
-	uint32_t n = rd8(f), pos = (uint32_t)off * 8;
+	uint16_t off = fuzz_rd16(&f->prog) & 0x1fff;
+	uint32_t n = fuzz_rd8(&f->prog), pos = (uint32_t)off * 8;
 	uint32_t src = htonl(TCP_PEER_IP_PEER), dst = htonl(TCP_PEER_IP_STACK);
 
 	if (!(op & 128))
@@ -176,10 +163,10 @@ static void step_raw(struct fz *f)
 {
 	uint8_t pkt[256];
 	uint32_t src = htonl(TCP_PEER_IP_PEER), dst = htonl(TCP_PEER_IP_STACK);
-	size_t n = rd8(f), hlen;
+	size_t n = fuzz_rd8(&f->prog), hlen;
 
 	for (size_t i = 0; i < n; i++)
-		pkt[i] = rd8(f);
+		pkt[i] = fuzz_rd8(&f->prog);
 	if (n >= NIP_IP4_HLEN) {
 		pkt[9] = 253;
 		memcpy(pkt + 12, &src, 4);
@@ -262,9 +249,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pool_ready = true;
 	}
 	memset(f, 0, sizeof(*f));
-	f->p = data;
-	f->n = size;
-	c0 = rd8(f);
+	f->prog.p = data;
+	f->prog.n = size;
+	c0 = fuzz_rd8(&f->prog);
 	datagrams(f);
 	probe = demi__pool_get(&pool, NIP_ETH_HLEN + NIP_IP4_MAX_HLEN + FRAG_MAX);
 	FUZZ_CHECK(probe);
@@ -281,8 +268,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	nip_udp_sock_init(&f->udp, f->s);
 	FUZZ_CHECK(nip_udp_bind(&f->udp, 0, UDP_PORT) == 0);
 
-	for (int steps = 0; steps < MAX_STEPS && f->i < f->n; steps++) {
-		uint8_t op = rd8(f);
+	for (int steps = 0; steps < MAX_STEPS && fuzz_prog_more(&f->prog); steps++) {
+		uint8_t op = fuzz_rd8(&f->prog);
 
 		switch (op & 3) {
 		case 0:
@@ -290,7 +277,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			step_fragment(f, op);
 			break;
 		case 2:
-			FUZZ_CHECK(tcp_peer_clock_to(&f->peer, f->peer.now + rd8(f) * 250 * MS,
+			FUZZ_CHECK(tcp_peer_clock_to(&f->peer,
+						     f->peer.now + fuzz_rd8(&f->prog) * 250 * MS,
 						     100) == 0);
 			break;
 		default:

@@ -40,15 +40,21 @@ struct fx {
 	bool up;
 };
 
-/* The stack with cfg edited by tweak (NULL: the defaults) on a 1500-byte wire. */
-static void up(struct fx *x, void (*tweak)(struct nip_stack_config *))
+/* The stack's default configuration. */
+static struct nip_stack_config defaults(void)
 {
 	struct nip_stack_config cfg;
 
 	nip_stack_config_default(&cfg);
-	if (tweak)
-		tweak(&cfg);
-	assert_int_equal(tcp_peer_init(&x->p, &x->pool, &cfg, 1500), 0);
+	return cfg;
+}
+
+/* The stack with cfg (NULL: the defaults) on a 1500-byte wire. */
+static void up(struct fx *x, const struct nip_stack_config *cfg)
+{
+	struct nip_stack_config def = defaults();
+
+	assert_int_equal(tcp_peer_init(&x->p, &x->pool, cfg ? cfg : &def, 1500), 0);
 	x->up = true;
 }
 
@@ -420,11 +426,6 @@ static void test_ip4_reass_too_long_and_bad(void **state)
 	expect_silence(x);
 }
 
-static void longer_timeout(struct nip_stack_config *cfg)
-{
-	cfg->reass_timeout_ns = 60 * SEC;
-}
-
 /* An incomplete datagram is dropped reass_timeout_ns after its first fragment arrived (RFC
  * 1122 3.3.2), not later fragments' arrival; the stack's next deadline says when. */
 static void timeout_after(struct fx *x, uint64_t timeout)
@@ -460,23 +461,22 @@ static void test_ip4_reass_timeout(void **state)
 static void test_ip4_reass_timeout_configured(void **state)
 {
 	struct fx *x = *state;
+	struct nip_stack_config cfg = defaults();
 
-	up(x, longer_timeout);
+	cfg.reass_timeout_ns = 60 * SEC;
+	up(x, &cfg);
 	timeout_after(x, 60 * SEC);
-}
-
-static void four_datagrams(struct nip_stack_config *cfg)
-{
-	cfg->reass_max_datagrams = 4;
 }
 
 /* At reass_max_datagrams a new datagram evicts the oldest (counted); the newest complete. */
 static void test_ip4_reass_datagram_cap(void **state)
 {
 	struct fx *x = *state;
+	struct nip_stack_config cfg = defaults();
 	uint8_t req[PING_LEN];
 
-	up(x, four_datagrams);
+	cfg.reass_max_datagrams = 4;
+	up(x, &cfg);
 	for (uint16_t id = 20; id < 26; id++) {
 		ping(req, id);
 		part(x, id, NIP_IPPROTO_ICMP, req, PING_LEN, 0, 64);
@@ -500,25 +500,19 @@ static void test_ip4_reass_datagram_cap(void **state)
 	assert_int_equal(stk(x)->reass.ndgrams, 4);
 }
 
-static uint32_t cap_bytes;
-
-static void small_bytes(struct nip_stack_config *cfg)
-{
-	cfg->reass_max_bytes = cap_bytes;
-}
-
 /* Held buffers are counted by their size, not their payload: reass_max_bytes evicts the oldest
  * datagrams first, and a datagram that alone needs more is dropped whole. */
 static void test_ip4_reass_byte_cap(void **state)
 {
 	struct fx *x = *state;
+	struct nip_stack_config cfg = defaults();
 	uint8_t req[PING_LEN];
 	struct demi__buf *probe = demi__pool_get(&x->pool, 100);
 	uint32_t bufcap = probe->cap; /* what each fragment's frame holds */
 
 	demi__buf_put(probe);
-	cap_bytes = 3 * bufcap;
-	up(x, small_bytes);
+	cfg.reass_max_bytes = 3 * bufcap;
+	up(x, &cfg);
 	for (uint16_t id = 30; id < 33; id++) {
 		ping(req, id);
 		part(x, id, NIP_IPPROTO_ICMP, req, PING_LEN, 0, 8);
@@ -529,7 +523,7 @@ static void test_ip4_reass_byte_cap(void **state)
 	assert_int_equal(stk(x)->reass.ndgrams, 2);
 	part(x, 32, NIP_IPPROTO_ICMP, req, PING_LEN, 16, 24); /* id 31 goes */
 	assert_int_equal(stk(x)->reass.ndgrams, 1);
-	assert_true(stk(x)->reass.bytes <= cap_bytes);
+	assert_true(stk(x)->reass.bytes <= cfg.reass_max_bytes);
 	part(x, 32, NIP_IPPROTO_ICMP, req, PING_LEN, 24, 32); /* id 32 alone is too big */
 	assert_int_equal(stk(x)->cnt.drop_ip4_frag_mem, 2 + 4);
 	expect_empty(x);
@@ -578,18 +572,15 @@ static void test_ip4_reass_udp(void **state)
 	nip_udp_close(&u);
 }
 
-static void reass_off(struct nip_stack_config *cfg)
-{
-	cfg->reass_max_datagrams = 0;
-}
-
 /* With reassembly off, every fragment is dropped and counted as such. */
 static void test_ip4_reass_off(void **state)
 {
 	struct fx *x = *state;
+	struct nip_stack_config cfg = defaults();
 	uint8_t req[PING_LEN];
 
-	up(x, reass_off);
+	cfg.reass_max_datagrams = 0;
+	up(x, &cfg);
 	ping(req, 40);
 	part(x, 40, NIP_IPPROTO_ICMP, req, PING_LEN, 0, 104);
 	part(x, 40, NIP_IPPROTO_ICMP, req, PING_LEN, 104, PING_LEN);
