@@ -297,8 +297,15 @@ struct demi__buf *nip_ip4_reass_input(struct nip_stack *s, struct demi__buf *fra
 			if (start >= frag_end(f))
 				continue;
 			if (start >= frag_start(f) && end <= frag_end(f)) {
-				/* Wholly inside one held: a duplicate, harmless. */
+				/* Wholly inside one held: a duplicate, harmless. A last one may
+				 * still have told the end that completes the datagram. */
 				s->cnt.drop_ip4_frag_dup++;
+				if (d->last_seen && d->got == d->len) {
+					struct demi__buf *out = assemble(s, d, eth, ip);
+
+					demi__buf_put(frame);
+					return out;
+				}
 				goto drop_counted;
 			}
 			s->cnt.drop_ip4_frag_overlap++;

@@ -363,6 +363,14 @@ static void test_ip4_reass_duplicates(void **state)
 	part(x, 4, NIP_IPPROTO_ICMP, req, PING_LEN, 128, PING_LEN);
 	expect_echo(x, req);
 	assert_int_equal(stk(x)->cnt.drop_ip4_frag_dup, 2);
+	/* A duplicate that is the last fragment tells the end, and completes the datagram. */
+	ping(req, 9);
+	part(x, 9, NIP_IPPROTO_ICMP, req, PING_LEN, 0, 64);
+	frag(x, 9, NIP_IPPROTO_ICMP, 64, true, req + 64, PING_LEN - 64);
+	expect_silence(x);
+	frag(x, 9, NIP_IPPROTO_ICMP, 128, false, req + 128, PING_LEN - 128);
+	expect_echo(x, req);
+	assert_int_equal(stk(x)->cnt.drop_ip4_frag_dup, 3);
 	/* The whole datagram again, once reassembled: a new datagram, answered again. */
 	part(x, 4, NIP_IPPROTO_ICMP, req, PING_LEN, 0, 128);
 	part(x, 4, NIP_IPPROTO_ICMP, req, PING_LEN, 128, PING_LEN);
