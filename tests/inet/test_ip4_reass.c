@@ -7,9 +7,9 @@
  * - options (RFC 1122 3.2.1.8): accepted and ignored; the echo reply carries none; a
  *   malformed list and a source route are dropped and counted;
  * - fragments (RFC 1122 3.3.2): in order, out of order and with duplicates a datagram is
- *   reassembled and answered (ICMP echo, UDP); an overlap drops the whole datagram; past
- *   65535 bytes, at the timeout and past the memory caps fragments are dropped and counted;
- *   reassembly off drops every fragment.
+ *   reassembled and answered (ICMP echo, UDP, a TCP SYN); an overlap drops the whole
+ *   datagram; past 65535 bytes, at the timeout and past the memory caps fragments are dropped
+ *   and counted; reassembly off drops every fragment.
  *
  * Every test ends with the stack stopped and no pool buffer left (the teardown asserts it).
  */
@@ -28,6 +28,7 @@
 #include "wire/checksum.h"
 #include "wire/eth.h"
 #include "wire/ip4.h"
+#include "wire/tcp.h"
 #include "wire/udp.h"
 
 #define SEC 1000000000ull
@@ -580,6 +581,41 @@ static void test_ip4_reass_udp(void **state)
 	nip_udp_close(&u);
 }
 
+/* A TCP SYN in two fragments (its options in the second) reaches the listener: SYN-ACK. */
+static void test_ip4_reass_tcp_syn(void **state)
+{
+	struct fx *x = *state;
+	struct nip_tcp_seg h = {.sport = 40000,
+				.dport = 80,
+				.seq = 1000,
+				.flags = NIP_TCP_SYN,
+				.win = 65535,
+				.opt = {.has_mss = true, .mss = 1460}};
+	struct nip_tcp_conn *l;
+	struct nip_tcp_seg got;
+	struct nip_ip4 ip;
+	uint8_t seg[64], rx[MAXPKT];
+	size_t len;
+
+	up(x, NULL);
+	l = nip_tcp_create(stk(x), NULL, NULL);
+	assert_non_null(l);
+	assert_int_equal(nip_tcp_bind(l, 0, 80, false), 0);
+	assert_int_equal(nip_tcp_listen(l, 4), 0);
+	len = nip_tcp_emit(seg, &h, htonl(TCP_PEER_IP_PEER), htonl(TCP_PEER_IP_STACK), 0, false);
+	assert_int_equal(len, 24);
+	part(x, 13, NIP_IPPROTO_TCP, seg, len, 0, 16);
+	expect_silence(x);
+	part(x, 13, NIP_IPPROTO_TCP, seg, len, 16, (uint16_t)len);
+	assert_true(take(x, &ip, rx));
+	assert_int_equal(ip.proto, NIP_IPPROTO_TCP);
+	assert_int_equal(nip_tcp_parse(rx, ip.payload_len, ip.src, ip.dst, true, &got), NIP_TCP_OK);
+	assert_int_equal(got.flags, NIP_TCP_SYN | NIP_TCP_ACK);
+	assert_int_equal(got.ack, 1001);
+	assert_int_equal(got.dport, 40000);
+	nip_tcp_close(l);
+}
+
 /* With reassembly off, every fragment is dropped and counted as such. */
 static void test_ip4_reass_off(void **state)
 {
@@ -622,8 +658,8 @@ int main(void)
 		T(test_ip4_reass_overlap),	T(test_ip4_reass_too_long_and_bad),
 		T(test_ip4_reass_timeout),	T(test_ip4_reass_timeout_configured),
 		T(test_ip4_reass_datagram_cap), T(test_ip4_reass_byte_cap),
-		T(test_ip4_reass_udp),		T(test_ip4_reass_off),
-		T(test_ip4_reass_fini_frees),
+		T(test_ip4_reass_udp),		T(test_ip4_reass_tcp_syn),
+		T(test_ip4_reass_off),		T(test_ip4_reass_fini_frees),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
