@@ -3,7 +3,9 @@
  * catnip: the libOS on DPDK with our own stack. This file joins three things: the demi_*
  * operations (lib/libos.h), the stack (inet/, which knows no device) and the DPDK device
  * (dev/dpdk_link.c). The device is polled by a background task on every scheduler pass, with
- * the runtime's clock as the stack's time: catnip busy-polls, as kernel bypass does.
+ * the runtime's clock as the stack's time. A wait polls while work is likely (lib/wait.c:
+ * busy_poll, demikernel.spin_us) and otherwise sleeps in nip_poll_io on the device's receive
+ * interrupt (or in short naps), never past the stack's next timer.
  *
  * Each queue carries its protocol's operations (catnip.h: catnip_tcp.c, catnip_udp.c); this
  * file checks what is common and dispatches. Configuration: catnip_config.c; the counters
@@ -284,6 +286,30 @@ static void nip_end_call(struct demi__libos *los)
 	nip_stack_flush(&nip_of(los)->stack);
 }
 
+/* A wait with nothing to do: sleep on the device, but no later than the stack's next timer
+ * (retransmissions, delayed ACKs, ARP retries) or a delayed frame of the fault link. A zero
+ * timeout (spinning) returns at once: the scheduler pass around it polls the device. */
+static int nip_poll_io(struct demi__libos *los, uint64_t timeout_ns)
+{
+	struct nip_libos *n = nip_of(los);
+	uint64_t now, due;
+
+	if (!timeout_ns)
+		return 0;
+	due = nip_stack_next_deadline(&n->stack);
+	if (n->fault) {
+		uint64_t f = nip_fault_link_next_due(n->fault);
+
+		due = f < due ? f : due;
+	}
+	now = demi__clock_now(&los->rt);
+	if (due <= now)
+		return 0;
+	if (due - now < timeout_ns)
+		timeout_ns = due - now;
+	return nip_dpdk_wait(n->dev, timeout_ns);
+}
+
 /* The device's counters for demi_stats, after the stack's. */
 #define DEV(f)                                                                                     \
 	{                                                                                          \
@@ -293,12 +319,12 @@ static const struct {
 	const char *name;
 	size_t offset;
 } dev_stats[] = {
-	DEV(rx_frames),	   DEV(rx_bytes),      DEV(rx_copied),	      DEV(rx_csum_bad),
-	DEV(rx_nobuf),	   DEV(rx_held),       DEV(rx_reclaim_scans), DEV(tx_frames),
-	DEV(tx_bytes),	   DEV(tx_full),       DEV(tx_nombuf),	      DEV(tx_bad),
-	DEV(alloc_failed), DEV(port_ipackets), DEV(port_opackets),    DEV(port_imissed),
-	DEV(port_ierrors), DEV(port_oerrors),  DEV(port_rx_nombuf),   DEV(rx_held_max),
-	DEV(rx_lendable),
+	DEV(rx_frames),	    DEV(rx_bytes),	DEV(rx_copied),	       DEV(rx_csum_bad),
+	DEV(rx_nobuf),	    DEV(rx_held),	DEV(rx_reclaim_scans), DEV(tx_frames),
+	DEV(tx_bytes),	    DEV(tx_full),	DEV(tx_nombuf),	       DEV(tx_bad),
+	DEV(alloc_failed),  DEV(port_ipackets), DEV(port_opackets),    DEV(port_imissed),
+	DEV(port_ierrors),  DEV(port_oerrors),	DEV(port_rx_nombuf),   DEV(sleeps),
+	DEV(sleep_wakeups), DEV(naps),		DEV(rx_held_max),      DEV(rx_lendable),
 };
 _Static_assert(sizeof(dev_stats) / sizeof(dev_stats[0]) * sizeof(uint64_t) ==
 		       sizeof(struct nip_dpdk_stats),
@@ -340,7 +366,7 @@ const struct demi__libos_ops nip_libos_ops = {
 	.getsockopt = nip_getsockopt,
 	.getpeername = nip_getpeername,
 	.getsockname = nip_getsockname,
-	.poll_io = NULL, /* busy-polls the device in a background task */
+	.poll_io = nip_poll_io,
 	.end_call = nip_end_call,
 	.bufs_cached = nip_bufs_cached,
 	.stats = nip_stats,

@@ -3,9 +3,11 @@
  * demi_wait, demi_wait_any, demi_wait_next_n: run the libOS until a condition holds.
  *
  * One turn of the loop: a scheduler pass (woken tasks, background tasks, timers); if that did
- * not satisfy the wait and nothing is ready, the libOS's poll_io sleeps in the kernel until
- * an event, the next timer or the wait's deadline, whichever comes first (or, with busy_poll,
- * only checks for events). So an idle wait costs no CPU and a busy one makes no extra calls.
+ * not satisfy the wait and nothing is ready, the libOS's poll_io either only checks for
+ * events (busy_poll, or within demikernel.spin_us of the last work: adaptive waiting) or
+ * sleeps in the kernel until an event, the next timer or the wait's deadline, whichever comes
+ * first. So an idle wait costs no CPU, and a busy one makes no extra calls and never pays for
+ * a wake-up.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -41,6 +43,27 @@ static int wait_start(const struct timespec *ts, struct demi__libos **los_out, u
 	return 0;
 }
 
+/* Whether the wait should poll rather than sleep: always with busy_poll; otherwise while the
+ * last sign of work (a pass that made progress, an operation the application started) is less
+ * than spin_ns old. An answer usually follows work within a round trip, and catching it by
+ * polling saves the wake-up (tens of microseconds on a VM); an idle thread stops polling
+ * spin_ns after its last event and then costs nothing. */
+static bool spinning(struct demi__libos *los, int progress)
+{
+	uint64_t now;
+
+	if (los->busy_poll)
+		return true;
+	if (!los->spin_ns)
+		return false;
+	now = demi__pass_now(&los->rt);
+	if (progress > 0 || los->user_call) {
+		los->last_work_ns = now;
+		los->user_call = false;
+	}
+	return now - los->last_work_ns < los->spin_ns;
+}
+
 static int run_until(struct demi__libos *los, ready_fn ready, void *arg, uint64_t timeout_ns)
 {
 	struct demi__runtime *rt = &los->rt;
@@ -54,7 +77,8 @@ static int run_until(struct demi__libos *los, ready_fn ready, void *arg, uint64_
 		deadline = timeout_ns < UINT64_MAX - now ? now + timeout_ns : UINT64_MAX;
 	}
 	for (;;) {
-		demi__runtime_pass(rt);
+		int progress = demi__runtime_pass(rt);
+
 		if (ready(los, arg))
 			return 0;
 		if (timeout_ns == 0) {
@@ -64,6 +88,7 @@ static int run_until(struct demi__libos *los, ready_fn ready, void *arg, uint64_
 			demi__runtime_pass(rt);
 			return ready(los, arg) ? 0 : ETIMEDOUT;
 		}
+		bool spin = spinning(los, progress);
 		uint64_t next_timer = demi__timer_next_deadline(rt);
 		uint64_t until = deadline < next_timer ? deadline : next_timer;
 		/* The pass's own reading of the clock: deadlines are checked to within a pass. */
@@ -72,11 +97,10 @@ static int run_until(struct demi__libos *los, ready_fn ready, void *arg, uint64_
 			return ETIMEDOUT;
 		if (demi__runtime_has_ready(rt))
 			continue;
-		uint64_t sleep_ns = until == UINT64_MAX ? UINT64_MAX
-				    : until > now	? until - now
-							: 0;
-		if (los->busy_poll)
-			sleep_ns = 0;
+		uint64_t sleep_ns = spin		  ? 0
+				    : until == UINT64_MAX ? UINT64_MAX
+				    : until > now	  ? until - now
+							  : 0;
 		if (los->ops->poll_io)
 			los->ops->poll_io(los, sleep_ns);
 	}
