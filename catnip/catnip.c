@@ -97,7 +97,8 @@ static void log_device(struct nip_dpdk *dev)
 	DEMI_INFO("catnip: device rx %llu frames (%llu copied, %llu bad checksum, %llu no buffer) "
 		  "tx %llu frames, %llu refused (ring full), %llu too long, %llu no mbuf; port rx "
 		  "%llu (%llu missed, %llu errors, %llu no mbuf) tx %llu (%llu errors); receive "
-		  "buffers held at most %llu of %llu",
+		  "buffers held at most %llu of %llu; idle: %llu sleeps (%llu woken by a frame, "
+		  "%llu given up for frames that came while arming), %llu naps",
 		  (unsigned long long)ds.rx_frames, (unsigned long long)ds.rx_copied,
 		  (unsigned long long)ds.rx_csum_bad, (unsigned long long)ds.rx_nobuf,
 		  (unsigned long long)ds.tx_frames, (unsigned long long)ds.tx_full,
@@ -105,7 +106,9 @@ static void log_device(struct nip_dpdk *dev)
 		  (unsigned long long)ds.port_ipackets, (unsigned long long)ds.port_imissed,
 		  (unsigned long long)ds.port_ierrors, (unsigned long long)ds.port_rx_nombuf,
 		  (unsigned long long)ds.port_opackets, (unsigned long long)ds.port_oerrors,
-		  (unsigned long long)ds.rx_held_max, (unsigned long long)ds.rx_lendable);
+		  (unsigned long long)ds.rx_held_max, (unsigned long long)ds.rx_lendable,
+		  (unsigned long long)ds.sleeps, (unsigned long long)ds.sleep_wakeups,
+		  (unsigned long long)ds.sleep_races, (unsigned long long)ds.naps);
 }
 
 static void nip_fini(struct demi__libos *los)
@@ -319,12 +322,15 @@ static const struct {
 	const char *name;
 	size_t offset;
 } dev_stats[] = {
-	DEV(rx_frames),	    DEV(rx_bytes),	DEV(rx_copied),	       DEV(rx_csum_bad),
-	DEV(rx_nobuf),	    DEV(rx_held),	DEV(rx_reclaim_scans), DEV(tx_frames),
-	DEV(tx_bytes),	    DEV(tx_full),	DEV(tx_nombuf),	       DEV(tx_bad),
-	DEV(alloc_failed),  DEV(port_ipackets), DEV(port_opackets),    DEV(port_imissed),
-	DEV(port_ierrors),  DEV(port_oerrors),	DEV(port_rx_nombuf),   DEV(sleeps),
-	DEV(sleep_wakeups), DEV(naps),		DEV(rx_held_max),      DEV(rx_lendable),
+	DEV(rx_frames),	       DEV(rx_bytes),	   DEV(rx_copied),
+	DEV(rx_csum_bad),      DEV(rx_nobuf),	   DEV(rx_held),
+	DEV(rx_reclaim_scans), DEV(tx_frames),	   DEV(tx_bytes),
+	DEV(tx_full),	       DEV(tx_nombuf),	   DEV(tx_bad),
+	DEV(alloc_failed),     DEV(port_ipackets), DEV(port_opackets),
+	DEV(port_imissed),     DEV(port_ierrors),  DEV(port_oerrors),
+	DEV(port_rx_nombuf),   DEV(sleeps),	   DEV(sleep_wakeups),
+	DEV(sleep_races),      DEV(naps),	   DEV(rx_held_max),
+	DEV(rx_lendable),
 };
 _Static_assert(sizeof(dev_stats) / sizeof(dev_stats[0]) * sizeof(uint64_t) ==
 		       sizeof(struct nip_dpdk_stats),

@@ -593,6 +593,7 @@ static int intr_wait(struct nip_dpdk *d, uint64_t timeout_ns)
 	if (nb) {
 		d->stash_head = 0;
 		d->stash_len = nb;
+		d->st.sleep_races++;
 		n = nb;
 		goto out;
 	}

@@ -94,9 +94,10 @@ struct nip_dpdk_stats {
 	/* The port's own counters (rte_eth_stats_get). */
 	uint64_t port_ipackets, port_opackets, port_imissed, port_ierrors, port_oerrors;
 	uint64_t port_rx_nombuf;
-	/* Idle waits: sleeps on the receive interrupt, those ended by it (not the timeout), and
-	 * naps (ports without interrupts). */
-	uint64_t sleeps, sleep_wakeups, naps;
+	/* Idle waits: sleeps on the receive interrupt, those ended by it (not the timeout),
+	 * sleeps given up because frames came while the interrupt was being armed (the race the
+	 * check after arming catches), and naps (ports without interrupts). */
+	uint64_t sleeps, sleep_wakeups, sleep_races, naps;
 	/* The most receive buffers held by the stack or the application after a burst, and how
 	 * many may be held (beyond the ring's): at that many, the port has nothing to receive
 	 * into and drops frames (port_imissed or port_rx_nombuf, by driver). */
