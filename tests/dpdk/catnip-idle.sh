@@ -190,16 +190,15 @@ grep -o "idle: .*naps" "$dir/race-server.log" | sed 's/^/race: server /'
 
 # ---- retransmit: catnip client on a second tap, the kernel's echo server ----
 if command -v nft >/dev/null; then
+	# Listening on any address, before the tap (which the client creates) has its own.
+	ip netns exec "$ns" "$ex/linux-echo" --server 0.0.0.0:7 >"$dir/lx.log" 2>&1 &
+	pids+=($!)
 	yaml "$dir/rtx.yaml" 10.87.0.2 -l 0 "${eal_common[@]}" --file-prefix "idlr$$" \
 		"--vdev=net_tap0,iface=$tap2"
 	ip netns exec "$ns" env CONFIG_PATH="$dir/rtx.yaml" DEMI_LOG=info "$cl" 10.87.0.1:7 \
 		--warmup 20 --gaps 0 --silences 1 --silence-ms 1500 >"$dir/rtx.log" 2>&1 &
 	cpid=$!
 	tap_up "$tap2" $cpid 10.87.0.1/24 || fail "retransmit: no $tap2"
-	# The server binds the tap's address: it starts once the tap has it (the client's SYN
-	# is retried meanwhile).
-	ip netns exec "$ns" "$ex/linux-echo" --server 10.87.0.1:7 >"$dir/lx.log" 2>&1 &
-	pids+=($!)
 	if wait_line "$dir/rtx.log" '^silent' $cpid 30; then
 		sleep 0.5
 		# The first segment longer than a pure ACK that catnip sends now is dropped once.
