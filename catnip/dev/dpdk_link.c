@@ -540,6 +540,8 @@ static int dpdk_tx_burst(void *dev, struct demi__buf **bufs, int n)
 			k++;
 		sent = tx_chunk(d, bufs + taken, k);
 		taken += sent;
+		if (sent)
+			d->nap_ns = 0; /* an answer is likely soon: short naps again */
 		if (sent < k)
 			break;
 	}
