@@ -13,7 +13,10 @@
 #   idle   tests/dpdk/catnip-idle.sh once per repetition: the idle CPU of each libOS's server
 #          and client (percent of a core over 2 s) and the first reply after 1 s of silence
 #          (catnip on net_tap with a catnap client, catnip on both ends of net_memif, catnap
-#          on both ends; goal <= 50 us); medians over the repetitions.
+#          on both ends; goal <= 50 us); medians over the repetitions;
+#   floor  the same first reply with no libdemikernel at all: examples/linux-echo (blocking)
+#          over 127.0.0.1 and a Python client that sleeps 1 s before each request: what a
+#          wake-up after a silence costs on this machine.
 # Needs DPDK and root (exit 77 otherwise). Only processes started here are signalled, by PID.
 
 set -u
@@ -41,7 +44,10 @@ memif_bench_setup 10.90.0
 test_script=$(dirname "$0")/../dpdk/catnip-idle.sh
 
 for rep in $(seq "$reps"); do
-	for mode in busy default; do
+	# Alternate which mode runs first, so that neither always gets the warmer machine.
+	modes="busy default"
+	[ $((rep % 2)) = 0 ] && modes="default busy"
+	for mode in $modes; do
 		if [ $mode = busy ]; then
 			line=$(run_catnip_pingpong tcp-pingpong tcp-pingpong)
 		else
@@ -59,6 +65,30 @@ for rep in $(seq "$reps"); do
 	sed -n 's/^\([a-z]*\): first reply after [0-9]* ms of silence: \([0-9.]*\) us/first-\1 '"$rep"' \2/p' \
 		"$out/idle-$rep.log" >>"$results"
 	grep -E "^(PASS|FAIL)" "$out/idle-$rep.log" | sed "s/^/rep $rep: idle test: /"
+	port=$((30000 + ($$ + rep) % 20000))
+	"$ex/linux-echo" --server 127.0.0.1:$port --mode blocking >/dev/null 2>&1 &
+	pid=$!
+	sleep 0.3
+	python3 - "$port" <<'EOP' | sed "s/^/first-kernel $rep /" >>"$results"
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+def rtt():
+    t0 = time.perf_counter()
+    s.sendall(b"x" * 64)
+    n = 0
+    while n < 64:
+        n += len(s.recv(64 - n))
+    return (time.perf_counter() - t0) * 1e6
+for _ in range(100):
+    rtt()
+for _ in range(3):
+    time.sleep(1.0)
+    print("%.1f" % rtt())
+EOP
+	kill -INT $pid
+	wait $pid 2>/dev/null
+	pid=
 done
 
 echo
