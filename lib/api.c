@@ -83,7 +83,7 @@ DEMI_EXPORT int demi_init(const struct demi_args *args)
 	const struct demi__libos_ops *ops;
 	const char *name;
 	bool known;
-	uint64_t max_pool, spin_us;
+	uint64_t max_pool, spin_us, spin_max_us;
 	int rc;
 
 	(void)args;
@@ -120,9 +120,13 @@ DEMI_EXPORT int demi_init(const struct demi_args *args)
 	 * enough that an idle thread costs nothing measurable. */
 	rc = demi__config_get_u64(&los->cfg, "demikernel.spin_us", DEMI__SPIN_US_DEFAULT, 0,
 				  1000000, &spin_us);
+	if (rc == 0)
+		rc = demi__config_get_u64(&los->cfg, "demikernel.spin_max_us",
+					  DEMI__SPIN_MAX_US_DEFAULT, 0, 1000000, &spin_max_us);
 	if (rc < 0)
 		goto fail_cfg;
-	los->spin_ns = spin_us * 1000;
+	los->spin_ns = los->spin_base_ns = spin_us * 1000;
+	los->spin_max_ns = spin_max_us > spin_us ? spin_max_us * 1000 : los->spin_base_ns;
 	rc = demi__stats_init(los);
 	if (rc < 0)
 		goto fail_cfg;

@@ -29,8 +29,10 @@
 struct demi__libos;
 struct demi__queue;
 
-/* demikernel.spin_us's default: how long a wait polls after the last work before it sleeps. */
+/* demikernel.spin_us's default: how long a wait polls after the last work before it sleeps;
+ * demikernel.spin_max_us's: how far that grows when sleeps keep being cut short by work. */
 #define DEMI__SPIN_US_DEFAULT 100
+#define DEMI__SPIN_MAX_US_DEFAULT 1000
 
 /* One segment of a push: pool memory (buf != NULL, one reference held for the push) or
  * foreign memory (buf == NULL), which the libOS must consume or copy before push returns. */
@@ -111,10 +113,12 @@ struct demi__libos {
 	bool busy_poll; /* never sleep in demi_wait* */
 	/* Adaptive waiting (lib/wait.c): a wait polls without sleeping for spin_ns after the last
 	 * sign of work (a scheduler pass that made progress, or an operation the application
-	 * started since: user_call, set by lib/api.c), then sleeps in poll_io. */
-	uint64_t spin_ns;
+	 * started since: user_call, set by lib/api.c), then sleeps in poll_io. spin_ns moves
+	 * between spin_base_ns (demikernel.spin_us) and spin_max_ns (demikernel.spin_max_us). */
+	uint64_t spin_ns, spin_base_ns, spin_max_ns;
 	uint64_t last_work_ns;
 	bool user_call;
+	bool slept; /* poll_io was asked to sleep since the last work */
 	void *priv; /* the libOS's own state */
 	/* qd table: qd -> queue; free qds are reused oldest first, so a stale qd is unlikely
 	 * to name a new queue soon. */

@@ -56,17 +56,32 @@ enum spin { SLEEP, SPIN, SPIN_YIELD };
  * spin yields the core between polls: on a machine with more runnable threads than cores the
  * peer that is to answer (or the thread that is to use the answer) may be waiting for ours,
  * and polling flat out would delay the very event we wait for (measured on 2 busy cores: a
- * first reply after a silence took 300 us instead of 120). */
+ * first reply after a silence took 300 us instead of 120).
+ *
+ * The budget adapts, as KVM's halt polling does: when work comes after a sleep but within
+ * spin_max_ns of the last, the sleep was a loss (a wake-up paid, where a little more spinning
+ * would have caught it), so the budget doubles, up to spin_max_ns; after a longer silence it
+ * is back to demikernel.spin_us. Without this, two ends whose wake-ups take longer than the
+ * budget (an emulated guest: milliseconds) keep each other asleep: each answer comes after
+ * the other end gave up spinning, at a wake-up per message. */
 static enum spin spinning(struct demi__libos *los, int progress)
 {
 	uint64_t now, idle;
 
 	if (los->busy_poll)
 		return SPIN;
-	if (!los->spin_ns)
+	if (!los->spin_base_ns)
 		return SLEEP;
 	now = demi__pass_now(&los->rt);
 	if (progress > 0 || los->user_call) {
+		if (los->slept) {
+			uint64_t waited = now - los->last_work_ns;
+
+			los->spin_ns = waited > los->spin_max_ns	     ? los->spin_base_ns
+				       : 2 * los->spin_ns < los->spin_max_ns ? 2 * los->spin_ns
+									     : los->spin_max_ns;
+			los->slept = false;
+		}
 		los->last_work_ns = now;
 		los->user_call = false;
 	}
@@ -113,6 +128,8 @@ static int run_until(struct demi__libos *los, ready_fn ready, void *arg, uint64_
 				    : until == UINT64_MAX ? UINT64_MAX
 				    : until > now	  ? until - now
 							  : 0;
+		if (sleep_ns)
+			los->slept = true;
 		if (los->ops->poll_io)
 			los->ops->poll_io(los, sleep_ns);
 	}
