@@ -139,6 +139,9 @@ tap_up "$tap" $spid 10.86.0.1/24 || fail "tap: the catnip server did not bring u
 sleep 0.5
 client_run tap $spid "$dir/tap-client.log" ip netns exec "$ns" env LIBOS=catnap "$cl" 10.86.0.2:7
 stop $spid
+grep -o "tcp_retransmits=[0-9]*\|tcp_rto_timeouts=[0-9]*\|idle: .*naps" "$dir/tap-server.log" |
+	tr '\n' ' ' | sed 's/^/tap: server /'
+echo
 grep -q "sleep on the receive interrupt" "$dir/tap-server.log" ||
 	fail "tap: catnip did not use net_tap's receive interrupt"
 [ $rc = 0 ] || cat "$dir/tap-server.log"
