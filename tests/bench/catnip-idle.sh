@@ -60,7 +60,7 @@ for rep in $(seq "$reps"); do
 		"$(awk -v r="$rep" '$1=="rtt-default" && $2==r {print $3}' "$results")"
 	bash "$test_script" "$build" >"$out/idle-$rep.log" 2>&1
 	# "idle CPU: WHAT pid P (NAME): X % of a core" and "WHAT: first reply ...: X us"
-	sed -n 's/^idle CPU: \([a-z]*\) pid [0-9]* (\([a-z_-]*\)): \([0-9.]*\) %.*/cpu-\1-\2 '"$rep"' \3/p' \
+	sed -n 's/^idle CPU: \([a-z]*\) pid [0-9]* (\([a-z_-][a-z_-]*\)): \([0-9.]*\) %.*/cpu-\1-\2 '"$rep"' \3/p' \
 		"$out/idle-$rep.log" >>"$results"
 	sed -n 's/^\([a-z]*\): first reply after [0-9]* ms of silence: \([0-9.]*\) us/first-\1 '"$rep"' \2/p' \
 		"$out/idle-$rep.log" >>"$results"
@@ -71,7 +71,12 @@ for rep in $(seq "$reps"); do
 	sleep 0.3
 	python3 - "$port" <<'EOP' | sed "s/^/first-kernel $rep /" >>"$results"
 import socket, sys, time
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+for _ in range(50):
+    try:
+        s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+        break
+    except ConnectionRefusedError:
+        time.sleep(0.1)
 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 def rtt():
     t0 = time.perf_counter()
@@ -107,16 +112,17 @@ printf "median of per-pair ratios default / busy-poll (p50): %.3f (goal <= 1.1);
 	"$(med ratio 3)"
 echo "busy-poll $(med rtt-busy 3) us, default $(med rtt-default 3) us"
 echo
+# summary PREFIX FORMAT: median [min..max] of each variant whose name starts with PREFIX
+summary() {
+	local k vals
+	for k in $(awk -v p="$1" 'index($1, p) == 1 {print $1}' "$results" | sort -u); do
+		vals=$(awk -v v="$k" '$1==v {print $3}' "$results" | sort -g)
+		printf "  %-24s $2  [%s..%s]\n" "${k#"$1"}" "$(med "$k" 3)" "$(head -1 <<<"$vals")" \
+			"$(tail -1 <<<"$vals")"
+	done
+}
 echo "Idle CPU, % of a core over 2 s (median over $reps runs, [min..max]):"
-for k in $(awk '$1 ~ /^cpu-/ {print $1}' "$results" | sort -u); do
-	printf "  %-24s %5s  [%s..%s]\n" "${k#cpu-}" "$(med "$k" 3)" \
-		"$(awk -v v="$k" '$1==v {print $3}' "$results" | sort -g | head -1)" \
-		"$(awk -v v="$k" '$1==v {print $3}' "$results" | sort -g | tail -1)"
-done
+summary cpu- "%5s"
 echo "First reply after 1 s of silence, us (median of all silences, [min..max]; goal <= 50):"
-for k in $(awk '$1 ~ /^first-/ {print $1}' "$results" | sort -u); do
-	printf "  %-24s %8s  [%s..%s]\n" "${k#first-}" "$(med "$k" 3)" \
-		"$(awk -v v="$k" '$1==v {print $3}' "$results" | sort -g | head -1)" \
-		"$(awk -v v="$k" '$1==v {print $3}' "$results" | sort -g | tail -1)"
-done
+summary first- "%8s"
 echo "(raw numbers: $results; the idle test's output: $out/idle-*.log)"

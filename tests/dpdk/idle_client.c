@@ -24,12 +24,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <arpa/inet.h>
 #include <sys/socket.h>
 
 #include <demi/libos.h>
 #include <demi/sga.h>
 #include <demi/wait.h>
+
+#include "common.h"
 
 #define MSG 64
 
@@ -129,21 +130,6 @@ static int round_trip(int qd, demi_qtoken_t *pop, uint32_t seq, uint64_t timeout
 	return 0;
 }
 
-static int parse_addr(const char *s, struct sockaddr_in *a)
-{
-	char host[64];
-	const char *colon = strrchr(s, ':');
-
-	if (!colon || colon - s >= (long)sizeof(host))
-		return -1;
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	memset(a, 0, sizeof(*a));
-	a->sin_family = AF_INET;
-	a->sin_port = htons((uint16_t)atoi(colon + 1));
-	return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? 0 : -1;
-}
-
 int main(int argc, char **argv)
 {
 	uint64_t warmup = 100, gaps = 200, max_gap_ms = 5, silences = 3, silence_ms = 1000;
@@ -154,7 +140,7 @@ int main(int argc, char **argv)
 	uint32_t seq = 0;
 	int qd, rc;
 
-	if (argc < 2 || parse_addr(argv[1], &addr)) {
+	if (argc < 2 || ex_parse_addr(argv[1], &addr)) {
 		fprintf(stderr, "usage: idle_client ADDR:PORT [--warmup W] [--gaps N] "
 				"[--max-gap-ms G] [--silences K] [--silence-ms S] [--seed X] "
 				"[--timeout-ms T]\n");
