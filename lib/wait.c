@@ -48,7 +48,8 @@ static int wait_start(const struct timespec *ts, struct demi__libos **los_out, u
 
 enum spin { SLEEP, SPIN, SPIN_YIELD };
 
-/* Whether the wait should poll rather than sleep: always with busy_poll; otherwise while the
+/* Whether the wait should poll rather than sleep (spinning), and the record of work it is
+ * based on (note_work, after every pass): always with busy_poll; otherwise while the
  * last sign of work (a pass that made progress, an operation the application started) is less
  * than spin_ns old. An answer usually follows work within a round trip, and catching it by
  * polling saves the wake-up (tens of microseconds on a VM); an idle thread stops polling
@@ -64,28 +65,34 @@ enum spin { SLEEP, SPIN, SPIN_YIELD };
  * is back to demikernel.spin_us. Without this, two ends whose wake-ups take longer than the
  * budget (an emulated guest: milliseconds) keep each other asleep: each answer comes after
  * the other end gave up spinning, at a wake-up per message. */
-static enum spin spinning(struct demi__libos *los, int progress)
+static void note_work(struct demi__libos *los, int progress)
 {
-	uint64_t now, idle;
+	uint64_t now;
+
+	if (los->busy_poll || !los->spin_base_ns || (progress <= 0 && !los->user_call))
+		return;
+	now = demi__pass_now(&los->rt);
+	if (los->slept) {
+		uint64_t waited = now - los->last_work_ns;
+
+		los->spin_ns = waited > los->spin_max_ns	     ? los->spin_base_ns
+			       : 2 * los->spin_ns < los->spin_max_ns ? 2 * los->spin_ns
+								     : los->spin_max_ns;
+		los->slept = false;
+	}
+	los->last_work_ns = now;
+	los->user_call = false;
+}
+
+static enum spin spinning(struct demi__libos *los)
+{
+	uint64_t idle;
 
 	if (los->busy_poll)
 		return SPIN;
 	if (!los->spin_base_ns)
 		return SLEEP;
-	now = demi__pass_now(&los->rt);
-	if (progress > 0 || los->user_call) {
-		if (los->slept) {
-			uint64_t waited = now - los->last_work_ns;
-
-			los->spin_ns = waited > los->spin_max_ns	     ? los->spin_base_ns
-				       : 2 * los->spin_ns < los->spin_max_ns ? 2 * los->spin_ns
-									     : los->spin_max_ns;
-			los->slept = false;
-		}
-		los->last_work_ns = now;
-		los->user_call = false;
-	}
-	idle = now - los->last_work_ns;
+	idle = demi__pass_now(&los->rt) - los->last_work_ns;
 	return idle >= los->spin_ns ? SLEEP : idle < SPIN_TIGHT_NS ? SPIN : SPIN_YIELD;
 }
 
@@ -102,8 +109,9 @@ static int run_until(struct demi__libos *los, ready_fn ready, void *arg, uint64_
 		deadline = timeout_ns < UINT64_MAX - now ? now + timeout_ns : UINT64_MAX;
 	}
 	for (;;) {
-		int progress = demi__runtime_pass(rt);
-
+		/* Work is noted before the check: the pass that ends a wait may end a sleep too,
+		 * and the budget learns from it. */
+		note_work(los, demi__runtime_pass(rt));
 		if (ready(los, arg))
 			return 0;
 		if (timeout_ns == 0) {
@@ -113,7 +121,7 @@ static int run_until(struct demi__libos *los, ready_fn ready, void *arg, uint64_
 			demi__runtime_pass(rt);
 			return ready(los, arg) ? 0 : ETIMEDOUT;
 		}
-		enum spin spin = spinning(los, progress);
+		enum spin spin = spinning(los);
 		uint64_t next_timer = demi__timer_next_deadline(rt);
 		uint64_t until = deadline < next_timer ? deadline : next_timer;
 		/* The pass's own reading of the clock: deadlines are checked to within a pass. */
