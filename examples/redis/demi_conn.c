@@ -244,7 +244,8 @@ static void complete(const demi_qresult_t *qr)
 		q->pop_armed = 0;
 		if (failed)
 			q->err = ret;
-		else if (qr->qr_value.sga.sga_numsegs == 0 || qr->qr_value.sga.sga_segs[0].sgaseg_len == 0)
+		else if (qr->qr_value.sga.sga_numsegs == 0 ||
+			 qr->qr_value.sga.sga_segs[0].sgaseg_len == 0)
 			q->eof = 1;
 		else {
 			q->rx = qr->qr_value.sga;
@@ -347,7 +348,8 @@ static int hook_poll(aeEventLoop *el, struct timeval *tvp)
 		if (now >= kpoll_next) {
 			int n = aeDemiKernelPoll(el, 0, 0);
 			nfired += n;
-			kslice = n ? KSLICE_MIN_US : (kslice * 2 > KSLICE_MAX_US ? KSLICE_MAX_US : kslice * 2);
+			kslice = n ? KSLICE_MIN_US
+				   : (kslice * 2 > KSLICE_MAX_US ? KSLICE_MAX_US : kslice * 2);
 			kpoll_next = now + kslice;
 			if (n)
 				timeout_us = 0;
@@ -457,12 +459,14 @@ void demiRedisInit(void)
 		refuse("io-threads > 1 (a libOS instance belongs to one thread)");
 	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (devnull < 0) {
-		serverLog(LL_WARNING, "libdemikernel port: cannot open /dev/null: %s", strerror(errno));
+		serverLog(LL_WARNING, "libdemikernel port: cannot open /dev/null: %s",
+			  strerror(errno));
 		exit(1);
 	}
 	int ret = demi_init(NULL);
 	if (ret != 0) {
-		serverLog(LL_WARNING, "libdemikernel port: demi_init failed: %s (check LIBOS and CONFIG_PATH)",
+		serverLog(LL_WARNING,
+			  "libdemikernel port: demi_init failed: %s (check LIBOS and CONFIG_PATH)",
 			  strerror(ret));
 		exit(1);
 	}
@@ -470,7 +474,8 @@ void demiRedisInit(void)
 	struct rlimit rl;
 	rlim_t want = (rlim_t)server.maxclients * 2 + CONFIG_MIN_RESERVED_FDS + 64;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
-		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+		rl.rlim_cur =
+			rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	owner_pid = getpid();
@@ -556,7 +561,8 @@ int demiTcpAccept(char *err, int lfd, char *ip, size_t ip_len, int *port)
 	struct dq *q = dq_create(qd, DQ_CONN);
 	if (!q) {
 		int e = errno;
-		snprintf(err, ANET_ERR_LEN, "no placeholder fd for a new connection: %s", strerror(e));
+		snprintf(err, ANET_ERR_LEN, "no placeholder fd for a new connection: %s",
+			 strerror(e));
 		demi_close(qd);
 		errno = e;
 		return ANET_ERR;
@@ -842,8 +848,8 @@ static int demi_conn_set_write_handler(connection *conn, ConnectionCallbackFunc 
 		conn->flags &= ~CONN_FLAG_WRITE_BARRIER;
 	if (!func)
 		aeDeleteFileEvent(server.el, conn->fd, AE_WRITABLE);
-	else if (aeCreateFileEvent(server.el, conn->fd, AE_WRITABLE, conn->type->ae_handler, conn) ==
-		 AE_ERR)
+	else if (aeCreateFileEvent(server.el, conn->fd, AE_WRITABLE, conn->type->ae_handler,
+				   conn) == AE_ERR)
 		return C_ERR;
 	return C_OK;
 }
@@ -855,8 +861,8 @@ static int demi_conn_set_read_handler(connection *conn, ConnectionCallbackFunc f
 	conn->read_handler = func;
 	if (!func)
 		aeDeleteFileEvent(server.el, conn->fd, AE_READABLE);
-	else if (aeCreateFileEvent(server.el, conn->fd, AE_READABLE, conn->type->ae_handler, conn) ==
-		 AE_ERR)
+	else if (aeCreateFileEvent(server.el, conn->fd, AE_READABLE, conn->type->ae_handler,
+				   conn) == AE_ERR)
 		return C_ERR;
 	return C_OK;
 }
