@@ -7,7 +7,7 @@
 #
 #   usage: test-redis.sh CASE REDIS_SERVER KV_LOAD
 #   CASE: benchmark values multi pubsub blpop expiry conns killed bgsave aof shutdown kv-load
-#         refuse
+#         unixsocket refuse
 # Exit 0 pass, 1 fail, 77 skip (a client program missing).
 set -uo pipefail
 what=${1:?usage: test-redis.sh CASE REDIS_SERVER KV_LOAD}
@@ -67,7 +67,7 @@ stop() {
 	rc=$?
 	[ "$sig" = KILL ] || [ $rc -eq 0 ] || fail "server exited $rc after SIG$sig"
 }
-cli() { redis-cli -p "$port" "$@"; }
+cli() { timeout 30 redis-cli -p "$port" "$@"; }
 digest() { cli debug digest; }
 # info FIELD: one field of INFO
 info() { cli info | tr -d '\r' | sed -n "s/^$1://p"; }
@@ -120,7 +120,7 @@ bgsave)
 	# BGSAVE (a fork child writing the RDB) while redis-benchmark keeps the server busy; the
 	# data a restart loads from the dump is the data saved.
 	start port "$server" --save "" --dbfilename dump.rdb
-	redis-benchmark -p "$port" -t set -n 100000 -r 100000 -d 100 -P 16 -q >/dev/null ||
+	timeout 120 redis-benchmark -p "$port" -t set -n 100000 -r 100000 -d 100 -P 16 -q >/dev/null ||
 		fail "populate"
 	timeout 300 redis-benchmark -p "$port" -t set,get -n 400000 -r 100000 -d 100 -c 20 -P 8 \
 		--csv >"$tmp/load.csv" 2>&1 &
@@ -150,7 +150,7 @@ bgsave)
 aof)
 	# AOF with appendfsync always, then a crash (SIGKILL): the restart replays every write.
 	start port "$server" --save "" --appendonly yes --appendfsync always
-	redis-benchmark -p "$port" -t set,lpush,incr -n 20000 -r 5000 -c 4 -q >/dev/null ||
+	timeout 120 redis-benchmark -p "$port" -t set,lpush,incr -n 20000 -r 5000 -c 4 -q >/dev/null ||
 		fail "writes"
 	before=$(digest) n=$(cli dbsize)
 	stop "$spid" KILL
@@ -159,7 +159,7 @@ aof)
 	# BGREWRITEAOF (fork) under everysec, more writes, a clean SHUTDOWN, a restart.
 	cli config set appendfsync everysec >/dev/null
 	cli bgrewriteaof | grep -q "started" || fail "BGREWRITEAOF not started"
-	redis-benchmark -p "$port" -t set -n 20000 -r 8000 -c 4 -q >/dev/null || fail "writes 2"
+	timeout 120 redis-benchmark -p "$port" -t set -n 20000 -r 8000 -c 4 -q >/dev/null || fail "writes 2"
 	wait_field aof_rewrite_in_progress 0 60 || fail "BGREWRITEAOF did not finish"
 	[ "$(info aof_last_bgrewrite_status)" = ok ] || fail "BGREWRITEAOF failed"
 	before=$(digest) n=$(cli dbsize)
@@ -200,6 +200,28 @@ kv-load)
 		--keys 50 --value-size 300000 --populate --requests 400 >"$tmp/kv2.log" 2>&1 ||
 		fail "kv-load 300 kB: $(cat "$tmp/kv2.log")"
 	grep '^RESULT' "$tmp/kv2.log"
+	stop "$spid"
+	;;
+unixsocket)
+	# Kernel descriptors in the same loop as the queues: a unix socket listener and its
+	# clients (epoll) while TCP clients (demi queues) run, both under redis-benchmark.
+	start port "$server" --save "" --unixsocket "$tmp/redis.sock"
+	timeout 120 redis-benchmark -s "$tmp/redis.sock" -t set,get -n 50000 -c 10 -P 4 --csv \
+		>"$tmp/unix.csv" 2>&1 &
+	ub=$!
+	timeout 120 redis-benchmark -p "$port" -t set,get -n 50000 -c 10 -P 4 --csv >"$tmp/tcp.csv" 2>&1 ||
+		fail "TCP benchmark next to the unix socket: $(cat "$tmp/tcp.csv")"
+	wait $ub || fail "unix socket benchmark: $(cat "$tmp/unix.csv")"
+	grep -q '^"GET"' "$tmp/unix.csv" || fail "no unix socket GET result"
+	# An idle server still answers a unix socket client quickly (the kernel slice is 10 ms).
+	t0=$(date +%s%N)
+	for _ in $(seq 20); do
+		timeout 10 redis-cli -s "$tmp/redis.sock" ping >/dev/null || fail "unix socket PING on an idle server"
+	done
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	[ $ms -lt 4000 ] || fail "20 unix socket PINGs took $ms ms"
+	[ "$(timeout 10 redis-cli -s "$tmp/redis.sock" ping)" = PONG ] || fail "unix socket PING"
+	echo "unixsocket: benchmarks over the unix socket and TCP at once; 20 idle PINGs in $ms ms"
 	stop "$spid"
 	;;
 refuse)
