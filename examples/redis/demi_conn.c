@@ -481,9 +481,9 @@ void demiRedisInit(void)
 	owner_pid = getpid();
 	aeDemi = &hooks;
 	atexit(close_all);
-	const char *libos = getenv("LIBOS");
-	serverLog(LL_NOTICE, "libdemikernel port: libOS %s, queues behind placeholder fds",
-		  libos && *libos ? libos : "catnap (default)");
+	const char *libos = getenv("LIBOS"), *path = getenv("CONFIG_PATH");
+	serverLog(LL_NOTICE, "libdemikernel port: started (LIBOS=%s CONFIG_PATH=%s)",
+		  libos ? libos : "(unset)", path ? path : "(unset)");
 }
 
 /* IPv4 address of a bind or connect argument. */
