@@ -7,7 +7,7 @@
 #
 #   usage: test-redis.sh CASE REDIS_SERVER KV_LOAD
 #   CASE: benchmark values multi pubsub blpop expiry conns killed bgsave aof shutdown kv-load
-#         unixsocket refuse
+#         replication unixsocket refuse
 # Exit 0 pass, 1 fail, 77 skip (a client program missing).
 set -uo pipefail
 what=${1:?usage: test-redis.sh CASE REDIS_SERVER KV_LOAD}
@@ -201,6 +201,37 @@ kv-load)
 		fail "kv-load 300 kB: $(cat "$tmp/kv2.log")"
 	grep '^RESULT' "$tmp/kv2.log"
 	stop "$spid"
+	;;
+replication)
+	# A ported master and a ported replica: full sync (diskless: a fork child streams the RDB
+	# through a pipe, a kernel fd the master relays to the replica's queue; then from disk),
+	# then the replication stream under writes, until both have the same data.
+	for diskless in yes no; do
+		start master "$server" --save "" --repl-diskless-sync "$diskless" \
+			--repl-diskless-sync-delay 0
+		master=$spid mport=$port
+		timeout 120 redis-benchmark -p "$mport" -t set,lpush -n 30000 -r 20000 -d 200 -q \
+			>/dev/null || fail "writes to the master"
+		port=$((mport + 1))
+		start replica "$server" --save "" --replicaof 127.0.0.1 "$mport"
+		replica=$spid
+		wait_field master_link_status up 30 || fail "replica (diskless $diskless) not in sync"
+		timeout 120 redis-benchmark -p "$mport" -t set,incr,lpush,lpop -n 30000 -r 20000 -q \
+			>/dev/null || fail "writes during replication"
+		port=$mport
+		moff=$(info master_repl_offset)
+		port=$((mport + 1))
+		for _ in $(seq 200); do
+			[ "$(info slave_repl_offset)" = "$moff" ] && break
+			sleep 0.05
+		done
+		rdig=$(digest)
+		port=$mport
+		[ "$(digest)" = "$rdig" ] || fail "replica's data differs from the master's (diskless $diskless)"
+		echo "replication (diskless $diskless): in sync at offset $moff, same digest"
+		stop "$replica"
+		stop "$master"
+	done
 	;;
 unixsocket)
 	# Kernel descriptors in the same loop as the queues: a unix socket listener and its
