@@ -249,6 +249,21 @@ def open_fds(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def back_to_baseline(c, pid, base_clients, base_fds):
+    """Waits (10 s at most) until the server has its clients and open fds of before; returns the
+    fd count."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if int(info(c, "connected_clients")) == base_clients and open_fds(pid) == base_fds:
+            break
+        time.sleep(0.1)
+    n = int(info(c, "connected_clients"))
+    check(n == base_clients, f"connected_clients back to {base_clients}, is {n}")
+    f = open_fds(pid)
+    check(f == base_fds, f"server's open fds back to {base_fds}, is {f}")
+    return f
+
+
 def check_conns(pid):
     c = Conn()
     base_clients = int(info(c, "connected_clients"))
@@ -273,15 +288,7 @@ def check_conns(pid):
             s.sendall(b"PING\r\n")
             s.recv(16)
         s.close()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if int(info(c, "connected_clients")) == base_clients and open_fds(pid) == base_fds:
-            break
-        time.sleep(0.1)
-    n = int(info(c, "connected_clients"))
-    check(n == base_clients, f"connected_clients back to {base_clients}, is {n}")
-    f = open_fds(pid)
-    check(f == base_fds, f"server's open fds back to {base_fds}, is {f}")
+    f = back_to_baseline(c, pid, base_clients, base_fds)
     print(f"conns: 1000 simultaneous, 10000 connect/close cycles, no fd left ({f})")
 
 
@@ -307,15 +314,7 @@ def check_killed(pid):
             s.sendall(encode("INCR", "kc") * 100)
         s.close()
     check(c.cmd("PING") == "PONG", "server answers after killed clients")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if int(info(c, "connected_clients")) == base_clients and open_fds(pid) == base_fds:
-            break
-        time.sleep(0.1)
-    n = int(info(c, "connected_clients"))
-    check(n == base_clients, f"connected_clients back to {base_clients}, is {n}")
-    f = open_fds(pid)
-    check(f == base_fds, f"server's open fds back to {base_fds}, is {f}")
+    f = back_to_baseline(c, pid, base_clients, base_fds)
     check(c.cmd("EXISTS", "kb") == 0, "a half-sent SET wrote nothing")
     print("killed: 50 clients gone mid-request, all cleaned up, server serving")
 
