@@ -43,8 +43,9 @@ port=$((26400 + $(cksum <<<"$what" | cut -d' ' -f1) % 500))
 start() {
 	local name=$1 bin=$2
 	shift 2
-	"$bin" --port "$port" --bind 127.0.0.1 --dir "$tmp" --logfile "$tmp/$name.log" \
-		--daemonize no --enable-debug-command yes "$@" &
+	DEMIKERNEL_STATS_SIGNAL=USR2 "$bin" --port "$port" --bind 127.0.0.1 --dir "$tmp" \
+		--logfile "$tmp/$name.log" --daemonize no --enable-debug-command yes "$@" \
+		2>"$tmp/$name.err" &
 	spid=$!
 	pids+=("$spid")
 	for _ in $(seq 100); do
@@ -68,6 +69,19 @@ stop() {
 	[ "$sig" = KILL ] || [ $rc -eq 0 ] || fail "server exited $rc after SIG$sig"
 }
 cli() { timeout 30 redis-cli -p "$port" "$@"; }
+# libstats NAME: the libOS's queues, buffers and operations in flight of server NAME ($spid),
+# printed by libdemikernel at its next wait after SIGUSR2 (serverCron wakes it within 100 ms).
+libstats() {
+	local before
+	before=$(grep -c "demi: stats" "$tmp/$1.err")
+	kill -USR2 "$spid"
+	for _ in $(seq 40); do
+		[ "$(grep -c "demi: stats" "$tmp/$1.err")" -gt "$before" ] && break
+		sleep 0.05
+	done
+	grep "demi: stats" "$tmp/$1.err" | tail -1 | grep -o "\(queues_open\|bufs_in_use\|tasks_in_use\)=[0-9]*" |
+		tr '\n' ' '
+}
 digest() { cli debug digest; }
 # info FIELD: one field of INFO
 info() { cli info | tr -d '\r' | sed -n "s/^$1://p"; }
@@ -113,7 +127,19 @@ benchmark)
 	;;
 values | multi | pubsub | blpop | expiry | conns | killed)
 	start port "$server" --save ""
+	sleep 0.2 # the start's PING connection closed
+	base=$(libstats port)
 	timeout 300 python3 "$checks" "$what" "$port" "$spid" || fail "check failed"
+	# No queue, buffer or operation left behind by the clients (all gone now).
+	if [ "$what" = conns ] || [ "$what" = killed ]; then
+		for _ in $(seq 20); do
+			sleep 0.2
+			now=$(libstats port)
+			[ "$now" = "$base" ] && break
+		done
+		[ -n "$base" ] && [ "$now" = "$base" ] || fail "libOS state: before $base, after $now"
+		echo "$what: libOS back to $now"
+	fi
 	stop "$spid"
 	;;
 bgsave)
