@@ -176,7 +176,7 @@ bgsave)
 aof)
 	# AOF with appendfsync always, then a crash (SIGKILL): the restart replays every write.
 	start port "$server" --save "" --appendonly yes --appendfsync always
-	timeout 120 redis-benchmark -p "$port" -t set,lpush,incr -n 20000 -r 5000 -c 4 -q >/dev/null ||
+	timeout 120 redis-benchmark -p "$port" -t set,lpush,incr -n 2000 -r 5000 -c 4 -q >/dev/null ||
 		fail "writes"
 	before=$(digest) n=$(cli dbsize)
 	stop "$spid" KILL
@@ -200,8 +200,10 @@ shutdown)
 	# SIGTERM with clients connected (one blocked, one idle), then SHUTDOWN from a client.
 	start port "$server" --save ""
 	cli blpop nolist 0 >/dev/null 2>&1 &
+	pids+=($!)
 	python3 -c 'import socket,time,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1]))); time.sleep(30)' \
 		"$port" &
+	pids+=($!)
 	for _ in $(seq 100); do
 		[ "$(info connected_clients)" -ge 3 ] && break
 		sleep 0.05
