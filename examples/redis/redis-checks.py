@@ -4,7 +4,8 @@
 over plain kernel sockets: what redis-cli cannot check exactly. Each check prints what it did
 and exits 0 (pass) or 1 (fail, with the reason).
 
-usage: redis-checks.py CHECK PORT
+usage: redis-checks.py CHECK PORT [SERVER_PID]   (REDIS_HOST: the server's address, default
+                                                 127.0.0.1)
   values      SET/GET of values from 0 bytes to 1 MiB (sizes around the read and pop sizes),
               binary, byte-exact, also pipelined
   multi       MULTI/EXEC, a queued error, DISCARD, WATCH aborting EXEC
@@ -23,6 +24,7 @@ import sys
 import time
 
 PORT = 0
+HOST = os.environ.get("REDIS_HOST", "127.0.0.1")
 
 
 class Fail(Exception):
@@ -36,7 +38,7 @@ def check(cond, what):
 
 class Conn:
     def __init__(self, timeout=10):
-        self.s = socket.create_connection(("127.0.0.1", PORT), timeout=timeout)
+        self.s = socket.create_connection((HOST, PORT), timeout=timeout)
         self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
 
@@ -283,7 +285,7 @@ def check_conns(pid):
     for x in many:
         x.close()
     for i in range(10000):
-        s = socket.create_connection(("127.0.0.1", PORT))
+        s = socket.create_connection((HOST, PORT))
         if i % 3 == 0:
             s.sendall(b"PING\r\n")
             s.recv(16)
@@ -297,7 +299,7 @@ def check_killed(pid):
     base_clients = int(info(c, "connected_clients"))
     base_fds = open_fds(pid)
     for i in range(50):
-        s = socket.create_connection(("127.0.0.1", PORT))
+        s = socket.create_connection((HOST, PORT))
         kind = i % 5
         if kind == 0:  # half a command, then close
             s.sendall(b"*3\r\n$3\r\nSET\r\n$2\r\nk")
