@@ -328,7 +328,8 @@ static void reap_zombies(monotime now)
 
 static int fireable(aeEventLoop *el, struct dq *q)
 {
-	if (q->kind == DQ_CONN && !q->conn)
+	/* A placeholder beyond the table never had events registered (ae refused it). */
+	if ((q->kind == DQ_CONN && !q->conn) || q->fd >= el->setsize)
 		return 0;
 	return dq_ready(q) & el->events[q->fd].mask;
 }
@@ -478,6 +479,9 @@ void demiRedisInit(void)
 			rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
+	/* Placeholders take fd numbers too: make room for them in Redis's event table. */
+	if (aeResizeSetSize(server.el, server.maxclients * 2 + CONFIG_FDSET_INCR) != AE_OK)
+		serverLog(LL_WARNING, "libdemikernel port: cannot grow the event table");
 	owner_pid = getpid();
 	aeDemi = &hooks;
 	atexit(close_all);

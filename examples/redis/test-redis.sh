@@ -7,7 +7,7 @@
 #
 #   usage: test-redis.sh CASE REDIS_SERVER KV_LOAD
 #   CASE: benchmark values multi pubsub blpop expiry conns killed bgsave aof shutdown kv-load
-#         replication unixsocket refuse
+#         replication maxclients unixsocket refuse
 # Exit 0 pass, 1 fail, 77 skip (a client program missing).
 set -uo pipefail
 what=${1:?usage: test-redis.sh CASE REDIS_SERVER KV_LOAD}
@@ -260,6 +260,29 @@ replication)
 		stop "$replica"
 		stop "$master"
 	done
+	;;
+maxclients)
+	# More clients than maxclients: the extra ones are refused with Redis's error, the others
+	# served (placeholder fds take numbers too: the event table must hold them all).
+	start port "$server" --save "" --maxclients 300
+	python3 - "$port" <<'EOP' || fail "maxclients"
+import socket, sys
+cs = [socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10) for _ in range(400)]
+for s in cs:
+    s.sendall(b"PING\r\n")
+got = {}
+for s in cs:
+    try:
+        r = s.recv(200)
+    except OSError:
+        r = b"reset"
+    k = r.split(b" ")[0][:6]
+    got[k] = got.get(k, 0) + 1
+print("maxclients 300, 400 clients:", got)
+sys.exit(0 if got.get(b"+PONG\r") == 300 and got.get(b"-ERR", 0) == 100 else 1)
+EOP
+	[ "$(cli ping)" = PONG ] || fail "server not serving after maxclients"
+	stop "$spid"
 	;;
 unixsocket)
 	# Kernel descriptors in the same loop as the queues: a unix socket listener and its
