@@ -30,19 +30,9 @@ fail() {
 	done
 	exit 1
 }
-conf() { # FILE NAME CORE ROLE IP MAC
-	cat >"$1" <<EOY
-libos: catnip
-demikernel:
-  local_ipv4_addr: $5
-dpdk:
-  eal_init: ["$2", "-l", "$3", "--no-pci", "--no-telemetry", "--no-huge", "-m", "256",
-             "--file-prefix", "$2$$",
-             "--vdev=net_memif0,role=$4,id=0,socket=$dir/m.sock,socket-abstract=no,mac=$6"]
-EOY
-}
-conf "$dir/s.yaml" redis-s 1 server 10.83.1.1 02:00:00:00:03:01
-conf "$dir/c.yaml" redis-c 0 client 10.83.1.2 02:00:00:00:03:02
+. "$(dirname "$0")/../../tests/dpdk/memif-conf.sh"
+memif_conf "$dir/s.yaml" redis-s 1 server 10.83.1.1 02:00:00:00:03:01 "$dir/m.sock"
+memif_conf "$dir/c.yaml" redis-c 0 client 10.83.1.2 02:00:00:00:03:02 "$dir/m.sock"
 sock=$dir/redis.sock
 cli() { timeout 30 redis-cli -s "$sock" "$@"; }
 load() { # LOG ARGS...: kv-load on catnip against the server

@@ -39,17 +39,9 @@ trap '' PIPE
 failed=0
 variants="stock catnap uring"
 [ $catnip = 1 ] && variants+=" catnip"
-cat >"$tmp/s.yaml" <<EOY
-libos: catnip
-demikernel:
-  local_ipv4_addr: 10.85.1.1
-dpdk:
-  eal_init: ["redis-bs", "-l", "1", "--no-pci", "--no-telemetry", "--no-huge", "-m", "256",
-             "--file-prefix", "redis-bs$$",
-             "--vdev=net_memif0,role=server,id=0,socket=$tmp/m.sock,socket-abstract=no,mac=02:00:00:00:05:01"]
-EOY
-sed -e 's/10.85.1.1/10.85.1.2/' -e 's/redis-bs/redis-bc/g' -e 's/"1"/"0"/' \
-	-e 's/role=server/role=client/' -e 's/05:01/05:02/' "$tmp/s.yaml" >"$tmp/c.yaml"
+. "$(dirname "$0")/../dpdk/memif-conf.sh"
+memif_conf "$tmp/s.yaml" redis-bs 1 server 10.85.1.1 02:00:00:00:05:01 "$tmp/m.sock"
+memif_conf "$tmp/c.yaml" redis-bc 0 client 10.85.1.2 02:00:00:00:05:02 "$tmp/m.sock"
 
 # run VARIANT REP: one server, the four loads against it; RESULT lines into $out/VARIANT.
 run() {
