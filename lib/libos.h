@@ -119,9 +119,13 @@ struct demi__libos {
 	uint64_t spin_ns, spin_base_ns, spin_max_ns;
 	uint64_t last_work_ns;
 	bool user_call;
-	bool slept;  /* poll_io was asked to sleep since the last work */
-	void *priv;  /* the libOS's own state */
-	pid_t owner; /* the process that made it: a forked child never tears it down */
+	bool io_work; /* poll_io reported events since the last work noted */
+	bool slept;   /* poll_io was asked to sleep since the last work */
+	void *priv;   /* the libOS's own state */
+	pid_t owner;  /* the process that made it: a forked child never tears it down */
+	/* What the waits did (demi_stats wait_sleeps, wait_spin_polls): the evidence of the
+	 * adaptive waiting, which CPU time on a shared machine is not. */
+	uint64_t wait_sleeps, wait_spin_polls;
 	/* qd table: qd -> queue; free qds are reused oldest first, so a stale qd is unlikely
 	 * to name a new queue soon. */
 	struct demi__queue **qds;

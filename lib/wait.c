@@ -69,7 +69,8 @@ static void note_work(struct demi__libos *los, int progress)
 {
 	uint64_t now;
 
-	if (los->busy_poll || !los->spin_base_ns || (progress <= 0 && !los->user_call))
+	if (los->busy_poll || !los->spin_base_ns ||
+	    (progress <= 0 && !los->user_call && !los->io_work))
 		return;
 	now = demi__pass_now(&los->rt);
 	if (los->slept) {
@@ -82,6 +83,7 @@ static void note_work(struct demi__libos *los, int progress)
 	}
 	los->last_work_ns = now;
 	los->user_call = false;
+	los->io_work = false;
 }
 
 static enum spin spinning(struct demi__libos *los)
@@ -136,10 +138,17 @@ static int run_until(struct demi__libos *los, ready_fn ready, void *arg, uint64_
 				    : until == UINT64_MAX ? UINT64_MAX
 				    : until > now	  ? until - now
 							  : 0;
-		if (sleep_ns)
+		if (sleep_ns) {
 			los->slept = true;
-		if (los->ops->poll_io)
-			los->ops->poll_io(los, sleep_ns);
+			los->wait_sleeps++;
+		} else {
+			los->wait_spin_polls++;
+		}
+		/* Events count as work at the next pass (whose clock is read after them): a libOS
+		 * that completes operations inside poll_io (catnap's io_uring reaps its CQEs there)
+		 * leaves its pass nothing to do, and the budget would never learn from them. */
+		if (los->ops->poll_io && los->ops->poll_io(los, sleep_ns) > 0)
+			los->io_work = true;
 	}
 }
 
