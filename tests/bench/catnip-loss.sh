@@ -153,16 +153,16 @@ finish() {
 	wait $pid 2>/dev/null
 	pid=
 	line=$(grep '^RESULT' "$dir/server.log")
-	mbit=$(field gbit_s "$line")
+	mbit=$(field mb_s "$line") # MB/s with 2 decimals (gbit_s has 3: too coarse at 10% loss)
 	if [ "$3" != 0 ] || [ -z "$mbit" ]; then
 		echo "$0: $1 at $2%: sender exited $3, receiver: ${line:-no result}" >&2
 		tail -5 "$dir/client.log" >&2
 		mbit=nan
 	else
-		mbit=$(echo "$mbit * 1000" | bc -l)
+		mbit=$(echo "$mbit * 8" | bc -l)
 	fi
 	echo "$1 $2 $mbit $4 ${lost:-}" >>"$results"
-	printf '  %-6s %3s%%  %9.1f Mbit/s  RTOs %s  frames lost (data acks) %s\n' \
+	printf '  %-6s %3s%%  %9.2f Mbit/s  RTOs %s  frames lost (data acks) %s\n' \
 		"$1" "$2" "$mbit" "$4" "${lost:-}"
 }
 
@@ -232,7 +232,7 @@ printf '| ---: | ---: | ---: | ---: | ---: |\n'
 for rate in $rates; do
 	c=($(stat catnip "$rate" 3)) l=($(stat linux "$rate" 3))
 	cr=($(stat catnip "$rate" 4)) lr=($(stat linux "$rate" 4))
-	printf '| %s%% | %.1f (%.1f-%.1f) | %.1f (%.1f-%.1f) | %.2f | %s / %s |\n' "$rate" \
+	printf '| %s%% | %.2f (%.2f-%.2f) | %.2f (%.2f-%.2f) | %.2f | %s / %s |\n' "$rate" \
 		"${c[0]}" "${c[1]}" "${c[2]}" "${l[0]}" "${l[1]}" "${l[2]}" \
 		"$(echo "${c[0]} / ${l[0]}" | bc -l 2>/dev/null || echo nan)" "${cr[0]}" "${lr[0]}"
 done
