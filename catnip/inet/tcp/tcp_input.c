@@ -107,7 +107,7 @@ static void syn_sent_input(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg
 static void enter_recovery(struct nip_tcp_conn *c)
 {
 	struct nip_stack *s = c->s;
-	uint32_t len = nip_min32(c->mss, c->sq_bytes);
+	uint32_t seq = c->snd_una, len = nip_min32(c->mss, c->sq_bytes);
 
 	c->in_recovery = true;
 	c->recover = c->snd_max;
@@ -115,46 +115,41 @@ static void enter_recovery(struct nip_tcp_conn *c)
 	nip_tcp_timer_clear(c, NIP_TCPT_PTO);
 	c->cc_ops->on_enter_recovery(&c->cc, c->snd_nxt - c->snd_una, nip_now(s));
 	c->rtt_start = 0; /* Karn: no sample across a retransmission */
-	/* Fast retransmit of the first unacknowledged segment (RFC 5681 3.2 step 4). */
+	/* Fast retransmit (RFC 5681 3.2 step 4): with SACK, of the first segment RACK marked
+	 * lost (the first unacknowledged one when duplicate ACKs alone brought us here), else of
+	 * the first unacknowledged one. Further lost segments follow as the pipe allows. */
+	if (c->sack_ok) {
+		if (!c->rack.lost_bytes)
+			nip_tcp_rack_mark_first_lost(c);
+		if (nip_tcp_rack_next_lost(c, &seq, &len))
+			len = nip_min32(len, c->mss);
+		else
+			len = 0;
+	}
 	if (len) {
-		nip_tcp_send_data(c, c->snd_una, len, NIP_TCP_ACK);
+		nip_tcp_send_data(c, seq, len, NIP_TCP_ACK);
 		s->cnt.tcp_fast_retransmits++;
 		s->cnt.tcp_retransmits++;
 	}
-	c->high_rxt = c->snd_una + len;
-	c->rxt_una_seq = c->snd_una;
-	c->rxt_una_time = nip_now(s);
 	nip_tcp_rto_arm(c);
 }
 
-/*
- * A retransmission can be lost too; RFC 6675 alone would wait for the RTO. When the first
- * hole is still open more than a round trip (srtt + 4 rttvar) after it was retransmitted,
- * while SACKs keep arriving, the retransmission is taken as lost and the holes become
- * eligible again (in the spirit of RACK, RFC 8985, restricted to the first hole).
- */
-static void detect_lost_retransmit(struct nip_tcp_conn *c)
+void nip_tcp_rack_lost(struct nip_tcp_conn *c)
 {
-	uint64_t now = nip_now(c->s);
-
-	if (!c->in_recovery || !c->sack_ok || !c->rxt_una_time || !c->srtt ||
-	    c->snd_una != c->rxt_una_seq || now - c->rxt_una_time <= c->srtt + 4 * c->rttvar)
-		return;
-	c->high_rxt = c->snd_una;
-	c->rxt_una_time = 0;
-	c->s->cnt.tcp_lost_retransmits++;
+	/* Once per window of data (RFC 6582 3.2): not again before what was outstanding at the
+	 * last recovery or timeout is acknowledged. */
+	if (!c->in_recovery && !nip_seq_lt(c->snd_una, c->recover))
+		enter_recovery(c);
 }
 
 static void dup_ack(struct nip_tcp_conn *c)
 {
-	uint32_t st, ln;
-	bool lost;
-
 	c->dupacks++;
 	if (c->in_recovery || nip_seq_lt(c->snd_una, c->recover))
 		return;
-	lost = c->sack_ok && nip_tcp_sb_next_lost(&c->sb, c->snd_una, c->snd_una, c->mss, &st, &ln);
-	if (c->dupacks >= 3 || lost)
+	/* With SACK, RACK decides what is lost (nip_tcp_rack_detect); three duplicate ACKs
+	 * start recovery only when they carry no SACK information at all. */
+	if (c->dupacks >= 3 && (!c->sack_ok || !c->sb.n))
 		enter_recovery(c);
 }
 
@@ -215,10 +210,10 @@ static void new_ack(struct nip_tcp_conn *c, uint32_t ack, uint32_t ts_rtt)
 			c->in_recovery = false;
 			c->dupacks = 0;
 			c->cc_ops->on_exit_recovery(&c->cc, nip_now(s));
+			nip_tcp_rack_recovery_end(c);
 		} else {
-			/* Partial ACK (RFC 6582 3.2 step 5): the next hole is lost too. */
-			if (nip_seq_lt(c->high_rxt, c->snd_una))
-				c->high_rxt = c->snd_una;
+			/* Partial ACK (RFC 6582 3.2 step 5): the next hole is lost too (with SACK,
+			 * RACK tells which). */
 			if (!c->sack_ok && c->sq_bytes) {
 				nip_tcp_send_data(c, c->snd_una, nip_min32(c->mss, c->sq_bytes),
 						  NIP_TCP_ACK);
@@ -242,7 +237,7 @@ static int ack_input(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg)
 {
 	struct nip_stack *s = c->s;
 	uint32_t ack = seg->ack, win;
-	bool fin_acked, pure_dup, sack_news = false;
+	bool fin_acked, pure_dup, sack_news = false, dsack = false;
 
 	if (c->state == NIP_TCP_SYN_RCVD) {
 		if (!nip_seq_gt(ack, c->snd_una) || nip_seq_gt(ack, c->snd_max)) {
@@ -287,11 +282,15 @@ static int ack_input(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg)
 
 		nip_tcp_sb_update(&c->sb, seg->opt.sack, seg->opt.nsack, c->snd_una, c->snd_max);
 		sack_news = c->sb.sacked > sacked;
-		if (sack_news) {
-			detect_lost_retransmit(c);
-			nip_tcp_tlp_sacked(c);
-		}
+		/* A D-SACK (RFC 2883 4): the first block below the ACK or inside the second. */
+		dsack = nip_seq_leq(seg->opt.sack[0].end, ack) ||
+			(seg->opt.nsack > 1 &&
+			 nip_seq_geq(seg->opt.sack[0].start, seg->opt.sack[1].start) &&
+			 nip_seq_leq(seg->opt.sack[0].end, seg->opt.sack[1].end));
 	}
+	if (c->sack_ok)
+		nip_tcp_rack_update(c, ack, c->ts_ok && seg->opt.has_ts ? seg->opt.tsecr : 0,
+				    sack_news, dsack);
 	if (nip_seq_gt(ack, c->snd_una))
 		new_ack(c, ack,
 			c->ts_ok && seg->opt.has_ts && seg->opt.tsecr
@@ -299,6 +298,8 @@ static int ack_input(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg)
 				: NO_ECHO);
 	else if (ack == c->snd_una && c->snd_max != c->snd_una && (sack_news || pure_dup))
 		dup_ack(c);
+	if (c->sack_ok && nip_tcp_rack_detect(c))
+		nip_tcp_rack_lost(c); /* RFC 8985 6.2 step 5, then recovery */
 	/* Window update (RFC 9293 3.10.7.4, SND.WL1/SND.WL2 rule). */
 	if (nip_seq_lt(c->snd_wl1, seg->seq) ||
 	    (c->snd_wl1 == seg->seq && nip_seq_leq(c->snd_wl2, ack))) {

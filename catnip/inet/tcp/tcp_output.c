@@ -228,6 +228,8 @@ static int send_segment(struct nip_tcp_conn *c, uint32_t seq, uint32_t len, uint
 	}
 	s->cnt.tcp_tx++;
 	s->cnt.tcp_tx_bytes += len;
+	if (len && c->sack_ok && !syn)
+		nip_tcp_rack_sent(c, seq, len); /* RFC 8985 5.2: when each segment left */
 	if (flags & NIP_TCP_ACK) {
 		c->last_ack_sent = c->rcv_nxt;
 		c->segs_unacked = 0;
@@ -337,9 +339,7 @@ static uint32_t flight(const struct nip_tcp_conn *c)
 	if (!c->in_recovery)
 		return out;
 	if (c->sack_ok) {
-		uint32_t from = nip_seq_gt(c->high_rxt, c->snd_una) ? c->high_rxt : c->snd_una;
-
-		gone = c->sb.sacked + nip_tcp_sb_lost_bytes(&c->sb, c->snd_una, from, c->mss);
+		gone = c->sb.sacked + c->rack.lost_bytes; /* lost and not sent again */
 	} else {
 		gone = c->dupacks * (uint32_t)c->mss;
 	}
@@ -356,23 +356,17 @@ static void start_timing(struct nip_tcp_conn *c, uint32_t seq)
 	}
 }
 
-/* One retransmission of a lost range in SACK recovery (NextSeg rule 1); false if none. */
+/* One retransmission in SACK recovery: the first segment RACK marked lost, in any hole
+ * (NextSeg rule 1 with RFC 8985's loss marking); false if none. */
 static bool send_lost(struct nip_tcp_conn *c)
 {
-	uint32_t from = nip_seq_gt(c->high_rxt, c->snd_una) ? c->high_rxt : c->snd_una;
 	uint32_t start, len;
 
-	if (!nip_tcp_sb_next_lost(&c->sb, c->snd_una, from, c->mss, &start, &len))
+	if (!nip_tcp_rack_next_lost(c, &start, &len))
 		return false;
 	len = nip_min32(len, c->mss);
-	if (nip_seq_gt(start + len, c->snd_nxt))
+	if (nip_seq_gt(start + len, c->snd_nxt) || send_segment(c, start, len, NIP_TCP_ACK) < 0)
 		return false;
-	send_segment(c, start, len, NIP_TCP_ACK);
-	if (start == c->snd_una) {
-		c->rxt_una_seq = start;
-		c->rxt_una_time = nip_now(c->s);
-	}
-	c->high_rxt = start + len;
 	c->s->cnt.tcp_retransmits++;
 	return true;
 }

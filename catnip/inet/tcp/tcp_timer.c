@@ -110,6 +110,8 @@ void nip_tcp_rtt_sample(struct nip_tcp_conn *c, uint64_t r)
 		c->rttvar = (3 * c->rttvar + d) / 4;
 		c->srtt = (7 * c->srtt + r) / 8;
 	}
+	if (!c->rack.min_rtt || r < c->rack.min_rtt)
+		c->rack.min_rtt = r; /* RACK.min_RTT (RFC 8985 6.2 step 1) */
 	/* G (clock granularity) is 1 ns here: K * RTTVAR dominates. */
 	c->rto = clamp_rto(c->s, c->srtt + 4 * c->rttvar);
 }
@@ -208,18 +210,6 @@ static void pto_fire(struct nip_tcp_conn *c)
 	nip_tcp_rto_arm(c); /* RFC 8985 7.3 */
 }
 
-void nip_tcp_tlp_sacked(struct nip_tcp_conn *c)
-{
-	/* The probe went out 2 SRTT after everything below it: if it arrived and they did
-	 * not, they are lost (RFC 8985 6.2's time rule, for this one case), which lets SACK
-	 * recovery resend them now instead of after the RTO. */
-	if (c->tlp_end && nip_seq_lt(c->snd_una, c->tlp_seq) &&
-	    nip_tcp_sb_sacked(&c->sb, c->tlp_seq)) {
-		c->sb.lost_below = c->tlp_seq;
-		c->sb.lost_below_set = true;
-	}
-}
-
 void nip_tcp_tlp_acked(struct nip_tcp_conn *c, uint32_t ack, uint32_t flight)
 {
 	if (!c->tlp_end || nip_seq_lt(ack, c->tlp_end))
@@ -268,6 +258,7 @@ static bool rto_fire(struct nip_tcp_conn *c)
 	c->recover = c->snd_max;
 	c->dupacks = 0;
 	nip_tcp_sb_clear(&c->sb);
+	nip_tcp_rack_timeout(c);
 	nip_tcp_rto_arm(c);
 	nip_tcp_retransmit_first(c);
 	return false;
@@ -360,6 +351,13 @@ static void fire(struct nip_tcp_conn *c, uint64_t now)
 			break;
 		case NIP_TCPT_PTO:
 			pto_fire(c);
+			break;
+		case NIP_TCPT_REO:
+			/* RFC 8985 6.2 step 5: segments not yet lost at the last ACK may be now. */
+			if (nip_tcp_rack_detect(c)) {
+				nip_tcp_rack_lost(c);
+				nip_tcp_output(c);
+			}
 			break;
 		case NIP_TCPT_2MSL:
 			/* TIME-WAIT over, or an orphan FIN-WAIT-2 gave up on the peer. */
