@@ -172,8 +172,10 @@ static void snd_autotune(struct nip_tcp_conn *c)
 	}
 }
 
-/* ts_rtt: the round trip the echoed timestamp measures, in its 1 ms ticks, or NO_ECHO. */
+/* ts_rtt: the round trip the echoed timestamp measures, in its 1 ms ticks, or NO_ECHO, or
+ * SAMPLED when the ACK's round trip was measured already (RACK's send times). */
 #define NO_ECHO UINT32_MAX
+#define SAMPLED (UINT32_MAX - 1)
 
 static void new_ack(struct nip_tcp_conn *c, uint32_t ack, uint32_t ts_rtt)
 {
@@ -186,7 +188,9 @@ static void new_ack(struct nip_tcp_conn *c, uint32_t ack, uint32_t ts_rtt)
 	/* RTT (RFC 6298): the echoed timestamp measures every ACK, retransmissions included
 	 * (RFC 7323 4), but its 1 ms ticks only resolve round trips of milliseconds; shorter
 	 * ones come from the one segment timed with the real clock (Karn's rule applies). */
-	if (ts_rtt >= 2 && ts_rtt < 60000) { /* beyond a minute: a bogus echo */
+	if (ts_rtt == SAMPLED) {
+		/* done in ack_input */
+	} else if (ts_rtt >= 2 && ts_rtt < 60000) { /* beyond a minute: a bogus echo */
 		nip_tcp_rtt_sample(c, (uint64_t)ts_rtt * 1000000u);
 		c->rtt_start = 0;
 	} else if (ts_rtt < 2 && c->retries) {
@@ -238,6 +242,7 @@ static int ack_input(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg)
 	struct nip_stack *s = c->s;
 	uint32_t ack = seg->ack, win;
 	bool fin_acked, pure_dup, sack_news = false, dsack = false;
+	uint64_t rtt = 0;
 
 	if (c->state == NIP_TCP_SYN_RCVD) {
 		if (!nip_seq_gt(ack, c->snd_una) || nip_seq_gt(ack, c->snd_max)) {
@@ -289,11 +294,20 @@ static int ack_input(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg)
 			 nip_seq_leq(seg->opt.sack[0].end, seg->opt.sack[1].end));
 	}
 	if (c->sack_ok)
-		nip_tcp_rack_update(c, ack, c->ts_ok && seg->opt.has_ts ? seg->opt.tsecr : 0,
-				    sack_news, dsack);
+		rtt = nip_tcp_rack_update(c, ack, c->ts_ok && seg->opt.has_ts ? seg->opt.tsecr : 0,
+					  sack_news, dsack);
+	if (rtt) {
+		/* A segment sent once was delivered: its send time gives the round trip at the
+		 * clock's resolution (Linux samples its skb send times the same way), where an
+		 * echoed timestamp has 1 ms ticks and, while a hole is open, echoes the segment
+		 * before it (RFC 7323 4.3), inflating SRTT, the RTO and the probe timeout. */
+		nip_tcp_rtt_sample(c, rtt);
+		c->rtt_start = 0;
+	}
 	if (nip_seq_gt(ack, c->snd_una))
 		new_ack(c, ack,
-			c->ts_ok && seg->opt.has_ts && seg->opt.tsecr
+			rtt ? SAMPLED
+			: c->ts_ok && seg->opt.has_ts && seg->opt.tsecr
 				? nip_tcp_tsval(c) - seg->opt.tsecr
 				: NO_ECHO);
 	else if (ack == c->snd_una && c->snd_max != c->snd_una && (sack_news || pure_dup))

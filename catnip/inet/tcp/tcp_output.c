@@ -399,8 +399,14 @@ void nip_tcp_output(struct nip_tcp_conn *c)
 				demi__list_push_back(&s->tcp.tx_wait, &c->tx_link);
 			break;
 		}
-		if (c->in_recovery && c->sack_ok && cwnd >= fl + c->mss && send_lost(c))
+		/* Lost segments first, in fast recovery and after a timeout alike (a go-back-N
+		 * retransmission can be lost again below snd_nxt). */
+		if (c->sack_ok && (c->in_recovery || nip_seq_lt(c->snd_una, c->recover)) &&
+		    cwnd >= fl + c->mss && send_lost(c))
 			continue;
+		/* Sending again after a timeout: what the peer SACKed it holds (RFC 8985 6.3). */
+		if (c->sack_ok && nip_seq_lt(c->snd_nxt, c->snd_max))
+			c->snd_nxt = nip_tcp_rack_skip_sacked(c, c->snd_nxt);
 		end = c->snd_una + c->sq_bytes;
 		unsent = nip_seq_gt(end, c->snd_nxt) ? end - c->snd_nxt : 0;
 		rwnd_room = nip_seq_gt(c->snd_una + c->snd_wnd, c->snd_nxt)

@@ -124,9 +124,11 @@ void nip_tcp_sb_advance(struct nip_tcp_scoreboard *sb, uint32_t snd_una);
 /* RACK (RFC 8985 6). A segment of [seq, seq + len) left now (new data or sent again). */
 void nip_tcp_rack_sent(struct nip_tcp_conn *c, uint32_t seq, uint32_t len);
 /* An ACK of ack arrived (before snd_una moves), echoing tsecr (0: none), with sacked: new SACK
- * information in the scoreboard, dsack: a D-SACK block (RFC 2883). */
-void nip_tcp_rack_update(struct nip_tcp_conn *c, uint32_t ack, uint32_t tsecr, bool sacked,
-			 bool dsack);
+ * information in the scoreboard, dsack: a D-SACK block (RFC 2883). Returns the round trip of
+ * the latest sent segment it delivered that was sent only once (ns; 0: none, or only segments
+ * acknowledged behind a retransmission). */
+uint64_t nip_tcp_rack_update(struct nip_tcp_conn *c, uint32_t ack, uint32_t tsecr, bool sacked,
+			     bool dsack);
 /* Marks lost what is due and arms the reordering timer for the rest; true if it marked any. */
 bool nip_tcp_rack_detect(struct nip_tcp_conn *c);
 /* The first segment marked lost (not sent again since): false when none. */
@@ -134,7 +136,12 @@ bool nip_tcp_rack_next_lost(const struct nip_tcp_conn *c, uint32_t *start, uint3
 /* Marks the first segment lost (recovery entered on duplicate ACKs alone). */
 void nip_tcp_rack_mark_first_lost(struct nip_tcp_conn *c);
 void nip_tcp_rack_recovery_end(struct nip_tcp_conn *c); /* a fast recovery ended */
-void nip_tcp_rack_timeout(struct nip_tcp_conn *c);	/* a retransmission timeout */
+/* A retransmission timeout: nothing is lost any more (everything from snd_una is sent
+ * again), and nothing SACKed either after a second timeout in a row (the peer may have
+ * reneged). */
+void nip_tcp_rack_timeout(struct nip_tcp_conn *c);
+/* Where sending from seq again should start: past the SACKed segments at seq. */
+uint32_t nip_tcp_rack_skip_sacked(const struct nip_tcp_conn *c, uint32_t seq);
 void nip_tcp_rack_free(struct nip_tcp_conn *c);
 
 /* ---- tcp_timer.c ---- */

@@ -211,11 +211,16 @@ static bool sent_after(uint64_t t1, uint32_t seq1, uint64_t t2, uint32_t seq2)
 	return t1 > t2 || (t1 == t2 && nip_seq_gt(seq1, seq2));
 }
 
-/* RFC 8985 6.2 steps 2 and 3 for a segment this ACK delivered (cumulatively or by SACK). */
-static void delivered(struct nip_tcp_conn *c, const struct nip_tcp_txseg *t, uint32_t tsecr)
+/* RFC 8985 6.2 steps 2 and 3 for a segment this ACK delivered (cumulatively or by SACK);
+ * *sample keeps the round trip of the latest sent of those never sent again (the shortest) for
+ * SRTT, unless the ACK echoes a timestamp later than the segment's: it answers a later
+ * segment, and this one's delivery was only reported now (a SACK block repeated late). */
+static void delivered(struct nip_tcp_conn *c, const struct nip_tcp_txseg *t, uint32_t tsecr,
+		      uint64_t *sample)
 {
 	struct nip_tcp_rack *r = &c->rack;
 	uint64_t now = nip_now(c->s), rtt = now - t->xmit_ts;
+	uint32_t tsval = (uint32_t)(t->xmit_ts / 1000000u) + c->ts_offset; /* as nip_tcp_tsval */
 
 	/* Step 3: delivered below a segment delivered before, and never sent again: the network
 	 * reordered it. */
@@ -227,12 +232,12 @@ static void delivered(struct nip_tcp_conn *c, const struct nip_tcp_txseg *t, uin
 		/* Which transmission arrived? An echoed timestamp older than the last one (same
 		 * clock as nip_tcp_tsval), or a round trip shorter than the path's shortest, says
 		 * an earlier one: no sample. */
-		if (tsecr && nip_seq_lt(tsecr, (uint32_t)(t->xmit_ts / 1000000u) + c->ts_offset))
+		if (tsecr && nip_seq_lt(tsecr, tsval))
 			return;
 		if (rtt < r->min_rtt)
 			return;
-	} else if (!r->min_rtt || rtt < r->min_rtt) {
-		r->min_rtt = rtt ? rtt : 1;
+	} else if ((!tsecr || nip_seq_leq(tsecr, tsval + 1)) && (!*sample || rtt < *sample)) {
+		*sample = rtt ? rtt : 1;
 	}
 	if (!r->rtt || sent_after(t->xmit_ts, t->end, r->xmit_ts, r->end_seq)) {
 		r->rtt = rtt ? rtt : 1;
@@ -242,7 +247,7 @@ static void delivered(struct nip_tcp_conn *c, const struct nip_tcp_txseg *t, uin
 }
 
 /* Marks the segments the scoreboard covers whole as SACKed (delivered). */
-static void sack_segs(struct nip_tcp_conn *c, uint32_t tsecr)
+static void sack_segs(struct nip_tcp_conn *c, uint32_t tsecr, uint64_t *sample)
 {
 	struct nip_tcp_rack *r = &c->rack;
 	const struct nip_tcp_scoreboard *sb = &c->sb;
@@ -262,24 +267,28 @@ static void sack_segs(struct nip_tcp_conn *c, uint32_t tsecr)
 			unlose(r, t);
 			t->flags |= NIP_TCP_TX_SACKED;
 			r->sacked_segs++;
-			delivered(c, t, tsecr);
+			delivered(c, t, tsecr, sample);
 		}
 		i++;
 	}
 }
 
-void nip_tcp_rack_update(struct nip_tcp_conn *c, uint32_t ack, uint32_t tsecr, bool sacked,
-			 bool dsack)
+uint64_t nip_tcp_rack_update(struct nip_tcp_conn *c, uint32_t ack, uint32_t tsecr, bool sacked,
+			     bool dsack)
 {
 	struct nip_tcp_rack *r = &c->rack;
 	struct nip_tcp_txseg *t;
+	uint64_t sample = 0, sack_sample = 0;
+	bool rxt_acked = false;
 
 	/* Cumulatively acknowledged segments leave the ring; a segment acknowledged in part
 	 * was delivered too, and keeps its rest. */
 	while (r->n && nip_seq_lt(at(r, 0)->start, ack)) {
 		t = at(r, 0);
-		if (!(t->flags & NIP_TCP_TX_SACKED))
-			delivered(c, t, tsecr);
+		if (!(t->flags & NIP_TCP_TX_SACKED)) {
+			delivered(c, t, tsecr, &sample);
+			rxt_acked |= t->flags & NIP_TCP_TX_RXT;
+		}
 		if (nip_seq_gt(t->end, ack)) {
 			if (t->flags & NIP_TCP_TX_LOST)
 				r->lost_bytes -= ack - t->start;
@@ -292,8 +301,14 @@ void nip_tcp_rack_update(struct nip_tcp_conn *c, uint32_t ack, uint32_t tsecr, b
 		r->head = (r->head + 1) & (r->cap - 1);
 		r->n--;
 	}
+	/* Segments acknowledged together with a retransmission that filled a hole waited
+	 * for it at the peer: their round trips say nothing (as Linux, which then takes none). */
+	if (rxt_acked)
+		sample = 0;
 	if (sacked)
-		sack_segs(c, tsecr);
+		sack_segs(c, tsecr, &sack_sample);
+	if (sack_sample && (!sample || sack_sample < sample))
+		sample = sack_sample;
 	/* Step 4: a D-SACK says a retransmission was needless: widen the window by min_RTT / 4
 	 * once per round trip, for the next REO_PERSIST recoveries. */
 	if (r->dsack_round_set && nip_seq_geq(ack, r->dsack_round))
@@ -305,6 +320,7 @@ void nip_tcp_rack_update(struct nip_tcp_conn *c, uint32_t ack, uint32_t tsecr, b
 			r->reo_wnd_mult = (uint8_t)((r->reo_wnd_mult ? r->reo_wnd_mult : 1) + 1);
 		r->reo_wnd_persist = REO_PERSIST;
 	}
+	return sample;
 }
 
 void nip_tcp_rack_recovery_end(struct nip_tcp_conn *c)
@@ -405,12 +421,29 @@ void nip_tcp_rack_mark_first_lost(struct nip_tcp_conn *c)
 void nip_tcp_rack_timeout(struct nip_tcp_conn *c)
 {
 	struct nip_tcp_rack *r = &c->rack;
+	/* Go-back-N skips what the peer SACKed (as Linux after a timeout), unless this timeout
+	 * follows another: the peer may have reneged (dropped what it SACKed), and skipping
+	 * that again would stall the connection for good. */
+	uint8_t clear = c->retries > 1 ? NIP_TCP_TX_SACKED | NIP_TCP_TX_LOST : NIP_TCP_TX_LOST;
 
-	/* The scoreboard is forgotten (RFC 6675 5.1) and everything from snd_una is sent again
-	 * in order: no segment is SACKed or waiting as lost any more. */
 	for (uint32_t i = 0; i < r->n; i++)
-		at(r, i)->flags &= (uint8_t) ~(NIP_TCP_TX_SACKED | NIP_TCP_TX_LOST);
+		at(r, i)->flags &= (uint8_t)~clear;
 	r->lost_bytes = 0;
-	r->sacked_segs = 0;
+	if (clear & NIP_TCP_TX_SACKED)
+		r->sacked_segs = 0;
 	nip_tcp_timer_clear(c, NIP_TCPT_REO);
+}
+
+uint32_t nip_tcp_rack_skip_sacked(const struct nip_tcp_conn *c, uint32_t seq)
+{
+	const struct nip_tcp_rack *r = &c->rack;
+
+	for (uint32_t i = find(r, seq); i < r->n; i++) {
+		const struct nip_tcp_txseg *t = at(r, i);
+
+		if (nip_seq_gt(t->start, seq) || !(t->flags & NIP_TCP_TX_SACKED))
+			break;
+		seq = t->end;
+	}
+	return seq;
 }

@@ -252,7 +252,8 @@ static bool rto_fire(struct nip_tcp_conn *c)
 	if (c->snd_una == c->snd_max)
 		return false;
 	/* RFC 5681 3.1 eq. 4 and cwnd = 1 segment; RFC 6675 5.1: recovery ends, the
-	 * scoreboard is forgotten (the peer may have reneged). */
+	 * scoreboard is forgotten (the peer may have reneged; RACK keeps what was SACKed for
+	 * the first timeout in a row: nip_tcp_rack_timeout). */
 	c->cc_ops->on_rto(&c->cc, c->snd_max - c->snd_una, nip_now(s));
 	c->in_recovery = false;
 	c->recover = c->snd_max;
