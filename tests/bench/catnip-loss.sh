@@ -6,7 +6,7 @@
 # issue 12's RACK-TLP goal).
 #
 #   catnip-loss.sh BUILD_DIR [--reps K] [--rates "0 1 5 10"] [--mib "0:256 1:64 5:16 10:8"]
-#                  [--cc cubic] [--linux-cc cubic]
+#                  [--cc cubic] [--linux-cc cubic] [--baseline OTHER_BUILD_DIR]
 #
 # For each loss rate N (percent) and repetition, interleaved (the order of the two alternates
 # from one repetition to the next):
@@ -15,7 +15,9 @@
 #           of the tap, in a namespace made here (tests/dpdk/tap-netns.sh).
 #   linux   the same two programs, both LIBOS=catnap (kernel TCP both ends, cores 0 and 1), in
 #           two namespaces joined by a veth pair.
-# The receiver is the same program on the same kernel in both cases; only the sender differs.
+#   base    (with --baseline) as catnip, with the other build's tcp-push-pop (before/after a
+#           change, in the same run).
+# The receiver is the same program on the same kernel in every case; only the sender differs.
 # 1 MiB pushes, 8 outstanding, the MiB given for the rate (fixed bytes: goodput is what the
 # receiver counts between its first and last byte).
 #
@@ -41,13 +43,13 @@
 
 set -u
 usage() {
-	echo "usage: $0 BUILD_DIR [--reps K] [--rates \"0 1 5 10\"] [--mib \"0:512 1:128 5:32 10:16\"] [--cc NAME] [--linux-cc NAME]" >&2
+	echo "usage: $0 BUILD_DIR [--reps K] [--rates \"0 1 5 10\"] [--mib \"0:256 1:64 5:16 10:8\"] [--cc NAME] [--linux-cc NAME] [--baseline DIR]" >&2
 	exit 2
 }
 [ $# -ge 1 ] || usage
 build=$1
 shift
-reps=3 rates="0 1 5 10" mibs="0:256 1:64 5:16 10:8" cc=cubic linux_cc=cubic
+reps=3 rates="0 1 5 10" mibs="0:256 1:64 5:16 10:8" cc=cubic linux_cc=cubic base=
 while [ $# -gt 0 ]; do
 	[ $# -ge 2 ] || usage
 	case $1 in
@@ -56,12 +58,19 @@ while [ $# -gt 0 ]; do
 	--mib) mibs=$2 ;;
 	--cc) cc=$2 ;;
 	--linux-cc) linux_cc=$2 ;;
+	--baseline) base=$2 ;;
 	*) usage ;;
 	esac
 	shift 2
 done
 ex=$build/examples
 [ -x "$ex/tcp-push-pop" ] || { echo "SKIP: $ex/tcp-push-pop not built"; exit 77; }
+if [ -n "$base" ]; then
+	[ -x "$base/examples/tcp-push-pop" ] || { echo "$0: $base/examples/tcp-push-pop not built" >&2; exit 2; }
+	variants="catnip base linux"
+else
+	variants="catnip linux"
+fi
 command -v nft >/dev/null || { echo "SKIP: no nft (tests/deps.sh installs nftables)"; exit 77; }
 . "$(dirname "$0")/build-info.sh"
 bench_build_info "$build"
@@ -166,19 +175,20 @@ finish() {
 		"$1" "$2" "$mbit" "$4" "${lost:-}"
 }
 
-run_catnip() { # RATE MIB
+run_catnip() { # RATE MIB [EXAMPLES_DIR NAME]
 	local rc rtos
 	server "$ns" 10.83.0.1
 	loss_on "$ns" "$tap" "$1"
 	ip -n "$ns" neigh flush dev "$tap" 2>/dev/null
 	ip netns exec "$ns" env CONFIG_PATH="$dir/catnip.yaml" DEMI_LOG=info timeout 600 \
-		"$ex/tcp-push-pop" --client 10.83.0.1:9 --size 1048576 --requests "$2" --window 8 \
-		--timeout-ms 60000 >"$dir/client.log" 2>&1
+		"${3:-$ex}/tcp-push-pop" --client 10.83.0.1:9 --size 1048576 --requests "$2" \
+		--window 8 --timeout-ms 60000 >"$dir/client.log" 2>&1
 	rc=$?
 	lost=$(loss_off "$ns" "$1")
 	rtos=$(grep -o 'tcp_rto_timeouts=[0-9]*' "$dir/client.log" | tail -1 | cut -d= -f2)
-	finish catnip "$1" $rc "${rtos:-?}"
+	finish "${4:-catnip}" "$1" $rc "${rtos:-?}"
 }
+run_base() { run_catnip "$1" "$2" "$base/examples" base; }
 run_linux() { # RATE MIB
 	local rc t0 t1
 	server "$nsb" 10.84.0.2
@@ -208,13 +218,11 @@ for rep in $(seq "$reps"); do
 		mib=$(mib_for "$rate")
 		[ -n "$mib" ] || { echo "$0: no --mib entry for rate $rate" >&2; exit 2; }
 		echo "rep $rep, $rate% loss each way, $mib MiB"
-		if [ $((rep % 2)) = 1 ]; then
-			run_catnip "$rate" "$mib"
-			run_linux "$rate" "$mib"
-		else
-			run_linux "$rate" "$mib"
-			run_catnip "$rate" "$mib"
-		fi
+		order=$variants
+		[ $((rep % 2)) = 0 ] && order=$(tr ' ' '\n' <<<"$variants" | tac | tr '\n' ' ')
+		for v in $order; do
+			run_$v "$rate" "$mib"
+		done
 	done
 done
 
@@ -226,14 +234,27 @@ stat() { # VARIANT RATE COLUMN: median min max
 			print m, a[1], a[NR] }'
 }
 echo
-echo "Goodput, Mbit/s: median (min-max) of $reps; catnip cc=$cc, Linux cc=$linux_cc"
-printf '| loss each way | catnip | Linux | catnip / Linux | RTOs catnip / Linux |\n'
-printf '| ---: | ---: | ---: | ---: | ---: |\n'
+echo "Goodput, Mbit/s: median (min-max) of $reps; catnip cc=$cc, Linux cc=$linux_cc" \
+	"${base:+(base: $base)}"
+if [ -n "$base" ]; then
+	printf '| loss each way | catnip | base | Linux | catnip / Linux | base / Linux | RTOs catnip / base / Linux |\n'
+	printf '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n'
+else
+	printf '| loss each way | catnip | Linux | catnip / Linux | RTOs catnip / Linux |\n'
+	printf '| ---: | ---: | ---: | ---: | ---: |\n'
+fi
+ratio() { echo "$1 / $2" | bc -l 2>/dev/null || echo nan; }
 for rate in $rates; do
 	c=($(stat catnip "$rate" 3)) l=($(stat linux "$rate" 3))
 	cr=($(stat catnip "$rate" 4)) lr=($(stat linux "$rate" 4))
-	printf '| %s%% | %.2f (%.2f-%.2f) | %.2f (%.2f-%.2f) | %.2f | %s / %s |\n' "$rate" \
-		"${c[0]}" "${c[1]}" "${c[2]}" "${l[0]}" "${l[1]}" "${l[2]}" \
-		"$(echo "${c[0]} / ${l[0]}" | bc -l 2>/dev/null || echo nan)" "${cr[0]}" "${lr[0]}"
+	if [ -n "$base" ]; then
+		b=($(stat base "$rate" 3)) br=($(stat base "$rate" 4))
+		printf '| %s%% | %.2f (%.2f-%.2f) | %.2f (%.2f-%.2f) | %.2f (%.2f-%.2f) | %.2f | %.2f | %s / %s / %s |\n' \
+			"$rate" "${c[@]}" "${b[@]}" "${l[@]}" "$(ratio "${c[0]}" "${l[0]}")" \
+			"$(ratio "${b[0]}" "${l[0]}")" "${cr[0]}" "${br[0]}" "${lr[0]}"
+	else
+		printf '| %s%% | %.2f (%.2f-%.2f) | %.2f (%.2f-%.2f) | %.2f | %s / %s |\n' "$rate" \
+			"${c[@]}" "${l[@]}" "$(ratio "${c[0]}" "${l[0]}")" "${cr[0]}" "${lr[0]}"
+	fi
 done
 echo "(results: $results)"

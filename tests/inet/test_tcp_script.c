@@ -1475,6 +1475,128 @@ static void test_tcp_script_tlp_not_without_sack(void **state)
 	sc_close(sc, c, 101 + 4 * 1448, 1);
 }
 
+/* ---- RACK (RFC 8985 6) ---- */
+
+/* In these, the peer answers a flight 1 ms after it left: RACK.min_RTT is 1 ms, the reordering
+ * window a quarter of it (SRTT is still near the handshake's 10 ms). */
+
+#define SC_SACK3(a, b, c, d, e, f)                                                                 \
+	3, (const uint32_t[])                                                                      \
+	{                                                                                          \
+		a, b, c, d, e, f                                                                   \
+	}
+
+/* Three holes in one flight of ten, each lost: segments sent before a delivered one are lost by
+ * time, in every hole, even the last one with a single segment SACKed above it (where RFC
+ * 6675's IsLost would wait for two more), and all three go out at once, without the RTO. */
+static void test_tcp_script_rack_loses_every_hole(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+	const uint32_t M = 1448;
+
+#define SEG(i) (1 + (i)*M)
+	sc_flight(sc, c, 10 * M, SEG(0), 1, M);
+	/* Lost: 1, 4 and 8. */
+	sc_wait(sc, 1 * MS);
+	sc_sack_ack(sc, SEG(1), SC_SACK3(SEG(9), SEG(10), SEG(5), SEG(8), SEG(2), SEG(4)));
+	assert_true(c->in_recovery);
+	EXPECT(sc, A, SEG(1), 1, M, 0);
+	EXPECT(sc, A, SEG(4), 1, M, 0);
+	EXPECT(sc, A, SEG(8), 1, M, 0);
+	EXPECT_NOTHING(sc, 1 * MS);
+	sc_sack_ack(sc, SEG(10), 0, NULL);
+	assert_false(c->in_recovery);
+	EXPECT_NOTHING(sc, 5 * SEC);
+	assert_int_equal(sc->s->cnt.tcp_retransmits, 3);
+	assert_int_equal(sc->s->cnt.tcp_rto_timeouts, 0);
+	sc_close(sc, c, SEG(10), 1);
+#undef SEG
+}
+
+/* A retransmission lost again is lost by time too, in any hole: once a segment sent after it
+ * is delivered (here the second hole's retransmission) and a round trip has passed, the first
+ * hole goes out a third time, without the RTO. */
+static void test_tcp_script_rack_lost_retransmission(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+	const uint32_t M = 1448;
+
+#define SEG(i) (1 + (i)*M)
+	sc_flight(sc, c, 10 * M, SEG(0), 1, M);
+	/* Lost: 1 and 5. */
+	sc_wait(sc, 1 * MS);
+	sc_sack_ack(sc, SEG(1), SC_SACK2(SEG(6), SEG(10), SEG(2), SEG(5)));
+	EXPECT(sc, A, SEG(1), 1, M, 0);
+	EXPECT(sc, A, SEG(5), 1, M, 0);
+	/* The retransmission of 1 is lost again, that of 5 arrives. */
+	sc_wait(sc, 1 * MS);
+	sc_sack_ack(sc, SEG(1), SC_SACK2(SEG(5), SEG(10), SEG(2), SEG(5)));
+	EXPECT(sc, A, SEG(1), 1, M, 0);
+	assert_int_equal(sc->s->cnt.tcp_lost_retransmits, 1);
+	sc_wait(sc, 1 * MS);
+	sc_sack_ack(sc, SEG(10), 0, NULL);
+	assert_false(c->in_recovery);
+	assert_int_equal(sc->s->cnt.tcp_retransmits, 3);
+	assert_int_equal(sc->s->cnt.tcp_rto_timeouts, 0);
+	sc_close(sc, c, SEG(10), 1);
+#undef SEG
+}
+
+/* Reordering within the window is no loss: a segment SACKed above a hole starts the reordering
+ * timer (a quarter of min_RTT), and the missing segment arriving before it fires costs no
+ * retransmission. */
+static void test_tcp_script_rack_reordering_no_retransmit(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+	const uint32_t M = 1448;
+
+#define SEG(i) (1 + (i)*M)
+	sc_flight(sc, c, 4 * M, SEG(0), 1, M);
+	sc_wait(sc, 1 * MS);
+	sc_sack_ack(sc, SEG(1), SC_SACK1(SEG(2), SEG(3)));
+	assert_true(c->timer[NIP_TCPT_REO] != 0);
+	EXPECT_NOTHING(sc, 200 * US);	  /* the window is 250 us */
+	sc_sack_ack(sc, SEG(3), 0, NULL); /* 1 came, late */
+	sc_sack_ack(sc, SEG(4), 0, NULL);
+	assert_false(c->in_recovery);
+	EXPECT_NOTHING(sc, 5 * SEC);
+	assert_int_equal(sc->s->cnt.tcp_retransmits, 0);
+	assert_true(c->rack.reordering_seen);
+	sc_close(sc, c, SEG(4), 1);
+#undef SEG
+}
+
+/* The reordering timer: a hole with too little SACKed above it to be lost at once is lost
+ * when the timer fires, RACK.rtt + reo_wnd (min_RTT / 4) after it was sent, not at the RTO or
+ * the tail loss probe. */
+static void test_tcp_script_rack_reordering_timer(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+	const uint32_t M = 1448;
+	struct sc_seg *g;
+	uint64_t t;
+
+#define SEG(i) (1 + (i)*M)
+	t = sc_flight(sc, c, 4 * M, SEG(0), 1, M);
+	sc_wait(sc, 1 * MS);
+	sc_sack_ack(sc, SEG(1), SC_SACK1(SEG(2), SEG(4)));
+	g = EXPECT(sc, A, SEG(1), 1, M, 1 * MS);
+	/* Sent at t, RACK.rtt 1 ms (of segment 3, sent at t too), reo_wnd 250 us. */
+	assert_int_equal(g->t - t, 1 * MS + 250 * US);
+	assert_true(c->in_recovery);
+	assert_int_equal(sc->s->cnt.tcp_tlp_probes, 0);
+	sc_wait(sc, 1 * MS);
+	sc_sack_ack(sc, SEG(4), 0, NULL);
+	assert_int_equal(sc->s->cnt.tcp_retransmits, 1);
+	assert_int_equal(sc->s->cnt.tcp_rto_timeouts, 0);
+	sc_close(sc, c, SEG(4), 1);
+#undef SEG
+}
+
 /* ---- receive autotuning ---- */
 
 /* Round trips in which the peer sends all the window it was told (full segments) and the
@@ -1639,6 +1761,10 @@ int main(void)
 		T(tlp_sack_starts_recovery, sc_setup_active),
 		T(tlp_not_for_one_segment, sc_setup_active),
 		T(tlp_not_without_sack, sc_setup),
+		T(rack_loses_every_hole, sc_setup_passive),
+		T(rack_lost_retransmission, sc_setup_passive),
+		T(rack_reordering_no_retransmit, sc_setup_passive),
+		T(rack_reordering_timer, sc_setup_passive),
 		T(rcvbuf_autotune_grows, sc_setup_passive),
 		T(rcvbuf_autotune_respects_app, sc_setup_passive),
 		T(rcvbuf_autotune_needs_reader, sc_setup_passive),
