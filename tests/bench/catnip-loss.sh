@@ -37,7 +37,8 @@
 #
 # Prints per rate the median goodput (Mbit/s) and the spread (min-max) of each sender, the
 # ratio catnip / linux of the medians, and each sender's retransmission timeouts (median).
-# Results in BUILD_DIR/bench-catnip-loss/results.txt. Timing on a shared 2-core machine is
+# Results in BUILD_DIR/bench-catnip-loss/results.txt, each sender's output (catnip's counters)
+# beside it. Timing on a shared 2-core machine is
 # noisy: hence the interleaving, medians and spreads. Only processes started here are
 # signalled, by PID. Needs root, DPDK, nftables (exit 77 without).
 
@@ -171,6 +172,7 @@ finish() {
 		mbit=$(echo "$mbit * 8" | bc -l)
 	fi
 	echo "$1 $2 $mbit $4 ${lost:-}" >>"$results"
+	cp "$dir/client.log" "$out/sender-$1-$2-$rep.log" # with catnip's counters
 	printf '  %-6s %3s%%  %9.2f Mbit/s  RTOs %s  frames lost (data acks) %s\n' \
 		"$1" "$2" "$mbit" "$4" "${lost:-}"
 }

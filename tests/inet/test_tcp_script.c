@@ -1411,6 +1411,29 @@ static void test_tcp_script_tlp_probe_repairs_tail(void **state)
 	sc_close(sc, c, 101 + 4 * M, 1);
 }
 
+/* The probe's copy was needless (only the ACKs were lost): the peer reports it with a D-SACK
+ * (RFC 2883), and the episode ends without the congestion response (RFC 8985 7.4.2). */
+static void test_tcp_script_tlp_dsack_no_response(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+	const uint32_t M = 1448;
+	uint32_t cwnd;
+	uint64_t t;
+
+	sc_rtt_sample(sc, c, 10 * MS);
+	t = sc_flight(sc, c, 4 * M, 101, 1, M);
+	sc_backoff(sc, A, 101 + 3 * M, 1, M, t, 22 * MS, 22 * MS);
+	cwnd = c->cc.cwnd;
+	sc_sack_ack(sc, 101 + 4 * M, SC_SACK1(101 + 3 * M, 101 + 4 * M));
+	assert_int_equal(sc->s->cnt.tcp_tlp_probes, 1);
+	assert_int_equal(sc->s->cnt.tcp_tlp_repairs, 0);
+	assert_true(c->cc.cwnd >= cwnd);
+	assert_int_equal(c->tlp_end, 0);
+	EXPECT_NOTHING(sc, 2 * SEC);
+	sc_close(sc, c, 101 + 4 * M, 1);
+}
+
 /* A whole flight is lost: the probe (the last segment) is SACKed, which marks the three
  * before it lost at once, and SACK recovery resends them without waiting for the RTO. */
 static void test_tcp_script_tlp_sack_starts_recovery(void **state)
@@ -1761,6 +1784,7 @@ int main(void)
 		T(tlp_sack_starts_recovery, sc_setup_active),
 		T(tlp_not_for_one_segment, sc_setup_active),
 		T(tlp_not_without_sack, sc_setup),
+		T(tlp_dsack_no_response, sc_setup_passive),
 		T(rack_loses_every_hole, sc_setup_passive),
 		T(rack_lost_retransmission, sc_setup_passive),
 		T(rack_reordering_no_retransmit, sc_setup_passive),

@@ -292,6 +292,12 @@ static int ack_input(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg)
 			(seg->opt.nsack > 1 &&
 			 nip_seq_geq(seg->opt.sack[0].start, seg->opt.sack[1].start) &&
 			 nip_seq_leq(seg->opt.sack[0].end, seg->opt.sack[1].end));
+		/* RFC 8985 7.4.2: a D-SACK of the probe's copy says the original had arrived:
+		 * nothing was lost, no congestion response when its episode ends. */
+		if (dsack && c->tlp_end && c->tlp_rxt &&
+		    nip_seq_leq(seg->opt.sack[0].start, c->tlp_seq) &&
+		    nip_seq_lt(c->tlp_seq, seg->opt.sack[0].end))
+			c->tlp_rxt = false;
 	}
 	if (c->sack_ok)
 		rtt = nip_tcp_rack_update(c, ack, c->ts_ok && seg->opt.has_ts ? seg->opt.tsecr : 0,

@@ -131,8 +131,8 @@ void nip_tcp_rto_reset(struct nip_tcp_conn *c)
  * delayed ACK when a single segment is out, whose ACK the peer may hold back): one new
  * segment if the windows allow, else the last segment again. Its ACK, with SACK blocks, starts an
  * ordinary fast recovery for whatever else was lost. One probe per episode; the episode ends when
- * an ACK covers what was sent up to the probe, and a retransmitted probe that was needed (we do not
- * read D-SACK, so taken as needed) gets the usual congestion response.
+ * an ACK covers what was sent up to the probe, and a retransmitted probe that was needed (no
+ * D-SACK reported its copy: tcp_input.c) gets the usual congestion response.
  */
 #define WC_DELACK_NS 200000000ull /* RFC 8985 7.2 WCDelAckT */
 #define PTO_SLACK_NS 2000000ull	  /* added to 2 SRTT */
