@@ -1530,6 +1530,7 @@ static void test_tcp_script_rack_loses_every_hole(void **state)
 	EXPECT_NOTHING(sc, 1 * MS);
 	sc_sack_ack(sc, SEG(10), 0, NULL);
 	assert_false(c->in_recovery);
+	assert_false(c->rack.reordering_seen); /* losses, not reordering */
 	EXPECT_NOTHING(sc, 5 * SEC);
 	assert_int_equal(sc->s->cnt.tcp_retransmits, 3);
 	assert_int_equal(sc->s->cnt.tcp_rto_timeouts, 0);

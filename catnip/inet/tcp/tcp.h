@@ -145,12 +145,12 @@ struct nip_tcp_rack {
 	uint32_t end_seq;      /* RACK.end_seq */
 	uint64_t rtt;	       /* RACK.rtt (0: nothing delivered yet) */
 	uint64_t min_rtt;      /* RACK.min_RTT (0: no sample) */
-	uint32_t fack;	       /* RACK.fack: highest end delivered */
+	uint32_t fack;	       /* RACK.fack: highest end delivered, once fack_set */
 	uint32_t lost_bytes;   /* in segments flagged LOST */
 	uint32_t sacked_segs;  /* segments flagged SACKED */
 	uint32_t dsack_round;  /* RACK.dsack_round, while dsack_round_set */
 	uint8_t reo_wnd_mult, reo_wnd_persist;
-	bool dsack_round_set, reordering_seen;
+	bool fack_set, dsack_round_set, reordering_seen;
 };
 
 struct nip_tcp_listener;

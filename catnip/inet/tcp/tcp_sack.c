@@ -224,9 +224,10 @@ static void delivered(struct nip_tcp_conn *c, const struct nip_tcp_txseg *t, uin
 
 	/* Step 3: delivered below a segment delivered before, and never sent again: the network
 	 * reordered it. */
-	if (nip_seq_gt(t->end, r->fack))
+	if (!r->fack_set || nip_seq_gt(t->end, r->fack)) {
 		r->fack = t->end;
-	else if (nip_seq_lt(t->end, r->fack) && !(t->flags & NIP_TCP_TX_RXT))
+		r->fack_set = true;
+	} else if (nip_seq_lt(t->end, r->fack) && !(t->flags & NIP_TCP_TX_RXT))
 		r->reordering_seen = true;
 	if (t->flags & NIP_TCP_TX_RXT) {
 		/* Which transmission arrived? An echoed timestamp older than the last one (same
