@@ -13,7 +13,8 @@
  * Files: tcp.c (life cycle, ports, demultiplexing, user calls, event delivery), tcp_listen.c
  * (passive open, SYN and accept queues), tcp_cookie.c (SYN cookies when a SYN queue is full),
  * tcp_input.c (per-state segment processing), tcp_output.c (what to send and building
- * segments), tcp_sack.c (sender scoreboard, RFC 6675), tcp_reass.c (out-of-order data),
+ * segments), tcp_sack.c (sender scoreboard, RFC 6675, and RACK loss detection, RFC 8985),
+ * tcp_reass.c (out-of-order data),
  * tcp_timer.c (RTO, tail loss probe, persist, keepalive, delayed ACK, TIME_WAIT), cc*.c
  * (congestion control), tcp_seq.h (sequence arithmetic). What those files call of each other
  * is in tcp_priv.h, not here.

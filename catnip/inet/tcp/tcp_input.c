@@ -5,7 +5,8 @@
  * to the window, RST (with RFC 5961 3.2 exact-match and challenge ACKs), SYN in a
  * synchronized state (RFC 5961 4.2), ACK (RFC 5961 5.2 range check, new data acknowledged,
  * RTT, congestion control, duplicate ACKs and fast retransmit of RFC 5681 3.2 / RFC 6582,
- * SACK scoreboard of RFC 6675, window update), data (in order to the pops, out of order to
+ * SACK scoreboard of RFC 6675 with RACK's loss detection of RFC 8985 6 deciding what is lost,
+ * window update), data (in order to the pops, out of order to
  * the reassembly queue), FIN. Then output runs once, sending data the ACK allowed and the ACK
  * the segment earned (delayed per RFC 9293 3.8.6.3 / RFC 5681 4.2 otherwise). What the owner
  * must hear of (writable, readable, connected, acceptable, failed) is only recorded here
