@@ -1388,21 +1388,29 @@ static void test_tcp_script_receive_window_fills(void **state)
 
 /* ---- tail loss probe (RFC 8985 7) ---- */
 
-/* The ACKs of a flight are lost: 2 SRTT + 2 ms after it, the last segment again (not the RTO
- * at 200 ms); its ACK covers everything, and the repair gets the loss response once. */
-static void test_tcp_script_tlp_probe_repairs_tail(void **state)
+/* A flight of four whose ACKs are lost: 2 SRTT + 2 ms after it, the last segment again (not
+ * the RTO at 200 ms). Returns cwnd then. */
+static uint32_t tlp_tail_probe(struct sc *sc, struct nip_tcp_conn *c)
 {
-	struct sc *sc = *state;
-	struct nip_tcp_conn *c = sc->conn;
 	const uint32_t M = 1448;
-	uint32_t cwnd;
 	uint64_t t;
 
 	sc_rtt_sample(sc, c, 10 * MS);
 	t = sc_flight(sc, c, 4 * M, 101, 1, M);
 	sc_backoff(sc, A, 101 + 3 * M, 1, M, t, 22 * MS, 22 * MS); /* 2 SRTT + 2 ms */
 	assert_int_equal(sc->s->cnt.tcp_tlp_probes, 1);
-	cwnd = c->cc.cwnd;
+	return c->cc.cwnd;
+}
+
+/* The tail's ACKs are lost: the probe's ACK covers everything, and the repair gets the loss
+ * response once. */
+static void test_tcp_script_tlp_probe_repairs_tail(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+	const uint32_t M = 1448;
+	uint32_t cwnd = tlp_tail_probe(sc, c);
+
 	sc_sack_ack(sc, 101 + 4 * M, 0, NULL);
 	assert_int_equal(sc->s->cnt.tcp_tlp_repairs, 1);
 	assert_true(c->cc.cwnd < cwnd);
@@ -1418,15 +1426,9 @@ static void test_tcp_script_tlp_dsack_no_response(void **state)
 	struct sc *sc = *state;
 	struct nip_tcp_conn *c = sc->conn;
 	const uint32_t M = 1448;
-	uint32_t cwnd;
-	uint64_t t;
+	uint32_t cwnd = tlp_tail_probe(sc, c);
 
-	sc_rtt_sample(sc, c, 10 * MS);
-	t = sc_flight(sc, c, 4 * M, 101, 1, M);
-	sc_backoff(sc, A, 101 + 3 * M, 1, M, t, 22 * MS, 22 * MS);
-	cwnd = c->cc.cwnd;
 	sc_sack_ack(sc, 101 + 4 * M, SC_SACK1(101 + 3 * M, 101 + 4 * M));
-	assert_int_equal(sc->s->cnt.tcp_tlp_probes, 1);
 	assert_int_equal(sc->s->cnt.tcp_tlp_repairs, 0);
 	assert_true(c->cc.cwnd >= cwnd);
 	assert_int_equal(c->tlp_end, 0);
@@ -1508,6 +1510,22 @@ static void test_tcp_script_tlp_not_without_sack(void **state)
 	{                                                                                          \
 		a, b, c, d, e, f                                                                   \
 	}
+#define M 1448u
+#define SEG(i) (1 + (i)*M)
+
+/* The peer acknowledges everything up to end: recovery is over, nothing more is sent, after
+ * exactly rxt retransmissions and no timeout, reordering was (not) seen; then c closes. */
+static void rack_done(struct sc *sc, struct nip_tcp_conn *c, uint32_t end, uint64_t rxt,
+		      bool reordered)
+{
+	sc_sack_ack(sc, end, 0, NULL);
+	assert_false(c->in_recovery);
+	assert_int_equal(c->rack.reordering_seen, reordered);
+	EXPECT_NOTHING(sc, 5 * SEC);
+	assert_int_equal(sc->s->cnt.tcp_retransmits, rxt);
+	assert_int_equal(sc->s->cnt.tcp_rto_timeouts, 0);
+	sc_close(sc, c, end, 1);
+}
 
 /* Three holes in one flight of ten, each lost: segments sent before a delivered one are lost by
  * time, in every hole, even the last one with a single segment SACKed above it (where RFC
@@ -1516,9 +1534,7 @@ static void test_tcp_script_rack_loses_every_hole(void **state)
 {
 	struct sc *sc = *state;
 	struct nip_tcp_conn *c = sc->conn;
-	const uint32_t M = 1448;
 
-#define SEG(i) (1 + (i)*M)
 	sc_flight(sc, c, 10 * M, SEG(0), 1, M);
 	/* Lost: 1, 4 and 8. */
 	sc_wait(sc, 1 * MS);
@@ -1528,14 +1544,7 @@ static void test_tcp_script_rack_loses_every_hole(void **state)
 	EXPECT(sc, A, SEG(4), 1, M, 0);
 	EXPECT(sc, A, SEG(8), 1, M, 0);
 	EXPECT_NOTHING(sc, 1 * MS);
-	sc_sack_ack(sc, SEG(10), 0, NULL);
-	assert_false(c->in_recovery);
-	assert_false(c->rack.reordering_seen); /* losses, not reordering */
-	EXPECT_NOTHING(sc, 5 * SEC);
-	assert_int_equal(sc->s->cnt.tcp_retransmits, 3);
-	assert_int_equal(sc->s->cnt.tcp_rto_timeouts, 0);
-	sc_close(sc, c, SEG(10), 1);
-#undef SEG
+	rack_done(sc, c, SEG(10), 3, false); /* losses, not reordering */
 }
 
 /* A retransmission lost again is lost by time too, in any hole: once a segment sent after it
@@ -1545,9 +1554,7 @@ static void test_tcp_script_rack_lost_retransmission(void **state)
 {
 	struct sc *sc = *state;
 	struct nip_tcp_conn *c = sc->conn;
-	const uint32_t M = 1448;
 
-#define SEG(i) (1 + (i)*M)
 	sc_flight(sc, c, 10 * M, SEG(0), 1, M);
 	/* Lost: 1 and 5. */
 	sc_wait(sc, 1 * MS);
@@ -1560,12 +1567,7 @@ static void test_tcp_script_rack_lost_retransmission(void **state)
 	EXPECT(sc, A, SEG(1), 1, M, 0);
 	assert_int_equal(sc->s->cnt.tcp_lost_retransmits, 1);
 	sc_wait(sc, 1 * MS);
-	sc_sack_ack(sc, SEG(10), 0, NULL);
-	assert_false(c->in_recovery);
-	assert_int_equal(sc->s->cnt.tcp_retransmits, 3);
-	assert_int_equal(sc->s->cnt.tcp_rto_timeouts, 0);
-	sc_close(sc, c, SEG(10), 1);
-#undef SEG
+	rack_done(sc, c, SEG(10), 3, false);
 }
 
 /* Reordering within the window is no loss: a segment SACKed above a hole starts the reordering
@@ -1575,22 +1577,14 @@ static void test_tcp_script_rack_reordering_no_retransmit(void **state)
 {
 	struct sc *sc = *state;
 	struct nip_tcp_conn *c = sc->conn;
-	const uint32_t M = 1448;
 
-#define SEG(i) (1 + (i)*M)
 	sc_flight(sc, c, 4 * M, SEG(0), 1, M);
 	sc_wait(sc, 1 * MS);
 	sc_sack_ack(sc, SEG(1), SC_SACK1(SEG(2), SEG(3)));
 	assert_true(c->timer[NIP_TCPT_REO] != 0);
 	EXPECT_NOTHING(sc, 200 * US);	  /* the window is 250 us */
 	sc_sack_ack(sc, SEG(3), 0, NULL); /* 1 came, late */
-	sc_sack_ack(sc, SEG(4), 0, NULL);
-	assert_false(c->in_recovery);
-	EXPECT_NOTHING(sc, 5 * SEC);
-	assert_int_equal(sc->s->cnt.tcp_retransmits, 0);
-	assert_true(c->rack.reordering_seen);
-	sc_close(sc, c, SEG(4), 1);
-#undef SEG
+	rack_done(sc, c, SEG(4), 0, true);
 }
 
 /* The reordering timer: a hole with too little SACKed above it to be lost at once is lost
@@ -1600,11 +1594,9 @@ static void test_tcp_script_rack_reordering_timer(void **state)
 {
 	struct sc *sc = *state;
 	struct nip_tcp_conn *c = sc->conn;
-	const uint32_t M = 1448;
 	struct sc_seg *g;
 	uint64_t t;
 
-#define SEG(i) (1 + (i)*M)
 	t = sc_flight(sc, c, 4 * M, SEG(0), 1, M);
 	sc_wait(sc, 1 * MS);
 	sc_sack_ack(sc, SEG(1), SC_SACK1(SEG(2), SEG(4)));
@@ -1614,12 +1606,11 @@ static void test_tcp_script_rack_reordering_timer(void **state)
 	assert_true(c->in_recovery);
 	assert_int_equal(sc->s->cnt.tcp_tlp_probes, 0);
 	sc_wait(sc, 1 * MS);
-	sc_sack_ack(sc, SEG(4), 0, NULL);
-	assert_int_equal(sc->s->cnt.tcp_retransmits, 1);
-	assert_int_equal(sc->s->cnt.tcp_rto_timeouts, 0);
-	sc_close(sc, c, SEG(4), 1);
-#undef SEG
+	rack_done(sc, c, SEG(4), 1, false);
 }
+
+#undef SEG
+#undef M
 
 /* ---- receive autotuning ---- */
 
