@@ -1609,6 +1609,27 @@ static void test_tcp_script_rack_reordering_timer(void **state)
 	rack_done(sc, c, SEG(4), 1, false);
 }
 
+/* The ACK that would end a fast recovery is lost, and nothing else is in flight: a probe 2 SRTT
+ * + 2 ms after the retransmission (the last segment again) brings it back, not the RTO 200 ms
+ * later; the recovery's congestion response stays the only one. */
+static void test_tcp_script_rack_probe_in_recovery(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+	uint64_t t;
+
+	sc_flight(sc, c, 10 * M, SEG(0), 1, M);
+	sc_wait(sc, 1 * MS);
+	sc_sack_ack(sc, SEG(1), SC_SACK1(SEG(2), SEG(10)));
+	t = EXPECT(sc, A, SEG(1), 1, M, 0)->t;
+	/* Its ACK, of everything, is lost. */
+	assert_true(EXPECT(sc, A, SEG(9), 1, M, 50 * MS)->t - t < 30 * MS);
+	assert_true(c->in_recovery);
+	assert_int_equal(sc->s->cnt.tcp_tlp_probes, 1);
+	rack_done(sc, c, SEG(10), 2, false);
+	assert_int_equal(sc->s->cnt.tcp_tlp_repairs, 0);
+}
+
 #undef SEG
 #undef M
 
@@ -1781,6 +1802,7 @@ int main(void)
 		T(rack_lost_retransmission, sc_setup_passive),
 		T(rack_reordering_no_retransmit, sc_setup_passive),
 		T(rack_reordering_timer, sc_setup_passive),
+		T(rack_probe_in_recovery, sc_setup_passive),
 		T(rcvbuf_autotune_grows, sc_setup_passive),
 		T(rcvbuf_autotune_respects_app, sc_setup_passive),
 		T(rcvbuf_autotune_needs_reader, sc_setup_passive),

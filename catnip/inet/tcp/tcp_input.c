@@ -133,6 +133,7 @@ static void enter_recovery(struct nip_tcp_conn *c)
 		s->cnt.tcp_retransmits++;
 	}
 	nip_tcp_rto_arm(c);
+	nip_tcp_pto_arm(c); /* when nothing else is left to resend (tcp_timer.c) */
 }
 
 void nip_tcp_rack_lost(struct nip_tcp_conn *c)

@@ -402,8 +402,10 @@ void nip_tcp_output(struct nip_tcp_conn *c)
 		/* Lost segments first, in fast recovery and after a timeout alike (a go-back-N
 		 * retransmission can be lost again below snd_nxt). */
 		if (c->sack_ok && (c->in_recovery || nip_seq_lt(c->snd_una, c->recover)) &&
-		    cwnd >= fl + c->mss && send_lost(c))
+		    cwnd >= fl + c->mss && send_lost(c)) {
+			sent = true;
 			continue;
+		}
 		/* Sending again after a timeout: what the peer SACKed it holds (RFC 8985 6.3). */
 		if (c->sack_ok && nip_seq_lt(c->snd_nxt, c->snd_max))
 			c->snd_nxt = nip_tcp_rack_skip_sacked(c, c->snd_nxt);
