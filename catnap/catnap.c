@@ -51,6 +51,7 @@ static int nap_init(struct demi__libos *los)
 	if (rc < 0)
 		goto fail;
 	nap->tcp_pop_bytes = (uint32_t)pop_bytes;
+	nap->owner = getpid();
 	nap->engine = &nap_epoll_engine;
 	if (engine == 1) {
 #ifdef NAP_HAVE_URING
@@ -392,7 +393,6 @@ static int nap_close(struct demi__queue *dq)
 	cancel_fifo(&q->accepts, false);
 	cancel_fifo(&q->pops, false);
 	cancel_fifo(&q->pushes, true);
-	/* close(2) also removes the fd from epoll (we never dup it). */
 	close(q->fd);
 	queue_release(dq->los, q);
 	return 0;
@@ -507,6 +507,13 @@ static uint64_t nap_bufs_cached(struct demi__libos *los)
 	return e->bufs_cached ? e->bufs_cached(los) : 0;
 }
 
+static size_t nap_stats(struct demi__libos *los, demi_stat_t *out, size_t cap)
+{
+	const struct nap_engine_ops *e = nap_of(los)->engine;
+
+	return e->stats ? e->stats(los, out, cap) : 0;
+}
+
 const struct demi__libos_ops nap_libos_ops = {
 	.name = "catnap",
 	.init = nap_init,
@@ -525,4 +532,5 @@ const struct demi__libos_ops nap_libos_ops = {
 	.getsockname = nap_getsockname,
 	.poll_io = nap_poll_io,
 	.bufs_cached = nap_bufs_cached,
+	.stats = nap_stats,
 };

@@ -26,7 +26,9 @@
 #include <stdint.h>
 #include <netinet/in.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "libos.h"
 
@@ -106,13 +108,16 @@ struct nap_engine_ops {
 	int (*watch)(struct demi__libos *los, struct nap_queue *q);
 	/* q is about to be closed: stop everything in flight on it and drop what the engine
 	 * holds for it. Called before the queue's tasks are cancelled and its fd closed. NULL:
-	 * nothing to stop (closing the fd is enough). */
+	 * nothing to stop (closing the fd is enough). In a forked child (nap_forked) it must not
+	 * touch what the child shares with the parent (epoll set, io_uring rings). */
 	void (*unwatch)(struct demi__libos *los, struct nap_queue *q);
 	/* The poll functions of the four kinds of task. */
 	demi__task_poll_fn accept, connect, push, pop;
 	int (*poll_io)(struct demi__libos *los, uint64_t timeout_ns);
 	/* Pool buffers the engine holds as receive buffers for the kernel (not leaks). */
 	uint64_t (*bufs_cached)(struct demi__libos *los);
+	/* Optional: the engine's counters, as the libOS's stats op (lib/libos.h). */
+	size_t (*stats)(struct demi__libos *los, demi_stat_t *out, size_t cap);
 };
 
 struct nap_libos {
@@ -121,11 +126,23 @@ struct nap_libos {
 	uint32_t tcp_pop_bytes;	       /* most bytes one TCP pop returns */
 	struct nap_queue *free_queues; /* cache of queue structs (accept churn allocates none) */
 	uint8_t *udp_spill;	       /* overflow area for datagrams larger than a small buffer */
+	pid_t owner;		       /* the process that called demi_init */
 };
 
 static inline struct nap_libos *nap_of(struct demi__libos *los)
 {
 	return los->priv;
+}
+
+/*
+ * True in a child forked after demi_init. Such a child shares the epoll set, the io_uring rings
+ * and every socket's file with its parent; when it tears its copy of the libOS down (exit()
+ * runs the library's atexit handler) it closes its own fds and frees its own memory but must
+ * not change those shared objects. Asked only on close and teardown (getpid is a syscall).
+ */
+static inline bool nap_forked(struct demi__libos *los)
+{
+	return getpid() != nap_of(los)->owner;
 }
 
 /* Completes accept t with the connection fd from listening queue lq (or fails it), then

@@ -5,6 +5,15 @@
  * matching FIFO. Tasks run the non-blocking syscall themselves when their queue is known to be
  * ready, and go back to sleep when the kernel answers EAGAIN. Per echoed message that makes
  * the same three syscalls as a hand-written epoll loop: epoll_wait, recv, send.
+ *
+ * Registrations and fork: the epoll set belongs to open files, not to fds. A socket whose file
+ * is still open elsewhere (in a child forked after it was opened) stays in the set after our
+ * close(2), and its events would keep arriving. So a queue leaves the set explicitly
+ * (EPOLL_CTL_DEL) before it is closed, and an event names its registration as (id, fd), checked
+ * against the queue now registered under that fd: an event of a registration that is gone is
+ * dropped and counted (catnap.epoll_stale_events), never applied to a queue that reuses the
+ * struct or the fd. A forked child that tears its copy of the libOS down (exit() runs the
+ * library's atexit handler) leaves the set alone: it is shared with the parent.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -24,12 +33,16 @@
 
 struct epoll_state {
 	int epfd;
+	uint32_t next_reg;	  /* id of the next registration (0 is never used) */
+	uint64_t stale_events;	  /* events of registrations already removed (dropped) */
+	struct nap_queue **by_fd; /* the queue registered under each fd, or NULL */
+	size_t by_fd_cap;
 	struct epoll_event events[MAX_EVENTS];
 };
 
 /* Per-queue state, in the queue's engine area. */
 struct ep_queue {
-	bool watched; /* registered with epoll */
+	uint32_t reg; /* id of its registration with epoll, 0 when not registered */
 	/* Readiness known from the last event or syscall (edge-triggered): try the syscall only
 	 * when set, clear it when the kernel says EAGAIN. */
 	bool readable;
@@ -69,6 +82,7 @@ static void ep_fini(struct demi__libos *los)
 	struct epoll_state *st = state_of(los);
 
 	close(st->epfd);
+	free(st->by_fd);
 	free(st);
 	nap_of(los)->engine_state = NULL;
 }
@@ -78,25 +92,67 @@ static void ep_queue_init(struct nap_queue *q)
 	*ep_q(q) = (struct ep_queue){.readable = true, .writable = true}; /* unknown: try */
 }
 
+/* Makes room in the fd table for fd. 0 or -ENOMEM. */
+static int by_fd_reserve(struct epoll_state *st, int fd)
+{
+	size_t cap = st->by_fd_cap ? st->by_fd_cap : 64;
+	struct nap_queue **t;
+
+	if ((size_t)fd < st->by_fd_cap)
+		return 0;
+	while (cap <= (size_t)fd)
+		cap *= 2;
+	t = realloc(st->by_fd, cap * sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	memset(t + st->by_fd_cap, 0, (cap - st->by_fd_cap) * sizeof(*t));
+	st->by_fd = t;
+	st->by_fd_cap = cap;
+	return 0;
+}
+
 static int ep_watch(struct demi__libos *los, struct nap_queue *q)
 {
+	struct epoll_state *st = state_of(los);
 	struct ep_queue *eq = ep_q(q);
-	struct epoll_event ev = {
-		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-		.data.ptr = q,
-	};
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET};
+	int rc;
 
-	/* Registered once, for good: close(2) removes the fd from the set (we never dup it). */
-	if (!eq->watched) {
-		if (epoll_ctl(state_of(los)->epfd, EPOLL_CTL_ADD, q->fd, &ev) < 0)
+	/* Registered once, until ep_unwatch. */
+	if (!eq->reg) {
+		if ((rc = by_fd_reserve(st, q->fd)) < 0)
+			return rc;
+		if (++st->next_reg == 0)
+			st->next_reg = 1;
+		ev.data.u64 = (uint64_t)st->next_reg << 32 | (uint32_t)q->fd;
+		if (epoll_ctl(st->epfd, EPOLL_CTL_ADD, q->fd, &ev) < 0)
 			return -errno;
-		eq->watched = true;
+		eq->reg = st->next_reg;
+		st->by_fd[q->fd] = q;
 	}
 	/* The next writable edge is the connect's outcome; an earlier one (of a failed attempt)
 	 * says nothing about it. */
 	if (q->state == NAP_CONNECTING)
 		eq->writable = false;
 	return 0;
+}
+
+/*
+ * Takes q out of the epoll set before its fd is closed: close(2) removes a registration only
+ * with the last reference to the file, and a forked child may hold one. In a forked child the
+ * set is the parent's (shared through the inherited epoll fd): only our table forgets q.
+ */
+static void ep_unwatch(struct demi__libos *los, struct nap_queue *q)
+{
+	struct epoll_state *st = state_of(los);
+	struct ep_queue *eq = ep_q(q);
+
+	if (!eq->reg)
+		return;
+	if (!nap_forked(los))
+		epoll_ctl(st->epfd, EPOLL_CTL_DEL, q->fd, NULL); /* cannot fail: q->fd is ours */
+	st->by_fd[q->fd] = NULL;
+	eq->reg = 0;
 }
 
 /* ---- accept ---- */
@@ -328,9 +384,25 @@ static int ep_poll_io(struct demi__libos *los, uint64_t timeout_ns)
 	n = epoll_pwait2(st->epfd, st->events, MAX_EVENTS, tsp, NULL);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
-	for (int i = 0; i < n; i++)
-		on_event(st->events[i].data.ptr, st->events[i].events);
+	for (int i = 0; i < n; i++) {
+		uint64_t data = st->events[i].data.u64;
+		uint32_t fd = (uint32_t)data;
+		struct nap_queue *q = fd < st->by_fd_cap ? st->by_fd[fd] : NULL;
+
+		if (!q || ep_q(q)->reg != (uint32_t)(data >> 32)) {
+			st->stale_events++;
+			continue;
+		}
+		on_event(q, st->events[i].events);
+	}
 	return n;
+}
+
+static size_t ep_stats(struct demi__libos *los, demi_stat_t *out, size_t cap)
+{
+	if (cap > 0)
+		out[0] = (demi_stat_t){"catnap.epoll_stale_events", state_of(los)->stale_events};
+	return 1;
 }
 
 const struct nap_engine_ops nap_epoll_engine = {
@@ -340,9 +412,11 @@ const struct nap_engine_ops nap_epoll_engine = {
 	.queue_bytes = sizeof(struct ep_queue),
 	.queue_init = ep_queue_init,
 	.watch = ep_watch,
+	.unwatch = ep_unwatch,
 	.accept = ep_accept,
 	.connect = ep_connect,
 	.push = ep_push,
 	.pop = ep_pop,
 	.poll_io = ep_poll_io,
+	.stats = ep_stats,
 };

@@ -94,6 +94,10 @@ struct uring_state {
 	bool zc_local;	       /* zero-copy to peers on this host too */
 	uint64_t rx_max_bytes; /* unpopped bytes a queue may hold before its receive stops */
 	uint32_t pending_sqes; /* prepared since the last enter */
+	/* We are a child forked after demi_init, tearing down its copy: the rings are shared with
+	 * the parent (MAP_SHARED), an SQE written here would land among the parent's, and the
+	 * operations in flight are the parent's. Nothing is submitted any more. */
+	bool forked;
 	struct uring_stats stats;
 };
 
@@ -304,9 +308,11 @@ static int arm_recv(struct uring_state *st, struct nap_queue *q)
 
 static void cancel_op(struct uring_state *st, struct uring_op *op)
 {
-	struct io_uring_sqe *sqe = get_sqe(st);
+	struct io_uring_sqe *sqe;
 
-	if (!sqe)
+	if (st->forked)
+		return;
+	if (!(sqe = get_sqe(st)))
 		return; /* the ring's teardown cancels it anyway */
 	io_uring_prep_cancel64(sqe, op_user_data(op), 0);
 	io_uring_sqe_set_data64(sqe, UD_IGNORE);
@@ -397,7 +403,10 @@ static void ur_fini(struct demi__libos *los)
 		  (unsigned long long)s->zc_sends, (unsigned long long)s->recv_rearms,
 		  (unsigned long long)s->accept_drops);
 	/* Tearing the ring down cancels whatever is in flight; then nothing touches our memory
-	 * and the operations' references can go. */
+	 * and the operations' references can go. A forked child only drops its reference to the
+	 * parent's ring (the ring and its buffer group live on) and frees its copy of the rest. */
+	if (nap_forked(los))
+		st->br.registered = false;
 	io_uring_queue_exit(&st->ring);
 	nap_bufring_fini(&st->br);
 	for (uint32_t c = 0; c < st->nchunks; c++) {
@@ -454,6 +463,8 @@ static void ur_unwatch(struct demi__libos *los, struct nap_queue *q)
 	struct uring_op *op;
 	struct demi__task *t;
 
+	if (nap_forked(los))
+		st->forked = true;
 	if (uq->recv_op && (op = op_by_id1(st, uq->recv_op)) && op->kind != OP_FREE)
 		cancel_op(st, op);
 	if (uq->accept_op && (op = op_by_id1(st, uq->accept_op)) && op->kind != OP_FREE)
@@ -485,7 +496,7 @@ static void ur_unwatch(struct demi__libos *los, struct nap_queue *q)
 	 * not close it (no FIN) until the request ends. Submit the cancels now and let the kernel
 	 * run their completion work (deferred task work runs on GETEVENTS), so the caller's
 	 * close(2) drops the last reference. Their CQEs are reaped later, as stale. */
-	if (st->pending_sqes) {
+	if (st->pending_sqes && !st->forked) {
 		int n = io_uring_submit_and_get_events(&st->ring);
 		st->stats.enters++;
 		if (n > 0)

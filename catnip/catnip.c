@@ -3,7 +3,9 @@
  * catnip: the libOS on DPDK with our own stack. This file joins three things: the demi_*
  * operations (lib/libos.h), the stack (inet/, which knows no device) and the DPDK device
  * (dev/dpdk_link.c). The device is polled by a background task on every scheduler pass, with
- * the runtime's clock as the stack's time: catnip busy-polls, as kernel bypass does.
+ * the runtime's clock as the stack's time. A wait polls while work is likely (lib/wait.c:
+ * busy_poll, demikernel.spin_us) and otherwise sleeps in nip_poll_io on the device's receive
+ * interrupt (or in short naps), never past the stack's next timer.
  *
  * Each queue carries its protocol's operations (catnip.h: catnip_tcp.c, catnip_udp.c); this
  * file checks what is common and dispatches. Configuration: catnip_config.c; the counters
@@ -95,7 +97,8 @@ static void log_device(struct nip_dpdk *dev)
 	DEMI_INFO("catnip: device rx %llu frames (%llu copied, %llu bad checksum, %llu no buffer) "
 		  "tx %llu frames, %llu refused (ring full), %llu too long, %llu no mbuf; port rx "
 		  "%llu (%llu missed, %llu errors, %llu no mbuf) tx %llu (%llu errors); receive "
-		  "buffers held at most %llu of %llu",
+		  "buffers held at most %llu of %llu; idle: %llu sleeps (%llu woken by a frame, "
+		  "%llu given up for frames that came while arming), %llu naps",
 		  (unsigned long long)ds.rx_frames, (unsigned long long)ds.rx_copied,
 		  (unsigned long long)ds.rx_csum_bad, (unsigned long long)ds.rx_nobuf,
 		  (unsigned long long)ds.tx_frames, (unsigned long long)ds.tx_full,
@@ -103,7 +106,9 @@ static void log_device(struct nip_dpdk *dev)
 		  (unsigned long long)ds.port_ipackets, (unsigned long long)ds.port_imissed,
 		  (unsigned long long)ds.port_ierrors, (unsigned long long)ds.port_rx_nombuf,
 		  (unsigned long long)ds.port_opackets, (unsigned long long)ds.port_oerrors,
-		  (unsigned long long)ds.rx_held_max, (unsigned long long)ds.rx_lendable);
+		  (unsigned long long)ds.rx_held_max, (unsigned long long)ds.rx_lendable,
+		  (unsigned long long)ds.sleeps, (unsigned long long)ds.sleep_wakeups,
+		  (unsigned long long)ds.sleep_races, (unsigned long long)ds.naps);
 }
 
 static void nip_fini(struct demi__libos *los)
@@ -284,6 +289,30 @@ static void nip_end_call(struct demi__libos *los)
 	nip_stack_flush(&nip_of(los)->stack);
 }
 
+/* A wait with nothing to do: sleep on the device, but no later than the stack's next timer
+ * (retransmissions, delayed ACKs, ARP retries) or a delayed frame of the fault link. A zero
+ * timeout (spinning) returns at once: the scheduler pass around it polls the device. */
+static int nip_poll_io(struct demi__libos *los, uint64_t timeout_ns)
+{
+	struct nip_libos *n = nip_of(los);
+	uint64_t now, due;
+
+	if (!timeout_ns)
+		return 0;
+	due = nip_stack_next_deadline(&n->stack);
+	if (n->fault) {
+		uint64_t f = nip_fault_link_next_due(n->fault);
+
+		due = f < due ? f : due;
+	}
+	now = demi__clock_now(&los->rt);
+	if (due <= now)
+		return 0;
+	if (due - now < timeout_ns)
+		timeout_ns = due - now;
+	return nip_dpdk_wait(n->dev, timeout_ns);
+}
+
 /* The device's counters for demi_stats, after the stack's. */
 #define DEV(f)                                                                                     \
 	{                                                                                          \
@@ -293,11 +322,14 @@ static const struct {
 	const char *name;
 	size_t offset;
 } dev_stats[] = {
-	DEV(rx_frames),	   DEV(rx_bytes),      DEV(rx_copied),	      DEV(rx_csum_bad),
-	DEV(rx_nobuf),	   DEV(rx_held),       DEV(rx_reclaim_scans), DEV(tx_frames),
-	DEV(tx_bytes),	   DEV(tx_full),       DEV(tx_nombuf),	      DEV(tx_bad),
-	DEV(alloc_failed), DEV(port_ipackets), DEV(port_opackets),    DEV(port_imissed),
-	DEV(port_ierrors), DEV(port_oerrors),  DEV(port_rx_nombuf),   DEV(rx_held_max),
+	DEV(rx_frames),	       DEV(rx_bytes),	   DEV(rx_copied),
+	DEV(rx_csum_bad),      DEV(rx_nobuf),	   DEV(rx_held),
+	DEV(rx_reclaim_scans), DEV(tx_frames),	   DEV(tx_bytes),
+	DEV(tx_full),	       DEV(tx_nombuf),	   DEV(tx_bad),
+	DEV(alloc_failed),     DEV(port_ipackets), DEV(port_opackets),
+	DEV(port_imissed),     DEV(port_ierrors),  DEV(port_oerrors),
+	DEV(port_rx_nombuf),   DEV(sleeps),	   DEV(sleep_wakeups),
+	DEV(sleep_races),      DEV(naps),	   DEV(rx_held_max),
 	DEV(rx_lendable),
 };
 _Static_assert(sizeof(dev_stats) / sizeof(dev_stats[0]) * sizeof(uint64_t) ==
@@ -340,7 +372,7 @@ const struct demi__libos_ops nip_libos_ops = {
 	.getsockopt = nip_getsockopt,
 	.getpeername = nip_getpeername,
 	.getsockname = nip_getsockname,
-	.poll_io = NULL, /* busy-polls the device in a background task */
+	.poll_io = nip_poll_io,
 	.end_call = nip_end_call,
 	.bufs_cached = nip_bufs_cached,
 	.stats = nip_stats,

@@ -64,6 +64,7 @@ struct nip_queue {
 	struct nip_udp_sock udp;
 	struct nip_tcp_conn *tcp; /* SOCK_STREAM */
 	bool reuseaddr;
+	bool err_logged;	  /* TCP: the connection's failure went to the debug log */
 	struct demi__list pops;	  /* pending pops, oldest first */
 	struct demi__list pushes; /* UDP: waiting for ARP; TCP: waiting for send queue room */
 	struct demi__list accepts;

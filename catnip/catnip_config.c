@@ -70,6 +70,10 @@ static const struct key keys[] = {
 	/* Receive memory pressure: shares of the device's receive buffers held (tcp_mem.c) */
 	{"inetstack_config.tcp_mem_pressure_pct", KEY_U32, F(tcp.mem_pressure_pct), 1, 1, 100},
 	{"inetstack_config.tcp_mem_critical_pct", KEY_U32, F(tcp.mem_critical_pct), 1, 1, 100},
+	/* IPv4 reassembly's bounds (catnip/inet/ip4_reass.h); 0 datagrams: fragments dropped */
+	{"catnip.ip4.reass_max_datagrams", KEY_U32, F(reass_max_datagrams), 1, 0, 1u << 16},
+	{"catnip.ip4.reass_max_bytes", KEY_U32, F(reass_max_bytes), 1, 4096, 1u << 30},
+	{"catnip.ip4.reass_timeout_ms", KEY_U64, F(reass_timeout_ns), MS, 1, 600000},
 };
 
 /* Reads k into its field of sc; absent, the field keeps its default. */

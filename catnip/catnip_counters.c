@@ -99,6 +99,14 @@ const struct nip_counter_name nip_counter_names[] = {
 	ONE(drop_tcp_mem_pressure),
 	ONE(tcp_mem_window_updates),
 	ONE(drop_ip4_bad_src),
+	ONE(ip4_frags_rx),
+	ONE(ip4_reassembled),
+	ONE(drop_ip4_frag_timeout),
+	ONE(drop_ip4_frag_mem),
+	ONE(drop_ip4_frag_overlap),
+	ONE(drop_ip4_frag_dup),
+	ONE(drop_ip4_frag_too_long),
+	ONE(drop_ip4_frag_bad),
 };
 const size_t nip_counter_names_len = sizeof(nip_counter_names) / sizeof(nip_counter_names[0]);
 

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 
 #include "catnip.h"
+#include "log.h"
 
 /* A push's state in its task: the request and how many segments the stack took. */
 struct tcp_push {
@@ -26,6 +27,19 @@ struct tcp_push {
 _Static_assert(sizeof(struct tcp_push) <= DEMI__TASK_PRIV_BYTES, "push state fits the task");
 
 static void tcp_event(void *ctx, unsigned events);
+
+/* At debug level, a connection that ends badly (reset, timed out, closed with data in flight
+ * or unread) leaves its control block in the log: the one place to start from when one
+ * connection among many stalls. */
+static void log_conn(const char *why, const struct nip_tcp_conn *c)
+{
+	char line[512];
+
+	if (demi__log_level < DEMI__LOG_DEBUG)
+		return;
+	nip_tcp_describe(c, nip_now(c->s), line, sizeof(line));
+	DEMI_DEBUG("catnip: tcp %s: %s", why, line);
+}
 
 static int tcp_open(struct nip_queue *q, struct nip_stack *s)
 {
@@ -183,6 +197,10 @@ static void tcp_event(void *ctx, unsigned events)
 	if (events & NIP_TCP_EV_ACCEPTABLE)
 		serve_accepts(q);
 	if (c->err) {
+		if (!q->err_logged) {
+			q->err_logged = true;
+			log_conn("connection failed", c);
+		}
 		fail_all(&q->connects, c->err);
 		fail_pushes(&q->pushes, c->err);
 	}
@@ -246,6 +264,9 @@ static void tcp_close(struct nip_queue *q)
 	fail_pushes(&q->pushes, ECANCELED);
 	nip_cancel_all(&q->accepts);
 	nip_cancel_all(&q->connects);
+	if (q->tcp->state >= NIP_TCP_ESTABLISHED &&
+	    (q->tcp->rq.head || q->tcp->reass.head || q->tcp->snd_una != q->tcp->snd_max))
+		log_conn("closed with data unread or in flight", q->tcp);
 	nip_tcp_close(q->tcp);
 }
 

@@ -117,21 +117,14 @@ int ex_bad_arg(const char *prog, const char *opt, const char *arg, const char *w
 }
 
 static const struct option long_opts[] = {
-	{"server", required_argument, NULL, 's'},
-	{"client", required_argument, NULL, 'c'},
-	{"pingpong", required_argument, NULL, 'P'},
-	{"count", required_argument, NULL, 'n'},
-	{"clients", required_argument, NULL, 'C'},
-	{"size", required_argument, NULL, 'b'},
-	{"requests", required_argument, NULL, 'r'},
-	{"warmup", required_argument, NULL, 'w'},
-	{"window", required_argument, NULL, 'W'},
-	{"timeout-ms", required_argument, NULL, 't'},
-	{"retries", required_argument, NULL, 'R'},
-	{"proto", required_argument, NULL, 'p'},
-	{"mode", required_argument, NULL, 'm'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+	{"server", required_argument, NULL, 's'},   {"client", required_argument, NULL, 'c'},
+	{"pingpong", required_argument, NULL, 'P'}, {"count", required_argument, NULL, 'n'},
+	{"clients", required_argument, NULL, 'C'},  {"size", required_argument, NULL, 'b'},
+	{"requests", required_argument, NULL, 'r'}, {"warmup", required_argument, NULL, 'w'},
+	{"window", required_argument, NULL, 'W'},   {"timeout-ms", required_argument, NULL, 't'},
+	{"retries", required_argument, NULL, 'R'},  {"proto", required_argument, NULL, 'p'},
+	{"mode", required_argument, NULL, 'm'},	    {"ignore", required_argument, NULL, 'I'},
+	{"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
 };
 
 /* The EX_OPT_* flag of each short option code of long_opts. */
@@ -164,6 +157,8 @@ static unsigned int opt_flag(int code)
 		return EX_OPT_PROTO;
 	case 'm':
 		return EX_OPT_IO;
+	case 'I':
+		return EX_OPT_IGNORE;
 	default:
 		return 0;
 	}
@@ -201,6 +196,10 @@ static int apply_opt(struct ex_opts *o, int code, const char *arg, uint64_t max_
 	case 'n':
 		if (ex_parse_u64(arg, 0, UINT64_MAX, &o->count) < 0)
 			return ex_bad_arg(prog, "--count", arg, "a number");
+		return 0;
+	case 'I':
+		if (ex_parse_u64(arg, 0, 65536, &o->ignore) < 0)
+			return ex_bad_arg(prog, "--ignore", arg, "0 to 65536");
 		return 0;
 	case 'C':
 		if (ex_parse_u64(arg, 1, 65536, &o->clients) < 0)

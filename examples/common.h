@@ -54,6 +54,7 @@ struct ex_opts {
 	enum ex_mode mode;
 	struct sockaddr_in addr; /* of --server, --client or --pingpong */
 	uint64_t count;		 /* --count: connections or datagrams to serve, 0 = no limit */
+	uint64_t ignore;	 /* --ignore: connections accepted first and never read */
 	uint64_t clients;	 /* --clients: concurrent connections or sockets */
 	uint64_t size;		 /* --size: bytes per request or message */
 	uint64_t requests;	 /* --requests: per client */
@@ -80,6 +81,7 @@ enum {
 	EX_OPT_RETRIES = 1u << 10,
 	EX_OPT_PROTO = 1u << 11,
 	EX_OPT_IO = 1u << 12,
+	EX_OPT_IGNORE = 1u << 13,
 };
 
 /*

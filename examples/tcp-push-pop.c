@@ -8,6 +8,10 @@
  * data in the kernel's send buffer), so the server's figure is the one to quote.
  *
  * The client is the push loop of push-source.c; a stalled push fails it after --timeout-ms.
+ *
+ * With --ignore N the server holds its first N connections open and never pops them: a
+ * receiver that stopped reading, whose data the libOS must keep without starving the
+ * connections that are read (catnip's receive memory budget, tests/dpdk/catnip-rcvmem-tap.sh).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -21,10 +25,11 @@
 #define TICK_NS (100 * EX_NS_PER_MS)
 
 static const char usage[] =
-	"--server ADDR:PORT [--count N] [--size B]\n"
+	"--server ADDR:PORT [--count N] [--size B] [--ignore I]\n"
 	"       | --client ADDR:PORT [--size B] [--requests R] [--window W] [--timeout-ms T]\n"
 	"  --server    count what every connection sends until it closes; exit after N\n"
-	"              connections (default: on SIGINT); B (if given) turns bytes into messages\n"
+	"              connections (default: on SIGINT); B (if given) turns bytes into messages;\n"
+	"              the first I connections are held open and never read (default 0)\n"
 	"  --client    push R messages (default 100000) of B bytes (default 64k) with W pushes\n"
 	"              outstanding (default 16); fail after T ms (default 10000) without progress\n";
 
@@ -43,6 +48,8 @@ struct server {
 	int lqd;
 	uint64_t accepted, finished;
 	struct ex_tokset set;
+	int *ignored; /* the first o->ignore connections' qds, closed at the end */
+	uint64_t nignored;
 };
 
 static void sink_report(const struct server *s, const struct sink *k)
@@ -90,6 +97,8 @@ static int on_accept(struct server *s, const demi_qresult_t *qr)
 	} else if (s->lqd < 0) {
 		demi_close(qr->qr_value.ares.qd); /* raced with shutdown */
 		return 0;
+	} else if (s->nignored < s->o->ignore) {
+		s->ignored[s->nignored++] = qr->qr_value.ares.qd;
 	} else {
 		k = calloc(1, sizeof(*k));
 		if (!k) {
@@ -151,6 +160,8 @@ static void server_stop(struct server *s)
 		demi_close(s->lqd);
 		s->lqd = -1;
 	}
+	for (; s->nignored > 0; s->nignored--)
+		demi_close(s->ignored[s->nignored - 1]);
 	ex_tokset_foreach(&s->set, close_popping_sink, s);
 }
 
@@ -163,8 +174,14 @@ static int run_server(const struct ex_opts *o)
 	char buf[32];
 	int ret = 0;
 
-	if (ex_tcp_listen(&o->addr, &s.lqd) != 0 || issue_accept(&s) != 0)
+	if (o->ignore && !(s.ignored = calloc(o->ignore, sizeof(*s.ignored)))) {
+		ex_err("calloc", ENOMEM);
 		return 1;
+	}
+	if (ex_tcp_listen(&o->addr, &s.lqd) != 0 || issue_accept(&s) != 0) {
+		free(s.ignored);
+		return 1;
+	}
 	printf("tcp push-pop server on %s\n", ex_addr_str(&o->addr, buf, sizeof(buf)));
 	fflush(stdout);
 	while (s.set.n > 0) {
@@ -190,6 +207,9 @@ static int run_server(const struct ex_opts *o)
 	}
 	if (s.lqd >= 0)
 		demi_close(s.lqd);
+	for (; s.nignored > 0; s.nignored--)
+		demi_close(s.ignored[s.nignored - 1]);
+	free(s.ignored);
 	ex_tokset_fini(&s.set);
 	return ret == 0 ? 0 : 1;
 }
@@ -214,7 +234,7 @@ int main(int argc, char **argv)
 
 	if (!ex_demi_start(argc, argv,
 			   EX_OPT_SERVER | EX_OPT_CLIENT | EX_OPT_COUNT | EX_OPT_SIZE |
-				   EX_OPT_REQUESTS | EX_OPT_WINDOW | EX_OPT_TIMEOUT,
+				   EX_OPT_REQUESTS | EX_OPT_WINDOW | EX_OPT_TIMEOUT | EX_OPT_IGNORE,
 			   TCP_MAX_SIZE, usage, &o, &code))
 		return code;
 	/* The server reports messages only when told their size; the client needs one. */

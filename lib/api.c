@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <demi/libos.h>
 #include <demi/sga.h>
@@ -70,7 +71,11 @@ void demi__fini(void)
 {
 	struct demi__libos *los = tls_los;
 
-	if (!los)
+	/* A forked child (exit() runs this through atexit) shares the parent's device, sockets,
+	 * epoll set, rings and hugepage memory: closing its queues would send FINs and RSTs for
+	 * the parent's connections, stop the parent's DPDK port or destroy its queue pairs. It
+	 * leaves them all alone (docs/api.md, "fork"); the memory goes with the process. */
+	if (!los || los->owner != getpid())
 		return;
 	pthread_setspecific(los_key, NULL);
 	tls_los = NULL;
@@ -83,7 +88,7 @@ DEMI_EXPORT int demi_init(const struct demi_args *args)
 	const struct demi__libos_ops *ops;
 	const char *name;
 	bool known;
-	uint64_t max_pool;
+	uint64_t max_pool, spin_us, spin_max_us;
 	int rc;
 
 	(void)args;
@@ -93,6 +98,7 @@ DEMI_EXPORT int demi_init(const struct demi_args *args)
 	los = calloc(1, sizeof(*los));
 	if (!los)
 		return ENOMEM;
+	los->owner = getpid();
 	rc = demi__config_load(&los->cfg);
 	if (rc < 0)
 		goto fail_cfg;
@@ -115,6 +121,18 @@ DEMI_EXPORT int demi_init(const struct demi_args *args)
 	rc = demi__config_get_bool(&los->cfg, "demikernel.busy_poll", false, &los->busy_poll);
 	if (rc < 0)
 		goto fail_cfg;
+	/* How long a wait keeps polling after the last sign of work before it sleeps (lib/wait.c):
+	 * longer than a round trip on a fast link, so a steady exchange never sleeps, and short
+	 * enough that an idle thread costs nothing measurable. */
+	rc = demi__config_get_u64(&los->cfg, "demikernel.spin_us", DEMI__SPIN_US_DEFAULT, 0,
+				  1000000, &spin_us);
+	if (rc == 0)
+		rc = demi__config_get_u64(&los->cfg, "demikernel.spin_max_us",
+					  DEMI__SPIN_MAX_US_DEFAULT, 0, 1000000, &spin_max_us);
+	if (rc < 0)
+		goto fail_cfg;
+	los->spin_ns = los->spin_base_ns = spin_us * 1000;
+	los->spin_max_ns = spin_max_us > spin_us ? spin_max_us * 1000 : los->spin_base_ns;
 	rc = demi__stats_init(los);
 	if (rc < 0)
 		goto fail_cfg;
@@ -244,6 +262,7 @@ static int start(struct demi__libos *los, struct demi__queue *q, demi_opcode_t o
 	if (!t)
 		return ENOMEM;
 	*qt_out = demi__task_token(t);
+	los->user_call = true; /* an answer is likely soon: the next wait spins first */
 	switch (opc) {
 	case DEMI_OPC_ACCEPT:
 		rc = los->ops->accept(q, t); /* sends nothing: no end_call */

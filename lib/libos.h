@@ -14,6 +14,7 @@
 #define DEMI__LIBOS_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stdint.h>
 #include <netinet/in.h>
 
@@ -28,6 +29,11 @@
 
 struct demi__libos;
 struct demi__queue;
+
+/* demikernel.spin_us's default: how long a wait polls after the last work before it sleeps;
+ * demikernel.spin_max_us's: how far that grows when sleeps keep being cut short by work. */
+#define DEMI__SPIN_US_DEFAULT 100
+#define DEMI__SPIN_MAX_US_DEFAULT 1000
 
 /* One segment of a push: pool memory (buf != NULL, one reference held for the push) or
  * foreign memory (buf == NULL), which the libOS must consume or copy before push returns. */
@@ -79,7 +85,11 @@ struct demi__libos_ops {
 	void (*end_call)(struct demi__libos *los);
 	/* Looks for device events, sleeping up to timeout_ns (0: do not sleep; UINT64_MAX: no
 	 * limit) until one arrives, and wakes the tasks they concern. Called by demi_wait* when no
-	 * task is ready. NULL for a libOS that polls its device in a background task. */
+	 * task is ready: with 0 while it spins (busy_poll, or work seen within spin_ns), with the
+	 * time to the wait's deadline or the next runtime timer otherwise. A libOS with deadlines
+	 * of its own (catnip's protocol timers) shortens the sleep to the earliest of them.
+	 * Returns how many events it found (> 0: work for the next pass), 0 or -errno. NULL: the
+	 * libOS polls in a background task and never sleeps. */
 	int (*poll_io)(struct demi__libos *los, uint64_t timeout_ns);
 	/* Pool buffers the libOS keeps handed to its device for receiving (0 if none): they are
 	 * in use but not leaked. NULL means 0. */
@@ -102,7 +112,16 @@ struct demi__libos {
 	struct demi__pool pool;
 	struct demi__config cfg;
 	bool busy_poll; /* never sleep in demi_wait* */
-	void *priv;	/* the libOS's own state */
+	/* Adaptive waiting (lib/wait.c): a wait polls without sleeping for spin_ns after the last
+	 * sign of work (a scheduler pass that made progress, or an operation the application
+	 * started since: user_call, set by lib/api.c), then sleeps in poll_io. spin_ns moves
+	 * between spin_base_ns (demikernel.spin_us) and spin_max_ns (demikernel.spin_max_us). */
+	uint64_t spin_ns, spin_base_ns, spin_max_ns;
+	uint64_t last_work_ns;
+	bool user_call;
+	bool slept;  /* poll_io was asked to sleep since the last work */
+	void *priv;  /* the libOS's own state */
+	pid_t owner; /* the process that made it: a forked child never tears it down */
 	/* qd table: qd -> queue; free qds are reused oldest first, so a stale qd is unlikely
 	 * to name a new queue soon. */
 	struct demi__queue **qds;

@@ -16,12 +16,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <rte_dev.h>
 #include <rte_devargs.h>
 #include <rte_eal.h>
+#include <rte_epoll.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
@@ -39,6 +41,8 @@
 #define MEMPOOL_CACHE 256
 /* Receive buffers are pool buffers of the smallest class, used whole as mbuf data rooms. */
 #define SLAB_REGISTERED 1u /* in demi__slab.priv */
+/* Without receive interrupts an idle wait sleeps in steps that double from this. */
+#define NAP_MIN_NS 16000ull
 
 struct nip_dpdk {
 	struct nip_link link; /* first: link.dev points back here */
@@ -70,6 +74,20 @@ struct nip_dpdk {
 	/* What the stack learns of the receive buffers (link.h): lendable beyond the ring, and
 	 * held: the FIFO's length after each burst (reclaimed late, so never under the truth). */
 	struct nip_link_rxmem rxmem;
+
+	/* Sleeping (nip_dpdk_wait). With receive interrupts: DPDK's epoll set (intr_epfd) holds
+	 * the queue's interrupt fd, registered through ethdev so that DPDK clears the event the
+	 * way the driver needs; ours (wait_epfd) holds intr_epfd and is waited on with a
+	 * nanosecond timeout. -1 when the port has none. */
+	bool rx_intr;	  /* dpdk.rx_interrupts */
+	bool intr_toggle; /* the driver arms and disarms the interrupt (else it is always on) */
+	int intr_epfd, wait_epfd;
+	/* Frames found by the check after arming, handed out by the next rx_burst first. */
+	struct rte_mbuf *stash[BURST];
+	uint16_t stash_head, stash_len;
+	/* Without interrupts: the next sleep (0: NAP_MIN_NS), doubling up to nap_max_ns, back to
+	 * the start when frames move. */
+	uint64_t nap_ns, nap_max_ns;
 
 	struct nip_dpdk_stats st;
 	char rx_name[RTE_MEMPOOL_NAMESIZE], tx_name[RTE_MEMPOOL_NAMESIZE];
@@ -338,6 +356,16 @@ static int dpdk_rx_burst(void *dev, struct demi__buf **bufs, int n)
 	int got = 0;
 
 	rx_reclaim(d);
+	while (got < n && d->stash_len) {
+		struct demi__buf *b = rx_wrap(d, d->stash[d->stash_head++]);
+
+		d->stash_len--;
+		if (b) {
+			d->st.rx_frames++;
+			d->st.rx_bytes += b->len;
+			bufs[got++] = b;
+		}
+	}
 	while (got < n) {
 		uint16_t want = (uint16_t)(n - got < BURST ? n - got : BURST);
 		uint16_t nb = rte_eth_rx_burst(d->port, 0, mbufs, want);
@@ -357,6 +385,8 @@ static int dpdk_rx_burst(void *dev, struct demi__buf **bufs, int n)
 	d->rxmem.held = d->held_tail - d->held_head;
 	if (d->rxmem.held > d->st.rx_held_max)
 		d->st.rx_held_max = d->rxmem.held;
+	if (got)
+		d->nap_ns = 0;
 	return got;
 }
 
@@ -510,6 +540,8 @@ static int dpdk_tx_burst(void *dev, struct demi__buf **bufs, int n)
 			k++;
 		sent = tx_chunk(d, bufs + taken, k);
 		taken += sent;
+		if (sent)
+			d->nap_ns = 0; /* an answer is likely soon: short naps again */
 		if (sent < k)
 			break;
 	}
@@ -531,6 +563,132 @@ static const struct nip_link_ops dpdk_link_ops = {
 	.tx_burst = dpdk_tx_burst,
 	.alloc = dpdk_alloc,
 };
+
+/* ---- sleeping ---- */
+
+static struct timespec ns_to_ts(uint64_t ns)
+{
+	return (struct timespec){.tv_sec = (time_t)(ns / 1000000000ull),
+				 .tv_nsec = (long)(ns % 1000000000ull)};
+}
+
+/* Sleeps on the receive interrupt. The usual race: a frame that arrived after the last poll
+ * but before the interrupt was armed raises no event (or raised one we discard here as
+ * stale), so the ring is read once more after arming; what that finds waits in the stash for
+ * the next rx_burst and the wait ends at once. A frame arriving after that read raises the
+ * interrupt. */
+static int intr_wait(struct nip_dpdk *d, uint64_t timeout_ns)
+{
+	struct rte_epoll_event stale[4];
+	struct epoll_event ev;
+	struct timespec ts;
+	uint16_t nb;
+	int n;
+
+	/* DPDK's own wait consumes events and clears them as the driver needs (an eventfd is
+	 * read; net_tap's queue fd is the data itself and is left alone). */
+	while (rte_epoll_wait(d->intr_epfd, stale, 4, 0) == 4)
+		;
+	if (d->intr_toggle)
+		rte_eth_dev_rx_intr_enable(d->port, 0);
+	nb = rte_eth_rx_burst(d->port, 0, d->stash, BURST);
+	if (nb) {
+		d->stash_head = 0;
+		d->stash_len = nb;
+		d->st.sleep_races++;
+		n = nb;
+		goto out;
+	}
+	ts = ns_to_ts(timeout_ns);
+	d->st.sleeps++;
+	n = epoll_pwait2(d->wait_epfd, &ev, 1, timeout_ns == UINT64_MAX ? NULL : &ts, NULL);
+	if (n < 0)
+		n = errno == EINTR ? 0 : -errno;
+	else if (n > 0)
+		d->st.sleep_wakeups++;
+out:
+	if (d->intr_toggle)
+		rte_eth_dev_rx_intr_disable(d->port, 0);
+	return n;
+}
+
+/* Without interrupts: a short sleep, twice as long as the last one, up to nap_max_ns. An idle
+ * port then costs one poll per nap_max_ns; a frame waits at most that long. */
+static int nap(struct nip_dpdk *d, uint64_t timeout_ns)
+{
+	uint64_t ns = d->nap_ns ? d->nap_ns : NAP_MIN_NS;
+	struct timespec ts;
+
+	d->nap_ns = 2 * ns < d->nap_max_ns ? 2 * ns : d->nap_max_ns;
+	if (ns > timeout_ns)
+		ns = timeout_ns;
+	ts = ns_to_ts(ns);
+	d->st.naps++;
+	nanosleep(&ts, NULL);
+	return 0;
+}
+
+int nip_dpdk_wait(struct nip_dpdk *d, uint64_t timeout_ns)
+{
+	if (d->stash_len)
+		return d->stash_len;
+	if (!timeout_ns)
+		return 0;
+	if (d->wait_epfd >= 0)
+		return intr_wait(d, timeout_ns);
+	return nap(d, timeout_ns);
+}
+
+static void intr_close(struct nip_dpdk *d)
+{
+	if (d->wait_epfd >= 0)
+		close(d->wait_epfd);
+	if (d->intr_epfd >= 0)
+		close(d->intr_epfd);
+	d->wait_epfd = d->intr_epfd = -1;
+}
+
+/* Registers the receive queue's interrupt, when the port has one (net_tap; net_memif and
+ * net_af_packet have none in DPDK 22.11), for nip_dpdk_wait. Without, waits nap. */
+static void intr_setup(struct nip_dpdk *d)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	int rc = -ENOTSUP;
+
+	if (!d->rx_intr || rte_eth_dev_rx_intr_ctl_q_get_fd(d->port, 0) < 0)
+		goto none;
+	d->intr_epfd = epoll_create1(EPOLL_CLOEXEC);
+	d->wait_epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->intr_epfd < 0 || d->wait_epfd < 0)
+		goto none;
+	rc = rte_eth_dev_rx_intr_ctl_q(d->port, 0, d->intr_epfd, RTE_INTR_EVENT_ADD, NULL);
+	if (rc < 0)
+		goto none;
+	ev.data.fd = d->intr_epfd;
+	if (epoll_ctl(d->wait_epfd, EPOLL_CTL_ADD, d->intr_epfd, &ev) < 0) {
+		rc = -errno;
+		goto unregister;
+	}
+	/* Drivers that mask the interrupt while polling (NICs) arm it for each sleep; net_tap's
+	 * "interrupt" is its queue fd, always readable while frames wait (ENOTSUP). */
+	rc = rte_eth_dev_rx_intr_enable(d->port, 0);
+	if (rc < 0 && rc != -ENOTSUP)
+		goto unregister;
+	d->intr_toggle = rc == 0;
+	if (d->intr_toggle)
+		rte_eth_dev_rx_intr_disable(d->port, 0);
+	DEMI_INFO("dpdk: port %u: idle waits sleep on the receive interrupt", d->port);
+	return;
+unregister:
+	rte_eth_dev_rx_intr_ctl_q(d->port, 0, d->intr_epfd, RTE_INTR_EVENT_DEL, NULL);
+none:
+	intr_close(d);
+	DEMI_INFO("dpdk: port %u: no receive interrupt (%s): idle waits sleep in steps of up to "
+		  "%" PRIu64 " us",
+		  d->port,
+		  d->rx_intr ? rte_strerror(rc < 0 ? -rc : ENOTSUP) : "dpdk.rx_interrupts off",
+		  d->nap_max_ns / 1000);
+}
 
 /* ---- setup ---- */
 
@@ -768,7 +926,17 @@ static int port_setup(struct nip_dpdk *d, struct demi__config *cfg)
 			conf.rxmode.mtu = d->want_mtu;
 		}
 	}
+	/* Receive interrupts let an idle wait sleep (nip_dpdk_wait); a driver that refuses
+	 * them is configured without, and idle waits nap instead. */
+	conf.intr_conf.rxq = d->rx_intr;
 	rc = rte_eth_dev_configure(d->port, 1, 1, &conf);
+	if (rc < 0 && conf.intr_conf.rxq) {
+		DEMI_INFO("dpdk: port %u refuses receive interrupts (%s): configured without",
+			  d->port, rte_strerror(-rc));
+		conf.intr_conf.rxq = 0;
+		d->rx_intr = false;
+		rc = rte_eth_dev_configure(d->port, 1, 1, &conf);
+	}
 	if (rc < 0) {
 		DEMI_ERR("dpdk: port %u: rte_eth_dev_configure: %s", d->port, rte_strerror(-rc));
 		return rc;
@@ -817,6 +985,7 @@ static int port_setup(struct nip_dpdk *d, struct demi__config *cfg)
 	rc = link_wait(d, timeout);
 	if (rc < 0)
 		return rc;
+	intr_setup(d);
 
 	rc = rte_eth_macaddr_get(d->port, &mac);
 	if (rc < 0) {
@@ -857,8 +1026,8 @@ int nip_dpdk_init(struct nip_dpdk **out, struct demi__config *cfg, struct demi__
 {
 	static uint32_t instance; /* mempool names are global to the process */
 	struct nip_dpdk *d;
-	uint64_t port, nbufs, buf_bytes, mtu;
-	bool reg;
+	uint64_t port, nbufs, buf_bytes, mtu, nap_max_us;
+	bool reg, rx_intr;
 	int rc;
 
 	*out = NULL;
@@ -872,6 +1041,13 @@ int nip_dpdk_init(struct nip_dpdk **out, struct demi__config *cfg, struct demi__
 		rc = demi__config_get_u64(cfg, "dpdk.rx_buf_bytes", 2048, 2048, 65536, &buf_bytes);
 	if (rc == 0)
 		rc = demi__config_get_u64(cfg, "dpdk.mtu", 0, 0, 65000, &mtu);
+	if (rc == 0)
+		rc = demi__config_get_bool(cfg, "dpdk.rx_interrupts", true, &rx_intr);
+	/* Without interrupts, the longest nap bounds how late an idle port sees a frame; each
+	 * nap costs a wake-up and a poll (about 1% of a core per instance at 1 ms here). */
+	if (rc == 0)
+		rc = demi__config_get_u64(cfg, "dpdk.idle_sleep_max_us", 1000, 1, 1000000,
+					  &nap_max_us);
 	if (rc == 0 && mtu && mtu < 576) {
 		DEMI_ERR("dpdk: dpdk.mtu must be at least 576 (or 0: the port's own)");
 		rc = -EINVAL;
@@ -898,6 +1074,9 @@ int nip_dpdk_init(struct nip_dpdk **out, struct demi__config *cfg, struct demi__
 	d->rx_buf_bytes = (uint32_t)buf_bytes;
 	d->want_mtu = (uint32_t)mtu;
 	d->register_memory = reg;
+	d->rx_intr = rx_intr;
+	d->intr_epfd = d->wait_epfd = -1;
+	d->nap_max_ns = nap_max_us * 1000;
 	d->iova_va = rte_eal_iova_mode() == RTE_IOVA_VA;
 	d->page_size = (size_t)sysconf(_SC_PAGESIZE);
 	d->link.ops = &dpdk_link_ops;
@@ -941,6 +1120,12 @@ void nip_dpdk_fini(struct nip_dpdk *d)
 {
 	if (!d)
 		return;
+	if (d->wait_epfd >= 0) {
+		rte_eth_dev_rx_intr_ctl_q(d->port, 0, d->intr_epfd, RTE_INTR_EVENT_DEL, NULL);
+		intr_close(d);
+	}
+	for (; d->stash_len; d->stash_len--)
+		rte_pktmbuf_free(d->stash[d->stash_head++]);
 	if (d->started) {
 		int rc = rte_eth_dev_stop(d->port);
 

@@ -22,6 +22,11 @@
  *                         rte_dev_dma_map), which a DMA-capable NIC needs (default false:
  *                         software ports read memory with the CPU, and each registration uses
  *                         one of DPDK's 128 memseg lists).
+ *   dpdk.rx_interrupts    configure the port with receive interrupts when its driver has them
+ *                         (default true): an idle wait then sleeps until a frame arrives.
+ *   dpdk.idle_sleep_max_us  without receive interrupts (net_memif, net_af_packet in DPDK
+ *                         22.11), an idle wait sleeps in steps doubling from 16 us up to this
+ *                         (default 1000): how late an idle port may see a frame.
  *
  * The EAL can be initialized only once per process (DPDK keeps global state and refuses a
  * second rte_eal_init, even after rte_eal_cleanup). The first nip_dpdk_init runs it with its
@@ -89,6 +94,10 @@ struct nip_dpdk_stats {
 	/* The port's own counters (rte_eth_stats_get). */
 	uint64_t port_ipackets, port_opackets, port_imissed, port_ierrors, port_oerrors;
 	uint64_t port_rx_nombuf;
+	/* Idle waits: sleeps on the receive interrupt, those ended by it (not the timeout),
+	 * sleeps given up because frames came while the interrupt was being armed (the race the
+	 * check after arming catches), and naps (ports without interrupts). */
+	uint64_t sleeps, sleep_wakeups, sleep_races, naps;
 	/* The most receive buffers held by the stack or the application after a burst, and how
 	 * many may be held (beyond the ring's): at that many, the port has nothing to receive
 	 * into and drops frames (port_imissed or port_rx_nombuf, by driver). */
@@ -117,6 +126,18 @@ void nip_dpdk_stats(struct nip_dpdk *d, struct nip_dpdk_stats *out);
 /** @brief Pool buffers the device holds for receiving and nobody else references (for the
  *  libOS's bufs_cached: they are in use, not leaked). */
 uint64_t nip_dpdk_bufs_cached(struct nip_dpdk *d);
+
+/**
+ * @brief Sleeps until a frame arrives or timeout_ns passes (UINT64_MAX: no limit).
+ *
+ * With a receive interrupt: arms it, reads the ring once more (frames found there are kept
+ * for the next rx_burst and end the wait at once: none is lost to the race with arming), then
+ * sleeps on it. Without: one nap, twice as long as the previous one (from 16 us up to
+ * dpdk.idle_sleep_max_us; back to the start once frames move). The caller bounds timeout_ns
+ * by its own deadlines (the stack's timers).
+ * @return > 0 when frames are waiting, 0 after the timeout (or a nap), -errno on failure
+ */
+int nip_dpdk_wait(struct nip_dpdk *d, uint64_t timeout_ns);
 
 /** @brief The ethdev port id (for tools and tests). */
 uint16_t nip_dpdk_port(const struct nip_dpdk *d);

@@ -231,6 +231,14 @@ static int fault_rx_burst(void *dev, struct demi__buf **bufs, int n)
 	return got;
 }
 
+uint64_t nip_fault_link_next_due(const struct nip_fault_link *f)
+{
+	uint64_t rx = f->rx.count ? f->rx.q[f->rx.head].due : UINT64_MAX;
+	uint64_t tx = f->tx.count ? f->tx.q[f->tx.head].due : UINT64_MAX;
+
+	return rx < tx ? rx : tx;
+}
+
 static struct demi__buf *fault_alloc(void *dev, size_t size)
 {
 	struct nip_fault_link *f = dev;

@@ -113,4 +113,8 @@ int nip_fault_link_from_config(struct nip_fault_link **out, struct demi__config 
 /* nip_fault_link_fini and frees a wrapper from nip_fault_link_from_config (NULL: nothing). */
 void nip_fault_link_destroy(struct nip_fault_link *f);
 
+/* When the earliest delayed frame (either way) is due, UINT64_MAX if none: a sleeping libOS
+ * wakes by then, so that delays stay what they were set to. */
+uint64_t nip_fault_link_next_due(const struct nip_fault_link *f);
+
 #endif

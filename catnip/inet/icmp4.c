@@ -22,7 +22,7 @@ void nip_icmp4_input(struct nip_stack *s, struct demi__buf *frame, uint8_t *msg,
 		goto drop;
 	}
 	/* Reuse the frame: the reply is the request with type, checksum and addresses changed.
-	 * IP options were refused on input, so the ICMP message starts right after 20 bytes. */
+	 * IPv4 input removed any options (ip4.c), so the message starts right after 20 bytes. */
 	nip_icmp4_echo_to_reply(msg, len);
 	frame->len = (uint32_t)(msg + len - eth); /* drop any link padding */
 	s->cnt.icmp_echo_replies++;

@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * IPv4 input and output (RFC 791, RFC 1122 3.2.1). Input validates the header (wire/ip4.c),
- * accepts packets for our address (and broadcast for UDP), hands them to ICMP, UDP or TCP,
- * and drops, counting by reason,
- * options, fragments and everything else. Output fills the header (checksum offloaded when the
- * device can) and hands the frame to ARP for the next hop: all peers are on-link.
+ * accepts packets for our address (and broadcast for UDP), reassembles fragments
+ * (ip4_reass.c, RFC 1122 3.3.2), hands datagrams to ICMP, UDP or TCP, and drops everything
+ * else, counting by reason. Options are accepted and ignored (RFC 1122 3.2.1.8: we implement
+ * none; a malformed list or a source route is dropped): the header is rewritten without them
+ * before the layers above see the frame, so they all find their message right after a 20-byte
+ * header, and an echo reply carries no options (Linux echoes record route and timestamp with
+ * its own entries added, a SHOULD of RFC 1122 3.2.2.6; it drops source-routed datagrams, as we
+ * do). Output fills the header (checksum offloaded when the device can) and hands the frame to
+ * ARP for the next hop: all peers are on-link.
  *
  * Received checksums are checked here, once per frame, for every protocol above: the device's
  * per-frame flags (link.h, NIP_RXF_*) say what it verified; what it did not is verified in
@@ -58,6 +63,20 @@ static bool src_invalid(uint32_t src, uint32_t self)
 	return src == 0xffffffffu || first >= 224 || first == 127 || src == self;
 }
 
+/* Rewrites the frame as if its header had no options: the Ethernet header and a plain 20-byte
+ * IPv4 header moved up against the payload (the bytes in front become headroom). */
+static void strip_options(struct demi__buf *frame, struct nip_ip4 *ip)
+{
+	uint32_t opt = ip->hlen - NIP_IP4_HLEN;
+	uint8_t *eth = demi__buf_data(frame);
+
+	memmove(eth + opt, eth, NIP_ETH_HLEN);
+	frame->off += opt;
+	frame->len -= opt;
+	nip_ip4_emit(eth + opt + NIP_ETH_HLEN, ip, (uint16_t)ip->payload_len, false);
+	ip->hlen = NIP_IP4_HLEN;
+}
+
 void nip_ip4_input(struct nip_stack *s, struct demi__buf *frame, const uint8_t *pkt, size_t len)
 {
 	struct nip_ip4 ip;
@@ -81,6 +100,14 @@ void nip_ip4_input(struct nip_stack *s, struct demi__buf *frame, const uint8_t *
 	if (src_invalid(ip.src, s->cfg.ip)) {
 		s->cnt.drop_ip4_bad_src++;
 		goto drop;
+	}
+	if (nip_ip4_is_fragment(&ip)) {
+		/* The device's L4 flags said nothing of the whole datagram: verified below. */
+		rxf = 0;
+		if (!(frame = nip_ip4_reass_input(s, frame, &ip)))
+			return; /* held, or dropped and counted */
+	} else if (ip.hlen > NIP_IP4_HLEN) {
+		strip_options(frame, &ip);
 	}
 	if ((ip.proto == NIP_IPPROTO_UDP || ip.proto == NIP_IPPROTO_TCP) &&
 	    !(rxf & NIP_RXF_L4_CSUM_GOOD) && ((rxf & NIP_RXF_L4_CSUM_BAD) || !l4_csum_ok(&ip))) {

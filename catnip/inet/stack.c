@@ -18,6 +18,12 @@ void nip_stack_config_default(struct nip_stack_config *cfg)
 	cfg->arp_pending_max = 1024; /* like Linux's unresolved queue, in frames */
 	cfg->udp_rx_queue_max = 1024;
 	cfg->ttl = 64;
+	/* Linux holds up to 4 MiB (ipfrag_high_thresh) for 30 s (ipfrag_time). Fragments are
+	 * held in the device's receive buffers, which TCP needs too (tcp_mem.c): a quarter of
+	 * that, 512 buffers of 2 KiB out of DPDK's 4096, leaves TCP its share under a flood. */
+	cfg->reass_max_datagrams = 64;
+	cfg->reass_max_bytes = 1u << 20;
+	cfg->reass_timeout_ns = 30ull * 1000000000ull;
 	nip_tcp_config_default(&cfg->tcp);
 }
 
@@ -39,11 +45,18 @@ int nip_stack_init(struct nip_stack *s, struct nip_link *link, const struct nip_
 		free(s->udp_ports);
 		return -ENOMEM;
 	}
+	if (nip_ip4_reass_init(s) < 0) {
+		nip_tcp_fini(s);
+		nip_arp_fini(s);
+		free(s->udp_ports);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
 void nip_stack_fini(struct nip_stack *s)
 {
+	nip_ip4_reass_fini(s);
 	nip_tcp_fini(s);
 	nip_stack_flush(s);
 	/* What the device still refuses at the end is dropped. */
@@ -137,6 +150,7 @@ int nip_stack_poll(struct nip_stack *s, uint64_t now)
 	nip_tcp_flush_acks(s);
 	nip_tcp_tx_resume(s);
 	nip_arp_timers(s);
+	nip_ip4_reass_timers(s);
 	n += nip_tcp_poll(s, now);
 	nip_stack_flush(s);
 	return n;
@@ -145,10 +159,13 @@ int nip_stack_poll(struct nip_stack *s, uint64_t now)
 uint64_t nip_stack_next_deadline(const struct nip_stack *s)
 {
 	uint64_t tcp = nip_tcp_timer_next_due(&s->tcp), arp = nip_arp_next_deadline(s);
+	uint64_t reass = nip_ip4_reass_next_deadline(s);
 
 	/* Work the device or a burst left over: retried at the very next poll. */
 	if (s->txq_len || !demi__list_empty(&s->tcp.tx_wait) ||
 	    !demi__list_empty(&s->tcp.ack_pending))
 		return s->now;
-	return tcp < arp ? tcp : arp;
+	if (arp < tcp)
+		tcp = arp;
+	return reass < tcp ? reass : tcp;
 }

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ip4_reass.h"
 #include "link.h"
 #include "list.h"
 #include "tcp/tcp.h"
@@ -77,6 +78,16 @@ struct nip_counters {
 	uint64_t drop_tcp_mem_pressure; /* arrivals dropped for want of memory (critical) */
 	uint64_t tcp_mem_window_updates; /* windows announced again when the pressure ended */
 	uint64_t drop_ip4_bad_src; /* broadcast, multicast, loopback or our own source (RFC 1122) */
+	/* IPv4 reassembly (ip4_reass.c), in fragments: each one received ends reassembled, in
+	 * exactly one drop counter, or still held */
+	uint64_t ip4_frags_rx;		 /* fragments for us */
+	uint64_t ip4_reassembled;	 /* datagrams reassembled (not fragments) */
+	uint64_t drop_ip4_frag_timeout;	 /* held by a datagram that timed out */
+	uint64_t drop_ip4_frag_mem;	 /* past reass_max_datagrams or _bytes, or no buffer */
+	uint64_t drop_ip4_frag_overlap;	 /* held by or ending a datagram with overlaps */
+	uint64_t drop_ip4_frag_dup;	 /* wholly inside a fragment already held */
+	uint64_t drop_ip4_frag_too_long; /* of a datagram past 65535 bytes */
+	uint64_t drop_ip4_frag_bad; /* of a datagram with a contradicting end or an empty part */
 };
 
 /* Something that waits for a frame to leave: told 0 when the frame was handed to the link,
@@ -102,6 +113,10 @@ struct nip_stack_config {
 	uint32_t arp_resolving_max; /* addresses being resolved at once (256, at most 256) */
 	uint32_t arp_request_rate;  /* ARP requests per second, stack-wide (500) */
 	uint32_t arp_queued_max;    /* frames waiting for resolution, stack-wide (1024) */
+	/* IPv4 reassembly (ip4_reass.h) */
+	uint32_t reass_max_datagrams; /* under reassembly at once (64); 0: fragments dropped */
+	uint32_t reass_max_bytes;     /* buffer bytes their fragments hold (1 MiB) */
+	uint64_t reass_timeout_ns;    /* a datagram's life from its first fragment (30 s) */
 };
 
 struct nip_stack {
@@ -119,6 +134,7 @@ struct nip_stack {
 	struct nip_udp_sock **udp_ports; /* 65536 slots, allocated at init */
 	uint16_t next_ephemeral;
 	struct nip_tcp_stack tcp;
+	struct nip_ip4_reass reass;
 	/* Frames waiting to go to the link in one burst (nip_stack_flush). */
 	struct demi__buf *txq[NIP_TXQ];
 	uint32_t txq_len;
@@ -133,7 +149,8 @@ int nip_stack_poll(struct nip_stack *s, uint64_t now);
 /*
  * The earliest time (ns, the clock given to nip_stack_poll) at which nip_stack_poll has work
  * that no received frame brings: a TCP timer (retransmission, tail loss probe, persist, delayed
- * ACK, keepalive, TIME-WAIT) or an ARP request to repeat. s->now when the last poll left work
+ * ACK, keepalive, TIME-WAIT), an ARP request to repeat or an IPv4 datagram under reassembly
+ * to time out. s->now when the last poll left work
  * for the next one (frames or connections waiting for room in the device's ring, deferred
  * ACKs); UINT64_MAX when nothing is pending. It may be early (a timer that was stopped can
  * still count until the next poll), never late. Cheap: O(1).

@@ -26,7 +26,9 @@ memif_bench_setup() {
 
 # Writes $dir/server$1.yaml and $dir/client$1.yaml: memif_bench_conf SUFFIX VDEV_ARGS MEM_MB
 # DPDK_KEYS (VDEV_ARGS are appended to the vdev, ",bsize=9216"; DPDK_KEYS are extra lines of
-# the dpdk: section, e.g. "  mtu: 9000").
+# the dpdk: section, e.g. "  mtu: 9000"). Both ends busy-poll (demikernel.busy_poll: the numbers
+# are those of kernel bypass with a dedicated core; DEMIKERNEL_BUSY_POLL=false in the
+# environment measures the default adaptive waiting instead).
 memif_bench_conf() {
 	local side core ip mac
 	for side in server client; do
@@ -36,6 +38,7 @@ memif_bench_conf() {
 libos: catnip
 demikernel:
   local_ipv4_addr: $ip
+  busy_poll: true
 dpdk:
   eal_init: $(memif_eal "cn$side" $core $side "$dir/catnip.sock" "$mac$2" "$3")
 EOY

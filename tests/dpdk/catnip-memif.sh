@@ -15,19 +15,9 @@ cleanup() {
 	rm -rf "$dir"
 }
 trap cleanup EXIT
-conf() { # FILE NAME CORE ROLE IP MAC
-	cat >"$1" <<EOY
-libos: catnip
-demikernel:
-  local_ipv4_addr: $5
-dpdk:
-  eal_init: ["$2", "-l", "$3", "--no-pci", "--no-telemetry", "--no-huge", "-m", "256",
-             "--file-prefix", "$2$$",
-             "--vdev=net_memif0,role=$4,id=0,socket=$dir/m.sock,socket-abstract=no,mac=$6"]
-EOY
-}
-conf "$dir/s.yaml" cms 1 server 10.79.1.1 02:00:00:00:01:01
-conf "$dir/c.yaml" cmc 0 client 10.79.1.2 02:00:00:00:01:02
+. "$(dirname "$0")/memif-conf.sh"
+memif_conf "$dir/s.yaml" cms 1 server 10.79.1.1 02:00:00:00:01:01 "$dir/m.sock"
+memif_conf "$dir/c.yaml" cmc 0 client 10.79.1.2 02:00:00:00:01:02 "$dir/m.sock"
 CONFIG_PATH=$dir/s.yaml DEMI_LOG=info "$ex/udp-echo" --server 10.79.1.1:7 >"$dir/s.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 #
 # Sourced by the tests that run catnip on a DPDK net_tap port with the Linux kernel as the
-# peer (catnip-tcp-tap.sh, catnip-syn-flood-tap.sh): a network namespace made for the test,
+# peer (catnip-tcp-tap.sh, catnip-syn-flood-tap.sh, catnip-rcvmem-tap.sh): a network namespace made for the test,
 # holding a persistent tap device with the Linux address on it, so that each catnip process
 # attaches to the same device (net_tap's fixed MAC keeps the kernel's ARP entry valid from one
 # process to the next), and a catnip echo server in it.
@@ -11,8 +11,9 @@
 #       the server ($pid, SIGINT) and the programs in $bg_pids, deletes the namespace and dir;
 #       exits 77 (skip) when there is no root, /dev/net/tun, ip, namespace or tap.
 #   nsx COMMAND...   runs COMMAND in the namespace.
-#   start_echo_server ADDR:PORT   examples/tcp-echo --server with LIBOS=catnip in the
-#       namespace, its PID in pid and its output in dir/server.log; exits 1 if it does not start.
+#   start_catnip_server LOG BANNER PROGRAM ARGS...   PROGRAM with LIBOS=catnip in the
+#       namespace, its PID in pid and its output in LOG; exits 1 if BANNER does not appear.
+#   start_echo_server ADDR:PORT   examples/tcp-echo --server so, its output in dir/server.log.
 #   fail MESSAGE [LOG]   reports a failure (and LOG's tail), sets rc=1; the test goes on.
 #   tcp_counters LOG   the "catnip: counters:" lines a catnip process logged at exit.
 # The caller sets ex (the examples' build directory) first.
@@ -65,20 +66,23 @@ EOY
 
 nsx() { ip netns exec "$ns" "$@"; }
 
-start_echo_server() { # ADDR:PORT
+start_catnip_server() { # LOG BANNER PROGRAM ARGS...
+	local log=$1 banner=$2
+	shift 2
 	ip -n "$ns" neigh flush dev "$tap" 2>/dev/null
 	# (ip netns exec and env exec the program: $! is its PID, which SIGINT must reach)
-	ip netns exec "$ns" env CONFIG_PATH="$dir/catnip.yaml" DEMI_LOG=info "$ex/tcp-echo" \
-		--server "$1" >"$dir/server.log" 2>&1 &
+	ip netns exec "$ns" env CONFIG_PATH="$dir/catnip.yaml" DEMI_LOG=info "$@" >"$log" 2>&1 &
 	pid=$!
 	for _ in $(seq 100); do
-		grep -q "tcp echo server on" "$dir/server.log" && break
+		grep -q "$banner" "$log" && return 0
 		kill -0 $pid 2>/dev/null || break
 		sleep 0.1
 	done
-	grep -q "tcp echo server on" "$dir/server.log" || {
-		echo "FAIL: the catnip server did not start"
-		cat "$dir/server.log"
-		exit 1
-	}
+	echo "FAIL: the catnip server did not start"
+	cat "$log"
+	exit 1
+}
+
+start_echo_server() { # ADDR:PORT
+	start_catnip_server "$dir/server.log" "tcp echo server on" "$ex/tcp-echo" --server "$1"
 }

@@ -15,6 +15,10 @@
  *      buffer must survive the device's release.
  *   3. RX of UDP from a kernel socket, first holding every received buffer (the device must
  *      keep receiving into the rest), then releasing them; payloads byte-exact, no copy.
+ *   4. Sleeping on the receive interrupt (nip_dpdk_wait): with nothing to receive it sleeps
+ *      until its timeout; a datagram that arrived before the wait (its interrupt event is
+ *      discarded as stale when the wait arms) ends the wait at once through the check after
+ *      arming, and is received; a datagram sent during a long sleep wakes it.
  * Ends with no pool buffer in use after nip_dpdk_fini. Needs root and /dev/net/tun (skip 77).
  */
 #include <arpa/inet.h>
@@ -26,6 +30,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -388,6 +393,88 @@ static int udp_socket(struct ctx *c)
 	return s;
 }
 
+struct late_send {
+	int sock;
+	struct sockaddr_in to;
+};
+
+/* Sends one datagram to the device 100 ms from now (while the test sleeps in the device). */
+static void *send_late(void *arg)
+{
+	struct late_send *ls = arg;
+
+	usleep(100000);
+	sendto(ls->sock, "late", 4, 0, (struct sockaddr *)&ls->to, sizeof(ls->to));
+	return NULL;
+}
+
+/* Receives everything pending; returns how many frames carried a datagram for UDP_DEV_PORT. */
+static int drain_udp(struct ctx *c)
+{
+	struct demi__buf *bufs[32];
+	int n, udp = 0;
+
+	while ((n = c->link->ops->rx_burst(c->link->dev, bufs, 32)) > 0)
+		for (int i = 0; i < n; i++) {
+			const uint8_t *f = demi__buf_data(bufs[i]);
+
+			udp += bufs[i]->len >= 42 && f[23] == 17 && rd16(f + 36) == UDP_DEV_PORT;
+			demi__buf_put(bufs[i]);
+		}
+	return udp;
+}
+
+/* Phase 4: nip_dpdk_wait sleeps, and loses no frame to the race with arming. */
+static int phase_sleep(struct nip_dpdk *d, struct ctx *c, int us)
+{
+	struct late_send ls = {.sock = us,
+			       .to = {.sin_family = AF_INET, .sin_port = htons(UDP_DEV_PORT)}};
+	struct nip_dpdk_stats st;
+	pthread_t th;
+	uint64_t t0, dt_idle, dt_early, dt_late;
+	int r_idle, r_early, r_late, got_early, got_late;
+
+	ls.to.sin_addr.s_addr = c->dev_ip;
+	usleep(20000);
+	drain_udp(c);
+	t0 = t_now_ms();
+	r_idle = nip_dpdk_wait(d, 200000000ull); /* nothing comes: 200 ms */
+	dt_idle = t_now_ms() - t0;
+	/* The datagram is in the tap's queue, and its event in DPDK's epoll set, before the
+	 * wait starts: the wait discards the event as stale, so only the ring check after
+	 * arming can see the datagram. */
+	CHECK(sendto(us, "early", 5, 0, (struct sockaddr *)&ls.to, sizeof(ls.to)) == 5, "send");
+	usleep(20000);
+	t0 = t_now_ms();
+	r_early = nip_dpdk_wait(d, 3000000000ull);
+	dt_early = t_now_ms() - t0;
+	got_early = drain_udp(c);
+	CHECK(pthread_create(&th, NULL, send_late, &ls) == 0, "thread");
+	t0 = t_now_ms();
+	r_late = nip_dpdk_wait(d, 5000000000ull);
+	dt_late = t_now_ms() - t0;
+	pthread_join(th, NULL);
+	got_late = drain_udp(c);
+	nip_dpdk_stats(d, &st);
+	printf("phase 4: idle wait %d after %" PRIu64
+	       " ms; datagram before the wait: %d after %" PRIu64
+	       " ms (%d received); datagram during the wait: %d after %" PRIu64
+	       " ms (%d received); %" PRIu64 " sleeps, %" PRIu64 " woken by a frame, %" PRIu64
+	       " given up for frames that came while arming\n",
+	       r_idle, dt_idle, r_early, dt_early, got_early, r_late, dt_late, got_late, st.sleeps,
+	       st.sleep_wakeups, st.sleep_races);
+	CHECK(r_idle == 0 && dt_idle >= 150 && dt_idle < 1500,
+	      "the idle wait did not sleep 200 ms");
+	CHECK(r_early > 0 && dt_early < 100 && got_early == 1,
+	      "a datagram that arrived before the wait was slept over");
+	CHECK(st.sleep_races >= 1, "the check after arming did not find the datagram");
+	CHECK(r_late > 0 && dt_late >= 50 && dt_late < 2000 && got_late == 1,
+	      "a datagram during the sleep did not wake it");
+	return T_PASS;
+fail:
+	return T_FAIL;
+}
+
 int main(void)
 {
 	struct demi__config cfg = {0};
@@ -575,6 +662,9 @@ int main(void)
 		nheld = 0;
 		CHECK(rx_ok == total && bad == 0, "datagrams lost or corrupted");
 	}
+
+	if (phase_sleep(d, &c, us) != T_PASS)
+		goto fail;
 
 	nip_dpdk_stats(d, &st);
 	printf("stats: rx %" PRIu64 " (%" PRIu64 " B) tx %" PRIu64 " (%" PRIu64

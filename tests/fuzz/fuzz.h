@@ -7,6 +7,7 @@
 #ifndef NIP_FUZZ_H
 #define NIP_FUZZ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,6 +45,37 @@ static inline void fuzz_put_be16(uint8_t *p, uint16_t v)
 {
 	p[0] = (uint8_t)(v >> 8);
 	p[1] = (uint8_t)v;
+}
+
+/* The input of a program-driven target (a whole stack fed steps), read in order: bytes past
+ * its end read as 0, so every input is a complete program. */
+struct fuzz_prog {
+	const uint8_t *p;
+	size_t n, i;
+};
+
+static inline uint8_t fuzz_rd8(struct fuzz_prog *g)
+{
+	return g->i < g->n ? g->p[g->i++] : 0;
+}
+
+static inline uint16_t fuzz_rd16(struct fuzz_prog *g)
+{
+	uint16_t hi = fuzz_rd8(g);
+
+	return (uint16_t)(hi << 8 | fuzz_rd8(g));
+}
+
+static inline uint32_t fuzz_rd32(struct fuzz_prog *g)
+{
+	uint32_t hi = fuzz_rd16(g);
+
+	return hi << 16 | fuzz_rd16(g);
+}
+
+static inline bool fuzz_prog_more(const struct fuzz_prog *g)
+{
+	return g->i < g->n;
 }
 
 #endif

@@ -94,10 +94,9 @@ struct flow {
 };
 
 struct fz {
-	const uint8_t *p;
-	size_t n, i;
-	struct tcp_peer peer; /* the stack, the wire, the clock (peer.now) */
-	struct nip_stack *s;  /* &peer.s */
+	struct fuzz_prog prog; /* the input */
+	struct tcp_peer peer;  /* the stack, the wire, the clock (peer.now) */
+	struct nip_stack *s;   /* &peer.s */
 	struct nip_tcp_conn *listener;
 	struct nip_tcp_conn *slot[NSLOTS];
 	struct flow flow[NFLOWS];
@@ -109,25 +108,6 @@ struct fz {
 static struct demi__pool pool;
 static bool pool_ready;
 static struct fz fz; /* large (the wire's queues): not on the stack */
-
-static uint8_t rd8(struct fz *f)
-{
-	return f->i < f->n ? f->p[f->i++] : 0;
-}
-
-static uint16_t rd16(struct fz *f)
-{
-	uint16_t hi = rd8(f);
-
-	return (uint16_t)(hi << 8 | rd8(f));
-}
-
-static uint32_t rd32(struct fz *f)
-{
-	uint32_t hi = rd16(f);
-
-	return hi << 16 | rd16(f);
-}
 
 static void on_event(void *ctx, unsigned events)
 {
@@ -217,15 +197,15 @@ static uint32_t plen_of(struct fz *f, uint8_t op)
 	case 2:
 		return 1;
 	case 3:
-		return rd8(f);
+		return fuzz_rd8(&f->prog);
 	case 4:
-		return 8u * rd8(f);
+		return 8u * fuzz_rd8(&f->prog);
 	case 5:
-		return 64u * rd8(f);
+		return 64u * fuzz_rd8(&f->prog);
 	case 6:
 		return f->mss;
 	default:
-		return 1 + 4u * rd8(f);
+		return 1 + 4u * fuzz_rd8(&f->prog);
 	}
 }
 
@@ -261,7 +241,7 @@ static void inject(struct fz *f, uint8_t op)
 	int fi, rc;
 
 	if (kind == 7)
-		flags = rd8(f);
+		flags = fuzz_rd8(&f->prog);
 	else
 		flags = kind_flags[kind];
 	if ((kind >= 2 && kind <= 4 && (op & 0x10)))
@@ -269,14 +249,14 @@ static void inject(struct fz *f, uint8_t op)
 	if (kind == 6 && (op & 0x10))
 		flags |= NIP_TCP_ACK;
 	sg.len = plen_of(f, op);
-	m = rd8(f);
+	m = fuzz_rd8(&f->prog);
 	memset(&h, 0, sizeof(h));
 	h.flags = flags;
 	h.win = 65535;
 
 	/* The flow first: sequence numbers are relative to it. */
 	if (m & 0x80)
-		extra = rd8(f);
+		extra = fuzz_rd8(&f->prog);
 	fi = (m & 0x80) ? (extra & 7) : f->cur;
 	if (fi >= 4 && !f->flow[fi].used)
 		fi &= 3;
@@ -294,10 +274,10 @@ static void inject(struct fz *f, uint8_t op)
 		h.seq = fl->st_seen ? fl->st_ack : fl->peer_nxt;
 		break;
 	case 2:
-		h.seq = rd32(f);
+		h.seq = fuzz_rd32(&f->prog);
 		break;
 	default:
-		h.seq = fl->peer_nxt + (uint32_t)(int32_t)(int16_t)rd16(f);
+		h.seq = fl->peer_nxt + (uint32_t)(int32_t)(int16_t)fuzz_rd16(&f->prog);
 		break;
 	}
 	switch ((m >> 2) & 3) {
@@ -308,22 +288,22 @@ static void inject(struct fz *f, uint8_t op)
 		h.ack = fl->st_last_seq;
 		break;
 	case 2:
-		h.ack = rd32(f);
+		h.ack = fuzz_rd32(&f->prog);
 		break;
 	default:
-		h.ack = fl->st_max + (uint32_t)(int32_t)(int16_t)rd16(f);
+		h.ack = fl->st_max + (uint32_t)(int32_t)(int16_t)fuzz_rd16(&f->prog);
 		break;
 	}
 	if (!(flags & NIP_TCP_ACK) && ((m >> 2) & 3) != 2)
 		h.ack = 0;
 	if (m & 0x10)
-		h.win = rd16(f);
+		h.win = fuzz_rd16(&f->prog);
 	if (m & 0x20) {
-		uint8_t o = rd8(f);
+		uint8_t o = fuzz_rd8(&f->prog);
 
 		if (o & 1) {
 			h.opt.has_mss = true;
-			h.opt.mss = rd16(f);
+			h.opt.mss = fuzz_rd16(&f->prog);
 		}
 		if (o & 2) {
 			h.opt.has_wscale = true;
@@ -341,18 +321,18 @@ static void inject(struct fz *f, uint8_t op)
 			uint32_t base = fl->st_max - 4u * f->mss;
 
 			for (uint8_t k = 0; k < nb; k++) {
-				uint32_t st = base + (uint32_t)rd8(f) * 64u;
+				uint32_t st = base + (uint32_t)fuzz_rd8(&f->prog) * 64u;
 
 				h.opt.sack[k].start = st;
-				h.opt.sack[k].end = st + (uint32_t)rd8(f) * 64u;
+				h.opt.sack[k].end = st + (uint32_t)fuzz_rd8(&f->prog) * 64u;
 			}
 			h.opt.nsack = nb;
 		}
 	}
 	if (m & 0x40) {
-		rawlen = rd8(f) % 41;
+		rawlen = fuzz_rd8(&f->prog) % 41;
 		for (uint8_t k = 0; k < rawlen; k++)
-			raw[k] = rd8(f);
+			raw[k] = fuzz_rd8(&f->prog);
 		while (rawlen % 4)
 			raw[rawlen++] = NIP_TCPOPT_EOL;
 		memset(&h.opt, 0, sizeof(h.opt));
@@ -366,7 +346,7 @@ static void inject(struct fz *f, uint8_t op)
 	sg.raw_opt_len = rawlen;
 	if ((extra & 0x60) == 0x60) {
 		sg.doff_set = true;
-		sg.doff = rd8(f) & 15;
+		sg.doff = fuzz_rd8(&f->prog) & 15;
 	}
 	sg.bad_csum = (extra & 0x18) == 0x18;
 	rc = tcp_peer_inject(&f->peer, &sg);
@@ -418,7 +398,7 @@ static void user_open(struct fz *f, uint8_t op)
 static void user_send(struct fz *f, uint8_t op)
 {
 	struct nip_tcp_conn *c = f->slot[(op >> 4) & 7];
-	uint32_t len = (op & 0x80) ? 1 : 97u * rd8(f);
+	uint32_t len = (op & 0x80) ? 1 : 97u * fuzz_rd8(&f->prog);
 	struct demi__buf *b;
 
 	if (!c)
@@ -468,7 +448,7 @@ static void user_misc(struct fz *f, uint8_t op)
 		user_close(f, i);
 		goto out;
 	}
-	what = rd8(f) & 15;
+	what = fuzz_rd8(&f->prog) & 15;
 	if (what < 4) {
 		while (f->listener && (j = free_slot(f)) >= 0 &&
 		       (a = nip_tcp_accept(f->listener))) {
@@ -538,10 +518,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pool_ready = true;
 	}
 	memset(f, 0, sizeof(*f));
-	f->p = data;
-	f->n = size;
-	c0 = rd8(f);
-	c1 = rd8(f);
+	f->prog.p = data;
+	f->prog.n = size;
+	c0 = fuzz_rd8(&f->prog);
+	c1 = fuzz_rd8(&f->prog);
 
 	nip_stack_config_default(&cfg);
 	memset(cfg.tcp.isn_secret, 0x5c, sizeof(cfg.tcp.isn_secret));
@@ -571,18 +551,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	f->s = &f->peer.s;
 	f->mss = (uint16_t)(f->peer.wire.end[0].link.mtu - 40);
 
-	while (f->i < f->n && steps++ < MAX_STEPS) {
-		uint8_t op = rd8(f);
+	while (fuzz_prog_more(&f->prog) && steps++ < MAX_STEPS) {
+		uint8_t op = fuzz_rd8(&f->prog);
 
 		switch (op & 15) {
 		case 8:
-			clock_to(f, f->peer.now + (uint64_t)rd8(f) * 100000ull);
+			clock_to(f, f->peer.now + (uint64_t)fuzz_rd8(&f->prog) * 100000ull);
 			break;
 		case 9:
-			clock_to(f, f->peer.now + (uint64_t)rd8(f) * 50 * MS);
+			clock_to(f, f->peer.now + (uint64_t)fuzz_rd8(&f->prog) * 50 * MS);
 			break;
 		case 10:
-			clock_to(f, f->peer.now + (uint64_t)rd8(f) * SEC * (1 + 15 * (op >> 7)));
+			clock_to(f, f->peer.now + (uint64_t)fuzz_rd8(&f->prog) * SEC *
+							  (1 + 15 * (op >> 7)));
 			break;
 		case 11:
 			if (nip_stack_next_deadline(f->s) != UINT64_MAX)

@@ -10,7 +10,8 @@
 # merged back into tests/fuzz/corpus/ (minimised with -merge=1) for the next run to start from.
 #
 #   usage: tests/fuzz/run-libfuzzer.sh [--seconds S] [--merge] [TARGET...]
-#          (default: 600 s each, every target: checksum eth arp ip4 icmp4 udp tcp tcp-conn)
+#          (default: 600 s each, every target: checksum eth arp ip4 icmp4 udp tcp tcp-conn
+#          ip4-reass)
 # Replay a crash with the CI driver: build/tests/fuzz/fuzz-<target> CRASHFILE.
 set -u
 cd "$(dirname "$0")/../.."
@@ -19,12 +20,12 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--seconds) secs=$2; shift ;;
 	--merge) merge=1 ;;
-	-h | --help) sed -n '3,15p' "$0"; exit 0 ;;
+	-h | --help) sed -n '3,16p' "$0"; exit 0 ;;
 	*) targets+=("$1") ;;
 	esac
 	shift
 done
-[ ${#targets[@]} -gt 0 ] || targets=(checksum eth arp ip4 icmp4 udp tcp tcp-conn)
+[ ${#targets[@]} -gt 0 ] || targets=(checksum eth arp ip4 icmp4 udp tcp tcp-conn ip4-reass)
 command -v clang >/dev/null || { echo "clang is needed (apt-get install clang libclang-rt-14-dev)"; exit 1; }
 bdir=build-fuzz
 if [ ! -d $bdir ]; then

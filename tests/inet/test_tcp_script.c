@@ -1386,6 +1386,80 @@ static void test_tcp_script_receive_window_fills(void **state)
 	sc_close(sc, c, 1, 4597);
 }
 
+/* RFC 9293's SND.WL1 rule alone keeps the window of a newer data segment over an ACK that
+ * arrives later on an older sequence number (the peer retransmitting its own data): the
+ * window, still counted from the advanced snd_una, then reaches past the peer's right edge,
+ * and the sender's ACKs, numbered from what it sent there, are refused by a peer whose
+ * window closed: both ends stall for good. The newest acknowledgment carries the window
+ * (Linux's tcp_may_update_window). */
+static void test_tcp_script_window_from_newest_ack(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+	struct sc_pkt newer = {
+		.flags = A | P, .seq = 101, .ack = 1, .win_set = true, .win = 2000, .len = 100};
+	struct sc_pkt older = {
+		.flags = A | P, .seq = 1, .ack = 1001, .win_set = true, .win = 1000, .len = 300};
+
+	sc->peer_win = 2000;
+	sc_peer_data(sc, 1, 1, 100);
+	sc_flush(sc);
+	/* 1608 bytes fit the peer's 2000 (the rest waits: sender SWS avoidance). */
+	assert_int_equal(sc_push(sc, c, 3000), 0);
+	EXPECT(sc, A, 1, 101, 536, 0);
+	EXPECT(sc, A, 537, 101, 536, 0);
+	EXPECT(sc, A, 1073, 101, 536, 0);
+	EXPECT_NOTHING(sc, 1 * MS);
+	/* The peer's next data (acknowledging nothing), then a retransmission of its own from
+	 * the first byte on, 100 new bytes at its end, with an ACK of 1000 bytes and a window
+	 * that keeps the right edge at 2001. */
+	sc_inject(sc, &newer);
+	sc_inject(sc, &older);
+	assert_int_equal(c->snd_una - c->iss, 1001);
+	assert_int_equal(c->snd_wnd, 1000);
+	/* Nothing past 2001 goes out: both are acknowledged from snd_max, and the 392 bytes
+	 * left in the window wait (sender SWS avoidance). */
+	EXPECT(sc, A, 1609, 201, 0, 0);
+	EXPECT(sc, A, 1609, 301, 0, 0);
+	EXPECT_NOTHING(sc, 1 * MS);
+	/* The window opens: the rest flows. */
+	sc->peer_win = 4000;
+	sc_send(sc, A, 301, 1609, 0);
+	EXPECT(sc, A, 1609, 301, 536, 0);
+	sc_flush(sc);
+	sc_send(sc, A, 301, 3001, 0);
+	for (int got = 0, st; got < 300;)
+		got += sc_pop(sc, c, &st);
+	sc_close(sc, c, 3001, 301);
+}
+
+/* A peer that shrinks its window (RFC 9293 3.8.6.2.2 says it should not) leaves data the
+ * stack sent beyond its right edge: the ACKs must then be numbered from that edge, which the
+ * peer accepts, not from snd_max, which it refuses (losing the acknowledgment). */
+static void test_tcp_script_ack_within_shrunk_window(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+	struct sc_pkt shrink = {
+		.flags = A | P, .seq = 1, .ack = 1, .win_set = true, .win = 1000, .len = 100};
+	int st;
+
+	sc->peer_win = 2000;
+	sc_send(sc, A, 1, 1, 0);
+	assert_int_equal(sc_push(sc, c, 1608), 0);
+	EXPECT(sc, A, 1, 1, 536, 0);
+	EXPECT(sc, A, 537, 1, 536, 0);
+	EXPECT(sc, A | P, 1073, 1, 536, 0);
+	sc_inject(sc, &shrink);
+	assert_int_equal(c->snd_wnd, 1000);
+	EXPECT(sc, A, 1001, 101, 0, 20 * MS);
+	/* The window opens again: everything is acknowledged, ACKs come from snd_max. */
+	sc->peer_win = 4000;
+	sc_send(sc, A, 101, 1609, 0);
+	assert_int_equal(sc_pop(sc, c, &st), 100);
+	sc_close(sc, c, 1609, 101);
+}
+
 /* ---- tail loss probe (RFC 8985 7) ---- */
 
 /* A flight of four whose ACKs are lost: 2 SRTT + 2 ms after it, the last segment again (not
@@ -1763,6 +1837,8 @@ int main(void)
 		T(fast_retransmit, sc_setup),
 		T(sack_recovery, sc_setup_passive),
 		T(zero_window_persist, sc_setup_passive_plain),
+		T(window_from_newest_ack, sc_setup_passive_plain),
+		T(ack_within_shrunk_window, sc_setup_passive_plain),
 		T_CFG(zero_window_silent_peer),
 		/* FIN orderings and TIME-WAIT */
 		T_CFG(active_close),

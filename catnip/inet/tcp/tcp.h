@@ -369,6 +369,9 @@ void nip_tcp_close(struct nip_tcp_conn *c);
 int nip_tcp_setsockopt(struct nip_tcp_conn *c, int level, int name, const void *val, uint32_t len);
 int nip_tcp_getsockopt(struct nip_tcp_conn *c, int level, int name, void *val, uint32_t *len);
 const char *nip_tcp_state_name(enum nip_tcp_state st);
+/* Formats the connection's control block on one line (snprintf's contract) for a log:
+ * sequence numbers relative to the initial ones, windows, congestion state, timers. */
+int nip_tcp_describe(const struct nip_tcp_conn *c, uint64_t now, char *buf, size_t len);
 /* Connections closed by their owner (orphans) that still owe their peer data or a FIN
  * (owing), and those waiting for the peer's FIN (closing, in FIN-WAIT-2). */
 void nip_tcp_orphans(struct nip_stack *s, int *owing, int *closing);

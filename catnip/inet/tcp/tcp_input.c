@@ -243,7 +243,7 @@ static int ack_input(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg)
 {
 	struct nip_stack *s = c->s;
 	uint32_t ack = seg->ack, win;
-	bool fin_acked, pure_dup, sack_news = false, dsack = false;
+	bool fin_acked, pure_dup, advanced, sack_news = false, dsack = false;
 	uint64_t rtt = 0;
 
 	if (c->state == NIP_TCP_SYN_RCVD) {
@@ -312,7 +312,8 @@ static int ack_input(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg)
 		nip_tcp_rtt_sample(c, rtt);
 		c->rtt_start = 0;
 	}
-	if (nip_seq_gt(ack, c->snd_una))
+	advanced = nip_seq_gt(ack, c->snd_una);
+	if (advanced)
 		new_ack(c, ack,
 			rtt ? SAMPLED
 			: c->ts_ok && seg->opt.has_ts && seg->opt.tsecr
@@ -322,8 +323,13 @@ static int ack_input(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg)
 		dup_ack(c);
 	if (c->sack_ok && nip_tcp_rack_detect(c))
 		nip_tcp_rack_lost(c); /* RFC 8985 6.2 step 5, then recovery */
-	/* Window update (RFC 9293 3.10.7.4, SND.WL1/SND.WL2 rule). */
-	if (nip_seq_lt(c->snd_wl1, seg->seq) ||
+	/* Window update (RFC 9293 3.10.7.4's SND.WL1/SND.WL2 rule), and also from any ACK that
+	 * advances snd_una, as Linux does (tcp_may_update_window): the window is counted from
+	 * snd_una, so keeping the window of a segment with a higher sequence number but an older
+	 * ACK (the peer's own retransmission arriving after its new data) moves the right edge
+	 * past the peer's, and the segments sent there, ACKs included, are refused. The newest
+	 * ACK was sent last, so its window is the peer's latest word. */
+	if (advanced || nip_seq_lt(c->snd_wl1, seg->seq) ||
 	    (c->snd_wl1 == seg->seq && nip_seq_leq(c->snd_wl2, ack))) {
 		bool opened = c->snd_wnd == 0 && win > 0;
 

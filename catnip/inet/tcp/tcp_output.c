@@ -250,9 +250,18 @@ void nip_tcp_send_ack(struct nip_tcp_conn *c)
 	/* After a timeout snd_nxt went back to snd_una while the peer may hold everything up to
 	 * snd_max: an ACK numbered snd_nxt would be below its window and refused (and answered
 	 * with an ACK, which both ends refuse in turn once both went back: an ACK war that loses
-	 * every acknowledgment). So an ACK carries the next unsent octet, as BSD does, except while
-	 * probing a zero window (snd_max then covers a byte the peer did not take). */
-	send_segment(c, c->timer[NIP_TCPT_PERSIST] ? c->snd_nxt : c->snd_max, 0, NIP_TCP_ACK);
+	 * every acknowledgment). So an ACK carries the next unsent octet, as BSD does, but never
+	 * past the peer's right edge: a zero-window probe's byte, or data sent into a window the
+	 * peer shrank, lie beyond what it accepts, and an ACK numbered from there is refused
+	 * (the peer's rcv_nxt is at most both snd_max and its right edge, so the smaller one is
+	 * always in its window). */
+	uint32_t seq = c->snd_max, edge = c->snd_una + c->snd_wnd;
+
+	if (c->timer[NIP_TCPT_PERSIST] && nip_seq_lt(c->snd_nxt, seq))
+		seq = c->snd_nxt;
+	if (nip_seq_gt(seq, edge))
+		seq = edge;
+	send_segment(c, seq, 0, NIP_TCP_ACK);
 }
 
 void nip_tcp_send_syn(struct nip_tcp_conn *c)

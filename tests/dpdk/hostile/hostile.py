@@ -22,7 +22,8 @@
 # no per-connection rate limit (Linux's tcp_invalid_ratelimit) or leftover state links two
 # cases. RFCs: 5961 (blind RST 3.2, SYN 4.2, data 5.2), 9293 3.10.7.4 (window check: an
 # unacceptable segment is answered with an ACK), 9293 3.1 MUST-7 (illegal option lengths),
-# 1122 3.2.1 (IPv4 checks), 768 (UDP).
+# 1122 3.2.1 (IPv4 checks; 3.2.1.8 options accepted), 1122 3.3.2 and 5722 (reassembly, overlaps),
+# 768 (UDP).
 import random
 import select
 import socket
@@ -40,12 +41,6 @@ conf.verb = 0
 # so the suite passes while the gap stays visible. A case listed here that starts answering
 # as Linux does is reported as fixed (remove it from the list).
 KNOWN_FAILURES = {
-    "ip-options-nop":
-        "RFC 1122 3.2.1.8: a host MUST accept IP options (and ignore unknown ones); catnip "
-        "drops every datagram with IHL > 5 (drop_ip4 'options'), Linux answers",
-    "ip-fragments-complete":
-        "RFC 1122 3.3.2: a host MUST reassemble fragments; catnip drops every fragment "
-        "(drop_ip4 'fragment'), Linux reassembles and answers",
 }
 # catnip differs from Linux where the RFCs allow both answers (or only say SHOULD).
 KNOWN_DIFFERENCES = {
@@ -468,6 +463,24 @@ def ip_cases():
         two = p.ip4(id=i, frag=5, proto=1) / Raw(icmp[40:])
         return [one, two]
 
+    def fragments_reversed(p, i):
+        one, two = fragments(p, i)
+        return [two, one]
+
+    def fragments_overlap(p, i):
+        # The second fragment starts inside the first: both hosts drop the datagram.
+        icmp = bytes(ICMP(id=i, seq=1) / Raw(bytes(range(72))))
+        one = p.ip4(id=i, flags="MF", frag=0, proto=1) / Raw(icmp[:40])
+        two = p.ip4(id=i, frag=4, proto=1) / Raw(icmp[32:])
+        return [one, two]
+
+    def fragments_too_long(p, i):
+        # A first fragment, then one at offset 65528: together past 65535 bytes.
+        icmp = bytes(ICMP(id=i, seq=1) / Raw(bytes(range(72))))
+        one = p.ip4(id=i, flags="MF", frag=0, proto=1) / Raw(icmp[:40])
+        two = p.ip4(id=i, frag=8191, proto=1) / Raw(bytes(40))
+        return [one, two]
+
     def middle_fragment(p, i):
         # Only a fragment from the middle: no first fragment, so no reassembly timeout
         # ICMP from Linux either (RFC 792: time exceeded only with fragment zero).
@@ -505,7 +518,15 @@ def ip_cases():
         ("ip-ttl-zero", lambda p, i: ping(p, i, ttl=0)),
         ("ip-options-nop", with_opts(b"\x01\x01\x01\x01")),
         ("ip-options-malformed", with_opts(b"\x44\x00\x05\x00")),
+        # record route with room for two addresses (Linux echoes it, adding its own)
+        ("ip-options-record-route", with_opts(b"\x07\x0b\x04" + bytes(8) + b"\x00")),
+        # loose source route through this side: Linux drops it (accept_source_route 0)
+        ("ip-options-lsrr", lambda p, i: with_opts(b"\x83\x07\x04" +
+                                                   socket.inet_aton(p.my_ip) + b"\x00")(p, i)),
         ("ip-fragments-complete", fragments),
+        ("ip-fragments-reversed", fragments_reversed),
+        ("ip-fragments-overlap", fragments_overlap),
+        ("ip-fragments-too-long", fragments_too_long),
         ("ip-fragment-middle-only", middle_fragment),
         ("ip-proto-unknown", proto_unknown),
         ("ip-dst-not-ours", other_dst),
@@ -754,8 +775,9 @@ COUNTERS = {
         "drop_tcp_bad_ack": 2, "drop_tcp_no_conn": 1,
         "drop_tcp_bad[1]": 1, "drop_tcp_bad[2]": 2, "drop_tcp_bad[3]": 2,
         "drop_tcp_bad[4]": 3,
-        "drop_ip4[3]": 1, "drop_ip4[4]": 2, "drop_ip4[5]": 2, "drop_ip4[6]": 2,
-        "drop_ip4[7]": 2, "drop_ip4[1]": 2, "drop_ip4_not_for_us": 1, "drop_ip4_proto": 1,
+        "drop_ip4[3]": 1, "drop_ip4[4]": 2, "drop_ip4[5]": 2, "drop_ip4[6]": 1,
+        "drop_ip4[8]": 1, "drop_ip4[1]": 2, "drop_ip4_not_for_us": 1, "drop_ip4_proto": 1,
+        "ip4_reassembled": 2, "drop_ip4_frag_overlap": 2, "drop_ip4_frag_too_long": 2,
         "drop_icmp_bad": 1, "drop_eth_not_for_us": 1,
         "drop_eth_type": 1,
     },

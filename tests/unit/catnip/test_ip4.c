@@ -2,7 +2,8 @@
 /*
  * Unit tests of catnip/inet/wire/ip4.c, IPv4 headers (RFC 791 section 3.1, checked as RFC 1122
  * section 3.2.1 asks): a header written by hand, emit/parse round trips, every reason for a
- * drop (enum nip_ip4_err), every truncation, padding after the total length, checksum offload.
+ * drop (enum nip_ip4_err), every truncation, padding after the total length, checksum offload,
+ * options (accepted unless malformed or a source route) and fragment fields.
  */
 #include <string.h>
 
@@ -267,43 +268,104 @@ static void test_ip4_parse_err_csum(void **state)
 	}
 }
 
-static void test_ip4_parse_err_options(void **state)
+/* An options area of n bytes (IHL 5 + n / 4) holding o, the payload after it. */
+static uint8_t *with_options(const uint8_t *o, size_t n)
 {
-	uint8_t *p = ping_packet(PING_LEN);
+	uint8_t *p = ping_packet(PING_LEN + n);
+
+	memmove(p + 20 + n, p + 20, PING_LEN - 20);
+	memcpy(p + 20, o, n);
+	p[0] = (uint8_t)(0x40 | (20 + n) / 4);
+	put_be16(p + 2, (uint16_t)(PING_LEN + n));
+	fix_csum(p, 20 + n);
+	return p;
+}
+
+/* RFC 1122 3.2.1.8: options are accepted, unknown ones ignored; the payload starts after
+ * them. */
+static void test_ip4_parse_accepts_options(void **state)
+{
+	static const uint8_t nops[] = {1, 1, 1, 0};
+	/* record route (pointer 4, room for 2 addresses) then an unknown option, padding */
+	static const uint8_t rr[] = {7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0x99, 4, 0xaa, 0xbb, 0};
+	static const uint8_t ts[] = {68, 12, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+	const struct {
+		const uint8_t *o;
+		size_t n;
+	} ok[] = {{nops, sizeof(nops)}, {rr, sizeof(rr)}, {ts, sizeof(ts)}};
 	struct nip_ip4 ip;
 
 	(void)state;
-	/* IHL 6 with a 4-byte option (NOP NOP NOP EOL), checksum over the 24 bytes. */
-	p[0] = 0x46;
-	memcpy(p + 20, (const uint8_t[]){1, 1, 1, 0}, 4);
-	fix_csum(p, 24);
-	assert_int_equal(nip_ip4_parse(p, PING_LEN, true, &ip), NIP_IP4_OPTIONS);
-	/* The checksum covers the options. */
-	p[21] = 7;
-	assert_int_equal(nip_ip4_parse(p, PING_LEN, true, &ip), NIP_IP4_CSUM);
-	assert_int_equal(nip_ip4_parse(p, PING_LEN, false, &ip), NIP_IP4_OPTIONS);
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		uint8_t *p = with_options(ok[i].o, ok[i].n);
+
+		assert_int_equal(nip_ip4_parse(p, PING_LEN + ok[i].n, true, &ip), NIP_IP4_OK);
+		assert_int_equal(ip.hlen, 20 + ok[i].n);
+		assert_ptr_equal(ip.payload, p + 20 + ok[i].n);
+		assert_int_equal(ip.payload_len, PING_LEN - 20);
+		assert_false(nip_ip4_is_fragment(&ip));
+		/* The checksum covers the options. */
+		p[21] ^= 0x10;
+		assert_int_equal(nip_ip4_parse(p, PING_LEN + ok[i].n, true, &ip), NIP_IP4_CSUM);
+		free(p);
+	}
+}
+
+/* A malformed option list is refused (NIP_IP4_OPTIONS), a source route too (SRCROUTE). */
+static void test_ip4_parse_err_options(void **state)
+{
+	static const uint8_t bad[][4] = {
+		{0x44, 0x00, 0x05, 0x00}, /* timestamp of length 0 */
+		{0x99, 0x01, 0x00, 0x00}, /* unknown option of length 1 */
+		{0x01, 0x01, 0x01, 0x99}, /* a type with no room for its length */
+		{0x99, 0x05, 0x00, 0x00}, /* past the options area */
+		{0x07, 0x03, 0x03, 0x00}, /* record route, pointer below 4 */
+		{0x07, 0x02, 0x00, 0x00}, /* record route with no pointer */
+		{0x44, 0x04, 0x04, 0x00}, /* timestamp, pointer below 5 */
+	};
+	static const uint8_t lsrr[] = {131, 7, 4, 10, 0, 0, 1, 0};
+	static const uint8_t ssrr[] = {1, 137, 7, 8, 10, 0, 0, 1};
+	struct nip_ip4 ip;
+	uint8_t *p;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		p = with_options(bad[i], 4);
+		assert_int_equal(nip_ip4_parse(p, PING_LEN + 4, true, &ip), NIP_IP4_OPTIONS);
+		assert_int_equal(nip_ip4_parse(p, PING_LEN + 4, false, &ip), NIP_IP4_OPTIONS);
+		free(p);
+	}
+	p = with_options(lsrr, sizeof(lsrr));
+	assert_int_equal(nip_ip4_parse(p, PING_LEN + 8, true, &ip), NIP_IP4_SRCROUTE);
+	free(p);
+	p = with_options(ssrr, sizeof(ssrr));
+	assert_int_equal(nip_ip4_parse(p, PING_LEN + 8, true, &ip), NIP_IP4_SRCROUTE);
 	free(p);
 }
 
-static void test_ip4_parse_err_fragment(void **state)
+/* Fragments parse with their offset (in bytes) and MF: reassembly is the stack's. */
+static void test_ip4_parse_fragment_fields(void **state)
 {
-	static const uint16_t frag[] = {0x2000, 0x6000, 0x0001, 0x4001, 0x1fff, 0x3fff};
+	static const struct {
+		uint16_t frag;
+		bool mf;
+		uint16_t off;
+	} frag[] = {{0x2000, true, 0},	{0x6000, true, 0},	{0x0001, false, 8},
+		    {0x4001, false, 8}, {0x1fff, false, 65528}, {0x3fff, true, 65528},
+		    {0x0000, false, 0}, {0x8000, false, 0}};
 	uint8_t *p = ping_packet(PING_LEN);
 	struct nip_ip4 ip;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(frag) / sizeof(frag[0]); i++) {
-		put_be16(p + 6, frag[i]);
+		put_be16(p + 6, frag[i].frag);
 		fix_csum(p, NIP_IP4_HLEN);
-		assert_int_equal(nip_ip4_parse(p, PING_LEN, true, &ip), NIP_IP4_FRAGMENT);
+		assert_int_equal(nip_ip4_parse(p, PING_LEN, true, &ip), NIP_IP4_OK);
+		assert_int_equal(ip.more_frags, frag[i].mf);
+		assert_int_equal(ip.frag_off, frag[i].off);
+		/* DF alone, or no flag at all, is a whole datagram; the reserved bit is ignored. */
+		assert_int_equal(nip_ip4_is_fragment(&ip), frag[i].mf || frag[i].off);
 	}
-	/* DF alone, or no flag at all, is a whole datagram; the reserved bit is ignored. */
-	put_be16(p + 6, 0x0000);
-	fix_csum(p, NIP_IP4_HLEN);
-	assert_int_equal(nip_ip4_parse(p, PING_LEN, true, &ip), NIP_IP4_OK);
-	put_be16(p + 6, 0x8000);
-	fix_csum(p, NIP_IP4_HLEN);
-	assert_int_equal(nip_ip4_parse(p, PING_LEN, true, &ip), NIP_IP4_OK);
 	free(p);
 }
 
@@ -337,8 +399,9 @@ int main(void)
 		cmocka_unit_test(test_ip4_parse_err_short_header),
 		cmocka_unit_test(test_ip4_parse_err_len_bad),
 		cmocka_unit_test(test_ip4_parse_err_csum),
+		cmocka_unit_test(test_ip4_parse_accepts_options),
 		cmocka_unit_test(test_ip4_parse_err_options),
-		cmocka_unit_test(test_ip4_parse_err_fragment),
+		cmocka_unit_test(test_ip4_parse_fragment_fields),
 		cmocka_unit_test(test_ip4_err_names),
 	};
 

@@ -1,0 +1,63 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# Redis's own test suite in external mode (./runtest --host --port: Tcl, package tcl) against
+# the port on catnap and against stock Redis built from the same tree, unit by unit, with the
+# counts of both (docs/redis.md). Not in CI: it takes minutes. Tests tagged external:skip
+# (server restarts, replication, config files) are skipped by Redis's harness itself.
+#   usage: runtest-external.sh BUILD_DIR [UNIT...]    (default: the units below)
+# Prints one line per unit and server: passed, failed (with the failing tests' names).
+set -u
+build=$1
+shift
+tree=$build/examples/redis/redis-7.0.15
+port_bin=$build/examples/redis/redis-server
+command -v tclsh >/dev/null || { echo "SKIP: tclsh missing (apt-get install tcl)"; exit 77; }
+[ -x "$port_bin" ] && [ -d "$tree/tests" ] || { echo "build the port first: ninja -C $build redis"; exit 1; }
+units=("$@")
+[ ${#units[@]} -eq 0 ] && units=(unit/type/string unit/type/incr unit/type/list unit/type/hash
+	unit/type/set unit/type/zset unit/type/stream unit/keyspace unit/expire unit/multi
+	unit/pubsub unit/protocol unit/info-command unit/bitops unit/scan unit/sort unit/dump
+	unit/geo unit/hyperloglog unit/quit unit/auth unit/acl unit/scripting unit/functions
+	unit/introspection-2 unit/tracking unit/querybuf unit/limits)
+# Stock Redis from the same source: the fetched tree, built without our edits.
+stock_tree=$build/examples/redis/stock-7.0.15
+if [ ! -x "$stock_tree/src/redis-server" ]; then
+	src=$(bash "$(dirname "$0")/../ports/debian-source.sh" redis 7.0.15) || exit 1
+	rm -rf "$stock_tree"
+	cp -a "$src" "$stock_tree"
+	make -C "$stock_tree/src" -j2 USE_JEMALLOC=no redis-server >"$stock_tree.make.log" 2>&1 ||
+		{ echo "stock build failed: $stock_tree.make.log"; exit 1; }
+fi
+tmp=$(mktemp -d /tmp/redis-runtest-XXXXXX)
+trap 'kill $spid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+spid=
+total() { echo "$1: passed $2, failed $3"; }
+for who in port stock; do
+	bin=$port_bin
+	[ $who = stock ] && bin=$stock_tree/src/redis-server
+	okt=0 errt=0
+	for u in "${units[@]}"; do
+		port=$((27000 + RANDOM % 1000))
+		mkdir -p "$tmp/$who"
+		"$bin" "$tree/tests/assets/default.conf" --port $port --dir "$tmp/$who" \
+			--logfile "$tmp/$who/server.log" --save "" >/dev/null 2>&1 &
+		spid=$!
+		for _ in $(seq 100); do
+			[ "$(redis-cli -p $port ping 2>/dev/null)" = PONG ] && break
+			sleep 0.05
+		done
+		(cd "$tree" && timeout 600 tclsh tests/test_helper.tcl --host 127.0.0.1 --port $port \
+			--single "$u" --clients 1 --timeout 120) 2>&1 | sed 's/\x1b\[[0-9;]*m//g' >"$tmp/out"
+		ok=$(grep -c '^\[ok\]' "$tmp/out")
+		err=$(grep -c '^\[err\]\|^\[exception\]' "$tmp/out")
+		okt=$((okt + ok)) errt=$((errt + err))
+		printf '%-6s %-24s ok %4d  err %3d %s\n' $who "$u" "$ok" "$err" \
+			"$(grep '^\[err\]\|^\[exception\]' "$tmp/out" | head -3 | tr '\n' ' ')"
+		timeout 10 redis-cli -p $port shutdown nosave >/dev/null 2>&1
+		kill $spid 2>/dev/null # a test may have set a password
+		wait $spid 2>/dev/null
+		spid=
+	done
+	total $who $okt $errt
+done

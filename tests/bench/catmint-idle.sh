@@ -1,0 +1,69 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# catmint's default (adaptive) waiting against busy polling, in the soft-RoCE guest
+# (docs/benchmarks.md, "Idle cost and adaptive waiting").
+#
+#   catmint-idle.sh BUILD_DIR [--reps K] [--requests N]
+#
+# Boots the guest once (tests/rdma/vm.sh) and runs there, K times interleaved, 64 B ping-pongs
+# of tests/rdma/mint-pingpong (server on vCPU 1, client on vCPU 0):
+#   busy     DEMIKERNEL_BUSY_POLL=1
+#   default  the default configuration (spin demikernel.spin_us, adapt up to spin_max_us, then
+#            sleep on the completion channel)
+#   max5ms   default with demikernel.spin_max_us 5000
+# and, once, the CPU time of a default-mode server waiting for its client for 2 s (clock ticks
+# from /proc). Prints each run's RESULT line. Exit 77 when no guest can boot here.
+set -u
+usage() {
+	echo "usage: $0 BUILD_DIR [--reps K] [--requests N]" >&2
+	exit 2
+}
+[ $# -ge 1 ] || usage
+build=$(realpath "$1")
+shift
+reps=3 requests=3000
+while [ $# -gt 0 ]; do
+	[ $# -ge 2 ] || usage
+	case $1 in
+	--reps) reps=$2 ;;
+	--requests) requests=$2 ;;
+	*) usage ;;
+	esac
+	shift 2
+done
+vm=$(dirname "$(realpath "$0")")/../rdma/vm.sh
+[ -x "$build/tests/rdma/mint-pingpong" ] || { echo "$0: mint-pingpong not built" >&2; exit 1; }
+bash "$vm" --check || exit $?
+out=$build/bench-catmint-idle
+mkdir -p "$out"
+cat >"$out/guest.sh" <<EOF
+set -u
+out=$out b=$build
+ticks() { sed 's/.*) //' "/proc/\$1/stat" | awk '{print \$12 + \$13}'; }
+port=17100
+for rep in \$(seq $reps); do
+	for mode in busy default max5ms; do
+		bp=0 max=1000
+		[ \$mode = busy ] && bp=1
+		[ \$mode = max5ms ] && max=5000
+		port=\$((port + 1))
+		DEMIKERNEL_BUSY_POLL=\$bp DEMIKERNEL_SPIN_MAX_US=\$max LIBOS=catmint timeout 60 \\
+			taskset -c 1 \$b/tests/rdma/mint-pingpong --server \$RDMA_IP:\$port \\
+			>\$out/server-\$mode-\$rep.log 2>&1 &
+		s=\$!
+		sleep 0.5
+		if [ \$mode = default ] && [ \$rep = 1 ]; then
+			c0=\$(ticks \$s); sleep 2; c1=\$(ticks \$s)
+			echo "idle default-mode server: \$((c1 - c0)) clock ticks in 2 s (\$(getconf CLK_TCK) per s)"
+		fi
+		DEMIKERNEL_BUSY_POLL=\$bp DEMIKERNEL_SPIN_MAX_US=\$max LIBOS=catmint timeout 60 \\
+			taskset -c 0 \$b/tests/rdma/mint-pingpong --client \$RDMA_IP:\$port --size 64 \\
+			--requests $requests --warmup $((requests / 10)) >\$out/client-\$mode-\$rep.log 2>&1
+		wait \$s
+		echo "\$mode \$rep \$(grep RESULT \$out/client-\$mode-\$rep.log)"
+	done
+done
+EOF
+bash "$vm" "$build" bash "$out/guest.sh" | grep -E '^(idle|busy|default|max5ms) '
+exit "${PIPESTATUS[0]}"
