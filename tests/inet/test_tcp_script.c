@@ -648,7 +648,8 @@ static void test_tcp_script_fast_retransmit(void **state)
 	sc_close(sc, c, 1 + 6 * M, 1);
 }
 
-/* RFC 6675: SACK recovery retransmits exactly the holes, each once. */
+/* RFC 6675 with RACK's loss marking (RFC 8985): SACK recovery retransmits exactly the holes,
+ * each once, as the pipe allows. */
 static void test_tcp_script_sack_recovery(void **state)
 {
 	struct sc *sc = *state;
@@ -658,19 +659,22 @@ static void test_tcp_script_sack_recovery(void **state)
 #define SEG(i) (1 + (i)*M)
 	assert_int_equal(c->mss, M);
 	sc_flight(sc, c, 8 * M, 1, 1, M);
-	/* Lost: 1 and 4. */
+	/* Lost: 1 and 4. The ACKs come 1 ms after the flight: RACK.min_RTT is 1 ms and the
+	 * reordering window 250 us. */
 	sc_wait(sc, 1 * MS);
 	sc_sack_ack(sc, SEG(1), 0, NULL);
 	sc_sack_ack(sc, SEG(1), SC_SACK1(SEG(2), SEG(3)));
 	sc_sack_ack(sc, SEG(1), SC_SACK1(SEG(2), SEG(4)));
-	EXPECT_NOTHING(sc, 1 * MS);
+	EXPECT_NOTHING(sc, 100 * US); /* 1 may still come, reordered */
+	/* A third SACKed segment: no reordering window any more (RFC 8985 6.2 step 4), 1 and 4
+	 * were sent before a delivered segment: both lost; the pipe lets one out. */
 	sc_sack_ack(sc, SEG(1), SC_SACK2(SEG(5), SEG(6), SEG(2), SEG(4)));
 	EXPECT(sc, A, SEG(1), 1, M, 0); /* the first hole */
 	EXPECT_NOTHING(sc, 1 * MS);
 	sc_sack_ack(sc, SEG(1), SC_SACK2(SEG(5), SEG(7), SEG(2), SEG(4)));
-	EXPECT_NOTHING(sc, 1 * MS); /* 4 is not lost yet: 2 segments above it */
-	sc_sack_ack(sc, SEG(1), SC_SACK2(SEG(5), SEG(8), SEG(2), SEG(4)));
 	EXPECT(sc, A, SEG(4), 1, M, 0); /* the second hole */
+	EXPECT_NOTHING(sc, 1 * MS);
+	sc_sack_ack(sc, SEG(1), SC_SACK2(SEG(5), SEG(8), SEG(2), SEG(4)));
 	EXPECT_NOTHING(sc, 1 * MS);
 	sc_sack_ack(sc, SEG(8), 0, NULL);
 	assert_false(c->in_recovery);
@@ -1458,26 +1462,51 @@ static void test_tcp_script_ack_within_shrunk_window(void **state)
 
 /* ---- tail loss probe (RFC 8985 7) ---- */
 
-/* The ACKs of a flight are lost: 2 SRTT + 2 ms after it, the last segment again (not the RTO
- * at 200 ms); its ACK covers everything, and the repair gets the loss response once. */
-static void test_tcp_script_tlp_probe_repairs_tail(void **state)
+/* A flight of four whose ACKs are lost: 2 SRTT + 2 ms after it, the last segment again (not
+ * the RTO at 200 ms). Returns cwnd then. */
+static uint32_t tlp_tail_probe(struct sc *sc, struct nip_tcp_conn *c)
 {
-	struct sc *sc = *state;
-	struct nip_tcp_conn *c = sc->conn;
 	const uint32_t M = 1448;
-	uint32_t cwnd;
 	uint64_t t;
 
 	sc_rtt_sample(sc, c, 10 * MS);
 	t = sc_flight(sc, c, 4 * M, 101, 1, M);
 	sc_backoff(sc, A, 101 + 3 * M, 1, M, t, 22 * MS, 22 * MS); /* 2 SRTT + 2 ms */
 	assert_int_equal(sc->s->cnt.tcp_tlp_probes, 1);
-	cwnd = c->cc.cwnd;
+	return c->cc.cwnd;
+}
+
+/* The tail's ACKs are lost: the probe's ACK covers everything, and the repair gets the loss
+ * response once. */
+static void test_tcp_script_tlp_probe_repairs_tail(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+	const uint32_t M = 1448;
+	uint32_t cwnd = tlp_tail_probe(sc, c);
+
 	sc_sack_ack(sc, 101 + 4 * M, 0, NULL);
 	assert_int_equal(sc->s->cnt.tcp_tlp_repairs, 1);
 	assert_true(c->cc.cwnd < cwnd);
 	assert_int_equal(sc->s->cnt.tcp_rto_timeouts, 0);
 	EXPECT_NOTHING(sc, 2 * SEC); /* nothing in flight: no probe, no timeout */
+	sc_close(sc, c, 101 + 4 * M, 1);
+}
+
+/* The probe's copy was needless (only the ACKs were lost): the peer reports it with a D-SACK
+ * (RFC 2883), and the episode ends without the congestion response (RFC 8985 7.4.2). */
+static void test_tcp_script_tlp_dsack_no_response(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+	const uint32_t M = 1448;
+	uint32_t cwnd = tlp_tail_probe(sc, c);
+
+	sc_sack_ack(sc, 101 + 4 * M, SC_SACK1(101 + 3 * M, 101 + 4 * M));
+	assert_int_equal(sc->s->cnt.tcp_tlp_repairs, 0);
+	assert_true(c->cc.cwnd >= cwnd);
+	assert_int_equal(c->tlp_end, 0);
+	EXPECT_NOTHING(sc, 2 * SEC);
 	sc_close(sc, c, 101 + 4 * M, 1);
 }
 
@@ -1544,6 +1573,139 @@ static void test_tcp_script_tlp_not_without_sack(void **state)
 	sc_flush(sc);
 	sc_close(sc, c, 101 + 4 * 1448, 1);
 }
+
+/* ---- RACK (RFC 8985 6) ---- */
+
+/* In these, the peer answers a flight 1 ms after it left: RACK.min_RTT is 1 ms, the reordering
+ * window a quarter of it (SRTT is still near the handshake's 10 ms). */
+
+#define SC_SACK3(a, b, c, d, e, f)                                                                 \
+	3, (const uint32_t[])                                                                      \
+	{                                                                                          \
+		a, b, c, d, e, f                                                                   \
+	}
+#define M 1448u
+#define SEG(i) (1 + (i)*M)
+
+/* The peer acknowledges everything up to end: recovery is over, nothing more is sent, after
+ * exactly rxt retransmissions and no timeout, reordering was (not) seen; then c closes. */
+static void rack_done(struct sc *sc, struct nip_tcp_conn *c, uint32_t end, uint64_t rxt,
+		      bool reordered)
+{
+	sc_sack_ack(sc, end, 0, NULL);
+	assert_false(c->in_recovery);
+	assert_int_equal(c->rack.reordering_seen, reordered);
+	EXPECT_NOTHING(sc, 5 * SEC);
+	assert_int_equal(sc->s->cnt.tcp_retransmits, rxt);
+	assert_int_equal(sc->s->cnt.tcp_rto_timeouts, 0);
+	sc_close(sc, c, end, 1);
+}
+
+/* Three holes in one flight of ten, each lost: segments sent before a delivered one are lost by
+ * time, in every hole, even the last one with a single segment SACKed above it (where RFC
+ * 6675's IsLost would wait for two more), and all three go out at once, without the RTO. */
+static void test_tcp_script_rack_loses_every_hole(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+
+	sc_flight(sc, c, 10 * M, SEG(0), 1, M);
+	/* Lost: 1, 4 and 8. */
+	sc_wait(sc, 1 * MS);
+	sc_sack_ack(sc, SEG(1), SC_SACK3(SEG(9), SEG(10), SEG(5), SEG(8), SEG(2), SEG(4)));
+	assert_true(c->in_recovery);
+	EXPECT(sc, A, SEG(1), 1, M, 0);
+	EXPECT(sc, A, SEG(4), 1, M, 0);
+	EXPECT(sc, A, SEG(8), 1, M, 0);
+	EXPECT_NOTHING(sc, 1 * MS);
+	rack_done(sc, c, SEG(10), 3, false); /* losses, not reordering */
+}
+
+/* A retransmission lost again is lost by time too, in any hole: once a segment sent after it
+ * is delivered (here the second hole's retransmission) and a round trip has passed, the first
+ * hole goes out a third time, without the RTO. */
+static void test_tcp_script_rack_lost_retransmission(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+
+	sc_flight(sc, c, 10 * M, SEG(0), 1, M);
+	/* Lost: 1 and 5. */
+	sc_wait(sc, 1 * MS);
+	sc_sack_ack(sc, SEG(1), SC_SACK2(SEG(6), SEG(10), SEG(2), SEG(5)));
+	EXPECT(sc, A, SEG(1), 1, M, 0);
+	EXPECT(sc, A, SEG(5), 1, M, 0);
+	/* The retransmission of 1 is lost again, that of 5 arrives. */
+	sc_wait(sc, 1 * MS);
+	sc_sack_ack(sc, SEG(1), SC_SACK2(SEG(5), SEG(10), SEG(2), SEG(5)));
+	EXPECT(sc, A, SEG(1), 1, M, 0);
+	assert_int_equal(sc->s->cnt.tcp_lost_retransmits, 1);
+	sc_wait(sc, 1 * MS);
+	rack_done(sc, c, SEG(10), 3, false);
+}
+
+/* Reordering within the window is no loss: a segment SACKed above a hole starts the reordering
+ * timer (a quarter of min_RTT), and the missing segment arriving before it fires costs no
+ * retransmission. */
+static void test_tcp_script_rack_reordering_no_retransmit(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+
+	sc_flight(sc, c, 4 * M, SEG(0), 1, M);
+	sc_wait(sc, 1 * MS);
+	sc_sack_ack(sc, SEG(1), SC_SACK1(SEG(2), SEG(3)));
+	assert_true(c->timer[NIP_TCPT_REO] != 0);
+	EXPECT_NOTHING(sc, 200 * US);	  /* the window is 250 us */
+	sc_sack_ack(sc, SEG(3), 0, NULL); /* 1 came, late */
+	rack_done(sc, c, SEG(4), 0, true);
+}
+
+/* The reordering timer: a hole with too little SACKed above it to be lost at once is lost
+ * when the timer fires, RACK.rtt + reo_wnd (min_RTT / 4) after it was sent, not at the RTO or
+ * the tail loss probe. */
+static void test_tcp_script_rack_reordering_timer(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+	struct sc_seg *g;
+	uint64_t t;
+
+	t = sc_flight(sc, c, 4 * M, SEG(0), 1, M);
+	sc_wait(sc, 1 * MS);
+	sc_sack_ack(sc, SEG(1), SC_SACK1(SEG(2), SEG(4)));
+	g = EXPECT(sc, A, SEG(1), 1, M, 1 * MS);
+	/* Sent at t, RACK.rtt 1 ms (of segment 3, sent at t too), reo_wnd 250 us. */
+	assert_int_equal(g->t - t, 1 * MS + 250 * US);
+	assert_true(c->in_recovery);
+	assert_int_equal(sc->s->cnt.tcp_tlp_probes, 0);
+	sc_wait(sc, 1 * MS);
+	rack_done(sc, c, SEG(4), 1, false);
+}
+
+/* The ACK that would end a fast recovery is lost, and nothing else is in flight: a probe 2 SRTT
+ * + 2 ms after the retransmission (the last segment again) brings it back, not the RTO 200 ms
+ * later; the recovery's congestion response stays the only one. */
+static void test_tcp_script_rack_probe_in_recovery(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+	uint64_t t;
+
+	sc_flight(sc, c, 10 * M, SEG(0), 1, M);
+	sc_wait(sc, 1 * MS);
+	sc_sack_ack(sc, SEG(1), SC_SACK1(SEG(2), SEG(10)));
+	t = EXPECT(sc, A, SEG(1), 1, M, 0)->t;
+	/* Its ACK, of everything, is lost. */
+	assert_true(EXPECT(sc, A, SEG(9), 1, M, 50 * MS)->t - t < 30 * MS);
+	assert_true(c->in_recovery);
+	assert_int_equal(sc->s->cnt.tcp_tlp_probes, 1);
+	rack_done(sc, c, SEG(10), 2, false);
+	assert_int_equal(sc->s->cnt.tcp_tlp_repairs, 0);
+}
+
+#undef SEG
+#undef M
 
 /* ---- receive autotuning ---- */
 
@@ -1711,6 +1873,12 @@ int main(void)
 		T(tlp_sack_starts_recovery, sc_setup_active),
 		T(tlp_not_for_one_segment, sc_setup_active),
 		T(tlp_not_without_sack, sc_setup),
+		T(tlp_dsack_no_response, sc_setup_passive),
+		T(rack_loses_every_hole, sc_setup_passive),
+		T(rack_lost_retransmission, sc_setup_passive),
+		T(rack_reordering_no_retransmit, sc_setup_passive),
+		T(rack_reordering_timer, sc_setup_passive),
+		T(rack_probe_in_recovery, sc_setup_passive),
 		T(rcvbuf_autotune_grows, sc_setup_passive),
 		T(rcvbuf_autotune_respects_app, sc_setup_passive),
 		T(rcvbuf_autotune_needs_reader, sc_setup_passive),

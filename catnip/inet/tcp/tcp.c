@@ -182,6 +182,7 @@ static void sq_free(struct nip_tcp_conn *c)
 	c->sq_cur = NULL;
 	c->sq_tail = NULL;
 	c->sq_bytes = 0;
+	nip_tcp_rack_free(c);
 }
 
 static void rq_free(struct nip_tcp_conn *c)

@@ -13,7 +13,8 @@
  * Files: tcp.c (life cycle, ports, demultiplexing, user calls, event delivery), tcp_listen.c
  * (passive open, SYN and accept queues), tcp_cookie.c (SYN cookies when a SYN queue is full),
  * tcp_input.c (per-state segment processing), tcp_output.c (what to send and building
- * segments), tcp_sack.c (sender scoreboard, RFC 6675), tcp_reass.c (out-of-order data),
+ * segments), tcp_sack.c (sender scoreboard, RFC 6675, and RACK loss detection, RFC 8985),
+ * tcp_reass.c (out-of-order data),
  * tcp_timer.c (RTO, tail loss probe, persist, keepalive, delayed ACK, TIME_WAIT), cc*.c
  * (congestion control), tcp_seq.h (sequence arithmetic). What those files call of each other
  * is in tcp_priv.h, not here.
@@ -77,6 +78,7 @@ enum nip_tcp_timer {
 	NIP_TCPT_KEEPALIVE,
 	NIP_TCPT_2MSL, /* TIME_WAIT, and FIN_WAIT_2 of a closed connection */
 	NIP_TCPT_PTO,  /* tail loss probe (RFC 8985 7), before the RTO */
+	NIP_TCPT_REO,  /* RACK's reordering timer (RFC 8985 6.2 step 5) */
 	NIP_TCPT_N,
 };
 
@@ -120,10 +122,36 @@ struct nip_tcp_scoreboard {
 	struct nip_tcp_sack_block r[NIP_TCP_SCOREBOARD];
 	uint8_t n;
 	uint32_t sacked; /* bytes in r[] */
-	/* Holes below this are lost whatever is SACKed above them (set by a delivered tail
-	 * loss probe, see tcp_timer.c); meaningful while lost_below_set. */
-	uint32_t lost_below;
-	bool lost_below_set;
+};
+
+/* One transmitted segment (RACK's per-segment state, RFC 8985 5.2): [start, end) of the send
+ * queue, when it last left, and what became of it (NIP_TCP_TX_*). */
+struct nip_tcp_txseg {
+	uint64_t xmit_ts;
+	uint32_t start, end;
+	uint8_t flags;
+};
+enum {
+	NIP_TCP_TX_RXT = 1u << 0,    /* sent more than once */
+	NIP_TCP_TX_LOST = 1u << 1,   /* marked lost, not sent again since */
+	NIP_TCP_TX_SACKED = 1u << 2, /* the peer holds it (SACK) */
+};
+
+/* RACK-TLP (RFC 8985, tcp_rack.c): the segments in flight in sequence order (a ring that
+ * grows on demand and never shrinks before the connection goes) and the RACK variables. */
+struct nip_tcp_rack {
+	struct nip_tcp_txseg *seg;
+	uint32_t head, n, cap; /* cap: 0 or a power of two */
+	uint64_t xmit_ts;      /* RACK.xmit_ts of the most recently sent segment delivered */
+	uint32_t end_seq;      /* RACK.end_seq */
+	uint64_t rtt;	       /* RACK.rtt (0: nothing delivered yet) */
+	uint64_t min_rtt;      /* RACK.min_RTT (0: no sample) */
+	uint32_t fack;	       /* RACK.fack: highest end delivered, once fack_set */
+	uint32_t lost_bytes;   /* in segments flagged LOST */
+	uint32_t sacked_segs;  /* segments flagged SACKED */
+	uint32_t dsack_round;  /* RACK.dsack_round, while dsack_round_set */
+	uint8_t reo_wnd_mult, reo_wnd_persist;
+	bool fack_set, dsack_round_set, reordering_seen;
 };
 
 struct nip_tcp_listener;
@@ -215,11 +243,9 @@ struct nip_tcp_conn {
 	const struct nip_tcp_cc_ops *cc_ops;
 	uint32_t dupacks;
 	bool in_recovery;
-	uint32_t recover;      /* snd_max when recovery started */
-	uint32_t high_rxt;     /* highest sequence retransmitted in this recovery */
-	uint32_t rxt_una_seq;  /* the retransmission of the first hole: its sequence number */
-	uint64_t rxt_una_time; /* and when it was sent (0: none outstanding) */
+	uint32_t recover; /* snd_max when recovery started */
 	struct nip_tcp_scoreboard sb;
+	struct nip_tcp_rack rack;
 
 	/* Timers: deadlines by enum nip_tcp_timer, and the connection's place in the stack's
 	 * timer heap (keyed by the earliest deadline). */

@@ -5,7 +5,8 @@
  * to the window, RST (with RFC 5961 3.2 exact-match and challenge ACKs), SYN in a
  * synchronized state (RFC 5961 4.2), ACK (RFC 5961 5.2 range check, new data acknowledged,
  * RTT, congestion control, duplicate ACKs and fast retransmit of RFC 5681 3.2 / RFC 6582,
- * SACK scoreboard of RFC 6675, window update), data (in order to the pops, out of order to
+ * SACK scoreboard of RFC 6675 with RACK's loss detection of RFC 8985 6 deciding what is lost,
+ * window update), data (in order to the pops, out of order to
  * the reassembly queue), FIN. Then output runs once, sending data the ACK allowed and the ACK
  * the segment earned (delayed per RFC 9293 3.8.6.3 / RFC 5681 4.2 otherwise). What the owner
  * must hear of (writable, readable, connected, acceptable, failed) is only recorded here
@@ -107,7 +108,7 @@ static void syn_sent_input(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg
 static void enter_recovery(struct nip_tcp_conn *c)
 {
 	struct nip_stack *s = c->s;
-	uint32_t len = nip_min32(c->mss, c->sq_bytes);
+	uint32_t seq = c->snd_una, len = nip_min32(c->mss, c->sq_bytes);
 
 	c->in_recovery = true;
 	c->recover = c->snd_max;
@@ -115,46 +116,42 @@ static void enter_recovery(struct nip_tcp_conn *c)
 	nip_tcp_timer_clear(c, NIP_TCPT_PTO);
 	c->cc_ops->on_enter_recovery(&c->cc, c->snd_nxt - c->snd_una, nip_now(s));
 	c->rtt_start = 0; /* Karn: no sample across a retransmission */
-	/* Fast retransmit of the first unacknowledged segment (RFC 5681 3.2 step 4). */
+	/* Fast retransmit (RFC 5681 3.2 step 4): with SACK, of the first segment RACK marked
+	 * lost (the first unacknowledged one when duplicate ACKs alone brought us here), else of
+	 * the first unacknowledged one. Further lost segments follow as the pipe allows. */
+	if (c->sack_ok) {
+		if (!c->rack.lost_bytes)
+			nip_tcp_rack_mark_first_lost(c);
+		if (nip_tcp_rack_next_lost(c, &seq, &len))
+			len = nip_min32(len, c->mss);
+		else
+			len = 0;
+	}
 	if (len) {
-		nip_tcp_send_data(c, c->snd_una, len, NIP_TCP_ACK);
+		nip_tcp_send_data(c, seq, len, NIP_TCP_ACK);
 		s->cnt.tcp_fast_retransmits++;
 		s->cnt.tcp_retransmits++;
 	}
-	c->high_rxt = c->snd_una + len;
-	c->rxt_una_seq = c->snd_una;
-	c->rxt_una_time = nip_now(s);
 	nip_tcp_rto_arm(c);
+	nip_tcp_pto_arm(c); /* when nothing else is left to resend (tcp_timer.c) */
 }
 
-/*
- * A retransmission can be lost too; RFC 6675 alone would wait for the RTO. When the first
- * hole is still open more than a round trip (srtt + 4 rttvar) after it was retransmitted,
- * while SACKs keep arriving, the retransmission is taken as lost and the holes become
- * eligible again (in the spirit of RACK, RFC 8985, restricted to the first hole).
- */
-static void detect_lost_retransmit(struct nip_tcp_conn *c)
+void nip_tcp_rack_lost(struct nip_tcp_conn *c)
 {
-	uint64_t now = nip_now(c->s);
-
-	if (!c->in_recovery || !c->sack_ok || !c->rxt_una_time || !c->srtt ||
-	    c->snd_una != c->rxt_una_seq || now - c->rxt_una_time <= c->srtt + 4 * c->rttvar)
-		return;
-	c->high_rxt = c->snd_una;
-	c->rxt_una_time = 0;
-	c->s->cnt.tcp_lost_retransmits++;
+	/* Once per window of data (RFC 6582 3.2): not again before what was outstanding at the
+	 * last recovery or timeout is acknowledged. */
+	if (!c->in_recovery && !nip_seq_lt(c->snd_una, c->recover))
+		enter_recovery(c);
 }
 
 static void dup_ack(struct nip_tcp_conn *c)
 {
-	uint32_t st, ln;
-	bool lost;
-
 	c->dupacks++;
 	if (c->in_recovery || nip_seq_lt(c->snd_una, c->recover))
 		return;
-	lost = c->sack_ok && nip_tcp_sb_next_lost(&c->sb, c->snd_una, c->snd_una, c->mss, &st, &ln);
-	if (c->dupacks >= 3 || lost)
+	/* With SACK, RACK decides what is lost (nip_tcp_rack_detect); three duplicate ACKs
+	 * start recovery only when they carry no SACK information at all. */
+	if (c->dupacks >= 3 && (!c->sack_ok || !c->sb.n))
 		enter_recovery(c);
 }
 
@@ -177,8 +174,10 @@ static void snd_autotune(struct nip_tcp_conn *c)
 	}
 }
 
-/* ts_rtt: the round trip the echoed timestamp measures, in its 1 ms ticks, or NO_ECHO. */
+/* ts_rtt: the round trip the echoed timestamp measures, in its 1 ms ticks, or NO_ECHO, or
+ * SAMPLED when the ACK's round trip was measured already (RACK's send times). */
 #define NO_ECHO UINT32_MAX
+#define SAMPLED (UINT32_MAX - 1)
 
 static void new_ack(struct nip_tcp_conn *c, uint32_t ack, uint32_t ts_rtt)
 {
@@ -191,7 +190,9 @@ static void new_ack(struct nip_tcp_conn *c, uint32_t ack, uint32_t ts_rtt)
 	/* RTT (RFC 6298): the echoed timestamp measures every ACK, retransmissions included
 	 * (RFC 7323 4), but its 1 ms ticks only resolve round trips of milliseconds; shorter
 	 * ones come from the one segment timed with the real clock (Karn's rule applies). */
-	if (ts_rtt >= 2 && ts_rtt < 60000) { /* beyond a minute: a bogus echo */
+	if (ts_rtt == SAMPLED) {
+		/* done in ack_input */
+	} else if (ts_rtt >= 2 && ts_rtt < 60000) { /* beyond a minute: a bogus echo */
 		nip_tcp_rtt_sample(c, (uint64_t)ts_rtt * 1000000u);
 		c->rtt_start = 0;
 	} else if (ts_rtt < 2 && c->retries) {
@@ -215,10 +216,10 @@ static void new_ack(struct nip_tcp_conn *c, uint32_t ack, uint32_t ts_rtt)
 			c->in_recovery = false;
 			c->dupacks = 0;
 			c->cc_ops->on_exit_recovery(&c->cc, nip_now(s));
+			nip_tcp_rack_recovery_end(c);
 		} else {
-			/* Partial ACK (RFC 6582 3.2 step 5): the next hole is lost too. */
-			if (nip_seq_lt(c->high_rxt, c->snd_una))
-				c->high_rxt = c->snd_una;
+			/* Partial ACK (RFC 6582 3.2 step 5): the next hole is lost too (with SACK,
+			 * RACK tells which). */
 			if (!c->sack_ok && c->sq_bytes) {
 				nip_tcp_send_data(c, c->snd_una, nip_min32(c->mss, c->sq_bytes),
 						  NIP_TCP_ACK);
@@ -242,7 +243,8 @@ static int ack_input(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg)
 {
 	struct nip_stack *s = c->s;
 	uint32_t ack = seg->ack, win;
-	bool fin_acked, pure_dup, advanced, sack_news = false;
+	bool fin_acked, pure_dup, advanced, sack_news = false, dsack = false;
+	uint64_t rtt = 0;
 
 	if (c->state == NIP_TCP_SYN_RCVD) {
 		if (!nip_seq_gt(ack, c->snd_una) || nip_seq_gt(ack, c->snd_max)) {
@@ -287,19 +289,40 @@ static int ack_input(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg)
 
 		nip_tcp_sb_update(&c->sb, seg->opt.sack, seg->opt.nsack, c->snd_una, c->snd_max);
 		sack_news = c->sb.sacked > sacked;
-		if (sack_news) {
-			detect_lost_retransmit(c);
-			nip_tcp_tlp_sacked(c);
-		}
+		/* A D-SACK (RFC 2883 4): the first block below the ACK or inside the second. */
+		dsack = nip_seq_leq(seg->opt.sack[0].end, ack) ||
+			(seg->opt.nsack > 1 &&
+			 nip_seq_geq(seg->opt.sack[0].start, seg->opt.sack[1].start) &&
+			 nip_seq_leq(seg->opt.sack[0].end, seg->opt.sack[1].end));
+		/* RFC 8985 7.4.2: a D-SACK of the probe's copy says the original had arrived:
+		 * nothing was lost, no congestion response when its episode ends. */
+		if (dsack && c->tlp_end && c->tlp_rxt &&
+		    nip_seq_leq(seg->opt.sack[0].start, c->tlp_seq) &&
+		    nip_seq_lt(c->tlp_seq, seg->opt.sack[0].end))
+			c->tlp_rxt = false;
+	}
+	if (c->sack_ok)
+		rtt = nip_tcp_rack_update(c, ack, c->ts_ok && seg->opt.has_ts ? seg->opt.tsecr : 0,
+					  sack_news, dsack);
+	if (rtt) {
+		/* A segment sent once was delivered: its send time gives the round trip at the
+		 * clock's resolution (Linux samples its skb send times the same way), where an
+		 * echoed timestamp has 1 ms ticks and, while a hole is open, echoes the segment
+		 * before it (RFC 7323 4.3), inflating SRTT, the RTO and the probe timeout. */
+		nip_tcp_rtt_sample(c, rtt);
+		c->rtt_start = 0;
 	}
 	advanced = nip_seq_gt(ack, c->snd_una);
 	if (advanced)
 		new_ack(c, ack,
-			c->ts_ok && seg->opt.has_ts && seg->opt.tsecr
+			rtt ? SAMPLED
+			: c->ts_ok && seg->opt.has_ts && seg->opt.tsecr
 				? nip_tcp_tsval(c) - seg->opt.tsecr
 				: NO_ECHO);
 	else if (ack == c->snd_una && c->snd_max != c->snd_una && (sack_news || pure_dup))
 		dup_ack(c);
+	if (c->sack_ok && nip_tcp_rack_detect(c))
+		nip_tcp_rack_lost(c); /* RFC 8985 6.2 step 5, then recovery */
 	/* Window update (RFC 9293 3.10.7.4's SND.WL1/SND.WL2 rule), and also from any ACK that
 	 * advances snd_una, as Linux does (tcp_may_update_window): the window is counted from
 	 * snd_una, so keeping the window of a segment with a higher sequence number but an older

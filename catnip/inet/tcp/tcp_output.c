@@ -228,6 +228,8 @@ static int send_segment(struct nip_tcp_conn *c, uint32_t seq, uint32_t len, uint
 	}
 	s->cnt.tcp_tx++;
 	s->cnt.tcp_tx_bytes += len;
+	if (len && c->sack_ok && !syn)
+		nip_tcp_rack_sent(c, seq, len); /* RFC 8985 5.2: when each segment left */
 	if (flags & NIP_TCP_ACK) {
 		c->last_ack_sent = c->rcv_nxt;
 		c->segs_unacked = 0;
@@ -346,9 +348,7 @@ static uint32_t flight(const struct nip_tcp_conn *c)
 	if (!c->in_recovery)
 		return out;
 	if (c->sack_ok) {
-		uint32_t from = nip_seq_gt(c->high_rxt, c->snd_una) ? c->high_rxt : c->snd_una;
-
-		gone = c->sb.sacked + nip_tcp_sb_lost_bytes(&c->sb, c->snd_una, from, c->mss);
+		gone = c->sb.sacked + c->rack.lost_bytes; /* lost and not sent again */
 	} else {
 		gone = c->dupacks * (uint32_t)c->mss;
 	}
@@ -365,23 +365,17 @@ static void start_timing(struct nip_tcp_conn *c, uint32_t seq)
 	}
 }
 
-/* One retransmission of a lost range in SACK recovery (NextSeg rule 1); false if none. */
+/* One retransmission in SACK recovery: the first segment RACK marked lost, in any hole
+ * (NextSeg rule 1 with RFC 8985's loss marking); false if none. */
 static bool send_lost(struct nip_tcp_conn *c)
 {
-	uint32_t from = nip_seq_gt(c->high_rxt, c->snd_una) ? c->high_rxt : c->snd_una;
 	uint32_t start, len;
 
-	if (!nip_tcp_sb_next_lost(&c->sb, c->snd_una, from, c->mss, &start, &len))
+	if (!nip_tcp_rack_next_lost(c, &start, &len))
 		return false;
 	len = nip_min32(len, c->mss);
-	if (nip_seq_gt(start + len, c->snd_nxt))
+	if (nip_seq_gt(start + len, c->snd_nxt) || send_segment(c, start, len, NIP_TCP_ACK) < 0)
 		return false;
-	send_segment(c, start, len, NIP_TCP_ACK);
-	if (start == c->snd_una) {
-		c->rxt_una_seq = start;
-		c->rxt_una_time = nip_now(c->s);
-	}
-	c->high_rxt = start + len;
 	c->s->cnt.tcp_retransmits++;
 	return true;
 }
@@ -414,8 +408,16 @@ void nip_tcp_output(struct nip_tcp_conn *c)
 				demi__list_push_back(&s->tcp.tx_wait, &c->tx_link);
 			break;
 		}
-		if (c->in_recovery && c->sack_ok && cwnd >= fl + c->mss && send_lost(c))
+		/* Lost segments first, in fast recovery and after a timeout alike (a go-back-N
+		 * retransmission can be lost again below snd_nxt). */
+		if (c->sack_ok && (c->in_recovery || nip_seq_lt(c->snd_una, c->recover)) &&
+		    cwnd >= fl + c->mss && send_lost(c)) {
+			sent = true;
 			continue;
+		}
+		/* Sending again after a timeout: what the peer SACKed it holds (RFC 8985 6.3). */
+		if (c->sack_ok && nip_seq_lt(c->snd_nxt, c->snd_max))
+			c->snd_nxt = nip_tcp_rack_skip_sacked(c, c->snd_nxt);
 		end = c->snd_una + c->sq_bytes;
 		unsent = nip_seq_gt(end, c->snd_nxt) ? end - c->snd_nxt : 0;
 		rwnd_room = nip_seq_gt(c->snd_una + c->snd_wnd, c->snd_nxt)

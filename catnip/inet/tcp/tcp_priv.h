@@ -88,6 +88,8 @@ bool nip_tcp_cookie_recent(const struct nip_tcp_conn *l);
 /* ---- tcp_input.c ---- */
 void nip_tcp_conn_input(struct nip_tcp_conn *c, struct demi__buf *frame,
 			const struct nip_tcp_seg *seg);
+/* RACK marked segments lost: fast recovery starts unless it runs (or a timeout's does). */
+void nip_tcp_rack_lost(struct nip_tcp_conn *c);
 
 /* ---- tcp_output.c ---- */
 /* Sends what the windows and Nagle allow, and an ACK if one is due. */
@@ -112,22 +114,35 @@ void nip_tcp_retransmit_first(struct nip_tcp_conn *c);
 void nip_tcp_sq_ack(struct nip_tcp_conn *c, uint32_t acked);
 
 /* ---- tcp_sack.c ---- */
-/* The sender's scoreboard of RFC 6675 (a hole is lost when more than
- * 2 * SMSS bytes, i.e. DupThresh - 1 segments' worth, are SACKed above it: IsLost()). */
+/* The sender's scoreboard of RFC 6675 (SACKed ranges). */
 void nip_tcp_sb_clear(struct nip_tcp_scoreboard *sb);
 /* Adds the peer's SACK blocks (blocks outside (snd_una, snd_max] are ignored). */
 void nip_tcp_sb_update(struct nip_tcp_scoreboard *sb, const struct nip_tcp_sack_block *blk, int n,
 		       uint32_t snd_una, uint32_t snd_max);
 /* Forgets what lies below snd_una. */
 void nip_tcp_sb_advance(struct nip_tcp_scoreboard *sb, uint32_t snd_una);
-/* Whether seq lies in a SACKed range. */
-bool nip_tcp_sb_sacked(const struct nip_tcp_scoreboard *sb, uint32_t seq);
-/* The first lost byte range at or after from: false when none. */
-bool nip_tcp_sb_next_lost(const struct nip_tcp_scoreboard *sb, uint32_t snd_una, uint32_t from,
-			  uint32_t mss, uint32_t *start, uint32_t *len);
-/* Bytes of lost ranges at or after from. */
-uint32_t nip_tcp_sb_lost_bytes(const struct nip_tcp_scoreboard *sb, uint32_t snd_una, uint32_t from,
-			       uint32_t mss);
+/* RACK (RFC 8985 6). A segment of [seq, seq + len) left now (new data or sent again). */
+void nip_tcp_rack_sent(struct nip_tcp_conn *c, uint32_t seq, uint32_t len);
+/* An ACK of ack arrived (before snd_una moves), echoing tsecr (0: none), with sacked: new SACK
+ * information in the scoreboard, dsack: a D-SACK block (RFC 2883). Returns the round trip of
+ * the latest sent segment it delivered that was sent only once (ns; 0: none, or only segments
+ * acknowledged behind a retransmission). */
+uint64_t nip_tcp_rack_update(struct nip_tcp_conn *c, uint32_t ack, uint32_t tsecr, bool sacked,
+			     bool dsack);
+/* Marks lost what is due and arms the reordering timer for the rest; true if it marked any. */
+bool nip_tcp_rack_detect(struct nip_tcp_conn *c);
+/* The first segment marked lost (not sent again since): false when none. */
+bool nip_tcp_rack_next_lost(const struct nip_tcp_conn *c, uint32_t *start, uint32_t *len);
+/* Marks the first segment lost (recovery entered on duplicate ACKs alone). */
+void nip_tcp_rack_mark_first_lost(struct nip_tcp_conn *c);
+void nip_tcp_rack_recovery_end(struct nip_tcp_conn *c); /* a fast recovery ended */
+/* A retransmission timeout: nothing is lost any more (everything from snd_una is sent
+ * again), and nothing SACKed either after a second timeout in a row (the peer may have
+ * reneged). */
+void nip_tcp_rack_timeout(struct nip_tcp_conn *c);
+/* Where sending from seq again should start: past the SACKed segments at seq. */
+uint32_t nip_tcp_rack_skip_sacked(const struct nip_tcp_conn *c, uint32_t seq);
+void nip_tcp_rack_free(struct nip_tcp_conn *c);
 
 /* ---- tcp_timer.c ---- */
 void nip_tcp_timer_set(struct nip_tcp_conn *c, enum nip_tcp_timer t, uint64_t due);
@@ -144,8 +159,6 @@ void nip_tcp_pto_arm(struct nip_tcp_conn *c);
 void nip_tcp_ack_timers(struct nip_tcp_conn *c);
 /* An ACK reached ack: ends the probe's episode, with the loss response if it repaired one. */
 void nip_tcp_tlp_acked(struct nip_tcp_conn *c, uint32_t ack, uint32_t flight);
-/* After a SACK update: if the probe was delivered, what was sent before it is lost. */
-void nip_tcp_tlp_sacked(struct nip_tcp_conn *c);
 void nip_tcp_heap_fini(struct nip_stack *s);
 
 #endif

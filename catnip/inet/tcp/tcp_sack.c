@@ -1,20 +1,38 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The sender's SACK scoreboard (RFC 6675 section 2 and 4): the ranges above snd_una the peer
- * reported holding (RFC 2018), merged and sorted, and the questions loss recovery asks of
- * them. A hole (a range not SACKed below the highest SACKed byte) counts as lost when more
- * than (DupThresh - 1) * SMSS bytes are SACKed above it (IsLost, DupThresh = 3).
+ * What the sender knows of the segments it sent, and loss detection for connections with SACK.
  *
- * A delivered tail loss probe marks every hole below it lost at once (lost_below), as RACK's
- * time rule would (RFC 8985 6.2: sent more than a round trip before a delivered segment).
+ * The scoreboard (RFC 6675 section 2 and 4): the ranges above snd_una the peer reported
+ * holding (RFC 2018), merged and sorted. Bounded: at most NIP_TCP_SCOREBOARD ranges; when
+ * full, the highest range is forgotten (the peer repeats it; the lowest holes matter most).
+ * Its SACKed bytes count in the pipe (tcp_output.c).
  *
- * Bounded: at most NIP_TCP_SCOREBOARD ranges; when full, the highest range is forgotten
- * (the peer repeats it; the lowest holes matter most to recovery).
+ * RACK (RFC 8985 6): a segment is lost when a segment sent after it was delivered and more
+ * than a reordering window has passed since it left, so losses in every hole and
+ * retransmissions lost again are found by time, not by counting duplicate ACKs or bytes
+ * SACKed above the first hole (RFC 6675's IsLost, which this replaces). State (struct
+ * nip_tcp_rack): the segments in flight in sequence order, each with the time of its last
+ * transmission and whether it was sent more than once, is SACKed or is marked lost (RFC 8985
+ * 5.2); RACK.xmit_ts, .end_seq and .rtt of the most recently sent segment delivered;
+ * RACK.min_RTT; RACK.fack and whether reordering was seen; the reordering window's multiplier,
+ * widened by D-SACKs (RFC 8985 6.2 step 4). A segment is one transmission from the send queue
+ * (at most an MSS); a retransmission of a range marks every segment it overlaps as sent again,
+ * now. Only the stack's clock (nip_now) is read. The ring grows by doubling when a flight
+ * outgrows it and is freed with the send queue; when it cannot grow, segments beyond it are
+ * not tracked (the RTO recovers them).
  *
- * Call order (tcp_input.c, tcp_output.c, tcp_timer.c): update with each ACK's SACK blocks,
- * advance when snd_una moves, next_lost and lost_bytes while in recovery, clear on a timeout
- * (RFC 6675 5.1: the peer may have reneged).
+ * Call order: tcp_output.c calls nip_tcp_rack_sent for every segment that carries data (new
+ * or sent again). For each ACK, tcp_input.c updates the scoreboard with its SACK blocks, then
+ * calls nip_tcp_rack_update before snd_una moves (RFC 8985 6.2 steps 1-4) and
+ * nip_tcp_rack_detect after (step 5), which marks segments lost and arms the reordering timer
+ * (NIP_TCPT_REO) for those not yet due; that timer calls nip_tcp_rack_detect again
+ * (tcp_timer.c). Recovery retransmits what nip_tcp_rack_next_lost names. A retransmission
+ * timeout clears the scoreboard (RFC 6675 5.1: the peer may have reneged) and calls
+ * nip_tcp_rack_timeout; tcp.c frees the ring with the send queue (nip_tcp_rack_free).
  */
+#include <stdlib.h>
+
+#include "stack.h"
 #include "tcp_priv.h"
 #include "tcp_seq.h"
 
@@ -22,7 +40,6 @@ void nip_tcp_sb_clear(struct nip_tcp_scoreboard *sb)
 {
 	sb->n = 0;
 	sb->sacked = 0;
-	sb->lost_below_set = false;
 }
 
 static void recount(struct nip_tcp_scoreboard *sb)
@@ -97,60 +114,337 @@ void nip_tcp_sb_advance(struct nip_tcp_scoreboard *sb, uint32_t snd_una)
 	}
 	sb->n = (uint8_t)k;
 	recount(sb);
-	if (sb->lost_below_set && nip_seq_leq(sb->lost_below, snd_una))
-		sb->lost_below_set = false;
 }
 
-bool nip_tcp_sb_sacked(const struct nip_tcp_scoreboard *sb, uint32_t seq)
+/* ---- RACK (RFC 8985 6) ---- */
+
+#define RING_MIN 64
+#define RING_MAX (1u << 20) /* segments; beyond it they go untracked */
+#define DUPTHRESH 3	    /* RFC 8985 6.2 step 4: "RACK.segs_sacked >= DupThresh" */
+#define REO_PERSIST 16	    /* recoveries a widened reordering window lasts (RFC 8985 6.2) */
+
+static struct nip_tcp_txseg *at(const struct nip_tcp_rack *r, uint32_t i)
 {
-	for (int i = 0; i < sb->n; i++)
-		if (nip_seq_leq(sb->r[i].start, seq) && nip_seq_lt(seq, sb->r[i].end))
-			return true;
-	return false;
+	return &r->seg[(r->head + i) & (r->cap - 1)];
 }
 
-/* Whether the hole starting at hs is lost by the probe's rule. */
-static bool below_probe(const struct nip_tcp_scoreboard *sb, uint32_t hs)
+static bool grow(struct nip_tcp_rack *r)
 {
-	return sb->lost_below_set && nip_seq_lt(hs, sb->lost_below);
+	uint32_t cap = r->cap ? r->cap * 2 : RING_MIN;
+	struct nip_tcp_txseg *seg;
+
+	if (cap > RING_MAX || !(seg = malloc(cap * sizeof(*seg))))
+		return false;
+	for (uint32_t i = 0; i < r->n; i++)
+		seg[i] = *at(r, i);
+	free(r->seg);
+	r->seg = seg;
+	r->cap = cap;
+	r->head = 0;
+	return true;
 }
 
-/* Hole i is [i ? r[i-1].end : snd_una, r[i].start); above it lie r[i..n-1]. */
-bool nip_tcp_sb_next_lost(const struct nip_tcp_scoreboard *sb, uint32_t snd_una, uint32_t from,
-			  uint32_t mss, uint32_t *start, uint32_t *len)
+void nip_tcp_rack_free(struct nip_tcp_conn *c)
 {
-	uint32_t above = sb->sacked;
+	free(c->rack.seg);
+	c->rack.seg = NULL;
+	c->rack.cap = c->rack.n = c->rack.head = 0;
+	c->rack.lost_bytes = 0;
+	c->rack.sacked_segs = 0;
+}
 
-	for (int i = 0; i < sb->n; i++) {
-		uint32_t hs = i ? sb->r[i - 1].end : snd_una, he = sb->r[i].start;
+static void unlose(struct nip_tcp_rack *r, struct nip_tcp_txseg *t)
+{
+	if (t->flags & NIP_TCP_TX_LOST) {
+		r->lost_bytes -= t->end - t->start;
+		t->flags &= (uint8_t)~NIP_TCP_TX_LOST;
+	}
+}
 
-		if (above <= 2 * mss && !below_probe(sb, hs))
-			return false; /* less SACKed above every later hole too */
-		if (nip_seq_lt(hs, he) && nip_seq_lt(from, he)) {
-			hs = nip_seq_max(hs, from);
-			*start = hs;
-			*len = he - hs;
+/* The first segment that ends after seq (n when none): they are sorted and disjoint. */
+static uint32_t find(const struct nip_tcp_rack *r, uint32_t seq)
+{
+	uint32_t lo = 0, hi = r->n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (nip_seq_gt(at(r, mid)->end, seq))
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+void nip_tcp_rack_sent(struct nip_tcp_conn *c, uint32_t seq, uint32_t len)
+{
+	struct nip_tcp_rack *r = &c->rack;
+	uint64_t now = nip_now(c->s);
+	uint32_t end = seq + len;
+	struct nip_tcp_txseg *t;
+
+	if (r->n && nip_seq_lt(seq, at(r, r->n - 1)->end)) {
+		/* Sent again: every segment the range overlaps left now. */
+		for (uint32_t i = find(r, seq); i < r->n && nip_seq_lt(at(r, i)->start, end); i++) {
+			t = at(r, i);
+			unlose(r, t);
+			t->flags |= NIP_TCP_TX_RXT;
+			t->xmit_ts = now;
+		}
+		if (!nip_seq_gt(end, at(r, r->n - 1)->end))
+			return;
+		seq = at(r, r->n - 1)->end;
+	}
+	if (r->n == r->cap && !grow(r))
+		return;
+	t = at(r, r->n++);
+	t->start = seq;
+	t->end = end;
+	t->xmit_ts = now;
+	t->flags = 0;
+}
+
+/* RACK_sent_after (RFC 8985 6.2): whether (t1, seq1) left after (t2, seq2). */
+static bool sent_after(uint64_t t1, uint32_t seq1, uint64_t t2, uint32_t seq2)
+{
+	return t1 > t2 || (t1 == t2 && nip_seq_gt(seq1, seq2));
+}
+
+/* RFC 8985 6.2 steps 2 and 3 for a segment this ACK delivered (cumulatively or by SACK);
+ * *sample keeps the round trip of the latest sent of those never sent again (the shortest) for
+ * SRTT, unless the ACK echoes a timestamp later than the segment's: it answers a later
+ * segment, and this one's delivery was only reported now (a SACK block repeated late). */
+static void delivered(struct nip_tcp_conn *c, const struct nip_tcp_txseg *t, uint32_t tsecr,
+		      uint64_t *sample)
+{
+	struct nip_tcp_rack *r = &c->rack;
+	uint64_t now = nip_now(c->s), rtt = now - t->xmit_ts;
+	uint32_t tsval = (uint32_t)(t->xmit_ts / 1000000u) + c->ts_offset; /* as nip_tcp_tsval */
+
+	/* Step 3: delivered below a segment delivered before, and never sent again: the network
+	 * reordered it. */
+	if (!r->fack_set || nip_seq_gt(t->end, r->fack)) {
+		r->fack = t->end;
+		r->fack_set = true;
+	} else if (nip_seq_lt(t->end, r->fack) && !(t->flags & NIP_TCP_TX_RXT))
+		r->reordering_seen = true;
+	if (t->flags & NIP_TCP_TX_RXT) {
+		/* Which transmission arrived? An echoed timestamp older than the last one (same
+		 * clock as nip_tcp_tsval), or a round trip shorter than the path's shortest, says
+		 * an earlier one: no sample. */
+		if (tsecr && nip_seq_lt(tsecr, tsval))
+			return;
+		if (rtt < r->min_rtt)
+			return;
+	} else if ((!tsecr || nip_seq_leq(tsecr, tsval + 1)) && (!*sample || rtt < *sample)) {
+		*sample = rtt ? rtt : 1;
+	}
+	if (!r->rtt || sent_after(t->xmit_ts, t->end, r->xmit_ts, r->end_seq)) {
+		r->rtt = rtt ? rtt : 1;
+		r->xmit_ts = t->xmit_ts;
+		r->end_seq = t->end;
+	}
+}
+
+/* Marks the segments the scoreboard covers whole as SACKed (delivered). */
+static void sack_segs(struct nip_tcp_conn *c, uint32_t tsecr, uint64_t *sample)
+{
+	struct nip_tcp_rack *r = &c->rack;
+	const struct nip_tcp_scoreboard *sb = &c->sb;
+	uint32_t i, j = 0;
+
+	if (!sb->n)
+		return;
+	for (i = find(r, sb->r[0].start); i < r->n && j < sb->n;) {
+		struct nip_tcp_txseg *t = at(r, i);
+
+		if (nip_seq_leq(sb->r[j].end, t->start)) {
+			j++;
+			continue;
+		}
+		if (!(t->flags & NIP_TCP_TX_SACKED) && nip_seq_leq(sb->r[j].start, t->start) &&
+		    nip_seq_leq(t->end, sb->r[j].end)) {
+			unlose(r, t);
+			t->flags |= NIP_TCP_TX_SACKED;
+			r->sacked_segs++;
+			delivered(c, t, tsecr, sample);
+		}
+		i++;
+	}
+}
+
+uint64_t nip_tcp_rack_update(struct nip_tcp_conn *c, uint32_t ack, uint32_t tsecr, bool sacked,
+			     bool dsack)
+{
+	struct nip_tcp_rack *r = &c->rack;
+	struct nip_tcp_txseg *t;
+	uint64_t sample = 0, sack_sample = 0;
+	bool rxt_acked = false;
+
+	/* Cumulatively acknowledged segments leave the ring; a segment acknowledged in part
+	 * was delivered too, and keeps its rest. */
+	while (r->n && nip_seq_lt(at(r, 0)->start, ack)) {
+		t = at(r, 0);
+		if (!(t->flags & NIP_TCP_TX_SACKED)) {
+			delivered(c, t, tsecr, &sample);
+			rxt_acked |= t->flags & NIP_TCP_TX_RXT;
+		}
+		if (nip_seq_gt(t->end, ack)) {
+			if (t->flags & NIP_TCP_TX_LOST)
+				r->lost_bytes -= ack - t->start;
+			t->start = ack;
+			break;
+		}
+		unlose(r, t);
+		if (t->flags & NIP_TCP_TX_SACKED)
+			r->sacked_segs--;
+		r->head = (r->head + 1) & (r->cap - 1);
+		r->n--;
+	}
+	/* Segments acknowledged together with a retransmission that filled a hole waited
+	 * for it at the peer: their round trips say nothing (as Linux, which then takes none). */
+	if (rxt_acked)
+		sample = 0;
+	if (sacked)
+		sack_segs(c, tsecr, &sack_sample);
+	if (sack_sample && (!sample || sack_sample < sample))
+		sample = sack_sample;
+	/* Step 4: a D-SACK says a retransmission was needless: widen the window by min_RTT / 4
+	 * once per round trip, for the next REO_PERSIST recoveries. */
+	if (r->dsack_round_set && nip_seq_geq(ack, r->dsack_round))
+		r->dsack_round_set = false;
+	if (dsack && !r->dsack_round_set) {
+		r->dsack_round_set = true;
+		r->dsack_round = c->snd_max;
+		if (r->reo_wnd_mult < UINT8_MAX)
+			r->reo_wnd_mult = (uint8_t)((r->reo_wnd_mult ? r->reo_wnd_mult : 1) + 1);
+		r->reo_wnd_persist = REO_PERSIST;
+	}
+	return sample;
+}
+
+void nip_tcp_rack_recovery_end(struct nip_tcp_conn *c)
+{
+	struct nip_tcp_rack *r = &c->rack;
+
+	if (r->reo_wnd_persist && --r->reo_wnd_persist == 0)
+		r->reo_wnd_mult = 1;
+}
+
+/* RACK.reo_wnd (RFC 8985 6.2 step 4): none while recovering or once DupThresh segments are
+ * SACKed, unless the path reordered before; else a quarter of min_RTT (widened by D-SACKs), at
+ * most SRTT. */
+static uint64_t reo_wnd(const struct nip_tcp_conn *c)
+{
+	const struct nip_tcp_rack *r = &c->rack;
+	uint64_t w;
+
+	if (!r->reordering_seen &&
+	    (c->in_recovery || nip_seq_lt(c->snd_una, c->recover) || r->sacked_segs >= DUPTHRESH))
+		return 0;
+	w = (r->reo_wnd_mult ? r->reo_wnd_mult : 1) * r->min_rtt / 4;
+	return c->srtt && w > c->srtt ? c->srtt : w;
+}
+
+bool nip_tcp_rack_detect(struct nip_tcp_conn *c)
+{
+	struct nip_tcp_rack *r = &c->rack;
+	uint64_t now = nip_now(c->s), reo = reo_wnd(c), wait = 0;
+	bool lost = false;
+
+	if (!r->rtt) {
+		nip_tcp_timer_clear(c, NIP_TCPT_REO);
+		return false;
+	}
+	/* Step 5: every segment sent before the newest delivered one is lost once RACK.rtt plus
+	 * the window has passed since it left; the earliest of those not yet due sets the
+	 * timer. Segments are in sequence order, which is their (first) sending order: past the
+	 * first one never sent again and sent after RACK.xmit_ts, all are. */
+	for (uint32_t i = 0; i < r->n; i++) {
+		struct nip_tcp_txseg *t = at(r, i);
+		uint64_t due;
+
+		if (t->flags & (NIP_TCP_TX_SACKED | NIP_TCP_TX_LOST))
+			continue;
+		if (sent_after(t->xmit_ts, t->end, r->xmit_ts, r->end_seq)) {
+			if (!(t->flags & NIP_TCP_TX_RXT))
+				break;
+			continue;
+		}
+		due = t->xmit_ts + r->rtt + reo;
+		if (due <= now) {
+			t->flags |= NIP_TCP_TX_LOST;
+			r->lost_bytes += t->end - t->start;
+			lost = true;
+			if (t->flags & NIP_TCP_TX_RXT)
+				c->s->cnt.tcp_lost_retransmits++;
+		} else if (due - now > wait) {
+			wait = due - now;
+		}
+	}
+	if (wait)
+		nip_tcp_timer_set(c, NIP_TCPT_REO, now + wait);
+	else
+		nip_tcp_timer_clear(c, NIP_TCPT_REO);
+	return lost;
+}
+
+bool nip_tcp_rack_next_lost(const struct nip_tcp_conn *c, uint32_t *start, uint32_t *len)
+{
+	const struct nip_tcp_rack *r = &c->rack;
+
+	if (!r->lost_bytes)
+		return false;
+	for (uint32_t i = 0; i < r->n; i++) {
+		const struct nip_tcp_txseg *t = at(r, i);
+
+		if (t->flags & NIP_TCP_TX_LOST) {
+			*start = t->start;
+			*len = t->end - t->start;
 			return true;
 		}
-		above -= sb->r[i].end - sb->r[i].start;
 	}
 	return false;
 }
 
-uint32_t nip_tcp_sb_lost_bytes(const struct nip_tcp_scoreboard *sb, uint32_t snd_una, uint32_t from,
-			       uint32_t mss)
+void nip_tcp_rack_mark_first_lost(struct nip_tcp_conn *c)
 {
-	uint32_t above = sb->sacked, lost = 0;
+	struct nip_tcp_rack *r = &c->rack;
+	struct nip_tcp_txseg *t;
 
-	for (int i = 0; i < sb->n; i++) {
-		uint32_t hs = i ? sb->r[i - 1].end : snd_una, he = sb->r[i].start;
+	if (!r->n || ((t = at(r, 0))->flags & (NIP_TCP_TX_LOST | NIP_TCP_TX_SACKED)))
+		return;
+	t->flags |= NIP_TCP_TX_LOST;
+	r->lost_bytes += t->end - t->start;
+}
 
-		if (above <= 2 * mss && !below_probe(sb, hs))
+void nip_tcp_rack_timeout(struct nip_tcp_conn *c)
+{
+	struct nip_tcp_rack *r = &c->rack;
+	/* Go-back-N skips what the peer SACKed (as Linux after a timeout), unless this timeout
+	 * follows another: the peer may have reneged (dropped what it SACKed), and skipping
+	 * that again would stall the connection for good. */
+	uint8_t clear = c->retries > 1 ? NIP_TCP_TX_SACKED | NIP_TCP_TX_LOST : NIP_TCP_TX_LOST;
+
+	for (uint32_t i = 0; i < r->n; i++)
+		at(r, i)->flags &= (uint8_t)~clear;
+	r->lost_bytes = 0;
+	if (clear & NIP_TCP_TX_SACKED)
+		r->sacked_segs = 0;
+	nip_tcp_timer_clear(c, NIP_TCPT_REO);
+}
+
+uint32_t nip_tcp_rack_skip_sacked(const struct nip_tcp_conn *c, uint32_t seq)
+{
+	const struct nip_tcp_rack *r = &c->rack;
+
+	for (uint32_t i = find(r, seq); i < r->n; i++) {
+		const struct nip_tcp_txseg *t = at(r, i);
+
+		if (nip_seq_gt(t->start, seq) || !(t->flags & NIP_TCP_TX_SACKED))
 			break;
-		hs = nip_seq_max(hs, from);
-		if (nip_seq_lt(hs, he))
-			lost += he - hs;
-		above -= sb->r[i].end - sb->r[i].start;
+		seq = t->end;
 	}
-	return lost;
+	return seq;
 }

@@ -110,6 +110,8 @@ void nip_tcp_rtt_sample(struct nip_tcp_conn *c, uint64_t r)
 		c->rttvar = (3 * c->rttvar + d) / 4;
 		c->srtt = (7 * c->srtt + r) / 8;
 	}
+	if (!c->rack.min_rtt || r < c->rack.min_rtt)
+		c->rack.min_rtt = r; /* RACK.min_RTT (RFC 8985 6.2 step 1) */
 	/* G (clock granularity) is 1 ns here: K * RTTVAR dominates. */
 	c->rto = clamp_rto(c->s, c->srtt + 4 * c->rttvar);
 }
@@ -129,8 +131,8 @@ void nip_tcp_rto_reset(struct nip_tcp_conn *c)
  * delayed ACK when a single segment is out, whose ACK the peer may hold back): one new
  * segment if the windows allow, else the last segment again. Its ACK, with SACK blocks, starts an
  * ordinary fast recovery for whatever else was lost. One probe per episode; the episode ends when
- * an ACK covers what was sent up to the probe, and a retransmitted probe that was needed (we do not
- * read D-SACK, so taken as needed) gets the usual congestion response.
+ * an ACK covers what was sent up to the probe, and a retransmitted probe that was needed (no
+ * D-SACK reported its copy: tcp_input.c) gets the usual congestion response.
  */
 #define WC_DELACK_NS 200000000ull /* RFC 8985 7.2 WCDelAckT */
 #define PTO_SLACK_NS 2000000ull	  /* added to 2 SRTT */
@@ -145,9 +147,13 @@ static uint64_t pto_due(const struct nip_tcp_conn *c)
 			  c->state == NIP_TCP_LAST_ACK;
 
 	/* Not after a timeout either, until its recovery point is acknowledged: the
-	 * retransmissions in slow start are what probes then. */
-	if (!data_state || !c->sack_ok || !c->srtt || c->in_recovery || c->tlp_end || !flight ||
-	    c->snd_nxt != c->snd_max || nip_seq_lt(c->snd_una, c->recover))
+	 * retransmissions in slow start are what probes then. In fast recovery (beyond RFC 8985
+	 * 7.2, which probes only outside it) once every segment marked lost was sent again: if
+	 * the ACK that would end the recovery is lost, nothing else comes back (seen on net_tap
+	 * at 1% loss: the one ACK covering the whole flight lost, then silence until the RTO). */
+	if (!data_state || !c->sack_ok || !c->srtt || c->tlp_end || !flight ||
+	    c->snd_nxt != c->snd_max ||
+	    (c->in_recovery ? c->rack.lost_bytes != 0 : nip_seq_lt(c->snd_una, c->recover)))
 		return 0;
 	due = nip_now(c->s) + 2 * c->srtt + (flight <= c->mss ? WC_DELACK_NS : PTO_SLACK_NS);
 	if (c->timer[NIP_TCPT_RTO] && due >= c->timer[NIP_TCPT_RTO])
@@ -178,7 +184,8 @@ static void pto_fire(struct nip_tcp_conn *c)
 				? c->snd_una + c->snd_wnd - c->snd_nxt
 				: 0;
 
-	if (c->snd_max == c->snd_una || c->in_recovery || c->tlp_end || c->snd_nxt != c->snd_max)
+	if (c->snd_max == c->snd_una || (c->in_recovery && c->rack.lost_bytes) || c->tlp_end ||
+	    c->snd_nxt != c->snd_max)
 		return;
 	s->cnt.tcp_tlp_probes++;
 	if (unsent && !c->fin_sent && room >= (unsent < c->mss ? unsent : c->mss)) {
@@ -204,20 +211,10 @@ static void pto_fire(struct nip_tcp_conn *c)
 		c->rtt_start = 0; /* Karn */
 		c->tlp_rxt = true;
 	}
+	if (c->in_recovery)
+		c->tlp_rxt = false; /* the recovery made the congestion response already */
 	c->tlp_end = c->snd_max;
 	nip_tcp_rto_arm(c); /* RFC 8985 7.3 */
-}
-
-void nip_tcp_tlp_sacked(struct nip_tcp_conn *c)
-{
-	/* The probe went out 2 SRTT after everything below it: if it arrived and they did
-	 * not, they are lost (RFC 8985 6.2's time rule, for this one case), which lets SACK
-	 * recovery resend them now instead of after the RTO. */
-	if (c->tlp_end && nip_seq_lt(c->snd_una, c->tlp_seq) &&
-	    nip_tcp_sb_sacked(&c->sb, c->tlp_seq)) {
-		c->sb.lost_below = c->tlp_seq;
-		c->sb.lost_below_set = true;
-	}
 }
 
 void nip_tcp_tlp_acked(struct nip_tcp_conn *c, uint32_t ack, uint32_t flight)
@@ -262,12 +259,14 @@ static bool rto_fire(struct nip_tcp_conn *c)
 	if (c->snd_una == c->snd_max)
 		return false;
 	/* RFC 5681 3.1 eq. 4 and cwnd = 1 segment; RFC 6675 5.1: recovery ends, the
-	 * scoreboard is forgotten (the peer may have reneged). */
+	 * scoreboard is forgotten (the peer may have reneged; RACK keeps what was SACKed for
+	 * the first timeout in a row: nip_tcp_rack_timeout). */
 	c->cc_ops->on_rto(&c->cc, c->snd_max - c->snd_una, nip_now(s));
 	c->in_recovery = false;
 	c->recover = c->snd_max;
 	c->dupacks = 0;
 	nip_tcp_sb_clear(&c->sb);
+	nip_tcp_rack_timeout(c);
 	nip_tcp_rto_arm(c);
 	nip_tcp_retransmit_first(c);
 	return false;
@@ -360,6 +359,13 @@ static void fire(struct nip_tcp_conn *c, uint64_t now)
 			break;
 		case NIP_TCPT_PTO:
 			pto_fire(c);
+			break;
+		case NIP_TCPT_REO:
+			/* RFC 8985 6.2 step 5: segments not yet lost at the last ACK may be now. */
+			if (nip_tcp_rack_detect(c)) {
+				nip_tcp_rack_lost(c);
+				nip_tcp_output(c);
+			}
 			break;
 		case NIP_TCPT_2MSL:
 			/* TIME-WAIT over, or an orphan FIN-WAIT-2 gave up on the peer. */
