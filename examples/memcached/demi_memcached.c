@@ -202,7 +202,12 @@ void mcd_init(int max_fds)
 int mcd_server_sockets(int port, int transport, FILE *portnumber_file)
 {
 	(void)transport;
-	/* The workers listen (mcd_worker_start); they all started before main gets here. */
+	/* The workers listen (mcd_worker_start); they all started before main gets here. Stock
+	 * counts its listening socket as a connection (conn_new): so does the port, once. */
+	STATS_LOCK();
+	stats_state.curr_conns++;
+	stats.total_conns++;
+	STATS_UNLOCK();
 	if (portnumber_file != NULL)
 		fprintf(portnumber_file, "TCP INET: %u\n", (unsigned)ntohs(listen_addr.sin_port));
 	(void)port;
