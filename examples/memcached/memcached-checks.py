@@ -10,7 +10,8 @@ usage: memcached-checks.py CHECK ARGS...
               to the item limit around the read and pop sizes, a multi-get larger than the
               port's send budget, values past the limit) sent to stock memcached and to the port
               on fresh connections: every reply must be byte for byte stock's, and every value
-              read back must be the one written. --big: values up to 3 MiB (servers run -I 4m).
+              read back must be the one written; "quit" after 5 MB of replies the client reads
+              late delivers all of them. --big: values up to 3 MiB (servers run -I 4m).
   stats STOCK PORT
               "stats" and "stats settings" give the same names as stock's (but stock's ssl_*:
               Debian builds it with TLS), and the same values where they do not depend on time;
@@ -24,6 +25,10 @@ usage: memcached-checks.py CHECK ARGS...
               keeps serving
   refuse PORT "watch" and "lru_crawler metadump" are refused with a message, and the
               connection goes on serving
+  maxconns PORT N
+              N clients against a server started with a lower -c: the ones past the limit get
+              "ERROR Too many open connections" and then end of stream (the reply leaves
+              before the close), the others are served
 """
 import os
 import socket
@@ -182,6 +187,26 @@ def binary_transcript():
     ]
 
 
+def quit_after(port):
+    """5 MB of replies then quit, read only after a pause (the replies wait in the server while
+    the kernel's buffers are full): all of it must arrive before the end of stream."""
+    v = value(1000000, 5)
+    c = Conn(port)
+    c.text(b"set q5 0 0 %d\r\n%s\r\n" % (len(v), v))
+    c.send(b"get q5\r\n" * 5 + b"quit\r\n")
+    time.sleep(0.5)
+    out = b""
+    while True:
+        d = c.s.recv(1 << 20)
+        if not d:
+            break
+        out += d
+    c.close()
+    check(out == b"VALUE q5 0 %d\r\n%s\r\nEND\r\n" % (len(v), v) * 5,
+          "quit after 5 MB of replies on %d: %d bytes before the end of stream" % (port, len(out)))
+    return out
+
+
 def run_compare(stock, port, big):
     results = {}
     for name, srv in (("stock", stock), ("port", port)):
@@ -191,6 +216,7 @@ def run_compare(stock, port, big):
         c = Conn(srv)
         results[name] += [(n, b"".join(c.binary(p)), None) for n, p in binary_transcript()]
         c.close()
+        results[name].append(("quit after 5 MB of replies", quit_after(srv), None))
     n = 0
     for (name, got_stock, want), (_, got_port, _) in zip(results["stock"], results["port"]):
         check(got_port == got_stock,
@@ -347,6 +373,37 @@ def run_refuse(port):
     print("ok   watch and lru_crawler metadump refused with a message; the connection serves on")
 
 
+def run_maxconns(port, n):
+    # The clients send nothing until the rejections are in: with a request unread, closing a
+    # socket sends RST instead of FIN (stock's write-then-close would lose its message too).
+    conns = [Conn(port) for _ in range(n)]
+    time.sleep(0.5)
+    served = rejected = 0
+    for i, c in enumerate(conns):
+        c.s.setblocking(False)
+        try:
+            c.buf = c.s.recv(1000)
+        except BlockingIOError:
+            c.buf = b""
+        c.s.setblocking(True)
+        if not c.buf:
+            c.send(b"version\r\n")
+            got = c.until(b"\r\n")
+            check(got.startswith(b"VERSION "), "client %d: %r" % (i, got))
+            served += 1
+            continue
+        got = c.until(b"\r\n")
+        check(got == b"ERROR Too many open connections\r\n", "client %d: %r" % (i, got))
+        d = c.s.recv(100)
+        check(d == b"", "client %d: more after the rejection: %r" % (i, d))
+        rejected += 1
+    for c in conns:
+        c.close()
+    check(served > 0 and rejected > 0, "%d served, %d rejected of %d" % (served, rejected, n))
+    print("ok   %d clients: %d served, %d told \"Too many open connections\" before the close"
+          % (n, served, rejected))
+
+
 def main():
     if len(sys.argv) < 3:
         print(__doc__)
@@ -361,6 +418,8 @@ def main():
             run_conns(int(args[0]), int(args[1]))
         elif what == "killed":
             run_killed(int(args[0]), int(args[1]))
+        elif what == "maxconns":
+            run_maxconns(int(args[0]), int(args[1]))
         elif what == "refuse":
             run_refuse(int(args[0]))
         else:

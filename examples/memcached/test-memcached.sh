@@ -109,6 +109,13 @@ conns | killed)
 	start port "$server" $port -t 1 -c 4096
 	pid=$spid
 	python3 "$checks" "$case" $port $pid || fail "$case"
+	if [ "$case" = conns ]; then
+		# Past -c: the rejection's message leaves before the connection closes.
+		start port2 "$server" $((port + 1)) -t 1 -c 40
+		python3 "$checks" maxconns $((port + 1)) 60 || fail "maxconns"
+		alive $spid
+		stop $spid
+	fi
 	if [ "$case" = killed ]; then
 		# A load generator killed mid-run: its connections vanish with requests in flight.
 		for _ in 1 2 3; do
