@@ -4,7 +4,7 @@
 community's tools (memccapable, memcaslap) do not check exactly. Each check prints what it did
 and exits 0 (pass) or 1 (fail, with the reason).
 
-usage: memcached-checks.py CHECK ARGS...
+usage: memcached-checks.py CHECK ARGS...   (a server is PORT on 127.0.0.1 or HOST:PORT)
   compare STOCK PORT [--big]
               the same transcripts (text, meta and binary commands, errors, values from 0 bytes
               to the item limit around the read and pop sizes, a multi-get larger than the
@@ -48,7 +48,7 @@ def check(cond, what):
 
 class Conn:
     def __init__(self, port, timeout=20):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.s = socket.create_connection(addr(port), timeout=timeout)
         self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
 
@@ -94,6 +94,14 @@ class Conn:
 
     def close(self):
         self.s.close()
+
+
+def addr(port):
+    """PORT (on 127.0.0.1) or HOST:PORT."""
+    if isinstance(port, str) and ":" in port:
+        host, p = port.rsplit(":", 1)
+        return host, int(p)
+    return "127.0.0.1", int(port)
 
 
 def bin_req(op, key=b"", value=b"", extras=b"", cas=0, opaque=0):
@@ -203,7 +211,7 @@ def quit_after(port):
         out += d
     c.close()
     check(out == b"VALUE q5 0 %d\r\n%s\r\nEND\r\n" % (len(v), v) * 5,
-          "quit after 5 MB of replies on %d: %d bytes before the end of stream" % (port, len(out)))
+          "quit after 5 MB of replies on %s: %d bytes before the end of stream" % (port, len(out)))
     return out
 
 
@@ -261,11 +269,11 @@ def run_stats(stock, port):
         if k not in ("tcpport",):
             check(ss[k] == sp[k], "stats settings %s: port %s, stock %s" % (k, sp[k], ss[k]))
     conns = stats(cp, b"conns")
-    me = "tcp:127.0.0.1:%d" % cp.s.getsockname()[1]
+    me = "tcp:%s:%d" % cp.s.getsockname()
     mine = [k for k, v in conns.items() if k.endswith(":addr") and v == me]
     check(len(mine) == 1, "stats conns does not list this connection (%s): %s" % (me, conns))
     fd = mine[0].split(":")[0]
-    check(conns.get(fd + ":listen_addr") == "tcp:127.0.0.1:%d" % port,
+    check(conns.get(fd + ":listen_addr") == "tcp:%s:%d" % addr(port),
           "stats conns: listen_addr %s" % conns.get(fd + ":listen_addr"))
     for sub in (b"items", b"slabs", b"sizes"):
         a, b = stats(cs, sub), stats(cp, sub)
@@ -411,17 +419,17 @@ def main():
     what, args = sys.argv[1], sys.argv[2:]
     try:
         if what == "compare":
-            run_compare(int(args[0]), int(args[1]), "--big" in args)
+            run_compare(args[0], args[1], "--big" in args)
         elif what == "stats":
-            run_stats(int(args[0]), int(args[1]))
+            run_stats(args[0], args[1])
         elif what == "conns":
-            run_conns(int(args[0]), int(args[1]))
+            run_conns(args[0], int(args[1]))
         elif what == "killed":
-            run_killed(int(args[0]), int(args[1]))
+            run_killed(args[0], int(args[1]))
         elif what == "maxconns":
-            run_maxconns(int(args[0]), int(args[1]))
+            run_maxconns(args[0], int(args[1]))
         elif what == "refuse":
-            run_refuse(int(args[0]))
+            run_refuse(args[0])
         else:
             print(__doc__)
             return 2
