@@ -8,7 +8,8 @@
 # compares with it.
 #
 #   usage: test-memcached.sh CASE MEMCACHED KV_LOAD
-#   CASE: capable compare compare-big stats conns killed slap kv-load threads refuse shutdown;
+#   CASE: capable compare compare-big stats conns killed slap kv-load threads refuse shutdown
+#         t-suite;
 #         a "-uring" suffix runs the port on catnap's io_uring engine instead of epoll.
 # Exit 0 pass, 1 fail, 77 skip (a client program missing).
 set -uo pipefail
@@ -233,6 +234,52 @@ shutdown)
 		wait $kp 2>/dev/null
 		echo "ok   SIG$sig under load: exit 0"
 	done
+	;;
+t-suite)
+	# memcached's own test files against a daemon (T_MEMD_USE_DAEMON, a fresh daemon per
+	# file): those stock memcached passes that way here (the others start their own daemon
+	# with options, extstore, unix sockets or UDP, or skip: TLS, SASL, proxy; and
+	# watcher_connid uses "watch", which the port refuses). Stock runs each
+	# first; a file that fails on stock in this run is left out and named; the port (its
+	# memcached-debug build, the variant the suite expects) must pass every other one.
+	command -v prove >/dev/null || { echo "SKIP: prove (perl) is missing"; exit 77; }
+	bindir=$(cd "$(dirname "$server")" && pwd)
+	tree=$bindir/memcached-1.6.18
+	[ -x "$bindir/memcached-debug" ] || fail "memcached-debug was not built (ninja -C build memcached-debug)"
+	[ -d "$tree/t" ] || fail "no $tree/t"
+	for who in stock port; do
+		mkdir -p "$tmp/$who"
+		ln -s "$tree/t" "$tmp/$who/t"
+	done
+	# The suite looks for ./memcached-debug even when it only talks to the daemon.
+	ln -s "$stock" "$tmp/stock/memcached-debug"
+	ln -s "$bindir/memcached-debug" "$tmp/port/memcached-debug"
+	files="binary-get bogus-commands cas chunked-items flags getandtouch getset incrdecr
+		issue_104 issue_108 issue_14 issue_140 issue_152 issue_163 issue_192 issue_260
+		issue_29 issue_3 issue_41 issue_42 issue_68 issue_70 line-lengths malicious-commands
+		misbehave multiversioning noreply quit refhang slabhang stats-detail strtol-testing
+		touch whitespace"
+	ran=0 left=
+	for f in $files; do
+		for who in stock port; do
+			bin=$stock
+			[ $who = port ] && bin=$bindir/memcached-debug
+			start $who "$bin" $port -t 4
+			(cd "$tmp/$who" && T_MEMD_USE_DAEMON=127.0.0.1:$port timeout 120 prove "t/$f.t" \
+				>"$tmp/$who-$f.out" 2>&1)
+			r=$?
+			alive $spid
+			stop $spid
+			if [ $r != 0 ] && [ $who = stock ]; then
+				left="$left $f"
+				break
+			fi
+			[ $r = 0 ] || fail "t/$f.t fails on the port and passes on stock: $(grep -v '^ok' "$tmp/port-$f.out" | tail -20)"
+		done
+		[ $r = 0 ] && ran=$((ran + 1))
+	done
+	[ $ran -ge 30 ] || fail "only $ran test files ran (stock failed:$left)"
+	echo "ok   $ran of memcached's test files pass on the port as on stock${left:+ (failing on stock here, left out:$left)}"
 	;;
 *)
 	echo "usage: test-memcached.sh CASE MEMCACHED KV_LOAD (CASE: see the script)" >&2
