@@ -26,7 +26,8 @@ if [ "$what" = tap ]; then
 		command -v $p >/dev/null || skip "$p is missing (bash tests/deps.sh installs it)"
 	done
 	tap_netns memc 10.84.1.1 10.84.1.2
-	nsx memcached -u root -l 10.84.1.1 -p 11212 -U 0 -t 1 >"$dir/stock.log" 2>&1 &
+	# (ip netns exec execs memcached: $! is its PID, which the cleanup must reach)
+	ip netns exec "$ns" memcached -u root -l 10.84.1.1 -p 11212 -U 0 -t 1 >"$dir/stock.log" 2>&1 &
 	bg_pids=$!
 	start_catnip_server "$dir/port.log" "worker listening" "$server" -u root -p 11211 -U 0 -t 1 -v
 	a=10.84.1.2:11211

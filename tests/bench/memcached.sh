@@ -46,7 +46,7 @@ trap cleanup EXIT
 trap '' PIPE
 rc=0
 variants="stock epoll io_uring"
-if [ "$(id -u)" = 0 ] && grep -q "dpdk" <(ldd "$build/libdemikernel.so" 2>/dev/null); then
+if [ "$(id -u)" = 0 ] && grep -q "librte_" <(ldd "$build/libdemikernel.so" 2>/dev/null); then
 	variants="$variants catnip"
 else
 	echo "note: catnip left out (needs root and a build with DPDK)"
