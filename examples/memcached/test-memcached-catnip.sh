@@ -63,28 +63,10 @@ dir=$(mktemp -d)
 trap '[ -n "$pid" ] && kill -INT "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
 trap '' PIPE
 pid=
-conf() { # FILE NAME CORE ROLE IP MAC
-	cat >"$1" <<EOY
-libos: catnip
-demikernel:
-  local_ipv4_addr: $5
-dpdk:
-  eal_init: ["$2", "-l", "$3", "--no-pci", "--no-telemetry", "--no-huge", "-m", "512",
-             "--file-prefix", "$2$$",
-             "--vdev=net_memif0,role=$4,id=0,socket=$dir/m.sock,socket-abstract=no,mac=$6"]
-EOY
-}
-conf "$dir/s.yaml" memcs 1 server 10.85.1.1 02:00:00:00:05:01
-conf "$dir/c.yaml" memcc 0 client 10.85.1.2 02:00:00:00:05:02
-CONFIG_PATH=$dir/s.yaml "$server" -u root -p 11211 -U 0 -t 1 -v >"$dir/port.log" 2>&1 &
-pid=$!
-# The memif socket appears once the device is up; the link (and demi_init) completes when the
-# client attaches.
-for _ in $(seq 100); do
-	[ -S "$dir/m.sock" ] && break
-	kill -0 $pid 2>/dev/null || break
-	sleep 0.1
-done
+. "$here/memif-pair.sh"
+memif_pair "$dir" memc 10.85.1
+memif_server "$dir" "$dir/port.log" "$server" -u root -p 11211 -U 0 -t 1 -v
+pid=$memif_pid
 if [ ! -S "$dir/m.sock" ]; then
 	grep -qi "no such device\|ENODEV\|not supported" "$dir/port.log" &&
 		skip "no memif device: $(tail -1 "$dir/port.log")"

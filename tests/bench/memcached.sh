@@ -51,19 +51,8 @@ if [ "$(id -u)" = 0 ] && grep -q "librte_" <(ldd "$build/libdemikernel.so" 2>/de
 else
 	echo "note: catnip left out (needs root and a build with DPDK)"
 fi
-conf() { # FILE NAME CORE ROLE IP MAC
-	cat >"$1" <<EOY
-libos: catnip
-demikernel:
-  local_ipv4_addr: $5
-dpdk:
-  eal_init: ["$2", "-l", "$3", "--no-pci", "--no-telemetry", "--no-huge", "-m", "512",
-             "--file-prefix", "$2$$",
-             "--vdev=net_memif0,role=$4,id=0,socket=$tmp/m.sock,socket-abstract=no,mac=$6"]
-EOY
-}
-conf "$tmp/s.yaml" membs 1 server 10.86.1.1 02:00:00:00:06:01
-conf "$tmp/c.yaml" membc 0 client 10.86.1.2 02:00:00:00:06:02
+. "$(dirname "$0")/../../examples/memcached/memif-pair.sh"
+memif_pair "$tmp" membench 10.86.1
 
 # start VARIANT: the server, on core 1; sets spid, addr and the client's environment (cenv).
 start() {
@@ -77,19 +66,17 @@ start() {
 			>"$tmp/server.log" 2>&1 &
 		;;
 	catnip)
-		rm -f "$tmp/m.sock"
-		CONFIG_PATH=$tmp/s.yaml "$port_bin" -u root -p 11211 -U 0 -t 1 >"$tmp/server.log" 2>&1 &
 		addr=10.86.1.1:11211
 		cenv=(CONFIG_PATH="$tmp/c.yaml")
+		memif_server "$tmp" "$tmp/server.log" "$port_bin" -u root -p 11211 -U 0 -t 1
+		spid=$memif_pid
+		[ -S "$tmp/m.sock" ] && return 0
 		;;
 	esac
-	spid=$!
+	[ "$1" = catnip ] || spid=$!
 	for _ in $(seq 100); do
-		if [ "$1" = catnip ]; then
-			[ -S "$tmp/m.sock" ] && return 0
-		else
-			[ -n "$(ss -Hltn "sport = :$p" 2>/dev/null)" ] && return 0
-		fi
+		[ "$1" = catnip ] && break
+		[ -n "$(ss -Hltn "sport = :$p" 2>/dev/null)" ] && return 0
 		kill -0 $spid 2>/dev/null || break
 		sleep 0.05
 	done
