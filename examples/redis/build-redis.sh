@@ -1,11 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# Builds redis-server on libdemikernel (the `redis` target; docs/redis.md): fetches Debian 12's
-# redis 7.0.15 source (examples/ports/debian-source.sh, cached outside the tree), copies it into
-# the build directory, applies redis.edits, adds our files beside Redis's and runs Redis's own
-# make with libdemikernel's flags. Redis's make is incremental: the copy is redone only when the
-# edits or the fetched tree change; our files are refreshed on every run.
+# Builds redis-server on libdemikernel (the `redis` target; docs/redis.md): the edited copy of
+# Debian 12's redis 7.0.15 source with our files beside Redis's (examples/ports/prepare-tree.sh,
+# shared with the memcached port), then Redis's own make with libdemikernel's flags. Redis's
+# make is incremental: the copy is redone only when the edits or the fetched tree change.
 #
 #   usage: build-redis.sh OUT_BINARY LIBDEMIKERNEL_SO INCLUDE_DIR... [-- SANITIZE]
 #     OUT_BINARY        where redis-server goes (build/examples/redis/redis-server)
@@ -28,22 +27,12 @@ while [ $# -gt 0 ]; do
 done
 die() { echo "build-redis: $*" >&2; exit 1; }
 
-tree=$(bash "$here/../ports/debian-source.sh" redis 7.0.15) ||
-	die "cannot fetch Redis's source (above: why); the port needs Debian 12's redis 7.0.15 source package"
 outdir=$(cd "$(dirname "$out")" && pwd)
 work=$outdir/redis-7.0.15
-stamp=$(cat "$here/redis.edits" "$tree/.demi-fetched" | sha256sum | cut -c1-16)
-if [ "$(cat "$work/.demi-stamp" 2>/dev/null)" != "$stamp" ]; then
-	rm -rf "$work"
-	cp -a "$tree" "$work"
-	python3 "$here/../ports/apply-edits.py" "$here/redis.edits" "$work" ||
-		die "Redis's source no longer takes the port's edits (above: which one); redo it in examples/redis/redis.edits"
-	echo "$stamp" >"$work/.demi-stamp"
-fi
-# Our files: copied only when changed, so make rebuilds only what depends on them.
-for f in ae_demi.c demi_ae.h demi_conn.c demi_conn.h; do
-	cmp -s "$here/$f" "$work/src/$f" || cp "$here/$f" "$work/src/$f"
-done
+# Fetch, copy, edits and our files (docs/ports.md): redone only as far as something changed.
+bash "$here/../ports/prepare-tree.sh" redis 7.0.15 "$here/redis.edits" "$work" src \
+	"$here/ae_demi.c" "$here/demi_ae.h" "$here/demi_conn.c" "$here/demi_conn.h" ||
+	die "cannot prepare Redis's source tree (above: why)"
 
 libdir=$(cd "$(dirname "$lib")" && pwd)
 cflags="${incs[*]}"
