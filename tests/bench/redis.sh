@@ -16,17 +16,21 @@
 # requests/s, p50 and p99, each variant's requests/s relative to stock's, and the spread
 # (min-max of requests/s over the repetitions); then the issue's goals, each checked on the
 # medians (catnip GET p50 - echo p50 also per repetition, the pair run back to back).
-#   usage: redis.sh BUILD_DIR [--reps K] [--requests N] [--no-catnip]
+#   usage: redis.sh BUILD_DIR [--reps K] [--requests N] [--no-catnip] [--nice N]
+# --nice N runs every server and client at that niceness (a negative one, as root, keeps a shared
+# machine's background work from taking the cores between a request and its reply: the same
+# for every variant).
 # Raw results: BUILD_DIR/bench-redis/. Exit 0 when every run succeeded, 1 otherwise.
 set -u
-build=${1:?usage: redis.sh BUILD_DIR [--reps K] [--requests N] [--no-catnip]}
+build=${1:?usage: redis.sh BUILD_DIR [--reps K] [--requests N] [--no-catnip] [--nice N]}
 shift
-reps=3 requests=100000 catnip=1
+reps=3 requests=100000 catnip=1 nice=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--reps) reps=$2; shift 2 ;;
 	--requests) requests=$2; shift 2 ;;
 	--no-catnip) catnip=0; shift ;;
+	--nice) nice=$2; shift 2 ;;
 	*) echo "unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -52,11 +56,11 @@ memif_conf "$tmp/c.yaml" redis-bc 0 client 10.85.1.2 02:00:00:00:05:02 "$tmp/m.s
 run_echo() {
 	local r
 	rm -f "$tmp/m.sock"
-	CONFIG_PATH=$tmp/s.yaml taskset -c 1 "$ex/tcp-echo" --server 10.85.1.1:16501 \
+	CONFIG_PATH=$tmp/s.yaml nice -n $nice taskset -c 1 "$ex/tcp-echo" --server 10.85.1.1:16501 \
 		>"$tmp/echo.out" 2>&1 &
 	spid=$!
 	for _ in 1 2 3 4 5; do
-		r=$(CONFIG_PATH=$tmp/c.yaml taskset -c 0 timeout 120 "$ex/tcp-pingpong" \
+		r=$(CONFIG_PATH=$tmp/c.yaml nice -n $nice taskset -c 0 timeout 120 "$ex/tcp-pingpong" \
 			--client 10.85.1.1:16501 --size 64 --requests "$requests" --warmup 2000 2>&1 |
 			grep '^RESULT') && break
 		sleep 1
@@ -78,7 +82,7 @@ run() {
 	catnip) env=(CONFIG_PATH=$tmp/s.yaml) cenv=(CONFIG_PATH=$tmp/c.yaml) addr=10.85.1.1 ;;
 	esac
 	rm -f "$tmp/m.sock"
-	env "${env[@]}" taskset -c 1 "$bin" --port 16500 --bind $addr --protected-mode no --save "" \
+	env "${env[@]}" nice -n $nice taskset -c 1 "$bin" --port 16500 --bind $addr --protected-mode no --save "" \
 		--logfile "$tmp/$v.log" >"$tmp/$v.out" 2>&1 &
 	spid=$!
 	local first=(--populate)
@@ -86,7 +90,7 @@ run() {
 		for c in 1 32; do
 			local r
 			for _ in 1 2 3 4 5; do # catnip: the server listens once the client brought the link up
-				r=$(env "${cenv[@]}" taskset -c 0 timeout 120 "$kv" --server $addr:16500 \
+				r=$(env "${cenv[@]}" nice -n $nice taskset -c 0 timeout 120 "$kv" --server $addr:16500 \
 					--connections $c --ratio $ratio --keys 10000 "${first[@]}" \
 					--requests "$requests" 2>&1 | grep '^RESULT') && break
 				sleep 1
