@@ -29,11 +29,13 @@ if [ "${1:-}" != --guest ]; then
 	# lie where the guest has a private tmpfs): the script travels with the build.
 	mkdir -p "$build/.vm"
 	cp "$0" "$build/.vm/test-redis-catmint.sh"
+	cp "$src/test-lib.sh" "$build/.vm/test-lib.sh"
 	exec bash "$src/../../tests/rdma/vm.sh" "$build" \
 		bash "$build/.vm/test-redis-catmint.sh" --guest "$server" "$kvload"
 fi
 
 server=$2 kvload=$3
+. "$(dirname "$0")/test-lib.sh"
 logs=$(dirname "$(dirname "$(dirname "$server")")")/rdma-logs/redis
 rm -rf "$logs"
 mkdir -p "$logs"
@@ -81,13 +83,7 @@ grep '^RESULT' "$dir/kv2.log"
 load kv3.log --connections 4 --pipeline 2 --keys 1000 --strict --duration-ms 4000 &
 lp=$!
 sleep 1
-cli bgsave | grep -q started || fail "BGSAVE not started"
-for _ in $(seq 600); do
-	[ "$(cli info persistence | tr -d '\r' | sed -n 's/^rdb_bgsave_in_progress://p')" = 0 ] && break
-	sleep 0.1
-done
-[ "$(cli info persistence | tr -d '\r' | sed -n 's/^rdb_last_bgsave_status://p')" = ok ] ||
-	fail "BGSAVE failed"
+bgsave_check
 wait $lp || fail "kv-load during BGSAVE"
 grep '^RESULT' "$dir/kv3.log"
 [ "$(cli dbsize)" = 1000 ] || fail "DBSIZE $(cli dbsize), expected 1000"
@@ -95,15 +91,7 @@ grep '^RESULT' "$dir/kv3.log"
 load kv4.log --connections 2 --pipeline 2 --keys 20 --value-size 300000 --populate \
 	--requests 100 || fail "kv-load 300 kB"
 grep '^RESULT' "$dir/kv4.log"
-cli shutdown nosave >/dev/null 2>&1
-for _ in $(seq 300); do
-	kill -0 "$spid" 2>/dev/null || break
-	sleep 0.1
-done
-wait "$spid"
-rc=$?
-spid=
-[ $rc = 0 ] || fail "SHUTDOWN: exit $rc"
+shutdown_check 30
 cp "$dir"/*.log "$logs"/
 echo "redis on catmint: kv-load over soft-RoCE (1 and 8 x 4 connections), BGSAVE under load," \
 	"300 kB values, SHUTDOWN: ok"

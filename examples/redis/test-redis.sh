@@ -85,6 +85,14 @@ libstats() {
 digest() { cli debug digest; }
 # info FIELD: one field of INFO
 info() { cli info | tr -d '\r' | sed -n "s/^$1://p"; }
+# restart_same WHAT N DIGEST: SHUTDOWN NOSAVE, a restart from dump.rdb holds N keys with DIGEST.
+restart_same() {
+	cli shutdown nosave >/dev/null 2>&1
+	wait "$spid" || fail "SHUTDOWN NOSAVE did not exit 0"
+	start port2 "$server" --save "" --dbfilename dump.rdb
+	[ "$(cli dbsize)" = "$2" ] || fail "restart after $1: $(cli dbsize) keys, saved $2"
+	[ "$(digest)" = "$3" ] || fail "restart after $1: different data (DEBUG DIGEST)"
+}
 wait_field() { # wait_field FIELD VALUE SECONDS
 	for _ in $(seq $(($3 * 20))); do
 		[ "$(info "$1")" = "$2" ] && return 0
@@ -165,11 +173,7 @@ bgsave)
 	cli bgsave >/dev/null
 	wait_field rdb_bgsave_in_progress 0 60 || fail "last BGSAVE did not finish"
 	before=$(digest) n=$(cli dbsize)
-	cli shutdown nosave >/dev/null 2>&1
-	wait "$spid" || fail "SHUTDOWN NOSAVE did not exit 0"
-	start port2 "$server" --save "" --dbfilename dump.rdb
-	[ "$(cli dbsize)" = "$n" ] || fail "restart from the dump: $(cli dbsize) keys, saved $n"
-	[ "$(digest)" = "$before" ] || fail "restart from the dump: different data (DEBUG DIGEST)"
+	restart_same BGSAVE "$n" "$before"
 	echo "bgsave: 4 BGSAVEs under load, $n keys restored with the same digest"
 	stop "$spid"
 	;;
@@ -185,11 +189,7 @@ save)
 	[ "$(info rdb_last_bgsave_status)" = ok ] || fail "SAVE failed"
 	python3 "$checks" values "$port" || fail "values after SAVE"
 	cli flushall >/dev/null # the data must come from the file, not survive in memory
-	cli shutdown nosave >/dev/null 2>&1
-	wait "$spid" || fail "SHUTDOWN NOSAVE did not exit 0"
-	start port2 "$server" --save "" --dbfilename dump.rdb
-	[ "$(cli dbsize)" = "$n" ] || fail "restart after SAVE: $(cli dbsize) keys, saved $n"
-	[ "$(digest)" = "$before" ] || fail "restart after SAVE: different data (DEBUG DIGEST)"
+	restart_same SAVE "$n" "$before"
 	echo "save: SAVE of $n keys, restart with the same digest"
 	stop "$spid"
 	;;
