@@ -38,6 +38,8 @@ port_bin=$build/examples/redis/redis-server kv=$build/examples/kv-load
 stock=$(command -v redis-server) || { echo "no stock redis-server" >&2; exit 1; }
 ex=$build/examples
 [ -x "$port_bin" ] && [ -x "$kv" ] || { echo "build first: ninja -C $build redis examples/kv-load" >&2; exit 1; }
+. "$(dirname "$0")/build-info.sh"
+bench_build_info "$build"
 out=$build/bench-redis
 rm -rf "$out"
 mkdir -p "$out"
