@@ -31,6 +31,7 @@ fail() {
 	exit 1
 }
 . "$(dirname "$0")/../../tests/dpdk/memif-conf.sh"
+. "$(dirname "$0")/test-lib.sh"
 memif_conf "$dir/s.yaml" redis-s 1 server 10.83.1.1 02:00:00:00:03:01 "$dir/m.sock"
 memif_conf "$dir/c.yaml" redis-c 0 client 10.83.1.2 02:00:00:00:03:02 "$dir/m.sock"
 sock=$dir/redis.sock
@@ -70,13 +71,7 @@ grep '^RESULT' "$dir/kv1.log"
 load kv2.log --connections 4 --pipeline 2 --keys 10000 --duration-ms 3000 &
 lp=$!
 sleep 0.5
-cli bgsave | grep -q started || fail "BGSAVE not started"
-for _ in $(seq 600); do
-	[ "$(cli info persistence | tr -d '\r' | sed -n 's/^rdb_bgsave_in_progress://p')" = 0 ] && break
-	sleep 0.1
-done
-[ "$(cli info persistence | tr -d '\r' | sed -n 's/^rdb_last_bgsave_status://p')" = ok ] ||
-	fail "BGSAVE failed"
+bgsave_check
 wait $lp || fail "kv-load during BGSAVE"
 grep '^RESULT' "$dir/kv2.log"
 [ "$(cli dbsize)" = 10000 ] || fail "DBSIZE $(cli dbsize), expected 10000"
@@ -84,13 +79,5 @@ grep '^RESULT' "$dir/kv2.log"
 load kv3.log --connections 4 --pipeline 2 --keys 50 --value-size 300000 --populate \
 	--requests 400 || fail "kv-load 300 kB"
 grep '^RESULT' "$dir/kv3.log"
-cli shutdown nosave >/dev/null 2>&1
-for _ in $(seq 100); do
-	kill -0 "$spid" 2>/dev/null || break
-	sleep 0.1
-done
-wait "$spid"
-rc=$?
-spid=
-[ $rc = 0 ] || fail "SHUTDOWN: exit $rc"
+shutdown_check 10
 echo "redis on catnip: kv-load over memif, BGSAVE under load, 300 kB values, SHUTDOWN: ok"

@@ -6,8 +6,8 @@
 # what needs byte-exact protocol checks, and by kv-load (the load generator on demi_*).
 #
 #   usage: test-redis.sh CASE REDIS_SERVER KV_LOAD
-#   CASE: benchmark values multi pubsub blpop expiry conns killed bgsave aof shutdown kv-load
-#         replication maxclients unixsocket refuse
+#   CASE: benchmark values multi pubsub blpop expiry conns killed bgsave save aof shutdown
+#         kv-load replication maxclients unixsocket refuse build-errors
 # Exit 0 pass, 1 fail, 77 skip (a client program missing).
 set -uo pipefail
 what=${1:?usage: test-redis.sh CASE REDIS_SERVER KV_LOAD}
@@ -85,6 +85,14 @@ libstats() {
 digest() { cli debug digest; }
 # info FIELD: one field of INFO
 info() { cli info | tr -d '\r' | sed -n "s/^$1://p"; }
+# restart_same WHAT N DIGEST: SHUTDOWN NOSAVE, a restart from dump.rdb holds N keys with DIGEST.
+restart_same() {
+	cli shutdown nosave >/dev/null 2>&1
+	wait "$spid" || fail "SHUTDOWN NOSAVE did not exit 0"
+	start port2 "$server" --save "" --dbfilename dump.rdb
+	[ "$(cli dbsize)" = "$2" ] || fail "restart after $1: $(cli dbsize) keys, saved $2"
+	[ "$(digest)" = "$3" ] || fail "restart after $1: different data (DEBUG DIGEST)"
+}
 wait_field() { # wait_field FIELD VALUE SECONDS
 	for _ in $(seq $(($3 * 20))); do
 		[ "$(info "$1")" = "$2" ] && return 0
@@ -165,12 +173,24 @@ bgsave)
 	cli bgsave >/dev/null
 	wait_field rdb_bgsave_in_progress 0 60 || fail "last BGSAVE did not finish"
 	before=$(digest) n=$(cli dbsize)
-	cli shutdown nosave >/dev/null 2>&1
-	wait "$spid" || fail "SHUTDOWN NOSAVE did not exit 0"
-	start port2 "$server" --save "" --dbfilename dump.rdb
-	[ "$(cli dbsize)" = "$n" ] || fail "restart from the dump: $(cli dbsize) keys, saved $n"
-	[ "$(digest)" = "$before" ] || fail "restart from the dump: different data (DEBUG DIGEST)"
+	restart_same BGSAVE "$n" "$before"
 	echo "bgsave: 4 BGSAVEs under load, $n keys restored with the same digest"
+	stop "$spid"
+	;;
+save)
+	# SAVE: the foreground save (no fork) in the loop's own thread, with clients connected; a
+	# restart loads the same data.
+	start port "$server" --save "" --dbfilename dump.rdb
+	timeout 120 redis-benchmark -p "$port" -t set,lpush -n 20000 -r 5000 -d 100 -c 4 -q \
+		>/dev/null || fail "populate"
+	before=$(digest) n=$(cli dbsize)
+	[ "$(cli save)" = OK ] || fail "SAVE did not answer OK"
+	[ -s "$tmp/dump.rdb" ] || fail "SAVE wrote no dump.rdb"
+	[ "$(info rdb_last_bgsave_status)" = ok ] || fail "SAVE failed"
+	python3 "$checks" values "$port" || fail "values after SAVE"
+	cli flushall >/dev/null # the data must come from the file, not survive in memory
+	restart_same SAVE "$n" "$before"
+	echo "save: SAVE of $n keys, restart with the same digest"
 	stop "$spid"
 	;;
 aof)
@@ -322,8 +342,46 @@ refuse)
 	expect_refusal "IPv6 (::1) is not supported" --bind ::1
 	# An optional IPv6 bind (Redis's default "* -::*") is skipped, the server runs.
 	start port "$server" --bind 127.0.0.1 -::1 --save ""
+	# CONFIG SET bind to an IPv6 address is refused with an error; the old listener keeps
+	# serving and the setting is unchanged.
+	out=$(cli config set bind ::1 2>&1)
+	[[ $out == *ERR* ]] || fail "CONFIG SET bind ::1 was not refused: $out"
+	[ "$(cli ping)" = PONG ] || fail "no PONG after the refused CONFIG SET bind"
+	[ "$(cli config get bind | tail -1)" = "127.0.0.1 -::1" ] ||
+		fail "bind changed by a refused CONFIG SET: $(cli config get bind | tail -1)"
+	grep -q "IPv6 (::1) is not supported" "$tmp/port.log" ||
+		fail "no log line for the refused CONFIG SET bind"
+	# A valid rebind still works (the listener's queue is closed and a new one opened).
+	[ "$(cli config set bind "127.0.0.1")" = OK ] || fail "CONFIG SET bind 127.0.0.1 refused"
+	[ "$(cli ping)" = PONG ] || fail "no PONG after CONFIG SET bind 127.0.0.1"
 	stop "$spid"
-	echo "refuse: io-threads, cluster, IPv6 bind refused with a message"
+	echo "refuse: io-threads, cluster, IPv6 bind (start and CONFIG SET) refused with a message"
+	;;
+build-errors)
+	# build-redis.sh's failures say what to do. Neither run reaches Redis's make.
+	lib=$(dirname "$server")/../../libdemikernel.so
+	[ -e "$lib" ] || fail "no $lib"
+	build() { # LOG CACHE: build-redis.sh into $tmp/out with the source cache CACHE
+		mkdir -p "$tmp/out"
+		DEMI_SRC_CACHE=$2 bash "$here/build-redis.sh" "$tmp/out/redis-server" "$lib" \
+			"$here/../../include" >"$tmp/$1" 2>&1
+	}
+	# 1. No source: the cache cannot even be created.
+	touch "$tmp/afile"
+	build nosrc.log "$tmp/afile/cache" && fail "build without a source succeeded"
+	grep -q "cannot fetch Redis's source" "$tmp/nosrc.log" || fail "no clear message without source"
+	grep -q "cannot create" "$tmp/nosrc.log" || fail "the fetch's reason is not shown"
+	# 2. An upstream change: a copy of the fetched tree with the line of edit 1 changed.
+	src=$(bash "$here/../ports/debian-source.sh" redis 7.0.15) || fail "no fetched source"
+	mkdir -p "$tmp/cache"
+	cp -a "$src" "$tmp/cache/redis-7.0.15"
+	sed -i 's/#include "ae_epoll.c"/#include "ae_epoll_new.c"/' "$tmp/cache/redis-7.0.15/src/ae.c"
+	build edit.log "$tmp/cache" && fail "build with a changed source succeeded"
+	grep -q "no longer takes the port's edits" "$tmp/edit.log" || fail "no clear message: edit"
+	grep -q "src/ae.c" "$tmp/edit.log" || fail "the failing edit's file is not named"
+	grep -qi "event loop backend" "$tmp/edit.log" || fail "the failing edit's reason is not named"
+	[ -e "$tmp/out/redis-server" ] && fail "a binary was produced"
+	echo "build-errors: missing source and an edit that no longer applies fail with clear messages"
 	;;
 *)
 	echo "unknown case $what" >&2
