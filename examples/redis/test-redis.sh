@@ -369,7 +369,8 @@ build-errors)
 	# 1. No source: the cache cannot even be created.
 	touch "$tmp/afile"
 	build nosrc.log "$tmp/afile/cache" && fail "build without a source succeeded"
-	grep -q "cannot fetch Redis's source" "$tmp/nosrc.log" || fail "no clear message without source"
+	grep -q "redis: cannot fetch the source" "$tmp/nosrc.log" || fail "no clear message without source"
+	grep -q "redis 7.0.15 source package" "$tmp/nosrc.log" || fail "the package to fetch is not named"
 	grep -q "cannot create" "$tmp/nosrc.log" || fail "the fetch's reason is not shown"
 	# 2. An upstream change: a copy of the fetched tree with the line of edit 1 changed.
 	src=$(bash "$here/../ports/debian-source.sh" redis 7.0.15) || fail "no fetched source"
