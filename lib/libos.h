@@ -119,7 +119,11 @@ struct demi__libos {
 	uint64_t spin_ns, spin_base_ns, spin_max_ns;
 	uint64_t last_work_ns;
 	bool user_call;
-	bool slept;  /* poll_io was asked to sleep since the last work */
+	bool slept; /* poll_io was asked to sleep since the last work */
+	/* demi_wait* calls so far: the application can change what a libOS must do (free a
+	 * buffer, close a queue) only between waits, so a libOS that skips work on passes where
+	 * nothing happened (catnip's idle device polls) does it all on a wait's first pass. */
+	uint64_t waits;
 	void *priv;  /* the libOS's own state */
 	pid_t owner; /* the process that made it: a forked child never tears it down */
 	/* qd table: qd -> queue; free qds are reused oldest first, so a stale qd is unlikely
