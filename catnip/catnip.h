@@ -78,6 +78,10 @@ struct nip_libos {
 	struct nip_stack stack;
 	bool stack_up;
 	struct demi__bg_task poller;
+	/* The idle-pass shortcut (catnip.c, poll_device): when the stack next needs a poll, and
+	 * the last wait (struct demi__libos.waits) whose first pass polled it. */
+	uint64_t due;
+	uint64_t waits_seen;
 };
 
 /* The libOS of this thread (NULL when catnip is not up): UDP's send callbacks look their

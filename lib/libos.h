@@ -121,8 +121,12 @@ struct demi__libos {
 	bool user_call;
 	bool io_work; /* poll_io reported events since the last work noted */
 	bool slept;   /* poll_io was asked to sleep since the last work */
-	void *priv;   /* the libOS's own state */
-	pid_t owner;  /* the process that made it: a forked child never tears it down */
+	/* demi_wait* calls so far: the application can change what a libOS must do (free a
+	 * buffer, close a queue) only between waits, so a libOS that skips work on passes where
+	 * nothing happened (catnip's idle device polls) does it all on a wait's first pass. */
+	uint64_t waits;
+	void *priv;  /* the libOS's own state */
+	pid_t owner; /* the process that made it: a forked child never tears it down */
 	/* What the waits did (demi_stats wait_sleeps, wait_spin_polls): the evidence of the
 	 * adaptive waiting, which CPU time on a shared machine is not. */
 	uint64_t wait_sleeps, wait_spin_polls;

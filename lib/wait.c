@@ -32,6 +32,7 @@ static int wait_start(const struct timespec *ts, struct demi__libos **los_out, u
 {
 	if (!(*los_out = demi__current()))
 		return EPERM;
+	(*los_out)->waits++;
 	demi__stats_poll(*los_out);
 	if (!ts) {
 		*ns = UINT64_MAX;

@@ -628,6 +628,15 @@ static int nap(struct nip_dpdk *d, uint64_t timeout_ns)
 	return 0;
 }
 
+int nip_dpdk_rx_peek(struct nip_dpdk *d)
+{
+	if (!d->stash_len) {
+		d->stash_head = 0;
+		d->stash_len = rte_eth_rx_burst(d->port, 0, d->stash, BURST);
+	}
+	return d->stash_len;
+}
+
 int nip_dpdk_wait(struct nip_dpdk *d, uint64_t timeout_ns)
 {
 	if (d->stash_len)

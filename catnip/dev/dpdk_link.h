@@ -139,6 +139,14 @@ uint64_t nip_dpdk_bufs_cached(struct nip_dpdk *d);
  */
 int nip_dpdk_wait(struct nip_dpdk *d, uint64_t timeout_ns);
 
+/**
+ * @brief Whether frames are waiting: reads the receive ring into the device's stash (as a
+ * sleep does after arming), where the next rx_burst takes them. Cheaper than an rx_burst
+ * through the stack: the libOS's idle polls use it to skip the stack's poll.
+ * @return the number of frames waiting (0: none)
+ */
+int nip_dpdk_rx_peek(struct nip_dpdk *d);
+
 /** @brief The ethdev port id (for tools and tests). */
 uint16_t nip_dpdk_port(const struct nip_dpdk *d);
 

@@ -185,16 +185,23 @@ med() { awk -v v="$1" -v k="$2" '$1==v {print $(k)}' "$results" | median; }
 # its floor run back to back, catnip first in odd repetitions and second in even ones, so a
 # machine that slows down or speeds up during the run favours neither; the kernel runs last.
 pingpong_rep() {
-	local v line order="catnip raw"
+	local v line try order="catnip raw"
 	[ $(($1 % 2)) = 0 ] && order="raw catnip"
 	for v in $order kernel; do
 		export EX_CDF_FILE=$out/cdf-$v-$1.txt # the latency distribution, for the plot
-		case $v in
-		catnip) line=$(run_catnip) ;;
-		raw) line=$(run_raw_frame) ;;
-		kernel) line=$(run_kernel_proto) ;;
-		esac
+		# A run that fails to start (a memif link that never comes up, a server not yet
+		# listening: both seen on the loaded 2-core VM) is tried again, twice.
+		for try in 1 2 3; do
+			case $v in
+			catnip) line=$(run_catnip) ;;
+			raw) line=$(run_raw_frame) ;;
+			kernel) line=$(run_kernel_proto) ;;
+			esac && break
+			echo "pair $1: $v failed (try $try of 3)" >&2
+			line=
+		done
 		unset EX_CDF_FILE
+		[ -n "$line" ] || continue
 		echo "$v $1 $(field p50_us "$line") $(field p99_us "$line")" >>"$results"
 	done
 	awk -v r="$1" '$2==r {p[$1]=$3} END {printf "pair %d (%s first): floor %.3f catnip %.3f" \
