@@ -22,6 +22,14 @@ ex=$build/examples
 command -v python3 >/dev/null || skip "no python3"
 [ -x "$ex/tcp-push-pop" ] || skip "examples not built"
 hogs=${HOGS:-100} mib=${MIB:-64} rounds=${ROUNDS:-3}
+# The bound on loaded / alone. Under the sanitizers the server is bound by its own CPU, which
+# the 100 connections' ACKs and copies share with the reader (ratios 0.45-0.96 seen there
+# against 0.75-1.14 without): the bound is then 0.3, still far from the stall (0) that the
+# budget prevents.
+min_ratio=${MIN_RATIO:-0.5}
+if grep -q '"name": "b_sanitize", "value": "address' "$build/meson-info/intro-buildoptions.json" 2>/dev/null; then
+	min_ratio=${MIN_RATIO:-0.3}
+fi
 
 tap_netns rm 10.83.0.1 10.83.0.2
 lin=10.83.0.1 cat=10.83.0.2
@@ -107,8 +115,9 @@ if [ ${#alone[@]} != "$rounds" ] || [ ${#loaded[@]} != "$rounds" ]; then
 else
 	ma=$(median "${alone[@]}") ml=$(median "${loaded[@]}")
 	ratio=$(awk -v a="$ma" -v l="$ml" 'BEGIN { printf "%.2f", l / a }')
-	echo "median: alone $ma MB/s, beside $hogs unread connections $ml MB/s: ratio $ratio (at least 0.5)"
-	awk -v r="$ratio" 'BEGIN { exit !(r >= 0.5) }' || fail "the reader kept less than half its throughput"
+	echo "median: alone $ma MB/s, beside $hogs unread connections $ml MB/s: ratio $ratio (at least $min_ratio)"
+	awk -v r="$ratio" -v m="$min_ratio" 'BEGIN { exit !(r >= m) }' ||
+		fail "the reader kept less than $min_ratio of its throughput"
 fi
 [ $rc = 0 ] && echo PASS
 exit $rc
