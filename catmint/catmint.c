@@ -327,6 +327,20 @@ static uint64_t mint_bufs_cached(struct demi__libos *los)
 	return mint_of(los)->bufs_posted;
 }
 
+/* The counters the exit log prints, for demi_stats too (catmint.<field>; docs/counters.md). */
+#define MSTAT(f) DEMI__STAT_FIELD("catmint.", struct mint_stats, f)
+static const struct demi__stat_field mint_stat_fields[] = {
+	MSTAT(sends),	  MSTAT(inline_sends), MSTAT(signaled), MSTAT(recvs),
+	MSTAT(msgs_rx),	  MSTAT(reassembled),  MSTAT(stale_wc), MSTAT(post_calls),
+	MSTAT(cm_events), MSTAT(cq_sleeps),
+};
+DEMI__STAT_TABLE_COVERS(mint_stat_fields, struct mint_stats);
+
+static size_t mint_stats(struct demi__libos *los, demi_stat_t *out, size_t cap)
+{
+	return DEMI__STATS_FROM(mint_stat_fields, &mint_of(los)->st, out, cap, 0);
+}
+
 const struct demi__libos_ops mint_libos_ops = {
 	.name = "catmint",
 	.init = mint_init,
@@ -345,4 +359,5 @@ const struct demi__libos_ops mint_libos_ops = {
 	.getsockname = mint_getsockname,
 	.poll_io = mint_poll_io,
 	.bufs_cached = mint_bufs_cached,
+	.stats = mint_stats,
 };

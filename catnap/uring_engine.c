@@ -965,6 +965,19 @@ static uint64_t ur_bufs_cached(struct demi__libos *los)
 	return state_of(los)->br.provided;
 }
 
+/* The engine's counters for demi_stats (catnap.uring_<field>; docs/counters.md). */
+#define UR(f) DEMI__STAT_FIELD("catnap.uring_", struct uring_stats, f)
+static const struct demi__stat_field ur_stat_fields[] = {
+	UR(enters),   UR(sqes),	 UR(cqes),	  UR(max_sqes),	    UR(max_cqes),
+	UR(zc_sends), UR(sends), UR(recv_rearms), UR(accept_drops),
+};
+DEMI__STAT_TABLE_COVERS(ur_stat_fields, struct uring_stats);
+
+static size_t ur_stats(struct demi__libos *los, demi_stat_t *out, size_t cap)
+{
+	return DEMI__STATS_FROM(ur_stat_fields, &state_of(los)->stats, out, cap, 0);
+}
+
 const struct nap_engine_ops nap_uring_engine = {
 	.name = "io_uring",
 	.init = ur_init,
@@ -980,4 +993,5 @@ const struct nap_engine_ops nap_uring_engine = {
 	.pop = ur_pop,
 	.poll_io = ur_poll_io,
 	.bufs_cached = ur_bufs_cached,
+	.stats = ur_stats,
 };

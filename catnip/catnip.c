@@ -341,14 +341,8 @@ static int nip_poll_io(struct demi__libos *los, uint64_t timeout_ns)
 }
 
 /* The device's counters for demi_stats, after the stack's. */
-#define DEV(f)                                                                                     \
-	{                                                                                          \
-		"catnip.dev_" #f, offsetof(struct nip_dpdk_stats, f)                               \
-	}
-static const struct {
-	const char *name;
-	size_t offset;
-} dev_stats[] = {
+#define DEV(f) DEMI__STAT_FIELD("catnip.dev_", struct nip_dpdk_stats, f)
+static const struct demi__stat_field dev_stats[] = {
 	DEV(rx_frames),	       DEV(rx_bytes),	   DEV(rx_copied),
 	DEV(rx_csum_bad),      DEV(rx_nobuf),	   DEV(rx_held),
 	DEV(rx_reclaim_scans), DEV(tx_frames),	   DEV(tx_bytes),
@@ -359,9 +353,7 @@ static const struct {
 	DEV(sleep_races),      DEV(naps),	   DEV(rx_held_max),
 	DEV(rx_lendable),
 };
-_Static_assert(sizeof(dev_stats) / sizeof(dev_stats[0]) * sizeof(uint64_t) ==
-		       sizeof(struct nip_dpdk_stats),
-	       "every device counter has a name for demi_stats");
+DEMI__STAT_TABLE_COVERS(dev_stats, struct nip_dpdk_stats);
 
 static size_t nip_stats(struct demi__libos *los, demi_stat_t *out, size_t cap)
 {
@@ -370,12 +362,7 @@ static size_t nip_stats(struct demi__libos *los, demi_stat_t *out, size_t cap)
 	struct nip_dpdk_stats ds;
 
 	nip_dpdk_stats(n->dev, &ds);
-	for (size_t i = 0; i < sizeof(dev_stats) / sizeof(dev_stats[0]); i++, k++)
-		if (k < cap)
-			out[k] = (demi_stat_t){
-				dev_stats[i].name,
-				*(const uint64_t *)((const char *)&ds + dev_stats[i].offset)};
-	return k;
+	return DEMI__STATS_FROM(dev_stats, &ds, out, cap, k);
 }
 
 static uint64_t nip_bufs_cached(struct demi__libos *los)

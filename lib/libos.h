@@ -14,6 +14,7 @@
 #define DEMI__LIBOS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 #include <stdint.h>
 #include <netinet/in.h>
@@ -98,6 +99,29 @@ struct demi__libos_ops {
 	 * fills out[0..cap) and returns how many it has. */
 	size_t (*stats)(struct demi__libos *los, demi_stat_t *out, size_t cap);
 };
+
+/* One uint64_t counter of a libOS's stats struct for demi_stats: its name (static storage,
+ * "<libos>.<field>") and where it lies in the struct. A libOS keeps a table of these beside
+ * the struct, with a _Static_assert that it covers every field, so no counter goes unnamed. */
+struct demi__stat_field {
+	const char *name;
+	size_t offset;
+};
+#define DEMI__STAT_FIELD(prefix, type, f)                                                          \
+	{                                                                                          \
+		prefix #f, offsetof(type, f)                                                       \
+	}
+/* The n counters of table t, read from the struct at base, into out[k..cap) (those past cap
+ * are only counted); returns k + n, for the next table's k. */
+size_t demi__stats_from_table(const struct demi__stat_field *t, size_t n, const void *base,
+			      demi_stat_t *out, size_t cap, size_t k);
+/* A table (array) t names every field of type, which holds only uint64_t counters. */
+#define DEMI__STAT_TABLE_COVERS(t, type)                                                           \
+	_Static_assert(sizeof(t) / sizeof((t)[0]) * sizeof(uint64_t) == sizeof(type),              \
+		       "every counter of " #type " has a name for demi_stats")
+/* demi__stats_from_table over the whole array t. */
+#define DEMI__STATS_FROM(t, base, out, cap, k)                                                     \
+	demi__stats_from_table((t), sizeof(t) / sizeof((t)[0]), (base), (out), (cap), (k))
 
 /* Common head of every queue; a libOS embeds it first in its own queue struct. */
 struct demi__queue {

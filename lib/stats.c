@@ -52,6 +52,16 @@ int demi__stats_init(struct demi__libos *los)
 	return 0;
 }
 
+size_t demi__stats_from_table(const struct demi__stat_field *t, size_t n, const void *base,
+			      demi_stat_t *out, size_t cap, size_t k)
+{
+	for (size_t i = 0; i < n; i++, k++)
+		if (k < cap)
+			out[k] = (demi_stat_t){
+				t[i].name, *(const uint64_t *)((const char *)base + t[i].offset)};
+	return k;
+}
+
 /* Every counter into out[0..cap); returns how many there are. */
 static size_t collect(struct demi__libos *los, demi_stat_t *out, size_t cap)
 {

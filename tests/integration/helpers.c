@@ -197,8 +197,7 @@ void h_sleep_ms(long ms)
 		;
 }
 
-/* The libOS demi_init chose (LIBOS or the configuration file), as demi_init reads it. */
-static void libos_name(char *out, size_t size)
+void h_libos_name(char *out, size_t size)
 {
 	struct demi__config cfg = {0};
 	const char *name = "catnap";
@@ -221,7 +220,7 @@ void h_init(void)
 	 * catmint without an RDMA device (ENODEV), or either not built in (ENOTSUP). catnap needs
 	 * nothing but the kernel, so its failure to start is a failure, not a skip. */
 	if (rc == ENOTSUP || rc == ENODEV) {
-		libos_name(name, sizeof(name));
+		h_libos_name(name, sizeof(name));
 		if (!strcmp(name, "catnip") || !strcmp(name, "catmint"))
 			h_skip("demi_init: libOS '%s' unavailable (%s)", name, h_errname(rc));
 	}

@@ -59,6 +59,9 @@ __attribute__((format(printf, 1, 2))) void h_log(const char *fmt, ...);
 
 #define CHECK_OK(call) CHECK_ERR(call, 0)
 
+/* The libOS demi_init chooses (LIBOS or the configuration file), as demi_init reads it; "?"
+ * when the configuration cannot be read. */
+void h_libos_name(char *out, size_t size);
 /* Symbolic name of an errno value ("ECONNREFUSED"), or "?" for an unusual one. */
 const char *h_errname(int err);
 const char *h_opcname(int opc);

@@ -4,7 +4,8 @@
  * counters are there and follow what the program does (queues_open counts an open queue),
  * names are stable between calls, a small array gets the count without overflow, unknown
  * names and bad arguments are refused; and with DEMIKERNEL_STATS_SIGNAL=USR2 a SIGUSR2 makes the
- * next demi_wait dump every counter to stderr.
+ * next demi_wait dump every counter to stderr. On catnap the engine's counters are there too
+ * (io_uring's count the wait's enters).
  */
 #include <errno.h>
 #include <signal.h>
@@ -85,6 +86,17 @@ int main(void)
 	buf[got] = 0;
 	CHECKF(strstr(buf, "demi: stats (") && strstr(buf, " queues_open=1"), "dump: %.200s", buf);
 	h_log("dump: %.120s...", buf);
+
+	/* The libOS's own counters are there too; catnap's come from its engine, which has just
+	 * run a wait (io_uring: at least one enter). */
+	char los[32];
+	const char *engine = getenv("CATNAP_ENGINE");
+
+	h_libos_name(los, sizeof(los));
+	if (!strcmp(los, "catnap") && engine && !strcmp(engine, "io_uring"))
+		CHECKF(stat_of("catnap.uring_enters") > 0, "catnap.uring_enters is 0 after a wait");
+	else if (!strcmp(los, "catnap"))
+		CHECK_OK(demi_stat("catnap.epoll_stale_events", &v));
 	CHECK_OK(demi_close(qd));
 	free(all);
 	free(again);
