@@ -10,23 +10,30 @@
 # Everything it creates (namespace, tap, sockets, temporary files) is removed at exit; the
 # hugepages it reserved stay reserved (say --release-hugepages to give them back).
 #   usage: bash examples/demo-catnip.sh [--size B] [--requests N] [--release-hugepages]
+#                                       [--build DIR]
+# --build DIR runs the programs of that build as they are (no install, no build step): how
+# tests/dpdk/catnip-demo.sh runs the demo from the test suite.
 # A real NIC instead of net_tap/net_memif: see docs/catnip.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-size=64 requests=20000 release=0
+size=64 requests=20000 release=0 build=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--size) size=$2; shift 2 ;;
 	--requests) requests=$2; shift 2 ;;
 	--release-hugepages) release=1; shift ;;
-	*) echo "usage: $0 [--size B] [--requests N] [--release-hugepages]" >&2; exit 2 ;;
+	--build) build=$2; shift 2 ;;
+	*) echo "usage: $0 [--size B] [--requests N] [--release-hugepages] [--build DIR]" >&2; exit 2 ;;
 	esac
 done
 [ "$(id -u)" = 0 ] || { echo "demo-catnip: run as root (namespaces, tap, hugepages)" >&2; exit 1; }
-bash tests/deps.sh
-[ -d build ] || meson setup build >/dev/null
-ninja -C build >/dev/null
-ex=build/examples
+if [ -z "$build" ]; then
+	bash tests/deps.sh
+	[ -d build ] || meson setup build >/dev/null
+	ninja -C build >/dev/null
+	build=build
+fi
+ex=$build/examples
 
 # Hugepages: DPDK's memory as deployed. Reserve 256 x 2 MiB if none are free.
 before=$(cat /proc/sys/vm/nr_hugepages)
