@@ -563,6 +563,31 @@ static void test_tcp_script_rto_backoff_and_timeout(void **state)
 	nip_tcp_close(c);
 }
 
+/* RFC 6298 5.3: an ACK of new data restarts the RTO for what is still outstanding. The timer
+ * heap is kept lazily (tcp_timer.c): the restart moves the deadline later without touching the
+ * heap, so the first deadline passes with nothing sent and the rest leaves one RTO after the
+ * ACK; once everything is acknowledged nothing fires and the stack needs no poll. */
+static void test_tcp_script_rto_restarts_on_ack(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+	uint64_t t, acked;
+
+	t = sc_flight(sc, c, 2 * 536, 1, 1, 536);
+	assert_int_equal(nip_stack_next_deadline(sc->s), t + c->rto);
+	sc_wait(sc, 150 * MS);
+	sc_send(sc, A, 1, 537, 0); /* the first segment */
+	acked = sc->p.now;
+	assert_int_equal(c->rto, 200 * MS);
+	/* The old deadline (t + 200 ms) passes: nothing. */
+	EXPECT_NOTHING(sc, t + 200 * MS + 1 - acked);
+	assert_int_equal(EXPECT(sc, A | P, 537, 1, 536, 200 * MS)->t, acked + 200 * MS);
+	sc_send(sc, A, 1, 1073, 0);
+	assert_int_equal(nip_stack_next_deadline(sc->s), UINT64_MAX);
+	EXPECT_NOTHING(sc, 10 * SEC);
+	sc_close(sc, c, 1073, 1);
+}
+
 /* With timestamps, the ACK of a retransmission echoes it: a round trip below the 1 ms tick
  * ends the backoff (RFC 7323 4), where without them (above) Karn keeps it. */
 static void test_tcp_script_rto_backoff_ends_on_echo(void **state)
@@ -1833,6 +1858,7 @@ int main(void)
 		/* retransmission */
 		T_CFG(rto_backoff_and_timeout),
 		T(rto_backoff_ends_on_echo, sc_setup_active),
+		T(rto_restarts_on_ack, sc_setup_active_plain),
 		T(ack_after_timeout_carries_snd_max, sc_setup_active),
 		T(fast_retransmit, sc_setup),
 		T(sack_recovery, sc_setup_passive),
