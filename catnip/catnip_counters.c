@@ -81,6 +81,7 @@ const struct nip_counter_name nip_counter_names[] = {
 	ONE(tcp_ooo_segs),
 	ONE(tcp_tx_zero_copy),
 	ONE(tcp_lost_retransmits),
+	ONE(tcp_rack_untracked),
 	ONE(drop_arp_resolving_full),
 	ONE(drop_arp_rate_limited),
 	ONE(drop_arp_queue_full),

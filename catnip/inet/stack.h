@@ -57,6 +57,7 @@ struct nip_counters {
 	uint64_t tcp_active_opens, tcp_passive_opens, tcp_ooo_segs;
 	uint64_t tcp_tx_zero_copy;     /* segments whose payload was chained, not copied */
 	uint64_t tcp_lost_retransmits; /* retransmissions found lost again during recovery */
+	uint64_t tcp_rack_untracked;   /* segments sent beyond RACK's ring (tcp_rack.c) */
 	/* ARP under a flood of destinations that never answer (frames dropped: -ENOBUFS) */
 	uint64_t drop_arp_resolving_full; /* arp_resolving_max under way, none evictable */
 	uint64_t drop_arp_rate_limited;	  /* no request allowed now (arp_request_rate) */

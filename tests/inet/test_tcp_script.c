@@ -563,6 +563,62 @@ static void test_tcp_script_rto_backoff_and_timeout(void **state)
 	nip_tcp_close(c);
 }
 
+/* RFC 6298 5.3: an ACK of new data restarts the RTO for what is still outstanding. The timer
+ * heap is kept lazily (tcp_timer.c): the restart moves the deadline later without touching the
+ * heap, so the first deadline passes with nothing sent and the rest leaves one RTO after the
+ * ACK; once everything is acknowledged nothing fires and the stack needs no poll. */
+static void test_tcp_script_rto_restarts_on_ack(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+	uint64_t t, acked;
+
+	t = sc_flight(sc, c, 2 * 536, 1, 1, 536);
+	assert_int_equal(nip_stack_next_deadline(sc->s), t + c->rto);
+	sc_wait(sc, 150 * MS);
+	sc_send(sc, A, 1, 537, 0); /* the first segment */
+	acked = sc->p.now;
+	assert_int_equal(c->rto, 200 * MS);
+	/* The old deadline (t + 200 ms) passes: nothing. */
+	EXPECT_NOTHING(sc, t + 200 * MS + 1 - acked);
+	assert_int_equal(EXPECT(sc, A | P, 537, 1, 536, 200 * MS)->t, acked + 200 * MS);
+	sc_send(sc, A, 1, 1073, 0);
+	assert_int_equal(nip_stack_next_deadline(sc->s), UINT64_MAX);
+	EXPECT_NOTHING(sc, 10 * SEC);
+	sc_close(sc, c, 1073, 1);
+}
+
+/* RACK's ring (tcp_rack.c) is allocated once, at establishment, for the largest flight of full
+ * segments the send buffer allows (16 KiB here: 64 entries, the least): nothing is allocated
+ * while data flows, and a flight of more, smaller segments leaves the rest untracked
+ * (counted). A larger SO_SNDBUF reserves again. */
+static void test_tcp_script_rack_ring_fixed(void **state)
+{
+	struct nip_stack_config cfg = sc_config();
+	struct nip_tcp_txseg *ring;
+	struct nip_tcp_conn *c;
+	struct sc *sc;
+	int v = 1 << 20;
+
+	cfg.tcp.sndbuf = cfg.tcp.sndbuf_max = 16 * 1024; /* no autotuning */
+	sc = sc_start(state, &cfg);
+	c = sc_active_open(sc, &sc_all_opts);
+	assert_true(c->sack_ok);
+	assert_int_equal(c->rack.cap, 64);
+	assert_non_null(ring = c->rack.seg);
+	for (uint32_t i = 0; i < 100; i++)
+		sc_flight(sc, c, 10, 1 + 10 * i, 1, 1448);
+	assert_int_equal(c->snd_max - c->snd_una, 1000);
+	assert_int_equal(c->rack.n, 64);
+	assert_int_equal(sc->s->cnt.tcp_rack_untracked, 36);
+	assert_ptr_equal(c->rack.seg, ring);
+	sc_sack_ack(sc, 1001, 0, NULL);
+	assert_int_equal(c->rack.n, 0);
+	assert_int_equal(nip_tcp_setsockopt(c, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v)), 0);
+	assert_int_equal(c->rack.cap, 1024); /* 1 MiB in 1448-byte segments */
+	sc_close(sc, c, 1001, 1);
+}
+
 /* With timestamps, the ACK of a retransmission echoes it: a round trip below the 1 ms tick
  * ends the backoff (RFC 7323 4), where without them (above) Karn keeps it. */
 static void test_tcp_script_rto_backoff_ends_on_echo(void **state)
@@ -1833,6 +1889,8 @@ int main(void)
 		/* retransmission */
 		T_CFG(rto_backoff_and_timeout),
 		T(rto_backoff_ends_on_echo, sc_setup_active),
+		T(rto_restarts_on_ack, sc_setup_active_plain),
+		T_CFG(rack_ring_fixed),
 		T(ack_after_timeout_carries_snd_max, sc_setup_active),
 		T(fast_retransmit, sc_setup),
 		T(sack_recovery, sc_setup_passive),

@@ -615,6 +615,9 @@ void nip_tcp_established(struct nip_tcp_conn *c)
 	c->recover = c->snd_una; /* RFC 6582 3.2 step 1: recover starts at the ISS */
 	c->quickacks = 16;
 	c->last_rx = nip_now(s);
+	/* RACK's ring, now that SACK, the MSS and the peer's window scale are known: no
+	 * allocation while data flows (tcp_rack.c). Without it segments go untracked. */
+	nip_tcp_rack_reserve(c);
 	if (c->keepalive)
 		nip_tcp_timer_set(c, NIP_TCPT_KEEPALIVE, nip_now(s) + s->cfg.tcp.keepalive_idle);
 }
@@ -846,6 +849,8 @@ int nip_tcp_setsockopt(struct nip_tcp_conn *c, int level, int name, const void *
 		} else {
 			c->sndbuf = (uint32_t)v;
 			c->snd_auto = false;
+			if (c->mss) /* established: a larger buffer may fly more segments */
+				nip_tcp_rack_reserve(c);
 		}
 		if (name == SO_SNDBUF && nip_tcp_writable(c)) {
 			nip_tcp_notify(c, NIP_TCP_EV_WRITABLE);

@@ -13,9 +13,9 @@
  * Files: tcp.c (life cycle, ports, demultiplexing, user calls, event delivery), tcp_listen.c
  * (passive open, SYN and accept queues), tcp_cookie.c (SYN cookies when a SYN queue is full),
  * tcp_input.c (per-state segment processing), tcp_output.c (what to send and building
- * segments), tcp_sack.c (sender scoreboard, RFC 6675, and RACK loss detection, RFC 8985),
- * tcp_reass.c (out-of-order data),
- * tcp_timer.c (RTO, tail loss probe, persist, keepalive, delayed ACK, TIME_WAIT), cc*.c
+ * segments), tcp_sack.c (sender scoreboard, RFC 6675), tcp_rack.c (RACK-TLP loss detection
+ * and tail loss probe, RFC 8985), tcp_reass.c (out-of-order data),
+ * tcp_timer.c (RTO, probe, persist, keepalive, delayed ACK, TIME_WAIT timers), cc*.c
  * (congestion control), tcp_seq.h (sequence arithmetic). What those files call of each other
  * is in tcp_priv.h, not here.
  *
@@ -137,8 +137,8 @@ enum {
 	NIP_TCP_TX_SACKED = 1u << 2, /* the peer holds it (SACK) */
 };
 
-/* RACK-TLP (RFC 8985, tcp_rack.c): the segments in flight in sequence order (a ring that
- * grows on demand and never shrinks before the connection goes) and the RACK variables. */
+/* RACK-TLP (RFC 8985, tcp_rack.c): the segments in flight in sequence order (a ring allocated
+ * when the connection is established, for its largest flight) and the RACK variables. */
 struct nip_tcp_rack {
 	struct nip_tcp_txseg *seg;
 	uint32_t head, n, cap; /* cap: 0 or a power of two */
@@ -247,11 +247,13 @@ struct nip_tcp_conn {
 	struct nip_tcp_scoreboard sb;
 	struct nip_tcp_rack rack;
 
-	/* Timers: deadlines by enum nip_tcp_timer, and the connection's place in the stack's
-	 * timer heap (keyed by the earliest deadline). */
+	/* Timers: deadlines by enum nip_tcp_timer (armed: a bit per armed one), and the
+	 * connection's place in the stack's timer heap, keyed by due: never later than the
+	 * earliest armed deadline, possibly earlier (tcp_timer.c keeps the heap lazily). */
 	uint64_t timer[NIP_TCPT_N];
 	uint64_t due;
 	uint32_t heap_idx; /* 0 = not in the heap */
+	uint8_t armed;
 };
 
 struct nip_tcp_listener {
@@ -313,7 +315,8 @@ void nip_tcp_fini(struct nip_stack *s);
 /* Runs due timers. Returns how many fired. */
 int nip_tcp_poll(struct nip_stack *s, uint64_t now);
 /* The earliest deadline of any connection's timer (ns), UINT64_MAX when none is armed
- * (nip_stack_next_deadline's TCP part). */
+ * (nip_stack_next_deadline's TCP part); early, never late: a timer cleared or moved later since
+ * the last nip_tcp_poll may still count at its old deadline. */
 uint64_t nip_tcp_timer_next_due(const struct nip_tcp_stack *t);
 /* Derives the memory pressure from the link's receive buffers (nip_stack_poll calls it after
  * each rx_burst, before the frames are processed) and acts on a change of level. */

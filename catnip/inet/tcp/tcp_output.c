@@ -380,6 +380,17 @@ static bool send_lost(struct nip_tcp_conn *c)
 	return true;
 }
 
+/* Whether the sending loop has anything to look at: data not sent yet, a FIN to send, or
+ * with SACK, recovery's retransmissions and, after a timeout, the SACKed data to skip. An ACK
+ * that leaves nothing to send (most ACKs of a request-response exchange) skips the loop. */
+static bool may_send(const struct nip_tcp_conn *c)
+{
+	return nip_seq_lt(c->snd_nxt, c->snd_una + c->sq_bytes) ||
+	       (c->fin_queued && !c->fin_sent) ||
+	       (c->sack_ok && (c->in_recovery || nip_seq_lt(c->snd_una, c->recover) ||
+			       nip_seq_lt(c->snd_nxt, c->snd_max)));
+}
+
 void nip_tcp_output(struct nip_tcp_conn *c)
 {
 	struct nip_stack *s = c->s;
@@ -389,6 +400,11 @@ void nip_tcp_output(struct nip_tcp_conn *c)
 	if (!can_send(c)) {
 		if (c->ack_now && c->state != NIP_TCP_CLOSED && c->state != NIP_TCP_LISTEN &&
 		    c->state != NIP_TCP_SYN_SENT)
+			nip_tcp_send_ack(c);
+		return;
+	}
+	if (!may_send(c)) {
+		if (c->ack_now)
 			nip_tcp_send_ack(c);
 		return;
 	}

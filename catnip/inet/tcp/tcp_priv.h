@@ -121,6 +121,12 @@ void nip_tcp_sb_update(struct nip_tcp_scoreboard *sb, const struct nip_tcp_sack_
 		       uint32_t snd_una, uint32_t snd_max);
 /* Forgets what lies below snd_una. */
 void nip_tcp_sb_advance(struct nip_tcp_scoreboard *sb, uint32_t snd_una);
+
+/* ---- tcp_rack.c ---- */
+/* Allocates (or enlarges) the ring of segments in flight for the connection's send buffer
+ * and the peer's largest window; outside the datapath (established, SO_SNDBUF). 0 or -ENOMEM
+ * (the connection then tracks fewer segments). */
+int nip_tcp_rack_reserve(struct nip_tcp_conn *c);
 /* RACK (RFC 8985 6). A segment of [seq, seq + len) left now (new data or sent again). */
 void nip_tcp_rack_sent(struct nip_tcp_conn *c, uint32_t seq, uint32_t len);
 /* An ACK of ack arrived (before snd_una moves), echoing tsecr (0: none), with sacked: new SACK
@@ -143,6 +149,11 @@ void nip_tcp_rack_timeout(struct nip_tcp_conn *c);
 /* Where sending from seq again should start: past the SACKed segments at seq. */
 uint32_t nip_tcp_rack_skip_sacked(const struct nip_tcp_conn *c, uint32_t seq);
 void nip_tcp_rack_free(struct nip_tcp_conn *c);
+/* When the tail loss probe is due (RFC 8985 7.2), or 0 when it does not apply now. */
+uint64_t nip_tcp_pto_due(const struct nip_tcp_conn *c);
+void nip_tcp_pto_fire(struct nip_tcp_conn *c); /* the probe (RFC 8985 7.3) */
+/* An ACK reached ack: ends the probe's episode, with the loss response if it repaired one. */
+void nip_tcp_tlp_acked(struct nip_tcp_conn *c, uint32_t ack, uint32_t flight);
 
 /* ---- tcp_timer.c ---- */
 void nip_tcp_timer_set(struct nip_tcp_conn *c, enum nip_tcp_timer t, uint64_t due);
@@ -152,13 +163,12 @@ void nip_tcp_rto_arm(struct nip_tcp_conn *c); /* (re)starts the RTO at now + rto
 void nip_tcp_rtt_sample(struct nip_tcp_conn *c, uint64_t rtt);
 /* The RTO from the smoothed RTT again, without the backoff of earlier timeouts. */
 void nip_tcp_rto_reset(struct nip_tcp_conn *c);
-/* Arms the tail loss probe if it applies now, clears it otherwise (tcp_timer.c). */
+/* Arms the tail loss probe if it applies now, clears it otherwise. */
 void nip_tcp_pto_arm(struct nip_tcp_conn *c);
 /* After an ACK of new data: restarts the RTO (RFC 6298 5.3), or stops it when nothing is
- * outstanding, and rearms the tail loss probe, in one move of c in the timer heap. */
+ * outstanding, and rearms the tail loss probe (moving c in the timer heap only when a
+ * deadline came earlier). */
 void nip_tcp_ack_timers(struct nip_tcp_conn *c);
-/* An ACK reached ack: ends the probe's episode, with the loss response if it repaired one. */
-void nip_tcp_tlp_acked(struct nip_tcp_conn *c, uint32_t ack, uint32_t flight);
 void nip_tcp_heap_fini(struct nip_stack *s);
 
 #endif

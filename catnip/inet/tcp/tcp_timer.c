@@ -1,18 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * TCP's timers: retransmission (RFC 6298, with Karn's rule and exponential backoff, and the
- * SYN retries of RFC 9293 3.8.1), tail loss probe (RFC 8985 7), persist (zero-window probes,
+ * SYN retries of RFC 9293 3.8.1), the tail loss probe's and RACK's reordering timers (RFC 8985
+ * 7 and 6.2, whose work tcp_rack.c does), persist (zero-window probes,
  * RFC 9293 3.8.6.1), delayed ACK (RFC 9293 3.8.6.3), keepalive (RFC 9293 3.8.4) and 2MSL
  * (TIME-WAIT, RFC 9293 3.6).
  *
  * Each connection keeps one deadline per timer; the stack keeps connections with an armed
  * timer in the min-heap of lib/heap.h by their earliest deadline, so nip_tcp_poll costs O(1)
- * when nothing is due and O(log n) per connection that is.
+ * when nothing is due and O(log n) per connection that is. The heap is kept lazily, because
+ * every segment moves timers (an ACK restarts or stops the RTO and the tail loss probe, data
+ * arms the delayed ACK, the next push cancels it) and almost always later: a connection's key
+ * (c->due) is never later than its earliest armed deadline but may be earlier. Arming touches
+ * the heap only when the deadline comes before the key or the connection is outside; clearing
+ * or moving a timer later touches nothing. A connection that reaches its key with nothing due
+ * goes back in at its real earliest deadline (settle), and one with nothing armed at all
+ * leaves the heap when it comes to the top at the end of nip_tcp_poll, so an idle stack asks
+ * for no poll. The cost: a wake-up at a stale deadline, at most one per armed timer's lifetime.
  *
  * Call order: the other files arm and clear timers (nip_tcp_timer_set/_clear, rto_arm,
  * pto_arm, ack_timers) as segments come and go; nip_tcp_poll(now) fires what is due, then
  * delivers the events the firings recorded (a timeout's error); nip_tcp_timer_next_due says
- * when it next has work.
+ * when it next has work (early, never late).
  */
 #include <errno.h>
 
@@ -21,23 +30,22 @@
 #include "tcp_priv.h"
 #include "tcp_seq.h"
 
+_Static_assert(NIP_TCPT_N <= 8, "struct nip_tcp_conn.armed holds a bit per timer");
+
 /* The stack's connections with an armed timer, by their earliest deadline (lib/heap.h). */
 DEMI__HEAP_DEFINE(conn_heap, struct nip_tcp_stack, struct nip_tcp_conn, due, heap_idx)
 
-/* Puts c at its place for its earliest deadline (or takes it out when none is armed). */
-static void reschedule(struct nip_tcp_conn *c)
+/* Puts c at its place for its real earliest deadline (or takes it out when none is armed). */
+static void settle(struct nip_tcp_conn *c)
 {
 	struct nip_tcp_stack *t = &c->s->tcp;
-	uint64_t due = 0;
+	uint64_t due = UINT64_MAX;
 
-	for (int i = 0; i < NIP_TCPT_N; i++)
-		if (c->timer[i] && (!due || c->timer[i] < due))
+	for (unsigned m = c->armed, i = 0; m; m >>= 1, i++)
+		if ((m & 1) && c->timer[i] < due)
 			due = c->timer[i];
-	if (due == c->due && (c->heap_idx || !due))
-		return;
-	if (!due) {
+	if (due == UINT64_MAX) {
 		conn_heap_remove(t, c);
-		c->due = 0;
 		return;
 	}
 	c->due = due;
@@ -47,24 +55,45 @@ static void reschedule(struct nip_tcp_conn *c)
 		c->due = 0; /* the timer stays unscheduled; the connection lingers */
 }
 
+/* Arms timer which at due (> 0); the heap moves only if due comes before c's key. */
+static void arm(struct nip_tcp_conn *c, enum nip_tcp_timer which, uint64_t due)
+{
+	struct nip_tcp_stack *t = &c->s->tcp;
+
+	c->timer[which] = due;
+	c->armed |= (uint8_t)(1u << which);
+	if (!c->heap_idx) {
+		c->due = due;
+		if (conn_heap_insert(t, c) < 0)
+			c->due = 0; /* as in settle */
+	} else if (due < c->due) {
+		c->due = due;
+		conn_heap_up(t, c->heap_idx); /* an earlier key only moves up */
+	}
+}
+
+/* Clears timer which; c's key stays (early is allowed). */
+static void disarm(struct nip_tcp_conn *c, enum nip_tcp_timer which)
+{
+	c->timer[which] = 0;
+	c->armed &= (uint8_t) ~(1u << which);
+}
+
 void nip_tcp_timer_set(struct nip_tcp_conn *c, enum nip_tcp_timer which, uint64_t due)
 {
-	c->timer[which] = due ? due : 1;
-	reschedule(c);
+	arm(c, which, due ? due : 1);
 }
 
 void nip_tcp_timer_clear(struct nip_tcp_conn *c, enum nip_tcp_timer which)
 {
-	if (!c->timer[which])
-		return;
-	c->timer[which] = 0;
-	reschedule(c);
+	disarm(c, which);
 }
 
 void nip_tcp_timers_clear(struct nip_tcp_conn *c)
 {
 	for (int i = 0; i < NIP_TCPT_N; i++)
 		c->timer[i] = 0;
+	c->armed = 0;
 	conn_heap_remove(&c->s->tcp, c);
 	c->due = 0;
 }
@@ -122,112 +151,26 @@ void nip_tcp_rto_reset(struct nip_tcp_conn *c)
 		c->rto = clamp_rto(c->s, c->srtt + 4 * c->rttvar);
 }
 
-/*
- * Tail loss probe (RFC 8985 7). When the last segments of a flight are lost, no duplicate ACK
- * comes back and only the RTO (200 ms at least, thousands of datacenter round trips) would
- * notice. So while data is in flight, outside recovery, with SACK and an RTT sample, a probe
- * is due 2 SRTT + 2 ms after the last transmission or ACK (the 2 ms, as Linux adds, keep a
- * microsecond path from probing at every scheduling hiccup of the peer; plus the worst-case
- * delayed ACK when a single segment is out, whose ACK the peer may hold back): one new
- * segment if the windows allow, else the last segment again. Its ACK, with SACK blocks, starts an
- * ordinary fast recovery for whatever else was lost. One probe per episode; the episode ends when
- * an ACK covers what was sent up to the probe, and a retransmitted probe that was needed (no
- * D-SACK reported its copy: tcp_input.c) gets the usual congestion response.
- */
-#define WC_DELACK_NS 200000000ull /* RFC 8985 7.2 WCDelAckT */
-#define PTO_SLACK_NS 2000000ull	  /* added to 2 SRTT */
-
-/* When the tail loss probe is due now, or 0 when it does not apply. */
-static uint64_t pto_due(const struct nip_tcp_conn *c)
-{
-	uint32_t flight = c->snd_max - c->snd_una;
-	uint64_t due;
-	bool data_state = c->state == NIP_TCP_ESTABLISHED || c->state == NIP_TCP_CLOSE_WAIT ||
-			  c->state == NIP_TCP_FIN_WAIT_1 || c->state == NIP_TCP_CLOSING ||
-			  c->state == NIP_TCP_LAST_ACK;
-
-	/* Not after a timeout either, until its recovery point is acknowledged: the
-	 * retransmissions in slow start are what probes then. In fast recovery (beyond RFC 8985
-	 * 7.2, which probes only outside it) once every segment marked lost was sent again: if
-	 * the ACK that would end the recovery is lost, nothing else comes back (seen on net_tap
-	 * at 1% loss: the one ACK covering the whole flight lost, then silence until the RTO). */
-	if (!data_state || !c->sack_ok || !c->srtt || c->tlp_end || !flight ||
-	    c->snd_nxt != c->snd_max ||
-	    (c->in_recovery ? c->rack.lost_bytes != 0 : nip_seq_lt(c->snd_una, c->recover)))
-		return 0;
-	due = nip_now(c->s) + 2 * c->srtt + (flight <= c->mss ? WC_DELACK_NS : PTO_SLACK_NS);
-	if (c->timer[NIP_TCPT_RTO] && due >= c->timer[NIP_TCPT_RTO])
-		return 0; /* the RTO comes first anyway */
-	return due;
-}
-
 void nip_tcp_pto_arm(struct nip_tcp_conn *c)
 {
-	c->timer[NIP_TCPT_PTO] = pto_due(c);
-	reschedule(c);
+	uint64_t due = nip_tcp_pto_due(c);
+
+	if (due)
+		arm(c, NIP_TCPT_PTO, due);
+	else
+		disarm(c, NIP_TCPT_PTO);
 }
 
 void nip_tcp_ack_timers(struct nip_tcp_conn *c)
 {
-	/* Both deadlines first, then one move in the heap (this runs for every ACK). */
-	c->timer[NIP_TCPT_RTO] = c->snd_una == c->snd_max ? 0 : nip_now(c->s) + c->rto;
-	c->timer[NIP_TCPT_PTO] = pto_due(c);
-	reschedule(c);
-}
-
-static void pto_fire(struct nip_tcp_conn *c)
-{
-	struct nip_stack *s = c->s;
-	uint32_t end = c->snd_una + c->sq_bytes;
-	uint32_t unsent = nip_seq_gt(end, c->snd_nxt) ? end - c->snd_nxt : 0;
-	uint32_t room = nip_seq_gt(c->snd_una + c->snd_wnd, c->snd_nxt)
-				? c->snd_una + c->snd_wnd - c->snd_nxt
-				: 0;
-
-	if (c->snd_max == c->snd_una || (c->in_recovery && c->rack.lost_bytes) || c->tlp_end ||
-	    c->snd_nxt != c->snd_max)
+	/* This runs for every ACK: the RTO moves later or stops, which leaves the heap alone. */
+	if (c->snd_una == c->snd_max) {
+		disarm(c, NIP_TCPT_RTO);
+		disarm(c, NIP_TCPT_PTO); /* no probe with nothing in flight */
 		return;
-	s->cnt.tcp_tlp_probes++;
-	if (unsent && !c->fin_sent && room >= (unsent < c->mss ? unsent : c->mss)) {
-		/* New data: it probes as well as a retransmission would, and is not a copy. */
-		uint32_t len = unsent < c->mss ? unsent : c->mss;
-
-		nip_tcp_send_data(c, c->snd_nxt, len,
-				  NIP_TCP_ACK | (len == unsent ? NIP_TCP_PSH : 0));
-		c->tlp_seq = c->snd_nxt;
-		c->snd_nxt += len;
-		c->snd_max = c->snd_nxt;
-		c->tlp_rxt = false;
-	} else {
-		/* The last segment again (with the FIN if that was sent last). */
-		uint32_t data_end = c->fin_sent ? c->fin_seq : c->snd_max;
-		uint32_t avail = data_end - c->snd_una;
-		uint32_t len = avail < c->mss ? avail : c->mss;
-
-		nip_tcp_send_data(c, data_end - len, len,
-				  NIP_TCP_ACK | (c->fin_sent ? NIP_TCP_FIN : 0));
-		c->tlp_seq = data_end - len;
-		s->cnt.tcp_retransmits++;
-		c->rtt_start = 0; /* Karn */
-		c->tlp_rxt = true;
 	}
-	if (c->in_recovery)
-		c->tlp_rxt = false; /* the recovery made the congestion response already */
-	c->tlp_end = c->snd_max;
-	nip_tcp_rto_arm(c); /* RFC 8985 7.3 */
-}
-
-void nip_tcp_tlp_acked(struct nip_tcp_conn *c, uint32_t ack, uint32_t flight)
-{
-	if (!c->tlp_end || nip_seq_lt(ack, c->tlp_end))
-		return;
-	if (c->tlp_rxt && !c->in_recovery) {
-		/* The probe repaired a loss (RFC 8985 7.4): the response to any loss. */
-		c->cc_ops->on_enter_recovery(&c->cc, flight, nip_now(c->s));
-		c->cc_ops->on_exit_recovery(&c->cc, nip_now(c->s));
-		c->s->cnt.tcp_tlp_repairs++;
-	}
-	c->tlp_end = 0;
+	arm(c, NIP_TCPT_RTO, nip_now(c->s) + c->rto);
+	nip_tcp_pto_arm(c);
 }
 
 /* Returns true when the connection ended (c may be freed). */
@@ -333,21 +276,25 @@ static bool keepalive_fire(struct nip_tcp_conn *c)
 	return false;
 }
 
-/* Runs c's due timers; c may be freed. */
-static void fire(struct nip_tcp_conn *c, uint64_t now)
+/* Runs c's due timers (c is out of the heap; it may be freed). Returns whether any was due:
+ * c may have come out at a stale key with none. */
+static bool fire(struct nip_tcp_conn *c, uint64_t now)
 {
+	bool any = false;
+
 	for (int i = 0; i < NIP_TCPT_N; i++) {
-		if (!c->timer[i] || c->timer[i] > now)
+		if (!(c->armed & (1u << i)) || c->timer[i] > now)
 			continue;
-		c->timer[i] = 0;
+		disarm(c, (enum nip_tcp_timer)i);
+		any = true;
 		switch (i) {
 		case NIP_TCPT_RTO:
 			if (rto_fire(c))
-				return;
+				return true;
 			break;
 		case NIP_TCPT_PERSIST:
 			if (persist_fire(c))
-				return;
+				return true;
 			break;
 		case NIP_TCPT_DELACK:
 			if (c->segs_unacked || c->ack_now)
@@ -355,10 +302,10 @@ static void fire(struct nip_tcp_conn *c, uint64_t now)
 			break;
 		case NIP_TCPT_KEEPALIVE:
 			if (keepalive_fire(c))
-				return;
+				return true;
 			break;
 		case NIP_TCPT_PTO:
-			pto_fire(c);
+			nip_tcp_pto_fire(c);
 			break;
 		case NIP_TCPT_REO:
 			/* RFC 8985 6.2 step 5: segments not yet lost at the last ACK may be now. */
@@ -370,10 +317,11 @@ static void fire(struct nip_tcp_conn *c, uint64_t now)
 		case NIP_TCPT_2MSL:
 			/* TIME-WAIT over, or an orphan FIN-WAIT-2 gave up on the peer. */
 			nip_tcp_drop(c, c->state == NIP_TCP_TIME_WAIT ? 0 : ETIMEDOUT);
-			return;
+			return true;
 		}
 	}
-	reschedule(c);
+	settle(c);
+	return any;
 }
 
 int nip_tcp_poll(struct nip_stack *s, uint64_t now)
@@ -385,9 +333,12 @@ int nip_tcp_poll(struct nip_stack *s, uint64_t now)
 	while ((c = conn_heap_min(t)) && c->due <= now) {
 		conn_heap_remove(t, c);
 		c->due = 0;
-		fire(c, now);
-		fired++;
+		fired += fire(c, now);
 	}
+	/* Connections whose timers were all cleared since they were armed leave from the top,
+	 * so that nip_tcp_timer_next_due says "none" once nothing is armed. */
+	while ((c = conn_heap_min(t)) && !c->armed)
+		conn_heap_remove(t, c);
 	if (!demi__list_empty(&t->ev_pending))
 		nip_tcp_deliver(s);
 	return fired;
