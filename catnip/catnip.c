@@ -400,6 +400,7 @@ const struct demi__libos_ops nip_libos_ops = {
 	.getpeername = nip_getpeername,
 	.getsockname = nip_getsockname,
 	.poll_io = nip_poll_io,
+	.poll_io_only_sleeps = true,
 	.end_call = nip_end_call,
 	.bufs_cached = nip_bufs_cached,
 	.stats = nip_stats,
