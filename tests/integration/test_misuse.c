@@ -272,6 +272,49 @@ static int push_freed(void)
 }
 
 /*
+ * An array whose handle names one live buffer but whose segment points into another, freed
+ * one: the push finds buffers by the handle first (lib/api.c, push_req_build), and must still
+ * check that the segment lies in the handle's buffer. The freed buffer is the lower of the two,
+ * so that only that check (not the length check) can refuse it.
+ */
+static int push_other_freed(void)
+{
+	demi_sgarray_t a = demi_sgaalloc(64), b = demi_sgaalloc(64), s;
+	int rc;
+
+	CHECK(a.sga_numsegs == 1 && b.sga_numsegs == 1);
+	if ((uintptr_t)a.sga_segs[0].sgaseg_buf < (uintptr_t)b.sga_segs[0].sgaseg_buf) {
+		s = a;
+		a = b;
+		b = s;
+	}
+	s = a;
+	s.sga_segs[0].sgaseg_buf = b.sga_segs[0].sgaseg_buf;
+	CHECK_OK(demi_sgafree(&b));
+	rc = demi_push(&qt, g.cli, &s);
+	if (rc == 0)
+		h_wait(qt, DEMI_OPC_PUSH, NULL);
+	CHECK_OK(demi_sgafree(&a));
+	return rc;
+}
+
+/* A segment of a pool buffer that runs past the buffer's end. */
+static int push_past_end(void)
+{
+	demi_sgarray_t a = demi_sgaalloc(64), s;
+	int rc;
+
+	CHECK(a.sga_numsegs == 1);
+	s = a;
+	s.sga_segs[0].sgaseg_len = 1u << 24;
+	rc = demi_push(&qt, g.cli, &s);
+	if (rc == 0)
+		h_wait(qt, DEMI_OPC_PUSH, NULL);
+	CHECK_OK(demi_sgafree(&a));
+	return rc;
+}
+
+/*
  * A stale array is refused even after its buffer was handed out again, and the new owner's
  * array is unaffected. Returns the stale free's result, or -1 if the new array broke.
  */
@@ -525,6 +568,8 @@ static int multi_bad(int which)
 	X("sgafree shifted handle", EINVAL, shifted_sgafree())                                     \
 	X("sgafree stale array after reuse", EINVAL, stale_sgafree_after_reuse())                  \
 	X("push freed pool buffer", EINVAL, push_freed())                                          \
+	X("push other array's freed buffer", EINVAL, push_other_freed())                           \
+	X("push past its buffer's end", EINVAL, push_past_end())                                   \
 	X("sgafree application array", EINVAL, user_sgafree())                                     \
 	X("sgafree empty array: 0 or EINVAL", 0, empty_sgafree())                                  \
 	X("sgaalloc(0) is empty", 0, sgaalloc_fails(0))                                            \
