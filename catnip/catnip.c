@@ -21,7 +21,7 @@
 #include "dev/fault_link.h"
 #include "dev/pcap_link.h"
 
-_Thread_local struct demi__libos *nip_thread_los;
+_Thread_local struct demi__libos *nip_thread_los __attribute__((tls_model("initial-exec")));
 
 /* When the stack next needs a poll: its own next deadline or a delayed frame of the fault
  * link, whichever comes first. */
