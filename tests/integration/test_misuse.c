@@ -255,20 +255,26 @@ static int shifted_sgafree(void)
 	return rc;
 }
 
+/* Pushes s on the connected client; if it went out, takes the result so no token is left. */
+static int push_cli(const demi_sgarray_t *s)
+{
+	int rc = demi_push(&qt, g.cli, s);
+
+	if (rc == 0)
+		h_wait(qt, DEMI_OPC_PUSH, NULL);
+	return rc;
+}
+
 /* Pushing an array whose pool buffer was already freed. */
 static int push_freed(void)
 {
 	demi_sgarray_t s = demi_sgaalloc(64), stale;
-	int rc;
 
 	CHECK(s.sga_numsegs == 1);
 	memset(s.sga_segs[0].sgaseg_buf, 'q', 64);
 	stale = s;
 	CHECK_OK(demi_sgafree(&s));
-	rc = demi_push(&qt, g.cli, &stale);
-	if (rc == 0) /* it went out: take the result so no token is left */
-		h_wait(qt, DEMI_OPC_PUSH, NULL);
-	return rc;
+	return push_cli(&stale);
 }
 
 /*
@@ -291,9 +297,7 @@ static int push_other_freed(void)
 	s = a;
 	s.sga_segs[0].sgaseg_buf = b.sga_segs[0].sgaseg_buf;
 	CHECK_OK(demi_sgafree(&b));
-	rc = demi_push(&qt, g.cli, &s);
-	if (rc == 0)
-		h_wait(qt, DEMI_OPC_PUSH, NULL);
+	rc = push_cli(&s);
 	CHECK_OK(demi_sgafree(&a));
 	return rc;
 }
@@ -307,9 +311,7 @@ static int push_past_end(void)
 	CHECK(a.sga_numsegs == 1);
 	s = a;
 	s.sga_segs[0].sgaseg_len = 1u << 24;
-	rc = demi_push(&qt, g.cli, &s);
-	if (rc == 0)
-		h_wait(qt, DEMI_OPC_PUSH, NULL);
+	rc = push_cli(&s);
 	CHECK_OK(demi_sgafree(&a));
 	return rc;
 }
