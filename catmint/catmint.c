@@ -358,6 +358,7 @@ const struct demi__libos_ops mint_libos_ops = {
 	.getpeername = mint_getpeername,
 	.getsockname = mint_getsockname,
 	.poll_io = mint_poll_io,
+	.poll_io_only_sleeps = true,
 	.bufs_cached = mint_bufs_cached,
 	.stats = mint_stats,
 };

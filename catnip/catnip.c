@@ -21,7 +21,7 @@
 #include "dev/fault_link.h"
 #include "dev/pcap_link.h"
 
-_Thread_local struct demi__libos *nip_thread_los;
+_Thread_local struct demi__libos *nip_thread_los __attribute__((tls_model("initial-exec")));
 
 /* When the stack next needs a poll: its own next deadline or a delayed frame of the fault
  * link, whichever comes first. */
@@ -387,6 +387,7 @@ const struct demi__libos_ops nip_libos_ops = {
 	.getpeername = nip_getpeername,
 	.getsockname = nip_getsockname,
 	.poll_io = nip_poll_io,
+	.poll_io_only_sleeps = true,
 	.end_call = nip_end_call,
 	.bufs_cached = nip_bufs_cached,
 	.stats = nip_stats,

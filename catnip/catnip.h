@@ -85,8 +85,9 @@ struct nip_libos {
 };
 
 /* The libOS of this thread (NULL when catnip is not up): UDP's send callbacks look their
- * task up through its runtime, since the queue may be gone by then. */
-extern _Thread_local struct demi__libos *nip_thread_los;
+ * task up through its runtime, since the queue may be gone by then. initial-exec, like
+ * lib/api.c's own: one instruction to reach, not a __tls_get_addr call per datagram sent. */
+extern _Thread_local struct demi__libos *nip_thread_los __attribute__((tls_model("initial-exec")));
 
 static inline struct nip_libos *nip_of(struct demi__libos *los)
 {

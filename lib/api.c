@@ -261,8 +261,8 @@ static int start(struct demi__libos *los, struct demi__queue *q, demi_opcode_t o
 
 	if (!t)
 		return ENOMEM;
-	*qt_out = demi__task_token(t);
-	los->user_call = true; /* an answer is likely soon: the next wait spins first */
+	*qt_out = t->result.qr_qt; /* the token, as create stored it */
+	los->user_call = true;	   /* an answer is likely soon: the next wait spins first */
 	switch (opc) {
 	case DEMI_OPC_ACCEPT:
 		rc = los->ops->accept(q, t); /* sends nothing: no end_call */
@@ -328,14 +328,22 @@ DEMI_EXPORT int demi_close(int qd)
  * Resolves the application's array into segments: pool memory is referenced (zero-copy), any
  * other memory is marked foreign. A segment that points into a freed pool buffer, or runs past
  * the end of its buffer, is refused.
+ *
+ * The array's handle (sga_buf, from demi_sgaalloc or a pop) names its buffer by index: a
+ * segment inside that buffer is found without the pool's address lookup (a hash probe and a
+ * division); any other segment, or a stale or forged handle, takes the lookup as before.
  */
 static int push_req_build(struct demi__libos *los, const demi_sgarray_t *sga,
 			  struct demi__push_req *req)
 {
+	struct demi__buf *hint = NULL;
+
 	req->nsegs = 0;
 	req->total = 0;
 	if (sga->sga_numsegs == 0 || sga->sga_numsegs > DEMI_SGARRAY_MAXSIZE)
 		return EINVAL;
+	if (sga->sga_buf)
+		hint = demi__pool_from_handle(&los->pool, (uint64_t)(uintptr_t)sga->sga_buf);
 	for (uint32_t i = 0; i < sga->sga_numsegs; i++) {
 		uint8_t *data = sga->sga_segs[i].sgaseg_buf;
 		uint32_t len = sga->sga_segs[i].sgaseg_len;
@@ -343,7 +351,10 @@ static int push_req_build(struct demi__libos *los, const demi_sgarray_t *sga,
 
 		if (!data || len == 0)
 			goto bad;
-		b = demi__pool_lookup(&los->pool, data);
+		if (hint && (uintptr_t)data - (uintptr_t)hint->base < hint->cap)
+			b = hint;
+		else
+			b = demi__pool_lookup(&los->pool, data);
 		if (b) {
 			if (b->refcnt == 0 || data + len > b->base + b->cap || data + len < data)
 				goto bad;

@@ -92,6 +92,9 @@ struct demi__libos_ops {
 	 * Returns how many events it found (> 0: work for the next pass), 0 or -errno. NULL: the
 	 * libOS polls in a background task and never sleeps. */
 	int (*poll_io)(struct demi__libos *los, uint64_t timeout_ns);
+	/* poll_io(los, 0) does nothing: the libOS polls its device in its scheduler pass (catnip,
+	 * catmint), so a spinning wait does not call it (a call per idle pass saved). */
+	bool poll_io_only_sleeps;
 	/* Pool buffers the libOS keeps handed to its device for receiving (0 if none): they are
 	 * in use but not leaked. NULL means 0. */
 	uint64_t (*bufs_cached)(struct demi__libos *los);

@@ -7,7 +7,8 @@
  * events (busy_poll, or within demikernel.spin_us of the last work: adaptive waiting) or
  * sleeps in the kernel until an event, the next timer or the wait's deadline, whichever comes
  * first. So an idle wait costs no CPU, and a busy one makes no extra calls and never pays for
- * a wake-up.
+ * a wake-up. A spinning turn is kept short: it reads no timer, and it skips poll_io when the
+ * libOS polls in its scheduler pass anyway (poll_io_only_sleeps: catnip, catmint).
  */
 #include <errno.h>
 #include <sched.h>
@@ -99,6 +100,16 @@ static enum spin spinning(struct demi__libos *los)
 	return idle >= los->spin_ns ? SLEEP : idle < SPIN_TIGHT_NS ? SPIN : SPIN_YIELD;
 }
 
+/* The libOS's poll_io, unless a zero timeout would make it do nothing (poll_io_only_sleeps). */
+static int poll_io(struct demi__libos *los, uint64_t timeout_ns)
+{
+	const struct demi__libos_ops *ops = los->ops;
+
+	if (!ops->poll_io || (!timeout_ns && ops->poll_io_only_sleeps))
+		return 0;
+	return ops->poll_io(los, timeout_ns);
+}
+
 static int run_until(struct demi__libos *los, ready_fn ready, void *arg, uint64_t timeout_ns)
 {
 	struct demi__runtime *rt = &los->rt;
@@ -119,36 +130,43 @@ static int run_until(struct demi__libos *los, ready_fn ready, void *arg, uint64_
 			return 0;
 		if (timeout_ns == 0) {
 			/* A zero timeout polls once: one look at the device, one more pass. */
-			if (los->ops->poll_io)
-				los->ops->poll_io(los, 0);
+			poll_io(los, 0);
 			demi__runtime_pass(rt);
 			return ready(los, arg) ? 0 : ETIMEDOUT;
 		}
 		enum spin spin = spinning(los);
-		uint64_t next_timer = demi__timer_next_deadline(rt);
-		uint64_t until = deadline < next_timer ? deadline : next_timer;
-		/* The pass's own reading of the clock: deadlines are checked to within a pass. */
-		uint64_t now = until == UINT64_MAX ? 0 : demi__pass_now(rt);
-		if (now >= deadline)
-			return ETIMEDOUT;
-		if (demi__runtime_has_ready(rt))
-			continue;
-		if (spin == SPIN_YIELD)
-			sched_yield();
-		uint64_t sleep_ns = spin != SLEEP	  ? 0
-				    : until == UINT64_MAX ? UINT64_MAX
-				    : until > now	  ? until - now
-							  : 0;
-		if (sleep_ns) {
-			los->slept = true;
-			los->wait_sleeps++;
-		} else {
+		uint64_t sleep_ns = 0;
+		/* The pass's own reading of the clock: deadlines are checked to within a pass. A
+		 * spinning turn (the common one while busy) needs no timer: it does not sleep. */
+		if (spin != SLEEP) {
+			if (deadline != UINT64_MAX && demi__pass_now(rt) >= deadline)
+				return ETIMEDOUT;
+			if (demi__runtime_has_ready(rt))
+				continue;
+			if (spin == SPIN_YIELD)
+				sched_yield();
 			los->wait_spin_polls++;
+		} else {
+			uint64_t next_timer = demi__timer_next_deadline(rt);
+			uint64_t until = deadline < next_timer ? deadline : next_timer;
+			uint64_t now = until == UINT64_MAX ? 0 : demi__pass_now(rt);
+
+			if (now >= deadline)
+				return ETIMEDOUT;
+			if (demi__runtime_has_ready(rt))
+				continue;
+			sleep_ns = until == UINT64_MAX ? UINT64_MAX : until > now ? until - now : 0;
+			if (sleep_ns) {
+				los->slept = true;
+				los->wait_sleeps++;
+			} else {
+				los->wait_spin_polls++;
+			}
 		}
 		/* Events count as work at the next pass (whose clock is read after them): a libOS
 		 * that completes operations inside poll_io (catnap's io_uring reaps its CQEs there)
 		 * leaves its pass nothing to do, and the budget would never learn from them. */
-		if (los->ops->poll_io && los->ops->poll_io(los, sleep_ns) > 0)
+		if (poll_io(los, sleep_ns) > 0)
 			los->io_work = true;
 	}
 }

@@ -49,6 +49,10 @@ static int grow(struct demi__runtime *rt)
 	for (uint32_t i = TASKS_PER_CHUNK; i-- > 0;) {
 		chunk[i].index = rt->nchunks * TASKS_PER_CHUNK + i;
 		chunk[i].rt = rt;
+		/* A free task's links stay unlinked (release leaves them so): create skips them. */
+		demi__list_init(&chunk[i].ready_link);
+		demi__list_init(&chunk[i].done_link);
+		demi__list_init(&chunk[i].wait_link);
 		chunk[i].next_free = rt->free;
 		rt->free = &chunk[i];
 	}
@@ -65,14 +69,10 @@ struct demi__task *demi__task_create(struct demi__runtime *rt, demi__task_poll_f
 		return NULL;
 	t = rt->free;
 	rt->free = t->next_free;
-	t->next_free = NULL;
 	t->poll = poll;
 	t->queue = queue;
 	t->state = DEMI__TASK_PENDING;
 	t->gen++;
-	demi__list_init(&t->ready_link);
-	demi__list_init(&t->done_link);
-	demi__list_init(&t->wait_link);
 	memset(&t->result, 0, sizeof(t->result));
 	t->result.qr_opcode = opcode;
 	t->result.qr_qd = qd;
@@ -137,8 +137,6 @@ static void release(struct demi__task *t)
 	if (demi__list_linked(&t->wait_link))
 		demi__list_remove(&t->wait_link);
 	t->state = DEMI__TASK_FREE;
-	t->poll = NULL;
-	t->queue = NULL;
 	t->next_free = rt->free;
 	rt->free = t;
 	rt->stats.tasks_in_use--;
@@ -169,6 +167,39 @@ void demi__bg_remove(struct demi__bg_task *bg)
 	demi__list_remove(&bg->link);
 }
 
+/* Polls the tasks woken before this point; a task woken while polling runs on the next pass,
+ * so one chatty task cannot starve the caller. Out of line: most passes of a busy-polling wait
+ * have nothing ready, and their pass stays a short function. */
+static __attribute__((noinline)) int run_ready(struct demi__runtime *rt)
+{
+	struct demi__list batch;
+	int progress = 0;
+
+	batch.next = rt->ready.next;
+	batch.prev = rt->ready.prev;
+	batch.next->prev = &batch;
+	batch.prev->next = &batch;
+	demi__list_init(&rt->ready);
+	while (!demi__list_empty(&batch)) {
+		struct demi__task *t =
+			demi__container_of(batch.next, struct demi__task, ready_link);
+
+		demi__list_remove(&t->ready_link);
+		if (t->state != DEMI__TASK_PENDING)
+			continue;
+		rt->stats.polls++;
+		t->poll(t);
+		progress++;
+	}
+	return progress;
+}
+
+/* Out of line, like run_ready: a timer is due on few passes. */
+static __attribute__((noinline)) int run_timers(struct demi__runtime *rt)
+{
+	return demi__timer_run(rt, demi__pass_now(rt));
+}
+
 int demi__runtime_pass(struct demi__runtime *rt)
 {
 	int progress = 0;
@@ -181,29 +212,10 @@ int demi__runtime_pass(struct demi__runtime *rt)
 		struct demi__bg_task *bg = demi__container_of(n, struct demi__bg_task, link);
 		progress += bg->poll(bg->arg);
 	}
-	if (rt->heap_len)
-		progress += demi__timer_run(rt, demi__pass_now(rt));
-	/* Poll only the tasks woken before this point; a task woken while polling runs on the
-	 * next pass, so one chatty task cannot starve the caller. */
-	struct demi__list batch;
-	demi__list_init(&batch);
-	if (!demi__list_empty(&rt->ready)) {
-		batch.next = rt->ready.next;
-		batch.prev = rt->ready.prev;
-		batch.next->prev = &batch;
-		batch.prev->next = &batch;
-		demi__list_init(&rt->ready);
-	}
-	while (!demi__list_empty(&batch)) {
-		struct demi__task *t =
-			demi__container_of(batch.next, struct demi__task, ready_link);
-
-		demi__list_remove(&t->ready_link);
-		if (t->state != DEMI__TASK_PENDING)
-			continue;
-		rt->stats.polls++;
-		t->poll(t);
-		progress++;
-	}
+	/* The heap's top first: a pass with no timer due makes no call. */
+	if (rt->heap_len && demi__timer_next_deadline(rt) <= demi__pass_now(rt))
+		progress += run_timers(rt);
+	if (!demi__list_empty(&rt->ready))
+		progress += run_ready(rt);
 	return progress;
 }

@@ -45,7 +45,9 @@ memif_bench_setup 10.81.0
 # valgrind does not follow DPDK's hugepage memory through memfd reliably: no hugepages here
 # (instruction counts do not depend on them).
 eal_mem='"--no-huge", "-m", "MEM"'
-memif_bench_conf "" "" 256 ""
+# The end under valgrind takes many seconds to start (more on a loaded machine): the native
+# end waits for its link longer than the default 5 s.
+memif_bench_conf "" "" 256 "  link_timeout_ms: 120000"
 case $proto in
 tcp) srv=tcp-echo cli=tcp-pingpong ;;
 udp) srv=udp-echo cli=udp-pingpong ;;

@@ -255,19 +255,64 @@ static int shifted_sgafree(void)
 	return rc;
 }
 
+/* Pushes s on the connected client; if it went out, takes the result so no token is left. */
+static int push_cli(const demi_sgarray_t *s)
+{
+	int rc = demi_push(&qt, g.cli, s);
+
+	if (rc == 0)
+		h_wait(qt, DEMI_OPC_PUSH, NULL);
+	return rc;
+}
+
 /* Pushing an array whose pool buffer was already freed. */
 static int push_freed(void)
 {
 	demi_sgarray_t s = demi_sgaalloc(64), stale;
-	int rc;
 
 	CHECK(s.sga_numsegs == 1);
 	memset(s.sga_segs[0].sgaseg_buf, 'q', 64);
 	stale = s;
 	CHECK_OK(demi_sgafree(&s));
-	rc = demi_push(&qt, g.cli, &stale);
-	if (rc == 0) /* it went out: take the result so no token is left */
-		h_wait(qt, DEMI_OPC_PUSH, NULL);
+	return push_cli(&stale);
+}
+
+/*
+ * An array whose handle names one live buffer but whose segment points into another, freed
+ * one: the push finds buffers by the handle first (lib/api.c, push_req_build), and must still
+ * check that the segment lies in the handle's buffer. The freed buffer is the lower of the two,
+ * so that only that check (not the length check) can refuse it.
+ */
+static int push_other_freed(void)
+{
+	demi_sgarray_t a = demi_sgaalloc(64), b = demi_sgaalloc(64), s;
+	int rc;
+
+	CHECK(a.sga_numsegs == 1 && b.sga_numsegs == 1);
+	if ((uintptr_t)a.sga_segs[0].sgaseg_buf < (uintptr_t)b.sga_segs[0].sgaseg_buf) {
+		s = a;
+		a = b;
+		b = s;
+	}
+	s = a;
+	s.sga_segs[0].sgaseg_buf = b.sga_segs[0].sgaseg_buf;
+	CHECK_OK(demi_sgafree(&b));
+	rc = push_cli(&s);
+	CHECK_OK(demi_sgafree(&a));
+	return rc;
+}
+
+/* A segment of a pool buffer that runs past the buffer's end. */
+static int push_past_end(void)
+{
+	demi_sgarray_t a = demi_sgaalloc(64), s;
+	int rc;
+
+	CHECK(a.sga_numsegs == 1);
+	s = a;
+	s.sga_segs[0].sgaseg_len = 1u << 24;
+	rc = push_cli(&s);
+	CHECK_OK(demi_sgafree(&a));
 	return rc;
 }
 
@@ -525,6 +570,8 @@ static int multi_bad(int which)
 	X("sgafree shifted handle", EINVAL, shifted_sgafree())                                     \
 	X("sgafree stale array after reuse", EINVAL, stale_sgafree_after_reuse())                  \
 	X("push freed pool buffer", EINVAL, push_freed())                                          \
+	X("push other array's freed buffer", EINVAL, push_other_freed())                           \
+	X("push past its buffer's end", EINVAL, push_past_end())                                   \
 	X("sgafree application array", EINVAL, user_sgafree())                                     \
 	X("sgafree empty array: 0 or EINVAL", 0, empty_sgafree())                                  \
 	X("sgaalloc(0) is empty", 0, sgaalloc_fails(0))                                            \
