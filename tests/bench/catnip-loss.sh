@@ -6,29 +6,37 @@
 # issue 12's RACK-TLP goal).
 #
 #   catnip-loss.sh BUILD_DIR [--reps K] [--rates "0 1 5 10"] [--mib "0:256 1:64 5:16 10:8"]
-#                  [--cc cubic] [--linux-cc cubic] [--baseline OTHER_BUILD_DIR]
+#                  [--links "tap afp"] [--afp-args ",framecnt=512"] [--cc cubic]
+#                  [--linux-cc cubic] [--baseline OTHER_BUILD_DIR]
 #
-# For each loss rate N (percent) and repetition, interleaved (the order of the two alternates
-# from one repetition to the next):
-#   catnip  examples/tcp-push-pop --client (LIBOS=catnip, core 0) on a DPDK net_tap port ->
+# For each loss rate N (percent) and repetition, interleaved (the order of the senders
+# alternates from one repetition to the next):
+#   tap     examples/tcp-push-pop --client (LIBOS=catnip, core 0) on a DPDK net_tap port ->
 #           tcp-push-pop --server (LIBOS=catnap: the kernel's TCP, core 1) on the Linux side
-#           of the tap, in a namespace made here (tests/dpdk/tap-netns.sh).
+#           of the tap, in a namespace made here (tests/dpdk/tap-netns.sh). Issue 12 names this
+#           link; it costs catnip a system call per frame each way.
+#   afp     the same catnip client on DPDK's net_af_packet (PACKET_MMAP rings: frames received
+#           without a system call, one sendto per transmit burst) bound to one end of a veth
+#           pair, the same receiver in a namespace on the other end: the link the Linux pair
+#           has, so that the two senders differ only in the stack above it.
 #   linux   the same two programs, both LIBOS=catnap (kernel TCP both ends, cores 0 and 1), in
 #           two namespaces joined by a veth pair.
-#   base    (with --baseline) as catnip, with the other build's tcp-push-pop (before/after a
-#           change, in the same run).
+#   base    (with --baseline) catnip from the other build's tcp-push-pop, on the first link of
+#           --links (before/after a change, in the same run).
 # The receiver is the same program on the same kernel in every case; only the sender differs.
 # 1 MiB pushes, 8 outstanding, the MiB given for the rate (fixed bytes: goodput is what the
 # receiver counts between its first and last byte).
 #
 # Loss: the same nftables rules on the receiver's interface (the tap's Linux end, the
-# receiving veth) in both cases: at ingress, N% of the frames are dropped (sender -> receiver
+# receiving veths) in every case: at ingress, N% of the frames are dropped (sender -> receiver
 # data); at egress, N% get a destination MAC nobody has (receiver -> sender ACKs), so that they
 # are lost on the wire: a drop in an output hook would be reported to the sending socket as a
 # local drop and quietly retried. `numgen random mod 100 < N`. Each frame is one segment:
-# GSO/TSO/GRO are off on the veths and the tap (catnip sends one segment per frame).
+# GSO/TSO/GRO are off on the veths and the tap (catnip sends one segment per frame). The
+# af_packet receiver's veth also has tx checksum offload off: over a veth the kernel would
+# hand catnip partial checksums (the Linux pair keeps it: between two kernels it is free).
 #
-# Fairness: MTU 1500 everywhere (catnip's default, the tap's and the veth's), SACK, timestamps
+# Fairness: MTU 1500 everywhere (catnip's default, the tap's and the veths'), SACK, timestamps
 # and window scaling on both senders, Linux's other sysctls at a fresh namespace's defaults
 # except the congestion control, set to --linux-cc (default cubic, the kernel's built-in
 # default; a fresh namespace here inherits the host's bbr, which ignores random loss by
@@ -36,7 +44,7 @@
 # Linux also has RACK-TLP (tcp_recovery=1) and its 200 ms minimum RTO, as catnip.
 #
 # Prints per rate the median goodput (Mbit/s) and the spread (min-max) of each sender, the
-# ratio catnip / linux of the medians, and each sender's retransmission timeouts (median).
+# ratios catnip / linux of the medians, and each sender's retransmission timeouts (median).
 # Results in BUILD_DIR/bench-catnip-loss/results.txt, each sender's output (catnip's counters)
 # beside it. Timing on a shared 2-core machine is
 # noisy: hence the interleaving, medians and spreads. Only processes started here are
@@ -44,13 +52,15 @@
 
 set -u
 usage() {
-	echo "usage: $0 BUILD_DIR [--reps K] [--rates \"0 1 5 10\"] [--mib \"0:256 1:64 5:16 10:8\"] [--cc NAME] [--linux-cc NAME] [--baseline DIR]" >&2
+	echo "usage: $0 BUILD_DIR [--reps K] [--rates \"0 1 5 10\"] [--mib \"0:256 1:64 5:16 10:8\"]" \
+		"[--links \"tap afp\"] [--afp-args ,K=V...] [--cc NAME] [--linux-cc NAME] [--baseline DIR]" >&2
 	exit 2
 }
 [ $# -ge 1 ] || usage
 build=$1
 shift
 reps=3 rates="0 1 5 10" mibs="0:256 1:64 5:16 10:8" cc=cubic linux_cc=cubic base=
+links="tap afp" afp_args=
 while [ $# -gt 0 ]; do
 	[ $# -ge 2 ] || usage
 	case $1 in
@@ -60,17 +70,21 @@ while [ $# -gt 0 ]; do
 	--cc) cc=$2 ;;
 	--linux-cc) linux_cc=$2 ;;
 	--baseline) base=$2 ;;
+	--links) links=$2 ;;
+	--afp-args) afp_args=$2 ;;
 	*) usage ;;
 	esac
 	shift 2
 done
 ex=$build/examples
 [ -x "$ex/tcp-push-pop" ] || { echo "SKIP: $ex/tcp-push-pop not built"; exit 77; }
+for l in $links; do
+	case $l in tap | afp) ;; *) usage ;; esac
+done
+variants="$links linux"
 if [ -n "$base" ]; then
 	[ -x "$base/examples/tcp-push-pop" ] || { echo "$0: $base/examples/tcp-push-pop not built" >&2; exit 2; }
-	variants="catnip base linux"
-else
-	variants="catnip linux"
+	variants="$links base linux"
 fi
 command -v nft >/dev/null || { echo "SKIP: no nft (tests/deps.sh installs nftables)"; exit 77; }
 . "$(dirname "$0")/build-info.sh"
@@ -80,43 +94,65 @@ mkdir -p "$out"
 results=$out/results.txt
 : >"$results"
 
-# catnip's side: namespace demi-loss-PID with tap dlossPID (10.83.0.1 Linux, .2 catnip).
+# catnip on the tap: namespace demi-loss-PID with tap dlossPID (10.83.0.1 Linux, .2 catnip).
 . "$(dirname "$0")/../dpdk/tap-netns.sh"
 tap_netns loss 10.83.0.1 10.83.0.2
 printf 'inetstack_config:\n  tcp_congestion_control: %s\n' "$cc" >>"$dir/catnip.yaml"
 # The Linux pair: namespaces demi-lossa-PID (sender, 10.84.0.1) and demi-lossb-PID
-# (receiver, 10.84.0.2), veth vlossaPID <-> vlossbPID.
+# (receiver, 10.84.0.2), veth vlossaPID <-> vlossbPID. catnip on af_packet: namespaces
+# demi-lossc-PID (catnip's end vlossc, 10.85.0.2, no address in the kernel) and demi-lossd-PID
+# (receiver, vlossd, 10.85.0.1).
 nsa=demi-lossa-$$ nsb=demi-lossb-$$ va=vlossa$(($$ % 100000)) vb=vlossb$(($$ % 100000))
+nsc=demi-lossc-$$ nsd=demi-lossd-$$ vc=vlossc$(($$ % 100000)) vd=vlossd$(($$ % 100000))
 loss_cleanup() {
 	tap_cleanup
 	ip netns del "$nsa" 2>/dev/null
 	ip netns del "$nsb" 2>/dev/null
+	ip netns del "$nsc" 2>/dev/null
+	ip netns del "$nsd" 2>/dev/null
 }
 trap loss_cleanup EXIT
-ip netns add "$nsa" && ip netns add "$nsb" || skip "cannot create the veth namespaces"
-ip link add "$va" netns "$nsa" type veth peer name "$vb" netns "$nsb" || skip "no veth"
+veth_pair() { # NS_A DEV_A NS_B DEV_B
+	ip netns add "$1" && ip netns add "$3" || skip "cannot create the veth namespaces"
+	ip link add "$2" netns "$1" type veth peer name "$4" netns "$3" || skip "no veth"
+	ip -n "$1" link set "$2" up
+	ip -n "$3" link set "$4" up
+}
+veth_pair "$nsa" "$va" "$nsb" "$vb"
 ip -n "$nsa" addr add 10.84.0.1/24 dev "$va"
 ip -n "$nsb" addr add 10.84.0.2/24 dev "$vb"
-ip -n "$nsa" link set "$va" up
-ip -n "$nsb" link set "$vb" up
+veth_pair "$nsc" "$vc" "$nsd" "$vd"
+ip -n "$nsd" addr add 10.85.0.1/24 dev "$vd"
+# catnip's end carries no kernel address; keep the kernel's IPv6 from sending on it.
+ip netns exec "$nsc" sysctl -qw "net.ipv6.conf.$vc.disable_ipv6=1"
+ip netns exec "$nsd" ethtool -K "$vd" tx off >/dev/null 2>&1
 ip -n "$ns" link set "$tap" up
 # The congestion control of the Linux ends, on their subnet's route: a namespace other than
 # the host's may only pick those in tcp_allowed_congestion_control by sysctl.
-for d in "$nsa $va 10.84.0.0/24" "$nsb $vb 10.84.0.0/24" "$ns $tap 10.83.0.0/24"; do
+for d in "$nsa $va 10.84.0.0/24" "$nsb $vb 10.84.0.0/24" "$ns $tap 10.83.0.0/24" \
+	"$nsd $vd 10.85.0.0/24"; do
 	set -- $d
 	ip -n "$1" link set lo up
 	ip -n "$1" route replace "$3" dev "$2" congctl "$linux_cc" ||
 		skip "no congestion control $linux_cc in the kernel"
 done
-for d in "$nsa $va" "$nsb $vb" "$ns $tap"; do
+for d in "$nsa $va" "$nsb $vb" "$ns $tap" "$nsc $vc" "$nsd $vd"; do
 	set -- $d
 	ip netns exec "$1" ethtool -K "$2" tso off gso off gro off >/dev/null 2>&1
 done
+# catnip on af_packet: the tap's configuration with the other device. Its frames (2048 bytes
+# by default) must fit a receive buffer past the mbuf headroom: 4 KiB buffers.
+sed -e 's/"loss"/"lossafp"/' -e "s/\"loss$$\"/\"lossafp$$\"/" \
+	-e "s/net_tap0,iface=$tap,mac=fixed/net_af_packet0,iface=$vc$afp_args/" \
+	-e 's/local_ipv4_addr: .*/local_ipv4_addr: 10.85.0.2/' "$dir/catnip.yaml" >"$dir/afp.yaml"
+sed -i 's/^dpdk:$/dpdk:\n  rx_buf_bytes: 4096/' "$dir/afp.yaml"
 echo "senders: catnip cc=$cc; Linux cc=$linux_cc ($(uname -r)," \
 	"tcp_recovery=$(ip netns exec "$nsa" sysctl -n net.ipv4.tcp_recovery)," \
 	"tcp_sack=$(ip netns exec "$nsa" sysctl -n net.ipv4.tcp_sack));" \
-	"MTU tap $(cat /sys/class/net/lo/mtu >/dev/null; ip -n "$ns" -o link show "$tap" | grep -o 'mtu [0-9]*')," \
-	"veth $(ip -n "$nsa" -o link show "$va" | grep -o 'mtu [0-9]*')"
+	"MTU tap $(ip -n "$ns" -o link show "$tap" | grep -o 'mtu [0-9]*')," \
+	"veth $(ip -n "$nsa" -o link show "$va" | grep -o 'mtu [0-9]*')," \
+	"af_packet veth $(ip -n "$nsc" -o link show "$vc" | grep -o 'mtu [0-9]*')" \
+	"(net_af_packet0,iface=$vc$afp_args)"
 
 loss_on() { # NAMESPACE DEVICE RATE
 	[ "$3" = 0 ] && return 0
@@ -177,20 +213,24 @@ finish() {
 		"$1" "$2" "$mbit" "$4" "${lost:-}"
 }
 
-run_catnip() { # RATE MIB [EXAMPLES_DIR NAME]
-	local rc rtos
-	server "$ns" 10.83.0.1
-	loss_on "$ns" "$tap" "$1"
-	ip -n "$ns" neigh flush dev "$tap" 2>/dev/null
-	ip netns exec "$ns" env CONFIG_PATH="$dir/catnip.yaml" DEMI_LOG=info timeout 600 \
-		"${3:-$ex}/tcp-push-pop" --client 10.83.0.1:9 --size 1048576 --requests "$2" \
+# run_catnip NAME LINK RATE MIB EXAMPLES_DIR: catnip's client on LINK (tap or afp).
+run_catnip() {
+	local rc rtos sns=$ns rns=$ns dev=$tap addr=10.83.0.1 yaml=$dir/catnip.yaml
+	[ "$2" = afp ] && sns=$nsc rns=$nsd dev=$vd addr=10.85.0.1 yaml=$dir/afp.yaml
+	server "$rns" $addr
+	loss_on "$rns" "$dev" "$3"
+	ip -n "$rns" neigh flush dev "$dev" 2>/dev/null
+	ip netns exec "$sns" env CONFIG_PATH="$yaml" DEMI_LOG=info timeout 600 \
+		"$5/tcp-push-pop" --client $addr:9 --size 1048576 --requests "$4" \
 		--window 8 --timeout-ms 60000 >"$dir/client.log" 2>&1
 	rc=$?
-	lost=$(loss_off "$ns" "$1")
+	lost=$(loss_off "$rns" "$3")
 	rtos=$(grep -o 'tcp_rto_timeouts=[0-9]*' "$dir/client.log" | tail -1 | cut -d= -f2)
-	finish "${4:-catnip}" "$1" $rc "${rtos:-?}"
+	finish "$1" "$3" $rc "${rtos:-?}"
 }
-run_base() { run_catnip "$1" "$2" "$base/examples" base; }
+run_tap() { run_catnip tap tap "$1" "$2" "$ex"; }
+run_afp() { run_catnip afp afp "$1" "$2" "$ex"; }
+run_base() { run_catnip base "${links%% *}" "$1" "$2" "$base/examples"; }
 run_linux() { # RATE MIB
 	local rc t0 t1
 	server "$nsb" 10.84.0.2
@@ -237,26 +277,31 @@ stat() { # VARIANT RATE COLUMN: median min max
 }
 echo
 echo "Goodput, Mbit/s: median (min-max) of $reps; catnip cc=$cc, Linux cc=$linux_cc" \
-	"${base:+(base: $base)}"
-if [ -n "$base" ]; then
-	printf '| loss each way | catnip | base | Linux | catnip / Linux | base / Linux | RTOs catnip / base / Linux |\n'
-	printf '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n'
-else
-	printf '| loss each way | catnip | Linux | catnip / Linux | RTOs catnip / Linux |\n'
-	printf '| ---: | ---: | ---: | ---: | ---: |\n'
-fi
+	"${base:+(base: $base on ${links%% *})}"
+# Columns: each catnip variant, Linux, each variant / Linux, the RTOs of all.
+cols="$links${base:+ base}"
+title() { case $1 in tap) echo "catnip tap" ;; afp) echo "catnip af_packet veth" ;;
+	base) echo base ;; linux) echo "Linux veth" ;; esac; }
+hdr="| loss each way |" sep="| ---: |" rto=
+for v in $cols linux; do
+	hdr="$hdr $(title $v) |" sep="$sep ---: |" rto="$rto${rto:+ / }$v"
+done
+for v in $cols; do
+	hdr="$hdr $v / Linux |" sep="$sep ---: |"
+done
+echo "$hdr RTOs $rto |"
+echo "$sep ---: |"
 ratio() { echo "$1 / $2" | bc -l 2>/dev/null || echo nan; }
 for rate in $rates; do
-	c=($(stat catnip "$rate" 3)) l=($(stat linux "$rate" 3))
-	cr=($(stat catnip "$rate" 4)) lr=($(stat linux "$rate" 4))
-	if [ -n "$base" ]; then
-		b=($(stat base "$rate" 3)) br=($(stat base "$rate" 4))
-		printf '| %s%% | %.2f (%.2f-%.2f) | %.2f (%.2f-%.2f) | %.2f (%.2f-%.2f) | %.2f | %.2f | %s / %s / %s |\n' \
-			"$rate" "${c[@]}" "${b[@]}" "${l[@]}" "$(ratio "${c[0]}" "${l[0]}")" \
-			"$(ratio "${b[0]}" "${l[0]}")" "${cr[0]}" "${br[0]}" "${lr[0]}"
-	else
-		printf '| %s%% | %.2f (%.2f-%.2f) | %.2f (%.2f-%.2f) | %.2f | %s / %s |\n' "$rate" \
-			"${c[@]}" "${l[@]}" "$(ratio "${c[0]}" "${l[0]}")" "${cr[0]}" "${lr[0]}"
-	fi
+	l=($(stat linux "$rate" 3)) row="| $rate% |" rt=
+	for v in $cols linux; do
+		g=($(stat $v "$rate" 3)) r=($(stat $v "$rate" 4))
+		row="$row $(printf '%.2f (%.2f-%.2f)' "${g[@]}") |" rt="$rt${rt:+ / }${r[0]}"
+	done
+	for v in $cols; do
+		g=($(stat $v "$rate" 3))
+		row="$row $(printf '%.2f' "$(ratio "${g[0]}" "${l[0]}")") |"
+	done
+	echo "$row $rt |"
 done
 echo "(results: $results)"
