@@ -7,7 +7,7 @@
 #
 #   catnip-loss.sh BUILD_DIR [--reps K] [--rates "0 1 5 10"] [--mib "0:256 1:64 5:16 10:8"]
 #                  [--links "tap afp"] [--afp-args ",framecnt=512"] [--cc cubic]
-#                  [--linux-cc cubic] [--baseline OTHER_BUILD_DIR]
+#                  [--linux-cc cubic] [--nice N] [--baseline OTHER_BUILD_DIR]
 #
 # For each loss rate N (percent) and repetition, interleaved (the order of the senders
 # alternates from one repetition to the next):
@@ -44,23 +44,26 @@
 # Linux also has RACK-TLP (tcp_recovery=1) and its 200 ms minimum RTO, as catnip.
 #
 # Prints per rate the median goodput (Mbit/s) and the spread (min-max) of each sender, the
-# ratios catnip / linux of the medians, and each sender's retransmission timeouts (median).
+# ratios catnip / linux of the medians, each sender's retransmission timeouts (median) and
+# the share of its run it spent runnable but waiting for a core (median; sched_watch).
 # Results in BUILD_DIR/bench-catnip-loss/results.txt, each sender's output (catnip's counters)
-# beside it. Timing on a shared 2-core machine is
-# noisy: hence the interleaving, medians and spreads. Only processes started here are
-# signalled, by PID. Needs root, DPDK, nftables (exit 77 without).
+# beside it. Timing on a shared 2-core machine is noisy: hence the interleaving, medians and
+# spreads, and --nice (e.g. -10, every sender and receiver alike) to keep other work's
+# compilers from taking the benchmark's cores in turns of a scheduler slice, which costs a
+# busy-polling sender more than a sleeping one. Only processes started here are signalled, by
+# PID. Needs root, DPDK, nftables (exit 77 without).
 
 set -u
 usage() {
 	echo "usage: $0 BUILD_DIR [--reps K] [--rates \"0 1 5 10\"] [--mib \"0:256 1:64 5:16 10:8\"]" \
-		"[--links \"tap afp\"] [--afp-args ,K=V...] [--cc NAME] [--linux-cc NAME] [--baseline DIR]" >&2
+		"[--links \"tap afp\"] [--afp-args ,K=V...] [--cc NAME] [--linux-cc NAME] [--nice N] [--baseline DIR]" >&2
 	exit 2
 }
 [ $# -ge 1 ] || usage
 build=$1
 shift
 reps=3 rates="0 1 5 10" mibs="0:256 1:64 5:16 10:8" cc=cubic linux_cc=cubic base=
-links="tap afp" afp_args=
+links="tap afp" afp_args= nice=0
 while [ $# -gt 0 ]; do
 	[ $# -ge 2 ] || usage
 	case $1 in
@@ -72,6 +75,7 @@ while [ $# -gt 0 ]; do
 	--baseline) base=$2 ;;
 	--links) links=$2 ;;
 	--afp-args) afp_args=$2 ;;
+	--nice) nice=$2 ;;
 	*) usage ;;
 	esac
 	shift 2
@@ -79,7 +83,7 @@ done
 ex=$build/examples
 [ -x "$ex/tcp-push-pop" ] || { echo "SKIP: $ex/tcp-push-pop not built"; exit 77; }
 for l in $links; do
-	case $l in tap | afp) ;; *) usage ;; esac
+	case $l in tap | afp | tap-bp | afp-bp) ;; *) usage ;; esac
 done
 variants="$links linux"
 if [ -n "$base" ]; then
@@ -98,6 +102,7 @@ results=$out/results.txt
 . "$(dirname "$0")/../dpdk/tap-netns.sh"
 tap_netns loss 10.83.0.1 10.83.0.2
 printf 'inetstack_config:\n  tcp_congestion_control: %s\n' "$cc" >>"$dir/catnip.yaml"
+cp "$dir/catnip.yaml" "$dir/tap.yaml"
 # The Linux pair: namespaces demi-lossa-PID (sender, 10.84.0.1) and demi-lossb-PID
 # (receiver, 10.84.0.2), veth vlossaPID <-> vlossbPID. catnip on af_packet: namespaces
 # demi-lossc-PID (catnip's end vlossc, 10.85.0.2, no address in the kernel) and demi-lossd-PID
@@ -146,6 +151,12 @@ sed -e 's/"loss"/"lossafp"/' -e "s/\"loss$$\"/\"lossafp$$\"/" \
 	-e "s/net_tap0,iface=$tap,mac=fixed/net_af_packet0,iface=$vc$afp_args/" \
 	-e 's/local_ipv4_addr: .*/local_ipv4_addr: 10.85.0.2/' "$dir/catnip.yaml" >"$dir/afp.yaml"
 sed -i 's/^dpdk:$/dpdk:\n  rx_buf_bytes: 4096/' "$dir/afp.yaml"
+# The -bp links: the same with demikernel.busy_poll (a wait never sleeps; by default it polls
+# for demikernel.spin_us after the last work, then sleeps: on the tap's receive interrupt, on
+# af_packet, which has none, in naps of up to dpdk.idle_sleep_max_us).
+for l in tap afp; do
+	sed 's/^demikernel:$/demikernel:\n  busy_poll: true/' "$dir/$l.yaml" >"$dir/$l-bp.yaml"
+done
 echo "senders: catnip cc=$cc; Linux cc=$linux_cc ($(uname -r)," \
 	"tcp_recovery=$(ip netns exec "$nsa" sysctl -n net.ipv4.tcp_recovery)," \
 	"tcp_sack=$(ip netns exec "$nsa" sysctl -n net.ipv4.tcp_sack));" \
@@ -180,7 +191,7 @@ field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 
 # server NAMESPACE ADDR: tcp-push-pop --server (kernel TCP) for one connection, PID in pid.
 server() {
-	ip netns exec "$1" env LIBOS=catnap taskset -c 1 "$ex/tcp-push-pop" --server "$2:9" \
+	nice -n "$nice" ip netns exec "$1" env LIBOS=catnap taskset -c 1 "$ex/tcp-push-pop" --server "$2:9" \
 		--count 1 >"$dir/server.log" 2>&1 &
 	pid=$!
 	for _ in $(seq 50); do
@@ -191,7 +202,23 @@ server() {
 	cat "$dir/server.log" >&2
 	exit 1
 }
-# finish NAME RATE CLIENT_RC RTOS: waits for the receiver, records its goodput.
+# sched_watch PID: PID (a `timeout`) runs the sender as its child; prints, once PID has
+# exited, the share of the sender's life it spent runnable but waiting for a core (schedstat's
+# run-queue delay, sampled every 50 ms): how much other work on the machine held it back.
+sched_watch() {
+	local c= last= t0 t1
+	t0=$(date +%s.%N)
+	while [ "$(cut -d' ' -f3 /proc/$1/stat 2>/dev/null)" = S ] ||
+		[ "$(cut -d' ' -f3 /proc/$1/stat 2>/dev/null)" = R ]; do
+		[ -n "$c" ] || c=$(cut -d' ' -f1 /proc/$1/task/$1/children 2>/dev/null)
+		[ -n "$c" ] && last=$(cat /proc/$c/schedstat 2>/dev/null || echo "$last")
+		sleep 0.05
+	done
+	t1=$(date +%s.%N)
+	awk -v t="$(echo "$t1 - $t0" | bc -l)" '{ printf "%.2f", (t > 0 ? $2 / 1e9 / t : 0) }' \
+		<<<"${last:-0 0}"
+}
+# finish NAME RATE CLIENT_RC RTOS RUNQUEUE_SHARE: waits for the receiver, records its goodput.
 finish() {
 	local line mbit
 	timeout 30 tail --pid=$pid -f /dev/null
@@ -207,36 +234,39 @@ finish() {
 	else
 		mbit=$(echo "$mbit * 8" | bc -l)
 	fi
-	echo "$1 $2 $mbit $4 ${lost:-}" >>"$results"
+	echo "$1 $2 $mbit $4 $5 ${lost:-}" >>"$results"
 	cp "$dir/client.log" "$out/sender-$1-$2-$rep.log" # with catnip's counters
-	printf '  %-6s %3s%%  %9.2f Mbit/s  RTOs %s  frames lost (data acks) %s\n' \
-		"$1" "$2" "$mbit" "$4" "${lost:-}"
+	printf '  %-6s %3s%%  %9.2f Mbit/s  RTOs %s  frames lost (data acks) %s  waiting for a core %s\n' \
+		"$1" "$2" "$mbit" "$4" "${lost:-}" "$5"
 }
 
-# run_catnip NAME LINK RATE MIB EXAMPLES_DIR: catnip's client on LINK (tap or afp).
+# run_catnip NAME LINK RATE MIB EXAMPLES_DIR: catnip's client on LINK (--links).
 run_catnip() {
-	local rc rtos sns=$ns rns=$ns dev=$tap addr=10.83.0.1 yaml=$dir/catnip.yaml
-	[ "$2" = afp ] && sns=$nsc rns=$nsd dev=$vd addr=10.85.0.1 yaml=$dir/afp.yaml
+	local rc rtos rq sns=$ns rns=$ns dev=$tap addr=10.83.0.1 yaml=$dir/$2.yaml
+	[ "${2%-bp}" != tap ] && sns=$nsc rns=$nsd dev=$vd addr=10.85.0.1
 	server "$rns" $addr
 	loss_on "$rns" "$dev" "$3"
 	ip -n "$rns" neigh flush dev "$dev" 2>/dev/null
-	ip netns exec "$sns" env CONFIG_PATH="$yaml" DEMI_LOG=info timeout 600 \
+	nice -n "$nice" ip netns exec "$sns" env CONFIG_PATH="$yaml" DEMI_LOG=info timeout 600 \
 		"$5/tcp-push-pop" --client $addr:9 --size 1048576 --requests "$4" \
-		--window 8 --timeout-ms 60000 >"$dir/client.log" 2>&1
+		--window 8 --timeout-ms 60000 >"$dir/client.log" 2>&1 &
+	bg_pids=$!
+	rq=$(sched_watch $bg_pids)
+	wait $bg_pids
 	rc=$?
+	bg_pids=
 	lost=$(loss_off "$rns" "$3")
 	rtos=$(grep -o 'tcp_rto_timeouts=[0-9]*' "$dir/client.log" | tail -1 | cut -d= -f2)
-	finish "$1" "$3" $rc "${rtos:-?}"
+	finish "$1" "$3" $rc "${rtos:-?}" "$rq"
 }
-run_tap() { run_catnip tap tap "$1" "$2" "$ex"; }
-run_afp() { run_catnip afp afp "$1" "$2" "$ex"; }
+run_link() { run_catnip "$1" "$1" "$2" "$3" "$ex"; }
 run_base() { run_catnip base "${links%% *}" "$1" "$2" "$base/examples"; }
 run_linux() { # RATE MIB
-	local rc t0 t1
+	local rc t0 t1 rq
 	server "$nsb" 10.84.0.2
 	loss_on "$nsb" "$vb" "$1"
 	t0=$(ip netns exec "$nsa" nstat -asz TcpExtTCPTimeouts | awk 'NR > 1 { print $2 }')
-	ip netns exec "$nsa" env LIBOS=catnap taskset -c 0 timeout 600 "$ex/tcp-push-pop" \
+	nice -n "$nice" ip netns exec "$nsa" env LIBOS=catnap taskset -c 0 timeout 600 "$ex/tcp-push-pop" \
 		--client 10.84.0.2:9 --size 1048576 --requests "$2" --window 8 --timeout-ms 60000 \
 		>"$dir/client.log" 2>&1 &
 	bg_pids=$!
@@ -247,12 +277,13 @@ run_linux() { # RATE MIB
 			"$linux_cc\|bbr\|cubic\|reno" | head -1)
 		echo "  the Linux sender's socket uses: ${linux_seen:-?}"
 	fi
+	rq=$(sched_watch $bg_pids)
 	wait $bg_pids
 	rc=$?
 	bg_pids=
 	lost=$(loss_off "$nsb" "$1")
 	t1=$(ip netns exec "$nsa" nstat -asz TcpExtTCPTimeouts | awk 'NR > 1 { print $2 }')
-	finish linux "$1" $rc $((t1 - t0))
+	finish linux "$1" $rc $((t1 - t0)) "$rq"
 }
 
 for rep in $(seq "$reps"); do
@@ -263,7 +294,10 @@ for rep in $(seq "$reps"); do
 		order=$variants
 		[ $((rep % 2)) = 0 ] && order=$(tr ' ' '\n' <<<"$variants" | tac | tr '\n' ' ')
 		for v in $order; do
-			run_$v "$rate" "$mib"
+			case $v in
+			base | linux) run_$v "$rate" "$mib" ;;
+			*) run_link "$v" "$rate" "$mib" ;;
+			esac
 		done
 	done
 done
@@ -278,10 +312,15 @@ stat() { # VARIANT RATE COLUMN: median min max
 echo
 echo "Goodput, Mbit/s: median (min-max) of $reps; catnip cc=$cc, Linux cc=$linux_cc" \
 	"${base:+(base: $base on ${links%% *})}"
-# Columns: each catnip variant, Linux, each variant / Linux, the RTOs of all.
+# Columns: each catnip variant, Linux, each variant / Linux, the RTOs of all, the share of
+# each sender's run spent waiting for a core.
 cols="$links${base:+ base}"
-title() { case $1 in tap) echo "catnip tap" ;; afp) echo "catnip af_packet veth" ;;
-	base) echo base ;; linux) echo "Linux veth" ;; esac; }
+title() {
+	local t
+	case ${1%-bp} in tap) t="catnip tap" ;; afp) t="catnip af_packet veth" ;;
+	base) t=base ;; linux) t="Linux veth" ;; esac
+	echo "$t${1#${1%-bp}}"
+}
 hdr="| loss each way |" sep="| ---: |" rto=
 for v in $cols linux; do
 	hdr="$hdr $(title $v) |" sep="$sep ---: |" rto="$rto${rto:+ / }$v"
@@ -289,19 +328,20 @@ done
 for v in $cols; do
 	hdr="$hdr $v / Linux |" sep="$sep ---: |"
 done
-echo "$hdr RTOs $rto |"
-echo "$sep ---: |"
+echo "$hdr RTOs $rto | waiting for a core $rto |"
+echo "$sep ---: | ---: |"
 ratio() { echo "$1 / $2" | bc -l 2>/dev/null || echo nan; }
 for rate in $rates; do
-	l=($(stat linux "$rate" 3)) row="| $rate% |" rt=
+	l=($(stat linux "$rate" 3)) row="| $rate% |" rt= wq=
 	for v in $cols linux; do
-		g=($(stat $v "$rate" 3)) r=($(stat $v "$rate" 4))
+		g=($(stat $v "$rate" 3)) r=($(stat $v "$rate" 4)) q=($(stat $v "$rate" 5))
 		row="$row $(printf '%.2f (%.2f-%.2f)' "${g[@]}") |" rt="$rt${rt:+ / }${r[0]}"
+		wq="$wq${wq:+ / }${q[0]}"
 	done
 	for v in $cols; do
 		g=($(stat $v "$rate" 3))
 		row="$row $(printf '%.2f' "$(ratio "${g[0]}" "${l[0]}")") |"
 	done
-	echo "$row $rt |"
+	echo "$row $rt | $wq |"
 done
 echo "(results: $results)"
