@@ -48,9 +48,9 @@
 # the share of its run it spent runnable but waiting for a core (median; sched_watch).
 # Results in BUILD_DIR/bench-catnip-loss/results.txt, each sender's output (catnip's counters)
 # beside it. Timing on a shared 2-core machine is noisy: hence the interleaving, medians and
-# spreads, and --nice (e.g. -10, every sender and receiver alike) to keep other work's
-# compilers from taking the benchmark's cores in turns of a scheduler slice, which costs a
-# busy-polling sender more than a sleeping one. Only processes started here are signalled, by
+# spreads, and --nice (e.g. -10, every sender and receiver alike, and the run's scheduler
+# group: below) to keep other work's compilers from taking the benchmark's cores in turns of
+# a scheduler slice, which costs a busy-polling sender more than a sleeping one. Only processes started here are signalled, by
 # PID. Needs root, DPDK, nftables (exit 77 without).
 
 set -u
@@ -62,6 +62,7 @@ usage() {
 [ $# -ge 1 ] || usage
 build=$1
 shift
+args=("$@")
 reps=3 rates="0 1 5 10" mibs="0:256 1:64 5:16 10:8" cc=cubic linux_cc=cubic base=
 links="tap afp" afp_args= nice=0
 while [ $# -gt 0 ]; do
@@ -80,6 +81,14 @@ while [ $# -gt 0 ]; do
 	esac
 	shift 2
 done
+# --nice: with the scheduler's autogroups (kernel.sched_autogroup_enabled) a process's nice
+# only weighs against its own session: the run moves to a session of its own (setsid) whose
+# group gets the same nice, so that it weighs against the other sessions' work too.
+if [ "$nice" != 0 ] && [ -z "${LOSS_SESSION:-}" ] &&
+	[ "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null)" = 1 ]; then
+	LOSS_SESSION=1 exec setsid -w bash "$0" "$build" "${args[@]}"
+fi
+[ -n "${LOSS_SESSION:-}" ] && echo "$nice" >/proc/self/autogroup
 ex=$build/examples
 [ -x "$ex/tcp-push-pop" ] || { echo "SKIP: $ex/tcp-push-pop not built"; exit 77; }
 for l in $links; do
@@ -272,9 +281,12 @@ run_linux() { # RATE MIB
 	bg_pids=$!
 	# What the sending socket really uses (once): the route's congestion control.
 	if [ -z "${linux_seen:-}" ]; then
-		sleep 0.2
-		linux_seen=$(ip netns exec "$nsa" ss -Htin dst 10.84.0.2 | grep -o -m1 \
-			"$linux_cc\|bbr\|cubic\|reno" | head -1)
+		for _ in $(seq 50); do
+			linux_seen=$(ip netns exec "$nsa" ss -Htin dst 10.84.0.2 | grep -o -m1 \
+				"$linux_cc\|bbr\|cubic\|reno" | head -1)
+			[ -n "$linux_seen" ] && break
+			sleep 0.01
+		done
 		echo "  the Linux sender's socket uses: ${linux_seen:-?}"
 	fi
 	rq=$(sched_watch $bg_pids)
