@@ -6,7 +6,7 @@
 # issue 12's RACK-TLP goal).
 #
 #   catnip-loss.sh BUILD_DIR [--reps K] [--rates "0 1 5 10"] [--mib "0:256 1:64 5:16 10:8"]
-#                  [--links "tap afp"] [--afp-args ",framecnt=512"] [--cc cubic]
+#                  [--links "tap afp afp-bp"] [--afp-args ",framecnt=512"] [--cc cubic]
 #                  [--linux-cc cubic] [--nice N] [--baseline OTHER_BUILD_DIR]
 #
 # For each loss rate N (percent) and repetition, interleaved (the order of the senders
@@ -19,6 +19,9 @@
 #           without a system call, one sendto per transmit burst) bound to one end of a veth
 #           pair, the same receiver in a namespace on the other end: the link the Linux pair
 #           has, so that the two senders differ only in the stack above it.
+#   tap-bp, afp-bp   the same with demikernel.busy_poll (catnip's default polls for
+#           demikernel.spin_us after the last work, then sleeps; af_packet has no receive
+#           interrupt, so it naps).
 #   linux   the same two programs, both LIBOS=catnap (kernel TCP both ends, cores 0 and 1), in
 #           two namespaces joined by a veth pair.
 #   base    (with --baseline) catnip from the other build's tcp-push-pop, on the first link of
@@ -50,8 +53,8 @@
 # beside it. Timing on a shared 2-core machine is noisy: hence the interleaving, medians and
 # spreads, and --nice (e.g. -10, every sender and receiver alike, and the run's scheduler
 # group: below) to keep other work's compilers from taking the benchmark's cores in turns of
-# a scheduler slice, which costs a busy-polling sender more than a sleeping one. Only processes started here are signalled, by
-# PID. Needs root, DPDK, nftables (exit 77 without).
+# a scheduler slice, which costs a busy-polling sender more than a sleeping one. Only
+# processes started here are signalled, by PID. Needs root, DPDK, nftables (exit 77 without).
 
 set -u
 usage() {
@@ -211,12 +214,12 @@ server() {
 	cat "$dir/server.log" >&2
 	exit 1
 }
-# sched_watch PID: PID (a `timeout`) runs the sender as its child; prints, once PID has
-# exited, the share of the sender's life it spent runnable but waiting for a core (schedstat's
-# run-queue delay, sampled every 50 ms): how much other work on the machine held it back.
+# sched_watch PID T0: PID (a `timeout`, started at T0, date +%s.%N) runs the sender as its
+# child; prints, once PID has exited, the share of the sender's life it spent runnable but
+# waiting for a core (schedstat's run-queue delay, sampled every 50 ms): how much other work
+# on the machine held it back.
 sched_watch() {
-	local c= last= t0 t1
-	t0=$(date +%s.%N)
+	local c= last= t0=$2 t1
 	while [ "$(cut -d' ' -f3 /proc/$1/stat 2>/dev/null)" = S ] ||
 		[ "$(cut -d' ' -f3 /proc/$1/stat 2>/dev/null)" = R ]; do
 		[ -n "$c" ] || c=$(cut -d' ' -f1 /proc/$1/task/$1/children 2>/dev/null)
@@ -260,7 +263,7 @@ run_catnip() {
 		"$5/tcp-push-pop" --client $addr:9 --size 1048576 --requests "$4" \
 		--window 8 --timeout-ms 60000 >"$dir/client.log" 2>&1 &
 	bg_pids=$!
-	rq=$(sched_watch $bg_pids)
+	rq=$(sched_watch $bg_pids "$(date +%s.%N)")
 	wait $bg_pids
 	rc=$?
 	bg_pids=
@@ -271,14 +274,14 @@ run_catnip() {
 run_link() { run_catnip "$1" "$1" "$2" "$3" "$ex"; }
 run_base() { run_catnip base "${links%% *}" "$1" "$2" "$base/examples"; }
 run_linux() { # RATE MIB
-	local rc t0 t1 rq
+	local rc t t0 t1 rq
 	server "$nsb" 10.84.0.2
 	loss_on "$nsb" "$vb" "$1"
 	t0=$(ip netns exec "$nsa" nstat -asz TcpExtTCPTimeouts | awk 'NR > 1 { print $2 }')
 	nice -n "$nice" ip netns exec "$nsa" env LIBOS=catnap taskset -c 0 timeout 600 "$ex/tcp-push-pop" \
 		--client 10.84.0.2:9 --size 1048576 --requests "$2" --window 8 --timeout-ms 60000 \
 		>"$dir/client.log" 2>&1 &
-	bg_pids=$!
+	bg_pids=$! t=$(date +%s.%N)
 	# What the sending socket really uses (once): the route's congestion control.
 	if [ -z "${linux_seen:-}" ]; then
 		for _ in $(seq 50); do
@@ -289,7 +292,7 @@ run_linux() { # RATE MIB
 		done
 		echo "  the Linux sender's socket uses: ${linux_seen:-?}"
 	fi
-	rq=$(sched_watch $bg_pids)
+	rq=$(sched_watch $bg_pids "$t")
 	wait $bg_pids
 	rc=$?
 	bg_pids=
