@@ -95,7 +95,7 @@ fi
 ex=$build/examples
 [ -x "$ex/tcp-push-pop" ] || { echo "SKIP: $ex/tcp-push-pop not built"; exit 77; }
 for l in $links; do
-	case $l in tap | afp | tap-bp | afp-bp) ;; *) usage ;; esac
+	case $l in tap | afp | xdp | tap-bp | afp-bp | xdp-bp) ;; *) usage ;; esac
 done
 variants="$links linux"
 if [ -n "$base" ]; then
@@ -163,10 +163,14 @@ sed -e 's/"loss"/"lossafp"/' -e "s/\"loss$$\"/\"lossafp$$\"/" \
 	-e "s/net_tap0,iface=$tap,mac=fixed/net_af_packet0,iface=$vc$afp_args/" \
 	-e 's/local_ipv4_addr: .*/local_ipv4_addr: 10.85.0.2/' "$dir/catnip.yaml" >"$dir/afp.yaml"
 sed -i 's/^dpdk:$/dpdk:\n  rx_buf_bytes: 4096/' "$dir/afp.yaml"
+# catnip on af_xdp, the same veth end (the PMD attaches its XDP program to it; copy mode).
+sed -e 's/"lossafp/"lossxdp/g' \
+	-e "s/net_af_packet0,iface=$vc$afp_args/net_af_xdp0,iface=$vc,start_queue=0,queue_count=1/" \
+	"$dir/afp.yaml" >"$dir/xdp.yaml"
 # The -bp links: the same with demikernel.busy_poll (a wait never sleeps; by default it polls
 # for demikernel.spin_us after the last work, then sleeps: on the tap's receive interrupt, on
 # af_packet, which has none, in naps of up to dpdk.idle_sleep_max_us).
-for l in tap afp; do
+for l in tap afp xdp; do
 	sed 's/^demikernel:$/demikernel:\n  busy_poll: true/' "$dir/$l.yaml" >"$dir/$l-bp.yaml"
 done
 echo "senders: catnip cc=$cc; Linux cc=$linux_cc ($(uname -r)," \
@@ -333,7 +337,7 @@ cols="$links${base:+ base}"
 title() {
 	local t
 	case ${1%-bp} in tap) t="catnip tap" ;; afp) t="catnip af_packet veth" ;;
-	base) t=base ;; linux) t="Linux veth" ;; esac
+	xdp) t="catnip af_xdp veth" ;; base) t=base ;; linux) t="Linux veth" ;; esac
 	echo "$t${1#${1%-bp}}"
 }
 hdr="| loss each way |" sep="| ---: |" rto=
