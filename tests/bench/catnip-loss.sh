@@ -6,7 +6,7 @@
 # issue 12's RACK-TLP goal).
 #
 #   catnip-loss.sh BUILD_DIR [--reps K] [--rates "0 1 5 10"] [--mib "0:256 1:64 5:16 10:8"]
-#                  [--links "tap afp afp-bp"] [--afp-args ",framecnt=512"] [--cc cubic]
+#                  [--links "tap afp xdp afp-bp"] [--afp-args ",framecnt=512"] [--cc cubic]
 #                  [--linux-cc cubic] [--nice N] [--baseline OTHER_BUILD_DIR]
 #
 # For each loss rate N (percent) and repetition, interleaved (the order of the senders
@@ -19,9 +19,12 @@
 #           without a system call, one sendto per transmit burst) bound to one end of a veth
 #           pair, the same receiver in a namespace on the other end: the link the Linux pair
 #           has, so that the two senders differ only in the stack above it.
-#   tap-bp, afp-bp   the same with demikernel.busy_poll (catnip's default polls for
-#           demikernel.spin_us after the last work, then sleeps; af_packet has no receive
-#           interrupt, so it naps).
+#   xdp     the same veth end through DPDK's net_af_xdp (copy mode on a veth: each sent frame
+#           copied into the UMEM, then by the kernel into an skb, without af_packet's page
+#           allocation per frame; received frames are copied out of a plain mempool).
+#   tap-bp, afp-bp, xdp-bp   the same with demikernel.busy_poll (catnip's default polls for
+#           demikernel.spin_us after the last work, then sleeps; af_packet and af_xdp have no
+#           receive interrupt, so it naps).
 #   linux   the same two programs, both LIBOS=catnap (kernel TCP both ends, cores 0 and 1), in
 #           two namespaces joined by a veth pair.
 #   base    (with --baseline) catnip from the other build's tcp-push-pop, on the first link of
@@ -36,7 +39,7 @@
 # are lost on the wire: a drop in an output hook would be reported to the sending socket as a
 # local drop and quietly retried. `numgen random mod 100 < N`. Each frame is one segment:
 # GSO/TSO/GRO are off on the veths and the tap (catnip sends one segment per frame). The
-# af_packet receiver's veth also has tx checksum offload off: over a veth the kernel would
+# af_packet/af_xdp receiver's veth also has tx checksum offload off: over a veth the kernel would
 # hand catnip partial checksums (the Linux pair keeps it: between two kernels it is free).
 #
 # Fairness: MTU 1500 everywhere (catnip's default, the tap's and the veths'), SACK, timestamps
@@ -169,7 +172,7 @@ sed -e 's/"lossafp/"lossxdp/g' \
 	"$dir/afp.yaml" >"$dir/xdp.yaml"
 # The -bp links: the same with demikernel.busy_poll (a wait never sleeps; by default it polls
 # for demikernel.spin_us after the last work, then sleeps: on the tap's receive interrupt, on
-# af_packet, which has none, in naps of up to dpdk.idle_sleep_max_us).
+# af_packet and af_xdp, which have none, in naps of up to dpdk.idle_sleep_max_us).
 for l in tap afp xdp; do
 	sed 's/^demikernel:$/demikernel:\n  busy_poll: true/' "$dir/$l.yaml" >"$dir/$l-bp.yaml"
 done
