@@ -62,7 +62,8 @@
 set -u
 usage() {
 	echo "usage: $0 BUILD_DIR [--reps K] [--rates \"0 1 5 10\"] [--mib \"0:256 1:64 5:16 10:8\"]" \
-		"[--links \"tap afp\"] [--afp-args ,K=V...] [--cc NAME] [--linux-cc NAME] [--nice N] [--baseline DIR]" >&2
+		"[--links \"tap afp xdp\"] [--afp-args ,K=V...] [--cc NAME] [--linux-cc NAME]" \
+		"[--nice N] [--baseline DIR]" >&2
 	exit 2
 }
 [ $# -ge 1 ] || usage
@@ -210,8 +211,9 @@ field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 
 # server NAMESPACE ADDR: tcp-push-pop --server (kernel TCP) for one connection, PID in pid.
 server() {
-	nice -n "$nice" ip netns exec "$1" env LIBOS=catnap taskset -c 1 "$ex/tcp-push-pop" --server "$2:9" \
-		--count 1 >"$dir/server.log" 2>&1 &
+	nice -n "$nice" ip netns exec "$1" env LIBOS=catnap taskset -c 1 "$ex/tcp-push-pop" \
+		--server "$2:9" --count 1 \
+		>"$dir/server.log" 2>&1 &
 	pid=$!
 	for _ in $(seq 50); do
 		grep -q "server on" "$dir/server.log" && return 0
