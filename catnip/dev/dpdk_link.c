@@ -60,7 +60,10 @@ struct nip_dpdk {
 	/* RX checksum offloads enabled on the port: their results become NIP_RXF_* flags. */
 	bool rx_check_ip, rx_check_l4;
 
-	struct rte_mempool *rx_mp;  /* mbufs whose pinned data rooms are rx_bufs[] */
+	struct rte_mempool *rx_mp; /* mbufs whose pinned data rooms are rx_bufs[] */
+	/* Instead of rx_mp, for a driver that cannot receive into external data rooms
+	 * (rx_needs_plain_pool): whole mbufs, each frame copied out by rx_wrap. */
+	struct rte_mempool *rx_plain_mp;
 	uint32_t rx_buf_bytes;	    /* size of each receive buffer: a pool size class, >= 2 KiB */
 	uint32_t want_mtu;	    /* dpdk.mtu, 0 = the port's own */
 	struct rte_mempool *tx_mp;  /* header mbufs, an rte_mbuf_ext_shared_info in priv */
@@ -800,6 +803,32 @@ static int link_wait(struct nip_dpdk *d, uint64_t timeout_ms)
 	}
 }
 
+/*
+ * net_af_xdp builds its UMEM (the memory the kernel writes frames into, and the PMD copies
+ * sent frames into) from the receive queue's mempool, which it requires to be one area of
+ * whole mbufs: the external data rooms of rx_mp are refused ("Failed to create umem"). Such a
+ * port receives into a plain mempool and every frame is copied into a pool buffer (rx_copy:
+ * cheap where, as for a bulk sender, what arrives is mostly ACKs).
+ */
+static bool rx_needs_plain_pool(const char *driver)
+{
+	return driver && !strcmp(driver, "net_af_xdp");
+}
+
+static int rx_plain_pool_create(struct nip_dpdk *d, int socket)
+{
+	d->rx_plain_mp = rte_pktmbuf_pool_create(d->rx_name, d->rx_nbufs, MEMPOOL_CACHE, 0,
+						 RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+	if (!d->rx_plain_mp) {
+		DEMI_ERR("dpdk: receive mempool of %u mbufs: %s", d->rx_nbufs,
+			 rte_strerror(rte_errno));
+		return -rte_errno;
+	}
+	DEMI_INFO("dpdk: port %u (%s): received frames are copied (no external receive buffers)",
+		  d->port, rte_dev_name(d->rte_dev));
+	return 0;
+}
+
 /* Lends rx_nbufs pool buffers to a mempool of mbufs that use them as pinned data rooms. */
 static int rx_pool_create(struct nip_dpdk *d, int socket)
 {
@@ -961,7 +990,10 @@ static int port_setup(struct nip_dpdk *d, struct demi__config *cfg)
 			 d->rx_nbufs, nb_rxd, 2u * nb_rxd + BURST);
 		return -EINVAL;
 	}
-	rc = rx_pool_create(d, socket);
+	if (rx_needs_plain_pool(info.driver_name))
+		rc = rx_plain_pool_create(d, socket);
+	else
+		rc = rx_pool_create(d, socket);
 	if (rc < 0)
 		return rc;
 	/* The ring keeps nb_rxd buffers posted and a burst being refilled: the rest is what the
@@ -975,7 +1007,8 @@ static int port_setup(struct nip_dpdk *d, struct demi__config *cfg)
 		DEMI_ERR("dpdk: transmit header mempool: %s", rte_strerror(rte_errno));
 		return -rte_errno;
 	}
-	rc = rte_eth_rx_queue_setup(d->port, 0, nb_rxd, (unsigned)socket, NULL, d->rx_mp);
+	rc = rte_eth_rx_queue_setup(d->port, 0, nb_rxd, (unsigned)socket, NULL,
+				    d->rx_plain_mp ? d->rx_plain_mp : d->rx_mp);
 	if (rc < 0) {
 		DEMI_ERR("dpdk: port %u: RX queue: %s", d->port, rte_strerror(-rc));
 		return rc;
@@ -1148,6 +1181,7 @@ void nip_dpdk_fini(struct nip_dpdk *d)
 	/* Buffers still held by the stack or the application stay valid pool memory: only
 	 * their mbufs go. */
 	rte_mempool_free(d->rx_mp);
+	rte_mempool_free(d->rx_plain_mp);
 	rte_mempool_free(d->tx_mp);
 	for (uint32_t i = 0; d->rx_bufs && i < d->rx_nbufs; i++)
 		if (d->rx_bufs[i])
