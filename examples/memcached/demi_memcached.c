@@ -39,19 +39,16 @@
 
 #include <errno.h>
 #include <stdarg.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
-#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <demi/libos.h>
-#include <demi/sga.h>
 #include <demi/stats.h>
 #include "demi_port.h"
 

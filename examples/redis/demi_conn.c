@@ -29,13 +29,11 @@
 #include "demi_port.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <demi/libos.h>
-#include <demi/sga.h>
 
 /* A queue and the Redis connection on it (NULL for a listener, and once Redis closed it). */
 struct dq {
