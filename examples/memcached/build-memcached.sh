@@ -3,9 +3,9 @@
 #
 # Builds memcached on libdemikernel (the `memcached` target; docs/memcached.md): Debian 12's
 # memcached 1.6.18 source, fetched, copied into the build directory and edited by
-# examples/ports/prepare-tree.sh (memcached.edits plus our demi_memcached.{c,h}), then
-# memcached's own ./configure (once per tree and flags) and make, linked against
-# libdemikernel. Also builds memcached-debug (the variant memcached's t/*.t expect) on request.
+# examples/ports/prepare-tree.sh (memcached.edits plus our demi_memcached.{c,h} and the ports'
+# shared demi_port.{c,h}), then memcached's own ./configure (once per tree and flags) and make,
+# linked against libdemikernel. Also builds memcached-debug (the variant memcached's t/*.t expect) on request.
 #
 #   usage: build-memcached.sh OUT_BINARY LIBDEMIKERNEL_SO INCLUDE_DIR... [-- SANITIZE [debug]]
 #     OUT_BINARY        where memcached goes (build/examples/memcached/memcached)
@@ -35,7 +35,8 @@ pkg-config --exists libevent 2>/dev/null || [ -f /usr/include/event.h ] ||
 outdir=$(cd "$(dirname "$out")" && pwd)
 work=$outdir/memcached-1.6.18
 bash "$here/../ports/prepare-tree.sh" memcached 1.6.18 "$here/memcached.edits" "$work" . \
-	"$here/demi_memcached.c" "$here/demi_memcached.h"
+	"$here/demi_memcached.c" "$here/demi_memcached.h" "$here/../ports/demi_port.c" \
+	"$here/../ports/demi_port.h"
 
 libdir=$(cd "$(dirname "$lib")" && pwd)
 cflags="-g -O2 ${incs[*]}"

@@ -27,56 +27,23 @@ for p in memccapable memcaslap memcslap python3 ss; do
 done
 stock=$(command -v memcached) || { echo "SKIP: stock memcached is missing (tests/deps.sh)"; exit 77; }
 [ -x "$server" ] || { echo "FAIL: $server was not built (ninja -C build memcached)"; exit 1; }
-tmp=$(mktemp -d /tmp/memc-test-XXXXXX)
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL $what: $*" >&2
-	for f in "$tmp"/*.log; do
-		[ -f "$f" ] && { echo "--- $f (last lines)" >&2; tail -20 "$f" >&2; }
-	done
-	exit 1
-}
+# shellcheck source=../ports/test-lib.sh
+. "$here/../ports/test-lib.sh"
+port_setup memc-test
 # Ports for this case (the port's, stock's next to it), apart from the other cases'.
 port=$((27000 + $(cksum <<<"$what" | cut -d' ' -f1) % 500 * 2))
 sport=$((port + 1))
 
 # start NAME BINARY PORT ARGS...: starts a memcached on 127.0.0.1:PORT, waits until it
-# answers; sets $spid.
+# listens; sets $spid.
 start() {
 	local name=$1 bin=$2 p=$3
 	shift 3
 	"$bin" -u root -l 127.0.0.1 -p "$p" -U 0 "$@" >"$tmp/$name.log" 2>&1 &
 	spid=$!
-	pids+=("$spid")
-	for _ in $(seq 100); do
-		[ -n "$(ss -Hltn "sport = :$p" 2>/dev/null)" ] && return 0
-		kill -0 "$spid" 2>/dev/null || fail "$name exited at start"
-		sleep 0.05
-	done
-	fail "$name does not listen on $p"
+	port_wait_up "$name" "$spid" listening "$p"
 }
-# stop PID [SIGNAL]: ends a server (SIGTERM by default), which must exit 0 within 10 s.
-stop() {
-	local pid=$1 sig=${2:-TERM} rc
-	kill -"$sig" "$pid" 2>/dev/null
-	for _ in $(seq 200); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -0 "$pid" 2>/dev/null && fail "the server (pid $pid) did not exit after SIG$sig"
-	wait "$pid"
-	rc=$?
-	[ $rc = 0 ] || fail "the server (pid $pid) exited with $rc after SIG$sig"
-}
-# alive PID: the server still runs (no crash under what the case did).
-alive() { kill -0 "$1" 2>/dev/null || fail "the server died (log below)"; }
+listening() { [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]; }
 
 case $case in
 capable)

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: MIT
 #
 # Sourced by the Redis port's tests of a whole libOS (test-redis-catnip.sh, test-redis-catmint.sh):
-# the steps they share. The caller defines cli (redis-cli against its server), fail MESSAGE and
-# spid (the server's pid).
+# the Redis steps they share (what every port's test shares is examples/ports/test-lib.sh, which
+# gives fail). The caller defines cli (redis-cli against its server) and spid (the server's pid).
 
 # bgsave_check: BGSAVE starts, finishes within 60 s and reports success.
 bgsave_check() {

@@ -27,11 +27,11 @@ if [ "${1:-}" != --guest ]; then
 	bash "$src/../../tests/rdma/vm.sh" --check || exit $?
 	# The guest sees only the build directory read-write at its own path (and the source may
 	# lie where the guest has a private tmpfs): the script travels with the build.
-	mkdir -p "$build/.vm"
-	cp "$0" "$build/.vm/test-redis-catmint.sh"
-	cp "$src/test-lib.sh" "$build/.vm/test-lib.sh"
+	mkdir -p "$build/.vm/redis" "$build/.vm/ports"
+	cp "$0" "$src/test-lib.sh" "$build/.vm/redis/"
+	cp "$src/../ports/test-lib.sh" "$build/.vm/ports/"
 	exec bash "$src/../../tests/rdma/vm.sh" "$build" \
-		bash "$build/.vm/test-redis-catmint.sh" --guest "$server" "$kvload"
+		bash "$build/.vm/redis/test-redis-catmint.sh" --guest "$server" "$kvload"
 fi
 
 server=$2 kvload=$3
@@ -44,18 +44,12 @@ if [ -z "$(ls /sys/class/infiniband 2>/dev/null)" ] || [ -z "${RDMA_IP:-}" ]; th
 	exit 77
 fi
 export LIBOS=catmint
-dir=$(mktemp -d /tmp/redis-catmint-XXXXXX)
-spid=
-trap '[ -n "$spid" ] && kill -KILL "$spid" 2>/dev/null' EXIT
+what=redis-catmint
+. "$(dirname "$0")/../ports/test-lib.sh"
+port_setup redis-catmint
+dir=$tmp
 trap '' PIPE
-fail() {
-	echo "FAIL redis-catmint: $*" >&2
-	cp "$dir"/*.log "$logs"/ 2>/dev/null
-	for f in "$dir"/*.log; do
-		[ -f "$f" ] && { echo "--- $f" >&2; tail -20 "$f" >&2; }
-	done
-	exit 1
-}
+fail_context() { cp "$dir"/*.log "$logs"/ 2>/dev/null; }
 sock=$dir/redis.sock
 cli() { timeout 60 redis-cli -s "$sock" "$@"; }
 load() { # LOG ARGS...: kv-load on catmint against the server (emulated CPU: generous bounds)
@@ -67,6 +61,7 @@ load() { # LOG ARGS...: kv-load on catmint against the server (emulated CPU: gen
 "$server" --port 6379 --bind "$RDMA_IP" --protected-mode no --save "" --dir "$dir" \
 	--unixsocket "$sock" --logfile "$dir/server.log" --daemonize no >"$dir/server-out.log" 2>&1 &
 spid=$!
+pids+=("$spid")
 for _ in $(seq 600); do # slow under full emulation, slower still with a sanitizer
 	[ "$(cli ping 2>/dev/null)" = PONG ] && break
 	kill -0 "$spid" 2>/dev/null || fail "server exited at start"

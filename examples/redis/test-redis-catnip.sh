@@ -15,21 +15,11 @@ set -u
 server=$1 kvload=$2
 command -v redis-cli >/dev/null || { echo "SKIP: redis-cli missing"; exit 77; }
 [ "$(id -u)" = 0 ] || { echo "SKIP: DPDK's memif needs root here"; exit 77; }
-dir=$(mktemp -d /tmp/redis-catnip-XXXXXX)
-spid=
-cleanup() {
-	[ -n "$spid" ] && kill -KILL "$spid" 2>/dev/null && wait "$spid" 2>/dev/null
-	rm -rf "$dir"
-}
-trap cleanup EXIT
+what=redis-catnip
+. "$(dirname "$0")/../ports/test-lib.sh"
+port_setup redis-catnip
+dir=$tmp
 trap '' PIPE
-fail() {
-	echo "FAIL redis-catnip: $*" >&2
-	for f in "$dir"/*.log; do
-		[ -f "$f" ] && { echo "--- $f" >&2; tail -20 "$f" >&2; }
-	done
-	exit 1
-}
 . "$(dirname "$0")/../../tests/dpdk/memif-conf.sh"
 . "$(dirname "$0")/test-lib.sh"
 memif_conf "$dir/s.yaml" redis-s 1 server 10.83.1.1 02:00:00:00:03:01 "$dir/m.sock"
@@ -46,6 +36,7 @@ CONFIG_PATH=$dir/s.yaml "$server" --port 6379 --bind 10.83.1.1 --protected-mode 
 	--dir "$dir" --unixsocket "$sock" --logfile "$dir/server.log" --daemonize no \
 	>"$dir/server-out.log" 2>&1 &
 spid=$!
+pids+=("$spid")
 # The memif socket appears with the server's port; its demi_init waits for the link, which the
 # first client brings up, so Redis listens only after that client started: probe until served.
 for _ in $(seq 100); do

@@ -18,22 +18,11 @@ for p in redis-cli redis-benchmark python3; do
 	command -v $p >/dev/null || { echo "SKIP: $p is missing (bash tests/deps.sh installs it)"; exit 77; }
 done
 [ -x "$server" ] || { echo "FAIL: $server was not built (ninja -C build redis)"; exit 1; }
-tmp=$(mktemp -d /tmp/redis-test-XXXXXX)
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL $what: $*" >&2
+# shellcheck source=../ports/test-lib.sh
+. "$here/../ports/test-lib.sh"
+port_setup redis-test
+fail_context() {
 	command -v ss >/dev/null && { echo "--- sockets on port $port" >&2; ss -tan "( sport = :$port or dport = :$port )" >&2; }
-	for f in "$tmp"/*.log; do
-		[ -f "$f" ] && { echo "--- $f (last lines)" >&2; tail -20 "$f" >&2; }
-	done
-	exit 1
 }
 # A port for this case, apart from the other cases' (they may run one after the other quickly).
 port=$((26400 + $(cksum <<<"$what" | cut -d' ' -f1) % 500))
@@ -47,27 +36,9 @@ start() {
 		--logfile "$tmp/$name.log" --daemonize no --enable-debug-command yes "$@" \
 		2>"$tmp/$name.err" &
 	spid=$!
-	pids+=("$spid")
-	for _ in $(seq 100); do
-		[ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && return 0
-		kill -0 "$spid" 2>/dev/null || fail "$name exited at start"
-		sleep 0.05
-	done
-	fail "$name does not answer PING"
+	port_wait_up "$name" "$spid" pong
 }
-# stop PID [SIGNAL]: ends a server (SIGTERM by default), which must exit 0 within 10 s.
-stop() {
-	local pid=$1 sig=${2:-TERM} rc
-	kill -"$sig" "$pid" 2>/dev/null
-	for _ in $(seq 200); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -0 "$pid" 2>/dev/null && fail "server $pid still running 10 s after SIG$sig"
-	wait "$pid"
-	rc=$?
-	[ "$sig" = KILL ] || [ $rc -eq 0 ] || fail "server exited $rc after SIG$sig"
-}
+pong() { [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; }
 cli() { timeout 30 redis-cli -p "$port" "$@"; }
 # libstats NAME: the libOS's queues, buffers and operations in flight of server NAME ($spid),
 # printed by libdemikernel at its next wait after SIGUSR2 (serverCron wakes it within 100 ms).
