@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: MIT
 # Pictures for the benchmark scripts (sourced): latency distributions written by the examples
-# and raw-memif-pingpong when EX_CDF_FILE names a file ("latency_us fraction" lines), drawn with
-# gnuplot, installed (gnuplot-nox) when missing and we are root; without it, a note instead.
+# and raw-memif-pingpong when EX_CDF_FILE names a file ("latency_us fraction" lines), or made
+# here from raw samples (bench_cdf_from_samples), and throughput bars with their spread over
+# the repetitions; drawn with gnuplot, installed (gnuplot-nox) when missing and we are root;
+# without it, a note instead.
 
 # bench_have_gnuplot: true when gnuplot can be used (installing it if needed).
 bench_have_gnuplot() {
@@ -9,6 +11,20 @@ bench_have_gnuplot() {
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 			gnuplot-nox >/dev/null 2>&1
 	command -v gnuplot >/dev/null || { echo "(no gnuplot: no picture)"; return 1; }
+}
+
+# bench_cdf_from_samples SCALE <SAMPLES >CDF: the examples' EX_CDF_FILE format (nearest-rank
+# latency at every 0.1% and at 99.95, 99.99, 99.999%) from one sample per line, each multiplied
+# by SCALE (for tools that print other units, or half round trips as ib_send_lat does).
+bench_cdf_from_samples() {
+	sort -g | awk -v k="$1" '
+		function at(p,   i) { i = int(p * NR); if (i < p * NR) i++; if (i < 1) i = 1
+			return a[i] * k }
+		{ a[NR] = $1 }
+		END { if (!NR) exit
+			for (j = 1; j <= 1000; j++) printf "%.3f %.5f\n", at(j / 1000), j / 1000
+			split("0.9995 0.9999 0.99999", t, " ")
+			for (j = 1; j <= 3; j++) printf "%.3f %.5f\n", at(t[j]), t[j] }'
 }
 
 # bench_plot_cdfs PNG TITLE LABEL FILE [LABEL FILE...]: one curve per file, log-scale latency.
@@ -33,4 +49,53 @@ set grid
 plot $plot
 EOG
 	echo "(latency distribution: $png)"
+}
+
+# bench_plot_bars PNG TITLE YLABEL FILE: a bar per variant in each group, its height the median
+# over the repetitions and its whisker their min-max. FILE has one line per run,
+# "GROUP<tab>VARIANT<tab>VALUE"; groups and variants are drawn in the order they first appear;
+# a run without a number (a failed one, "-", "nan") is left out.
+bench_plot_bars() {
+	local png=$1 title=$2 ylabel=$3 data=$4 table n groups
+	bench_have_gnuplot || return 0
+	[ -s "$data" ] || return 0
+	table=$(mktemp)
+	# One row per group: the name, then median, min and max of every variant ("?" if none).
+	awk -F '\t' '
+		function med(s,   v, m, i, j, t) { m = split(s, v, " ")
+			for (i = 2; i <= m; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) {
+				t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+			lo = v[1]; hi = v[m]
+			return (m % 2) ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2 }
+		$3 !~ /^[0-9.eE+-]+$/ || $3 + 0 != $3 { next }
+		!($1 in gi) { gi[$1] = ++ng; g[ng] = $1 }
+		!($2 in vi) { vi[$2] = ++nv; v[nv] = $2 }
+		{ s[$1, $2] = s[$1, $2] " " $3 }
+		END { printf "group"; for (j = 1; j <= nv; j++) printf " \"%s\" lo hi", v[j]; print ""
+			for (i = 1; i <= ng; i++) { printf "\"%s\"", g[i]
+				for (j = 1; j <= nv; j++)
+					if ((g[i], v[j]) in s) printf " %g %g %g", med(s[g[i], v[j]]), lo, hi
+					else printf " ? ? ?"
+				print "" } }' "$data" >"$table"
+	n=$(head -1 "$table" | awk '{print (NF - 1) / 3}') groups=$(($(wc -l <"$table") - 1))
+	if [ "$n" -gt 0 ]; then
+		gnuplot <<EOG
+set terminal pngcairo size 900,540 font ",11"
+set output "$png"
+set title "$title\\n(bar: median over the repetitions; whisker: their minimum and maximum)"
+set ylabel "$ylabel"
+set datafile missing "?"
+set style data histogram
+set style histogram errorbars gap 1 lw 1.5
+set style fill solid 0.75 border -1
+set xrange [-0.5:$groups - 0.5]
+set yrange [0:*]
+set format y "%.1s%c"
+set key outside bottom center horizontal
+set grid ytics
+plot for [i=1:$n] "$table" using 3*i-1:3*i:3*i+1:xtic(1) title columnheader(3*i-1)
+EOG
+		echo "(throughput: $png)"
+	fi
+	rm -f "$table"
 }
