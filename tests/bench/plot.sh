@@ -38,7 +38,7 @@ bench_plot_cdfs() {
 	done
 	[ -n "$plot" ] || return 0
 	gnuplot <<EOG
-set terminal pngcairo size 900,540 font ",11"
+set terminal pngcairo noenhanced size 900,540 font ",11"
 set output "$png"
 set title "$title"
 set xlabel "round-trip time (us, log scale)"
@@ -61,7 +61,7 @@ bench_plot_bars() {
 	[ -s "$data" ] || return 0
 	table=$(mktemp)
 	# One row per group: the name, then median, min and max of every variant ("?" if none).
-	awk -F '\t' '
+	n=$(awk -F '\t' -v table="$table" '
 		function med(s,   v, m, i, j, t) { m = split(s, v, " ")
 			for (i = 2; i <= m; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) {
 				t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
@@ -71,16 +71,19 @@ bench_plot_bars() {
 		!($1 in gi) { gi[$1] = ++ng; g[ng] = $1 }
 		!($2 in vi) { vi[$2] = ++nv; v[nv] = $2 }
 		{ s[$1, $2] = s[$1, $2] " " $3 }
-		END { printf "group"; for (j = 1; j <= nv; j++) printf " \"%s\" lo hi", v[j]; print ""
-			for (i = 1; i <= ng; i++) { printf "\"%s\"", g[i]
+		END { printf "group" >table
+			for (j = 1; j <= nv; j++) printf " \"%s\" lo hi", v[j] >table
+			print "" >table
+			for (i = 1; i <= ng; i++) { printf "\"%s\"", g[i] >table
 				for (j = 1; j <= nv; j++)
-					if ((g[i], v[j]) in s) printf " %g %g %g", med(s[g[i], v[j]]), lo, hi
-					else printf " ? ? ?"
-				print "" } }' "$data" >"$table"
-	n=$(head -1 "$table" | awk '{print (NF - 1) / 3}') groups=$(($(wc -l <"$table") - 1))
+					if ((g[i], v[j]) in s) printf " %g %g %g", med(s[g[i], v[j]]), lo, hi >table
+					else printf " ? ? ?" >table
+				print "" >table }
+			print nv, ng }' "$data")
+	read -r n groups <<<"$n"
 	if [ "$n" -gt 0 ]; then
 		gnuplot <<EOG
-set terminal pngcairo size 900,540 font ",11"
+set terminal pngcairo noenhanced size 900,540 font ",11"
 set output "$png"
 set title "$title\\n(bar: median over the repetitions; whisker: their minimum and maximum)"
 set ylabel "$ylabel"
@@ -95,7 +98,7 @@ set key outside bottom center horizontal
 set grid ytics
 plot for [i=1:$n] "$table" using 3*i-1:3*i:3*i+1:xtic(1) title columnheader(3*i-1)
 EOG
-		echo "(throughput: $png)"
+		echo "(bar chart: $png)"
 	fi
 	rm -f "$table"
 }
