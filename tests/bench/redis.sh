@@ -185,8 +185,10 @@ for op in get set; do
 		for v in $variants; do # echo has a distribution for get c=1 only; missing ones are skipped
 			cdfs+=("${label[$v]}" "$out/cdf-$v-$op-c$c-$reps.txt")
 		done
+		conns="$c connection"
+		[ $c = 1 ] || conns+=s
 		bench_plot_cdfs "$out/latency-cdf-$op-c$c.png" \
-			"Redis ${op^^}, 64 B values, $c connection$([ $c = 1 ] || echo s), unpipelined: repetition $reps of $reps" \
+			"Redis ${op^^}, 64 B values, $conns, unpipelined: repetition $reps of $reps" \
 			"${cdfs[@]}"
 	done
 done
