@@ -14,7 +14,7 @@ bench_have_gnuplot() {
 }
 
 # bench_cdf_from_samples SCALE <SAMPLES >CDF: the examples' EX_CDF_FILE format (nearest-rank
-# latency at every 0.1% and at 99.95, 99.99, 99.999%) from one sample per line, each multiplied
+# latency at every 0.1% and at 99.95, 99.99, 99.999%) from one sample a line, each multiplied
 # by SCALE (for tools that print other units, or half round trips as ib_send_lat does).
 bench_cdf_from_samples() {
 	sort -g | awk -v k="$1" '
@@ -22,9 +22,10 @@ bench_cdf_from_samples() {
 			return a[i] * k }
 		{ a[NR] = $1 }
 		END { if (!NR) exit
-			for (j = 1; j <= 1000; j++) printf "%.3f %.5f\n", at(j / 1000), j / 1000
-			split("0.9995 0.9999 0.99999", t, " ")
-			for (j = 1; j <= 3; j++) printf "%.3f %.5f\n", at(t[j]), t[j] }'
+			for (j = 1; j < 1000; j++) printf "%.3f %.5f\n", at(j / 1000), j / 1000
+			split("0.9995 0.9999 0.99999", t, " ") # the tail, then the maximum: in order
+			for (j = 1; j <= 3; j++) printf "%.3f %.5f\n", at(t[j]), t[j]
+			printf "%.3f %.5f\n", at(1), 1 }'
 }
 
 # bench_plot_cdfs PNG TITLE LABEL FILE [LABEL FILE...]: one curve per file, log-scale latency.
