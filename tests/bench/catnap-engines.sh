@@ -152,7 +152,7 @@ for rep in $(seq "$reps"); do
 			line=$(run_client $v "$out/tput-$v-$c.log" "$ex/tcp-echo" --client "$addr" \
 				--clients "$c" --size 64 --requests "$per")
 			echo "tput $v $c $rep $(field req_s "$line")" >>"$results"
-			printf '%s\t%s\t%s\n' "$c conn$([ "$c" = 1 ] || echo s)" "${label[$v]}" \
+			printf '%s\t%s\t%s\n' "$c connection$([ "$c" = 1 ] || echo s)" "${label[$v]}" \
 				"$(field req_s "$line")" >>"$tput_runs"
 		done
 	done

@@ -52,17 +52,13 @@ EOG
 	echo "(latency distribution: $png)"
 }
 
-# bench_plot_bars PNG TITLE YLABEL FILE: a bar per variant in each group, its height the median
-# over the repetitions and its whisker their min-max. FILE has one line per run,
-# "GROUP<tab>VARIANT<tab>VALUE"; groups and variants are drawn in the order they first appear;
-# a run without a number (a failed one, "-", "nan") is left out.
-bench_plot_bars() {
-	local png=$1 title=$2 ylabel=$3 data=$4 table n groups
-	bench_have_gnuplot || return 0
-	[ -s "$data" ] || return 0
-	table=$(mktemp)
-	# One row per group: the name, then median, min and max of every variant ("?" if none).
-	n=$(awk -F '\t' -v table="$table" '
+# bench_bars_table RUNS TABLE: the data of bench_plot_bars. RUNS has one line per run,
+# "GROUP<tab>VARIANT<tab>VALUE"; a run without a number (a failed one, "-", "nan") is left out.
+# TABLE gets a header ("group", then "VARIANT" lo hi for each variant) and one row per group:
+# its name, then the median, minimum and maximum of every variant ("? ? ?" where it has no
+# run), groups and variants in the order they first appear. Prints "VARIANTS GROUPS".
+bench_bars_table() {
+	awk -F '\t' -v table="$2" '
 		function med(s,   v, m, i, j, t) { m = split(s, v, " ")
 			for (i = 2; i <= m; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) {
 				t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
@@ -80,8 +76,17 @@ bench_plot_bars() {
 					if ((g[i], v[j]) in s) printf " %g %g %g", med(s[g[i], v[j]]), lo, hi >table
 					else printf " ? ? ?" >table
 				print "" >table }
-			print nv, ng }' "$data")
-	read -r n groups <<<"$n"
+			print nv + 0, ng + 0 }' "$1"
+}
+
+# bench_plot_bars PNG TITLE YLABEL RUNS: a bar per variant in each group, its height the median
+# over the repetitions and its whisker their min-max (RUNS: see bench_bars_table).
+bench_plot_bars() {
+	local png=$1 title=$2 ylabel=$3 table n groups
+	bench_have_gnuplot || return 0
+	[ -s "$4" ] || return 0
+	table=$(mktemp)
+	read -r n groups < <(bench_bars_table "$4" "$table")
 	if [ "$n" -gt 0 ]; then
 		gnuplot <<EOG
 set terminal pngcairo noenhanced size 900,540 font ",11"
