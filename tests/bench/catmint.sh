@@ -19,7 +19,10 @@
 # trips for all: ib_send_lat's RTT = 2 x t_typical. Goal: catmint p50 <= 1.2 x ib_send_lat.
 #
 # Exit 0 when every run succeeded, 1 when one failed, 2 for a bad command line, 77 when no
-# guest can boot here. Raw results and logs: BUILD_DIR/bench-catmint/.
+# guest can boot here. Raw results and logs: BUILD_DIR/bench-catmint/, with the pictures
+# latency-cdf.png (each variant's round trips in the last repetition: mint-pingpong --samples,
+# the example's EX_CDF_FILE, ib_send_lat -H) and rtt.png (each variant's p50, median and
+# min-max over the repetitions).
 set -u
 usage() {
 	echo "usage: $0 BUILD_DIR [--reps K] [--requests N] [--size B] [--no-pin]" >&2
@@ -57,7 +60,7 @@ bash "$vm" --check || exit $?
 
 out=$build/bench-catmint
 mkdir -p "$out"
-rm -f "$out"/*.log "$out/results.txt"
+rm -f "$out"/*.log "$out"/*.txt "$out"/*.png
 # What runs in the guest. Each server is waited for (it exits after its one client).
 cat >"$out/guest.sh" <<EOF
 set -u
@@ -74,21 +77,24 @@ for rep in \$(seq \$reps); do
 		>\$out/catmint-server-\$rep.log 2>&1 &
 	s=\$!; sleep 0.5
 	LIBOS=catmint timeout 100 \$cpin \$build/tests/rdma/mint-pingpong --client \$RDMA_IP:17001 \\
-		--size \$size --requests \$requests --warmup \$warmup >\$out/catmint-\$rep.log 2>&1 || fail=1
+		--size \$size --requests \$requests --warmup \$warmup --samples \$out/samples-catmint-\$rep.txt \\
+		>\$out/catmint-\$rep.log 2>&1 || fail=1
 	wait \$s || fail=1
 	grep -h '^RESULT' \$out/catmint-\$rep.log | sed "s/^RESULT/catmint \$rep/" >>\$out/results.txt
 
 	LIBOS=catmint timeout 120 \$spin \$build/examples/tcp-echo --server \$RDMA_IP:17002 --count 1 \\
 		>\$out/example-server-\$rep.log 2>&1 &
 	s=\$!; sleep 0.5
-	LIBOS=catmint timeout 100 \$cpin \$build/examples/tcp-pingpong --client \$RDMA_IP:17002 \\
+	EX_CDF_FILE=\$out/cdf-example-\$rep.txt LIBOS=catmint timeout 100 \$cpin \\
+		\$build/examples/tcp-pingpong --client \$RDMA_IP:17002 \\
 		--size \$size --requests \$requests --warmup \$warmup >\$out/example-\$rep.log 2>&1 || fail=1
 	wait \$s || fail=1
 	grep -h '^RESULT' \$out/example-\$rep.log | sed "s/^RESULT proto=tcp/example \$rep/" >>\$out/results.txt
 
 	timeout 120 \$spin ib_send_lat -d \$RDMA_DEV -R -s \$size -n \$requests >\$out/ib-server-\$rep.log 2>&1 &
 	s=\$!; sleep 0.5
-	timeout 100 \$cpin ib_send_lat -d \$RDMA_DEV -R -s \$size -n \$requests \$RDMA_IP >\$out/ib-\$rep.log 2>&1 || fail=1
+	# -H: every half round trip too, sorted ("i, usec" lines), for the picture
+	timeout 100 \$cpin ib_send_lat -d \$RDMA_DEV -R -H -s \$size -n \$requests \$RDMA_IP >\$out/ib-\$rep.log 2>&1 || fail=1
 	wait \$s || fail=1
 	# columns: bytes iterations t_min t_max t_typical t_avg t_stdev p99 p99.9 (half round trips)
 	awk -v r=\$rep -v sz=\$size '\$1 == sz && NF >= 9 { printf "ib_send_lat %s size=%s n=%s p50_us=%.2f p99_us=%.2f min_us=%.2f\\n", r, \$1, \$2, 2 * \$5, 2 * \$8, 2 * \$3 }' \$out/ib-\$rep.log >>\$out/results.txt
@@ -98,6 +104,7 @@ exit \$fail
 EOF
 
 . "$(dirname "$0")/build-info.sh"
+. "$(dirname "$0")/plot.sh"
 bench_build_info "$build"
 echo "catmint vs ib_send_lat: $size B, $requests round trips (+10% warm-up) x $reps reps"
 echo "host: $(nproc) CPUs, $(uname -sr); guest: soft-RoCE under qemu"
@@ -132,4 +139,21 @@ END {
 	r = (p50["example"] / n["example"]) / (p50["ib_send_lat"] / n["ib_send_lat"])
 	printf "example_p50 / ib_send_lat_p50 = %.3f\n", r
 }' "$out/results.txt" | tee "$out/summary.txt"
-exit "${PIPESTATUS[0]}"
+rc=${PIPESTATUS[0]}
+# The pictures. Round trips from the samples: mint-pingpong's as they are, ib_send_lat's halves
+# doubled, as in the table.
+[ -s "$out/samples-catmint-$reps.txt" ] &&
+	bench_cdf_from_samples 1 <"$out/samples-catmint-$reps.txt" >"$out/cdf-catmint-$reps.txt"
+sed -n 's/^[0-9]*, \([0-9.e+-]*\)$/\1/p' "$out/ib-$reps.log" | bench_cdf_from_samples 2 \
+	>"$out/cdf-ib_send_lat-$reps.txt"
+bench_plot_cdfs "$out/latency-cdf.png" \
+	"RDMA ping-pong, soft-RoCE in a qemu guest, $size B: repetition $reps of $reps" \
+	"catmint (mint-pingpong: push, pop, wait)" "$out/cdf-catmint-$reps.txt" \
+	"catmint under the TCP examples (tcp-pingpong)" "$out/cdf-example-$reps.txt" \
+	"ib_send_lat (perftest, verbs only)" "$out/cdf-ib_send_lat-$reps.txt"
+# The p50s only: the tails (in the distribution) are a hundred times longer under emulation.
+awk '{ for (i = 3; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+	printf "p50 round trip\t%s\t%s\n", $1, f["p50_us"] }' "$out/results.txt" >"$out/rtt.txt"
+bench_plot_bars "$out/rtt.png" "RDMA ping-pong, soft-RoCE in a qemu guest, $size B, $reps repetitions" \
+	"p50 round trip (us)" "$out/rtt.txt"
+exit "$rc"

@@ -19,6 +19,9 @@
 #     each connection with one 64 B request outstanding.
 # Prints the medians and the ratios io_uring/epoll and epoll/linux, and the io_uring
 # engine's submission and completion batch sizes (from its exit statistics, DEMI_LOG=info).
+# Draws, next to results.txt, latency-cdf.png (the RTT distribution of each variant, last
+# repetition) and throughput.png (requests/s per variant and connection count, with the
+# spread over the repetitions).
 # Exit 0 when every run succeeded; only processes started here are signalled, by PID.
 
 set -u
@@ -33,6 +36,7 @@ usage() {
 build=$1
 shift
 . "$(dirname "$0")/build-info.sh"
+. "$(dirname "$0")/plot.sh"
 bench_build_info "$build"
 reps=3
 rtt_requests=20000
@@ -61,6 +65,8 @@ out=$build/bench-engines
 mkdir -p "$out"
 results=$out/results.txt
 : >"$results"
+tput_runs=$out/throughput.txt # "CONNS<tab>VARIANT<tab>req/s" per run, for the picture
+: >"$tput_runs"
 
 spin="" cpin=""
 if [ "$(nproc)" -ge 2 ]; then
@@ -125,9 +131,12 @@ run_client() { # VARIANT LOG CMD... ; prints the RESULT line
 }
 
 variants="epoll io_uring linux"
+declare -A label=([epoll]="catnap epoll" [io_uring]="catnap io_uring"
+	[linux]="Linux epoll server")
 for rep in $(seq "$reps"); do
 	for v in $variants; do
 		addr=127.0.0.1:${port[$v]}
+		export EX_CDF_FILE=$out/cdf-$v-$rep.txt # the RTT distribution, for the picture
 		if [ "$v" = linux ]; then
 			line=$(run_client $v "$out/rtt-$v.log" "$ex/linux-echo" --pingpong "$addr" \
 				--mode epoll --size 64 --requests "$rtt_requests" --warmup 1000)
@@ -135,6 +144,7 @@ for rep in $(seq "$reps"); do
 			line=$(run_client $v "$out/rtt-$v.log" "$ex/tcp-pingpong" --client "$addr" \
 				--size 64 --requests "$rtt_requests" --warmup 1000)
 		fi
+		unset EX_CDF_FILE
 		echo "rtt $v $rep $(field p50_us "$line") $(field p99_us "$line")" >>"$results"
 		for c in $conns; do
 			per=$((tput_requests / c))
@@ -142,6 +152,8 @@ for rep in $(seq "$reps"); do
 			line=$(run_client $v "$out/tput-$v-$c.log" "$ex/tcp-echo" --client "$addr" \
 				--clients "$c" --size 64 --requests "$per")
 			echo "tput $v $c $rep $(field req_s "$line")" >>"$results"
+			printf '%s\t%s\t%s\n' "$c connection$([ "$c" = 1 ] || echo s)" "${label[$v]}" \
+				"$(field req_s "$line")" >>"$tput_runs"
 		done
 	done
 done
@@ -172,4 +184,12 @@ timeout 5 tail --pid="${pids[1]}" -f /dev/null
 echo
 echo "io_uring server batches: $(grep -o 'catnap io_uring: .*)' "$out/server-io_uring.log" |
 	tail -1)"
+bench_plot_cdfs "$out/latency-cdf.png" \
+	"64 B TCP ping-pong over 127.0.0.1, repetition $reps of $reps" \
+	"catnap epoll (tcp-pingpong)" "$out/cdf-epoll-$reps.txt" \
+	"catnap io_uring (tcp-pingpong)" "$out/cdf-io_uring-$reps.txt" \
+	"Linux epoll on both ends (linux-echo)" "$out/cdf-linux-$reps.txt"
+bench_plot_bars "$out/throughput.png" \
+	"64 B TCP echo over 127.0.0.1, one request outstanding per connection, $reps repetitions" \
+	"requests/s" "$tput_runs"
 echo "(raw numbers: $results)"

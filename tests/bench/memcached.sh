@@ -14,7 +14,9 @@
 #
 #   usage: memcached.sh BUILD_DIR [--reps K] [--requests N]
 # Needs the port built (ninja -C BUILD_DIR memcached). Exit 0 when every run succeeded, 1 when
-# one failed. Raw results: BUILD_DIR/bench-memcached/.
+# one failed. Raw results: BUILD_DIR/bench-memcached/, with the pictures latency-cdf-c1.png and
+# latency-cdf-c32.png (each variant's request latency distribution, last round) and
+# throughput.png (requests/s, median and min-max over the rounds).
 set -u
 build=${1:?usage: memcached.sh BUILD_DIR [--reps K] [--requests N]}
 shift
@@ -28,6 +30,7 @@ while [ $# -ge 2 ]; do
 	shift 2
 done
 . "$(dirname "$0")/build-info.sh"
+. "$(dirname "$0")/plot.sh"
 bench_build_info "$build"
 port_bin=$build/examples/memcached/memcached
 kv=$build/examples/kv-load
@@ -51,6 +54,9 @@ if [ "$(id -u)" = 0 ] && grep -q "librte_" <(ldd "$build/libdemikernel.so" 2>/de
 else
 	echo "note: catnip left out (needs root and a build with DPDK)"
 fi
+# The variants' names in the pictures.
+declare -A label=([stock]="stock (kernel)" [epoll]="port, catnap epoll"
+	[io_uring]="port, catnap io_uring" [catnip]="port, catnip (memif)")
 . "$(dirname "$0")/../../examples/memcached/memif-pair.sh"
 memif_pair "$tmp" membench 10.86.1
 
@@ -94,10 +100,14 @@ for r in $(seq "$reps"); do
 		start "$v" || { rc=1; stop; continue; }
 		for c in 1 32; do
 			f=$out/$v-c$c-r$r.txt
-			if env "${cenv[@]}" taskset -c 0 timeout 300 "$kv" --server "$addr" --proto memcache \
+			if env "${cenv[@]}" EX_CDF_FILE="$out/cdf-$v-c$c-r$r.txt" \
+				taskset -c 0 timeout 300 "$kv" --server "$addr" --proto memcache \
 				--populate --keys 10000 --requests "$requests" --warmup 5000 --connections $c \
 				>"$f" 2>&1; then
 				echo "$v c=$c round $r: $(grep RESULT "$f" | grep -o 'rps=[0-9]* p50_us=[0-9.]*')"
+				printf '%s\t%s\t%s\n' "$c connection$([ $c = 1 ] || echo s)" "${label[$v]}" \
+					"$(grep RESULT "$f" | grep -o 'rps=[0-9.]*' | cut -d= -f2)" \
+					>>"$out/throughput.txt"
 			else
 				echo "FAIL: $v c=$c round $r: $(tail -2 "$f")"
 				rc=1
@@ -124,4 +134,18 @@ print("%d %.1f" % (statistics.median(x[0] for x in r), statistics.median(x[1] fo
 		printf '%-9s %5d %12d %10s %10s\n' "$v" $c "$rps" "$p50" "$ratio"
 	done
 done
+
+for c in 1 32; do
+	cdfs=()
+	for v in $variants; do
+		cdfs+=("${label[$v]}" "$out/cdf-$v-c$c-r$reps.txt")
+	done
+	conns="$c connection"
+	[ $c = 1 ] || conns+=s
+	bench_plot_cdfs "$out/latency-cdf-c$c.png" \
+		"memcached, 64 B values, SET:GET 1:10, $conns: round $reps of $reps" "${cdfs[@]}"
+done
+bench_plot_bars "$out/throughput.png" \
+	"memcached, 64 B values, SET:GET 1:10, kv-load: $reps rounds" "requests/s" \
+	"$out/throughput.txt"
 exit $rc

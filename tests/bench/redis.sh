@@ -20,7 +20,10 @@
 # --nice N runs every server and client at that niceness (a negative one, as root, keeps a shared
 # machine's background work from taking the cores between a request and its reply: the same
 # for every variant).
-# Raw results: BUILD_DIR/bench-redis/. Exit 0 when every run succeeded, 1 otherwise.
+# Raw results: BUILD_DIR/bench-redis/, with the pictures: latency-cdf-{get,set}-c{1,32}.png
+# (each variant's request latency distribution in the last repetition; echo's in get-c1) and
+# throughput.png (requests/s, median and min-max over the repetitions).
+# Exit 0 when every run succeeded, 1 otherwise.
 set -u
 build=${1:?usage: redis.sh BUILD_DIR [--reps K] [--requests N] [--no-catnip] [--nice N]}
 shift
@@ -39,6 +42,7 @@ stock=$(command -v redis-server) || { echo "no stock redis-server" >&2; exit 1; 
 ex=$build/examples
 [ -x "$port_bin" ] && [ -x "$kv" ] || { echo "build first: ninja -C $build redis examples/kv-load" >&2; exit 1; }
 . "$(dirname "$0")/build-info.sh"
+. "$(dirname "$0")/plot.sh"
 bench_build_info "$build"
 out=$build/bench-redis
 rm -rf "$out"
@@ -50,11 +54,16 @@ trap '' PIPE
 failed=0
 variants="stock catnap uring"
 [ $catnip = 1 ] && variants+=" catnip echo"
+# The variants' names in the pictures.
+declare -A label=([stock]="stock (kernel)" [catnap]="port, catnap epoll"
+	[uring]="port, catnap io_uring" [catnip]="port, catnip (memif)"
+	[echo]="catnip TCP echo (memif)")
 . "$(dirname "$0")/../dpdk/memif-conf.sh"
 memif_conf "$tmp/s.yaml" redis-bs 1 server 10.85.1.1 02:00:00:00:05:01 "$tmp/m.sock"
 memif_conf "$tmp/c.yaml" redis-bc 0 client 10.85.1.2 02:00:00:00:05:02 "$tmp/m.sock"
 
 # echo: catnip's 64 B TCP ping-pong over the same memif: "0:1 1 RESULT ..." into $out/echo.
+# run_echo REP
 run_echo() {
 	local r
 	rm -f "$tmp/m.sock"
@@ -62,7 +71,8 @@ run_echo() {
 		>"$tmp/echo.out" 2>&1 &
 	spid=$!
 	for _ in 1 2 3 4 5; do
-		r=$(CONFIG_PATH=$tmp/c.yaml nice -n $nice taskset -c 0 timeout 120 "$ex/tcp-pingpong" \
+		r=$(CONFIG_PATH=$tmp/c.yaml EX_CDF_FILE=$out/cdf-echo-get-c1-$1.txt \
+			nice -n $nice taskset -c 0 timeout 120 "$ex/tcp-pingpong" \
 			--client 10.85.1.1:16501 --size 64 --requests "$requests" --warmup 2000 2>&1 |
 			grep '^RESULT') && break
 		sleep 1
@@ -77,7 +87,7 @@ run_echo() {
 # run VARIANT REP: one server, the four loads against it; RESULT lines into $out/VARIANT.
 run() {
 	local v=$1 addr=127.0.0.1 env=() cenv=() bin=$port_bin
-	[ $v = echo ] && { run_echo; return; }
+	[ $v = echo ] && { run_echo "$2"; return; }
 	case $v in
 	stock) bin=$stock ;;
 	uring) env=(CATNAP_ENGINE=io_uring) ;;
@@ -87,12 +97,15 @@ run() {
 	env "${env[@]}" nice -n $nice taskset -c 1 "$bin" --port 16500 --bind $addr --protected-mode no --save "" \
 		--logfile "$tmp/$v.log" >"$tmp/$v.out" 2>&1 &
 	spid=$!
-	local first=(--populate)
+	local first=(--populate) op
 	for ratio in 0:1 1:0; do
+		op='get'
+		[ $ratio = 1:0 ] && op='set'
 		for c in 1 32; do
 			local r
 			for _ in 1 2 3 4 5; do # catnip: the server listens once the client brought the link up
-				r=$(env "${cenv[@]}" nice -n $nice taskset -c 0 timeout 120 "$kv" --server $addr:16500 \
+				r=$(env "${cenv[@]}" EX_CDF_FILE="$out/cdf-$v-$op-c$c-$2.txt" \
+					nice -n $nice taskset -c 0 timeout 120 "$kv" --server $addr:16500 \
 					--connections $c --ratio $ratio --keys 10000 "${first[@]}" \
 					--requests "$requests" 2>&1 | grep '^RESULT') && break
 				sleep 1
@@ -104,6 +117,8 @@ run() {
 				continue
 			fi
 			echo "$ratio $c $r" >>"$out/$v"
+			printf '%s\t%s\t%s\n' "${op^^} c=$c" "${label[$v]}" \
+				"$(grep -o 'rps=[0-9.]*' <<<"$r" | cut -d= -f2)" >>"$out/throughput.txt"
 		done
 	done
 	kill -TERM $spid
@@ -163,4 +178,20 @@ if [ $catnip = 1 ]; then
 	echo "catnip GET p50 - echo p50 per repetition (us): $(paste -sd' ' <<<"$d")"
 	goal "catnip GET p50 - catnip echo p50 (us), median" "$(median <<<"$d")" '<=' 1.5
 fi
+
+for op in get set; do
+	for c in 1 32; do
+		cdfs=()
+		for v in $variants; do # echo has a distribution for get c=1 only; missing ones are skipped
+			cdfs+=("${label[$v]}" "$out/cdf-$v-$op-c$c-$reps.txt")
+		done
+		conns="$c connection"
+		[ $c = 1 ] || conns+=s
+		bench_plot_cdfs "$out/latency-cdf-$op-c$c.png" \
+			"Redis ${op^^}, 64 B values, $conns, unpipelined: repetition $reps of $reps" \
+			"${cdfs[@]}"
+	done
+done
+bench_plot_bars "$out/throughput.png" \
+	"Redis, 64 B values, unpipelined, kv-load: $reps repetitions" "requests/s" "$out/throughput.txt"
 exit $failed

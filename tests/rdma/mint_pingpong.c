@@ -6,10 +6,12 @@
  * post_recv and poll_cq. It measures the library, not an application around it.
  *
  *   mint-pingpong --server ADDR:PORT            echoes every message of one connection
- *   mint-pingpong --client ADDR:PORT [--size B] [--requests R] [--warmup W]
+ *   mint-pingpong --client ADDR:PORT [--size B] [--requests R] [--warmup W] [--samples FILE]
  *
  * The client times each round trip (push to the echo's pop) and prints
  *   RESULT size=B n=R p50_us=.. p99_us=.. min_us=.. mean_us=..
+ * and, with --samples, writes every timed round trip to FILE (microseconds, one a line, in
+ * ascending order) for the benchmark's latency distribution (tests/bench/plot.sh).
  * The first and last bytes of every echo are checked, outside the timed interval.
  * Exit 0 on success, 1 on an error.
  */
@@ -100,7 +102,24 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int client(const struct sockaddr_in *addr, uint32_t size, uint64_t requests, uint64_t warmup)
+/* The sorted samples, one a line in microseconds, into path (NULL: nothing); 0 or an errno. */
+static int samples_write(const char *path, const uint64_t *samples, uint64_t n)
+{
+	FILE *f;
+	int bad;
+
+	if (!path)
+		return 0;
+	if (!(f = fopen(path, "w")))
+		return errno;
+	for (uint64_t i = 0; i < n; i++)
+		fprintf(f, "%.3f\n", samples[i] / 1e3);
+	bad = ferror(f);
+	return fclose(f) || bad ? EIO : 0;
+}
+
+static int client(const struct sockaddr_in *addr, uint32_t size, uint64_t requests, uint64_t warmup,
+		  const char *samples_path)
 {
 	uint64_t *samples = calloc(requests, sizeof(*samples)), sum = 0;
 	demi_qtoken_t qt, qts[2];
@@ -152,8 +171,9 @@ static int client(const struct sockaddr_in *addr, uint32_t size, uint64_t reques
 	printf("RESULT size=%u n=%llu p50_us=%.2f p99_us=%.2f min_us=%.2f mean_us=%.2f\n", size,
 	       (unsigned long long)requests, samples[requests / 2] / 1e3,
 	       samples[requests * 99 / 100] / 1e3, samples[0] / 1e3, (double)sum / requests / 1e3);
+	rc = samples_write(samples_path, samples, requests);
 	free(samples);
-	return 0;
+	return rc ? fail(samples_path, rc) : 0;
 }
 
 static int parse_addr(const char *s, struct sockaddr_in *a)
@@ -175,6 +195,7 @@ int main(int argc, char **argv)
 {
 	struct demi_args args = {0, NULL, NULL};
 	unsigned long size = 64, requests = 10000, warmup = 1000;
+	const char *samples_path = NULL;
 	struct sockaddr_in addr;
 	int mode = 0, rc;
 
@@ -189,6 +210,8 @@ int main(int argc, char **argv)
 			requests = strtoul(argv[i + 1], NULL, 0);
 		} else if (!strcmp(argv[i], "--warmup")) {
 			warmup = strtoul(argv[i + 1], NULL, 0);
+		} else if (!strcmp(argv[i], "--samples")) {
+			samples_path = argv[i + 1];
 		} else {
 			mode = -1;
 		}
@@ -196,11 +219,12 @@ int main(int argc, char **argv)
 	if (mode <= 0 || size == 0 || size > (1u << 30) || requests == 0) {
 		fprintf(stderr,
 			"usage: %s --server ADDR:PORT | --client ADDR:PORT [--size B] "
-			"[--requests R] [--warmup W]\n",
+			"[--requests R] [--warmup W] [--samples FILE]\n",
 			argv[0]);
 		return 2;
 	}
 	if ((rc = demi_init(&args)))
 		return fail("demi_init", rc);
-	return mode == 1 ? server(&addr) : client(&addr, (uint32_t)size, requests, warmup);
+	return mode == 1 ? server(&addr)
+			 : client(&addr, (uint32_t)size, requests, warmup, samples_path);
 }
