@@ -18,6 +18,10 @@
 /* The shortest baseline the rate is measured over: each end of it is known to within the
  * ~50 ns a clock_gettime takes, so 10 ms gives the first span ~10 ppm. */
 #define CALIB_NS 10000000ull
+/* The most a clock found ahead catches up by running slower (by at most a tenth, for one
+ * span). More than drift can explain means the counter ran while CLOCK_MONOTONIC did not (a
+ * suspend): then the clock keeps its lead and its rate, rather than run slow for minutes. */
+#define SLEW_MAX_NS (PERIOD_NS / 10)
 
 __extension__ typedef unsigned __int128 u128;
 
@@ -95,20 +99,20 @@ bool demi__clock_tsc_usable(void)
  */
 static uint64_t anchor(struct demi__clock *c)
 {
-	uint64_t t, m, since, mult, v = 0;
+	uint64_t t = 0, m, since, mult = 0, v = 0;
 
 	m = demi__clock_monotonic_ns();
-	if (m - origin.ns >= CALIB_NS)
+	if (m - origin.ns >= CALIB_NS) {
 		read_pair(&t, &m);
-	since = t - origin.ticks;
-	if (m - origin.ns < CALIB_NS || (int64_t)since <= 0) {
+		since = t - origin.ticks;
+		if ((int64_t)since > 0)
+			mult = (uint64_t)(((u128)(m - origin.ns) << 32) / since);
+	}
+	if (!mult) {
 		/* Too short a baseline (or a counter behind the origin's): the fallback's value,
 		 * never below what this clock already said. */
 		return m > c->base_ns ? m : c->base_ns;
 	}
-	mult = (uint64_t)(((u128)(m - origin.ns) << 32) / since);
-	if (!mult)
-		return m > c->base_ns ? m : c->base_ns;
 	if (c->span) {
 		uint64_t d = t - c->base_ticks;
 
@@ -117,10 +121,10 @@ static uint64_t anchor(struct demi__clock *c)
 	c->span = (uint64_t)(((u128)PERIOD_NS << 32) / mult);
 	c->base_ticks = t;
 	if (v > m) {
-		uint64_t slower = (uint64_t)(((u128)(v - m) << 32) / c->span);
+		uint64_t ahead = v - m <= SLEW_MAX_NS ? v - m : 0;
 
 		c->base_ns = v;
-		c->mult = slower < mult / 2 ? mult - slower : mult / 2;
+		c->mult = mult - (uint64_t)(((u128)ahead << 32) / c->span);
 	} else {
 		c->base_ns = m;
 		c->mult = mult;

@@ -13,7 +13,8 @@
  * process's first reading (a baseline that grows, so the rate gets better with time) and every
  * span (~100 ms of ticks, or the first read after a longer sleep) the anchor is read again.
  * A clock found ahead of CLOCK_MONOTONIC then is not set back: it runs slower for the next
- * span until it has caught up, so it never goes backwards and stays within microseconds.
+ * span until it has caught up, so it never goes backwards and stays within microseconds (far
+ * ahead, after a suspend the counter ran through, it keeps its lead at the right rate).
  * The first CALIB ms after the process's first reading, too short a baseline for the rate,
  * are read from CLOCK_MONOTONIC itself.
  *

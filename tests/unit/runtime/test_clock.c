@@ -113,6 +113,33 @@ static void test_clock_counter_ahead_catches_up(void **state)
 	assert_true(worst < BOUND_NS);
 }
 
+/* Far ahead (the counter ran through a suspend that CLOCK_MONOTONIC skipped): the clock keeps
+ * its lead and runs at CLOCK_MONOTONIC's rate, neither stepping back nor crawling. */
+static void test_clock_counter_far_ahead_keeps_lead(void **state)
+{
+	struct demi__clock c = {0};
+	uint64_t prev = 0, lead0, lead1;
+
+	(void)state;
+	skip_without_counter();
+	read_for(&c, 20 * MS, &prev);
+	c.base_ns += 1000 * MS;
+	c.base_ns -= c.span * c.mult >> 32;
+	c.base_ticks -= c.span;
+	lead0 = demi__clock_read(&c) - demi__clock_monotonic_ns();
+	assert_true(lead0 > 999 * MS);
+	for (uint64_t end = demi__clock_monotonic_ns() + 250 * MS;
+	     demi__clock_monotonic_ns() < end;) {
+		uint64_t x = demi__clock_read(&c);
+
+		assert_true(x >= prev);
+		prev = x;
+	}
+	lead1 = demi__clock_read(&c) - demi__clock_monotonic_ns();
+	assert_true(c.anchors >= 3);
+	assert_true(lead1 > lead0 - BOUND_NS && lead1 < lead0 + BOUND_NS);
+}
+
 static void *thread_reads(void *arg)
 {
 	struct demi__clock c = {0};
@@ -193,6 +220,7 @@ int main(void)
 		cmocka_unit_test(test_clock_counter_follows_monotonic),
 		cmocka_unit_test(test_clock_counter_across_sleep),
 		cmocka_unit_test(test_clock_counter_ahead_catches_up),
+		cmocka_unit_test(test_clock_counter_far_ahead_keeps_lead),
 		cmocka_unit_test(test_clock_counter_threads),
 		cmocka_unit_test(test_clock_fallback_by_config),
 		cmocka_unit_test(test_clock_config_env_and_errors),
