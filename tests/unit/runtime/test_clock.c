@@ -58,6 +58,17 @@ static void skip_without_counter(void)
 	}
 }
 
+/* Anchors a clock past its calibration, then moves it ns ahead of CLOCK_MONOTONIC, with the
+ * same conversion from a base one span earlier: the next read anchors. */
+static void put_ahead(struct demi__clock *c, uint64_t ns, uint64_t *prev)
+{
+	read_for(c, 20 * MS, prev);
+	assert_true(c->span > 0);
+	c->base_ns += ns;
+	c->base_ns -= c->span * c->mult >> 32;
+	c->base_ticks -= c->span;
+}
+
 static void test_clock_counter_follows_monotonic(void **state)
 {
 	struct demi__clock c = {0};
@@ -100,14 +111,9 @@ static void test_clock_counter_ahead_catches_up(void **state)
 
 	(void)state;
 	skip_without_counter();
-	read_for(&c, 20 * MS, &prev);
-	assert_true(c.span > 0);
-	c.base_ns += 2 * MS;
+	put_ahead(&c, 2 * MS, &prev);
 	prev = demi__clock_read(&c);
 	assert_true(prev > demi__clock_monotonic_ns() + MS);
-	/* The same conversion from a base one span earlier: the next read anchors. */
-	c.base_ns -= c.span * c.mult >> 32;
-	c.base_ticks -= c.span;
 	read_for(&c, 300 * MS, &prev);
 	worst = read_for(&c, 20 * MS, &prev);
 	assert_true(worst < BOUND_NS);
@@ -122,10 +128,7 @@ static void test_clock_counter_far_ahead_keeps_lead(void **state)
 
 	(void)state;
 	skip_without_counter();
-	read_for(&c, 20 * MS, &prev);
-	c.base_ns += 1000 * MS;
-	c.base_ns -= c.span * c.mult >> 32;
-	c.base_ticks -= c.span;
+	put_ahead(&c, 1000 * MS, &prev);
 	lead0 = demi__clock_read(&c) - demi__clock_monotonic_ns();
 	assert_true(lead0 > 999 * MS);
 	for (uint64_t end = demi__clock_monotonic_ns() + 250 * MS;
