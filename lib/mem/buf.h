@@ -10,6 +10,9 @@
  * put. Slabs are never returned to the system before demi__pool_fini, so a steady state
  * allocates nothing.
  *
+ * Slab memory sits on 2 MiB hugepages when the machine has free ones (one TLB entry per slab
+ * instead of 512, the memory DPDK and RDMA deployments use), else on ordinary pages.
+ *
  * Slabs are the unit a device registers (RDMA memory regions, DPDK external memory): a libOS
  * sets a slab hook and sees every slab, present and future.
  *
@@ -71,6 +74,7 @@ struct demi__slab {
 	uint32_t nbufs;
 	uint32_t id; /* index in pool->slabs, > 0 */
 	uint8_t cls;
+	bool huge; /* mem is a MAP_HUGETLB mapping (else aligned_alloc's) */
 	struct demi__pool *pool;
 	uint64_t priv;		 /* for the libOS that registered the slab (e.g. an RDMA MR) */
 	struct demi__buf bufs[]; /* nbufs headers */
@@ -86,6 +90,7 @@ struct demi__pool_stats {
 	uint64_t slabs;
 	uint64_t allocs;      /* total successful demi__pool_get */
 	uint64_t slab_allocs; /* slabs obtained from the system */
+	uint64_t huge_slabs;  /* of the slabs held, those on hugepages */
 	uint64_t failed;      /* demi__pool_get that returned NULL */
 };
 
@@ -97,6 +102,8 @@ struct demi__pool {
 	uint32_t free_id_hint;
 	struct demi__map chunks; /* 2 MiB chunk number -> slab */
 	size_t max_bytes;	 /* limit of bytes_reserved; 0 = none */
+	bool no_huge;		 /* never try hugepages (tests; set after demi__pool_init) */
+	int8_t last_huge;	 /* what the last slab got, -1 before the first: logged on change */
 	uint16_t gen_seed;	 /* first generation of the next slab's buffers */
 	demi__slab_hook_fn hook;
 	void *hook_arg;

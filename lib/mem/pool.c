@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "../log.h"
 
@@ -29,6 +30,43 @@ static size_t round_up(size_t n, size_t to)
 }
 
 /* ---- slabs ---- */
+
+#ifndef MAP_HUGE_2MB
+#define MAP_HUGE_2MB (21 << 26) /* log2(2 MiB) << MAP_HUGE_SHIFT */
+#endif
+
+/* Slab memory: 2 MiB hugepages first (a MAP_HUGETLB mapping is aligned to its page size, and
+ * fails at once, rather than faulting later, when the machine has too few free), else
+ * aligned_alloc. The choice is logged when it changes: the first slab, and hugepages running
+ * out or coming back. */
+static uint8_t *slab_mem_alloc(struct demi__pool *p, size_t bytes, bool *huge)
+{
+	void *m = MAP_FAILED;
+
+	if (!p->no_huge)
+		m = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB, -1, 0);
+	*huge = m != MAP_FAILED;
+	if (!*huge)
+		m = aligned_alloc(DEMI__SLAB_BYTES, bytes);
+	if (m && p->last_huge != *huge) {
+		if (*huge)
+			DEMI_INFO("pool: slabs on 2 MiB hugepages");
+		else
+			DEMI_INFO("pool: slabs on ordinary pages%s",
+				  p->no_huge ? "" : " (no free 2 MiB hugepages)");
+		p->last_huge = *huge;
+	}
+	return m;
+}
+
+static void slab_mem_free(uint8_t *mem, size_t bytes, bool huge)
+{
+	if (huge)
+		munmap(mem, bytes);
+	else
+		free(mem);
+}
 
 static int slab_id_alloc(struct demi__pool *p, uint32_t *id_out)
 {
@@ -68,7 +106,8 @@ static void slab_destroy(struct demi__pool *p, struct demi__slab *s, bool notify
 		p->free_id_hint = s->id;
 	p->stats.bytes_reserved -= s->bytes;
 	p->stats.slabs--;
-	free(s->mem);
+	p->stats.huge_slabs -= s->huge;
+	slab_mem_free(s->mem, s->bytes, s->huge);
 	free(s);
 }
 
@@ -89,7 +128,7 @@ static struct demi__slab *slab_create(struct demi__pool *p, uint8_t cls, size_t 
 	s = calloc(1, sizeof(*s) + nbufs * sizeof(s->bufs[0]));
 	if (!s)
 		return NULL;
-	s->mem = aligned_alloc(DEMI__SLAB_BYTES, bytes);
+	s->mem = slab_mem_alloc(p, bytes, &s->huge);
 	if (!s->mem) {
 		free(s);
 		return NULL;
@@ -116,6 +155,7 @@ static struct demi__slab *slab_create(struct demi__pool *p, uint8_t cls, size_t 
 	p->stats.bytes_reserved += bytes;
 	p->stats.slabs++;
 	p->stats.slab_allocs++;
+	p->stats.huge_slabs += s->huge;
 	for (size_t off = 0; off < bytes; off += DEMI__SLAB_BYTES) {
 		if (demi__map_put(&p->chunks, ((uintptr_t)s->mem + off) >> DEMI__SLAB_SHIFT, s) <
 		    0) {
@@ -126,7 +166,8 @@ static struct demi__slab *slab_create(struct demi__pool *p, uint8_t cls, size_t 
 			p->slabs[id] = NULL;
 			p->stats.bytes_reserved -= bytes;
 			p->stats.slabs--;
-			free(s->mem);
+			p->stats.huge_slabs -= s->huge;
+			slab_mem_free(s->mem, bytes, s->huge);
 			free(s);
 			return NULL;
 		}
@@ -159,6 +200,7 @@ int demi__pool_init(struct demi__pool *pool, size_t max_bytes)
 {
 	memset(pool, 0, sizeof(*pool));
 	pool->max_bytes = max_bytes;
+	pool->last_huge = -1;
 	pool->nslabs = 1; /* id 0 is never used: a handle is never 0 */
 	pool->free_id_hint = 1;
 	pool->slabs_cap = 64;

@@ -26,6 +26,7 @@
 #include <demi/types.h>
 
 #include "../list.h"
+#include "clock.h"
 
 struct demi__runtime;
 struct demi__task;
@@ -78,12 +79,6 @@ struct demi__timer {
 	demi__timer_fn fn;
 	void *arg;
 	uint32_t heap_index; /* slot in the runtime's heap (lib/heap.h); 0 when not armed */
-};
-
-/* Where time comes from: the monotonic clock, or a clock the tests move by hand. */
-struct demi__clock {
-	bool fake;
-	uint64_t fake_now_ns;
 };
 
 struct demi__runtime_stats {
@@ -154,7 +149,11 @@ static inline bool demi__runtime_has_ready(const struct demi__runtime *rt)
 
 /* ---- timers and clock ---- */
 
-uint64_t demi__clock_now(const struct demi__runtime *rt);
+/* Monotonic ns (lib/runtime/clock.h: the CPU's counter where it is invariant). */
+static inline uint64_t demi__clock_now(struct demi__runtime *rt)
+{
+	return demi__clock_read(&rt->clock);
+}
 /* The time of the current scheduler pass: read from the clock the first time a pass asks
  * (background tasks, timers, the wait loop's deadlines), then the same value for the rest of
  * the pass. A pass that nobody asks (a libOS without timers, busy polling) reads no clock: a

@@ -4,16 +4,20 @@
  * counts, the address -> buffer map, handles, large buffers, the memory limit and the slab hook.
  *
  * Lookups are checked against a reference that scans every slab linearly, so the chunk map is
- * never its own oracle. The program is linked with -Wl,--wrap=aligned_alloc,--wrap=realloc:
- * aligned_alloc can be made to fail (slab memory exhausted) and realloc fills the memory it
- * adds with a non-zero pattern, so code that reads array slots it never wrote sees garbage on
- * every run instead of whatever the allocator happened to leave there.
+ * never its own oracle. The program is linked with -Wl,--wrap=aligned_alloc,--wrap=realloc,
+ * --wrap=mmap64: aligned_alloc can be made to fail (slab memory exhausted), realloc fills the
+ * memory it adds with a non-zero pattern, so code that reads array slots it never wrote sees
+ * garbage on every run instead of whatever the allocator happened to leave there, and a
+ * hugepage mapping fails as on a machine without free hugepages unless a test allows it (the
+ * machine's hugepages belong to the DPDK tests; the churn test would take them all).
  */
 #include <errno.h>
 #include <malloc.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "unit.h"
 
@@ -30,6 +34,8 @@
 void *__real_aligned_alloc(size_t align, size_t size);
 void *__wrap_aligned_alloc(size_t align, size_t size);
 void *__wrap_realloc(void *p, size_t size);
+void *__real_mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+void *__wrap_mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 
 static int aligned_alloc_failures; /* how many of the next calls fail */
 
@@ -40,6 +46,22 @@ void *__wrap_aligned_alloc(size_t align, size_t size)
 		return NULL;
 	}
 	return __real_aligned_alloc(align, size);
+}
+
+static bool hugepages_allowed; /* MAP_HUGETLB mappings reach the kernel */
+static unsigned hugepage_tries;
+
+/* mmap64: the name glibc gives mmap under _FILE_OFFSET_BITS=64, as meson builds. */
+void *__wrap_mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	if (flags & MAP_HUGETLB) {
+		hugepage_tries++;
+		if (!hugepages_allowed) {
+			errno = ENOMEM;
+			return MAP_FAILED;
+		}
+	}
+	return __real_mmap64(addr, len, prot, flags, fd, off);
 }
 
 void *__wrap_realloc(void *p, size_t size)
@@ -148,6 +170,8 @@ static int setup(void **state)
 	if (!p || demi__pool_init(p, 0) < 0)
 		return -1;
 	aligned_alloc_failures = 0;
+	hugepages_allowed = false;
+	hugepage_tries = 0;
 	*state = p;
 	return 0;
 }
@@ -918,6 +942,88 @@ static void test_pool_get_survives_slab_alloc_failure(void **state)
 	assert_false(bad_slot);
 }
 
+/* ---- slab memory: hugepages or ordinary pages ---- */
+
+/* Fills a buffer's slab and checks the pool still finds the buffer by any address in it. */
+static void use_slab(struct demi__pool *p, struct demi__buf *b)
+{
+	struct demi__slab *s = b->slab;
+
+	assert_int_equal((uintptr_t)s->mem % DEMI__SLAB_BYTES, 0);
+	memset(s->mem, 0x5a, s->bytes);
+	assert_ptr_equal(demi__pool_lookup(p, s->mem + (size_t)s->stride * s->nbufs - 1),
+			 &s->bufs[s->nbufs - 1]);
+	assert_ptr_equal(demi__pool_lookup(p, b->base + b->off), b);
+}
+
+/* The machine's free 2 MiB hugepages (0 when it has none or cannot say). */
+static unsigned long free_hugepages(void)
+{
+	FILE *f = fopen("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "r");
+	unsigned long n = 0;
+
+	if (f) {
+		if (fscanf(f, "%lu", &n) != 1)
+			n = 0;
+		fclose(f);
+	}
+	return n;
+}
+
+static void test_pool_slab_on_hugepages(void **state)
+{
+	struct demi__pool *p = *state;
+	struct demi__buf *small, *large;
+
+	/* Two slabs' worth, with room for a DPDK test taking some meanwhile. */
+	if (free_hugepages() < 8) {
+		fprintf(stderr, "fewer than 8 free 2 MiB hugepages on this machine\n");
+		skip();
+	}
+	hugepages_allowed = true;
+	small = demi__pool_get(p, 100);
+	assert_non_null(small);
+	assert_true(small->slab->huge);
+	large = demi__pool_get(p, LARGE_MIN); /* a slab of its own, unmapped on its put */
+	assert_non_null(large);
+	assert_true(large->slab->huge);
+	assert_int_equal(p->stats.huge_slabs, 2);
+	use_slab(p, small);
+	use_slab(p, large);
+	demi__buf_put(large);
+	assert_int_equal(p->stats.huge_slabs, 1);
+	demi__buf_put(small);
+}
+
+/* Hugepages refused (none free): the same slabs from aligned_alloc. */
+static void test_pool_slab_without_hugepages(void **state)
+{
+	struct demi__pool *p = *state;
+	struct demi__buf *b = demi__pool_get(p, 100);
+
+	assert_non_null(b);
+	assert_true(hugepage_tries > 0);
+	assert_false(b->slab->huge);
+	assert_int_equal(p->stats.huge_slabs, 0);
+	use_slab(p, b);
+	demi__buf_put(b);
+}
+
+/* A pool told not to use hugepages never asks for them. */
+static void test_pool_slab_hugepages_off(void **state)
+{
+	struct demi__pool *p = *state;
+	struct demi__buf *b;
+
+	hugepages_allowed = true;
+	p->no_huge = true;
+	b = demi__pool_get(p, 100);
+	assert_non_null(b);
+	assert_int_equal(hugepage_tries, 0);
+	assert_false(b->slab->huge);
+	demi__buf_put(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -955,6 +1061,9 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_pool_get_survives_slab_alloc_failure, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_pool_slab_on_hugepages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pool_slab_without_hugepages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pool_slab_hugepages_off, setup, teardown),
 	};
 
 	/* The limit tests make the pool warn; DEMI_LOG=warn shows it. */
