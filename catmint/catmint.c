@@ -63,9 +63,7 @@ static int mint_init(struct demi__libos *los)
 	m->los = los;
 	los->priv = m;
 	demi__list_init(&m->refill);
-	/* demikernel.clock: read here until demi_init does it for every libOS. */
-	if ((rc = demi__clock_config(&los->rt.clock, &los->cfg)) < 0 ||
-	    (rc = load_config(los, &m->cfg, &device)) < 0 || (rc = mint_dev_open(m, device)) < 0) {
+	if ((rc = load_config(los, &m->cfg, &device)) < 0 || (rc = mint_dev_open(m, device)) < 0) {
 		free(m);
 		los->priv = NULL;
 		return rc;

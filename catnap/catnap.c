@@ -42,10 +42,7 @@ static int nap_init(struct demi__libos *los)
 	if (!nap)
 		return -ENOMEM;
 	los->priv = nap;
-	/* demikernel.clock: read here until demi_init does it for every libOS. */
-	rc = demi__clock_config(&los->rt.clock, &los->cfg);
-	if (rc == 0)
-		rc = demi__config_get_choice(&los->cfg, "catnap.engine", engines, 0, &engine);
+	rc = demi__config_get_choice(&los->cfg, "catnap.engine", engines, 0, &engine);
 	if (rc == 0)
 		rc = demi__config_get_u64(&los->cfg, "catnap.tcp_pop_bytes",
 					  65536 - DEMI__BUF_HEADROOM, 1, 1u << 24, &pop_bytes);

@@ -78,9 +78,6 @@ static int nip_init(struct demi__libos *los)
 	if (!(n = calloc(1, sizeof(*n))))
 		return -ENOMEM;
 	los->priv = n;
-	/* demikernel.clock: read here until demi_init does it for every libOS. */
-	if ((rc = demi__clock_config(&los->rt.clock, &los->cfg)) < 0)
-		goto fail;
 	if ((rc = nip_config_read(&los->cfg, &sc)) < 0)
 		goto fail;
 	if ((rc = nip_dpdk_init(&n->dev, &los->cfg, &los->pool)) < 0)

@@ -18,7 +18,7 @@
 #include "log.h"
 
 /* What the library itself counts, ahead of the libOS's counters. */
-#define LIB_STATS 6
+#define LIB_STATS 7
 
 static atomic_uint stats_gen;
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "the signal handler needs a lock-free counter");
@@ -70,6 +70,7 @@ static size_t collect(struct demi__libos *los, demi_stat_t *out, size_t cap)
 		{"tasks_in_use", los->rt.stats.tasks_in_use},
 		{"queues_open", los->queues_open},
 		{"pool_bytes", los->pool.stats.bytes_reserved},
+		{"pool_huge_slabs", los->pool.stats.huge_slabs},
 		{"wait_sleeps", los->wait_sleeps},
 		{"wait_spin_polls", los->wait_spin_polls},
 	};

@@ -102,7 +102,7 @@ struct demi__pool {
 	uint32_t free_id_hint;
 	struct demi__map chunks; /* 2 MiB chunk number -> slab */
 	size_t max_bytes;	 /* limit of bytes_reserved; 0 = none */
-	bool no_huge;		 /* never try hugepages (tests; set after demi__pool_init) */
+	bool no_huge;		 /* never try hugepages (demikernel.pool_hugepages: false; tests) */
 	int8_t last_huge;	 /* what the last slab got, -1 before the first: logged on change */
 	uint16_t gen_seed;	 /* first generation of the next slab's buffers */
 	demi__slab_hook_fn hook;

@@ -5,7 +5,8 @@
  * names are stable between calls, a small array gets the count without overflow, unknown
  * names and bad arguments are refused; and with DEMIKERNEL_STATS_SIGNAL=USR2 a SIGUSR2 makes the
  * next demi_wait dump every counter to stderr. On catnap the engine's counters are there too
- * (io_uring's count the wait's enters).
+ * (io_uring's count the wait's enters). demikernel.pool_hugepages: false keeps every slab off
+ * hugepages.
  */
 #include <errno.h>
 #include <signal.h>
@@ -40,6 +41,7 @@ int main(void)
 	h_watchdog(60);
 	CHECK_ERR(demi_stats(NULL, 0, &n), EPERM); /* before demi_init */
 	setenv("DEMIKERNEL_STATS_SIGNAL", "USR2", 1);
+	setenv("DEMIKERNEL_POOL_HUGEPAGES", "false", 1);
 	h_init();
 	CHECK_ERR(demi_stats(NULL, 1, &n), EINVAL);
 	CHECK_ERR(demi_stat("queues_open", vnull), EINVAL);
@@ -59,6 +61,14 @@ int main(void)
 		CHECKF(all[i].name == again[i].name, "name %zu moved", i);
 	}
 	h_log("%zu counters, the first %s=%llu", n, all[0].name, (unsigned long long)all[0].value);
+
+	/* demikernel.pool_hugepages: false keeps the pool off hugepages even when some are free. */
+	demi_sgarray_t sga = demi_sgaalloc(64);
+	CHECK(sga.sga_numsegs == 1);
+	CHECK(stat_of("pool_bytes") > 0);
+	CHECKF(stat_of("pool_huge_slabs") == 0, "%llu slabs on hugepages although turned off",
+	       (unsigned long long)stat_of("pool_huge_slabs"));
+	CHECK_OK(demi_sgafree(&sga));
 
 	uint64_t q0 = stat_of("queues_open");
 	qd = h_tcp_listen(&addr, 4);
