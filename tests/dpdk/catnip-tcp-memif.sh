@@ -168,12 +168,13 @@ fi
 # never sending a SACK block, passed here). The clock is the wall's and CI's 2 cores are shared,
 # so time and timeouts are no measure: timeouts per frame dropped were 0.001-0.025 with SACK,
 # 0.07-0.09 without SACK blocks, and load alone has brought 0.04. Two measures load does not
-# move (runs on a machine loaded 5-13, some beside a busy loop; regressions are local edits):
+# move (runs on a machine loaded 5-13, some beside a busy loop, one each under ASan+UBSan;
+# the regressions were local edits of tcp_output.c and tcp_reass.c):
 #   retransmissions, both ends' tcp_retransmits, per frame dropped either way: at most
-#     LOSS_MAX_RETX (3). With SACK and reassembly each loss costs about one: 1.06-1.15 over
-#     14 runs; with out-of-order segments dropped the senders resend whole flights after
-#     their timeouts: 7.2-7.5 over 6 runs. Without SACK blocks the count barely moves
-#     (1.04-1.13 over 5 runs: the receiver's queue still lets the cumulative ACK jump each
+#     LOSS_MAX_RETX (3). With SACK and reassembly each loss costs about one: 1.05-1.15 over
+#     21 runs; with out-of-order segments dropped the senders resend whole flights after
+#     their timeouts: 7.2-7.5 over 7 runs. Without SACK blocks the count barely moves
+#     (1.04-1.13 over 6 runs: the receiver's queue still lets the cumulative ACK jump each
 #     hole once it is filled), hence
 #   SACK blocks on the wire: a capture of the phase's first 8 MiB (catnip.pcap.max_mb) must
 #     hold at least 10 ACKs with SACK blocks from each end. About 300 from the client and 700
