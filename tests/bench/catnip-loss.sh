@@ -108,6 +108,7 @@ if [ -n "$base" ]; then
 fi
 command -v nft >/dev/null || { echo "SKIP: no nft (tests/deps.sh installs nftables)"; exit 77; }
 . "$(dirname "$0")/build-info.sh"
+. "$(dirname "$0")/plot.sh"
 bench_build_info "$build"
 out=$build/bench-catnip-loss
 mkdir -p "$out"
@@ -369,3 +370,17 @@ for rate in $rates; do
 	echo "$row $rt | $wq |"
 done
 echo "(results: $results)"
+
+# The picture: each run's goodput relative to the median of Linux's at its loss rate (the
+# rates differ by three orders of magnitude, so absolute bars would hide 5% and 10%).
+for rate in $rates; do
+	l=($(stat linux "$rate" 3))
+	for v in $cols linux; do
+		awk -v v="$v" -v r="$rate" -v l="${l[0]}" -v t="$(title $v)" \
+			'$1 == v && $2 == r && $3 != "nan" && l + 0 > 0 {
+				printf "%s%%\t%s\t%.4f\n", r, t, $3 / l }' "$results"
+	done
+done >"$out/goodput-bars.txt"
+bench_plot_bars "$out/goodput-vs-linux.png" \
+	"catnip goodput under random loss each way, relative to Linux's median (1 = Linux)" \
+	"goodput / Linux's median" "$out/goodput-bars.txt"
