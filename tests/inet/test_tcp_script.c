@@ -1519,17 +1519,57 @@ static void test_tcp_script_ack_within_shrunk_window(void **state)
 /* ---- tail loss probe (RFC 8985 7) ---- */
 
 /* A flight of four whose ACKs are lost: 2 SRTT + 2 ms after it, the last segment again (not
- * the RTO at 200 ms). Returns cwnd then. */
+ * the RTO at 200 ms), pushed (tcp_rack.c: a lone segment's ACK may be delayed otherwise).
+ * Returns cwnd then. */
 static uint32_t tlp_tail_probe(struct sc *sc, struct nip_tcp_conn *c)
 {
 	const uint32_t M = 1448;
 	uint64_t t;
+	struct sc_seg *g;
 
 	sc_rtt_sample(sc, c, 10 * MS);
 	t = sc_flight(sc, c, 4 * M, 101, 1, M);
-	sc_backoff(sc, A, 101 + 3 * M, 1, M, t, 22 * MS, 22 * MS); /* 2 SRTT + 2 ms */
+	g = EXPECT(sc, A, 101 + 3 * M, 1, M, 30 * MS);
+	assert_int_equal(g->t - t, 22 * MS); /* 2 SRTT + 2 ms */
+	assert_true(g->flags & P);
 	assert_int_equal(sc->s->cnt.tcp_tlp_probes, 1);
 	return c->cc.cwnd;
+}
+
+/* The ACK of a whole flight is lost while more data waits for cwnd: the probe is the next new
+ * segment, and it is pushed, though more data follows it, so that a receiver that delays the
+ * ACK of a lone segment in order (Linux: 40 ms, unless pushed) answers at once. */
+static void test_tcp_script_tlp_new_data_pushed(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+	const uint32_t M = 1448;
+	struct sc_seg *g;
+	uint64_t t = 0;
+	uint32_t n;
+
+	sc_rtt_sample(sc, c, 10 * MS);
+	n = c->cc.cwnd / M; /* the flight cwnd allows */
+	assert_int_equal(sc_push(sc, c, (n + 2) * M), 0);
+	for (uint32_t i = 0; i < n; i++) {
+		g = EXPECT(sc, A, 101 + i * M, 1, M, 0);
+		assert_false(g->flags & P); /* more data follows */
+		t = g->t;
+	}
+	g = EXPECT(sc, A, 101 + n * M, 1, M, 30 * MS);
+	assert_int_equal(g->t - t, 22 * MS); /* 2 SRTT + 2 ms */
+	assert_true(g->flags & P);
+	assert_int_equal(sc->s->cnt.tcp_tlp_probes, 1);
+	assert_int_equal(sc->s->cnt.tcp_retransmits, 0);
+	/* Its ACK covers everything: the last segment goes, and the episode ends without a
+	 * congestion response (nothing was resent). */
+	sc_sack_ack(sc, 101 + (n + 1) * M, 0, NULL);
+	EXPECT(sc, A | P, 101 + (n + 1) * M, 1, M, 0);
+	assert_int_equal(c->tlp_end, 0);
+	assert_int_equal(sc->s->cnt.tcp_tlp_repairs, 0);
+	sc_sack_ack(sc, 101 + (n + 2) * M, 0, NULL);
+	EXPECT_NOTHING(sc, 2 * SEC);
+	sc_close(sc, c, 101 + (n + 2) * M, 1);
 }
 
 /* The tail's ACKs are lost: the probe's ACK covers everything, and the repair gets the loss
@@ -1928,6 +1968,7 @@ int main(void)
 		/* windows, tail loss probes, receive autotuning */
 		T(receive_window_fills, sc_setup_listen),
 		T(tlp_probe_repairs_tail, sc_setup_active),
+		T(tlp_new_data_pushed, sc_setup_active),
 		T(tlp_sack_starts_recovery, sc_setup_active),
 		T(tlp_not_for_one_segment, sc_setup_active),
 		T(tlp_not_without_sack, sc_setup),
