@@ -1800,6 +1800,36 @@ static void test_tcp_script_rack_probe_in_recovery(void **state)
 	assert_int_equal(sc->s->cnt.tcp_tlp_repairs, 0);
 }
 
+/* In recovery, a segment marked lost waits for the pipe to drain, and the ACKs that would
+ * drain it are lost: 2 SRTT + 2 ms after the last transmission the probe resends it, beyond
+ * cwnd, rather than the RTO 200 ms later. */
+static void test_tcp_script_rack_probe_resends_held_lost(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+	struct sc_seg *g;
+	uint64_t t;
+
+	sc_flight(sc, c, 10 * M, SEG(0), 1, M);
+	sc_wait(sc, 1 * MS);
+	/* 3 was delivered: 0, 1 and 2 are lost once the reordering timer fires. */
+	sc_sack_ack(sc, SEG(0), SC_SACK1(SEG(3), SEG(4)));
+	t = EXPECT(sc, A, SEG(0), 1, M, 1 * MS)->t;
+	assert_true(c->in_recovery);
+	/* cwnd 7 segments, the pipe 7 (10 out, 1 SACKed, 2 lost): 1 and 2 wait. */
+	assert_int_equal(c->rack.lost_bytes, 2 * M);
+	g = EXPECT(sc, A, SEG(1), 1, M, 50 * MS);
+	assert_int_equal(g->t - t, 2 * c->srtt + 2 * MS);
+	assert_true(g->flags & P);
+	assert_int_equal(sc->s->cnt.tcp_tlp_probes, 1);
+	assert_int_equal(sc->s->cnt.tcp_rto_timeouts, 0);
+	/* Its ACK drains the pipe: 2 follows. */
+	sc_sack_ack(sc, SEG(2), SC_SACK1(SEG(3), SEG(10)));
+	EXPECT(sc, A, SEG(2), 1, M, 0);
+	rack_done(sc, c, SEG(10), 3, false);
+	assert_int_equal(sc->s->cnt.tcp_tlp_repairs, 0);
+}
+
 #undef SEG
 #undef M
 
@@ -1969,6 +1999,7 @@ int main(void)
 		T(receive_window_fills, sc_setup_listen),
 		T(tlp_probe_repairs_tail, sc_setup_active),
 		T(tlp_new_data_pushed, sc_setup_active),
+		T(rack_probe_resends_held_lost, sc_setup_passive),
 		T(tlp_sack_starts_recovery, sc_setup_active),
 		T(tlp_not_for_one_segment, sc_setup_active),
 		T(tlp_not_without_sack, sc_setup),
