@@ -1519,17 +1519,57 @@ static void test_tcp_script_ack_within_shrunk_window(void **state)
 /* ---- tail loss probe (RFC 8985 7) ---- */
 
 /* A flight of four whose ACKs are lost: 2 SRTT + 2 ms after it, the last segment again (not
- * the RTO at 200 ms). Returns cwnd then. */
+ * the RTO at 200 ms), pushed (tcp_rack.c: a lone segment's ACK may be delayed otherwise).
+ * Returns cwnd then. */
 static uint32_t tlp_tail_probe(struct sc *sc, struct nip_tcp_conn *c)
 {
 	const uint32_t M = 1448;
 	uint64_t t;
+	struct sc_seg *g;
 
 	sc_rtt_sample(sc, c, 10 * MS);
 	t = sc_flight(sc, c, 4 * M, 101, 1, M);
-	sc_backoff(sc, A, 101 + 3 * M, 1, M, t, 22 * MS, 22 * MS); /* 2 SRTT + 2 ms */
+	g = EXPECT(sc, A, 101 + 3 * M, 1, M, 30 * MS);
+	assert_int_equal(g->t - t, 22 * MS); /* 2 SRTT + 2 ms */
+	assert_true(g->flags & P);
 	assert_int_equal(sc->s->cnt.tcp_tlp_probes, 1);
 	return c->cc.cwnd;
+}
+
+/* The ACK of a whole flight is lost while more data waits for cwnd: the probe is the next new
+ * segment, and it is pushed, though more data follows it, so that a receiver that delays the
+ * ACK of a lone segment in order (Linux: 40 ms, unless pushed) answers at once. */
+static void test_tcp_script_tlp_new_data_pushed(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+	const uint32_t M = 1448;
+	struct sc_seg *g;
+	uint64_t t = 0;
+	uint32_t n;
+
+	sc_rtt_sample(sc, c, 10 * MS);
+	n = c->cc.cwnd / M; /* the flight cwnd allows */
+	assert_int_equal(sc_push(sc, c, (n + 2) * M), 0);
+	for (uint32_t i = 0; i < n; i++) {
+		g = EXPECT(sc, A, 101 + i * M, 1, M, 0);
+		assert_false(g->flags & P); /* more data follows */
+		t = g->t;
+	}
+	g = EXPECT(sc, A, 101 + n * M, 1, M, 30 * MS);
+	assert_int_equal(g->t - t, 22 * MS); /* 2 SRTT + 2 ms */
+	assert_true(g->flags & P);
+	assert_int_equal(sc->s->cnt.tcp_tlp_probes, 1);
+	assert_int_equal(sc->s->cnt.tcp_retransmits, 0);
+	/* Its ACK covers everything: the last segment goes, and the episode ends without a
+	 * congestion response (nothing was resent). */
+	sc_sack_ack(sc, 101 + (n + 1) * M, 0, NULL);
+	EXPECT(sc, A | P, 101 + (n + 1) * M, 1, M, 0);
+	assert_int_equal(c->tlp_end, 0);
+	assert_int_equal(sc->s->cnt.tcp_tlp_repairs, 0);
+	sc_sack_ack(sc, 101 + (n + 2) * M, 0, NULL);
+	EXPECT_NOTHING(sc, 2 * SEC);
+	sc_close(sc, c, 101 + (n + 2) * M, 1);
 }
 
 /* The tail's ACKs are lost: the probe's ACK covers everything, and the repair gets the loss
@@ -1760,6 +1800,36 @@ static void test_tcp_script_rack_probe_in_recovery(void **state)
 	assert_int_equal(sc->s->cnt.tcp_tlp_repairs, 0);
 }
 
+/* In recovery, a segment marked lost waits for the pipe to drain, and the ACKs that would
+ * drain it are lost: 2 SRTT + 2 ms after the last transmission the probe resends it, beyond
+ * cwnd, rather than the RTO 200 ms later. */
+static void test_tcp_script_rack_probe_resends_held_lost(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+	struct sc_seg *g;
+	uint64_t t;
+
+	sc_flight(sc, c, 10 * M, SEG(0), 1, M);
+	sc_wait(sc, 1 * MS);
+	/* 3 was delivered: 0, 1 and 2 are lost once the reordering timer fires. */
+	sc_sack_ack(sc, SEG(0), SC_SACK1(SEG(3), SEG(4)));
+	t = EXPECT(sc, A, SEG(0), 1, M, 1 * MS)->t;
+	assert_true(c->in_recovery);
+	/* cwnd 7 segments, the pipe 7 (10 out, 1 SACKed, 2 lost): 1 and 2 wait. */
+	assert_int_equal(c->rack.lost_bytes, 2 * M);
+	g = EXPECT(sc, A, SEG(1), 1, M, 50 * MS);
+	assert_int_equal(g->t - t, 2 * c->srtt + 2 * MS);
+	assert_true(g->flags & P);
+	assert_int_equal(sc->s->cnt.tcp_tlp_probes, 1);
+	assert_int_equal(sc->s->cnt.tcp_rto_timeouts, 0);
+	/* Its ACK drains the pipe: 2 follows. */
+	sc_sack_ack(sc, SEG(2), SC_SACK1(SEG(3), SEG(10)));
+	EXPECT(sc, A, SEG(2), 1, M, 0);
+	rack_done(sc, c, SEG(10), 3, false);
+	assert_int_equal(sc->s->cnt.tcp_tlp_repairs, 0);
+}
+
 #undef SEG
 #undef M
 
@@ -1928,6 +1998,8 @@ int main(void)
 		/* windows, tail loss probes, receive autotuning */
 		T(receive_window_fills, sc_setup_listen),
 		T(tlp_probe_repairs_tail, sc_setup_active),
+		T(tlp_new_data_pushed, sc_setup_active),
+		T(rack_probe_resends_held_lost, sc_setup_passive),
 		T(tlp_sack_starts_recovery, sc_setup_active),
 		T(tlp_not_for_one_segment, sc_setup_active),
 		T(tlp_not_without_sack, sc_setup),
