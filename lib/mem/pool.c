@@ -47,6 +47,13 @@ static uint8_t *slab_mem_alloc(struct demi__pool *p, size_t bytes, bool *huge)
 		m = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB, -1, 0);
 	*huge = m != MAP_FAILED;
+	/* A forked child (Redis's BGSAVE) does not inherit hugepage slabs: without this, every
+	 * slab page the parent writes after the fork is copied whole (2 MiB) on its write fault,
+	 * and a child touching one after the machine ran out of hugepages would get SIGBUS. No
+	 * child may use the pool's memory (a libOS instance belongs to the process that made it).
+	 */
+	if (*huge && madvise(m, bytes, MADV_DONTFORK) != 0)
+		DEMI_WARN("pool: madvise(MADV_DONTFORK) of a hugepage slab: %s", strerror(errno));
 	if (!*huge)
 		m = aligned_alloc(DEMI__SLAB_BYTES, bytes);
 	if (m && p->last_huge != *huge) {

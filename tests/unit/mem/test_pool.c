@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "unit.h"
 
@@ -995,6 +997,34 @@ static void test_pool_slab_on_hugepages(void **state)
 	demi__buf_put(small);
 }
 
+/* A forked child does not get hugepage slabs (MADV_DONTFORK): the parent's later writes copy
+ * nothing, and no child can take a hugepage it may not get. The child asks the kernel whether
+ * the slab's first page is mapped (msync fails with ENOMEM on an unmapped range). */
+static void test_pool_hugepage_slab_not_inherited(void **state)
+{
+	struct demi__pool *p = *state;
+	struct demi__buf *b;
+	int status;
+
+	if (free_hugepages() < 8) {
+		fprintf(stderr, "fewer than 8 free 2 MiB hugepages on this machine\n");
+		skip();
+	}
+	hugepages_allowed = true;
+	b = demi__pool_get(p, 100);
+	assert_non_null(b);
+	assert_true(b->slab->huge);
+	memset(b->slab->mem, 0x5a, 4096);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(msync(b->slab->mem, 4096, MS_ASYNC) == -1 && errno == ENOMEM ? 0 : 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	demi__buf_put(b);
+}
+
 /* Hugepages refused (none free): the same slabs from aligned_alloc. */
 static void test_pool_slab_without_hugepages(void **state)
 {
@@ -1062,6 +1092,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pool_get_survives_slab_alloc_failure, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_pool_slab_on_hugepages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pool_hugepage_slab_not_inherited, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_pool_slab_without_hugepages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_slab_hugepages_off, setup, teardown),
 	};
