@@ -972,17 +972,23 @@ static unsigned long free_hugepages(void)
 	return n;
 }
 
-static void test_pool_slab_on_hugepages(void **state)
+/* Lets the pool map hugepages, or skips the test: two slabs' worth are needed, with room for a
+ * DPDK test taking some meanwhile. */
+static void need_hugepages(void)
 {
-	struct demi__pool *p = *state;
-	struct demi__buf *small, *large;
-
-	/* Two slabs' worth, with room for a DPDK test taking some meanwhile. */
 	if (free_hugepages() < 8) {
 		fprintf(stderr, "fewer than 8 free 2 MiB hugepages on this machine\n");
 		skip();
 	}
 	hugepages_allowed = true;
+}
+
+static void test_pool_slab_on_hugepages(void **state)
+{
+	struct demi__pool *p = *state;
+	struct demi__buf *small, *large;
+
+	need_hugepages();
 	small = demi__pool_get(p, 100);
 	assert_non_null(small);
 	assert_true(small->slab->huge);
@@ -1006,11 +1012,7 @@ static void test_pool_hugepage_slab_not_inherited(void **state)
 	struct demi__buf *b;
 	int status;
 
-	if (free_hugepages() < 8) {
-		fprintf(stderr, "fewer than 8 free 2 MiB hugepages on this machine\n");
-		skip();
-	}
-	hugepages_allowed = true;
+	need_hugepages();
 	b = demi__pool_get(p, 100);
 	assert_non_null(b);
 	assert_true(b->slab->huge);
