@@ -159,7 +159,6 @@ static void test_tcp_script_active_all_options(void **state)
 	assert_true(sc->events & NIP_TCP_EV_CONNECTED);
 	assert_int_equal(c->mss, 1200 - 12);
 	assert_int_equal(c->snd_wscale, 9);
-	assert_int_equal(c->snd_wnd, 65535); /* the SYN-ACK's window, unscaled */
 	assert_int_equal(sc->s->cnt.tcp_active_opens, 1);
 	/* The next window field is scaled by the peer's shift. */
 	sc_inject(sc, &(struct sc_pkt){.flags = A,
@@ -588,10 +587,10 @@ static void test_tcp_script_rto_restarts_on_ack(void **state)
 	sc_close(sc, c, 1073, 1);
 }
 
-/* RACK's ring (tcp_rack.c) is allocated once, at establishment, for the largest flight of full
- * segments the send buffer allows (16 KiB here: 64 entries, the least): nothing is allocated
- * while data flows, and a flight of more, smaller segments leaves the rest untracked
- * (counted). A larger SO_SNDBUF reserves again. */
+/* RACK's ring (tcp_rack.c) is allocated at establishment for the largest flight of full
+ * segments the send buffer allows (16 KiB here: 64 entries, the least); a flight of more,
+ * smaller segments leaves the rest untracked (counted), the ring unchanged. A larger
+ * SO_SNDBUF reserves again. */
 static void test_tcp_script_rack_ring_fixed(void **state)
 {
 	struct nip_stack_config cfg = sc_config();
@@ -617,6 +616,36 @@ static void test_tcp_script_rack_ring_fixed(void **state)
 	assert_int_equal(nip_tcp_setsockopt(c, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v)), 0);
 	assert_int_equal(c->rack.cap, 1024); /* 1 MiB in 1448-byte segments */
 	sc_close(sc, c, 1001, 1);
+}
+
+/* With send autotuning the ring follows the send buffer's limit, not the limit's maximum
+ * (1 MiB here: 1024 entries): 64 entries for 16 KiB, and an ACK with a large cwnd raises the
+ * limit to twice the peer's window as it stood (2 x 65535 bytes: 128 entries), the
+ * segments still in flight kept. */
+static void test_tcp_script_rack_ring_follows_autotuning(void **state)
+{
+	struct nip_stack_config cfg = sc_config();
+	struct nip_tcp_conn *c;
+	struct sc *sc;
+
+	cfg.tcp.sndbuf = 16 * 1024;
+	cfg.tcp.sndbuf_max = 1 << 20;
+	sc = sc_start(state, &cfg);
+	c = sc_active_open(sc, &sc_all_opts);
+	assert_true(c->sack_ok && c->snd_auto);
+	assert_int_equal(c->rack.cap, 64);
+	sc_flight(sc, c, 10 * 1448, 1, 1, 1448);
+	assert_int_equal(c->rack.n, 10);
+	c->cc.cwnd = 4u << 20; /* as slow start would have grown it */
+	sc_sack_ack(sc, 1 + 5 * 1448, 0, NULL);
+	assert_int_equal(c->sndbuf, 2 * 65535);
+	assert_int_equal(c->rack.cap, 128);
+	assert_int_equal(c->rack.n, 5);
+	assert_int_equal(c->rack.seg[c->rack.head].start - c->iss, 1 + 5 * 1448);
+	sc_sack_ack(sc, 1 + 10 * 1448, 0, NULL);
+	assert_int_equal(c->rack.n, 0);
+	assert_int_equal(sc->s->cnt.tcp_rack_untracked, 0);
+	sc_close(sc, c, 1 + 10 * 1448, 1);
 }
 
 /* With timestamps, the ACK of a retransmission echoes it: a round trip below the 1 ms tick
@@ -1961,6 +1990,7 @@ int main(void)
 		T(rto_backoff_ends_on_echo, sc_setup_active),
 		T(rto_restarts_on_ack, sc_setup_active_plain),
 		T_CFG(rack_ring_fixed),
+		T_CFG(rack_ring_follows_autotuning),
 		T(ack_after_timeout_carries_snd_max, sc_setup_active),
 		T(fast_retransmit, sc_setup),
 		T(sack_recovery, sc_setup_passive),

@@ -615,8 +615,8 @@ void nip_tcp_established(struct nip_tcp_conn *c)
 	c->recover = c->snd_una; /* RFC 6582 3.2 step 1: recover starts at the ISS */
 	c->quickacks = 16;
 	c->last_rx = nip_now(s);
-	/* RACK's ring, now that SACK, the MSS and the peer's window scale are known: no
-	 * allocation while data flows (tcp_rack.c). Without it segments go untracked. */
+	/* RACK's ring, now that SACK, the MSS and the peer's window scale are known, for the
+	 * send buffer's limit (tcp_rack.c). Without it segments go untracked. */
 	nip_tcp_rack_reserve(c);
 	if (c->keepalive)
 		nip_tcp_timer_set(c, NIP_TCPT_KEEPALIVE, nip_now(s) + s->cfg.tcp.keepalive_idle);

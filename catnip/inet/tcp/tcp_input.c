@@ -171,6 +171,7 @@ static void snd_autotune(struct nip_tcp_conn *c)
 	if (want > c->sndbuf && c->sndbuf < max) {
 		c->sndbuf = want < max ? (uint32_t)want : max;
 		c->s->cnt.tcp_sndbuf_grown++;
+		nip_tcp_rack_reserve(c); /* a larger flight: RACK's ring follows the limit */
 	}
 }
 

@@ -124,8 +124,9 @@ void nip_tcp_sb_advance(struct nip_tcp_scoreboard *sb, uint32_t snd_una);
 
 /* ---- tcp_rack.c ---- */
 /* Allocates (or enlarges) the ring of segments in flight for the connection's send buffer
- * and the peer's largest window; outside the datapath (established, SO_SNDBUF). 0 or -ENOMEM
- * (the connection then tracks fewer segments). */
+ * limit and the peer's largest window: when the limit is set or grows (established, send
+ * autotuning, SO_SNDBUF), never per segment. 0 or -ENOMEM (the connection then tracks fewer
+ * segments). */
 int nip_tcp_rack_reserve(struct nip_tcp_conn *c);
 /* RACK (RFC 8985 6). A segment of [seq, seq + len) left now (new data or sent again). */
 void nip_tcp_rack_sent(struct nip_tcp_conn *c, uint32_t seq, uint32_t len);

@@ -14,11 +14,15 @@
  * (at most an MSS); a retransmission of a range marks every segment it overlaps as sent again,
  * now. Only the stack's clock (nip_now) is read.
  *
- * The segments live in a ring allocated once, when the connection is established
- * (nip_tcp_rack_reserve), sized for the largest flight of full segments the send buffer and
- * the peer's largest window allow, within [RING_MIN, RING_MAX]: nothing is allocated while
- * data flows. A flight of more (smaller) segments than that leaves the newest untracked
- * (counted); the RTO recovers them. SO_SNDBUF reserves again (a user call, not the datapath).
+ * The segments live in a ring (nip_tcp_rack_reserve) sized for the largest flight of full
+ * segments the send buffer's current limit and the peer's largest window allow, within
+ * [RING_MIN, RING_MAX], and enlarged only when that limit grows: at establishment, when send
+ * autotuning raises the limit past the ring's next power of two (tcp_input.c; at most
+ * log2(sndbuf_max / sndbuf) times in a connection's life, never per segment) and on SO_SNDBUF.
+ * A connection that only answers requests keeps the smallest ring (1.5 KiB) instead of one
+ * for the largest flight autotuning could ever allow (96 KiB by default), which a server with
+ * thousands of clients would hold for nothing. A flight of more (smaller) segments than the
+ * ring holds leaves the newest untracked (counted); the RTO recovers them.
  *
  * Tail loss probe (RFC 8985 7): below, with its timer NIP_TCPT_PTO armed by tcp_timer.c.
  *
@@ -51,13 +55,12 @@ static struct nip_tcp_txseg *at(const struct nip_tcp_rack *r, uint32_t i)
 	return &r->seg[(r->head + i) & (r->cap - 1)];
 }
 
-/* Segments the largest flight may hold: the smaller of what the send queue may hold (the
- * autotuning limit unless the application set SO_SNDBUF) and what the peer may take (its
- * window field under the scale of its SYN), in full segments. */
+/* Segments the largest flight may hold now: the smaller of what the send queue may hold (its
+ * current limit, which autotuning raises) and what the peer may take (its window field under
+ * the scale of its SYN), in full segments. */
 static uint32_t ring_want(const struct nip_tcp_conn *c)
 {
-	const struct nip_tcp_config *cfg = &c->s->cfg.tcp;
-	uint64_t bytes = c->snd_auto && cfg->sndbuf_max > c->sndbuf ? cfg->sndbuf_max : c->sndbuf;
+	uint64_t bytes = c->sndbuf;
 	uint64_t peer = (uint64_t)65535 << c->snd_wscale, segs;
 	uint32_t cap = RING_MIN;
 
