@@ -7,7 +7,8 @@ pkgs=(gcc g++ meson ninja-build pkg-config libyaml-dev libcmocka-dev liburing-de
       libclang-rt-14-dev util-linux iproute2 python3 libdpdk-dev ethtool nftables bc iperf3 clang-format
       rdma-core libibverbs-dev librdmacm-dev ibverbs-utils rdmacm-utils perftest
       qemu-system-x86 busybox-static cpio kmod xz-utils
-      redis-server redis-tools tcl memcached libmemcached-tools libevent-dev tshark python3-scapy)
+      redis-server redis-tools tcl memcached libmemcached-tools libevent-dev libjemalloc-dev tshark
+      python3-scapy)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

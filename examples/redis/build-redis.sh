@@ -42,9 +42,18 @@ if [ "$sanitize" != none ]; then
 	# libdemikernel is instrumented: the program that links it needs the sanitizers' runtime.
 	ldflags="-fsanitize=$sanitize"
 fi
-# USE_JEMALLOC=no: Debian's tree cannot build its bundled jemalloc (a patch makes the
-# system-jemalloc test always true). Only redis-server links libdemikernel (DEMI_LIBS).
-make -C "$work/src" -j"${MAKE_JOBS:-2}" USE_JEMALLOC=no \
+# The allocator Debian's own build links (debian/rules: USE_SYSTEM_JEMALLOC=yes, libjemalloc-dev),
+# so the port and the stock redis-server it is measured against allocate alike; libc's malloc
+# under the sanitizers, which replace it (Debian's tree cannot build its bundled jemalloc: a
+# patch makes the system-jemalloc test always true). Only redis-server links libdemikernel
+# (DEMI_LIBS).
+# MALLOC on the command line: it overrides the choice Redis's make persisted in .make-settings
+# (and a change rebuilds everything).
+malloc=(MALLOC=jemalloc USE_SYSTEM_JEMALLOC=yes)
+if [ "$sanitize" != none ] || [ ! -e /usr/include/jemalloc/jemalloc.h ]; then
+	malloc=(MALLOC=libc)
+fi
+make -C "$work/src" -j"${MAKE_JOBS:-2}" "${malloc[@]}" \
 	REDIS_CFLAGS="$cflags" REDIS_LDFLAGS="$ldflags" \
 	DEMI_LIBS="-L$libdir -ldemikernel -Wl,-rpath,$libdir" redis-server >"$outdir/make.log" 2>&1 ||
 	{ tail -30 "$outdir/make.log"; die "Redis's make failed (whole log: $outdir/make.log)"; }

@@ -47,7 +47,11 @@ if [ "${who_list[*]}" != port ]; then
 		src=$(bash "$(dirname "$0")/../ports/debian-source.sh" redis 7.0.15) || exit 1
 		rm -rf "$stock_tree"
 		cp -a "$src" "$stock_tree"
-		make -C "$stock_tree/src" -j2 USE_JEMALLOC=no redis-server >"$stock_tree.make.log" 2>&1 ||
+		# The port's allocator (build-redis.sh): Debian's jemalloc when its headers are here.
+		malloc=MALLOC=libc
+		[ -e /usr/include/jemalloc/jemalloc.h ] && malloc="MALLOC=jemalloc USE_SYSTEM_JEMALLOC=yes"
+		# shellcheck disable=SC2086 # two words on purpose
+		make -C "$stock_tree/src" -j2 $malloc redis-server >"$stock_tree.make.log" 2>&1 ||
 			{ echo "stock build failed: $stock_tree.make.log"; exit 1; }
 	fi
 fi
