@@ -16,6 +16,9 @@
 #                byte for byte) with the same options as the catnip GET c=1 run, which follows
 #                it back to back: the floor the catnip GET's p50 is compared with, so that
 #                kv-load's own per-request work is on both sides and the difference is Redis's
+#                (its GET c=32 row: kv-load with 32 connections against that echo, which costs
+#                the server less than Redis does, so it shows the load generator's own ceiling:
+#                above the catnip GET c=32 rate, kv-load is not what limits that rate)
 #   echo-pp      the same echo server driven by examples/tcp-pingpong (a leaner client: a
 #                reference row, printed with its own difference but not judged)
 # Every kv-load run first warms up (2000 requests per connection, untimed: connections and
@@ -103,7 +106,7 @@ load_opts() { echo "--warmup $((2000 * $1)) --requests $requests --min-duration-
 # $out/echo) and by tcp-pingpong (into $out/echo-pp), each line "0:1 1 RESULT ...".
 # run_echo REP
 run_echo() {
-	local r p
+	local r p r32
 	rm -f "$tmp/m.sock"
 	CONFIG_PATH=$tmp/s.yaml nice -n $nice taskset -c 1 "$ex/tcp-echo" --server 10.85.1.1:16501 \
 		>"$tmp/echo.out" 2>&1 &
@@ -119,6 +122,9 @@ run_echo() {
 		nice -n $nice taskset -c 0 timeout 120 "$ex/tcp-pingpong" \
 		--client 10.85.1.1:16501 --size 64 --requests "$requests" --warmup 2000 2>&1 |
 		grep '^RESULT')
+	r32=$(CONFIG_PATH=$tmp/c.yaml EX_CDF_FILE=$out/cdf-echo-get-c32-$1.txt \
+		nice -n $nice taskset -c 0 timeout 120 "$kv" --server 10.85.1.1:16501 \
+		--proto echo --value-size 64 --connections 32 $(load_opts 32) 2>&1 | grep '^RESULT')
 	kill -INT $spid
 	wait $spid
 	spid=
@@ -126,8 +132,12 @@ run_echo() {
 	[ -n "$p" ] || { echo "FAIL: echo (tcp-pingpong)" >&2; failed=1; }
 	[ -n "$r" ] && echo "0:1 1 $r" >>"$out/echo"
 	[ -n "$p" ] && echo "0:1 1 $p" >>"$out/echo-pp"
+	[ -n "$r32" ] || { echo "FAIL: echo, 32 connections (kv-load)" >&2; failed=1; }
+	[ -n "$r32" ] && echo "0:1 32 $r32" >>"$out/echo"
 	[ -n "$r" ] && printf '%s\t%s\t%s\n' "GET c=1" "${label[echo]}" \
 		"$(grep -o 'rps=[0-9.]*' <<<"$r" | cut -d= -f2)" >>"$out/throughput.txt"
+	[ -n "$r32" ] && printf '%s\t%s\t%s\n' "GET c=32" "${label[echo]}" \
+		"$(grep -o 'rps=[0-9.]*' <<<"$r32" | cut -d= -f2)" >>"$out/throughput.txt"
 }
 
 # run VARIANT REP: one server, the four loads against it; RESULT lines into $out/VARIANT.
@@ -244,6 +254,10 @@ if [ $catnip = 1 ]; then
 	echo "  (reference) the same against the tcp-pingpong echo: $(paste -sd' ' <<<"$dp")," \
 		"median $(median <<<"$dp") (not judged: a leaner client than kv-load)"
 	goal "catnip GET p50 - catnip echo p50 (us), median" "$(median <<<"$d")" '<=' 1.5
+	echo "load generator's headroom at 32 connections: kv-load drives catnip's echo at" \
+		"$(med echo 0:1 32 rps) req/s, the catnip GET at $(med catnip 0:1 32 rps):" \
+		"$(awk "BEGIN{printf \"%.2f\", $(med echo 0:1 32 rps) / ($(med catnip 0:1 32 rps) + 0.001)}")x" \
+		"(above 1: kv-load is not what limits the GET rate)"
 fi
 
 for op in get set; do
