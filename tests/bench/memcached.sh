@@ -55,6 +55,7 @@ done
 [ $# = 0 ] || usage
 . "$(dirname "$0")/build-info.sh"
 . "$(dirname "$0")/plot.sh"
+. "$(dirname "$0")/kv-echo.sh"
 bench_build_info "$build"
 port_bin=$build/examples/memcached/memcached
 kv=$build/examples/kv-load
@@ -246,15 +247,7 @@ if [[ " $variants " == *" catnip "* ]]; then
 		awk 'NF == 2 && $1 != "nan" && $2 != "nan" {printf "%.2f\n", $1 - $2}')
 	dp=$(paste <(p50s catnip get-c1) <(p50s echo-pp get-c1) |
 		awk 'NF == 2 && $1 != "nan" && $2 != "nan" {printf "%.2f\n", $1 - $2}')
-	median() { sort -n | awk '{a[NR]=$1} END {print (NR ? a[int((NR + 1) / 2)] : "nan")}'; }
-	echo "catnip get p50 - echo p50 per round (us), echo driven by kv-load: $(paste -sd' ' <<<"$d")"
-	echo "  (reference) the same against the tcp-pingpong echo: $(paste -sd' ' <<<"$dp")," \
-		"median $(median <<<"$dp") (not judged: a leaner client than kv-load)"
-	goal "catnip get p50 - catnip echo p50 (us), median" "$(median <<<"$d")" '<=' 1.5
-	echo "load generator's headroom at 32 connections: kv-load drives catnip's echo at" \
-		"$(stat echo c32 rps) req/s, the catnip port at $(stat catnip c32 rps):" \
-		"$(awk "BEGIN{printf \"%.2f\", $(stat echo c32 rps | sed 's/^-$/0/') / ($(stat catnip c32 rps | sed 's/^-$/0/') + 0.001)}")x" \
-		"(above 1: kv-load is not what limits the port's rate)"
+	kv_echo_report get "$d" "$dp" "$(stat echo c32 rps)" "$(stat catnip c32 rps)"
 fi
 
 for l in $loads; do

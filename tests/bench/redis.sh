@@ -61,6 +61,7 @@ ex=$build/examples
 [ -x "$port_bin" ] && [ -x "$kv" ] || { echo "build first: ninja -C $build redis examples/kv-load" >&2; exit 1; }
 . "$(dirname "$0")/build-info.sh"
 . "$(dirname "$0")/plot.sh"
+. "$(dirname "$0")/kv-echo.sh"
 bench_build_info "$build"
 out=$build/bench-redis
 rm -rf "$out"
@@ -250,14 +251,7 @@ if [ $catnip = 1 ]; then
 			<(grep '^0:1 1 ' "$out/$1" | field p50_us) | awk 'NF == 2 {printf "%.2f\n", $1 - $2}'
 	}
 	d=$(diffs echo) dp=$(diffs echo-pp)
-	echo "catnip GET p50 - echo p50 per repetition (us), echo driven by kv-load: $(paste -sd' ' <<<"$d")"
-	echo "  (reference) the same against the tcp-pingpong echo: $(paste -sd' ' <<<"$dp")," \
-		"median $(median <<<"$dp") (not judged: a leaner client than kv-load)"
-	goal "catnip GET p50 - catnip echo p50 (us), median" "$(median <<<"$d")" '<=' 1.5
-	echo "load generator's headroom at 32 connections: kv-load drives catnip's echo at" \
-		"$(med echo 0:1 32 rps) req/s, the catnip GET at $(med catnip 0:1 32 rps):" \
-		"$(awk "BEGIN{printf \"%.2f\", $(med echo 0:1 32 rps) / ($(med catnip 0:1 32 rps) + 0.001)}")x" \
-		"(above 1: kv-load is not what limits the GET rate)"
+	kv_echo_report GET "$d" "$dp" "$(med echo 0:1 32 rps)" "$(med catnip 0:1 32 rps)"
 fi
 
 for op in get set; do
