@@ -2,7 +2,8 @@
 /*
  * Unit tests of the load generator's protocol code (examples/kv-proto.c): requests as the
  * servers' documentation writes them, every kind of reply, replies cut at every byte (a stream
- * delivers them in any pieces), and malformed or oversized replies refused, never read past.
+ * delivers them in any pieces), and malformed or oversized replies refused, never read past;
+ * the echo protocol's requests (the value alone) and replies (exactly as many bytes).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -45,6 +46,65 @@ static void test_kv_proto_requests(void **state)
 	       "*3\r\n$3\r\nSET\r\n$16\r\nkey:000000000042\r\n$12\r\nvvvvvvvvvvvv\r\n");
 	req_is(KV_MEMCACHE, KV_GET, 0, "get key:000000000042\r\n");
 	req_is(KV_MEMCACHE, KV_SET, 3, "set key:000000000042 0 0 3\r\nvvv\r\n");
+	req_is(KV_MEMCACHE, KV_SET, 10, "set key:000000000042 0 0 10\r\nvvvvvvvvvv\r\n");
+	/* Keys wrap at 10^12 and keep their leading zeros. */
+	char k[KV_KEY_LEN];
+	kv_key(k, 1000000000007ULL);
+	assert_memory_equal(k, "key:000000000007", KV_KEY_LEN);
+	kv_key(k, 999999999999ULL);
+	assert_memory_equal(k, "key:999999999999", KV_KEY_LEN);
+}
+
+/* A large value's length is written in full (the digits are not from snprintf). */
+static void test_kv_proto_large_value_header(void **state)
+{
+	static const char resp[] = "*3\r\n$3\r\nSET\r\n$16\r\nkey:000000000042\r\n$1048576\r\n";
+	static const char mc[] = "set key:000000000042 0 0 1048576\r\n";
+	size_t vlen = 1048576;
+	uint8_t *buf = malloc(vlen + 128), *val = NULL;
+
+	(void)state;
+	assert_non_null(buf);
+	size_t n = kv_req_write(KV_RESP, KV_SET, key, vlen, buf, &val);
+	assert_int_equal(n, kv_req_len(KV_RESP, KV_SET, vlen));
+	assert_memory_equal(buf, resp, sizeof(resp) - 1);
+	assert_ptr_equal(val, buf + sizeof(resp) - 1);
+	assert_memory_equal(buf + n - 2, "\r\n", 2);
+	n = kv_req_write(KV_MEMCACHE, KV_SET, key, vlen, buf, &val);
+	assert_int_equal(n, kv_req_len(KV_MEMCACHE, KV_SET, vlen));
+	assert_memory_equal(buf, mc, sizeof(mc) - 1);
+	assert_ptr_equal(val, buf + sizeof(mc) - 1);
+	free(buf);
+}
+
+/* Echo: the request is the value alone; the reply is exactly that many bytes, in any pieces. */
+static void test_kv_proto_echo(void **state)
+{
+	uint8_t buf[128], *val = NULL;
+	struct kv_reply rep;
+	size_t need = 1;
+
+	(void)state;
+	assert_int_equal(kv_req_len(KV_ECHO, KV_GET, 64), 64);
+	assert_int_equal(kv_req_write(KV_ECHO, KV_GET, key, 64, buf, &val), 64);
+	assert_ptr_equal(val, buf);
+	memset(buf, 'e', sizeof(buf));
+	for (size_t cut = 0; cut < 64; cut++) {
+		assert_int_equal(kv_echo_parse(buf, cut, 64, &rep, &need), 0);
+		assert_int_equal(need, 64);
+	}
+	/* Two echoes back to back: the first takes only its own bytes. */
+	assert_int_equal(kv_echo_parse(buf, 128, 64, &rep, &need), 64);
+	assert_int_equal(need, 0);
+	assert_int_equal(rep.kind, KV_REPLY_VALUE);
+	assert_ptr_equal(rep.value, buf);
+	assert_int_equal(rep.vlen, 64);
+	assert_null(rep.key);
+	/* An echo has no length of its own: kv_reply_parse cannot parse it; nor is an empty or
+	 * oversized request's echo a reply. */
+	assert_int_equal(kv_reply_parse(KV_ECHO, KV_GET, buf, 64, &rep, NULL), -EPROTO);
+	assert_int_equal(kv_echo_parse(buf, 64, 0, &rep, NULL), -EPROTO);
+	assert_int_equal(kv_echo_parse(buf, 64, KV_VALUE_MAX + 1, &rep, NULL), -EPROTO);
 }
 
 /* Parses s whole, and checks that every proper prefix asks for more bytes. */
@@ -228,6 +288,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_kv_proto_requests, setup),
+		cmocka_unit_test_setup(test_kv_proto_large_value_header, setup),
+		cmocka_unit_test_setup(test_kv_proto_echo, setup),
 		cmocka_unit_test(test_kv_proto_resp_replies),
 		cmocka_unit_test_setup(test_kv_proto_memcache_replies, setup),
 		cmocka_unit_test(test_kv_proto_pipelined),
