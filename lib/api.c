@@ -262,6 +262,15 @@ static int end_call(struct demi__libos *los, int rc)
 	return rc;
 }
 
+/* end_call for a push or pop: while the application works through a batch of completions,
+ * the flush waits for its next demi_wait* (struct demi__libos.defer_end_call). */
+static int end_io_call(struct demi__libos *los, int rc)
+{
+	if (los->ops->end_call && !los->defer_end_call)
+		los->ops->end_call(los);
+	return rc;
+}
+
 /*
  * The asynchronous calls: creates the task of operation opc on q, hands out its token and lets
  * the libOS start it. If the libOS refuses, the task goes again and no token exists; for a
@@ -285,10 +294,10 @@ static int start(struct demi__libos *los, struct demi__queue *q, demi_opcode_t o
 		rc = end_call(los, los->ops->connect(q, t, to));
 		break;
 	case DEMI_OPC_PUSH:
-		rc = end_call(los, los->ops->push(q, t, req, to));
+		rc = end_io_call(los, los->ops->push(q, t, req, to));
 		break;
 	default: /* DEMI_OPC_POP */
-		rc = end_call(los, los->ops->pop(q, t));
+		rc = end_io_call(los, los->ops->pop(q, t));
 		break;
 	}
 	if (rc < 0)
