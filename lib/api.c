@@ -258,16 +258,16 @@ DEMI_EXPORT int demi_listen(int sockqd, int backlog)
 static int end_call(struct demi__libos *los, int rc)
 {
 	if (los->ops->end_call)
-		los->ops->end_call(los);
+		los->ops->end_call(los, false);
 	return rc;
 }
 
 /* end_call for a push or pop: while the application works through a batch of completions,
- * the flush waits for its next demi_wait* (struct demi__libos.defer_end_call). */
+ * the libOS may hold frames until its next demi_wait* (struct demi__libos.defer_end_call). */
 static int end_io_call(struct demi__libos *los, int rc)
 {
-	if (los->ops->end_call && !los->defer_end_call)
-		los->ops->end_call(los);
+	if (los->ops->end_call)
+		los->ops->end_call(los, los->defer_end_call);
 	return rc;
 }
 

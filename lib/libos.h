@@ -82,10 +82,11 @@ struct demi__libos_ops {
 
 	/* Optional: called after each user call that may have made the libOS send (connect,
 	 * close, push, pop, setsockopt), so that a libOS batching work for its device (catnip)
-	 * hands it over before the call returns; after a push or pop made while the application
-	 * works through a batch of completions (struct demi__libos.defer_end_call), at the start
-	 * of the next demi_wait* instead. */
-	void (*end_call)(struct demi__libos *los);
+	 * hands it over before the call returns. may_wait: a push or pop made while the
+	 * application works through a batch of completions (struct demi__libos.defer_end_call);
+	 * the libOS may keep a few frames for one burst, since the next demi_wait* calls
+	 * end_call(los, false) first. */
+	void (*end_call)(struct demi__libos *los, bool may_wait);
 	/* Looks for device events, sleeping up to timeout_ns (0: do not sleep; UINT64_MAX: no
 	 * limit) until one arrives, and wakes the tasks they concern. Called by demi_wait* when no
 	 * task is ready: with 0 while it spins (busy_poll, or work seen within spin_ns), with the
@@ -155,10 +156,10 @@ struct demi__libos {
 	 * nothing happened (catnip's idle device polls) does it all on a wait's first pass. */
 	uint64_t waits;
 	/* The last wait handed out one completion of several ready (lib/wait.c): the
-	 * application is working through a batch, and what its pushes and pops send waits for
-	 * its next wait (which calls end_call first), so a batch of answers leaves in one device
-	 * burst rather than one burst each (catnip over memif: a burst costs a ring update
-	 * the peer's core must fetch). Off when the wait found a single completion, so a lone
+	 * application is working through a batch, and its pushes and pops call end_call with
+	 * may_wait, so that answers leave in a few device bursts rather than one burst each
+	 * (catnip over memif: a burst costs a ring update the peer's core must fetch); the next
+	 * wait flushes what is left. Off when the wait found a single completion, so a lone
 	 * answer (a ping-pong) leaves at once. */
 	bool defer_end_call;
 	void *priv;  /* the libOS's own state */

@@ -37,10 +37,10 @@ static int wait_start(const struct timespec *ts, struct demi__libos **los_out, u
 		return EPERM;
 	los->waits++;
 	/* What the pushes and pops since the last wait made the libOS send, held back while the
-	 * application worked through a batch of completions, leaves now, in one burst. */
+	 * application worked through a batch of completions, leaves now. */
 	if (los->defer_end_call) {
 		los->defer_end_call = false;
-		los->ops->end_call(los);
+		los->ops->end_call(los, false);
 	}
 	demi__stats_poll(los);
 	if (!ts) {
@@ -180,8 +180,8 @@ static int run_until(struct demi__libos *los, ready_fn ready, void *arg, uint64_
 }
 
 /* A wait returns n completions: if more were ready than one (handed out, or left on the
- * completed list for the next wait), the application is working through a batch, and the
- * flush of what its pushes and pops send waits for its next wait (defer_end_call). */
+ * completed list for the next wait), the application is working through a batch, and what its
+ * pushes and pops send may wait a little for company (defer_end_call). */
 static void batch_end(struct demi__libos *los, int n)
 {
 	los->defer_end_call =
