@@ -59,6 +59,7 @@ read -r frames bursts < <(sed -n 's/.* tx \([0-9]*\) frames in \([0-9]*\) bursts
 echo "server with many clients: tx $frames frames in $bursts bursts"
 if [ -z "$bursts" ] || [ "$bursts" = 0 ] || [ $((frames * 10 / bursts)) -lt 13 ]; then
 	echo "FAIL: fewer than 1.3 frames per transmit burst with 16-64 clients"
+	grep -o "catnip: device .*" "$dir/s1.log"
 	rc=1
 fi
 start_server 2
