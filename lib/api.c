@@ -258,7 +258,16 @@ DEMI_EXPORT int demi_listen(int sockqd, int backlog)
 static int end_call(struct demi__libos *los, int rc)
 {
 	if (los->ops->end_call)
-		los->ops->end_call(los);
+		los->ops->end_call(los, false);
+	return rc;
+}
+
+/* end_call for a push or pop: while the application works through a batch of completions,
+ * the libOS may hold frames until its next demi_wait* (struct demi__libos.defer_end_call). */
+static int end_io_call(struct demi__libos *los, int rc)
+{
+	if (los->ops->end_call)
+		los->ops->end_call(los, los->defer_end_call);
 	return rc;
 }
 
@@ -285,10 +294,10 @@ static int start(struct demi__libos *los, struct demi__queue *q, demi_opcode_t o
 		rc = end_call(los, los->ops->connect(q, t, to));
 		break;
 	case DEMI_OPC_PUSH:
-		rc = end_call(los, los->ops->push(q, t, req, to));
+		rc = end_io_call(los, los->ops->push(q, t, req, to));
 		break;
 	default: /* DEMI_OPC_POP */
-		rc = end_call(los, los->ops->pop(q, t));
+		rc = end_io_call(los, los->ops->pop(q, t));
 		break;
 	}
 	if (rc < 0)

@@ -82,8 +82,11 @@ struct demi__libos_ops {
 
 	/* Optional: called after each user call that may have made the libOS send (connect,
 	 * close, push, pop, setsockopt), so that a libOS batching work for its device (catnip)
-	 * hands it over before the call returns. */
-	void (*end_call)(struct demi__libos *los);
+	 * hands it over before the call returns. may_wait: a push or pop made while the
+	 * application works through a batch of completions (struct demi__libos.defer_end_call);
+	 * the libOS may keep a few frames for one burst, since the next demi_wait* calls
+	 * end_call(los, false) first. */
+	void (*end_call)(struct demi__libos *los, bool may_wait);
 	/* Looks for device events, sleeping up to timeout_ns (0: do not sleep; UINT64_MAX: no
 	 * limit) until one arrives, and wakes the tasks they concern. Called by demi_wait* when no
 	 * task is ready: with 0 while it spins (busy_poll, or work seen within spin_ns), with the
@@ -152,6 +155,13 @@ struct demi__libos {
 	 * buffer, close a queue) only between waits, so a libOS that skips work on passes where
 	 * nothing happened (catnip's idle device polls) does it all on a wait's first pass. */
 	uint64_t waits;
+	/* The last wait handed out one completion of several ready (lib/wait.c): the
+	 * application is working through a batch, and its pushes and pops call end_call with
+	 * may_wait, so that answers leave in a few device bursts rather than one burst each
+	 * (catnip over memif: a burst costs a ring update the peer's core must fetch); the next
+	 * wait flushes what is left. Off when the wait found a single completion, so a lone
+	 * answer (a ping-pong) leaves at once. */
+	bool defer_end_call;
 	void *priv;  /* the libOS's own state */
 	pid_t owner; /* the process that made it: a forked child never tears it down */
 	/* What the waits did (demi_stats wait_sleeps, wait_spin_polls): the evidence of the

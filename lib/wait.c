@@ -31,10 +31,18 @@ typedef bool (*ready_fn)(struct demi__libos *los, void *arg);
  * nanoseconds (UINT64_MAX: none) in *ns. 0, EPERM (no demi_init) or EINVAL. */
 static int wait_start(const struct timespec *ts, struct demi__libos **los_out, uint64_t *ns)
 {
-	if (!(*los_out = demi__current()))
+	struct demi__libos *los;
+
+	if (!(*los_out = los = demi__current()))
 		return EPERM;
-	(*los_out)->waits++;
-	demi__stats_poll(*los_out);
+	los->waits++;
+	/* What the pushes and pops since the last wait made the libOS send, held back while the
+	 * application worked through a batch of completions, leaves now. */
+	if (los->defer_end_call) {
+		los->defer_end_call = false;
+		los->ops->end_call(los, false);
+	}
+	demi__stats_poll(los);
 	if (!ts) {
 		*ns = UINT64_MAX;
 		return 0;
@@ -171,6 +179,15 @@ static int run_until(struct demi__libos *los, ready_fn ready, void *arg, uint64_
 	}
 }
 
+/* A wait returns n completions: if more were ready than one (handed out, or left on the
+ * completed list for the next wait), the application is working through a batch, and what its
+ * pushes and pops send may wait a little for company (defer_end_call). */
+static void batch_end(struct demi__libos *los, int n)
+{
+	los->defer_end_call =
+		los->ops->end_call && (n > 1 || !demi__list_empty(&los->rt.completed));
+}
+
 static bool task_done(struct demi__libos *los, void *arg)
 {
 	(void)los;
@@ -194,6 +211,7 @@ DEMI_EXPORT int demi_wait(demi_qresult_t *qr_out, demi_qtoken_t qt, const struct
 	if ((rc = run_until(los, task_done, t, ns)))
 		return rc;
 	demi__task_take(t, qr_out);
+	batch_end(los, 1);
 	return 0;
 }
 
@@ -244,6 +262,7 @@ DEMI_EXPORT int demi_wait_any(demi_qresult_t *qr_out, int *ready_offset, const d
 		goto out;
 	*ready_offset = a.found;
 	demi__task_take(tasks[a.found], qr_out);
+	batch_end(los, 1);
 out:
 	if (tasks != small)
 		free(tasks);
@@ -276,5 +295,6 @@ DEMI_EXPORT int demi_wait_next_n(demi_qresult_t *qr_out, int num_qrs, int *num_q
 		demi__task_take(t, &qr_out[n++]);
 	}
 	*num_qrs_out = n;
+	batch_end(los, n);
 	return 0;
 }

@@ -501,6 +501,7 @@ static int tx_chunk(struct nip_dpdk *d, struct demi__buf **bufs, uint16_t k)
 			tx_attach_payload(d, m, pays[chained++], b);
 	}
 	sent = rte_eth_tx_burst(d->port, 0, mbufs, k);
+	d->st.tx_bursts += sent != 0;
 	for (uint16_t i = 0; i < sent; i++) {
 		d->st.tx_frames++;
 		d->st.tx_bytes += mbufs[i]->pkt_len;

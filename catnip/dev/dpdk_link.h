@@ -81,8 +81,9 @@ struct nip_dpdk_stats {
 	uint64_t rx_held;
 	/* Full scans for receive buffers given back out of order. */
 	uint64_t rx_reclaim_scans;
-	/* Frames accepted by the PMD, and their bytes. */
-	uint64_t tx_frames, tx_bytes;
+	/* Frames accepted by the PMD, and their bytes; the transmit bursts that carried them
+	 * (tx_frames / tx_bursts: how well frames made together share a burst). */
+	uint64_t tx_frames, tx_bytes, tx_bursts;
 	/* Refused by a full TX ring: left to the caller. */
 	uint64_t tx_full;
 	/* No mbuf header to attach a frame to: left to the caller. */

@@ -6,10 +6,14 @@
 # callgrind, the other natively, both busy-polling (the configuration of catnip-tcp.sh).
 #
 #   catnip-callgrind.sh BUILD_DIR [--proto tcp|udp] [--side client|server] [--requests N]
-#                       [--top K]
+#                       [--top K] [--clients C]
 #
 # tcp: examples/tcp-pingpong --client against examples/tcp-echo --server; udp: udp-pingpong
-# against udp-echo. The side under callgrind is 20-50 times slower than its peer, so the answer
+# against udp-echo. --clients C (TCP): examples/tcp-echo --client with C connections (each
+# sending N / C requests, one at a time; under callgrind: the server end does not start under
+# valgrind, its EAL interrupt thread panics) against tcp-echo --server, so that many segments
+# arrive per pass; the counts are then per request (transmit bursts per request show how well
+# frames made in one pass share a burst). The side under callgrind is 20-50 times slower than its peer, so the answer
 # it waits for is nearly always there at its first poll; the few empty scheduler passes that
 # remain are printed (passes per round trip, with the cost of a pass). Prints the instructions
 # spent inside the data-path calls (demi_push, demi_pop, demi_wait*, demi_sga*) per round trip,
@@ -19,13 +23,14 @@
 
 set -u
 usage() {
-	echo "usage: $0 BUILD_DIR [--proto tcp|udp] [--side client|server] [--requests N] [--top K]" >&2
+	echo "usage: $0 BUILD_DIR [--proto tcp|udp] [--side client|server] [--requests N] [--top K]" \
+		"[--clients C]" >&2
 	exit 2
 }
 [ $# -ge 1 ] || usage
 build=$1
 shift
-proto=tcp side=client requests=20000 top=25
+proto=tcp side=client requests=20000 top=25 clients=0
 while [ $# -gt 0 ]; do
 	[ $# -ge 2 ] || usage
 	case $1 in
@@ -33,6 +38,7 @@ while [ $# -gt 0 ]; do
 	--side) side=$2 ;;
 	--requests) requests=$2 ;;
 	--top) top=$2 ;;
+	--clients) clients=$2 ;;
 	*) usage ;;
 	esac
 	shift 2
@@ -74,9 +80,20 @@ for _ in $(seq 300); do # valgrind starts slowly
 	sleep 0.1
 done
 wait_socket "$dir/catnip.sock"
-CONFIG_PATH=$dir/client.yaml DEMI_LOG=info timeout 600 taskset -c 0 "${c_pre[@]}" "$ex/$cli" \
-	--client $subnet.1:7 --size $size --requests "$requests" --warmup 0 >"$out/client.log" 2>&1
-rc=$?
+if [ "$clients" -gt 0 ]; then
+	[ "$proto" = tcp ] || usage
+	CONFIG_PATH=$dir/client.yaml DEMI_LOG=info timeout 600 taskset -c 0 "${c_pre[@]}" \
+		"$ex/tcp-echo" \
+		--client $subnet.1:7 --clients "$clients" --size $size \
+		--requests $((requests / clients)) >"$out/client.log" 2>&1
+	rc=$?
+	requests=$((requests / clients * clients))
+else
+	CONFIG_PATH=$dir/client.yaml DEMI_LOG=info timeout 600 taskset -c 0 "${c_pre[@]}" \
+		"$ex/$cli" --client $subnet.1:7 --size $size --requests "$requests" --warmup 0 \
+		>"$out/client.log" 2>&1
+	rc=$?
+fi
 kill -INT $pid
 wait $pid
 pid=
@@ -106,7 +123,7 @@ EOP
 }
 echo "$proto $side: $total instructions in all, $((total / requests)) per round trip" \
 	"($requests round trips)"
-calls demi__runtime_pass rte_eth_rx_burst clock_gettime __clock_gettime |
+calls demi__runtime_pass dpdk_tx_burst dpdk_tx_burst.lto_priv.0 clock_gettime __clock_gettime write |
 	awk -v n="$requests" '{printf "  calls to %s: %.2f per round trip\n", $1, $2 / n}'
 echo "(profile: $prof; callgrind_annotate --inclusive=yes $prof)"
 echo "Top $top functions, inclusive instructions per round trip:"
