@@ -30,6 +30,8 @@ struct demi_port {
 	int by_qd_cap;
 	int *check, *spare; /* the check list (queue descriptors) and the one being walked */
 	int check_n, check_cap, spare_cap;
+	int *rearm; /* queues whose next pop waits for the next demi_port_wait (qds) */
+	int rearm_n, rearm_cap;
 	struct demi_port_q *zombies;
 	uint64_t kpoll_next, kslice;
 	unsigned long changes; /* completions that changed what a queue can do (demi_port_wait) */
@@ -259,6 +261,7 @@ void demi_port_destroy(struct demi_port *p)
 	free(p->by_qd);
 	free(p->check);
 	free(p->spare);
+	free(p->rearm);
 	free(p);
 }
 
@@ -332,6 +335,43 @@ int demi_port_ready(const struct demi_port_q *q)
 	return mask;
 }
 
+/* q's next pop is issued by the next demi_port_wait, not now: the program is usually about
+ * to answer what it just read, and that answer leaves sooner without a pop issued first (one
+ * arriving meanwhile waits in the libOS, which completes the pop at once). */
+static void rearm_later(struct demi_port_q *q)
+{
+	struct demi_port *p = q->port;
+
+	if (q->rearm)
+		return;
+	if (p->rearm_n == p->rearm_cap) {
+		int n = p->rearm_cap ? p->rearm_cap * 2 : 256;
+		int *a = realloc(p->rearm, sizeof(*a) * (size_t)n);
+		if (!a) {
+			demi_port_arm_pop(q);
+			return;
+		}
+		p->rearm = a;
+		p->rearm_cap = n;
+	}
+	p->rearm[p->rearm_n++] = q->qd;
+	q->rearm = 1;
+}
+
+/* Issues the pops rearm_later put off (an entry of a closed queue finds none, or a new queue
+ * of the same qd without the mark). */
+static void rearm_now(struct demi_port *p)
+{
+	for (int i = 0; i < p->rearm_n; i++) {
+		struct demi_port_q *q = demi_port_q_of_qd(p, p->rearm[i]);
+		if (q && q->rearm) {
+			q->rearm = 0;
+			demi_port_arm_pop(q);
+		}
+	}
+	p->rearm_n = 0;
+}
+
 ssize_t demi_port_read(struct demi_port_q *q, void *buf, size_t len)
 {
 	if (q->rx_have) {
@@ -345,7 +385,7 @@ ssize_t demi_port_read(struct demi_port_q *q, void *buf, size_t len)
 		if (q->rx_off == seg->sgaseg_len) {
 			demi_sgafree(&q->rx);
 			q->rx_have = 0;
-			demi_port_arm_pop(q);
+			rearm_later(q);
 		}
 		return (ssize_t)n;
 	}
@@ -520,6 +560,8 @@ int demi_port_wait(struct demi_port *p, uint64_t now, int64_t timeout_ns)
 	if (timeout_ns > 0)
 		deadline = (now ? now : demi_port_now_ns()) + (uint64_t)timeout_ns;
 	wait_ns = timeout_ns;
+	if (p->rearm_n)
+		rearm_now(p);
 	for (;;) {
 		struct timespec ts, *tsp = NULL;
 		int n = 0;

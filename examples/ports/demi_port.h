@@ -87,7 +87,7 @@ struct demi_port_q {
 	int on_check;
 	int listening;
 	/* connection: receive (one pop outstanding or one popped buffer held) */
-	int pop_armed;
+	int pop_armed, rearm;
 	int rx_have, eof, err;
 	demi_qtoken_t pop_qt;
 	size_t rx_off;
@@ -143,7 +143,8 @@ void demi_port_arm_pop(struct demi_port_q *q);
 int demi_port_connect(struct demi_port_q *q, const struct sockaddr_in *addr);
 
 /* Copies up to len popped bytes into buf: their count, 0 at end of stream, -errno (q's
- * error), or -EAGAIN (nothing yet). Issues the next pop when the held buffer is consumed. */
+ * error), or -EAGAIN (nothing yet, the next pop issued). When the held buffer is consumed, the
+ * next pop is issued by the next demi_port_wait (the program's answer leaves first). */
 ssize_t demi_port_read(struct demi_port_q *q, void *buf, size_t len);
 /* Pushes the iovecs (up to the budget's room) as one copy: the bytes taken, 0 for none,
  * -EAGAIN (connecting, or no room until pushes complete), -ENOMEM (no pool memory) or -errno
