@@ -155,21 +155,29 @@ static void changed(struct demi_port_q *q)
 	demi_port_check_add(q);
 }
 
+/* Appends qd to a list of queue descriptors (grown by doubling): 0 or -ENOMEM. */
+static int qd_list_add(int **list, int *n, int *cap, int qd)
+{
+	if (*n == *cap) {
+		int c = *cap ? *cap * 2 : 256;
+		int *a = realloc(*list, sizeof(*a) * (size_t)c);
+		if (!a)
+			return -ENOMEM;
+		*list = a;
+		*cap = c;
+	}
+	(*list)[(*n)++] = qd;
+	return 0;
+}
+
 void demi_port_check_add(struct demi_port_q *q)
 {
 	struct demi_port *p = q->port;
 
 	if (q->on_check)
 		return;
-	if (p->check_n == p->check_cap) {
-		int n = p->check_cap ? p->check_cap * 2 : 256;
-		int *a = realloc(p->check, sizeof(*a) * (size_t)n);
-		if (!a)
-			out_of_memory();
-		p->check = a;
-		p->check_cap = n;
-	}
-	p->check[p->check_n++] = q->qd;
+	if (qd_list_add(&p->check, &p->check_n, &p->check_cap, q->qd) < 0)
+		out_of_memory();
 	q->on_check = 1;
 }
 
@@ -344,17 +352,10 @@ static void rearm_later(struct demi_port_q *q)
 
 	if (q->rearm)
 		return;
-	if (p->rearm_n == p->rearm_cap) {
-		int n = p->rearm_cap ? p->rearm_cap * 2 : 256;
-		int *a = realloc(p->rearm, sizeof(*a) * (size_t)n);
-		if (!a) {
-			demi_port_arm_pop(q);
-			return;
-		}
-		p->rearm = a;
-		p->rearm_cap = n;
+	if (qd_list_add(&p->rearm, &p->rearm_n, &p->rearm_cap, q->qd) < 0) {
+		demi_port_arm_pop(q); /* now, then */
+		return;
 	}
-	p->rearm[p->rearm_n++] = q->qd;
 	q->rearm = 1;
 }
 
