@@ -77,35 +77,32 @@ struct demi_port_push {
 
 /* One queue. A program with state of its own per queue embeds this as its first member and
  * passes its struct's size to demi_port_q_create. Fields are read by the glue, written only
- * here. What every request touches comes first (a few cache lines per connection; the
- * listener's accept ring last), and the push ring restarts at slot 0 whenever it empties, so
- * a connection with one reply in flight at a time keeps using the same slot. */
+ * here. What every request touches comes first, with every token a completion is matched
+ * against (a few cache lines per connection; the listener's accept ring last), and the push ring
+ * restarts at slot 0 whenever it empties, so a connection with one reply in flight at a time keeps
+ * using the same slot. */
 struct demi_port_q {
 	int fd; /* the placeholder the program knows; -1 once the program closed it */
 	int qd;
 	struct demi_port *port;
 	int on_check;
 	int listening;
+	/* what each completion is matched against (complete() reads these for every one) */
+	int pop_armed, rearm, accept_armed, connecting;
+	demi_qtoken_t pop_qt, accept_qt, connect_qt;
 	/* connection: receive (one pop outstanding or one popped buffer held) */
-	int pop_armed, rearm;
 	int rx_have, eof, err;
-	demi_qtoken_t pop_qt;
 	size_t rx_off;
 	demi_sgarray_t rx;
 	/* connection: transmit (pushes complete in issue order) */
 	unsigned push_head, push_n;
 	size_t inflight;
 	struct demi_port_push push[DEMI_PORT_TX_SLOTS];
-	/* connection: connect */
-	demi_qtoken_t connect_qt;
-	int connecting;
 	struct sockaddr_in peer;
 	/* closed by the program, pushes still in flight */
 	uint64_t linger_until;
 	struct demi_port_q *zombie_next;
 	/* listener: accepted queues waiting for the program */
-	demi_qtoken_t accept_qt;
-	int accept_armed;
 	unsigned acc_head, acc_n;
 	int acc_qd[DEMI_PORT_ACCEPT_RING];
 	struct sockaddr_in acc_addr[DEMI_PORT_ACCEPT_RING];
