@@ -478,7 +478,7 @@ void mcd_worker_loop(void *thread)
 		int64_t left = demi_port_check_count(w->port)
 				       ? 0
 				       : (int64_t)demi_port_kernel_left(w->port, now);
-		int ret = demi_port_wait(w->port, left);
+		int ret = demi_port_wait(w->port, now, left);
 		if (ret < 0)
 			die(EX_SOFTWARE, "demi_wait_next_n: %s", strerror(-ret));
 	}

@@ -30,8 +30,11 @@ struct demi_port {
 	int by_qd_cap;
 	int *check, *spare; /* the check list (queue descriptors) and the one being walked */
 	int check_n, check_cap, spare_cap;
+	int *rearm; /* queues whose next pop waits for the next demi_port_wait (qds) */
+	int rearm_n, rearm_cap;
 	struct demi_port_q *zombies;
 	uint64_t kpoll_next, kslice;
+	unsigned long changes; /* completions that changed what a queue can do (demi_port_wait) */
 };
 
 /* Process-wide: the placeholder table (see demi_port.h on threads). */
@@ -145,21 +148,36 @@ struct demi_port_q *demi_port_q_create(struct demi_port *p, int qd, size_t size)
 	return q;
 }
 
+/* A completion changed what q can do: the wait may end, the program's loop looks at q. */
+static void changed(struct demi_port_q *q)
+{
+	q->port->changes++;
+	demi_port_check_add(q);
+}
+
+/* Appends qd to a list of queue descriptors (grown by doubling): 0 or -ENOMEM. */
+static int qd_list_add(int **list, int *n, int *cap, int qd)
+{
+	if (*n == *cap) {
+		int c = *cap ? *cap * 2 : 256;
+		int *a = realloc(*list, sizeof(*a) * (size_t)c);
+		if (!a)
+			return -ENOMEM;
+		*list = a;
+		*cap = c;
+	}
+	(*list)[(*n)++] = qd;
+	return 0;
+}
+
 void demi_port_check_add(struct demi_port_q *q)
 {
 	struct demi_port *p = q->port;
 
 	if (q->on_check)
 		return;
-	if (p->check_n == p->check_cap) {
-		int n = p->check_cap ? p->check_cap * 2 : 256;
-		int *a = realloc(p->check, sizeof(*a) * (size_t)n);
-		if (!a)
-			out_of_memory();
-		p->check = a;
-		p->check_cap = n;
-	}
-	p->check[p->check_n++] = q->qd;
+	if (qd_list_add(&p->check, &p->check_n, &p->check_cap, q->qd) < 0)
+		out_of_memory();
 	q->on_check = 1;
 }
 
@@ -251,6 +269,7 @@ void demi_port_destroy(struct demi_port *p)
 	free(p->by_qd);
 	free(p->check);
 	free(p->spare);
+	free(p->rearm);
 	free(p);
 }
 
@@ -324,6 +343,36 @@ int demi_port_ready(const struct demi_port_q *q)
 	return mask;
 }
 
+/* q's next pop is issued by the next demi_port_wait, not now: the program is usually about
+ * to answer what it just read, and that answer leaves sooner without a pop issued first (one
+ * arriving meanwhile waits in the libOS, which completes the pop at once). */
+static void rearm_later(struct demi_port_q *q)
+{
+	struct demi_port *p = q->port;
+
+	if (q->rearm)
+		return;
+	if (qd_list_add(&p->rearm, &p->rearm_n, &p->rearm_cap, q->qd) < 0) {
+		demi_port_arm_pop(q); /* now, then */
+		return;
+	}
+	q->rearm = 1;
+}
+
+/* Issues the pops rearm_later put off (an entry of a closed queue finds none, or a new queue
+ * of the same qd without the mark). */
+static void rearm_now(struct demi_port *p)
+{
+	for (int i = 0; i < p->rearm_n; i++) {
+		struct demi_port_q *q = demi_port_q_of_qd(p, p->rearm[i]);
+		if (q && q->rearm) {
+			q->rearm = 0;
+			demi_port_arm_pop(q);
+		}
+	}
+	p->rearm_n = 0;
+}
+
 ssize_t demi_port_read(struct demi_port_q *q, void *buf, size_t len)
 {
 	if (q->rx_have) {
@@ -337,7 +386,7 @@ ssize_t demi_port_read(struct demi_port_q *q, void *buf, size_t len)
 		if (q->rx_off == seg->sgaseg_len) {
 			demi_sgafree(&q->rx);
 			q->rx_have = 0;
-			demi_port_arm_pop(q);
+			rearm_later(q);
 		}
 		return (ssize_t)n;
 	}
@@ -351,6 +400,7 @@ ssize_t demi_port_read(struct demi_port_q *q, void *buf, size_t len)
 
 ssize_t demi_port_writev(struct demi_port_q *q, const struct iovec *iov, int iovcnt)
 {
+	demi_sgarray_t sga;
 	size_t total = 0;
 
 	if (q->err)
@@ -363,26 +413,40 @@ ssize_t demi_port_writev(struct demi_port_q *q, const struct iovec *iov, int iov
 		total = DEMI_PORT_TX_BUDGET - q->inflight;
 	if (total == 0)
 		return 0;
-	/* The one copy: the program's bytes into pool memory, pushed without another. */
-	demi_sgarray_t sga = demi_sgaalloc(total);
-	if (sga.sga_numsegs == 0)
-		return -ENOMEM;
-	char *p = sga.sga_segs[0].sgaseg_buf;
-	size_t left = total;
-	for (int i = 0; i < iovcnt && left; i++) {
-		size_t n = iov[i].iov_len < left ? iov[i].iov_len : left;
-		memcpy(p, iov[i].iov_base, n);
-		p += n;
-		left -= n;
+	int own = iovcnt == 1 || iov[0].iov_len >= total;
+	if (own) {
+		/* The program's buffer as it is: the libOS takes it in one copy (or none). */
+		sga.sga_buf = NULL;
+		sga.sga_numsegs = 1;
+		sga.sga_segs[0].sgaseg_buf = iov[0].iov_base;
+		sga.sga_segs[0].sgaseg_len = (uint32_t)total;
+	} else {
+		/* The one copy: the program's bytes gathered into pool memory, pushed as they are.
+		 */
+		sga = demi_sgaalloc(total);
+		if (sga.sga_numsegs == 0)
+			return -ENOMEM;
+		char *p = sga.sga_segs[0].sgaseg_buf;
+		size_t left = total;
+		for (int i = 0; i < iovcnt && left; i++) {
+			size_t n = iov[i].iov_len < left ? iov[i].iov_len : left;
+			memcpy(p, iov[i].iov_base, n);
+			p += n;
+			left -= n;
+		}
 	}
-	unsigned slot = (q->push_head + q->push_n) % DEMI_PORT_TX_SLOTS;
-	int ret = demi_push(&q->push_qt[slot], q->qd, &sga);
-	demi_sgafree(&sga); /* the push holds its own reference */
+	struct demi_port_push *slot = &q->push[(q->push_head + q->push_n) % DEMI_PORT_TX_SLOTS];
+	int ret = demi_push(&slot->qt, q->qd, &sga);
+	if (!own)
+		demi_sgafree(&sga); /* the push holds its own reference */
 	if (ret != 0) {
+		/* Out of pool memory for the libOS's copy: as demi_sgaalloc's failure. */
+		if (ret == ENOMEM)
+			return -ENOMEM;
 		q->err = ret;
 		return -ret;
 	}
-	q->push_len[slot] = total;
+	slot->len = total;
 	q->push_n++;
 	q->inflight += total;
 	return (ssize_t)total;
@@ -409,7 +473,7 @@ static void complete(struct demi_port *p, const demi_qresult_t *qr)
 			q->acc_qd[slot] = qr->qr_value.ares.qd;
 			memcpy(&q->acc_addr[slot], &qr->qr_value.ares.addr,
 			       sizeof(q->acc_addr[slot]));
-			demi_port_check_add(q);
+			changed(q);
 		}
 		if (ret != ECANCELED)
 			arm_accept(q);
@@ -433,7 +497,7 @@ static void complete(struct demi_port *p, const demi_qresult_t *qr)
 			q->rx_have = 1;
 		}
 		if (q->fd >= 0)
-			demi_port_check_add(q);
+			changed(q);
 		return;
 	}
 	if (q && q->connecting && qr->qr_qt == q->connect_qt) {
@@ -443,17 +507,21 @@ static void complete(struct demi_port *p, const demi_qresult_t *qr)
 		else
 			demi_port_arm_pop(q);
 		if (q->fd >= 0)
-			demi_port_check_add(q);
+			changed(q);
 		return;
 	}
-	if (q && q->push_n && qr->qr_qt == q->push_qt[q->push_head]) {
-		q->inflight -= q->push_len[q->push_head];
+	if (q && q->push_n && qr->qr_qt == q->push[q->push_head].qt) {
+		int had_room = q->push_n < DEMI_PORT_TX_SLOTS && q->inflight < DEMI_PORT_TX_BUDGET;
+
+		q->inflight -= q->push[q->push_head].len;
 		q->push_head = (q->push_head + 1) % DEMI_PORT_TX_SLOTS;
-		q->push_n--;
+		if (--q->push_n == 0)
+			q->push_head = 0;
 		if (failed && !q->err)
 			q->err = ret;
-		if (q->fd >= 0)
-			demi_port_check_add(q);
+		/* A push done while there was room anyway changes nothing the program sees. */
+		if (q->fd >= 0 && (failed || !had_room))
+			changed(q);
 		return;
 	}
 	/* A completion nobody waits for: an operation of a closed queue, or of a synchronous
@@ -480,20 +548,28 @@ static void reap(struct demi_port *p, uint64_t now)
 	}
 }
 
-int demi_port_wait(struct demi_port *p, int64_t timeout_ns)
+int demi_port_wait(struct demi_port *p, uint64_t now, int64_t timeout_ns)
 {
 	demi_qresult_t qrs[WAIT_BATCH];
-	struct timespec ts, *tsp = NULL;
+	unsigned long changes = p->changes;
+	uint64_t deadline = 0;
+	int64_t wait_ns;
 	int err = 0;
 
 	if (p->zombies && (timeout_ns < 0 || timeout_ns > LINGER_POLL_NS))
 		timeout_ns = LINGER_POLL_NS;
+	if (timeout_ns > 0)
+		deadline = (now ? now : demi_port_now_ns()) + (uint64_t)timeout_ns;
+	wait_ns = timeout_ns;
+	if (p->rearm_n)
+		rearm_now(p);
 	for (;;) {
+		struct timespec ts, *tsp = NULL;
 		int n = 0;
 
-		if (timeout_ns >= 0) {
-			ts.tv_sec = (time_t)(timeout_ns / 1000000000ll);
-			ts.tv_nsec = (long)(timeout_ns % 1000000000ll);
+		if (wait_ns >= 0) {
+			ts.tv_sec = (time_t)(wait_ns / 1000000000ll);
+			ts.tv_nsec = (long)(wait_ns % 1000000000ll);
 			tsp = &ts;
 		}
 		int ret = demi_wait_next_n(qrs, WAIT_BATCH, &n, tsp);
@@ -503,12 +579,25 @@ int demi_port_wait(struct demi_port *p, int64_t timeout_ns)
 		}
 		for (int i = 0; i < n; i++)
 			complete(p, &qrs[i]);
-		if (n < WAIT_BATCH)
+		if (p->zombies)
+			reap(p, demi_port_now_ns());
+		if (n == WAIT_BATCH) {
+			wait_ns = 0; /* a full batch: more may be there already */
+			continue;
+		}
+		if (p->changes != changes || timeout_ns == 0 || (n == 0 && wait_ns != 0))
 			break;
-		timeout_ns = 0; /* a full batch: more may be there already */
+		/* Only completions that changed nothing (pushes done while room remained): wait
+		 * on for the rest of the time, rather than have the program run a round for them.
+		 */
+		wait_ns = -1;
+		if (timeout_ns > 0) {
+			uint64_t t = demi_port_now_ns();
+			if (t >= deadline)
+				break;
+			wait_ns = (int64_t)(deadline - t);
+		}
 	}
-	if (p->zombies)
-		reap(p, demi_port_now_ns());
 	return err;
 }
 

@@ -15,16 +15,19 @@
  *    ring until the program takes them), a pop on a connection while it holds no popped
  *    buffer. A popped buffer larger than what the program reads at once stays held (and the
  *    queue readable) until it is consumed: one copy, as read(2) makes.
- *  - Writes copy the program's bytes once into pool memory (demi_sgaalloc) and push them,
- *    answered as written at once; past DEMI_PORT_TX_SLOTS pushes or DEMI_PORT_TX_BUDGET bytes
+ *  - Writes copy the program's bytes once into pool memory and push them, answered as
+ *    written at once: one buffer is pushed as it is (the libOS copies it into its pool, or
+ *    catnap hands it to the kernel at once without that copy), several are gathered into one
+ *    buffer from demi_sgaalloc; past DEMI_PORT_TX_SLOTS pushes or DEMI_PORT_TX_BUDGET bytes
  *    in flight they answer -EAGAIN (back-pressure from a peer that does not read).
  *  - The close linger: a queue closed with pushes in flight gives its placeholder back at
  *    once but keeps the queue until they complete (at most DEMI_PORT_LINGER_NS), so a reply
  *    written just before a close (QUIT, a refusal) is not cancelled.
  *  - The wait: demi_wait_next_n in batches, each completion turned into state on its queue,
  *    matched by token (a completion of a closed queue whose qd was reused is dropped, its
- *    buffer freed). A queue whose state changed goes on the check list, which the program's
- *    loop evaluates (demi_port_check_each) against what it waits for: an idle queue costs
+ *    buffer freed). It returns once a completion changed what a queue can do (not for a push
+ *    that leaves room as before). A queue whose state changed goes on the check list, which the
+ * program's loop evaluates (demi_port_check_each) against what it waits for: an idle queue costs
  *    nothing.
  *  - The kernel slice: a program keeps some kernel fds (pipes, a unix socket, an eventfd) on
  *    its own poller, polled without waiting once per slice; the slice is
@@ -66,38 +69,43 @@
 
 struct demi_port;
 
+/* A push in flight: its token and how many bytes it carries. */
+struct demi_port_push {
+	demi_qtoken_t qt;
+	size_t len;
+};
+
 /* One queue. A program with state of its own per queue embeds this as its first member and
  * passes its struct's size to demi_port_q_create. Fields are read by the glue, written only
- * here. */
+ * here. What every request touches comes first, with every token a completion is matched
+ * against (a few cache lines per connection; the listener's accept ring last), and the push ring
+ * restarts at slot 0 whenever it empties, so a connection with one reply in flight at a time keeps
+ * using the same slot. */
 struct demi_port_q {
 	int fd; /* the placeholder the program knows; -1 once the program closed it */
 	int qd;
 	struct demi_port *port;
 	int on_check;
 	int listening;
-	/* listener: accepted queues waiting for the program */
-	demi_qtoken_t accept_qt;
-	int accept_armed;
-	int acc_qd[DEMI_PORT_ACCEPT_RING];
-	struct sockaddr_in acc_addr[DEMI_PORT_ACCEPT_RING];
-	unsigned acc_head, acc_n;
+	/* what each completion is matched against (complete() reads these for every one) */
+	int pop_armed, rearm, accept_armed, connecting;
+	demi_qtoken_t pop_qt, accept_qt, connect_qt;
 	/* connection: receive (one pop outstanding or one popped buffer held) */
-	demi_qtoken_t pop_qt;
-	int pop_armed;
-	demi_sgarray_t rx;
-	size_t rx_off;
 	int rx_have, eof, err;
-	/* connection: connect, transmit (pushes complete in issue order) */
-	demi_qtoken_t connect_qt;
-	int connecting;
-	demi_qtoken_t push_qt[DEMI_PORT_TX_SLOTS];
-	size_t push_len[DEMI_PORT_TX_SLOTS];
+	size_t rx_off;
+	demi_sgarray_t rx;
+	/* connection: transmit (pushes complete in issue order) */
 	unsigned push_head, push_n;
 	size_t inflight;
+	struct demi_port_push push[DEMI_PORT_TX_SLOTS];
 	struct sockaddr_in peer;
 	/* closed by the program, pushes still in flight */
 	uint64_t linger_until;
 	struct demi_port_q *zombie_next;
+	/* listener: accepted queues waiting for the program */
+	unsigned acc_head, acc_n;
+	int acc_qd[DEMI_PORT_ACCEPT_RING];
+	struct sockaddr_in acc_addr[DEMI_PORT_ACCEPT_RING];
 };
 
 typedef void (*demi_port_log_fn)(const char *msg);
@@ -132,7 +140,8 @@ void demi_port_arm_pop(struct demi_port_q *q);
 int demi_port_connect(struct demi_port_q *q, const struct sockaddr_in *addr);
 
 /* Copies up to len popped bytes into buf: their count, 0 at end of stream, -errno (q's
- * error), or -EAGAIN (nothing yet). Issues the next pop when the held buffer is consumed. */
+ * error), or -EAGAIN (nothing yet, the next pop issued). When the held buffer is consumed, the
+ * next pop is issued by the next demi_port_wait (the program's answer leaves first). */
 ssize_t demi_port_read(struct demi_port_q *q, void *buf, size_t len);
 /* Pushes the iovecs (up to the budget's room) as one copy: the bytes taken, 0 for none,
  * -EAGAIN (connecting, or no room until pushes complete), -ENOMEM (no pool memory) or -errno
@@ -160,10 +169,15 @@ void demi_port_check_each(struct demi_port *p, void (*fn)(struct demi_port_q *q,
 /* How many queues are on the check list. */
 int demi_port_check_count(const struct demi_port *p);
 
-/* Takes every completion available within timeout_ns (-1: no limit; capped at 100 ms while
- * queues linger) and applies them; then ends the lingering queues that are done. 0 or
- * -errno (demi_wait_next_n's error). */
-int demi_port_wait(struct demi_port *p, int64_t timeout_ns);
+/* Waits until a completion changes what some queue can do (it goes on the check list: bytes,
+ * end of stream, an error, an accepted queue, a connect done, room for a push after none)
+ * or timeout_ns passed (-1: no limit; 0: one look; capped at 100 ms while queues linger),
+ * and applies every completion available by then. A completion that changes nothing the
+ * program could see (a push's, while room remained) does not end the wait: the program's loop
+ * does not run a round for it. now is the caller's demi_port_now_ns() reading from just
+ * before (used only to keep the deadline when the wait goes on; 0: read it then). Ends the
+ * lingering queues that are done. 0 or -errno (demi_wait_next_n's error). */
+int demi_port_wait(struct demi_port *p, uint64_t now, int64_t timeout_ns);
 /* Waits for one operation's completion (a synchronous call of the program) until deadline
  * (demi_port_now_ns()): 0 (applied), -ETIMEDOUT or -errno. */
 int demi_port_wait_token(struct demi_port *p, demi_qtoken_t qt, uint64_t deadline_ns);

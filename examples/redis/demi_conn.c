@@ -104,11 +104,12 @@ static int hook_poll(aeEventLoop *el, struct timeval *tvp)
 {
 	long long timeout_us = tvp ? (long long)tvp->tv_sec * 1000000 + tvp->tv_usec : -1;
 	struct fire f = {.el = el};
+	uint64_t now = 0;
 
 	if (timeout_us != 0 && demi_port_check_any(queues, fireable, el))
 		timeout_us = 0;
 	if (aeDemiKernelFds() > 0) {
-		uint64_t now = demi_port_now_ns();
+		now = demi_port_now_ns();
 		if (demi_port_kernel_due(queues, now)) {
 			int n = aeDemiKernelPoll(el, 0, 0);
 			f.nfired += n;
@@ -120,7 +121,9 @@ static int hook_poll(aeEventLoop *el, struct timeval *tvp)
 		if (timeout_us < 0 || timeout_us > until)
 			timeout_us = until;
 	}
-	int ret = demi_port_wait(queues, timeout_us < 0 ? -1 : timeout_us * 1000);
+	/* Returns once some queue's state changed (not for a push done with room to spare), so
+	 * Redis runs no round of its loop (beforeSleep, timers) for nothing. */
+	int ret = demi_port_wait(queues, now, timeout_us < 0 ? -1 : timeout_us * 1000);
 	if (ret < 0)
 		serverLog(LL_WARNING, "demi_wait_next_n: %s", strerror(-ret));
 	demi_port_check_each(queues, fire, &f);
@@ -557,6 +560,18 @@ static const char *demi_conn_get_last_error(connection *conn)
 	return strerror(conn->last_errno);
 }
 
+/* The replies of what a read handler just ran leave now, not in the next round's beforeSleep
+ * (after Redis's timers, its expire cycle and the rest of beforeSleep): the reply goes out in
+ * the loop iteration that read its request, as from an echo server. beforeSleep would write
+ * the same clients (handleClientsWithPendingWrites) with nothing in between that concerns
+ * them, except the append-only file, which it writes before any reply leaves: with AOF on,
+ * the replies wait for beforeSleep as in stock Redis. */
+static void flush_replies(void)
+{
+	if (server.aof_state == AOF_OFF && listLength(server.clients_pending_write))
+		handleClientsWithPendingWrites();
+}
+
 static void demi_conn_ae_handler(struct aeEventLoop *el, int fd, void *data, int mask)
 {
 	UNUSED(el);
@@ -583,8 +598,11 @@ static void demi_conn_ae_handler(struct aeEventLoop *el, int fd, void *data, int
 	int do_read = (mask & AE_READABLE) && conn->read_handler;
 	int do_write = (mask & AE_WRITABLE) && conn->write_handler;
 
-	if (do_read && !barrier && !callHandler(conn, conn->read_handler))
-		return;
+	if (do_read && !barrier) {
+		if (!callHandler(conn, conn->read_handler))
+			return;
+		flush_replies();
+	}
 	if (do_write && !callHandler(conn, conn->write_handler))
 		return;
 	if (do_read && barrier)
@@ -606,14 +624,14 @@ static ssize_t demi_conn_sync_write(connection *conn, char *ptr, ssize_t size, l
 		}
 		if (q->err || errno != EAGAIN)
 			return -1;
-		if (wait_token(q->push_qt[q->push_head], deadline) == ETIMEDOUT) {
+		if (wait_token(q->push[q->push_head].qt, deadline) == ETIMEDOUT) {
 			errno = ETIMEDOUT;
 			return -1;
 		}
 	}
 	/* Sent means taken by the libOS, as write(2) means taken by the kernel. */
 	while (q && q->push_n && !q->err)
-		if (wait_token(q->push_qt[q->push_head], deadline) == ETIMEDOUT) {
+		if (wait_token(q->push[q->push_head].qt, deadline) == ETIMEDOUT) {
 			errno = ETIMEDOUT;
 			return -1;
 		}
