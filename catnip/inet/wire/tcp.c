@@ -181,8 +181,11 @@ static size_t fixed_opts_len(const struct nip_tcp_opts *o)
 /* SACK blocks that fit after the other options: NOP NOP kind len + 8 per block. */
 static size_t sack_fit(const struct nip_tcp_opts *o)
 {
-	size_t room = OPT_MAX - fixed_opts_len(o), n = o->nsack;
+	size_t room, n = o->nsack;
 
+	if (!n)
+		return 0; /* most segments: no division, no second pass over the options */
+	room = OPT_MAX - fixed_opts_len(o);
 	if (n > NIP_TCP_MAX_SACK)
 		n = NIP_TCP_MAX_SACK;
 	if (room < 4 + SACK_BLOCK_LEN)
