@@ -218,8 +218,17 @@ size_t nip_tcp_opts_len(const struct nip_tcp_opts *o)
 /* Writes the options at p; returns their length (nip_tcp_opts_len(o)). */
 static size_t emit_opts(uint8_t *p, const struct nip_tcp_opts *o)
 {
-	size_t i = 0, n = sack_fit(o);
+	size_t i = 0, n;
 
+	if (o->has_ts && !o->has_mss && !o->sack_ok && !o->has_wscale && !o->nsack) {
+		/* Every segment after the handshake when only timestamps were agreed: the
+		 * layout parse reads with one compare (NOP NOP TS). */
+		put32(p, TS_ONLY_WORD);
+		put32(p + 4, o->tsval);
+		put32(p + 8, o->tsecr);
+		return TS_ONLY_LEN;
+	}
+	n = sack_fit(o);
 	if (o->has_mss) {
 		p[i] = NIP_TCPOPT_MSS;
 		p[i + 1] = MSS_LEN;
