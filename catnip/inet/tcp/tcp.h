@@ -297,6 +297,8 @@ struct nip_tcp_stack {
 	 * may still open (bytes). */
 	uint8_t mem_level;
 	uint32_t mem_rcv_share;
+	/* The pressure and critical thresholds in buffers, for mem_bufs buffers (0: not yet). */
+	uint32_t mem_bufs, mem_on_p, mem_on_c;
 };
 
 /* How short the device is of receive buffers (tcp_mem.c). */

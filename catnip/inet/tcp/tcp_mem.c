@@ -139,8 +139,20 @@ void nip_tcp_mem_update(struct nip_stack *s)
 		return;
 	}
 	held = m->held;
-	on_p = pct(m->bufs, cfg->mem_pressure_pct ? cfg->mem_pressure_pct : PRESSURE_PCT);
-	on_c = pct(m->bufs, cfg->mem_critical_pct ? cfg->mem_critical_pct : CRITICAL_PCT);
+	/* This runs on every receiving pass: the thresholds (two divisions) are derived again
+	 * only when the device's count of buffers changes, and the common case, no pressure
+	 * before nor now, costs two compares. */
+	if (m->bufs != s->tcp.mem_bufs) {
+		s->tcp.mem_bufs = m->bufs;
+		s->tcp.mem_on_p =
+			pct(m->bufs, cfg->mem_pressure_pct ? cfg->mem_pressure_pct : PRESSURE_PCT);
+		s->tcp.mem_on_c =
+			pct(m->bufs, cfg->mem_critical_pct ? cfg->mem_critical_pct : CRITICAL_PCT);
+	}
+	on_p = s->tcp.mem_on_p;
+	on_c = s->tcp.mem_on_c;
+	if (was == NIP_TCP_MEM_OK && held < on_p && held < on_c)
+		return;
 	hyst = m->bufs / 16;
 	/* A level lasts until held falls hyst below where it began. */
 	if (held >= on_c || (was == NIP_TCP_MEM_CRITICAL && held + hyst >= on_c))

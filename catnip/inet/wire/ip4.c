@@ -95,7 +95,8 @@ enum nip_ip4_err nip_ip4_parse(const uint8_t *pkt, size_t len, bool check_csum, 
 	if (total < hlen || total > len)
 		return NIP_IP4_LEN_BAD;
 	/* A correct header, its checksum included, sums to all ones (RFC 791, RFC 1071). */
-	if (check_csum && nip_csum_fold(nip_csum_add(0, pkt, hlen)) != 0)
+	if (check_csum && nip_csum_fold(hlen == NIP_IP4_HLEN ? nip_csum_add20(pkt)
+							     : nip_csum_add(0, pkt, hlen)) != 0)
 		return NIP_IP4_CSUM;
 	if (hlen > NIP_IP4_HLEN &&
 	    (err = options_check(pkt + NIP_IP4_HLEN, hlen - NIP_IP4_HLEN)) != NIP_IP4_OK)
@@ -131,7 +132,7 @@ void nip_ip4_emit(uint8_t *hdr, const struct nip_ip4 *ip, uint16_t payload_len, 
 	h.src = ip->src;
 	h.dst = ip->dst;
 	if (!csum_offload)
-		h.csum = nip_csum_fold(nip_csum_add(0, &h, sizeof(h)));
+		h.csum = nip_csum_fold(nip_csum_add20(&h));
 	memcpy(hdr, &h, sizeof(h));
 }
 

@@ -27,6 +27,12 @@
 #define SACK_OK_LEN 2
 #define TS_LEN 10
 #define SACK_BLOCK_LEN 8
+/* NOP NOP TS(10): the option bytes of a segment with timestamps only, as one big-endian word
+ * and their length. */
+#define TS_ONLY_WORD                                                                               \
+	((uint32_t)NIP_TCPOPT_NOP << 24 | (uint32_t)NIP_TCPOPT_NOP << 16 |                         \
+	 (uint32_t)NIP_TCPOPT_TS << 8 | TS_LEN)
+#define TS_ONLY_LEN 12
 
 static uint16_t get16(const uint8_t *p)
 {
@@ -146,9 +152,16 @@ enum nip_tcp_err nip_tcp_parse(const uint8_t *seg, size_t len, uint32_t src, uin
 			return NIP_TCP_BAD_CSUM;
 	}
 	memset(&out->opt, 0, sizeof(out->opt));
-	err = parse_opts(seg + NIP_TCP_HLEN, hlen - NIP_TCP_HLEN, &out->opt);
-	if (err != NIP_TCP_OK)
+	if (hlen == NIP_TCP_HLEN + TS_ONLY_LEN && get32(seg + NIP_TCP_HLEN) == TS_ONLY_WORD) {
+		/* Nearly every segment with timestamps: NOP NOP TS (RFC 7323 appendix A), read
+		 * here with one compare; parse_opts reads these bytes the same way. */
+		out->opt.has_ts = true;
+		out->opt.tsval = get32(seg + NIP_TCP_HLEN + 4);
+		out->opt.tsecr = get32(seg + NIP_TCP_HLEN + 8);
+	} else if ((err = parse_opts(seg + NIP_TCP_HLEN, hlen - NIP_TCP_HLEN, &out->opt)) !=
+		   NIP_TCP_OK) {
 		return err;
+	}
 	out->sport = get16(seg);
 	out->dport = get16(seg + 2);
 	out->seq = get32(seg + 4);
@@ -181,8 +194,11 @@ static size_t fixed_opts_len(const struct nip_tcp_opts *o)
 /* SACK blocks that fit after the other options: NOP NOP kind len + 8 per block. */
 static size_t sack_fit(const struct nip_tcp_opts *o)
 {
-	size_t room = OPT_MAX - fixed_opts_len(o), n = o->nsack;
+	size_t room, n = o->nsack;
 
+	if (!n)
+		return 0; /* most segments: no division, no second pass over the options */
+	room = OPT_MAX - fixed_opts_len(o);
 	if (n > NIP_TCP_MAX_SACK)
 		n = NIP_TCP_MAX_SACK;
 	if (room < 4 + SACK_BLOCK_LEN)
@@ -202,8 +218,17 @@ size_t nip_tcp_opts_len(const struct nip_tcp_opts *o)
 /* Writes the options at p; returns their length (nip_tcp_opts_len(o)). */
 static size_t emit_opts(uint8_t *p, const struct nip_tcp_opts *o)
 {
-	size_t i = 0, n = sack_fit(o);
+	size_t i = 0, n;
 
+	if (o->has_ts && !o->has_mss && !o->sack_ok && !o->has_wscale && !o->nsack) {
+		/* Every segment after the handshake when only timestamps were agreed: the
+		 * layout parse reads with one compare (NOP NOP TS). */
+		put32(p, TS_ONLY_WORD);
+		put32(p + 4, o->tsval);
+		put32(p + 8, o->tsecr);
+		return TS_ONLY_LEN;
+	}
+	n = sack_fit(o);
 	if (o->has_mss) {
 		p[i] = NIP_TCPOPT_MSS;
 		p[i + 1] = MSS_LEN;

@@ -225,6 +225,28 @@ static void test_csum_pseudo4_matches_bytes(void **state)
 	assert_int_equal(nip_csum_fold(s), nip_csum_fold(nip_csum_add(0, ph, sizeof(ph))));
 }
 
+/* The inline 20-byte sum of IPv4 headers folds as nip_csum_add does, carries included. */
+static void test_csum_add20_matches_add(void **state)
+{
+	struct unit_rng r;
+	uint8_t buf[28];
+
+	(void)state;
+	unit_rng_seed(&r, 791);
+	for (int round = 0; round < 1000; round++) {
+		size_t off = (size_t)round % 8;
+
+		fill_random(&r, buf, sizeof(buf));
+		assert_int_equal(nip_csum_fold(nip_csum_add20(buf + off)),
+				 nip_csum_fold(nip_csum_add(0, buf + off, 20)));
+		assert_int_equal(wire16(nip_csum_fold(nip_csum_add20(buf + off))),
+				 ref_csum(buf + off, 20));
+	}
+	memset(buf, 0xff, sizeof(buf));
+	assert_int_equal(nip_csum_fold(nip_csum_add20(buf)), 0);
+	assert_int_equal(nip_csum_add20(buf), nip_csum_add(0, buf, 20));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -237,6 +259,7 @@ int main(void)
 		cmocka_unit_test(test_csum_carries_over_large_buffers),
 		cmocka_unit_test(test_csum_verifies_to_zero),
 		cmocka_unit_test(test_csum_pseudo4_matches_bytes),
+		cmocka_unit_test(test_csum_add20_matches_add),
 		cmocka_unit_test(test_csum_every_kernel_matches_reference),
 	};
 

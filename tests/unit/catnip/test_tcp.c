@@ -5,7 +5,8 @@
  * with the usual options, a data segment with timestamps and a SACK block), emit/parse round
  * trips over random headers and option sets, the option layout and its 40-byte limit, every
  * truncation, every malformed option case, the checksum over the pseudo-header (wrong bits,
- * wrong addresses, a computed zero) and the offload convention.
+ * wrong addresses, a computed zero) and the offload convention; the one-compare reading of
+ * the timestamps-only layout against the option loop.
  */
 #include <string.h>
 
@@ -623,6 +624,70 @@ static void test_tcp_parse_oversized(void **state)
 	free(d);
 }
 
+/* A 32-byte header of ACK seq 1 ack 2 whose 12 option bytes are opts. */
+static void ts_header(uint8_t seg[32], const uint8_t opts[12])
+{
+	memset(seg, 0, 32);
+	seg[1] = 80;
+	seg[3] = 81;
+	seg[7] = 1;
+	seg[11] = 2;
+	seg[12] = 8 << 4; /* data offset 8: 32 bytes */
+	seg[13] = NIP_TCP_ACK;
+	memcpy(seg + NIP_TCP_HLEN, opts, 12);
+}
+
+/* NOP NOP TS, the layout of nearly every segment with timestamps, is read with one compare
+ * (wire/tcp.c): it must give what the option loop gives for the same options in another
+ * order, and any other option bytes, however close, must go to the loop and its checks. */
+static void test_tcp_parse_timestamps_only_layout(void **state)
+{
+	static const uint8_t fast[12] = {1,    1,    8,	   10,	 0x11, 0x22,
+					 0x33, 0x44, 0x55, 0x66, 0x77, 0x88};
+	static const uint8_t loop[12] = {8,    10,   0x11, 0x22, 0x33, 0x44,
+					 0x55, 0x66, 0x77, 0x88, 1,    1};
+	/* Near misses: a TS length of 11 runs past the header, 9 is not TS's length, an MSS
+	 * option where TS should be (length 10 is not MSS's), an EOL first (no options). */
+	static const uint8_t bad11[12] = {1, 1, 8, 11, 0, 0, 0, 0, 0, 0, 0, 0};
+	static const uint8_t bad9[12] = {1, 1, 8, 9, 0, 0, 0, 0, 0, 0, 0, 0};
+	static const uint8_t mss10[12] = {1, 1, 2, 10, 0, 0, 0, 0, 0, 0, 0, 0};
+	static const uint8_t eol[12] = {0, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2};
+	uint8_t seg[32 + 4];
+	struct nip_tcp_seg a, b;
+
+	(void)state;
+	ts_header(seg, fast);
+	memcpy(seg + 32, "data", 4);
+	assert_int_equal(nip_tcp_parse(seg, sizeof(seg), SRC, DST, false, &a), NIP_TCP_OK);
+	ts_header(seg, loop);
+	assert_int_equal(nip_tcp_parse(seg, sizeof(seg), SRC, DST, false, &b), NIP_TCP_OK);
+	assert_true(a.opt.has_ts && b.opt.has_ts);
+	assert_int_equal(a.opt.tsval, 0x11223344u);
+	assert_int_equal(a.opt.tsecr, 0x55667788u);
+	assert_memory_equal(&a.opt, &b.opt, sizeof(a.opt));
+	assert_int_equal(a.hlen, 32);
+	assert_int_equal(a.payload_len, 4);
+	assert_int_equal(a.seq, 1);
+	assert_int_equal(a.ack, 2);
+	ts_header(seg, bad11);
+	assert_int_equal(nip_tcp_parse(seg, 32, SRC, DST, false, &a), NIP_TCP_BAD_OPT);
+	ts_header(seg, bad9);
+	assert_int_equal(nip_tcp_parse(seg, 32, SRC, DST, false, &a), NIP_TCP_BAD_OPT);
+	ts_header(seg, mss10);
+	assert_int_equal(nip_tcp_parse(seg, 32, SRC, DST, false, &a), NIP_TCP_BAD_OPT);
+	ts_header(seg, eol);
+	assert_int_equal(nip_tcp_parse(seg, 32, SRC, DST, false, &a), NIP_TCP_OK);
+	assert_false(a.opt.has_ts);
+	/* The right bytes in a header of another length are options like any others. */
+	ts_header(seg, fast);
+	seg[12] = 9 << 4;
+	memset(seg + 32, 1, 4); /* four NOPs */
+	assert_int_equal(nip_tcp_parse(seg, sizeof(seg), SRC, DST, false, &a), NIP_TCP_OK);
+	assert_true(a.opt.has_ts);
+	assert_int_equal(a.opt.tsval, 0x11223344u);
+	assert_int_equal(a.hlen, 36);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -640,6 +705,7 @@ int main(void)
 		cmocka_unit_test(test_tcp_parse_malformed_options),
 		cmocka_unit_test(test_tcp_parse_option_list_rules),
 		cmocka_unit_test(test_tcp_parse_oversized),
+		cmocka_unit_test(test_tcp_parse_timestamps_only_layout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
