@@ -31,30 +31,13 @@ memif_bench_setup() {
 	memif_bench_conf "" "" 256 ""
 }
 
-hp_sys=/sys/kernel/mm/hugepages/hugepages-2048kB
-hp_added=0
-# Sets eal_mem (the EAL's memory flags): hugepages if HP_NEED (default 128: 256 MiB, for both
-# processes of the 9k configuration) are free or can be reserved, else --no-huge.
+. "$(dirname "${BASH_SOURCE[0]}")/../dpdk/memif-conf.sh"
+# Sets eal_mem (the EAL's memory flags, MEM standing for the size without hugepages):
+# hugepages if HP_NEED (default 128: 256 MiB, for both processes of the 9k configuration) are
+# free or can be reserved, else --no-huge (memif-conf.sh's memif_conf_hugepages says which).
 memif_hugepages() {
-	local need=${HP_NEED:-128} free total
-	eal_mem='"--no-huge", "-m", "MEM"'
-	if [ -r $hp_sys/free_hugepages ]; then
-		free=$(cat $hp_sys/free_hugepages) total=$(cat $hp_sys/nr_hugepages)
-		if [ "$free" -lt "$need" ] && [ -w $hp_sys/nr_hugepages ]; then
-			echo $((total + need - free)) >$hp_sys/nr_hugepages 2>/dev/null
-			hp_added=$(($(cat $hp_sys/nr_hugepages) - total))
-			echo "hugepages: $free of $total 2 MiB pages free; reserved $hp_added more" \
-				"(given back at exit)"
-			free=$(cat $hp_sys/free_hugepages)
-		fi
-		if [ "$free" -ge "$need" ]; then
-			eal_mem='"--in-memory"'
-			echo "hugepages: DPDK on 2 MiB hugepages ($free free, --in-memory)"
-			return
-		fi
-	fi
-	echo "hugepages: fewer than $need free 2 MiB pages and none could be reserved:" \
-		"DPDK falls back to --no-huge -m 256"
+	memif_conf_hugepages "${HP_NEED:-128}"
+	eal_mem=${memif_conf_mem/MB/MEM}
 }
 
 # Writes $dir/server$1.yaml and $dir/client$1.yaml: memif_bench_conf SUFFIX VDEV_ARGS MEM_MB
@@ -82,10 +65,7 @@ EOY
 memif_bench_cleanup() {
 	[ -n "$pid" ] && kill -INT "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	rm -rf "$dir"
-	if [ "$hp_added" -gt 0 ]; then
-		echo $(($(cat $hp_sys/nr_hugepages) - hp_added)) >$hp_sys/nr_hugepages
-		echo "hugepages: gave back the $hp_added pages reserved"
-	fi
+	memif_conf_release
 }
 
 memif_eal() { # NAME CORE ROLE SOCKET MAC[,VDEV_ARGS] [MEM_MB]
