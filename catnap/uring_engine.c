@@ -935,7 +935,9 @@ static void rearm_receives(struct uring_state *st)
  */
 static bool enter_needed(const struct uring_state *st)
 {
-	if (st->pending_sqes || !st->taskrun_flag)
+	/* io_uring_sq_ready: SQEs an earlier enter left unsubmitted (-EAGAIN, -EBUSY) are still in
+	 * the SQ ring although pending_sqes was reset. */
+	if (st->pending_sqes || io_uring_sq_ready(&st->ring) || !st->taskrun_flag)
 		return true;
 	return IO_URING_READ_ONCE(*st->ring.sq.kflags) &
 	       (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW);

@@ -280,7 +280,7 @@ void demi_port_arm_pop(struct demi_port_q *q)
 	int ret = demi_pop(&q->pop_qt, q->qd);
 	if (ret != 0) {
 		q->err = ret;
-		demi_port_check_add(q);
+		changed(q); /* readable with its error: a wait issuing deferred pops ends for it */
 		return;
 	}
 	q->pop_armed = 1;
