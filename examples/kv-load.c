@@ -341,6 +341,8 @@ static long parse_replies(struct run *r, struct conn *c, const uint8_t *buf, siz
 /* Appends len bytes to c->rx (the part of a reply that has not fully arrived). */
 static int rx_append(struct conn *c, const uint8_t *p, size_t len)
 {
+	if (len == 0)
+		return 0; /* nothing held yet may mean no buffer yet: no memcpy to NULL */
 	if (c->rx_len + len > c->rx_cap) {
 		size_t cap = c->rx_cap ? c->rx_cap : 4096;
 		while (cap < c->rx_len + len)
