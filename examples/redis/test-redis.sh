@@ -98,10 +98,14 @@ benchmark)
 			"$(awk "BEGIN{printf \"%.2f\", ${rps[port,$t]} / ${rps[stock,$t]}}")"
 	done
 	# A coarse floor: noise on a shared machine is large, a broken wait (sleeping while a
-	# popped buffer is pending, a poll per connection) costs far more than 4x.
+	# popped buffer is pending, a poll per connection) costs far more than 4x. A sanitized
+	# port (ASan, UBSan: 2-4x slower on its own) against the uninstrumented stock binary gets
+	# twice the room: 0.41-0.47 of stock on a quiet machine, 0.22 once under load.
+	floor=4
+	ldd "$server" 2>/dev/null | grep -q 'lib[a-z]*san' && floor=8
 	for t in SET GET; do
-		[ $((rps[port,$t] * 4)) -ge "${rps[stock,$t]}" ] ||
-			fail "$t: the port makes ${rps[port,$t]} requests/s, under a quarter of stock's ${rps[stock,$t]}"
+		[ $((rps[port,$t] * floor)) -ge "${rps[stock,$t]}" ] ||
+			fail "$t: the port makes ${rps[port,$t]} requests/s, under 1/$floor of stock's ${rps[stock,$t]}"
 	done
 	;;
 values | multi | pubsub | blpop | expiry | conns | killed)
