@@ -87,7 +87,7 @@ for r in $(seq "$rounds"); do
 	a=$(reader "$dir/alone$r.log")
 	server_stop "$dir/alone$r.log"
 	server "$dir/loaded$r.log" --ignore "$hogs"
-	nsx python3 "$dir/hogs.py" "$cat" 7 "$hogs" >"$dir/hogs$r.log" 2>&1 &
+	nsx_bg python3 "$dir/hogs.py" "$cat" 7 "$hogs" >"$dir/hogs$r.log" 2>&1
 	hp=$!
 	bg_pids="$bg_pids $hp"
 	for _ in $(seq 100); do

@@ -127,7 +127,7 @@ probe() { # NAME COUNT GAP
 
 start_echo_server $cat:7
 echo "== $syns spoofed SYNs in ${secs} s, legitimate connections meanwhile"
-nsx $py3 "$dir/flood.py" flood "$tap" $cat $spoof "$syns" "$secs" "$dir/go" >"$dir/flood.log" 2>&1 &
+nsx_bg $py3 "$dir/flood.py" flood "$tap" $cat $spoof "$syns" "$secs" "$dir/go" >"$dir/flood.log" 2>&1
 fpid=$!
 bg_pids=$fpid
 until grep -q "flood: built" "$dir/flood.log"; do

@@ -11,6 +11,8 @@
 #       the server ($pid, SIGINT) and the programs in $bg_pids, deletes the namespace and dir;
 #       exits 77 (skip) when there is no root, /dev/net/tun, ip, namespace or tap.
 #   nsx COMMAND...   runs COMMAND in the namespace.
+#   nsx_bg COMMAND...   the same in the background, $! being COMMAND's own PID (a function run
+#       with & is a subshell: killing its PID would leave COMMAND running).
 #   start_catnip_server LOG BANNER PROGRAM ARGS...   PROGRAM with LIBOS=catnip in the
 #       namespace, its PID in pid and its output in LOG; exits 1 if BANNER does not appear.
 #   start_echo_server ADDR:PORT   examples/tcp-echo --server so, its output in dir/server.log.
@@ -65,6 +67,7 @@ EOY
 }
 
 nsx() { ip netns exec "$ns" "$@"; }
+nsx_bg() { ip netns exec "$ns" "$@" & }
 
 start_catnip_server() { # LOG BANNER PROGRAM ARGS...
 	local log=$1 banner=$2
