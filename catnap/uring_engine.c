@@ -40,6 +40,9 @@
 #define UD_IGNORE UINT64_MAX /* user_data of operations whose CQE carries no news (cancels) */
 #define UDP_MAX_PAYLOAD 65507u
 #define ACCEPT_BACKLOG_MAX 4096u
+/* Items of deferred completion work one run in an enter does at most (Linux 6.13 on: the
+ * kernel's IO_LOCAL_TW_DEFAULT_MAX; an enter runs that work once or twice). */
+#define TW_RUN_MAX 20u
 
 enum op_kind {
 	OP_FREE = 0,
@@ -98,6 +101,9 @@ struct uring_state {
 	/* The kernel raises IORING_SQ_TASKRUN when completion work waits for an enter
 	 * (IORING_SETUP_TASKRUN_FLAG): a poll that has nothing to submit can skip the enter. */
 	bool taskrun_flag;
+	/* The last enter reaped so many CQEs that the kernel may have stopped its completion
+	 * work at its per-run cap (TW_RUN_MAX): the next look enters, whatever the flag says. */
+	bool enter_again;
 	/* We are a child forked after demi_init, tearing down its copy: the rings are shared with
 	 * the parent (MAP_SHARED), an SQE written here would land among the parent's, and the
 	 * operations in flight are the parent's. Nothing is submitted any more. */
@@ -937,7 +943,8 @@ static bool enter_needed(const struct uring_state *st)
 {
 	/* io_uring_sq_ready: SQEs an earlier enter left unsubmitted (-EAGAIN, -EBUSY) are still in
 	 * the SQ ring although pending_sqes was reset. */
-	if (st->pending_sqes || io_uring_sq_ready(&st->ring) || !st->taskrun_flag)
+	if (st->pending_sqes || io_uring_sq_ready(&st->ring) || !st->taskrun_flag ||
+	    st->enter_again)
 		return true;
 	return IO_URING_READ_ONCE(*st->ring.sq.kflags) &
 	       (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW);
@@ -982,6 +989,12 @@ static int ur_poll_io(struct demi__libos *los, uint64_t timeout_ns)
 	 * with the next enter. Reap until the ring is empty. */
 	while ((n = reap(st)) > 0)
 		total += n;
+	/* Since 6.13 a run of deferred completion work stops after TW_RUN_MAX items and leaves
+	 * the rest for a later enter. The kernel raises IORING_SQ_TASKRUN again for that rest
+	 * (io_run_local_work_continue), but the enter-free look would strand completions on a
+	 * kernel that did not: a batch that big makes the next look enter regardless (under such
+	 * load the next pass usually has SQEs to submit anyway, so it costs no extra enter). */
+	st->enter_again = total >= TW_RUN_MAX;
 	st->stats.cqes += total;
 	if (total > st->stats.max_cqes)
 		st->stats.max_cqes = total;

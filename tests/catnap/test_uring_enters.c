@@ -7,7 +7,10 @@
  * - idle, with a pop armed: 200 zero-timeout waits make (almost) no enter, and
  *   catnap.uring_enters_skipped counts them;
  * - traffic: bytes a kernel socket writes (outside any enter of ours) still complete the pop
- *   through zero-timeout waits only: the kernel's flag makes the next look enter.
+ *   through zero-timeout waits only: the kernel's flag makes the next look enter;
+ * - a burst: BURST kernel peers write at once, so BURST receive completions wait as deferred
+ *   work, more than one enter runs (Linux 6.13 on: 20 items per run). Zero-timeout waits
+ *   alone must still complete every pop: the rest of the work is not stranded.
  * Skipped where the kernel refuses io_uring. (Every kernel with the multishot receive the engine
  * needs, 6.0 on, takes IORING_SETUP_TASKRUN_FLAG.)
  */
@@ -22,6 +25,7 @@
 #include "helpers.h"
 
 #define LOOKS 200
+#define BURST 48
 
 static uint64_t stat_of(const char *name)
 {
@@ -44,6 +48,51 @@ static int zero_waits(demi_qtoken_t qt, demi_qresult_t *qr, int looks)
 	return ETIMEDOUT;
 }
 
+/* BURST connections from kernel peers, a pop on each, then every peer writes before any look:
+ * the pops must all complete through zero-timeout waits. */
+static void burst(int lqd, const struct sockaddr_in *addr)
+{
+	struct timespec zero = {0, 0};
+	demi_qtoken_t pop;
+	demi_qresult_t qrs[BURST];
+	int ks[BURST], qs[BURST], left = BURST, looks = 0, n;
+	char msg[] = "one of a burst";
+
+	for (int i = 0; i < BURST; i++) {
+		ks[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		CHECK(ks[i] >= 0);
+		CHECK(connect(ks[i], H_SA(addr), sizeof(*addr)) == 0);
+		qs[i] = h_tcp_accept(lqd);
+		CHECK_OK(demi_pop(&pop, qs[i]));
+	}
+	/* Arm every receive before the data comes: each completion is then deferred work. */
+	CHECK_ERR(demi_wait_next_n(qrs, BURST, &n, &zero), ETIMEDOUT);
+	CHECK_ERR(demi_wait_next_n(qrs, BURST, &n, &zero), ETIMEDOUT);
+	for (int i = 0; i < BURST; i++)
+		CHECK(write(ks[i], msg, sizeof(msg)) == (ssize_t)sizeof(msg));
+	while (left > 0 && looks++ < LOOKS) {
+		int rc = demi_wait_next_n(qrs, BURST, &n, &zero);
+		if (rc == ETIMEDOUT)
+			continue;
+		CHECK_OK(rc);
+		for (int i = 0; i < n; i++) {
+			CHECK(qrs[i].qr_opcode == DEMI_OPC_POP);
+			CHECK(h_sga_len(&qrs[i].qr_value.sga) == sizeof(msg));
+			CHECK_OK(demi_sgafree(&qrs[i].qr_value.sga));
+		}
+		left -= n;
+	}
+	h_log("burst: %d pops in %d zero-timeout waits", BURST - left, looks);
+	CHECKF(left == 0,
+	       "%d of %d pops never completed in %d zero-timeout waits: completion work stranded "
+	       "in the kernel",
+	       left, BURST, LOOKS);
+	for (int i = 0; i < BURST; i++) {
+		close(ks[i]);
+		CHECK_OK(demi_close(qs[i]));
+	}
+}
+
 int main(void)
 {
 	struct sockaddr_in addr;
@@ -61,7 +110,7 @@ int main(void)
 
 	/* The peer is a kernel socket: its bytes arrive outside any enter of ours, so only the
 	 * kernel's flag can tell the engine about them. */
-	lqd = h_tcp_listen(&addr, 4);
+	lqd = h_tcp_listen(&addr, BURST + 4);
 	k = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	CHECK(k >= 0);
 	CHECK(connect(k, H_SA(&addr), sizeof(addr)) == 0);
@@ -93,6 +142,7 @@ int main(void)
 
 	close(k);
 	CHECK_OK(demi_close(s));
+	burst(lqd, &addr);
 	CHECK_OK(demi_close(lqd));
 	h_check_no_leaks("end");
 	return H_EXIT_PASS;
