@@ -118,13 +118,11 @@ static int poll_io(struct demi__libos *los, uint64_t timeout_ns)
 	return ops->poll_io(los, timeout_ns);
 }
 
-static int run_until(struct demi__libos *los, ready_fn ready, void *arg, uint64_t timeout_ns)
+static int poll_until(struct demi__libos *los, ready_fn ready, void *arg, uint64_t timeout_ns)
 {
 	struct demi__runtime *rt = &los->rt;
 	uint64_t deadline = UINT64_MAX;
 
-	if (ready(los, arg))
-		return 0;
 	if (timeout_ns != UINT64_MAX) {
 		uint64_t now = demi__clock_now(rt);
 		/* Saturate: a timeout of centuries is no timeout. */
@@ -179,13 +177,32 @@ static int run_until(struct demi__libos *los, ready_fn ready, void *arg, uint64_
 	}
 }
 
+/* The wait proper: its scheduler passes make a round of the runtime, whose completions
+ * batch_end counts. */
+static int run_until(struct demi__libos *los, ready_fn ready, void *arg, uint64_t timeout_ns)
+{
+	int rc;
+
+	if (ready(los, arg))
+		return 0;
+	demi__runtime_round_open(&los->rt);
+	rc = poll_until(los, ready, arg, timeout_ns);
+	demi__runtime_round_close(&los->rt);
+	return rc;
+}
+
 /* A wait returns n completions: if more were ready than one (handed out, or left on the
  * completed list for the next wait), the application is working through a batch, and what its
- * pushes and pops send may wait a little for company (defer_end_call). */
+ * pushes and pops send may wait a little for company (defer_end_call). Only completions of
+ * the last round count as left: those found by the last wait that polled (this one, or an
+ * earlier one whose finds the application is still collecting). The completed
+ * list may also hold completions the application never collects (a push token not waited
+ * for, a pop cancelled by a close); counting them would keep the flag on for good and hold
+ * every lone answer until the application's next wait. */
 static void batch_end(struct demi__libos *los, int n)
 {
 	los->defer_end_call =
-		los->ops->end_call && (n > 1 || !demi__list_empty(&los->rt.completed));
+		los->ops->end_call && (n > 1 || demi__runtime_round_left(&los->rt) > 0);
 }
 
 static bool task_done(struct demi__libos *los, void *arg)

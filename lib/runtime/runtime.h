@@ -54,6 +54,7 @@ struct demi__task {
 	uint32_t gen;
 	uint32_t index;
 	uint8_t state;
+	uint32_t round; /* the round it finished in, 0: none (demi__runtime_round_open) */
 	demi_qresult_t result;
 	/* Operation state owned by the libOS; aligned for any scalar. */
 	union {
@@ -101,6 +102,11 @@ struct demi__runtime {
 	struct demi__clock clock;
 	uint64_t pass_now; /* the clock as first read in the current pass; 0 = not yet
 			      (demi__pass_now) */
+	/* The last round (demi__runtime_round_open), whether it is still open, and how many of
+	 * its completions are still on the completed list. */
+	uint32_t round;
+	uint32_t round_left;
+	bool round_is_open;
 	struct demi__runtime_stats stats;
 };
 
@@ -145,6 +151,27 @@ int demi__runtime_pass(struct demi__runtime *rt);
 static inline bool demi__runtime_has_ready(const struct demi__runtime *rt)
 {
 	return !demi__list_empty(&rt->ready);
+}
+/* Rounds: the scheduler passes of one demi_wait* (lib/wait.c opens a round when a wait has
+ * to run the scheduler, and closes it when the wait returns). What finishes while a round is
+ * open belongs to it; what finishes outside one (inside a user call: a push done at once, a
+ * pop cancelled by a close) belongs to none. demi__runtime_round_left counts the completions
+ * of the last round still on the completed list: those a batch the application is working
+ * through has left, told apart from older ones it may never collect. */
+static inline void demi__runtime_round_open(struct demi__runtime *rt)
+{
+	if (!++rt->round)
+		rt->round = 1; /* 0 is no round */
+	rt->round_left = 0;
+	rt->round_is_open = true;
+}
+static inline void demi__runtime_round_close(struct demi__runtime *rt)
+{
+	rt->round_is_open = false;
+}
+static inline uint32_t demi__runtime_round_left(const struct demi__runtime *rt)
+{
+	return rt->round_left;
 }
 
 /* ---- timers and clock ---- */

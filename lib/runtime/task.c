@@ -105,6 +105,8 @@ static void finish(struct demi__task *t)
 {
 	assert(t->state == DEMI__TASK_PENDING);
 	t->state = DEMI__TASK_DONE;
+	t->round = t->rt->round_is_open ? t->rt->round : 0;
+	t->rt->round_left += t->rt->round_is_open;
 	if (demi__list_linked(&t->ready_link))
 		demi__list_remove(&t->ready_link);
 	if (demi__list_linked(&t->wait_link))
@@ -130,6 +132,8 @@ static void release(struct demi__task *t)
 {
 	struct demi__runtime *rt = t->rt;
 
+	if (t->state == DEMI__TASK_DONE && t->round && t->round == rt->round)
+		rt->round_left--;
 	if (demi__list_linked(&t->done_link))
 		demi__list_remove(&t->done_link);
 	if (demi__list_linked(&t->ready_link))
