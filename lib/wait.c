@@ -36,6 +36,8 @@ static int wait_start(const struct timespec *ts, struct demi__libos **los_out, u
 	if (!(*los_out = los = demi__current()))
 		return EPERM;
 	los->waits++;
+	/* The application may have worked for long since the last pass read the clock. */
+	demi__pass_clock_stale(&los->rt);
 	/* What the pushes and pops since the last wait made the libOS send, held back while the
 	 * application worked through a batch of completions, leaves now. */
 	if (los->defer_end_call) {
@@ -115,6 +117,8 @@ static int poll_io(struct demi__libos *los, uint64_t timeout_ns)
 
 	if (!ops->poll_io || (!timeout_ns && ops->poll_io_only_sleeps))
 		return 0;
+	/* It may sleep, or make a system call: time passes. */
+	demi__pass_clock_stale(&los->rt);
 	return ops->poll_io(los, timeout_ns);
 }
 
@@ -124,7 +128,8 @@ static int poll_until(struct demi__libos *los, ready_fn ready, void *arg, uint64
 	uint64_t deadline = UINT64_MAX;
 
 	if (timeout_ns != UINT64_MAX) {
-		uint64_t now = demi__clock_now(rt);
+		/* The first pass's time, read once for both. */
+		uint64_t now = demi__pass_now(rt);
 		/* Saturate: a timeout of centuries is no timeout. */
 		deadline = timeout_ns < UINT64_MAX - now ? now + timeout_ns : UINT64_MAX;
 	}

@@ -100,8 +100,8 @@ struct demi__runtime {
 	uint32_t heap_len;
 	uint32_t heap_cap;
 	struct demi__clock clock;
-	uint64_t pass_now; /* the clock as first read in the current pass; 0 = not yet
-			      (demi__pass_now) */
+	uint64_t pass_now; /* the clock as last read for a pass; 0 = read it (demi__pass_now) */
+	uint32_t pass_clock_reuse; /* idle passes that may still use pass_now */
 	/* The last round (demi__runtime_round_open), whether it is still open, and how many of
 	 * its completions are still on the completed list. */
 	uint32_t round;
@@ -181,17 +181,30 @@ static inline uint64_t demi__clock_now(struct demi__runtime *rt)
 {
 	return demi__clock_read(&rt->clock);
 }
-/* The time of the current scheduler pass: read from the clock the first time a pass asks
- * (background tasks, timers, the wait loop's deadlines), then the same value for the rest of
- * the pass. A pass that nobody asks (a libOS without timers, busy polling) reads no clock: a
- * read costs 30-46 ns on these VMs even from the counter (clock_gettime: 57-68 ns) and far
- * more under emulation (catmint's guest: 8-17% of a busy-polling process's time when every
- * pass read it). */
+/* How many scheduler passes in a row may reuse one reading of the clock (demi__pass_now). */
+#define DEMI__PASS_CLOCK_REUSE 16
+
+/* The time of the current scheduler pass, read from the clock on demand (background tasks,
+ * timers, the wait loop's deadlines). A reading serves the rest of its pass and up to
+ * DEMI__PASS_CLOCK_REUSE - 1 passes after it, as long as they are idle: a pass that made
+ * progress, a new demi_wait* (the application may have worked for long) and a poll_io that
+ * may have slept (demi__pass_clock_stale) make the next pass read it again. A read is far
+ * dearer than an idle pass on a VM (rdtsc traps to the hypervisor on this project's VMs:
+ * ~160 ns, clock_gettime ~145 ns, against ~40 ns for the rest of an idle catnip pass), and
+ * one per pass slowed the busy-polling loop that catches a frame fourfold. A timer is late
+ * by at most that many idle passes (well under a microsecond while spinning). */
 static inline uint64_t demi__pass_now(struct demi__runtime *rt)
 {
-	if (!rt->pass_now)
+	if (!rt->pass_now) {
 		rt->pass_now = demi__clock_now(rt);
+		rt->pass_clock_reuse = DEMI__PASS_CLOCK_REUSE - 1;
+	}
 	return rt->pass_now;
+}
+/* The next pass reads the clock afresh. */
+static inline void demi__pass_clock_stale(struct demi__runtime *rt)
+{
+	rt->pass_now = 0;
 }
 /* Switches the runtime to a fake clock starting at start_ns (tests). */
 void demi__clock_use_fake(struct demi__runtime *rt, uint64_t start_ns);

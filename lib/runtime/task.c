@@ -210,7 +210,11 @@ int demi__runtime_pass(struct demi__runtime *rt)
 	struct demi__list *n, *next;
 
 	rt->stats.passes++;
-	rt->pass_now = 0; /* read on demand: demi__pass_now */
+	/* Read on demand (demi__pass_now), and reused by a few idle passes. */
+	if (rt->pass_clock_reuse)
+		rt->pass_clock_reuse--;
+	else
+		rt->pass_now = 0;
 	for (n = rt->bg.next; n != &rt->bg; n = next) {
 		next = n->next;
 		struct demi__bg_task *bg = demi__container_of(n, struct demi__bg_task, link);
@@ -221,5 +225,8 @@ int demi__runtime_pass(struct demi__runtime *rt)
 		progress += run_timers(rt);
 	if (!demi__list_empty(&rt->ready))
 		progress += run_ready(rt);
+	/* Work may have taken time, and what follows it (an answer) wants a fresh time. */
+	if (progress)
+		rt->pass_clock_reuse = 0;
 	return progress;
 }
