@@ -188,11 +188,11 @@ static inline uint64_t demi__clock_now(struct demi__runtime *rt)
  * timers, the wait loop's deadlines). A reading serves the rest of its pass and up to
  * DEMI__PASS_CLOCK_REUSE - 1 passes after it, as long as they are idle: a pass that made
  * progress, a new demi_wait* (the application may have worked for long) and a poll_io that
- * may have slept (demi__pass_clock_stale) make the next pass read it again. A read is far
- * dearer than an idle pass on a VM (rdtsc traps to the hypervisor on this project's VMs:
- * ~160 ns, clock_gettime ~145 ns, against ~40 ns for the rest of an idle catnip pass), and
- * one per pass slowed the busy-polling loop that catches a frame fourfold. A timer is late
- * by at most that many idle passes (well under a microsecond while spinning). */
+ * may have slept (demi__pass_clock_stale) make the next pass read it again. A read can
+ * cost more than the rest of an idle pass on a VM (rdtsc is emulated on this project's VMs:
+ * ~28 ns quiet, 160-200 ns measured with the host loaded, against ~200 instructions for the
+ * rest of an idle catnip pass): perf put 57% of catnip's device poll on that one rdtsc. A
+ * timer is late by at most that many idle passes (well under a microsecond while spinning). */
 static inline uint64_t demi__pass_now(struct demi__runtime *rt)
 {
 	if (!rt->pass_now) {
