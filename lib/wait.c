@@ -36,6 +36,8 @@ static int wait_start(const struct timespec *ts, struct demi__libos **los_out, u
 	if (!(*los_out = los = demi__current()))
 		return EPERM;
 	los->waits++;
+	/* The application may have worked for long since the last pass read the clock. */
+	demi__pass_clock_stale(&los->rt);
 	/* What the pushes and pops since the last wait made the libOS send, held back while the
 	 * application worked through a batch of completions, leaves now. */
 	if (los->defer_end_call) {
@@ -115,18 +117,19 @@ static int poll_io(struct demi__libos *los, uint64_t timeout_ns)
 
 	if (!ops->poll_io || (!timeout_ns && ops->poll_io_only_sleeps))
 		return 0;
+	/* It may sleep, or make a system call: time passes. */
+	demi__pass_clock_stale(&los->rt);
 	return ops->poll_io(los, timeout_ns);
 }
 
-static int run_until(struct demi__libos *los, ready_fn ready, void *arg, uint64_t timeout_ns)
+static int poll_until(struct demi__libos *los, ready_fn ready, void *arg, uint64_t timeout_ns)
 {
 	struct demi__runtime *rt = &los->rt;
 	uint64_t deadline = UINT64_MAX;
 
-	if (ready(los, arg))
-		return 0;
 	if (timeout_ns != UINT64_MAX) {
-		uint64_t now = demi__clock_now(rt);
+		/* The first pass's time, read once for both. */
+		uint64_t now = demi__pass_now(rt);
 		/* Saturate: a timeout of centuries is no timeout. */
 		deadline = timeout_ns < UINT64_MAX - now ? now + timeout_ns : UINT64_MAX;
 	}
@@ -179,13 +182,32 @@ static int run_until(struct demi__libos *los, ready_fn ready, void *arg, uint64_
 	}
 }
 
+/* The wait proper: its scheduler passes make a round of the runtime, whose completions
+ * batch_end counts. */
+static int run_until(struct demi__libos *los, ready_fn ready, void *arg, uint64_t timeout_ns)
+{
+	int rc;
+
+	if (ready(los, arg))
+		return 0;
+	demi__runtime_round_open(&los->rt);
+	rc = poll_until(los, ready, arg, timeout_ns);
+	demi__runtime_round_close(&los->rt);
+	return rc;
+}
+
 /* A wait returns n completions: if more were ready than one (handed out, or left on the
  * completed list for the next wait), the application is working through a batch, and what its
- * pushes and pops send may wait a little for company (defer_end_call). */
+ * pushes and pops send may wait a little for company (defer_end_call). Only completions of
+ * the last round count as left: those found by the last wait that polled (this one, or an
+ * earlier one whose finds the application is still collecting). The completed
+ * list may also hold completions the application never collects (a push token not waited
+ * for, a pop cancelled by a close); counting them would keep the flag on for good and hold
+ * every lone answer until the application's next wait. */
 static void batch_end(struct demi__libos *los, int n)
 {
 	los->defer_end_call =
-		los->ops->end_call && (n > 1 || !demi__list_empty(&los->rt.completed));
+		los->ops->end_call && (n > 1 || demi__runtime_round_left(&los->rt) > 0);
 }
 
 static bool task_done(struct demi__libos *los, void *arg)

@@ -54,6 +54,7 @@ struct demi__task {
 	uint32_t gen;
 	uint32_t index;
 	uint8_t state;
+	uint32_t round; /* the round it finished in, 0: none (demi__runtime_round_open) */
 	demi_qresult_t result;
 	/* Operation state owned by the libOS; aligned for any scalar. */
 	union {
@@ -99,8 +100,13 @@ struct demi__runtime {
 	uint32_t heap_len;
 	uint32_t heap_cap;
 	struct demi__clock clock;
-	uint64_t pass_now; /* the clock as first read in the current pass; 0 = not yet
-			      (demi__pass_now) */
+	uint64_t pass_now; /* the clock as last read for a pass; 0 = read it (demi__pass_now) */
+	uint32_t pass_clock_reuse; /* idle passes that may still use pass_now */
+	/* The last round (demi__runtime_round_open), whether it is still open, and how many of
+	 * its completions are still on the completed list. */
+	uint32_t round;
+	uint32_t round_left;
+	bool round_is_open;
 	struct demi__runtime_stats stats;
 };
 
@@ -146,6 +152,27 @@ static inline bool demi__runtime_has_ready(const struct demi__runtime *rt)
 {
 	return !demi__list_empty(&rt->ready);
 }
+/* Rounds: the scheduler passes of one demi_wait* (lib/wait.c opens a round when a wait has
+ * to run the scheduler, and closes it when the wait returns). What finishes while a round is
+ * open belongs to it; what finishes outside one (inside a user call: a push done at once, a
+ * pop cancelled by a close) belongs to none. demi__runtime_round_left counts the completions
+ * of the last round still on the completed list: those a batch the application is working
+ * through has left, told apart from older ones it may never collect. */
+static inline void demi__runtime_round_open(struct demi__runtime *rt)
+{
+	if (!++rt->round)
+		rt->round = 1; /* 0 is no round */
+	rt->round_left = 0;
+	rt->round_is_open = true;
+}
+static inline void demi__runtime_round_close(struct demi__runtime *rt)
+{
+	rt->round_is_open = false;
+}
+static inline uint32_t demi__runtime_round_left(const struct demi__runtime *rt)
+{
+	return rt->round_left;
+}
 
 /* ---- timers and clock ---- */
 
@@ -154,17 +181,30 @@ static inline uint64_t demi__clock_now(struct demi__runtime *rt)
 {
 	return demi__clock_read(&rt->clock);
 }
-/* The time of the current scheduler pass: read from the clock the first time a pass asks
- * (background tasks, timers, the wait loop's deadlines), then the same value for the rest of
- * the pass. A pass that nobody asks (a libOS without timers, busy polling) reads no clock: a
- * read costs 30-46 ns on these VMs even from the counter (clock_gettime: 57-68 ns) and far
- * more under emulation (catmint's guest: 8-17% of a busy-polling process's time when every
- * pass read it). */
+/* How many scheduler passes in a row may reuse one reading of the clock (demi__pass_now). */
+#define DEMI__PASS_CLOCK_REUSE 16
+
+/* The time of the current scheduler pass, read from the clock on demand (background tasks,
+ * timers, the wait loop's deadlines). A reading serves the rest of its pass and up to
+ * DEMI__PASS_CLOCK_REUSE - 1 passes after it, as long as they are idle: a pass that made
+ * progress, a new demi_wait* (the application may have worked for long) and a poll_io that
+ * may have slept (demi__pass_clock_stale) make the next pass read it again. A read can
+ * cost more than the rest of an idle pass on a VM (rdtsc is emulated on this project's VMs:
+ * ~28 ns quiet, 160-200 ns measured with the host loaded, against ~200 instructions for the
+ * rest of an idle catnip pass): perf put 57% of catnip's device poll on that one rdtsc. A
+ * timer is late by at most that many idle passes (well under a microsecond while spinning). */
 static inline uint64_t demi__pass_now(struct demi__runtime *rt)
 {
-	if (!rt->pass_now)
+	if (!rt->pass_now) {
 		rt->pass_now = demi__clock_now(rt);
+		rt->pass_clock_reuse = DEMI__PASS_CLOCK_REUSE - 1;
+	}
 	return rt->pass_now;
+}
+/* The next pass reads the clock afresh. */
+static inline void demi__pass_clock_stale(struct demi__runtime *rt)
+{
+	rt->pass_now = 0;
 }
 /* Switches the runtime to a fake clock starting at start_ns (tests). */
 void demi__clock_use_fake(struct demi__runtime *rt, uint64_t start_ns);

@@ -105,6 +105,8 @@ static void finish(struct demi__task *t)
 {
 	assert(t->state == DEMI__TASK_PENDING);
 	t->state = DEMI__TASK_DONE;
+	t->round = t->rt->round_is_open ? t->rt->round : 0;
+	t->rt->round_left += t->rt->round_is_open;
 	if (demi__list_linked(&t->ready_link))
 		demi__list_remove(&t->ready_link);
 	if (demi__list_linked(&t->wait_link))
@@ -130,6 +132,8 @@ static void release(struct demi__task *t)
 {
 	struct demi__runtime *rt = t->rt;
 
+	if (t->state == DEMI__TASK_DONE && t->round && t->round == rt->round)
+		rt->round_left--;
 	if (demi__list_linked(&t->done_link))
 		demi__list_remove(&t->done_link);
 	if (demi__list_linked(&t->ready_link))
@@ -206,7 +210,11 @@ int demi__runtime_pass(struct demi__runtime *rt)
 	struct demi__list *n, *next;
 
 	rt->stats.passes++;
-	rt->pass_now = 0; /* read on demand: demi__pass_now */
+	/* Read on demand (demi__pass_now), and reused by a few idle passes. */
+	if (rt->pass_clock_reuse)
+		rt->pass_clock_reuse--;
+	else
+		rt->pass_now = 0;
 	for (n = rt->bg.next; n != &rt->bg; n = next) {
 		next = n->next;
 		struct demi__bg_task *bg = demi__container_of(n, struct demi__bg_task, link);
@@ -217,5 +225,8 @@ int demi__runtime_pass(struct demi__runtime *rt)
 		progress += run_timers(rt);
 	if (!demi__list_empty(&rt->ready))
 		progress += run_ready(rt);
+	/* Work may have taken time, and what follows it (an answer) wants a fresh time. */
+	if (progress)
+		rt->pass_clock_reuse = 0;
 	return progress;
 }

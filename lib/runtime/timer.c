@@ -10,11 +10,13 @@ void demi__clock_use_fake(struct demi__runtime *rt, uint64_t start_ns)
 	rt->clock.source = DEMI__CLOCK_FAKE;
 	rt->clock.span = 0; /* every read takes the slow path, which answers fake_now_ns */
 	rt->clock.fake_now_ns = start_ns;
+	demi__pass_clock_stale(rt);
 }
 
 void demi__clock_advance(struct demi__runtime *rt, uint64_t delta_ns)
 {
 	rt->clock.fake_now_ns += delta_ns;
+	demi__pass_clock_stale(rt);
 }
 
 DEMI__HEAP_DEFINE(timer_heap, struct demi__runtime, struct demi__timer, deadline_ns, heap_index)

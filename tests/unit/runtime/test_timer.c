@@ -446,6 +446,41 @@ static void test_timer_pass_uses_runtime_clock(void **state)
 	fires.n = 0;
 }
 
+/* A reading of the clock serves up to DEMI__PASS_CLOCK_REUSE idle passes, so a timer that
+ * falls due while the runtime spins fires within that many passes, never later; a pass that
+ * made progress, and demi__pass_clock_stale, make the next pass read the clock again. (The
+ * fake clock is moved behind the runtime's back: demi__clock_advance marks the reading
+ * stale itself.) */
+static void test_timer_pass_clock_reused_by_idle_passes(void **state)
+{
+	struct demi__runtime *rt = *state;
+	struct ttimer t;
+	int passes = 0;
+
+	ttimer_init(&t, rt, 1);
+	demi__timer_arm(rt, &t.tm, 1100);
+	assert_int_equal(demi__runtime_pass(rt), 0); /* reads 1000 */
+	rt->clock.fake_now_ns = 1100;
+	while (!demi__runtime_pass(rt))
+		passes++;
+	assert_int_equal(fires.n, 1);
+	assert_true(passes < DEMI__PASS_CLOCK_REUSE);
+	assert_true(passes > 0); /* the reading is reused at all */
+	fires.n = 0;
+	/* After a pass with progress: a fresh reading at once. */
+	demi__timer_arm(rt, &t.tm, 1200);
+	rt->clock.fake_now_ns = 1200;
+	assert_int_equal(demi__runtime_pass(rt), 1);
+	fires.n = 0;
+	/* Marked stale (a new wait, a poll_io that may have slept): read at the next pass. */
+	demi__timer_arm(rt, &t.tm, 1300);
+	assert_int_equal(demi__runtime_pass(rt), 0);
+	rt->clock.fake_now_ns = 1300;
+	demi__pass_clock_stale(rt);
+	assert_int_equal(demi__runtime_pass(rt), 1);
+	fires.n = 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -463,6 +498,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_timer_fake_clock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timer_real_clock_monotonic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timer_pass_uses_runtime_clock, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_timer_pass_clock_reused_by_idle_passes, setup,
 						teardown),
 	};
 
