@@ -104,6 +104,7 @@ benchmark)
 	# twice the room: 0.41-0.47 of stock on a quiet machine, 0.22 once under load.
 	floor=4
 	[ "$sanitize" = none ] || floor=8
+	echo "floor: 1/$floor of stock's requests/s (b_sanitize=$sanitize)"
 	for t in SET GET; do
 		[ $((rps[port,$t] * floor)) -ge "${rps[stock,$t]}" ] ||
 			fail "$t: the port makes ${rps[port,$t]} requests/s, under 1/$floor of stock's ${rps[stock,$t]}"
