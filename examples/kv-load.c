@@ -273,9 +273,16 @@ static bool check_reply(struct run *r, struct conn *c, const struct req *q,
 		}
 		return true;
 	}
-	kv_key(key, q->key);
+	size_t bad = rep->vlen == o->vsize ? ex_pattern_check(rep->value, rep->vlen, q->key + 1, 0)
+					   : rep->vlen;
+	/* The key is spelled out only when something is to be compared with it or reported (a
+	 * memcache VALUE names it; RESP and echo replies do not): a good reply costs no digits. */
+	if (!rep->key && bad == o->vsize)
+		return true;
 	if (o->proto == KV_ECHO)
 		memcpy(key, "echo            ", KV_KEY_LEN); /* for the messages below */
+	else
+		kv_key(key, q->key);
 	if (rep->key && (rep->klen != KV_KEY_LEN || memcmp(rep->key, key, KV_KEY_LEN) != 0)) {
 		conn_fail(r, c, "GET answered for another key");
 		return false;
@@ -286,7 +293,6 @@ static bool check_reply(struct run *r, struct conn *c, const struct req *q,
 		conn_fail(r, c, what);
 		return false;
 	}
-	size_t bad = ex_pattern_check(rep->value, rep->vlen, q->key + 1, 0);
 	if (bad != rep->vlen) {
 		snprintf(what, sizeof(what), "GET %.*s: value differs at byte %zu", KV_KEY_LEN, key,
 			 bad);

@@ -34,6 +34,10 @@
 # then the issue's goals, each checked on the medians (catnip GET p50 - echo p50 per
 # repetition, the pair run back to back, and the median of those differences).
 #   usage: redis.sh BUILD_DIR [--reps K] [--requests N] [--min-ms T] [--no-catnip] [--nice N]
+#                   [--only V,V...]
+# --only runs only the variants named (of stock catnap uring echo catnip; e.g. --only
+# echo,catnip for a short A/B run of the catnip goals): the goals that need a variant left out
+# are not judged (stock: every ratio to it).
 # --nice N runs every server and client at that niceness (a negative one, as root, keeps a shared
 # machine's background work from taking the cores between a request and its reply: the same
 # for every variant).
@@ -42,9 +46,9 @@
 # throughput.png (requests/s, median and min-max over the repetitions).
 # Exit 0 when every run succeeded, 1 otherwise.
 set -u
-build=${1:?usage: redis.sh BUILD_DIR [--reps K] [--requests N] [--min-ms T] [--no-catnip] [--nice N]}
+build=${1:?usage: redis.sh BUILD_DIR [--reps K] [--requests N] [--min-ms T] [--no-catnip] [--nice N] [--only V,V...]}
 shift
-reps=3 requests=100000 min_ms=1000 catnip=1 nice=0
+reps=3 requests=100000 min_ms=1000 catnip=1 nice=0 only=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--reps) reps=$2; shift 2 ;;
@@ -52,6 +56,7 @@ while [ $# -gt 0 ]; do
 	--min-ms) min_ms=$2; shift 2 ;;
 	--no-catnip) catnip=0; shift ;;
 	--nice) nice=$2; shift 2 ;;
+	--only) only=$2; shift 2 ;;
 	*) echo "unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -74,6 +79,15 @@ trap '' PIPE
 failed=0
 variants="stock catnap uring"
 [ $catnip = 1 ] && variants+=" echo catnip"
+if [ -n "$only" ]; then
+	for v in ${only//,/ }; do
+		[[ " $variants " == *" $v "* ]] || { echo "--only: no variant $v here" >&2; exit 2; }
+	done
+	variants=$(for v in $variants; do [[ ",$only," == *",$v,"* ]] && echo $v; done | paste -sd' ')
+	[[ " $variants " == *" echo "* || " $variants " == *" catnip "* ]] || catnip=0
+fi
+# has VARIANT: whether this run measures VARIANT.
+has() { [[ " $variants " == *" $1 "* ]]; }
 # The variants' names in the pictures.
 declare -A label=([stock]="stock (kernel)" [catnap]="port, catnap epoll"
 	[uring]="port, catnap io_uring" [catnip]="port, catnip (memif)"
@@ -219,7 +233,7 @@ for ratio in 0:1 1:0; do
 			spread=$(field rps <<<"$rows" | sort -n | sed -n '1p;$p' | paste -sd-)
 			printf '%-8s %-4s %5s %10s %9s %9s %7s %9s  %s\n' $v $op $c "$rps" \
 				"$(med $v $ratio $c p50_us)" "$(med $v $ratio $c p99_us)" \
-				"$(awk "BEGIN{printf \"%.2f\", ${rps/-/0} / (${base:-0} ? $base : 1)}")" \
+				"$(has stock && awk "BEGIN{printf \"%.2f\", ${rps/-/0} / (${base:-0} ? $base : 1)}" || echo -)" \
 				"$idle" "$spread"
 		done
 	done
@@ -234,14 +248,20 @@ goal() {
 ratio_of() { awk "BEGIN{printf \"%.2f\", $(med $1 $2 $3 rps) / ($(med stock $2 $3 rps) + 0.001)}"; }
 echo
 for c in 1 32; do
+	has stock && has catnap || continue
 	goal "catnap epoll / stock requests/s, GET c=$c" "$(ratio_of catnap 0:1 $c)" '>=' 0.95
 	goal "catnap epoll / stock requests/s, SET c=$c" "$(ratio_of catnap 1:0 $c)" '>=' 0.95
+done
+for c in 1 32; do
+	has stock && has uring || continue
 	goal "io_uring / stock requests/s, GET c=$c" "$(ratio_of uring 0:1 $c)" '>=' 1.1
 	goal "io_uring / stock requests/s, SET c=$c" "$(ratio_of uring 1:0 $c)" '>=' 1.1
 done
-if [ $catnip = 1 ]; then
+if has stock && has catnip; then
 	goal "catnip / stock requests/s, GET c=32" "$(ratio_of catnip 0:1 32)" '>=' 3
 	goal "catnip / stock requests/s, SET c=32" "$(ratio_of catnip 1:0 32)" '>=' 3
+fi
+if has echo && has catnip; then
 	# Per repetition: the catnip GET c=1 run and the echo run just before it. The goal is
 	# judged against the echo driven by kv-load (the same load generator); the difference to
 	# the tcp-pingpong echo is printed as a reference.
