@@ -4,28 +4,32 @@
 # catmint's default (adaptive) waiting against busy polling, in the soft-RoCE guest
 # (docs/benchmarks.md, "Idle cost and adaptive waiting").
 #
-#   catmint-idle.sh BUILD_DIR [--reps K] [--requests N]
+#   catmint-idle.sh BUILD_DIR [--reps K] [--requests N] [--modes "busy default ..."]
 #
 # Boots the guest once (tests/rdma/vm.sh) and runs there, K times interleaved, 64 B ping-pongs
-# of tests/rdma/mint-pingpong (server on vCPU 1, client on vCPU 0):
+# of tests/rdma/mint-pingpong (server on vCPU 1, client on vCPU 0), in each of the modes
+# (default: busy default max5ms):
 #   busy     DEMIKERNEL_BUSY_POLL=1
 #   default  the default configuration (spin demikernel.spin_us, adapt up to spin_max_us, then
 #            sleep on the completion channel)
 #   max5ms   default with demikernel.spin_max_us 5000
+#   base1ms  default with demikernel.spin_us 1000 (= spin_max_us: the budget never drops back
+#            to 100 us after a long silence)
 # and, once, the CPU time of a default-mode server waiting for its client for 2 s (clock ticks
 # from /proc). Prints each run's RESULT line. Exit 77 when no guest can boot here.
 set -u
 usage() {
-	echo "usage: $0 BUILD_DIR [--reps K] [--requests N]" >&2
+	echo "usage: $0 BUILD_DIR [--reps K] [--requests N] [--modes \"busy default ...\"]" >&2
 	exit 2
 }
 [ $# -ge 1 ] || usage
 build=$(realpath "$1")
 shift
-reps=3 requests=3000
+reps=3 requests=3000 modes="busy default max5ms"
 while [ $# -gt 0 ]; do
 	[ $# -ge 2 ] || usage
 	case $1 in
+	--modes) modes=$2 ;;
 	--reps) reps=$2 ;;
 	--requests) requests=$2 ;;
 	*) usage ;;
@@ -40,14 +44,17 @@ mkdir -p "$out"
 cat >"$out/guest.sh" <<EOF
 set -u
 out=$out b=$build
+export DEMI_LOG=info
 ticks() { sed 's/.*) //' "/proc/\$1/stat" | awk '{print \$12 + \$13}'; }
 port=17100
 for rep in \$(seq $reps); do
-	for mode in busy default max5ms; do
-		bp=0 max=1000
+	for mode in $modes; do
+		bp=0 max=1000 base=100
 		[ \$mode = busy ] && bp=1
 		[ \$mode = max5ms ] && max=5000
+		[ \$mode = base1ms ] && base=1000
 		port=\$((port + 1))
+		export DEMIKERNEL_SPIN_US=\$base
 		DEMIKERNEL_BUSY_POLL=\$bp DEMIKERNEL_SPIN_MAX_US=\$max LIBOS=catmint timeout 60 \\
 			taskset -c 1 \$b/tests/rdma/mint-pingpong --server \$RDMA_IP:\$port \\
 			>\$out/server-\$mode-\$rep.log 2>&1 &
@@ -61,9 +68,12 @@ for rep in \$(seq $reps); do
 			taskset -c 0 \$b/tests/rdma/mint-pingpong --client \$RDMA_IP:\$port --size 64 \\
 			--requests $requests --warmup $((requests / 10)) >\$out/client-\$mode-\$rep.log 2>&1
 		wait \$s
-		echo "\$mode \$rep \$(grep RESULT \$out/client-\$mode-\$rep.log)"
+		# catmint's exit log (DEMI_LOG=info): how often each end slept on its completion channel
+		echo "\$mode \$rep \$(grep RESULT \$out/client-\$mode-\$rep.log)" \\
+			"client_\$(grep -ho 'sleeps [0-9]*' \$out/client-\$mode-\$rep.log | tr ' ' =)" \\
+			"server_\$(grep -ho 'sleeps [0-9]*' \$out/server-\$mode-\$rep.log | tr ' ' =)"
 	done
 done
 EOF
-bash "$vm" "$build" bash "$out/guest.sh" | grep -E '^(idle|busy|default|max5ms) '
+bash "$vm" "$build" bash "$out/guest.sh" | grep -E '^(idle|busy|default|max5ms|base1ms) '
 exit "${PIPESTATUS[0]}"
