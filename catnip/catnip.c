@@ -59,6 +59,9 @@ static int poll_device(void *arg)
 		n->stack.now = now; /* what a push or connect stamps before the next poll */
 		return 0;
 	}
+	/* A pass that works reads the clock afresh: a reading reused by idle passes would date
+	 * the frame's RTT sample, timestamps and timers before its arrival. */
+	demi__pass_clock_stale(&los->rt);
 	now = demi__pass_now(&los->rt);
 	n->waits_seen = los->waits;
 	rc = nip_stack_poll(&n->stack, now);

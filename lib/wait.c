@@ -154,13 +154,24 @@ static int poll_until(struct demi__libos *los, ready_fn ready, void *arg, uint64
 				return ETIMEDOUT;
 			if (demi__runtime_has_ready(rt))
 				continue;
-			if (spin == SPIN_YIELD)
+			if (spin == SPIN_YIELD) {
 				sched_yield();
+				/* The core may have gone to another thread for a whole slice. */
+				demi__pass_clock_stale(rt);
+			}
 			los->wait_spin_polls++;
 		} else {
 			uint64_t next_timer = demi__timer_next_deadline(rt);
 			uint64_t until = deadline < next_timer ? deadline : next_timer;
-			uint64_t now = until == UINT64_MAX ? 0 : demi__pass_now(rt);
+			uint64_t now = 0;
+
+			if (until != UINT64_MAX) {
+				/* A sleep's length from a fresh reading: one read is nothing next
+				 * to a sleep, and a reused one would oversleep by the passes it
+				 * served. */
+				demi__pass_clock_stale(rt);
+				now = demi__pass_now(rt);
+			}
 
 			if (now >= deadline)
 				return ETIMEDOUT;

@@ -103,10 +103,16 @@ void demi__task_wake(struct demi__task *t)
 
 static void finish(struct demi__task *t)
 {
+	bool counted;
+
 	assert(t->state == DEMI__TASK_PENDING);
 	t->state = DEMI__TASK_DONE;
-	t->round = t->rt->round_is_open ? t->rt->round : 0;
-	t->rt->round_left += t->rt->round_is_open;
+	/* Only a pop or an accept asks the application for an answer: a push's completion (one
+	 * it may never collect) or a failure (a reset) makes no batch to work through. */
+	counted = t->rt->round_is_open &&
+		  (t->result.qr_opcode == DEMI_OPC_POP || t->result.qr_opcode == DEMI_OPC_ACCEPT);
+	t->round = counted ? t->rt->round : 0;
+	t->rt->round_left += counted;
 	if (demi__list_linked(&t->ready_link))
 		demi__list_remove(&t->ready_link);
 	if (demi__list_linked(&t->wait_link))
@@ -132,7 +138,8 @@ static void release(struct demi__task *t)
 {
 	struct demi__runtime *rt = t->rt;
 
-	if (t->state == DEMI__TASK_DONE && t->round && t->round == rt->round)
+	/* round_left > 0: a task stamped 2^32 rounds ago may carry the current number. */
+	if (t->state == DEMI__TASK_DONE && t->round && t->round == rt->round && rt->round_left)
 		rt->round_left--;
 	if (demi__list_linked(&t->done_link))
 		demi__list_remove(&t->done_link);

@@ -81,6 +81,8 @@ for v in stock catnap uring; do
 		ss -Hltnp "sport = :$port" | grep -q "pid=$spid," && break
 		sleep 0.05
 	done
+	ss -Hltnp "sport = :$port" | grep -q "pid=$spid," ||
+		{ echo "$0: $v never listened on port $port (log: $out/$v.log)" >&2; exit 1; }
 	taskset -c 0 "$kv" --server 127.0.0.1:$port --connections 1 --ratio 1:0 --keys 10000 \
 		--populate --requests 1000 >/dev/null 2>&1
 	taskset -c 0 "$kv" --server 127.0.0.1:$port --connections 32 --ratio $ratio --keys 10000 \
@@ -95,7 +97,8 @@ for v in stock catnap uring; do
 	wait $spid
 	server=$spid client=$cpid
 	spid= cpid=
-	n=$((c1 - c0 - 1)) # the first INFO counts itself
+	n=$((${c1:-0} - ${c0:-0} - 1)) # the first INFO counts itself
+	[ "$n" -gt 0 ] || { echo "$0: $v ran no request in the window (INFO: ${c0:-?} -> ${c1:-?})" >&2; exit 1; }
 	echo "== $v ${op^^}, 32 connections: $n requests in the window ($(grep -o 'rps=[0-9.]*' "$out/$v-$op.kv"))"
 	echo " server (core 1)"
 	breakdown "$out/$v-$op.perf" $n $server
