@@ -219,6 +219,11 @@ struct nip_tcp_conn {
 
 	/* Options. */
 	bool sack_ok, ts_ok, ws_ok;
+	/* The header's constant fields (ports, the checksum's share of them and of the
+	 * addresses), built by nip_tcp_established: tcp_output.c writes the other segments of
+	 * a synchronized connection from it. */
+	bool tmpl_ok;
+	struct nip_tcp_tmpl tmpl;
 	uint32_t ts_recent; /* RFC 7323 4.3 */
 	uint64_t ts_recent_age;
 	uint32_t ts_offset; /* added to our clock in TSval */
