@@ -614,6 +614,7 @@ void nip_tcp_established(struct nip_tcp_conn *c)
 	c->mss = (uint16_t)(mss < 64 ? 64 : mss);
 	c->cc_ops->init(&c->cc, c->mss, nip_now(s));
 	nip_tcp_tmpl_init(&c->tmpl, c->local_port, c->remote_port, s->cfg.ip, c->remote_ip);
+	nip_ip4_tmpl(s, &c->ip_tmpl, c->remote_ip, NIP_IPPROTO_TCP);
 	c->tmpl_ok = true;
 	c->recover = c->snd_una; /* RFC 6582 3.2 step 1: recover starts at the ISS */
 	c->quickacks = 16;

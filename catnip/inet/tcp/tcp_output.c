@@ -279,7 +279,11 @@ static int send_segment(struct nip_tcp_conn *c, uint32_t seq, uint32_t len, uint
 		c->ack_now = false;
 		nip_tcp_timer_clear(c, NIP_TCPT_DELACK);
 	}
-	nip_ip4_output(s, f, c->remote_ip, NIP_IPPROTO_TCP, (uint16_t)(hlen + len), NULL, NULL);
+	if (c->tmpl_ok)
+		nip_ip4_output_tmpl(s, f, &c->ip_tmpl, (uint16_t)(hlen + len));
+	else
+		nip_ip4_output(s, f, c->remote_ip, NIP_IPPROTO_TCP, (uint16_t)(hlen + len), NULL,
+			       NULL);
 	return 0;
 }
 
