@@ -258,6 +258,17 @@ static void test_tcp_opts_len_layout(void **state)
 	}
 }
 
+/* Random ports, sequence numbers, flags and window. */
+static void random_fields(struct unit_rng *r, struct nip_tcp_seg *t)
+{
+	t->sport = (uint16_t)unit_rng_next(r);
+	t->dport = (uint16_t)unit_rng_next(r);
+	t->seq = (uint32_t)unit_rng_next(r);
+	t->ack = (uint32_t)unit_rng_next(r);
+	t->flags = (uint8_t)unit_rng_next(r);
+	t->win = (uint16_t)unit_rng_next(r);
+}
+
 /* Random headers, option sets and payloads of every length 0..300. */
 static void test_tcp_emit_parse_round_trip(void **state)
 {
@@ -273,12 +284,7 @@ static void test_tcp_emit_parse_round_trip(void **state)
 		uint16_t want;
 		uint8_t *d;
 
-		t.sport = (uint16_t)unit_rng_next(&r);
-		t.dport = (uint16_t)unit_rng_next(&r);
-		t.seq = (uint32_t)unit_rng_next(&r);
-		t.ack = (uint32_t)unit_rng_next(&r);
-		t.flags = (uint8_t)unit_rng_next(&r);
-		t.win = (uint16_t)unit_rng_next(&r);
+		random_fields(&r, &t);
 		t.urg = (uint16_t)unit_rng_next(&r);
 		t.opt.has_mss = unit_rng_below(&r, 2);
 		t.opt.mss = (uint16_t)unit_rng_next(&r);
@@ -358,12 +364,7 @@ static void test_tcp_emit_tmpl_matches_emit(void **state)
 		struct nip_tcp_hdr_vars v;
 		size_t hlen;
 
-		t.sport = (uint16_t)unit_rng_next(&r);
-		t.dport = (uint16_t)unit_rng_next(&r);
-		t.seq = (uint32_t)unit_rng_next(&r);
-		t.ack = (uint32_t)unit_rng_next(&r);
-		t.flags = (uint8_t)unit_rng_next(&r);
-		t.win = (uint16_t)unit_rng_next(&r);
+		random_fields(&r, &t);
 		t.opt.has_ts = ts;
 		t.opt.tsval = (uint32_t)unit_rng_next(&r);
 		t.opt.tsecr = (uint32_t)unit_rng_next(&r);
