@@ -13,7 +13,11 @@
  * comes from the send queue (the pushed buffers themselves, held until acknowledged): copied
  * into the frame, or, from CHAIN_MIN bytes on when the link chains frames (NIP_OFF_TX_CHAIN)
  * and the range lies in one pushed buffer, attached by reference (zero copy, the checksum then
- * computed over the headers and the attached payload unless the device does it).
+ * computed over the headers and the attached payload unless the device does it). Once the
+ * connection is synchronized, its headers come from templates built by nip_tcp_established
+ * (the ports and the pseudo-header's sum; the IPv4 header but length, identification and
+ * checksum): a segment with only timestamps (no SYN, RST or SACK blocks) writes just the
+ * fields that change, the rest goes through the general option builder.
  *
  * Call order: tcp_input.c calls nip_tcp_output once a segment's ACK, data and FIN are
  * processed (callbacks run later, so a push from one never sees half-updated state); the user
