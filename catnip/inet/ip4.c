@@ -147,3 +147,18 @@ void nip_ip4_output(struct nip_stack *s, struct demi__buf *frame, uint32_t dst, 
 		     s->link->offloads & NIP_OFF_IPV4_CSUM_TX);
 	nip_arp_resolve_and_send(s, frame, dst, cb, ctx);
 }
+
+void nip_ip4_tmpl(const struct nip_stack *s, struct nip_ip4_tmpl *t, uint32_t dst, uint8_t proto)
+{
+	struct nip_ip4 ip = {.src = s->cfg.ip, .dst = dst, .proto = proto, .ttl = s->cfg.ttl};
+
+	nip_ip4_tmpl_init(t, &ip);
+}
+
+void nip_ip4_output_tmpl(struct nip_stack *s, struct demi__buf *frame, const struct nip_ip4_tmpl *t,
+			 uint16_t l4_len)
+{
+	nip_ip4_emit_tmpl(demi__buf_data(frame) + NIP_ETH_HLEN, t, s->ip_id++, l4_len,
+			  s->link->offloads & NIP_OFF_IPV4_CSUM_TX);
+	nip_arp_resolve_and_send(s, frame, t->hdr.dst, NULL, NULL);
+}

@@ -175,6 +175,12 @@ bool nip_arp_lookup(struct nip_stack *s, uint32_t ip, uint8_t mac[6]);
  */
 void nip_ip4_output(struct nip_stack *s, struct demi__buf *frame, uint32_t dst, uint8_t proto,
 		    uint16_t l4_len, nip_sent_cb cb, void *ctx);
+/* The template of a flow from this stack to dst (nip_ip4_output's header: the stack's address
+ * and TTL), for nip_ip4_output_tmpl. */
+void nip_ip4_tmpl(const struct nip_stack *s, struct nip_ip4_tmpl *t, uint32_t dst, uint8_t proto);
+/* nip_ip4_output, with no callback, of a datagram of t's flow. */
+void nip_ip4_output_tmpl(struct nip_stack *s, struct demi__buf *frame, const struct nip_ip4_tmpl *t,
+			 uint16_t l4_len);
 
 /* Internal entry points between the stack's files. */
 /* The stack's time (ns) as of the last poll or input. */

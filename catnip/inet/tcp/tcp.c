@@ -598,7 +598,8 @@ void nip_tcp_options_init(struct nip_tcp_conn *c)
 	c->sack_ok = cfg->sack;
 	c->ts_ok = cfg->timestamps;
 	c->ts_offset = (uint32_t)siphash_2w(cfg->isn_secret, c->remote_ip, c->local_port ^ 0x5a5a);
-	c->peer_mss = 536; /* RFC 9293 3.7.1 default */
+	c->peer_mss = 536;  /* RFC 9293 3.7.1 default */
+	c->tmpl_ok = false; /* until established: a block may serve a second connection */
 }
 
 void nip_tcp_established(struct nip_tcp_conn *c)
@@ -612,6 +613,9 @@ void nip_tcp_established(struct nip_tcp_conn *c)
 		mss -= 12;
 	c->mss = (uint16_t)(mss < 64 ? 64 : mss);
 	c->cc_ops->init(&c->cc, c->mss, nip_now(s));
+	nip_tcp_tmpl_init(&c->tmpl, c->local_port, c->remote_port, s->cfg.ip, c->remote_ip);
+	nip_ip4_tmpl(s, &c->ip_tmpl, c->remote_ip, NIP_IPPROTO_TCP);
+	c->tmpl_ok = true;
 	c->recover = c->snd_una; /* RFC 6582 3.2 step 1: recover starts at the ISS */
 	c->quickacks = 16;
 	c->last_rx = nip_now(s);

@@ -44,6 +44,7 @@
 #include "list.h"
 #include "mem/buf.h"
 #include "tcp_reass.h"
+#include "wire/ip4.h"
 #include "wire/tcp.h"
 
 struct nip_stack;
@@ -219,6 +220,13 @@ struct nip_tcp_conn {
 
 	/* Options. */
 	bool sack_ok, ts_ok, ws_ok;
+	/* The headers' constant fields (TCP: ports and the pseudo-header's sum; IPv4: the
+	 * whole header but length, identification and checksum), built by
+	 * nip_tcp_established: tcp_output.c writes the segments of a synchronized connection
+	 * from them. */
+	bool tmpl_ok;
+	struct nip_tcp_tmpl tmpl;
+	struct nip_ip4_tmpl ip_tmpl;
 	uint32_t ts_recent; /* RFC 7323 4.3 */
 	uint64_t ts_recent_age;
 	uint32_t ts_offset; /* added to our clock in TSval */

@@ -13,7 +13,11 @@
  * comes from the send queue (the pushed buffers themselves, held until acknowledged): copied
  * into the frame, or, from CHAIN_MIN bytes on when the link chains frames (NIP_OFF_TX_CHAIN)
  * and the range lies in one pushed buffer, attached by reference (zero copy, the checksum then
- * computed over the headers and the attached payload unless the device does it).
+ * computed over the headers and the attached payload unless the device does it). Once the
+ * connection is synchronized, its headers come from templates built by nip_tcp_established
+ * (the ports and the pseudo-header's sum; the IPv4 header but length, identification and
+ * checksum): a segment with only timestamps (no SYN, RST or SACK blocks) writes just the
+ * fields that change, the rest goes through the general option builder.
  *
  * Call order: tcp_input.c calls nip_tcp_output once a segment's ACK, data and FIN are
  * processed (callbacks run later, so a push from one never sees half-updated state); the user
@@ -151,50 +155,89 @@ static struct nip_tcp_chunk *sq_find(struct nip_tcp_conn *c, uint32_t seq, uint3
 	return k;
 }
 
+/* The header of a segment of a synchronized connection that carries only timestamps, from the
+ * connection's template; false when the segment needs the general builder (SYN, RST, SACK
+ * blocks, or before the template exists). */
+static bool tmpl_vars(struct nip_tcp_conn *c, uint32_t seq, uint8_t flags, uint16_t win,
+		      struct nip_tcp_hdr_vars *v)
+{
+	if (!c->tmpl_ok || (flags & (NIP_TCP_SYN | NIP_TCP_RST | NIP_TCP_ACK)) != NIP_TCP_ACK ||
+	    (c->sack_ok && c->reass.head))
+		return false;
+	v->seq = seq;
+	v->ack = c->rcv_nxt;
+	v->flags = flags;
+	v->has_ts = c->ts_ok;
+	if (c->ts_ok) {
+		v->tsval = nip_tcp_tsval(c);
+		v->tsecr = c->ts_recent;
+	}
+	v->win = win;
+	return true;
+}
+
+/* The general header: any flags and options. Returns its length. */
+static size_t full_hdr(struct nip_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags,
+		       uint16_t win, struct nip_tcp_seg *h)
+{
+	struct nip_stack *s = c->s;
+	bool syn = flags & NIP_TCP_SYN;
+	size_t hlen;
+
+	memset(h, 0, sizeof(*h));
+	h->sport = c->local_port;
+	h->dport = c->remote_port;
+	h->seq = seq;
+	h->flags = flags;
+	if (flags & NIP_TCP_ACK)
+		h->ack = c->rcv_nxt;
+	if (syn) {
+		h->opt.has_mss = true;
+		h->opt.mss = (uint16_t)nip_min32(nip_tcp_mtu_mss(s), 65535);
+		h->opt.has_wscale = c->ws_ok;
+		h->opt.wscale = c->rcv_wscale;
+		h->opt.sack_ok = c->sack_ok;
+	} else if (c->sack_ok && c->reass.head) {
+		h->opt.nsack = (uint8_t)nip_tcp_reass_sack(&c->reass, h->opt.sack,
+							   c->ts_ok ? 3 : NIP_TCP_MAX_SACK);
+	}
+	if (c->ts_ok) {
+		h->opt.has_ts = true;
+		h->opt.tsval = nip_tcp_tsval(c);
+		h->opt.tsecr = (flags & NIP_TCP_ACK) ? c->ts_recent : 0;
+	}
+	h->win = win;
+	hlen = NIP_TCP_HLEN + nip_tcp_opts_len(&h->opt);
+	/* SACK blocks share the option space with the data, and the MSS leaves room only for
+	 * timestamps: keep the blocks that fit in the MTU (the first, most recent one first,
+	 * RFC 2018 4), none on a full-sized segment, which the device would otherwise drop. */
+	while (h->opt.nsack && NIP_IP4_HLEN + hlen + len > s->link->mtu) {
+		h->opt.nsack--;
+		hlen = NIP_TCP_HLEN + nip_tcp_opts_len(&h->opt);
+	}
+	return hlen;
+}
+
 /* Builds and sends one segment: [seq, seq + len) of the send queue (len may be 0). */
 static int send_segment(struct nip_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
 {
 	struct nip_stack *s = c->s;
 	struct nip_tcp_seg h;
+	struct nip_tcp_hdr_vars v;
 	struct demi__buf *f;
 	size_t hlen;
 	uint8_t *l4;
-	bool syn = flags & NIP_TCP_SYN;
+	bool syn = flags & NIP_TCP_SYN, offload = s->link->offloads & NIP_OFF_TCP_CSUM_TX;
+	/* A reset advertises no window (and moves no edge). */
+	uint16_t win = flags & NIP_TCP_RST ? 0 : window_field(c, syn);
+	bool fast = tmpl_vars(c, seq, flags, win, &v);
 	struct nip_tcp_chunk *chunk;
 	const uint8_t *pay = NULL;
 
-	memset(&h, 0, sizeof(h));
-	h.sport = c->local_port;
-	h.dport = c->remote_port;
-	h.seq = seq;
-	h.flags = flags;
-	if (flags & NIP_TCP_ACK)
-		h.ack = c->rcv_nxt;
-	if (syn) {
-		h.opt.has_mss = true;
-		h.opt.mss = (uint16_t)nip_min32(nip_tcp_mtu_mss(s), 65535);
-		h.opt.has_wscale = c->ws_ok;
-		h.opt.wscale = c->rcv_wscale;
-		h.opt.sack_ok = c->sack_ok;
-	} else if (c->sack_ok && c->reass.head) {
-		h.opt.nsack = (uint8_t)nip_tcp_reass_sack(&c->reass, h.opt.sack,
-							  c->ts_ok ? 3 : NIP_TCP_MAX_SACK);
-	}
-	if (c->ts_ok) {
-		h.opt.has_ts = true;
-		h.opt.tsval = nip_tcp_tsval(c);
-		h.opt.tsecr = (flags & NIP_TCP_ACK) ? c->ts_recent : 0;
-	}
-	if (!(flags & NIP_TCP_RST))
-		h.win = window_field(c, syn);
-	hlen = NIP_TCP_HLEN + nip_tcp_opts_len(&h.opt);
-	/* SACK blocks share the option space with the data, and the MSS leaves room only for
-	 * timestamps: keep the blocks that fit in the MTU (the first, most recent one first,
-	 * RFC 2018 4), none on a full-sized segment, which the device would otherwise drop. */
-	while (h.opt.nsack && NIP_IP4_HLEN + hlen + len > s->link->mtu) {
-		h.opt.nsack--;
-		hlen = NIP_TCP_HLEN + nip_tcp_opts_len(&h.opt);
-	}
+	if (fast)
+		hlen = v.has_ts ? NIP_TCP_HLEN + 12 : NIP_TCP_HLEN;
+	else
+		hlen = full_hdr(c, seq, len, flags, win, &h);
 	chunk = len >= CHAIN_MIN && (s->link->offloads & NIP_OFF_TX_CHAIN)
 			? sq_find(c, seq, len, &pay)
 			: NULL;
@@ -207,15 +250,17 @@ static int send_segment(struct nip_tcp_conn *c, uint32_t seq, uint32_t len, uint
 	if (chunk) {
 		/* Zero copy: the frame is the headers, chained to the range of the pushed buffer.
 		 */
-		bool offload = s->link->offloads & NIP_OFF_TCP_CSUM_TX;
+		if (fast) {
+			nip_tcp_emit_tmpl(l4, &c->tmpl, &v, pay, len, offload);
+		} else {
+			nip_tcp_emit(l4, &h, s->cfg.ip, c->remote_ip, len, true);
+			if (!offload) {
+				/* The field holds the pseudo-header sum: add header and payload. */
+				uint32_t sum = nip_csum_add(nip_csum_add(0, l4, hlen), pay, len);
+				uint16_t ck = nip_csum_fold(sum);
 
-		nip_tcp_emit(l4, &h, s->cfg.ip, c->remote_ip, len, true);
-		if (!offload) {
-			/* The field holds the pseudo-header sum: add header and payload. */
-			uint32_t sum = nip_csum_add(nip_csum_add(0, l4, hlen), pay, len);
-			uint16_t ck = nip_csum_fold(sum);
-
-			memcpy(l4 + 16, &ck, 2);
+				memcpy(l4 + 16, &ck, 2);
+			}
 		}
 		demi__buf_ref(chunk->buf);
 		nip_frame_attach(f, chunk->buf, pay, len);
@@ -223,8 +268,10 @@ static int send_segment(struct nip_tcp_conn *c, uint32_t seq, uint32_t len, uint
 	} else {
 		if (len)
 			sq_copy(c, seq, l4 + hlen, len);
-		nip_tcp_emit(l4, &h, s->cfg.ip, c->remote_ip, len,
-			     s->link->offloads & NIP_OFF_TCP_CSUM_TX);
+		if (fast)
+			nip_tcp_emit_tmpl(l4, &c->tmpl, &v, l4 + hlen, len, offload);
+		else
+			nip_tcp_emit(l4, &h, s->cfg.ip, c->remote_ip, len, offload);
 	}
 	s->cnt.tcp_tx++;
 	s->cnt.tcp_tx_bytes += len;
@@ -236,7 +283,11 @@ static int send_segment(struct nip_tcp_conn *c, uint32_t seq, uint32_t len, uint
 		c->ack_now = false;
 		nip_tcp_timer_clear(c, NIP_TCPT_DELACK);
 	}
-	nip_ip4_output(s, f, c->remote_ip, NIP_IPPROTO_TCP, (uint16_t)(hlen + len), NULL, NULL);
+	if (c->tmpl_ok)
+		nip_ip4_output_tmpl(s, f, &c->ip_tmpl, (uint16_t)(hlen + len));
+	else
+		nip_ip4_output(s, f, c->remote_ip, NIP_IPPROTO_TCP, (uint16_t)(hlen + len), NULL,
+			       NULL);
 	return 0;
 }
 

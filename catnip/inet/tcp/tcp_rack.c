@@ -75,10 +75,16 @@ static uint32_t ring_want(const struct nip_tcp_conn *c)
 int nip_tcp_rack_reserve(struct nip_tcp_conn *c)
 {
 	struct nip_tcp_rack *r = &c->rack;
-	uint32_t cap = ring_want(c);
 	struct nip_tcp_txseg *seg;
+	uint32_t cap;
 
-	if (!c->sack_ok || cap <= r->cap)
+	/* Send autotuning calls this at each step it raises the limit: while the limit stays
+	 * below cap full segments the ring is large enough (ring_want <= cap), known without
+	 * ring_want's division. */
+	if (!c->sack_ok || c->sndbuf < (uint64_t)r->cap * (c->mss ? c->mss : 536))
+		return 0;
+	cap = ring_want(c);
+	if (cap <= r->cap)
 		return 0;
 	if (!(seg = malloc(cap * sizeof(*seg))))
 		return -ENOMEM;

@@ -136,6 +136,36 @@ void nip_ip4_emit(uint8_t *hdr, const struct nip_ip4 *ip, uint16_t payload_len, 
 	memcpy(hdr, &h, sizeof(h));
 }
 
+void nip_ip4_tmpl_init(struct nip_ip4_tmpl *t, const struct nip_ip4 *ip)
+{
+	uint32_t sum;
+
+	memset(&t->hdr, 0, sizeof(t->hdr));
+	t->hdr.ver_ihl = 4 << 4 | NIP_IP4_HLEN / 4;
+	t->hdr.tos = ip->tos;
+	t->hdr.frag = htons(IP4_DF);
+	t->hdr.ttl = ip->ttl;
+	t->hdr.proto = ip->proto;
+	t->hdr.src = ip->src;
+	t->hdr.dst = ip->dst;
+	sum = nip_csum_add20(&t->hdr);
+	sum = (sum & 0xffffu) + (sum >> 16);
+	t->sum = (sum & 0xffffu) + (sum >> 16); /* room for the two words added per datagram */
+}
+
+void nip_ip4_emit_tmpl(uint8_t *hdr, const struct nip_ip4_tmpl *t, uint16_t id,
+		       uint16_t payload_len, bool csum_offload)
+{
+	struct nip_ip4_hdr h = t->hdr;
+
+	h.total_len = htons((uint16_t)(NIP_IP4_HLEN + payload_len));
+	h.id = htons(id);
+	/* The words are added as stored, as nip_csum_add20 sums them (RFC 1071 2 (B)). */
+	if (!csum_offload)
+		h.csum = nip_csum_fold(t->sum + h.total_len + h.id);
+	memcpy(hdr, &h, sizeof(h));
+}
+
 const char *nip_ip4_err_name(enum nip_ip4_err e)
 {
 	static const char *const names[NIP_IP4_NERR] = {

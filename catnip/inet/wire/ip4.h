@@ -69,6 +69,22 @@ enum nip_ip4_err nip_ip4_parse(const uint8_t *pkt, size_t len, bool check_csum,
 			       struct nip_ip4 *out);
 /* Writes a 20-byte header (DF set, no options); fills the checksum unless csum_offload. */
 void nip_ip4_emit(uint8_t *hdr, const struct nip_ip4 *ip, uint16_t payload_len, bool csum_offload);
+
+/* What stays the same in every datagram of a flow (version, TOS, DF, TTL, protocol,
+ * addresses), prebuilt once (nip_ip4_tmpl_init), and their running checksum sum, folded to
+ * 16 bits. */
+struct nip_ip4_tmpl {
+	struct nip_ip4_hdr hdr; /* total length, identification and checksum zero */
+	uint32_t sum;
+};
+
+/* Fills t from ip's src, dst, proto, ttl and tos. */
+void nip_ip4_tmpl_init(struct nip_ip4_tmpl *t, const struct nip_ip4 *ip);
+
+/* nip_ip4_emit of t's datagram with identification id: the same 20 bytes, with only the
+ * length and identification added to the checksum. */
+void nip_ip4_emit_tmpl(uint8_t *hdr, const struct nip_ip4_tmpl *t, uint16_t id,
+		       uint16_t payload_len, bool csum_offload);
 const char *nip_ip4_err_name(enum nip_ip4_err e);
 
 #endif

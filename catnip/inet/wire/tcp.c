@@ -306,3 +306,46 @@ size_t nip_tcp_emit(uint8_t *hdr, const struct nip_tcp_seg *seg, uint32_t src, u
 	memcpy(hdr + 16, &csum, 2);
 	return hlen;
 }
+
+void nip_tcp_tmpl_init(struct nip_tcp_tmpl *t, uint16_t sport, uint16_t dport, uint32_t src,
+		       uint32_t dst)
+{
+	put16((uint8_t *)&t->ports, sport);
+	put16((uint8_t *)&t->ports + 2, dport);
+	/* The length goes in per segment (nip_csum_pseudo4 adds the words as stored). */
+	t->pseudo = nip_csum_pseudo4(src, dst, NIP_IPPROTO_TCP, 0);
+}
+
+size_t nip_tcp_emit_tmpl(uint8_t *hdr, const struct nip_tcp_tmpl *t,
+			 const struct nip_tcp_hdr_vars *v, const uint8_t *payload,
+			 size_t payload_len, bool csum_offload)
+{
+	size_t hlen = v->has_ts ? NIP_TCP_HLEN + TS_ONLY_LEN : NIP_TCP_HLEN;
+	uint16_t tlen = (uint16_t)(hlen + payload_len);
+	uint64_t acc = (uint64_t)t->pseudo + htons(tlen);
+	uint32_t sum = (uint32_t)((acc & 0xffffffffu) + (acc >> 32));
+	uint16_t csum;
+
+	memcpy(hdr, &t->ports, 4);
+	put32(hdr + 4, v->seq);
+	put32(hdr + 8, v->ack);
+	put32(hdr + 12, (uint32_t)(hlen / 4) << 28 | (uint32_t)v->flags << 16 | v->win);
+	memset(hdr + 16, 0, 4); /* checksum (below) and urgent pointer */
+	if (v->has_ts) {
+		put32(hdr + NIP_TCP_HLEN, TS_ONLY_WORD);
+		put32(hdr + NIP_TCP_HLEN + 4, v->tsval);
+		put32(hdr + NIP_TCP_HLEN + 8, v->tsecr);
+	}
+	if (csum_offload) {
+		/* As nip_tcp_emit: the folded pseudo-header sum, complemented. */
+		csum = (uint16_t)~nip_csum_fold(sum);
+	} else if (payload == hdr + hlen) {
+		/* TCP has no "no checksum" value: a computed zero is sent as zero. */
+		csum = nip_csum_fold(nip_csum_add(sum, hdr, tlen));
+	} else {
+		csum = nip_csum_fold(
+			nip_csum_add(nip_csum_add(sum, hdr, hlen), payload, payload_len));
+	}
+	memcpy(hdr + 16, &csum, 2);
+	return hlen;
+}

@@ -96,4 +96,35 @@ size_t nip_tcp_opts_len(const struct nip_tcp_opts *o);
 size_t nip_tcp_emit(uint8_t *hdr, const struct nip_tcp_seg *seg, uint32_t src, uint32_t dst,
 		    size_t payload_len, bool csum_offload);
 
+/* What stays the same in every segment of a connection, prebuilt once (nip_tcp_tmpl_init):
+ * the ports as stored in the header, and the checksum's running sum of the pseudo-header's
+ * addresses and protocol. */
+struct nip_tcp_tmpl {
+	uint32_t ports;
+	uint32_t pseudo;
+};
+
+/* Fills t for segments from sport to dport (host order), src to dst (network order). */
+void nip_tcp_tmpl_init(struct nip_tcp_tmpl *t, uint16_t sport, uint16_t dport, uint32_t src,
+		       uint32_t dst);
+
+/* The fields that change from segment to segment, host order. */
+struct nip_tcp_hdr_vars {
+	uint32_t seq, ack, tsval, tsecr;
+	uint16_t win;
+	uint8_t flags;
+	bool has_ts; /* NOP NOP TS(tsval, tsecr), the only option */
+};
+
+/*
+ * nip_tcp_emit for a segment whose only option is a timestamp, or none (nearly every segment
+ * after the handshake), from the connection's template: the same bytes, written as words with
+ * no option list to lay out. The payload_len bytes at payload (after the header, or elsewhere
+ * when the frame chains them) are summed unless csum_offload.
+ * Returns the header length (20, or 32 with a timestamp).
+ */
+size_t nip_tcp_emit_tmpl(uint8_t *hdr, const struct nip_tcp_tmpl *t,
+			 const struct nip_tcp_hdr_vars *v, const uint8_t *payload,
+			 size_t payload_len, bool csum_offload);
+
 #endif

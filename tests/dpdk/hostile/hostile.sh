@@ -94,9 +94,12 @@ dpdk:
              "--file-prefix", "hst$$", "--vdev=net_tap0,iface=$tap,mac=fixed"]
 EOY
 
-rx "$ex/linux-echo" --server $ref:7 --proto tcp >"$dir/linux-tcp.log" 2>&1 &
+# Not through rx: a backgrounded shell function is a subshell whose PID ($!) is not the
+# server's, and killing it at cleanup left the servers running. ip netns exec execs the
+# command in its own process, so $! is the server.
+ip netns exec "$r" "$ex/linux-echo" --server $ref:7 --proto tcp >"$dir/linux-tcp.log" 2>&1 &
 lpids+=($!)
-rx "$ex/linux-echo" --server $ref:7 --proto udp >"$dir/linux-udp.log" 2>&1 &
+ip netns exec "$r" "$ex/linux-echo" --server $ref:7 --proto udp >"$dir/linux-udp.log" 2>&1 &
 lpids+=($!)
 
 rc=0

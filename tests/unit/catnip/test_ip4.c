@@ -3,7 +3,8 @@
  * Unit tests of catnip/inet/wire/ip4.c, IPv4 headers (RFC 791 section 3.1, checked as RFC 1122
  * section 3.2.1 asks): a header written by hand, emit/parse round trips, every reason for a
  * drop (enum nip_ip4_err), every truncation, padding after the total length, checksum offload,
- * options (accepted unless malformed or a source route) and fragment fields.
+ * options (accepted unless malformed or a source route) and fragment fields; a flow's header
+ * template against the general writer.
  */
 #include <string.h>
 
@@ -120,6 +121,37 @@ static void test_ip4_emit_parse_round_trip(void **state)
 		assert_int_equal(out.id, in.id);
 		assert_ptr_equal(out.payload, buf + NIP_IP4_HLEN);
 		assert_int_equal(out.payload_len, plen);
+	}
+}
+
+/* A flow's template writes the bytes nip_ip4_emit writes (random fields, lengths up to the
+ * largest, with and without offload), including the checksums whose sums carry most. */
+static void test_ip4_emit_tmpl_matches_emit(void **state)
+{
+	struct unit_rng r;
+	uint8_t want[NIP_IP4_HLEN], got[NIP_IP4_HLEN];
+
+	(void)state;
+	unit_rng_seed(&r, 1624);
+	for (int i = 0; i < 4000; i++) {
+		bool ones = i < 8; /* all-ones fields: the largest sums */
+		struct nip_ip4 in = {
+			.src = ones ? 0xffffffffu : (uint32_t)unit_rng_next(&r),
+			.dst = ones ? 0xffffffffu : (uint32_t)unit_rng_next(&r),
+			.proto = (uint8_t)(ones ? 0xff : unit_rng_next(&r)),
+			.ttl = (uint8_t)(ones ? 0xff : unit_rng_next(&r)),
+			.tos = (uint8_t)(ones ? 0xff : unit_rng_next(&r)),
+			.id = (uint16_t)(ones ? (uint64_t)(0xffff - i) : unit_rng_next(&r))};
+		uint16_t plen =
+			(uint16_t)(ones ? (uint64_t)(65515 - i) : unit_rng_below(&r, 65516));
+		bool offload = i & 1;
+		struct nip_ip4_tmpl t;
+
+		nip_ip4_emit(want, &in, plen, offload);
+		nip_ip4_tmpl_init(&t, &in);
+		memset(got, 0xa5, sizeof(got));
+		nip_ip4_emit_tmpl(got, &t, in.id, plen, offload);
+		assert_memory_equal(got, want, sizeof(want));
 	}
 }
 
@@ -391,6 +423,7 @@ int main(void)
 		cmocka_unit_test(test_ip4_parse_known_packet),
 		cmocka_unit_test(test_ip4_emit_writes_known_header),
 		cmocka_unit_test(test_ip4_emit_parse_round_trip),
+		cmocka_unit_test(test_ip4_emit_tmpl_matches_emit),
 		cmocka_unit_test(test_ip4_emit_offload_leaves_checksum_zero),
 		cmocka_unit_test(test_ip4_parse_refuses_every_truncation),
 		cmocka_unit_test(test_ip4_parse_ignores_padding),

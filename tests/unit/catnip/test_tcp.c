@@ -6,7 +6,8 @@
  * trips over random headers and option sets, the option layout and its 40-byte limit, every
  * truncation, every malformed option case, the checksum over the pseudo-header (wrong bits,
  * wrong addresses, a computed zero) and the offload convention; the one-compare reading of
- * the timestamps-only layout against the option loop.
+ * the timestamps-only layout against the option loop; the per-connection template writer
+ * against the general one.
  */
 #include <string.h>
 
@@ -257,6 +258,17 @@ static void test_tcp_opts_len_layout(void **state)
 	}
 }
 
+/* Random ports, sequence numbers, flags and window. */
+static void random_fields(struct unit_rng *r, struct nip_tcp_seg *t)
+{
+	t->sport = (uint16_t)unit_rng_next(r);
+	t->dport = (uint16_t)unit_rng_next(r);
+	t->seq = (uint32_t)unit_rng_next(r);
+	t->ack = (uint32_t)unit_rng_next(r);
+	t->flags = (uint8_t)unit_rng_next(r);
+	t->win = (uint16_t)unit_rng_next(r);
+}
+
 /* Random headers, option sets and payloads of every length 0..300. */
 static void test_tcp_emit_parse_round_trip(void **state)
 {
@@ -272,12 +284,7 @@ static void test_tcp_emit_parse_round_trip(void **state)
 		uint16_t want;
 		uint8_t *d;
 
-		t.sport = (uint16_t)unit_rng_next(&r);
-		t.dport = (uint16_t)unit_rng_next(&r);
-		t.seq = (uint32_t)unit_rng_next(&r);
-		t.ack = (uint32_t)unit_rng_next(&r);
-		t.flags = (uint8_t)unit_rng_next(&r);
-		t.win = (uint16_t)unit_rng_next(&r);
+		random_fields(&r, &t);
 		t.urg = (uint16_t)unit_rng_next(&r);
 		t.opt.has_mss = unit_rng_below(&r, 2);
 		t.opt.mss = (uint16_t)unit_rng_next(&r);
@@ -332,6 +339,56 @@ static void test_tcp_emit_parse_round_trip(void **state)
 			assert_int_equal(p.opt.sack[k].end, t.opt.sack[k].end);
 		}
 		free(d);
+	}
+}
+
+/*
+ * The template writer gives the bytes nip_tcp_emit gives for the same segment (random ports,
+ * addresses, fields, payloads of 0..300 bytes, with and without timestamps and offload), and
+ * sums a payload that lies elsewhere (a chained frame) as if it followed the header.
+ */
+static void test_tcp_emit_tmpl_matches_emit(void **state)
+{
+	struct unit_rng r;
+	static uint8_t want[NIP_TCP_MAX_HLEN + 300], got[NIP_TCP_MAX_HLEN + 300];
+	static uint8_t apart[300];
+
+	(void)state;
+	unit_rng_seed(&r, 7323);
+	for (size_t i = 0; i < 4 * 301; i++) {
+		size_t plen = i / 4;
+		bool ts = i & 1, offload = i & 2;
+		uint32_t src = (uint32_t)unit_rng_next(&r), dst = (uint32_t)unit_rng_next(&r);
+		struct nip_tcp_seg t = {0};
+		struct nip_tcp_tmpl tm;
+		struct nip_tcp_hdr_vars v;
+		size_t hlen;
+
+		random_fields(&r, &t);
+		t.opt.has_ts = ts;
+		t.opt.tsval = (uint32_t)unit_rng_next(&r);
+		t.opt.tsecr = (uint32_t)unit_rng_next(&r);
+		v = (struct nip_tcp_hdr_vars){
+			.seq = t.seq,
+			.ack = t.ack,
+			.tsval = t.opt.tsval,
+			.tsecr = t.opt.tsecr,
+			.win = t.win,
+			.flags = t.flags,
+			.has_ts = ts,
+		};
+		hlen = NIP_TCP_HLEN + (ts ? 12 : 0);
+		fill_random(&r, want + hlen, plen);
+		memcpy(got + hlen, want + hlen, plen);
+		memcpy(apart, want + hlen, plen);
+		memset(got, 0xa5, hlen); /* every header byte must be written */
+		assert_int_equal(nip_tcp_emit(want, &t, src, dst, plen, offload), hlen);
+		nip_tcp_tmpl_init(&tm, t.sport, t.dport, src, dst);
+		assert_int_equal(nip_tcp_emit_tmpl(got, &tm, &v, got + hlen, plen, offload), hlen);
+		assert_memory_equal(got, want, hlen + plen);
+		memset(got, 0x5a, hlen);
+		assert_int_equal(nip_tcp_emit_tmpl(got, &tm, &v, apart, plen, offload), hlen);
+		assert_memory_equal(got, want, hlen);
 	}
 }
 
@@ -697,6 +754,7 @@ int main(void)
 		cmocka_unit_test(test_tcp_emit_writes_known_segments),
 		cmocka_unit_test(test_tcp_opts_len_layout),
 		cmocka_unit_test(test_tcp_emit_parse_round_trip),
+		cmocka_unit_test(test_tcp_emit_tmpl_matches_emit),
 		cmocka_unit_test(test_tcp_parse_refuses_every_truncation),
 		cmocka_unit_test(test_tcp_parse_refuses_bad_offset),
 		cmocka_unit_test(test_tcp_parse_refuses_wrong_checksum),
