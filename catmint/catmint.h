@@ -21,7 +21,7 @@
  * passes otherwise). When a wait has nothing to do, poll_io arms the
  * completion channel and sleeps in ppoll(2) on it and on the rdma_cm channel (unless busy
  * polling). Push and pop tasks have no work of their own to do when polled: completions and
- * events finish them, or the post itself for an inline push (xfer.c).
+ * events finish them.
  *
  * Lifetime: a queue owns its rdma_cm id, its QP and the pool buffers posted to its receive
  * queue. Closing destroys the QP and the id at once; completions of a destroyed QP still in
