@@ -237,7 +237,6 @@ static int mint_close(struct demi__queue *dq)
 	/* Connections the application never accepted go with their listener. */
 	while ((n = demi__list_front(&q->children)))
 		mint_queue_free(demi__container_of(n, struct mint_queue, child_link));
-	mint_drain_sends(q);
 	if (q->state == MINT_CONNECTED)
 		rdma_disconnect(q->id); /* the peer hears DISCONNECTED at once */
 	mint_queue_free(q);

@@ -51,9 +51,6 @@
 #define MINT_CQ_BATCH 32
 /* WRs chained in one ibv_post_send (one system call with soft-RoCE). */
 #define MINT_POST_BATCH 16
-/* How long demi_close waits for the peer to acknowledge the unsignaled sends of a connection
- * (a round trip, unless the peer is gone: then the close goes on without it). */
-#define MINT_DRAIN_MS 100u
 
 enum mint_state {
 	MINT_NEW = 0, /* created, maybe bound */
@@ -175,7 +172,6 @@ struct mint_task_state {
 	uint32_t seg_off;  /* bytes of it already sent */
 	uint64_t last_seq; /* sequence number of the message's last WR */
 	bool inline_ok;
-	bool done_at_post; /* completes when posted: inline, and no earlier push in flight */
 };
 
 static inline struct mint_task_state *mint_task_state(struct demi__task *t)
@@ -241,11 +237,6 @@ void mint_hello_of(const struct mint_queue *q, struct mint_hello *h);
 void mint_wc_handle(struct mint_queue *q, const struct ibv_wc *wc);
 /* Posts what credits and send queue room allow. */
 void mint_tx_run(struct mint_queue *q);
-/* Before a close: inline pushes completed when posted, unsignaled, and a device may not have
- * sent them yet (destroying the QP would drop them, where a TCP close still delivers what was
- * written). Posts one signaled credit message, whose completion on an RC QP means every
- * earlier WR was acknowledged, and polls for it for up to MINT_DRAIN_MS. */
-void mint_drain_sends(struct mint_queue *q);
 /* Posts the receives of popped messages again, and those the pool had no memory for. Run by
  * the background task, so that a pop's repost is off the path from pop to push. */
 void mint_refill(struct mint_libos *m);

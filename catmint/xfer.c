@@ -19,13 +19,9 @@
  * and send-queue room, chained up to MINT_POST_BATCH per ibv_post_send. A message of one
  * fragment no larger than the QP's max_inline goes inline (the device copies it at post time:
  * no registration, any memory); other pushes of non-pool memory are first copied into the
- * pool (registered). An inline push posted while no earlier push waits for its completion
- * completes as soon as its WR is posted (as a TCP push completes once the kernel has the
- * bytes), and its WR goes unsignaled: a small-message ping-pong then takes no send completion
- * at all, as perftest's ib_send_lat takes none. Other pushes complete on the completion of
- * their last WR, the only one of theirs signaled, which on an RC QP means the peer
- * acknowledged it and every earlier WR with it; one WR in sq_depth / 2 is signaled anyway, to
- * reclaim send-queue room.
+ * pool (registered). Only a message's last WR is signaled (and one WR in sq_depth / 2, to
+ * reclaim send-queue room): a push completes on the completion of its last WR, which on an RC
+ * QP means the peer acknowledged it, and every earlier WR with it.
  *
  * Call order: mint_qp_create (ring posted) -> mint_xfer_start (credits from the peer's hello)
  * -> mint_push / mint_pop / mint_wc_handle (from dev.c) -> mint_qp_destroy.
@@ -397,11 +393,7 @@ static void build_frag(struct mint_queue *q, struct demi__task *t, struct ibv_se
 	}
 	if (last)
 		ps->last_seq = q->sq_posted;
-	/* Done at post: the device copied an inline message, and completing it now keeps the
-	 * pushes in order when no earlier one waits for its completion. */
-	ps->done_at_post = ps->inline_ok && demi__list_empty(&q->inflight);
-	wr_init(q, wr, mint_imm_encode(kind, mint_credit_send(&q->cr), aux),
-		last && !ps->done_at_post);
+	wr_init(q, wr, mint_imm_encode(kind, mint_credit_send(&q->cr), aux), last);
 	wr->sg_list = sge;
 	wr->num_sge = (int)ns;
 	if (ps->inline_ok) {
@@ -412,38 +404,15 @@ static void build_frag(struct mint_queue *q, struct demi__task *t, struct ibv_se
 	ps->frags_posted++;
 }
 
-static void fail_list(struct demi__list *l, int err, bool pushes);
-
-/* Posts the chain of n WRs, then completes the pushes in `posted`, whose WRs were all in it
- * (done at post), or fails them with the connection when the post failed. 0 or -errno. */
-static int flush(struct mint_queue *q, struct ibv_send_wr *wrs, int n, struct demi__list *posted)
-{
-	struct demi__list *l;
-	int rc = post_chain(q, wrs, n);
-
-	if (rc < 0) {
-		fail_list(posted, q->err, true);
-		return rc;
-	}
-	while ((l = demi__list_front(posted))) {
-		struct demi__task *t = demi__container_of(l, struct demi__task, wait_link);
-
-		demi__push_req_put(&mint_task_state(t)->req);
-		demi__task_complete(t);
-	}
-	return 0;
-}
-
 void mint_tx_run(struct mint_queue *q)
 {
 	struct ibv_send_wr wrs[MINT_POST_BATCH];
 	struct ibv_sge sges[MINT_POST_BATCH][DEMI_SGARRAY_MAXSIZE];
-	struct demi__list *n, posted;
+	struct demi__list *n;
 	int nwr = 0;
 
 	if (q->state != MINT_CONNECTED)
 		return;
-	demi__list_init(&posted);
 	while ((n = demi__list_front(&q->pushes))) {
 		struct demi__task *t = demi__container_of(n, struct demi__task, wait_link);
 		struct mint_task_state *ps = mint_task_state(t);
@@ -456,7 +425,7 @@ void mint_tx_run(struct mint_queue *q)
 			if (!sq_room(q))
 				goto out;
 			if (nwr == MINT_POST_BATCH) {
-				if (flush(q, wrs, nwr, &posted) < 0)
+				if (post_chain(q, wrs, nwr) < 0)
 					return;
 				nwr = 0;
 			}
@@ -464,36 +433,12 @@ void mint_tx_run(struct mint_queue *q)
 			nwr++;
 		}
 		demi__list_remove(&t->wait_link);
-		demi__list_push_back(ps->done_at_post ? &posted : &q->inflight, &t->wait_link);
+		demi__list_push_back(&q->inflight, &t->wait_link);
 	}
 out:
-	if (nwr && flush(q, wrs, nwr, &posted) < 0)
+	if (nwr && post_chain(q, wrs, nwr) < 0)
 		return;
 	send_credit(q);
-}
-
-void mint_drain_sends(struct mint_queue *q)
-{
-	struct ibv_send_wr wr;
-	uint64_t until, last;
-
-	if (q->state != MINT_CONNECTED || q->sq_done == q->sq_posted)
-		return;
-	/* The last WR is unsignaled: a signaled one after it says when all are done. */
-	if (q->sq_posted > q->sq_last_signal) {
-		if (!q->cr.tx || !sq_room(q))
-			return; /* best effort: no room to ask */
-		wr_init(q, &wr, mint_imm_encode(MINT_KIND_CREDIT, mint_credit_send(&q->cr), 0),
-			true);
-		q->cr.updates++;
-		if (post_chain(q, &wr, 1) < 0)
-			return;
-	}
-	last = q->sq_posted - 1;
-	until = demi__clock_monotonic_ns() + MINT_DRAIN_MS * 1000000ull;
-	while (q->state == MINT_CONNECTED && q->sq_done <= last &&
-	       demi__clock_monotonic_ns() < until)
-		mint_cq_poll(q->m);
 }
 
 /* Copies every segment of req into one pool buffer (more segments than the device's SGEs). */

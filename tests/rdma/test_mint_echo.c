@@ -5,15 +5,12 @@
  *    and up to one receive buffer, from pool memory (zero-copy) and from the application's own
  *    memory (inline or copied), reused at once after demi_push returns;
  *  - zero-copy echo: the server pushes back the very buffer it popped and frees it at once;
- *  - ping-pong: 2000 timed round trips of 64 bytes; a 64-byte push goes inline and completes
- *    when posted, so the ping-pong asks the device for (almost) no send completion;
+ *  - ping-pong: 2000 timed round trips of 64 bytes;
  *  - pipelining: 500 pushes issued without waiting (far more than the peer's receive
  *    buffers) all arrive in order and all complete;
  * then nothing has leaked.
  */
 #include <stdlib.h>
-
-#include <demi/stats.h>
 
 #include "mint_test.h"
 
@@ -78,9 +75,7 @@ static void test_pingpong(int c, int s)
 {
 	enum { N = 2000 };
 	static uint64_t rtt[N];
-	uint64_t signaled0, signaled1;
 
-	CHECK_OK(demi_stat("catmint.signaled", &signaled0));
 	for (int i = 0; i < N; i++) {
 		demi_sgarray_t sga = h_sga_pattern(64, (uint64_t)i, 0);
 		demi_qtoken_t pt, qt, et;
@@ -101,11 +96,6 @@ static void test_pingpong(int c, int s)
 		h_wait(pt, DEMI_OPC_PUSH, NULL);
 		h_wait(et, DEMI_OPC_PUSH, NULL);
 	}
-	/* Only the WR in sq_depth / 2 that reclaims send-queue room is signaled: 2 * N / 64 of
-	 * the 2 * N sends with the default depth (128). */
-	CHECK_OK(demi_stat("catmint.signaled", &signaled1));
-	CHECKF(signaled1 - signaled0 <= 2 * N / 32, "%llu of %d inline sends signaled",
-	       (unsigned long long)(signaled1 - signaled0), 2 * N);
 	qsort(rtt, N, sizeof(rtt[0]), cmp_u64);
 	h_log("ping-pong 64 B, one thread driving both ends: p50 %.1f us, p99 %.1f us",
 	      rtt[N / 2] / 1e3, rtt[N * 99 / 100] / 1e3);
