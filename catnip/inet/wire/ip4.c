@@ -116,21 +116,27 @@ enum nip_ip4_err nip_ip4_parse(const uint8_t *pkt, size_t len, bool check_csum, 
 	return NIP_IP4_OK;
 }
 
+/* The fields every datagram of ip carries; length, id and checksum zero. */
+static void fixed_fields(struct nip_ip4_hdr *h, const struct nip_ip4 *ip)
+{
+	memset(h, 0, sizeof(*h)); /* a zero checksum is what checksum offload expects too */
+	h->ver_ihl = 4 << 4 | NIP_IP4_HLEN / 4;
+	h->tos = ip->tos;
+	h->frag = htons(IP4_DF);
+	h->ttl = ip->ttl;
+	h->proto = ip->proto;
+	h->src = ip->src;
+	h->dst = ip->dst;
+}
+
 /* payload_len must be at most 65515 so that the total length fits in 16 bits. */
 void nip_ip4_emit(uint8_t *hdr, const struct nip_ip4 *ip, uint16_t payload_len, bool csum_offload)
 {
 	struct nip_ip4_hdr h;
 
-	h.ver_ihl = 4 << 4 | NIP_IP4_HLEN / 4;
-	h.tos = ip->tos;
+	fixed_fields(&h, ip);
 	h.total_len = htons((uint16_t)(NIP_IP4_HLEN + payload_len));
 	h.id = htons(ip->id);
-	h.frag = htons(IP4_DF);
-	h.ttl = ip->ttl;
-	h.proto = ip->proto;
-	h.csum = 0; /* what checksum offload expects too */
-	h.src = ip->src;
-	h.dst = ip->dst;
 	if (!csum_offload)
 		h.csum = nip_csum_fold(nip_csum_add20(&h));
 	memcpy(hdr, &h, sizeof(h));
@@ -140,14 +146,7 @@ void nip_ip4_tmpl_init(struct nip_ip4_tmpl *t, const struct nip_ip4 *ip)
 {
 	uint32_t sum;
 
-	memset(&t->hdr, 0, sizeof(t->hdr));
-	t->hdr.ver_ihl = 4 << 4 | NIP_IP4_HLEN / 4;
-	t->hdr.tos = ip->tos;
-	t->hdr.frag = htons(IP4_DF);
-	t->hdr.ttl = ip->ttl;
-	t->hdr.proto = ip->proto;
-	t->hdr.src = ip->src;
-	t->hdr.dst = ip->dst;
+	fixed_fields(&t->hdr, ip);
 	sum = nip_csum_add20(&t->hdr);
 	sum = (sum & 0xffffu) + (sum >> 16);
 	t->sum = (sum & 0xffffu) + (sum >> 16); /* room for the two words added per datagram */

@@ -215,6 +215,15 @@ size_t nip_tcp_opts_len(const struct nip_tcp_opts *o)
 	return fixed_opts_len(o) + (n ? 4 + n * SACK_BLOCK_LEN : 0);
 }
 
+/* NOP NOP TS at p, the layout nip_tcp_parse reads with one compare; returns its length. */
+static size_t put_ts_only(uint8_t *p, uint32_t tsval, uint32_t tsecr)
+{
+	put32(p, TS_ONLY_WORD);
+	put32(p + 4, tsval);
+	put32(p + 8, tsecr);
+	return TS_ONLY_LEN;
+}
+
 /* Writes the options at p; returns their length (nip_tcp_opts_len(o)). */
 static size_t emit_opts(uint8_t *p, const struct nip_tcp_opts *o)
 {
@@ -223,10 +232,7 @@ static size_t emit_opts(uint8_t *p, const struct nip_tcp_opts *o)
 	if (o->has_ts && !o->has_mss && !o->sack_ok && !o->has_wscale && !o->nsack) {
 		/* Every segment after the handshake when only timestamps were agreed: the
 		 * layout parse reads with one compare (NOP NOP TS). */
-		put32(p, TS_ONLY_WORD);
-		put32(p + 4, o->tsval);
-		put32(p + 8, o->tsecr);
-		return TS_ONLY_LEN;
+		return put_ts_only(p, o->tsval, o->tsecr);
 	}
 	n = sack_fit(o);
 	if (o->has_mss) {
@@ -277,6 +283,28 @@ static size_t emit_opts(uint8_t *p, const struct nip_tcp_opts *o)
 	return i;
 }
 
+/* The checksum field of a segment whose header (hlen bytes at hdr) is written, over the
+ * pseudo-header sum: the folded sum for the device to finish, or computed here over the
+ * header and the payload (which may follow the header or lie elsewhere). */
+static void put_csum(uint8_t *hdr, uint32_t sum, size_t hlen, const uint8_t *payload,
+		     size_t payload_len, bool csum_offload)
+{
+	uint16_t csum;
+
+	if (csum_offload) {
+		/* The device sums header and data over the folded pseudo-header sum and
+		 * complements (DPDK RTE_MBUF_F_TX_TCP_CKSUM with rte_ipv4_phdr_cksum). */
+		csum = (uint16_t)~nip_csum_fold(sum);
+	} else if (payload == hdr + hlen) {
+		/* TCP has no "no checksum" value: a computed zero is sent as zero. */
+		csum = nip_csum_fold(nip_csum_add(sum, hdr, hlen + payload_len));
+	} else {
+		csum = nip_csum_fold(
+			nip_csum_add(nip_csum_add(sum, hdr, hlen), payload, payload_len));
+	}
+	memcpy(hdr + 16, &csum, 2);
+}
+
 /* hlen + payload_len must be at most 65535 (the caller sizes segments to the MTU). */
 size_t nip_tcp_emit(uint8_t *hdr, const struct nip_tcp_seg *seg, uint32_t src, uint32_t dst,
 		    size_t payload_len, bool csum_offload)
@@ -284,7 +312,6 @@ size_t nip_tcp_emit(uint8_t *hdr, const struct nip_tcp_seg *seg, uint32_t src, u
 	size_t hlen = NIP_TCP_HLEN + emit_opts(hdr + NIP_TCP_HLEN, &seg->opt);
 	uint16_t tlen = (uint16_t)(hlen + payload_len);
 	uint32_t sum = nip_csum_pseudo4(src, dst, NIP_IPPROTO_TCP, tlen);
-	uint16_t csum;
 
 	put16(hdr, seg->sport);
 	put16(hdr + 2, seg->dport);
@@ -295,15 +322,7 @@ size_t nip_tcp_emit(uint8_t *hdr, const struct nip_tcp_seg *seg, uint32_t src, u
 	put16(hdr + 14, seg->win);
 	memset(hdr + 16, 0, 2);
 	put16(hdr + 18, seg->urg);
-	if (csum_offload) {
-		/* The device sums header and data over the folded pseudo-header sum and
-		 * complements (DPDK RTE_MBUF_F_TX_TCP_CKSUM with rte_ipv4_phdr_cksum). */
-		csum = (uint16_t)~nip_csum_fold(sum);
-	} else {
-		/* TCP has no "no checksum" value: a computed zero is sent as zero. */
-		csum = nip_csum_fold(nip_csum_add(sum, hdr, tlen));
-	}
-	memcpy(hdr + 16, &csum, 2);
+	put_csum(hdr, sum, hlen, hdr + hlen, payload_len, csum_offload);
 	return hlen;
 }
 
@@ -324,28 +343,14 @@ size_t nip_tcp_emit_tmpl(uint8_t *hdr, const struct nip_tcp_tmpl *t,
 	uint16_t tlen = (uint16_t)(hlen + payload_len);
 	uint64_t acc = (uint64_t)t->pseudo + htons(tlen);
 	uint32_t sum = (uint32_t)((acc & 0xffffffffu) + (acc >> 32));
-	uint16_t csum;
 
 	memcpy(hdr, &t->ports, 4);
 	put32(hdr + 4, v->seq);
 	put32(hdr + 8, v->ack);
 	put32(hdr + 12, (uint32_t)(hlen / 4) << 28 | (uint32_t)v->flags << 16 | v->win);
 	memset(hdr + 16, 0, 4); /* checksum (below) and urgent pointer */
-	if (v->has_ts) {
-		put32(hdr + NIP_TCP_HLEN, TS_ONLY_WORD);
-		put32(hdr + NIP_TCP_HLEN + 4, v->tsval);
-		put32(hdr + NIP_TCP_HLEN + 8, v->tsecr);
-	}
-	if (csum_offload) {
-		/* As nip_tcp_emit: the folded pseudo-header sum, complemented. */
-		csum = (uint16_t)~nip_csum_fold(sum);
-	} else if (payload == hdr + hlen) {
-		/* TCP has no "no checksum" value: a computed zero is sent as zero. */
-		csum = nip_csum_fold(nip_csum_add(sum, hdr, tlen));
-	} else {
-		csum = nip_csum_fold(
-			nip_csum_add(nip_csum_add(sum, hdr, hlen), payload, payload_len));
-	}
-	memcpy(hdr + 16, &csum, 2);
+	if (v->has_ts)
+		put_ts_only(hdr + NIP_TCP_HLEN, v->tsval, v->tsecr);
+	put_csum(hdr, sum, hlen, payload, payload_len, csum_offload);
 	return hlen;
 }
