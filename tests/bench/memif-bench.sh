@@ -87,14 +87,46 @@ wait_socket() {
 
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 
+# Whether the server ($pid) still runs: a zombie (exited, not yet waited for) counts as gone.
+server_alive() {
+	local _n _c st
+	# Read with a builtin: no process is started while the two cores are being measured.
+	read -r _n _c st _ 2>/dev/null <"/proc/$pid/stat" || return 1
+	[ -n "$st" ] && [ "$st" != Z ]
+}
+
+# Runs a client to completion, for at most 120 s: run_client LOG CMD ARGS... A client whose
+# server died cannot finish (DPDK 23's memif driver sometimes segfaults when a peer comes and
+# goes): it is stopped at once, so the caller's retry starts seconds later instead of after
+# the whole timeout.
+run_client() {
+	local log=$1 cpid rc
+	shift
+	timeout 120 "$@" >"$log" 2>&1 &
+	cpid=$!
+	while kill -0 $cpid 2>/dev/null; do
+		if ! server_alive; then
+			sleep 0.2 # the client may just have finished
+			kill -0 $cpid 2>/dev/null || break
+			echo "$0: the server (pid $pid) died; stopping its client" >&2
+			kill -TERM $cpid 2>/dev/null
+			break
+		fi
+		sleep 0.5
+	done
+	wait $cpid
+	rc=$?
+	return $rc
+}
+
 # catnip ping-pong with the unchanged examples: run_catnip_pingpong SERVER_EXAMPLE CLIENT_EXAMPLE
 run_catnip_pingpong() {
 	rm -f "$dir/catnip.sock"
 	CONFIG_PATH=$dir/server.yaml "$ex/$1" --server $subnet.1:7 >"$out/catnip-server.log" 2>&1 &
 	pid=$!
 	wait_socket "$dir/catnip.sock"
-	CONFIG_PATH=$dir/client.yaml timeout 120 "$ex/$2" --client $subnet.1:7 \
-		--size "$size" --requests "$requests" --warmup 2000 >"$out/catnip-client.log" 2>&1
+	CONFIG_PATH=$dir/client.yaml run_client "$out/catnip-client.log" "$ex/$2" \
+		--client $subnet.1:7 --size "$size" --requests "$requests" --warmup 2000
 	local rc=$?
 	kill -INT $pid
 	wait $pid
@@ -117,10 +149,10 @@ run_raw() {
 	pid=$!
 	wait_socket "$dir/raw.sock"
 	# shellcheck disable=SC2086
-	timeout 120 taskset -c 0 "$raw" -l 0 --no-pci --no-telemetry $mem --file-prefix rc$$ \
+	run_client "$out/raw-client.log" taskset -c 0 "$raw" -l 0 --no-pci --no-telemetry $mem \
+		--file-prefix rc$$ \
 		--vdev=net_memif0,role=client,id=0,socket=$dir/raw.sock,socket-abstract=no \
-		-- --client --requests "$requests" --warmup 2000 --size $frame \
-		>"$out/raw-client.log" 2>&1
+		-- --client --requests "$requests" --warmup 2000 --size $frame
 	local rc=$?
 	kill -INT $pid
 	wait $pid

@@ -235,7 +235,7 @@ static int send_segment(struct nip_tcp_conn *c, uint32_t seq, uint32_t len, uint
 	const uint8_t *pay = NULL;
 
 	if (fast)
-		hlen = v.has_ts ? NIP_TCP_HLEN + 12 : NIP_TCP_HLEN;
+		hlen = nip_tcp_tmpl_hlen(v.has_ts);
 	else
 		hlen = full_hdr(c, seq, len, flags, win, &h);
 	chunk = len >= CHAIN_MIN && (s->link->offloads & NIP_OFF_TX_CHAIN)

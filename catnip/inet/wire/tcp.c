@@ -32,7 +32,7 @@
 #define TS_ONLY_WORD                                                                               \
 	((uint32_t)NIP_TCPOPT_NOP << 24 | (uint32_t)NIP_TCPOPT_NOP << 16 |                         \
 	 (uint32_t)NIP_TCPOPT_TS << 8 | TS_LEN)
-#define TS_ONLY_LEN 12
+#define TS_ONLY_LEN NIP_TCP_TS_ONLY_LEN
 
 static uint16_t get16(const uint8_t *p)
 {
@@ -339,7 +339,7 @@ size_t nip_tcp_emit_tmpl(uint8_t *hdr, const struct nip_tcp_tmpl *t,
 			 const struct nip_tcp_hdr_vars *v, const uint8_t *payload,
 			 size_t payload_len, bool csum_offload)
 {
-	size_t hlen = v->has_ts ? NIP_TCP_HLEN + TS_ONLY_LEN : NIP_TCP_HLEN;
+	size_t hlen = nip_tcp_tmpl_hlen(v->has_ts);
 	uint16_t tlen = (uint16_t)(hlen + payload_len);
 	uint64_t acc = (uint64_t)t->pseudo + htons(tlen);
 	uint32_t sum = (uint32_t)((acc & 0xffffffffu) + (acc >> 32));

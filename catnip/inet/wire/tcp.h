@@ -116,6 +116,13 @@ struct nip_tcp_hdr_vars {
 	bool has_ts; /* NOP NOP TS(tsval, tsecr), the only option */
 };
 
+/* The header length nip_tcp_emit_tmpl writes: 20, or 32 with NOP NOP TS. */
+#define NIP_TCP_TS_ONLY_LEN 12
+static inline size_t nip_tcp_tmpl_hlen(bool has_ts)
+{
+	return has_ts ? NIP_TCP_HLEN + NIP_TCP_TS_ONLY_LEN : NIP_TCP_HLEN;
+}
+
 /*
  * nip_tcp_emit for a segment whose only option is a timestamp, or none (nearly every segment
  * after the handshake), from the connection's template: the same bytes, written as words with
