@@ -72,7 +72,10 @@ static int cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int port_up(uint16_t port, struct rte_mempool *mp)
+/* Starts the port and waits for its link: a client for up to 10 s, restarting its port (a memif
+ * client connects once), a server for up to 60 s without restarts (a restart would cut a
+ * client's handshake short; clients start slowly on a loaded machine). */
+static int port_up(uint16_t port, struct rte_mempool *mp, bool server)
 {
 	struct rte_eth_conf conf;
 	struct rte_eth_link link;
@@ -83,13 +86,12 @@ static int port_up(uint16_t port, struct rte_mempool *mp)
 	    rte_eth_tx_queue_setup(port, 0, 512, rte_eth_dev_socket_id(port), NULL) < 0 ||
 	    rte_eth_dev_start(port) < 0)
 		return -1;
-	/* A memif client connects once; restart until the server is there. */
-	for (int i = 0; i < 100 && !stop; i++) {
+	for (int i = 0; i < (server ? 600 : 100) && !stop; i++) {
 		memset(&link, 0, sizeof(link));
 		if (rte_eth_link_get_nowait(port, &link) == 0 && link.link_status)
 			return 0;
 		rte_delay_ms(100);
-		if (i % 2 == 1) {
+		if (!server && i % 2 == 1) {
 			rte_eth_dev_stop(port);
 			rte_eth_dev_start(port);
 		}
@@ -467,7 +469,8 @@ int main(int argc, char **argv)
 	}
 	mp = rte_pktmbuf_pool_create("raw", 4095, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 				     rte_socket_id());
-	if (!mp || rte_eth_dev_count_avail() < 1 || port_up(port, mp) < 0 ||
+	if (!mp || rte_eth_dev_count_avail() < 1 ||
+	    port_up(port, mp, mode == L2_SERVER || mode == UDP_SERVER) < 0 ||
 	    rte_eth_macaddr_get(port, &u.mac) < 0) {
 		fprintf(stderr, "raw-memif-pingpong: no port, or its link never came up\n");
 		return 1;
