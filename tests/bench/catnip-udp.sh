@@ -102,23 +102,15 @@ split_run() {
 
 # One repetition of the split, appended to $results and printed: split_rep REP.
 split_rep() {
-	local variants=(floor server client catnip) i v line try
+	local variants=(floor server client catnip) i v
 	for i in 0 1 2 3; do
 		v=${variants[$((($1 - 1 + i) % 4))]}
-		export EX_CDF_FILE=$out/cdf-$v-$1.txt
-		for try in 1 2 3; do
-			case $v in
-			floor) line=$(split_run raw raw) ;;
-			server) line=$(split_run catnip raw) ;;
-			client) line=$(split_run raw catnip) ;;
-			catnip) line=$(split_run catnip catnip) ;;
-			esac && break
-			echo "repetition $1: $v failed (try $try of 3)" >&2
-			line=
-		done
-		unset EX_CDF_FILE
-		[ -n "$line" ] || continue
-		echo "$v $1 $(field p50_us "$line") $(field p99_us "$line")" >>"$results"
+		case $v in
+		floor) record_variant "$1" $v split_run raw raw ;;
+		server) record_variant "$1" $v split_run catnip raw ;;
+		client) record_variant "$1" $v split_run raw catnip ;;
+		catnip) record_variant "$1" $v split_run catnip catnip ;;
+		esac
 	done
 	awk -v r="$1" '$2==r {p[$1]=$3} END {printf "repetition %d: floor %.3f server %.3f" \
 		" client %.3f catnip %.3f us p50; excess: server %+.3f client %+.3f catnip %+.3f\n",
