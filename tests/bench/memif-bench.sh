@@ -192,29 +192,37 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+
 # med VARIANT COLUMN: the median of one column of results.txt for one variant
 med() { awk -v v="$1" -v k="$2" '$1==v {print $(k)}' "$results" | median; }
 
+# Runs COMMAND (a ping-pong printing its RESULT line) as variant V of repetition REP and
+# appends "V REP p50 p99" to $results: record_variant REP V COMMAND...
+record_variant() {
+	local rep=$1 v=$2 line try
+	shift 2
+	export EX_CDF_FILE=$out/cdf-$v-$rep.txt # the latency distribution, for the plot
+	# A run that fails to start (a memif link that never comes up, a server not yet
+	# listening: both seen on the loaded 2-core VM) is tried again, twice.
+	for try in 1 2 3; do
+		line=$("$@") && break
+		echo "repetition $rep: $v failed (try $try of 3)" >&2
+		line=
+	done
+	unset EX_CDF_FILE
+	[ -n "$line" ] || return 0
+	echo "$v $rep $(field p50_us "$line") $(field p99_us "$line")" >>"$results"
+}
+
 # One repetition of the three ping-pongs (the caller defines run_catnip, run_raw_frame and
 # run_kernel_proto), appended to $results and printed as a pair: pingpong_rep REP. catnip and
 # its floor run back to back, catnip first in odd repetitions and second in even ones, so a
 # machine that slows down or speeds up during the run favours neither; the kernel runs last.
 pingpong_rep() {
-	local v line try order="catnip raw"
+	local v order="catnip raw"
 	[ $(($1 % 2)) = 0 ] && order="raw catnip"
 	for v in $order kernel; do
-		export EX_CDF_FILE=$out/cdf-$v-$1.txt # the latency distribution, for the plot
-		# A run that fails to start (a memif link that never comes up, a server not yet
-		# listening: both seen on the loaded 2-core VM) is tried again, twice.
-		for try in 1 2 3; do
-			case $v in
-			catnip) line=$(run_catnip) ;;
-			raw) line=$(run_raw_frame) ;;
-			kernel) line=$(run_kernel_proto) ;;
-			esac && break
-			echo "pair $1: $v failed (try $try of 3)" >&2
-			line=
-		done
-		unset EX_CDF_FILE
-		[ -n "$line" ] || continue
-		echo "$v $1 $(field p50_us "$line") $(field p99_us "$line")" >>"$results"
+		case $v in
+		catnip) record_variant "$1" $v run_catnip ;;
+		raw) record_variant "$1" $v run_raw_frame ;;
+		kernel) record_variant "$1" $v run_kernel_proto ;;
+		esac
 	done
 	awk -v r="$1" '$2==r {p[$1]=$3} END {printf "pair %d (%s first): floor %.3f catnip %.3f" \
 		" diff %+.3f us p50; kernel %.2f\n", r, (r%2) ? "catnip" : "floor", p["raw"],
