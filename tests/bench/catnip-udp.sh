@@ -59,7 +59,7 @@ run_kernel_proto() { run_kernel udp; }
 # One ping-pong of the split: split_run SERVER CLIENT, each raw or catnip; prints the RESULT
 # line of the client. Both ends use the catnip ends' core, role, address and MAC.
 split_run() {
-	local mem rc cpid sock=$dir/catnip.sock
+	local mem rc sock=$dir/catnip.sock
 	local vdev="--vdev=net_memif0,id=0,socket=$sock,socket-abstract=no"
 	mem=$(tr -d '",' <<<"${eal_mem/MEM/256}")
 	rm -f "$sock"
@@ -74,24 +74,17 @@ split_run() {
 	fi
 	pid=$!
 	wait_socket "$sock"
+	# run_client (memif-bench.sh) stops a client whose server died.
 	if [ "$2" = catnip ]; then
-		CONFIG_PATH=$dir/client.yaml timeout 120 "$ex/udp-pingpong" --client $subnet.1:7 \
-			--size "$size" --requests "$requests" --warmup 2000 >"$out/split-client.log" 2>&1 &
+		CONFIG_PATH=$dir/client.yaml run_client "$out/split-client.log" "$ex/udp-pingpong" \
+			--client $subnet.1:7 --size "$size" --requests "$requests" --warmup 2000
 	else
 		# shellcheck disable=SC2086
-		timeout 120 taskset -c 0 "$raw" -l 0 --no-pci --no-telemetry $mem --file-prefix rc$$ \
-			"$vdev,role=client,mac=02:00:00:00:00:02" -- --udp-client --ip $subnet.2 \
-			--to $subnet.1:7 --requests "$requests" --warmup 2000 --size "$size" \
-			>"$out/split-client.log" 2>&1 &
+		run_client "$out/split-client.log" taskset -c 0 "$raw" -l 0 --no-pci --no-telemetry \
+			$mem --file-prefix rc$$ "$vdev,role=client,mac=02:00:00:00:00:02" -- \
+			--udp-client --ip $subnet.2 --to $subnet.1:7 --requests "$requests" \
+			--warmup 2000 --size "$size"
 	fi
-	cpid=$!
-	# A server that died (DPDK 22.11's memif driver may crash when its peer goes) would leave
-	# the client waiting for an answer until its timeout: stop it at once.
-	while kill -0 $cpid 2>/dev/null; do
-		kill -0 $pid 2>/dev/null || { kill $cpid 2>/dev/null; break; }
-		sleep 0.2
-	done
-	wait $cpid
 	rc=$?
 	kill -INT $pid 2>/dev/null
 	wait $pid
