@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The fresh-clock marks of lib/wait.c. A scheduler pass reads the clock on demand and up to
+ * The spin of lib/wait.c on a fake clock: its fresh-clock marks, and how its budget adapts.
+ *
+ * The marks. A scheduler pass reads the clock on demand and up to
  * DEMI__PASS_CLOCK_REUSE idle passes reuse that reading (lib/runtime/runtime.h,
  * demi__pass_now); a moment after which time may have passed unseen makes the next reading
  * fresh: a wait's start (the application worked), a yield (the core went to another thread),
@@ -78,6 +80,13 @@ static int setup_sleeping(void **state)
 {
 	(void)state;
 	return setup_with(10, true);
+}
+
+/* A libOS that sleeps in poll_io, with the default budget (100 us, growing up to 1 ms). */
+static int setup_sleeping_100(void **state)
+{
+	(void)state;
+	return setup_with(0, true);
 }
 
 /* Pass i (of the whole test) used the clock's true time: a fresh reading. */
@@ -207,6 +216,49 @@ static void test_wait_clock_fresh_after_progress(void **state)
 	assert_int_equal(demi_close(qd), 0);
 }
 
+/* One request answered after wake_ns of sleep: a pop issued (the application's work), then a
+ * wait that spins its budget, sleeps and is woken by the answer. */
+static void answered_after(int qd, uint64_t wake_ns)
+{
+	demi_qtoken_t pop;
+	demi_qresult_t qr;
+
+	wait_fake.io_wake_after_ns = wake_ns;
+	assert_int_equal(demi_pop(&pop, qd), 0);
+	assert_int_equal(demi_wait(&qr, pop, NULL), 0);
+}
+
+/* The spin budget adapts (lib/wait.c, note_work): each sleep cut short by work within
+ * spin_max_us doubles it, up to spin_max_us; a longer silence halves it, never below
+ * spin_us. One stall of the peer (an emulated guest's) must not undo what the exchange
+ * taught both ends. */
+static void test_wait_clock_budget_adapts(void **state)
+{
+	struct demi__libos *los = wait_fake.los;
+	int qd = wait_fake_open_queue();
+
+	(void)state;
+	wait_fake_use_clock(START, 1 * US);
+	assert_int_equal(los->spin_ns, 100 * US);
+	answered_after(qd, 200 * US); /* 300 us after the request: doubled */
+	assert_int_equal(los->spin_ns, 200 * US);
+	answered_after(qd, 200 * US);
+	assert_int_equal(los->spin_ns, 400 * US);
+	answered_after(qd, 200 * US);
+	assert_int_equal(los->spin_ns, 800 * US);
+	answered_after(qd, 100 * US);
+	assert_int_equal(los->spin_ns, 1000 * US); /* spin_max_us */
+	answered_after(qd, 5 * MS);		   /* a stall: halved */
+	assert_int_equal(los->spin_ns, 500 * US);
+	answered_after(qd, 5 * MS);
+	assert_int_equal(los->spin_ns, 250 * US);
+	answered_after(qd, 5 * MS);
+	assert_int_equal(los->spin_ns, 125 * US);
+	answered_after(qd, 5 * MS); /* never below spin_us */
+	assert_int_equal(los->spin_ns, 100 * US);
+	assert_int_equal(demi_close(qd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -219,6 +271,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wait_clock_fresh_after_sleep, setup_sleeping,
 						wait_fake_teardown),
 		cmocka_unit_test_setup_teardown(test_wait_clock_fresh_after_progress, setup,
+						wait_fake_teardown),
+		cmocka_unit_test_setup_teardown(test_wait_clock_budget_adapts, setup_sleeping_100,
 						wait_fake_teardown),
 	};
 
