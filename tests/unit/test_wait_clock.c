@@ -106,6 +106,16 @@ static void close_collect(int qd, demi_qtoken_t pop)
 	assert_int_equal(qr.qr_ret, ECANCELED);
 }
 
+/* The application's work (a pop on qd, which starts the spin) and a wait for it: the wait's
+ * result, the pop left in *pop. */
+static int pop_and_wait(int qd, const struct timespec *timeout, demi_qtoken_t *pop)
+{
+	demi_qresult_t qr;
+
+	assert_int_equal(demi_pop(pop, qd), 0);
+	return demi_wait(&qr, *pop, timeout);
+}
+
 /* A wait that timed out leaves a reading that idle passes may still reuse; the application
  * then works for a millisecond, and the next wait must not start from the old time. */
 static void test_wait_clock_fresh_at_wait_start(void **state)
@@ -117,8 +127,7 @@ static void test_wait_clock_fresh_at_wait_start(void **state)
 
 	(void)state;
 	wait_fake_use_clock(START, 0);
-	assert_int_equal(demi_pop(&pop, qd), 0);
-	assert_int_equal(demi_wait(&qr, pop, &zero), ETIMEDOUT);
+	assert_int_equal(pop_and_wait(qd, &zero, &pop), ETIMEDOUT);
 	assert_int_equal(wait_fake.read[wait_fake.passes - 1], START);
 	first = wait_fake.passes;
 	*wait_fake_now() += MS; /* the application's work */
@@ -133,14 +142,12 @@ static void test_wait_clock_fresh_at_wait_start(void **state)
 static void test_wait_clock_fresh_after_yield(void **state)
 {
 	demi_qtoken_t pop;
-	demi_qresult_t qr;
 	int qd = wait_fake_open_queue();
 
 	(void)state;
 	wait_fake_use_clock(START, 1 * US);
 	yield.ns = 10 * MS;
-	assert_int_equal(demi_pop(&pop, qd), 0);
-	assert_int_equal(demi_wait(&qr, pop, &one_ms), ETIMEDOUT);
+	assert_int_equal(pop_and_wait(qd, &one_ms, &pop), ETIMEDOUT);
 	assert_int_equal(yield.calls, 1);
 	assert_pass_fresh(wait_fake.passes - 1);
 	close_collect(qd, pop);
@@ -151,13 +158,11 @@ static void test_wait_clock_fresh_after_yield(void **state)
 static void test_wait_clock_sleep_length_fresh(void **state)
 {
 	demi_qtoken_t pop;
-	demi_qresult_t qr;
 	int qd = wait_fake_open_queue();
 
 	(void)state;
 	wait_fake_use_clock(START, 5 * US);
-	assert_int_equal(demi_pop(&pop, qd), 0);
-	assert_int_equal(demi_wait(&qr, pop, &one_ms), ETIMEDOUT);
+	assert_int_equal(pop_and_wait(qd, &one_ms, &pop), ETIMEDOUT);
 	assert_int_equal(wait_fake.io_calls, 1);
 	assert_true(wait_fake.io_called_at > START);
 	assert_int_equal(wait_fake.io_timeout_ns, START + MS - wait_fake.io_called_at);
@@ -169,15 +174,12 @@ static void test_wait_clock_sleep_length_fresh(void **state)
 static void test_wait_clock_fresh_after_sleep(void **state)
 {
 	demi_qtoken_t pop;
-	demi_qresult_t qr;
 	int qd = wait_fake_open_queue();
 
 	(void)state;
 	wait_fake_use_clock(START, 5 * US);
 	wait_fake.io_wake_after_ns = 300 * US;
-	assert_int_equal(demi_pop(&pop, qd), 0);
-	assert_int_equal(demi_wait(&qr, pop, NULL), 0);
-	assert_int_equal(qr.qr_opcode, DEMI_OPC_POP);
+	assert_int_equal(pop_and_wait(qd, NULL, &pop), 0);
 	assert_int_equal(wait_fake.io_calls, 1);
 	assert_true(wait_fake.now[wait_fake.passes - 1] >= START + 300 * US);
 	assert_pass_fresh(wait_fake.passes - 1);
@@ -221,11 +223,9 @@ static void test_wait_clock_fresh_after_progress(void **state)
 static void answered_after(int qd, uint64_t wake_ns)
 {
 	demi_qtoken_t pop;
-	demi_qresult_t qr;
 
 	wait_fake.io_wake_after_ns = wake_ns;
-	assert_int_equal(demi_pop(&pop, qd), 0);
-	assert_int_equal(demi_wait(&qr, pop, NULL), 0);
+	assert_int_equal(pop_and_wait(qd, NULL, &pop), 0);
 }
 
 /* The spin budget adapts (lib/wait.c, note_work): each sleep cut short by work within
