@@ -13,8 +13,8 @@
  * for company (may_wait).
  *
  * Call order: wait_fake_setup (demi_init), optionally wait_fake_use_clock, the test,
- * wait_fake_teardown, which fails the test if a pool buffer, a token or a queue leaked
- * (docs: ../shared/STYLE.md "teardown asserts that no buffer or connection leaked").
+ * wait_fake_teardown, which fails the test if a pool buffer, a token or a queue leaked (the
+ * project's rule for unit tests: a teardown asserts that nothing leaked).
  */
 #ifndef DEMI_TEST_WAIT_FAKE_H
 #define DEMI_TEST_WAIT_FAKE_H
