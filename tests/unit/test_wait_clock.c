@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "unit.h"
@@ -33,6 +34,9 @@
 
 static const struct timespec zero = {0, 0};
 static const struct timespec one_ms = {0, MS};
+
+/* The test's queue (setup opens it, the test closes it). */
+static int qd;
 
 static struct {
 	uint64_t ns; /* what a yield costs */
@@ -65,7 +69,9 @@ static int setup_with(uint64_t spin_us, bool sleeps)
 	}
 	yield.ns = 0;
 	yield.calls = 0;
-	return wait_fake_setup(NULL);
+	if (wait_fake_setup(NULL))
+		return -1;
+	return demi_socket(&qd, AF_INET, SOCK_DGRAM, 0) ? -1 : 0;
 }
 
 static int setup(void **state)
@@ -97,7 +103,7 @@ static void assert_pass_fresh(uint64_t i)
 }
 
 /* Closes qd and collects its pop, cancelled. */
-static void close_collect(int qd, demi_qtoken_t pop)
+static void close_collect(demi_qtoken_t pop)
 {
 	demi_qresult_t qr;
 
@@ -108,7 +114,7 @@ static void close_collect(int qd, demi_qtoken_t pop)
 
 /* The application's work (a pop on qd, which starts the spin) and a wait for it: the wait's
  * result, the pop left in *pop. */
-static int pop_and_wait(int qd, const struct timespec *timeout, demi_qtoken_t *pop)
+static int pop_and_wait(const struct timespec *timeout, demi_qtoken_t *pop)
 {
 	demi_qresult_t qr;
 
@@ -122,18 +128,17 @@ static void test_wait_clock_fresh_at_wait_start(void **state)
 {
 	demi_qtoken_t pop;
 	demi_qresult_t qr;
-	int qd = wait_fake_open_queue();
 	uint64_t first;
 
 	(void)state;
 	wait_fake_use_clock(START, 0);
-	assert_int_equal(pop_and_wait(qd, &zero, &pop), ETIMEDOUT);
+	assert_int_equal(pop_and_wait(&zero, &pop), ETIMEDOUT);
 	assert_int_equal(wait_fake.read[wait_fake.passes - 1], START);
 	first = wait_fake.passes;
 	*wait_fake_now() += MS; /* the application's work */
 	assert_int_equal(demi_wait(&qr, pop, &zero), ETIMEDOUT);
 	assert_pass_fresh(first);
-	close_collect(qd, pop);
+	close_collect(pop);
 }
 
 /* Past SPIN_TIGHT_NS a spinning wait yields between polls; the yield costs a slice (10 ms,
@@ -142,15 +147,14 @@ static void test_wait_clock_fresh_at_wait_start(void **state)
 static void test_wait_clock_fresh_after_yield(void **state)
 {
 	demi_qtoken_t pop;
-	int qd = wait_fake_open_queue();
 
 	(void)state;
 	wait_fake_use_clock(START, 1 * US);
 	yield.ns = 10 * MS;
-	assert_int_equal(pop_and_wait(qd, &one_ms, &pop), ETIMEDOUT);
+	assert_int_equal(pop_and_wait(&one_ms, &pop), ETIMEDOUT);
 	assert_int_equal(yield.calls, 1);
 	assert_pass_fresh(wait_fake.passes - 1);
-	close_collect(qd, pop);
+	close_collect(pop);
 }
 
 /* The pass that decides to sleep used a reading some passes old (each pass costs 5 us); the
@@ -158,15 +162,14 @@ static void test_wait_clock_fresh_after_yield(void **state)
 static void test_wait_clock_sleep_length_fresh(void **state)
 {
 	demi_qtoken_t pop;
-	int qd = wait_fake_open_queue();
 
 	(void)state;
 	wait_fake_use_clock(START, 5 * US);
-	assert_int_equal(pop_and_wait(qd, &one_ms, &pop), ETIMEDOUT);
+	assert_int_equal(pop_and_wait(&one_ms, &pop), ETIMEDOUT);
 	assert_int_equal(wait_fake.io_calls, 1);
 	assert_true(wait_fake.io_called_at > START);
 	assert_int_equal(wait_fake.io_timeout_ns, START + MS - wait_fake.io_called_at);
-	close_collect(qd, pop);
+	close_collect(pop);
 }
 
 /* A sleep in poll_io ended by an event after 300 us: the pass that handles the event must see
@@ -174,12 +177,11 @@ static void test_wait_clock_sleep_length_fresh(void **state)
 static void test_wait_clock_fresh_after_sleep(void **state)
 {
 	demi_qtoken_t pop;
-	int qd = wait_fake_open_queue();
 
 	(void)state;
 	wait_fake_use_clock(START, 5 * US);
 	wait_fake.io_wake_after_ns = 300 * US;
-	assert_int_equal(pop_and_wait(qd, NULL, &pop), 0);
+	assert_int_equal(pop_and_wait(NULL, &pop), 0);
 	assert_int_equal(wait_fake.io_calls, 1);
 	assert_true(wait_fake.now[wait_fake.passes - 1] >= START + 300 * US);
 	assert_pass_fresh(wait_fake.passes - 1);
@@ -200,7 +202,6 @@ static void test_wait_clock_fresh_after_progress(void **state)
 {
 	demi_qtoken_t pops[2];
 	demi_qresult_t qr;
-	int qd = wait_fake_open_queue();
 
 	(void)state;
 	wait_fake_use_clock(START, 1 * US);
@@ -220,12 +221,12 @@ static void test_wait_clock_fresh_after_progress(void **state)
 
 /* One request answered after wake_ns of sleep: a pop issued (the application's work), then a
  * wait that spins its budget, sleeps and is woken by the answer. */
-static void answered_after(int qd, uint64_t wake_ns)
+static void answered_after(uint64_t wake_ns)
 {
 	demi_qtoken_t pop;
 
 	wait_fake.io_wake_after_ns = wake_ns;
-	assert_int_equal(pop_and_wait(qd, NULL, &pop), 0);
+	assert_int_equal(pop_and_wait(NULL, &pop), 0);
 }
 
 /* The spin budget adapts (lib/wait.c, note_work): each sleep cut short by work within
@@ -235,26 +236,25 @@ static void answered_after(int qd, uint64_t wake_ns)
 static void test_wait_clock_budget_adapts(void **state)
 {
 	struct demi__libos *los = wait_fake.los;
-	int qd = wait_fake_open_queue();
 
 	(void)state;
 	wait_fake_use_clock(START, 1 * US);
 	assert_int_equal(los->spin_ns, 100 * US);
-	answered_after(qd, 200 * US); /* 300 us after the request: doubled */
+	answered_after(200 * US); /* 300 us after the request: doubled */
 	assert_int_equal(los->spin_ns, 200 * US);
-	answered_after(qd, 200 * US);
+	answered_after(200 * US);
 	assert_int_equal(los->spin_ns, 400 * US);
-	answered_after(qd, 200 * US);
+	answered_after(200 * US);
 	assert_int_equal(los->spin_ns, 800 * US);
-	answered_after(qd, 100 * US);
+	answered_after(100 * US);
 	assert_int_equal(los->spin_ns, 1000 * US); /* spin_max_us */
-	answered_after(qd, 5 * MS);		   /* a stall: halved */
+	answered_after(5 * MS);			   /* a stall: halved */
 	assert_int_equal(los->spin_ns, 500 * US);
-	answered_after(qd, 5 * MS);
+	answered_after(5 * MS);
 	assert_int_equal(los->spin_ns, 250 * US);
-	answered_after(qd, 5 * MS);
+	answered_after(5 * MS);
 	assert_int_equal(los->spin_ns, 125 * US);
-	answered_after(qd, 5 * MS); /* never below spin_us */
+	answered_after(5 * MS); /* never below spin_us */
 	assert_int_equal(los->spin_ns, 100 * US);
 	assert_int_equal(demi_close(qd), 0);
 }
