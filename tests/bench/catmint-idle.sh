@@ -18,6 +18,7 @@
 #            to 100 us after a long silence)
 #   base     OTHER_BUILD's mint-pingpong in the default configuration (with --base, which adds
 #            this mode: an A/B pair of the default mode against older code)
+#   base5ms  OTHER_BUILD's in max5ms's configuration (with --base, when asked for)
 # and, once, the CPU time of a default-mode server waiting for its client for 2 s (clock ticks
 # from /proc). Prints each run's RESULT line, then each mode's p50s and how many runs fell into
 # the slow regime (p50 over SLOW_US, 300: an answer per wake-up, milliseconds in the guest,
@@ -49,7 +50,7 @@ vm=$(dirname "$(realpath "$0")")/../rdma/vm.sh
 if [ -n "$base" ]; then
 	[ -x "$base/tests/rdma/mint-pingpong" ] ||
 		{ echo "$0: $base/tests/rdma/mint-pingpong not built" >&2; exit 1; }
-	[[ " $modes " == *" base "* ]] || modes="$modes base"
+	[[ " $modes " == *" base"* ]] || modes="$modes base"
 fi
 bash "$vm" --check || exit $?
 out=$build/bench-catmint-idle
@@ -67,6 +68,7 @@ for rep in \$(seq $reps); do
 		[ \$mode = max5ms ] && max=5000
 		[ \$mode = base1ms ] && base=1000
 		[ \$mode = base ] && b=$base
+		[ \$mode = base5ms ] && b=$base max=5000
 		port=\$((port + 1))
 		export DEMIKERNEL_SPIN_US=\$base
 		DEMIKERNEL_BUSY_POLL=\$bp DEMIKERNEL_SPIN_MAX_US=\$max LIBOS=catmint timeout 60 \\
@@ -89,7 +91,7 @@ for rep in \$(seq $reps); do
 	done
 done
 EOF
-bash "$vm" "$build" bash "$out/guest.sh" | grep -E '^(idle|busy|default|max5ms|base1ms|base) ' |
+bash "$vm" "$build" bash "$out/guest.sh" | grep -E '^(idle|busy|default|max5ms|base1ms|base|base5ms) ' |
 	tee "$out/results.txt"
 rc=${PIPESTATUS[0]}
 awk -v slow_us="${SLOW_US:-300}" '
@@ -110,13 +112,18 @@ END {
 		printf "%-8s%s  slow %d/%d%s\n", m, list[m], slow[m], n[m] + failed[m],
 			failed[m] ? " (" failed[m] " failed)" : ""
 	}
-	if (!("base" in n) || !("default" in n)) exit
+	ratios("default", "base")
+	ratios("max5ms", "base5ms")
+}
+# The per-repetition ratios of mode a over mode b, when both ran.
+function ratios(a, b,    r, line) {
+	if (!(a in n) || !(b in n)) return
 	line = ""
 	for (r = 1; r <= 1000; r++) {
-		if (!(("default", r) in at) && !(("base", r) in at)) break
-		if (("default", r) in at && ("base", r) in at)
-			line = line sprintf(" %.2f", at["default", r] / at["base", r])
+		if (!((a, r) in at) && !((b, r) in at)) break
+		if ((a, r) in at && (b, r) in at)
+			line = line sprintf(" %.2f", at[a, r] / at[b, r])
 	}
-	print "default / base, per repetition:" line
+	print a " / " b ", per repetition:" line
 }' "$out/results.txt"
 exit "$rc"
