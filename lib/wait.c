@@ -69,14 +69,20 @@ enum spin { SLEEP, SPIN, SPIN_YIELD };
  * spin yields the core between polls: on a machine with more runnable threads than cores the
  * peer that is to answer (or the thread that is to use the answer) may be waiting for ours,
  * and polling flat out would delay the very event we wait for (measured on 2 busy cores: a
- * first reply after a silence took 300 us instead of 120).
+ * first reply after a silence took 300 us instead of 120). A yield is a system call (~1 us
+ * here, ~3 us in the emulated RDMA guest, docs/benchmarks.md): yielding only every few polls
+ * was measured there and made no difference the guest's noise could show.
  *
  * The budget adapts, as KVM's halt polling does: when work comes after a sleep but within
  * spin_max_ns of the last, the sleep was a loss (a wake-up paid, where a little more spinning
  * would have caught it), so the budget doubles, up to spin_max_ns; after a longer silence it
- * is back to demikernel.spin_us. Without this, two ends whose wake-ups take longer than the
- * budget (an emulated guest: milliseconds) keep each other asleep: each answer comes after
- * the other end gave up spinning, at a wake-up per message. */
+ * halves, down to demikernel.spin_us. Without this, two ends whose wake-ups take longer than
+ * the budget (an emulated guest: milliseconds) keep each other asleep: each answer comes after
+ * the other end gave up spinning, at a wake-up per message. Halving rather than going back to
+ * spin_us at once: one stall of the peer (the emulated guest has them, multi-millisecond,
+ * busy polling included) would otherwise undo all the doublings of both ends, which then
+ * wake each other slowly until they have learnt it again; an idle thread still comes down to
+ * spin_us after a few silences. */
 static void note_work(struct demi__libos *los, int progress)
 {
 	uint64_t now;
@@ -88,9 +94,12 @@ static void note_work(struct demi__libos *los, int progress)
 	if (los->slept) {
 		uint64_t waited = now - los->last_work_ns;
 
-		los->spin_ns = waited > los->spin_max_ns	     ? los->spin_base_ns
-			       : 2 * los->spin_ns < los->spin_max_ns ? 2 * los->spin_ns
-								     : los->spin_max_ns;
+		if (waited > los->spin_max_ns)
+			los->spin_ns = los->spin_ns / 2 > los->spin_base_ns ? los->spin_ns / 2
+									    : los->spin_base_ns;
+		else
+			los->spin_ns = 2 * los->spin_ns < los->spin_max_ns ? 2 * los->spin_ns
+									   : los->spin_max_ns;
 		los->slept = false;
 	}
 	los->last_work_ns = now;

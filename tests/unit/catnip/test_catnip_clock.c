@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * catnip's device poller (catnip.c, poll_device) and the runtime's reused clock reading: an
+ * idle pass only peeks at the receive ring and may run on a reading some passes old
+ * (DEMI__PASS_CLOCK_REUSE); the pass that finds a frame must read the clock afresh, or the
+ * frame's processing (RTT samples, timestamps, timers) is dated before its arrival.
+ *
+ * The whole libOS runs through the public API, with the DPDK device replaced by the in-memory
+ * test link (catnip/dev/test_link.h): the nip_dpdk_* calls are wrapped (-Wl,--wrap) and
+ * answered here, and the wire's time is the runtime's fake clock, which a background task of
+ * the test moves on by a microsecond per scheduler pass. A plain stack on the wire's other end
+ * sends the datagram.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "unit.h"
+
+#include <demi/libos.h>
+#include <demi/sga.h>
+#include <demi/wait.h>
+
+#include "api.h"
+#include "catnip.h"
+#include "debug.h"
+#include "dev/dpdk_link.h"
+#include "dev/test_link.h"
+
+#define US 1000ull
+#define IP_CATNIP 0x0a000001u /* 10.0.0.1 */
+#define IP_PEER 0x0a000002u
+#define PORT 7
+
+static const uint8_t mac_catnip[6] = {2, 0, 0, 0, 0, 1}; /* the test link's end 0 */
+
+/* The device: the wire's end 0, and when a peek first found a frame. */
+static struct {
+	struct nip_test_wire wire;
+	uint64_t *now;
+	uint64_t seen_at;
+} dev;
+
+/* The wire's other end and the time per pass. */
+static struct {
+	struct demi__libos *los;
+	struct nip_stack peer;
+	struct nip_udp_sock sock;
+	struct demi__bg_task ticker;
+} t;
+
+/* ---- the DPDK device, answered by the test link ---- */
+
+int __wrap_nip_dpdk_init(struct nip_dpdk **out, struct demi__config *cfg, struct demi__pool *pool);
+__attribute__((used)) int __wrap_nip_dpdk_init(struct nip_dpdk **out, struct demi__config *cfg,
+					       struct demi__pool *pool)
+{
+	(void)cfg;
+	/* The runtime's fake clock (set by the test once demi_init is done) is the wire's. */
+	dev.now = &demi__container_of(pool, struct demi__libos, pool)->rt.clock.fake_now_ns;
+	nip_test_wire_init(&dev.wire, pool, dev.now, 1500, 1);
+	dev.seen_at = 0;
+	*out = (struct nip_dpdk *)&dev;
+	return 0;
+}
+
+void __wrap_nip_dpdk_fini(struct nip_dpdk *d);
+__attribute__((used)) void __wrap_nip_dpdk_fini(struct nip_dpdk *d)
+{
+	(void)d;
+	nip_test_wire_fini(&dev.wire);
+}
+
+struct nip_link *__wrap_nip_dpdk_link(struct nip_dpdk *d);
+__attribute__((used)) struct nip_link *__wrap_nip_dpdk_link(struct nip_dpdk *d)
+{
+	(void)d;
+	return nip_test_link(&dev.wire, 0);
+}
+
+void __wrap_nip_dpdk_stats(struct nip_dpdk *d, struct nip_dpdk_stats *out);
+__attribute__((used)) void __wrap_nip_dpdk_stats(struct nip_dpdk *d, struct nip_dpdk_stats *out)
+{
+	(void)d;
+	memset(out, 0, sizeof(*out));
+}
+
+uint64_t __wrap_nip_dpdk_bufs_cached(struct nip_dpdk *d);
+__attribute__((used)) uint64_t __wrap_nip_dpdk_bufs_cached(struct nip_dpdk *d)
+{
+	(void)d;
+	return 0;
+}
+
+/* The test's waits never sleep (they spin within demikernel.spin_us). */
+int __wrap_nip_dpdk_wait(struct nip_dpdk *d, uint64_t timeout_ns);
+__attribute__((used)) int __wrap_nip_dpdk_wait(struct nip_dpdk *d, uint64_t timeout_ns)
+{
+	(void)d;
+	(void)timeout_ns;
+	fail_msg("catnip slept");
+	return 0;
+}
+
+int __wrap_nip_dpdk_rx_peek(struct nip_dpdk *d);
+__attribute__((used)) int __wrap_nip_dpdk_rx_peek(struct nip_dpdk *d)
+{
+	struct nip_test_end *e = &dev.wire.end[0];
+	bool due = e->count && e->q[e->head].due <= *dev.now;
+
+	(void)d;
+	if (due && !dev.seen_at)
+		dev.seen_at = *dev.now;
+	return due;
+}
+
+/* ---- the fixture ---- */
+
+/* After catnip's poller on every pass: the time a pass takes. */
+static int tick(void *arg)
+{
+	(void)arg;
+	*dev.now += 1 * US;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	struct nip_stack_config sc;
+
+	(void)state;
+	memset(&t, 0, sizeof(t));
+	setenv("LIBOS", "catnip", 1);
+	setenv("DEMIKERNEL_LOCAL_IPV4_ADDR", "10.0.0.1", 1);
+	unsetenv("DEMIKERNEL_BUSY_POLL");
+	unsetenv("DEMIKERNEL_SPIN_US");
+	unsetenv("CONFIG_PATH");
+	if (demi_init(NULL))
+		return -1;
+	t.los = demi__current();
+	/* Ahead of the real clock catnip's stack started on. */
+	demi__clock_use_fake(&t.los->rt, demi__clock_now(&t.los->rt) + 1000000000ull);
+	demi__bg_add(&t.los->rt, &t.ticker, tick, NULL);
+	nip_stack_config_default(&sc);
+	sc.ip = htonl(IP_PEER);
+	if (nip_stack_init(&t.peer, nip_test_link(&dev.wire, 1), &sc) < 0 ||
+	    nip_arp_add_static(&t.peer, htonl(IP_CATNIP), mac_catnip) < 0)
+		return -1;
+	nip_udp_sock_init(&t.sock, &t.peer);
+	return nip_udp_bind(&t.sock, 0, PORT);
+}
+
+static int teardown(void **state)
+{
+	struct demi__debug_counts c;
+
+	(void)state;
+	nip_udp_close(&t.sock);
+	nip_stack_fini(&t.peer);
+	demi__bg_remove(&t.ticker);
+	assert_int_equal(demi__debug_counts(&c), 0);
+	demi__fini();
+	assert_int_equal(c.bufs_in_use - c.bufs_cached, 0);
+	assert_int_equal(c.tasks_in_use, 0);
+	assert_int_equal(c.queues_open, 0);
+	return 0;
+}
+
+/* A datagram that reaches catnip 5 us (5 passes) into a spinning wait, after the wait's first
+ * pass read the clock: the stack processes it at its arrival time. */
+static void test_catnip_clock_fresh_on_receive(void **state)
+{
+	static const char msg[] = "ping";
+	const void *p[] = {msg};
+	uint32_t l[] = {sizeof(msg)};
+	struct sockaddr_in a;
+	demi_qtoken_t pop;
+	demi_qresult_t qr;
+	int qd;
+
+	(void)state;
+	assert_int_equal(demi_socket(&qd, AF_INET, SOCK_DGRAM, 0), 0);
+	nip_fill_addr(&a, htonl(IP_CATNIP), PORT);
+	assert_int_equal(demi_bind(qd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(demi_pop(&pop, qd), 0);
+	dev.wire.faults.delay_ns = 5 * US;
+	nip_stack_poll(&t.peer, *dev.now);
+	assert_int_equal(nip_udp_send(&t.sock, htonl(IP_CATNIP), PORT, p, l, 1, NULL, NULL), 0);
+	nip_stack_flush(&t.peer);
+	assert_int_equal(dev.wire.end[0].count, 1);
+	assert_int_equal(demi_wait(&qr, pop, NULL), 0);
+	assert_int_equal(qr.qr_opcode, DEMI_OPC_POP);
+	assert_int_equal(qr.qr_value.sga.sga_segs[0].sgaseg_len, sizeof(msg));
+	assert_true(dev.seen_at > 0);
+	assert_int_equal(nip_of(t.los)->stack.now, dev.seen_at);
+	assert_int_equal(demi_sgafree(&qr.qr_value.sga), 0);
+	assert_int_equal(demi_close(qd), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_catnip_clock_fresh_on_receive, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
