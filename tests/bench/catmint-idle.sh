@@ -50,7 +50,7 @@ vm=$(dirname "$(realpath "$0")")/../rdma/vm.sh
 if [ -n "$base" ]; then
 	[ -x "$base/tests/rdma/mint-pingpong" ] ||
 		{ echo "$0: $base/tests/rdma/mint-pingpong not built" >&2; exit 1; }
-	[[ " $modes " == *" base"* ]] || modes="$modes base"
+	[[ " $modes " == *" base "* ]] || modes="$modes base"
 fi
 bash "$vm" --check || exit $?
 out=$build/bench-catmint-idle

@@ -143,6 +143,9 @@ if [ -n "$split" ]; then
 	done
 	split_report
 	echo "(raw numbers: $results)"
+	# A variant that failed all its tries is left out of the medians above: say so, and fail.
+	missing=$((reps * 4 - $(wc -l <"$results")))
+	[ "$missing" = 0 ] || { echo "$0: $missing of $((reps * 4)) runs failed" >&2; exit 1; }
 	exit 0
 fi
 

@@ -25,6 +25,7 @@ memif_bench_setup() {
 	results=$out/results.txt
 	: >"$results"
 	dir=$(mktemp -d)
+	mkfifo "$dir/tick" # run_client's pause: a read that times out, no process started
 	pid=
 	trap memif_bench_cleanup EXIT
 	memif_hugepages
@@ -96,27 +97,27 @@ server_alive() {
 }
 
 # Runs a client to completion, for at most 120 s: run_client LOG CMD ARGS... A client whose
-# server died cannot finish (DPDK 23's memif driver sometimes segfaults when a peer comes and
+# server died cannot finish (DPDK 22.11's memif driver sometimes segfaults when a peer comes and
 # goes): it is stopped at once, so the caller's retry starts seconds later instead of after
 # the whole timeout.
 run_client() {
-	local log=$1 cpid rc
+	local log=$1 cpid
 	shift
 	timeout 120 "$@" >"$log" 2>&1 &
 	cpid=$!
 	while kill -0 $cpid 2>/dev/null; do
 		if ! server_alive; then
-			sleep 0.2 # the client may just have finished
+			read -rt 0.2 <>"$dir/tick" # the client may just have finished
 			kill -0 $cpid 2>/dev/null || break
 			echo "$0: the server (pid $pid) died; stopping its client" >&2
 			kill -TERM $cpid 2>/dev/null
-			break
+			wait $cpid
+			return 1 # a stopped client may exit 0, with no result
 		fi
-		sleep 0.5
+		# Half a second's pause without starting a process while the cores are measured.
+		read -rt 0.5 <>"$dir/tick"
 	done
 	wait $cpid
-	rc=$?
-	return $rc
 }
 
 # catnip ping-pong with the unchanged examples: run_catnip_pingpong SERVER_EXAMPLE CLIENT_EXAMPLE

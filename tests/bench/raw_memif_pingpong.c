@@ -111,6 +111,7 @@ static struct rte_arp_hdr *arp_of(struct rte_mbuf *m, uint16_t op)
 	    eh->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP) ||
 	    ah->arp_hardware != rte_cpu_to_be_16(RTE_ARP_HRD_ETHER) ||
 	    ah->arp_protocol != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) ||
+	    ah->arp_hlen != RTE_ETHER_ADDR_LEN || ah->arp_plen != 4 ||
 	    ah->arp_opcode != rte_cpu_to_be_16(op))
 		return NULL;
 	return ah;
@@ -143,7 +144,7 @@ static struct rte_udp_hdr *udp_of(struct rte_mbuf *m, uint32_t ip, struct rte_ip
 	uint32_t ihl;
 
 	if (m->data_len < UDP_HDRS || eh->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) ||
-	    ih->next_proto_id != IPPROTO_UDP || ih->dst_addr != ip)
+	    (ih->version_ihl >> 4) != 4 || ih->next_proto_id != IPPROTO_UDP || ih->dst_addr != ip)
 		return NULL;
 	ihl = (uint32_t)(ih->version_ihl & 0xf) * 4;
 	if (ihl < sizeof(*ih) || m->data_len < sizeof(*eh) + ihl + sizeof(struct rte_udp_hdr))
@@ -296,16 +297,23 @@ static struct rte_mbuf *udp_request(struct rte_mempool *mp, const struct udp_pee
 	return m;
 }
 
-/* Whether r is request q's echo: the same datagram from the peer's address and port. */
+/* Whether r is request q's echo: the same datagram (same length, same bytes) from the peer's
+ * address and port. The echo's IPv4 header may carry options: its payload is found from the
+ * header, and bounded by the frame. */
 static bool udp_echo_ok(struct rte_mbuf *r, const struct rte_mbuf *q, const struct udp_peer *u)
 {
 	struct rte_ipv4_hdr *ih;
 	struct rte_udp_hdr *uh = udp_of(r, u->ip, &ih);
 	const char *qd = rte_pktmbuf_mtod(q, const char *);
+	size_t plen = q->data_len - UDP_HDRS, off;
 
-	return uh && ih->src_addr == u->to_ip && uh->src_port == rte_cpu_to_be_16(u->to_port) &&
-	       uh->dst_port == rte_cpu_to_be_16(UDP_SRC_PORT) && r->data_len >= q->data_len &&
-	       !memcmp((char *)(uh + 1), qd + UDP_HDRS, q->data_len - UDP_HDRS);
+	if (!uh)
+		return false;
+	off = (size_t)((char *)(uh + 1) - rte_pktmbuf_mtod(r, char *));
+	return ih->src_addr == u->to_ip && uh->src_port == rte_cpu_to_be_16(u->to_port) &&
+	       uh->dst_port == rte_cpu_to_be_16(UDP_SRC_PORT) && r->data_len >= off + plen &&
+	       uh->dgram_len == rte_cpu_to_be_16((uint16_t)(sizeof(*uh) + plen)) &&
+	       !memcmp((char *)(uh + 1), qd + UDP_HDRS, plen);
 }
 
 static int parse_ip(const char *s, uint32_t *ip)
@@ -389,16 +397,23 @@ static int run_client(uint16_t port, struct rte_mempool *mp, bool l2, struct udp
 			fprintf(stderr, "raw-memif-pingpong: out of mbufs\n");
 			return 1;
 		}
+		struct rte_ipv4_hdr *ih;
 		uint64_t t0 = now_ns();
 		while (rte_eth_tx_burst(port, 0, &m, 1) != 1 && !stop)
 			;
 		for (;;) {
 			while (rte_eth_rx_burst(port, 0, &r, 1) != 1 && !stop)
 				;
-			/* The peer's ARP request for us (catnip asks before answering) is
-			 * answered and the echo waited for still. */
-			if (stop || l2 || !arp_serve(port, r, u))
+			if (stop || l2)
 				break;
+			/* The peer's ARP request for us (catnip asks before answering) is
+			 * answered, and any frame that is no datagram for us (a late ARP
+			 * reply, a stray frame) dropped: the echo is waited for still. */
+			if (arp_serve(port, r, u))
+				continue;
+			if (udp_of(r, u->ip, &ih))
+				break;
+			rte_pktmbuf_free(r);
 		}
 		uint64_t t1 = now_ns();
 		if (stop)

@@ -51,8 +51,8 @@ __attribute__((used)) int __wrap_sched_yield(void)
 	return 0;
 }
 
-/* The fake libOS with no poll_io (it polls in its passes, like catnip and catmint) and
- * demikernel.spin_us at spin_us (0: the default). */
+/* The fake libOS (polling in its passes, like catnip and catmint; with a poll_io that sleeps on
+ * the fake clock when sleeps is set) and demikernel.spin_us at spin_us (0: the default). */
 static int setup_with(uint64_t spin_us, bool sleeps)
 {
 	static char spin[32];

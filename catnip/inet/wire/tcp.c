@@ -32,7 +32,6 @@
 #define TS_ONLY_WORD                                                                               \
 	((uint32_t)NIP_TCPOPT_NOP << 24 | (uint32_t)NIP_TCPOPT_NOP << 16 |                         \
 	 (uint32_t)NIP_TCPOPT_TS << 8 | TS_LEN)
-#define TS_ONLY_LEN NIP_TCP_TS_ONLY_LEN
 
 static uint16_t get16(const uint8_t *p)
 {
@@ -152,7 +151,8 @@ enum nip_tcp_err nip_tcp_parse(const uint8_t *seg, size_t len, uint32_t src, uin
 			return NIP_TCP_BAD_CSUM;
 	}
 	memset(&out->opt, 0, sizeof(out->opt));
-	if (hlen == NIP_TCP_HLEN + TS_ONLY_LEN && get32(seg + NIP_TCP_HLEN) == TS_ONLY_WORD) {
+	if (hlen == NIP_TCP_HLEN + NIP_TCP_TS_ONLY_LEN &&
+	    get32(seg + NIP_TCP_HLEN) == TS_ONLY_WORD) {
 		/* Nearly every segment with timestamps: NOP NOP TS (RFC 7323 appendix A), read
 		 * here with one compare; parse_opts reads these bytes the same way. */
 		out->opt.has_ts = true;
@@ -221,7 +221,7 @@ static size_t put_ts_only(uint8_t *p, uint32_t tsval, uint32_t tsecr)
 	put32(p, TS_ONLY_WORD);
 	put32(p + 4, tsval);
 	put32(p + 8, tsecr);
-	return TS_ONLY_LEN;
+	return NIP_TCP_TS_ONLY_LEN;
 }
 
 /* Writes the options at p; returns their length (nip_tcp_opts_len(o)). */
