@@ -18,6 +18,11 @@
  * kernel slice while some are registered (a pipe streaming an RDB to replicas keeps flowing,
  * an idle server wakes at most 100 times a second for them).
  *
+ * Key prefetch: before Redis's read handlers run, the keyspace lines of the GET and SET
+ * requests in the fired queues' popped buffers are prefetched in stages across the round's
+ * requests (prefetch_keys); a lone request's chain starts in the poll and goes on when Redis's
+ * read begins (prefetch_lone, read_step). Hints only: nothing Redis computes changes.
+ *
  * Fork: the child (BGSAVE, BGREWRITEAOF, diskless replication) never touches the libOS:
  * demiActive() is false there, and closing a queue there only closes the placeholder.
  */
@@ -40,6 +45,9 @@
 struct dq {
 	struct demi_port_q q;
 	connection *conn;
+	/* A lone request's key hash, from the poll to Redis's read (prefetch_keys). */
+	int pf_have;
+	uint64_t pf_hash;
 };
 
 static struct demi_port *queues; /* this process's queues (one thread) */
@@ -119,13 +127,12 @@ struct pf_key {
 	dictEntry *de;
 };
 
-/* The dict bucket key (klen bytes) hashes to in d, or NULL (an empty dict). Where Redis's
- * dictFind looks first: while d rehashes, buckets below rehashidx have moved to table 1. */
-static dictEntry **key_bucket(dict *d, const char *key, size_t klen)
+/* The dict bucket of hash h in d, or NULL (an empty dict). Where Redis's dictFind looks
+ * first: while d rehashes, buckets below rehashidx have moved to table 1. */
+static dictEntry **hash_bucket(dict *d, uint64_t h)
 {
 	if (dictSize(d) == 0)
 		return NULL;
-	uint64_t h = dictGenHashFunction(key, klen);
 	int t = 0;
 	unsigned long idx = h & DICTHT_SIZE_MASK(d->ht_size_exp[0]);
 	if (dictIsRehashing(d) && (long)idx < d->rehashidx) {
@@ -176,6 +183,53 @@ static void pf_step(struct pf_key *k)
 	k->step = AT_ENTRY;
 }
 
+/* The client whose read handler fires for q (a replica's handshake or a listener carries
+ * none), with its popped bytes, or NULL. */
+static client *reading_client(struct dq *q)
+{
+	if (!q || !q->conn || !q->q.rx_have || q->conn->read_handler != readQueryFromClient)
+		return NULL;
+	client *c = connGetPrivateData(q->conn);
+	return c && c->db ? c : NULL;
+}
+
+/* A round of one request: nothing to overlap its misses with but Redis's own work before the
+ * lookup (its parse, processCommand), so the chain starts now: the bucket is prefetched here
+ * and its entry when the read starts (read_step), two misses fewer for dictFind. Only the
+ * hash is kept in between, not a pointer: the bucket is found again from the client's dict
+ * then, whatever ran meanwhile. */
+static void prefetch_lone(aeEventLoop *el)
+{
+	struct dq *q = fd_dq(el->fired[0].fd);
+	client *c = el->fired[0].mask & AE_READABLE ? reading_client(q) : NULL;
+	const char *key;
+	size_t klen, off = 0;
+
+	if (!c)
+		return;
+	const demi_sgaseg_t *seg = &q->q.rx.sga_segs[0];
+	if (resp_scan_next((const char *)seg->sgaseg_buf + q->q.rx_off,
+			   seg->sgaseg_len - q->q.rx_off, &off, &key, &klen) != 1)
+		return;
+	q->pf_hash = dictGenHashFunction(key, klen);
+	dictEntry **b = hash_bucket(c->db->dict, q->pf_hash);
+	if (!b)
+		return;
+	__builtin_prefetch(b);
+	q->pf_have = 1;
+}
+
+/* Redis's read of q begins: the next step of prefetch_lone's chain (the bucket's entry). */
+static void read_step(struct dq *q)
+{
+	client *c = reading_client(q);
+	dictEntry **b;
+
+	q->pf_have = 0;
+	if (c && (b = hash_bucket(c->db->dict, q->pf_hash)) && *b)
+		__builtin_prefetch(*b);
+}
+
 /*
  * Before a round's read handlers run: the keys of the GET and SET requests in the fired
  * queues' popped buffers are looked up in their client's keyspace in stages, all keys at each
@@ -186,25 +240,21 @@ static void pf_step(struct pf_key *k)
  * overlap, and the handlers find the lines cached. Only hints: nothing is written, the
  * buffers are scanned with bounds checks (resp_scan.h), and the keyspace is only read, before
  * any handler runs (a rehash step of a later dictFind only makes a hint stale). A round of one
- * queue is left alone: its misses cannot overlap with anything, and the scan and the second
- * hash would lengthen the one request's path.
+ * queue has no other request to overlap with: prefetch_lone starts its chain instead.
  */
 static void prefetch_keys(aeEventLoop *el, int nfired)
 {
 	struct pf_key keys[PREFETCH_KEYS];
 	int n = 0;
 
-	if (nfired < 2)
+	if (nfired == 1) {
+		prefetch_lone(el);
 		return;
+	}
 	for (int j = 0; j < nfired && n < PREFETCH_KEYS; j++) {
 		struct dq *q = fd_dq(el->fired[j].fd);
-		/* A client's connection (its read handler says so: a replica's handshake or a
-		 * listener carries no client) holding popped bytes. */
-		if (!(el->fired[j].mask & AE_READABLE) || !q || !q->conn || !q->q.rx_have ||
-		    q->conn->read_handler != readQueryFromClient)
-			continue;
-		client *c = connGetPrivateData(q->conn);
-		if (!c || !c->db)
+		client *c = el->fired[j].mask & AE_READABLE ? reading_client(q) : NULL;
+		if (!c)
 			continue;
 		const demi_sgaseg_t *seg = &q->q.rx.sga_segs[0];
 		const char *b = (const char *)seg->sgaseg_buf + q->q.rx_off;
@@ -213,7 +263,8 @@ static void prefetch_keys(aeEventLoop *el, int nfired)
 		int r;
 		while (n < PREFETCH_KEYS &&
 		       (r = resp_scan_next(b, len, &off, &k->key, &k->klen)) >= 0) {
-			if (r == 0 || !(k->bucket = key_bucket(c->db->dict, k->key, k->klen)))
+			if (r == 0 || !(k->bucket = hash_bucket(
+						c->db->dict, dictGenHashFunction(k->key, k->klen))))
 				continue;
 			__builtin_prefetch(k->bucket);
 			k->step = AT_BUCKET;
@@ -607,6 +658,8 @@ static int demi_conn_read(connection *conn, void *buf, size_t len)
 
 	if (!q)
 		return conn_failed(conn, EBADF);
+	if (q->pf_have)
+		read_step(q);
 	ssize_t n = demi_port_read(&q->q, buf, len);
 	if (n == 0 && q->q.eof && !q->q.rx_have)
 		conn->state = CONN_STATE_CLOSED;
