@@ -21,7 +21,7 @@
  * Key prefetch: before Redis's read handlers run, the keyspace lines of the GET and SET
  * requests in the fired queues' popped buffers are prefetched in stages across the round's
  * requests (prefetch_keys); a lone request's chain starts in the poll and goes on when Redis's
- * read begins (prefetch_lone, read_step). Hints only: nothing Redis computes changes.
+ * handler and read begin (prefetch_lone, lone_step). Hints only: nothing Redis computes changes.
  *
  * Fork: the child (BGSAVE, BGREWRITEAOF, diskless replication) never touches the libOS:
  * demiActive() is false there, and closing a queue there only closes the placeholder.
@@ -194,10 +194,10 @@ static client *reading_client(struct dq *q)
 }
 
 /* A round of one request: nothing to overlap its misses with but Redis's own work before the
- * lookup (its parse, processCommand), so the chain starts now: the bucket is prefetched here
- * and its entry when the read starts (read_step), two misses fewer for dictFind. Only the
- * hash is kept in between, not a pointer: the bucket is found again from the client's dict
- * then, whatever ran meanwhile. */
+ * lookup (its parse, processCommand), so the chain starts now: the bucket is prefetched here,
+ * the entry when the read handler is about to run and the key and value object when the read
+ * starts (lone_step). Only the hash is kept in between, not a pointer: each step finds the
+ * bucket again from the client's dict, whatever ran meanwhile. */
 static void prefetch_lone(aeEventLoop *el)
 {
 	struct dq *q = fd_dq(el->fired[0].fd);
@@ -219,15 +219,25 @@ static void prefetch_lone(aeEventLoop *el)
 	q->pf_have = 1;
 }
 
-/* Redis's read of q begins: the next step of prefetch_lone's chain (the bucket's entry). */
-static void read_step(struct dq *q)
+/* The next step of prefetch_lone's chain: when Redis's read handler of q is about to run (pf_have
+ * 1) the bucket's entry, when its read begins (pf_have 2) the entry's key and value object. */
+static void lone_step(struct dq *q)
 {
 	client *c = reading_client(q);
-	dictEntry **b;
+	int step = q->pf_have;
+	dictEntry **b, *de;
 
 	q->pf_have = 0;
-	if (c && (b = hash_bucket(c->db->dict, q->pf_hash)) && *b)
-		__builtin_prefetch(*b);
+	if (!c || !(b = hash_bucket(c->db->dict, q->pf_hash)) || !(de = *b))
+		return;
+	if (step == 1) {
+		__builtin_prefetch(de);
+		q->pf_have = 2;
+		return;
+	}
+	__builtin_prefetch((char *)de->key - 1);
+	__builtin_prefetch(de->key);
+	__builtin_prefetch(de->v.val);
 }
 
 /*
@@ -659,7 +669,7 @@ static int demi_conn_read(connection *conn, void *buf, size_t len)
 	if (!q)
 		return conn_failed(conn, EBADF);
 	if (q->pf_have)
-		read_step(q);
+		lone_step(q);
 	ssize_t n = demi_port_read(&q->q, buf, len);
 	if (n == 0 && q->q.eof && !q->q.rx_have)
 		conn->state = CONN_STATE_CLOSED;
@@ -777,6 +787,8 @@ static void demi_conn_ae_handler(struct aeEventLoop *el, int fd, void *data, int
 	int do_read = (mask & AE_READABLE) && conn->read_handler;
 	int do_write = (mask & AE_WRITABLE) && conn->write_handler;
 
+	if (do_read && q && q->pf_have == 1)
+		lone_step(q);
 	if (do_read && !barrier) {
 		if (!callHandler(conn, conn->read_handler))
 			return;
