@@ -31,7 +31,7 @@ outdir=$(cd "$(dirname "$out")" && pwd)
 work=$outdir/redis-7.0.15
 # Fetch, copy, edits and our files (docs/ports.md): redone only as far as something changed.
 bash "$here/../ports/prepare-tree.sh" redis 7.0.15 "$here/redis.edits" "$work" src \
-	"$here/ae_demi.c" "$here/demi_ae.h" "$here/demi_conn.c" "$here/demi_conn.h" \
+	"$here/ae_demi.c" "$here/demi_ae.h" "$here/demi_conn.c" "$here/demi_conn.h" "$here/resp_scan.h" \
 	"$here/../ports/demi_port.c" "$here/../ports/demi_port.h" ||
 	die "cannot prepare Redis's source tree (above: why)"
 

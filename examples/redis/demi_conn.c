@@ -18,6 +18,11 @@
  * kernel slice while some are registered (a pipe streaming an RDB to replicas keeps flowing,
  * an idle server wakes at most 100 times a second for them).
  *
+ * Key prefetch: before Redis's read handlers run, the keyspace lines of the GET and SET
+ * requests in the fired queues' popped buffers are prefetched in stages across the round's
+ * requests (prefetch_keys); a lone request's chain starts in the poll and goes on when Redis's
+ * handler and read begin (prefetch_lone, lone_step). Hints only: nothing Redis computes changes.
+ *
  * Fork: the child (BGSAVE, BGREWRITEAOF, diskless replication) never touches the libOS:
  * demiActive() is false there, and closing a queue there only closes the placeholder.
  */
@@ -27,6 +32,7 @@
 #include "demi_conn.h"
 
 #include "demi_port.h"
+#include "resp_scan.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -39,6 +45,9 @@
 struct dq {
 	struct demi_port_q q;
 	connection *conn;
+	/* A lone request's key hash, from the poll to Redis's read (prefetch_keys). */
+	int pf_have;
+	uint64_t pf_hash;
 };
 
 static struct demi_port *queues; /* this process's queues (one thread) */
@@ -100,6 +109,183 @@ static void fire(struct demi_port_q *q, void *arg)
 	demi_port_check_add(q);
 }
 
+/* Keys prefetched per loop round at most: enough for a round of 64 completions' requests
+ * to overlap their misses, few enough that the first key's lines are still cached when its
+ * handler runs. */
+#define PREFETCH_KEYS 16
+/* Rounds over the pending keys: bucket, entry, key compare, value object (each further entry
+ * of the bucket's chain takes two more). */
+#define PREFETCH_ROUNDS 8
+
+enum pf_step { AT_BUCKET, AT_ENTRY, AT_KEY, AT_VALUE, AT_DONE };
+
+struct pf_key {
+	enum pf_step step;
+	const char *key;
+	size_t klen;
+	dictEntry **bucket;
+	dictEntry *de;
+};
+
+/* The dict bucket of hash h in d, or NULL (an empty dict). Where Redis's dictFind looks
+ * first: while d rehashes, buckets below rehashidx have moved to table 1. */
+static dictEntry **hash_bucket(dict *d, uint64_t h)
+{
+	if (dictSize(d) == 0)
+		return NULL;
+	int t = 0;
+	unsigned long idx = h & DICTHT_SIZE_MASK(d->ht_size_exp[0]);
+	if (dictIsRehashing(d) && (long)idx < d->rehashidx) {
+		t = 1;
+		idx = h & DICTHT_SIZE_MASK(d->ht_size_exp[1]);
+	}
+	return d->ht_table[t] ? &d->ht_table[t][idx] : NULL;
+}
+
+/* One step of k's walk: read what the last step prefetched, prefetch the next line. */
+static void pf_step(struct pf_key *k)
+{
+	switch (k->step) {
+	case AT_BUCKET:
+		k->de = *k->bucket;
+		break;
+	case AT_ENTRY:
+		/* The key's sds header (its length) sits just before its bytes. */
+		__builtin_prefetch((char *)k->de->key - 1);
+		__builtin_prefetch(k->de->key);
+		__builtin_prefetch(k->de->v.val);
+		k->step = AT_KEY;
+		return;
+	case AT_KEY:
+		if (sdslen(k->de->key) == k->klen && !memcmp(k->de->key, k->key, k->klen)) {
+			k->step = AT_VALUE;
+			return;
+		}
+		k->de = k->de->next;
+		break;
+	case AT_VALUE: {
+		robj *o = k->de->v.val;
+		/* A raw string's bytes live apart from the object (an embedded one's follow it,
+		 * fetched with it). */
+		if (o->type == OBJ_STRING && o->encoding == OBJ_ENCODING_RAW)
+			__builtin_prefetch(o->ptr);
+		k->step = AT_DONE;
+		return;
+	}
+	default:
+		return;
+	}
+	if (!k->de) {
+		k->step = AT_DONE;
+		return;
+	}
+	__builtin_prefetch(k->de);
+	k->step = AT_ENTRY;
+}
+
+/* The client whose read handler fires for q (a replica's handshake or a listener carries
+ * none), with its popped bytes, or NULL. */
+static client *reading_client(struct dq *q)
+{
+	if (!q || !q->conn || !q->q.rx_have || q->conn->read_handler != readQueryFromClient)
+		return NULL;
+	client *c = connGetPrivateData(q->conn);
+	return c && c->db ? c : NULL;
+}
+
+/* A round of one request: nothing to overlap its misses with but Redis's own work before the
+ * lookup (its parse, processCommand), so the chain starts now: the bucket is prefetched here,
+ * the entry when the read handler is about to run and the key and value object when the read
+ * starts (lone_step). Only the hash is kept in between, not a pointer: each step finds the
+ * bucket again from the client's dict, whatever ran meanwhile. */
+static void prefetch_lone(aeEventLoop *el)
+{
+	struct dq *q = fd_dq(el->fired[0].fd);
+	client *c = el->fired[0].mask & AE_READABLE ? reading_client(q) : NULL;
+	const char *key;
+	size_t klen, off = 0;
+
+	if (!c)
+		return;
+	const demi_sgaseg_t *seg = &q->q.rx.sga_segs[0];
+	if (resp_scan_next((const char *)seg->sgaseg_buf + q->q.rx_off,
+			   seg->sgaseg_len - q->q.rx_off, &off, &key, &klen) != 1)
+		return;
+	q->pf_hash = dictGenHashFunction(key, klen);
+	dictEntry **b = hash_bucket(c->db->dict, q->pf_hash);
+	if (!b)
+		return;
+	__builtin_prefetch(b);
+	q->pf_have = 1;
+}
+
+/* The next step of prefetch_lone's chain: when Redis's read handler of q is about to run (pf_have
+ * 1) the bucket's entry, when its read begins (pf_have 2) the entry's key and value object. */
+static void lone_step(struct dq *q)
+{
+	client *c = reading_client(q);
+	int step = q->pf_have;
+	dictEntry **b, *de;
+
+	q->pf_have = 0;
+	if (!c || !(b = hash_bucket(c->db->dict, q->pf_hash)) || !(de = *b))
+		return;
+	if (step == 1) {
+		__builtin_prefetch(de);
+		q->pf_have = 2;
+		return;
+	}
+	__builtin_prefetch((char *)de->key - 1);
+	__builtin_prefetch(de->key);
+	__builtin_prefetch(de->v.val);
+}
+
+/*
+ * Before a round's read handlers run: the keys of the GET and SET requests in the fired
+ * queues' popped buffers are looked up in their client's keyspace in stages, all keys at each
+ * stage (hash and prefetch every bucket, then every entry, then every key and value object,
+ * then the value bytes), as Valkey 8 does with its batched key prefetching. A GET follows four
+ * cold lines one after the other (entry, key, value object, value bytes); done request by
+ * request each miss waits alone, done in stages the misses of all the round's requests
+ * overlap, and the handlers find the lines cached. Only hints: nothing is written, the
+ * buffers are scanned with bounds checks (resp_scan.h), and the keyspace is only read, before
+ * any handler runs (a rehash step of a later dictFind only makes a hint stale). A round of one
+ * queue has no other request to overlap with: prefetch_lone starts its chain instead.
+ */
+static void prefetch_keys(aeEventLoop *el, int nfired)
+{
+	struct pf_key keys[PREFETCH_KEYS];
+	int n = 0;
+
+	if (nfired == 1) {
+		prefetch_lone(el);
+		return;
+	}
+	for (int j = 0; j < nfired && n < PREFETCH_KEYS; j++) {
+		struct dq *q = fd_dq(el->fired[j].fd);
+		client *c = el->fired[j].mask & AE_READABLE ? reading_client(q) : NULL;
+		if (!c)
+			continue;
+		const demi_sgaseg_t *seg = &q->q.rx.sga_segs[0];
+		const char *b = (const char *)seg->sgaseg_buf + q->q.rx_off;
+		size_t len = seg->sgaseg_len - q->q.rx_off, off = 0;
+		struct pf_key *k = &keys[n];
+		int r;
+		while (n < PREFETCH_KEYS &&
+		       (r = resp_scan_next(b, len, &off, &k->key, &k->klen)) >= 0) {
+			if (r == 0 || !(k->bucket = hash_bucket(
+						c->db->dict, dictGenHashFunction(k->key, k->klen))))
+				continue;
+			__builtin_prefetch(k->bucket);
+			k->step = AT_BUCKET;
+			k = &keys[++n];
+		}
+	}
+	for (int round = 0; round < PREFETCH_ROUNDS; round++)
+		for (int i = 0; i < n; i++)
+			pf_step(&keys[i]);
+}
+
 static int hook_poll(aeEventLoop *el, struct timeval *tvp)
 {
 	long long timeout_us = tvp ? (long long)tvp->tv_sec * 1000000 + tvp->tv_usec : -1;
@@ -127,6 +313,7 @@ static int hook_poll(aeEventLoop *el, struct timeval *tvp)
 	if (ret < 0)
 		serverLog(LL_WARNING, "demi_wait_next_n: %s", strerror(-ret));
 	demi_port_check_each(queues, fire, &f);
+	prefetch_keys(el, f.nfired);
 	return f.nfired;
 }
 
@@ -481,6 +668,8 @@ static int demi_conn_read(connection *conn, void *buf, size_t len)
 
 	if (!q)
 		return conn_failed(conn, EBADF);
+	if (q->pf_have)
+		lone_step(q);
 	ssize_t n = demi_port_read(&q->q, buf, len);
 	if (n == 0 && q->q.eof && !q->q.rx_have)
 		conn->state = CONN_STATE_CLOSED;
@@ -598,6 +787,8 @@ static void demi_conn_ae_handler(struct aeEventLoop *el, int fd, void *data, int
 	int do_read = (mask & AE_READABLE) && conn->read_handler;
 	int do_write = (mask & AE_WRITABLE) && conn->write_handler;
 
+	if (do_read && q && q->pf_have == 1)
+		lone_step(q);
 	if (do_read && !barrier) {
 		if (!callHandler(conn, conn->read_handler))
 			return;

@@ -16,6 +16,11 @@ usage: redis-checks.py CHECK PORT [SERVER_PID]   (REDIS_HOST: the server's addre
               connected_clients and the server's open fds come back to where they were
   killed      clients that vanish mid-request (half a command, half a 1 MiB value, RST, a reply
               never read) are cleaned up and the server keeps serving
+  pipeline    what the port's key prefetch scans (several connections' requests in one loop
+              round): pipelines of GET/SET in any case mixed with inline and other commands,
+              values and keys that look like requests, wrong arities, keys cut between two
+              writes, and malformed lengths (answered with Redis's protocol error and a close)
+              beside well-formed pipelines: every reply as Redis gives it
 """
 import os
 import socket
@@ -321,6 +326,86 @@ def check_killed(pid):
     print("killed: 50 clients gone mid-request, all cleaned up, server serving")
 
 
+def check_pipeline():
+    # Replies as Redis gives them, for the expectation below.
+    nil = None
+    arity = "ERR wrong number of arguments for 'get' command"
+    conns = [Conn() for _ in range(6)]
+    conns[0].cmd("FLUSHALL")
+    fake = encode("GET", "pk0:0")  # a value and a key that look like a request
+    for rnd in range(20):
+        batches, expect = [], []
+        for i, c in enumerate(conns):
+            k = f"pk{i}:{rnd}"
+            wire, exp = [], []
+
+            def req(raw, reply):
+                wire.append(raw)
+                exp.append(reply)
+            req(encode("SET", k, fake), "OK")
+            req(encode("get", k), fake)
+            req(encode("GeT", k + ":missing"), nil)
+            req(b"GET " + k.encode() + b"\r\n", fake)  # inline
+            req(encode("PING"), "PONG")
+            req(encode("SET", encode("GET", k), k), "OK")
+            req(encode("GET", encode("GET", k)), k.encode())
+            req(encode("GET"), Error(arity))
+            req(encode("GET", k, "extra"), Error(arity))
+            req(encode("set", "", "empty-key"), "OK")
+            req(encode("GET", ""), b"empty-key")
+            req(encode("INCR", k + ":n"), 1)
+            req(encode("GETS", k), Error("ERR unknown command 'GETS', with args beginning with: "
+                                         f"'{k}' "))
+            req(encode("DEL", k), 1)
+            req(encode("GET", k), nil)
+            batches.append(b"".join(wire))
+            expect.append(exp)
+        # Every connection's pipeline first, then the replies: one loop round sees them all.
+        for c, b in zip(conns, batches):
+            c.s.sendall(b)
+        for i, c in enumerate(conns):
+            for j, e in enumerate(expect[i]):
+                got = c.reply()
+                check(got == e and type(got) is type(e),
+                      f"round {rnd} connection {i} request {j}: {got!r}, expected {e!r}")
+    # A key cut between two writes, beside another connection's requests.
+    a, b = conns[0], conns[1]
+    a.cmd("SET", "cutkey", "v1")
+    a.s.sendall(b"*2\r\n$3\r\nGET\r\n$6\r\ncut")
+    b.s.sendall(encode("GET", "cutkey") * 4)
+    time.sleep(0.05)
+    a.s.sendall(b"key\r\n")
+    check(a.reply() == b"v1", "GET of a key cut between two writes")
+    for _ in range(4):
+        check(b.reply() == b"v1", "GET beside a cut key")
+    # Malformed lengths: Redis's protocol error and a close, the neighbours answered.
+    bad = [b"*2\r\n$3\r\nGET\r\n$-5\r\nabc\r\n",
+           b"*2\r\n$3\r\nGET\r\n$99999999999\r\nk\r\n",
+           b"*2\r\n$3\r\nGET\r\n$x\r\nk\r\n",
+           b"*99999999999\r\n$3\r\nGET\r\n",
+           b"*2\r\n$3\r\nGET\r\n:3\r\nkey\r\n"]
+    for raw in bad:
+        m = Conn()
+        m.s.sendall(encode("GET", "cutkey") + raw)
+        for c in conns[:3]:
+            c.s.sendall(encode("GET", "cutkey") * 3)
+        check(m.reply() == b"v1", f"GET before a malformed request {raw!r}")
+        r = m.reply()
+        check(isinstance(r, Error) and r.startswith("ERR Protocol error"),
+              f"{raw!r} answered {r!r}, expected a protocol error")
+        m.s.settimeout(5)
+        check(m.s.recv(1) == b"", f"connection closed after {raw!r}")
+        m.close()
+        for c in conns[:3]:
+            for _ in range(3):
+                check(c.reply() == b"v1", f"GET beside {raw!r}")
+    for c in conns:
+        check(c.cmd("PING") == "PONG", "PING after the pipelines")
+        c.close()
+    print(f"pipeline: 20 rounds x {len(conns)} connections x 15 mixed requests, a cut key, "
+          f"{len(bad)} malformed requests: every reply as expected")
+
+
 def main():
     global PORT
     if len(sys.argv) < 3:
@@ -330,7 +415,8 @@ def main():
     pid = int(sys.argv[3]) if len(sys.argv) > 3 else None
     checks = {"values": check_values, "multi": check_multi, "pubsub": check_pubsub,
               "blpop": check_blpop, "expiry": check_expiry,
-              "conns": lambda: check_conns(pid), "killed": lambda: check_killed(pid)}
+              "conns": lambda: check_conns(pid), "killed": lambda: check_killed(pid),
+              "pipeline": check_pipeline}
     if what not in checks:
         print(__doc__, file=sys.stderr)
         return 2

@@ -4,7 +4,7 @@
 # redis-server on catnip over a DPDK net_tap port, with Debian's kernel clients on the Linux
 # side of the tap (in a network namespace made for the test, tests/dpdk/tap-netns.sh):
 # redis-benchmark -t set,get,incr,lpush,lpop,mset -n 100000 -c 50 -P 16, then byte-exact values
-# up to 1 MiB, MULTI and pub/sub (redis-checks.py), then SHUTDOWN: exit 0.
+# up to 1 MiB, MULTI, pub/sub and mixed pipelines (redis-checks.py), then SHUTDOWN: exit 0.
 #   usage: test-redis-tap.sh REDIS_SERVER      exit 0 pass, 1 fail, 77 skip (with the reason)
 set -u
 server=$1
@@ -36,7 +36,7 @@ for t in SET GET INCR LPUSH LPOP "MSET (10 keys)"; do
 done
 cut -d, -f1,2 "$dir/bench.csv" | tr -d '"' | tr '\n' ' '
 echo
-for c in values multi pubsub; do
+for c in values multi pubsub pipeline; do
 	nsx env REDIS_HOST=$cat timeout 300 python3 "$here/redis-checks.py" $c 6379 ||
 		fail "redis-checks.py $c"
 done

@@ -6,7 +6,7 @@
 # what needs byte-exact protocol checks, and by kv-load (the load generator on demi_*).
 #
 #   usage: test-redis.sh CASE REDIS_SERVER KV_LOAD [SANITIZE]
-#   CASE: benchmark values multi pubsub blpop expiry conns killed bgsave save aof shutdown
+#   CASE: benchmark values multi pubsub blpop expiry conns killed pipeline bgsave save aof shutdown
 #         kv-load replication maxclients unixsocket refuse build-errors
 #   SANITIZE: meson's b_sanitize of the build (default none): a sanitized port is slower
 # Exit 0 pass, 1 fail, 77 skip (a client program missing).
@@ -110,7 +110,7 @@ benchmark)
 			fail "$t: the port makes ${rps[port,$t]} requests/s, under 1/$floor of stock's ${rps[stock,$t]}"
 	done
 	;;
-values | multi | pubsub | blpop | expiry | conns | killed)
+values | multi | pubsub | blpop | expiry | conns | killed | pipeline)
 	start port "$server" --save ""
 	sleep 0.2 # the start's PING connection closed
 	base=$(libstats port)
