@@ -139,11 +139,14 @@ drop:
 int nip_stack_poll(struct nip_stack *s, uint64_t now)
 {
 	struct demi__buf *frames[NIP_RX_BURST];
+	const struct nip_link_rxmem *m;
 	int n;
 
 	s->now = now;
 	n = s->link->ops->rx_burst(s->link->dev, frames, NIP_RX_BURST);
-	if (s->link->rxmem)
+	/* Every receiving pass looks at the device's buffers; without pressure, one check. */
+	m = s->link->rxmem;
+	if (m && !(m->held < s->tcp.mem_quiet && m->bufs == s->tcp.mem_bufs))
 		nip_tcp_mem_update(s);
 	for (int i = 0; i < n; i++)
 		nip_stack_input(s, frames[i]);

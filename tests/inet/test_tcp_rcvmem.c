@@ -12,6 +12,7 @@
  *   come back within a bound of virtual time.
  * - Connections whose application never reads, beside one that does: the reader must keep at
  *   least half the throughput it has alone.
+ * - Pressure begins at its threshold: after every poll the level is what the buffers held say.
  * - Pressure ends: windows held back are announced again, and a stack with no pressure copies
  *   nothing.
  * Every case ends with no connection and no buffer leaked.
@@ -334,6 +335,52 @@ static void test_rcvmem_reader_beside_idle_connections(void **state)
 	assert_true(loaded * 2 >= alone);
 }
 
+/* Runs the stacks one step and checks b's level against the counts its poll read. */
+static void step_check_level(struct rig *r)
+{
+	const struct nip_link_rxmem *m = &r->t.wire.end[1].rxmem;
+
+	client_push(r, 0, UINT64_MAX);
+	run(r, 10 * US);
+	if (m->held >= m->bufs * 85 / 100)
+		assert_int_equal(r->t.b.tcp.mem_level, NIP_TCP_MEM_CRITICAL);
+	else if (m->held >= m->bufs / 2)
+		assert_int_not_equal(r->t.b.tcp.mem_level, NIP_TCP_MEM_OK);
+}
+
+/* A server that never reads holds ever more buffers: 60 of first_bufs, then the device has
+ * only 100 (50 the pressure threshold, 85 the critical one, by default). After every poll the
+ * level is what the counts the poll read say. */
+static void level_follows_held(struct rig *r, uint32_t first_bufs)
+{
+	const struct nip_link_rxmem *m = &r->t.wire.end[1].rxmem;
+	int i;
+
+	connect_all(r, 1);
+	r->t.wire.faults.rx_bufs = first_bufs;
+	for (i = 0; i < 2000 && m->held < 60; i++)
+		step_check_level(r);
+	assert_true(m->held >= 60);
+	r->t.wire.faults.rx_bufs = 100;
+	for (i = 0; i < 1000; i++)
+		step_check_level(r);
+	assert_true(r->t.b.cnt.tcp_mem_pressure >= 1);
+}
+
+/* nip_stack_poll skips the memory check while held stays below a bound (mem_quiet) and the
+ * device's count is unchanged: a bound above the pressure threshold would miss the climb
+ * through it, */
+static void test_rcvmem_level_follows_held(void **state)
+{
+	level_follows_held(*state, 100);
+}
+
+/* and a bound kept across a change of the count would miss the pressure the change makes. */
+static void test_rcvmem_level_follows_bufs(void **state)
+{
+	level_follows_held(*state, 1000);
+}
+
 /* A link with no finite receive buffers (or with plenty) never sees pressure: zero copy. */
 static void test_rcvmem_no_pressure_copies_nothing(void **state)
 {
@@ -353,6 +400,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rcvmem_echo_under_loss, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rcvmem_reader_beside_idle_connections, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_rcvmem_level_follows_held, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rcvmem_level_follows_bufs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rcvmem_no_pressure_copies_nothing, setup,
 						teardown),
 	};

@@ -307,6 +307,9 @@ struct nip_tcp_stack {
 	uint32_t mem_rcv_share;
 	/* The pressure and critical thresholds in buffers, for mem_bufs buffers (0: not yet). */
 	uint32_t mem_bufs, mem_on_p, mem_on_c;
+	/* While the level is OK and the device still has mem_bufs buffers, fewer than mem_quiet
+	 * held change nothing: nip_stack_poll then skips nip_tcp_mem_update (0: never skips). */
+	uint32_t mem_quiet;
 };
 
 /* How short the device is of receive buffers (tcp_mem.c). */

@@ -136,12 +136,13 @@ void nip_tcp_mem_update(struct nip_stack *s)
 
 	if (!m || !m->bufs) {
 		s->tcp.mem_level = NIP_TCP_MEM_OK;
+		s->tcp.mem_quiet = 0;
 		return;
 	}
 	held = m->held;
-	/* This runs on every receiving pass: the thresholds (two divisions) are derived again
-	 * only when the device's count of buffers changes, and the common case, no pressure
-	 * before nor now, costs two compares. */
+	/* nip_stack_poll skips this call while held stays below mem_quiet (set below, the
+	 * common case: no pressure before nor now); the thresholds (two divisions) are derived
+	 * again only when the device's count of buffers changes, which also ends the skipping. */
 	if (m->bufs != s->tcp.mem_bufs) {
 		s->tcp.mem_bufs = m->bufs;
 		s->tcp.mem_on_p =
@@ -151,8 +152,10 @@ void nip_tcp_mem_update(struct nip_stack *s)
 	}
 	on_p = s->tcp.mem_on_p;
 	on_c = s->tcp.mem_on_c;
-	if (was == NIP_TCP_MEM_OK && held < on_p && held < on_c)
+	if (was == NIP_TCP_MEM_OK && held < on_p && held < on_c) {
+		s->tcp.mem_quiet = on_p < on_c ? on_p : on_c;
 		return;
+	}
 	hyst = m->bufs / 16;
 	/* A level lasts until held falls hyst below where it began. */
 	if (held >= on_c || (was == NIP_TCP_MEM_CRITICAL && held + hyst >= on_c))
@@ -168,6 +171,8 @@ void nip_tcp_mem_update(struct nip_stack *s)
 
 		s->tcp.mem_rcv_share = share < UINT32_MAX ? (uint32_t)share : UINT32_MAX;
 	}
+	/* At level OK, nothing changes until held reaches the lower threshold. */
+	s->tcp.mem_quiet = level == NIP_TCP_MEM_OK ? (on_p < on_c ? on_p : on_c) : 0;
 	if (level == was)
 		return;
 	s->tcp.mem_level = (uint8_t)level;
