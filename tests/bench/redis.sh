@@ -34,10 +34,12 @@
 # then the goals, each checked on the medians (catnip GET p50 - echo p50 per
 # repetition, the pair run back to back, and the median of those differences).
 #   usage: redis.sh BUILD_DIR [--reps K] [--requests N] [--min-ms T] [--no-catnip] [--nice N]
-#                   [--only V,V...]
+#                   [--only V,V...] [--keys K]
 # --only runs only the variants named (of stock catnap uring echo catnip; e.g. --only
 # echo,catnip for a short A/B run of the catnip goals): the goals that need a variant left out
 # are not judged (stock: every ratio to it).
+# --keys K populates and draws from K keys instead of 10000 (the runs use 10000, which
+# every cache level above L1 holds; a keyspace of millions shows what cache misses cost).
 # --nice N runs every server and client at that niceness (a negative one, as root, keeps a shared
 # machine's background work from taking the cores between a request and its reply: the same
 # for every variant).
@@ -46,9 +48,9 @@
 # throughput.png (requests/s, median and min-max over the repetitions).
 # Exit 0 when every run succeeded, 1 otherwise.
 set -u
-build=${1:?usage: redis.sh BUILD_DIR [--reps K] [--requests N] [--min-ms T] [--no-catnip] [--nice N] [--only V,V...]}
+build=${1:?usage: redis.sh BUILD_DIR [--reps K] [--requests N] [--min-ms T] [--no-catnip] [--nice N] [--only V,V...] [--keys K]}
 shift
-reps=3 requests=100000 min_ms=1000 catnip=1 nice=0 only=
+reps=3 requests=100000 min_ms=1000 catnip=1 nice=0 only= keys=10000
 while [ $# -gt 0 ]; do
 	case $1 in
 	--reps) reps=$2; shift 2 ;;
@@ -57,6 +59,7 @@ while [ $# -gt 0 ]; do
 	--no-catnip) catnip=0; shift ;;
 	--nice) nice=$2; shift 2 ;;
 	--only) only=$2; shift 2 ;;
+	--keys) keys=$2; shift 2 ;;
 	*) echo "unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -185,7 +188,7 @@ run() {
 			for _ in 1 2 3 4 5; do # catnip: the server listens once the client brought the link up
 				r=$(env "${cenv[@]}" EX_CDF_FILE="$out/cdf-$v-$op-c$c-$2.txt" \
 					nice -n $nice taskset -c 0 timeout 120 "$kv" --server $addr:$port \
-					--connections $c --ratio $ratio --keys 10000 "${first[@]}" \
+					--connections $c --ratio $ratio --keys $keys "${first[@]}" \
 					$(load_opts $c) 2>&1 | grep '^RESULT') && break
 				sleep 1
 			done
