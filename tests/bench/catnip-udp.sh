@@ -59,36 +59,27 @@ run_kernel_proto() { run_kernel udp; }
 # One ping-pong of the split: split_run SERVER CLIENT, each raw or catnip; prints the RESULT
 # line of the client. Both ends use the catnip ends' core, role, address and MAC.
 split_run() {
-	local mem rc sock=$dir/catnip.sock
-	local vdev="--vdev=net_memif0,id=0,socket=$sock,socket-abstract=no"
-	mem=$(tr -d '",' <<<"${eal_mem/MEM/256}")
+	local rc sock=$dir/catnip.sock
 	rm -f "$sock"
 	if [ "$1" = catnip ]; then
 		CONFIG_PATH=$dir/server.yaml "$ex/udp-echo" --server $subnet.1:7 \
 			>"$out/split-server.log" 2>&1 &
+		pid=$!
+		wait_socket "$sock"
 	else
-		# shellcheck disable=SC2086 # mem is a list of flags
-		"$raw" -l 1 --no-pci --no-telemetry $mem --file-prefix rs$$ \
-			"$vdev,role=server,mac=02:00:00:00:00:01" -- --udp-server --ip $subnet.1 \
-			>"$out/split-server.log" 2>&1 &
+		raw_server "$sock" "$out/split-server.log" ",mac=02:00:00:00:00:01" \
+			--udp-server --ip $subnet.1
 	fi
-	pid=$!
-	wait_socket "$sock"
 	# run_client (memif-bench.sh) stops a client whose server died.
 	if [ "$2" = catnip ]; then
 		CONFIG_PATH=$dir/client.yaml run_client "$out/split-client.log" "$ex/udp-pingpong" \
 			--client $subnet.1:7 --size "$size" --requests "$requests" --warmup 2000
 	else
-		# shellcheck disable=SC2086
-		run_client "$out/split-client.log" taskset -c 0 "$raw" -l 0 --no-pci --no-telemetry \
-			$mem --file-prefix rc$$ "$vdev,role=client,mac=02:00:00:00:00:02" -- \
-			--udp-client --ip $subnet.2 --to $subnet.1:7 --requests "$requests" \
-			--warmup 2000 --size "$size"
+		raw_client "$sock" "$out/split-client.log" ",mac=02:00:00:00:00:02" --udp-client \
+			--ip $subnet.2 --to $subnet.1:7 --requests "$requests" --warmup 2000 --size "$size"
 	fi
 	rc=$?
-	kill -INT $pid 2>/dev/null
-	wait $pid
-	pid=
+	stop_server
 	[ $rc = 0 ] || { echo "$0: $2 client to $1 server failed" >&2; cat "$out/split-client.log" >&2; return 1; }
 	grep '^RESULT' "$out/split-client.log"
 }

@@ -129,35 +129,57 @@ run_catnip_pingpong() {
 	CONFIG_PATH=$dir/client.yaml run_client "$out/catnip-client.log" "$ex/$2" \
 		--client $subnet.1:7 --size "$size" --requests "$requests" --warmup 2000
 	local rc=$?
-	kill -INT $pid
-	wait $pid
-	pid=
+	stop_server
 	[ $rc = 0 ] || { echo "$0: catnip client failed" >&2; cat "$out/catnip-client.log" >&2; exit 1; }
 	grep '^RESULT' "$out/catnip-client.log"
 }
 
-# The floor: the same memif, DPDK only, frames of FRAME bytes: run_raw FRAME
-run_raw() {
-	local frame=$1
-	[ $frame -ge 60 ] || frame=60
-	rm -f "$dir/raw.sock"
+# The raw program's EAL arguments for one end, into the array raw_eal_args:
+# raw_eal CORE PREFIX ROLE SOCKET VDEV_EXTRA (VDEV_EXTRA: appended to the vdev, ",mac=...").
+raw_eal() {
 	local mem
 	mem=$(tr -d '",' <<<"${eal_mem/MEM/256}")
-	# shellcheck disable=SC2086 # mem is a list of flags
-	"$raw" -l 1 --no-pci --no-telemetry $mem --file-prefix rs$$ \
-		--vdev=net_memif0,role=server,id=0,socket=$dir/raw.sock,socket-abstract=no \
-		-- --server >"$out/raw-server.log" 2>&1 &
+	# shellcheck disable=SC2206 # mem is a list of flags
+	raw_eal_args=(-l "$1" --no-pci --no-telemetry $mem --file-prefix "$2$$"
+		"--vdev=net_memif0,role=$3,id=0,socket=$4,socket-abstract=no$5")
+}
+
+# A raw server on core 1, in the background (pid), its socket up:
+# raw_server SOCKET LOG VDEV_EXTRA ARGS...
+raw_server() {
+	local sock=$1 log=$2
+	raw_eal 1 rs server "$sock" "$3"
+	shift 3
+	"$raw" "${raw_eal_args[@]}" -- "$@" >"$log" 2>&1 &
 	pid=$!
-	wait_socket "$dir/raw.sock"
-	# shellcheck disable=SC2086
-	run_client "$out/raw-client.log" taskset -c 0 "$raw" -l 0 --no-pci --no-telemetry $mem \
-		--file-prefix rc$$ \
-		--vdev=net_memif0,role=client,id=0,socket=$dir/raw.sock,socket-abstract=no \
-		-- --client --requests "$requests" --warmup 2000 --size $frame
-	local rc=$?
-	kill -INT $pid
-	wait $pid
+	wait_socket "$sock"
+}
+
+# A raw client on core 0, run to completion by run_client: raw_client SOCKET LOG VDEV_EXTRA ARGS...
+raw_client() {
+	local sock=$1 log=$2
+	raw_eal 0 rc client "$sock" "$3"
+	shift 3
+	run_client "$log" taskset -c 0 "$raw" "${raw_eal_args[@]}" -- "$@"
+}
+
+# Stops the server of a run (pid): stop_server
+stop_server() {
+	kill -INT "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
 	pid=
+}
+
+# The floor: the same memif, DPDK only, frames of FRAME bytes: run_raw FRAME
+run_raw() {
+	local frame=$1 rc
+	[ $frame -ge 60 ] || frame=60
+	rm -f "$dir/raw.sock"
+	raw_server "$dir/raw.sock" "$out/raw-server.log" "" --server
+	raw_client "$dir/raw.sock" "$out/raw-client.log" "" \
+		--client --requests "$requests" --warmup 2000 --size $frame
+	rc=$?
+	stop_server
 	[ $rc = 0 ] || { echo "$0: raw client failed" >&2; cat "$out/raw-client.log" >&2; exit 1; }
 	grep '^RESULT' "$out/raw-client.log"
 }
@@ -172,9 +194,7 @@ run_kernel() {
 	taskset -c 0 "$ex/linux-echo" --pingpong 127.0.0.1:$port --proto "$1" --size "$size" \
 		--requests "$requests" --warmup 2000 >"$out/kernel-client.log" 2>&1
 	local rc=$?
-	kill -INT $pid
-	wait $pid 2>/dev/null
-	pid=
+	stop_server
 	[ $rc = 0 ] || { echo "$0: kernel client failed" >&2; cat "$out/kernel-client.log" >&2; exit 1; }
 	grep '^RESULT' "$out/kernel-client.log"
 }
