@@ -116,6 +116,9 @@ static void fire(struct demi_port_q *q, void *arg)
 /* Rounds over the pending keys: bucket, entry, key compare, value object (each further entry
  * of the bucket's chain takes two more). */
 #define PREFETCH_ROUNDS 8
+/* Requests scanned per round at most, GET/SET or not: traffic of other commands stops the
+ * scan early. */
+#define PREFETCH_SCAN (4 * PREFETCH_KEYS)
 
 enum pf_step { AT_BUCKET, AT_ENTRY, AT_KEY, AT_VALUE, AT_DONE };
 
@@ -193,6 +196,16 @@ static client *reading_client(struct dq *q)
 	return c && c->db ? c : NULL;
 }
 
+/* How much of q's popped bytes a scan looks at: what Redis's next read takes at most
+ * (PROTO_IOBUF_LEN). A larger buffer stays held and fires again, and each round scans it
+ * from where Redis got to: scanning all of it every time would cost quadratic time. */
+static size_t scan_len(struct dq *q)
+{
+	size_t len = q->q.rx.sga_segs[0].sgaseg_len - q->q.rx_off;
+
+	return len < PROTO_IOBUF_LEN ? len : PROTO_IOBUF_LEN;
+}
+
 /* A round of one request: nothing to overlap its misses with but Redis's own work before the
  * lookup (its parse, processCommand), so the chain starts now: the bucket is prefetched here,
  * the entry when the read handler is about to run and the key and value object when the read
@@ -208,8 +221,9 @@ static void prefetch_lone(aeEventLoop *el)
 	if (!c)
 		return;
 	const demi_sgaseg_t *seg = &q->q.rx.sga_segs[0];
-	if (resp_scan_next((const char *)seg->sgaseg_buf + q->q.rx_off,
-			   seg->sgaseg_len - q->q.rx_off, &off, &key, &klen) != 1)
+	q->pf_have = 0;
+	if (resp_scan_next((const char *)seg->sgaseg_buf + q->q.rx_off, scan_len(q), &off, &key,
+			   &klen) != 1)
 		return;
 	q->pf_hash = dictGenHashFunction(key, klen);
 	dictEntry **b = hash_bucket(c->db->dict, q->pf_hash);
@@ -248,15 +262,21 @@ static void lone_step(struct dq *q)
  * cold lines one after the other (entry, key, value object, value bytes); done request by
  * request each miss waits alone, done in stages the misses of all the round's requests
  * overlap, and the handlers find the lines cached. Only hints: nothing is written, the
- * buffers are scanned with bounds checks (resp_scan.h), and the keyspace is only read, before
- * any handler runs (a rehash step of a later dictFind only makes a hint stale). A round of one
- * queue has no other request to overlap with: prefetch_lone starts its chain instead.
+ * buffers are scanned with bounds checks (resp_scan.h) and only as far as Redis's next read,
+ * and the keyspace is only read, before any handler runs (a rehash step of a later dictFind
+ * only makes a hint stale) and only when no module is loaded (below). A round of one queue
+ * has no other request to overlap with: prefetch_lone starts its chain instead.
  */
 static void prefetch_keys(aeEventLoop *el, int nfired)
 {
 	struct pf_key keys[PREFETCH_KEYS];
-	int n = 0;
+	int n = 0, scanned = 0;
 
+	/* The poll runs between beforeSleep and afterSleep, where Redis lets go of its module
+	 * lock: a module's thread may be changing the keyspace now, and walking its entries
+	 * could follow freed memory. With modules loaded, no prefetch. */
+	if (moduleCount())
+		return;
 	if (nfired == 1) {
 		prefetch_lone(el);
 		return;
@@ -268,10 +288,10 @@ static void prefetch_keys(aeEventLoop *el, int nfired)
 			continue;
 		const demi_sgaseg_t *seg = &q->q.rx.sga_segs[0];
 		const char *b = (const char *)seg->sgaseg_buf + q->q.rx_off;
-		size_t len = seg->sgaseg_len - q->q.rx_off, off = 0;
+		size_t len = scan_len(q), off = 0;
 		struct pf_key *k = &keys[n];
 		int r;
-		while (n < PREFETCH_KEYS &&
+		while (n < PREFETCH_KEYS && scanned++ < PREFETCH_SCAN &&
 		       (r = resp_scan_next(b, len, &off, &k->key, &k->klen)) >= 0) {
 			if (r == 0 || !(k->bucket = hash_bucket(
 						c->db->dict, dictGenHashFunction(k->key, k->klen))))
