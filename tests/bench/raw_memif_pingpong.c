@@ -467,6 +467,14 @@ int main(int argc, char **argv)
 			ip_s = argv[++i];
 		else if (!strcmp(argv[i], "--to") && i + 1 < argc)
 			to_s = argv[++i];
+		else {
+			/* A misspelt option would otherwise run the defaults and time the wrong
+			 * thing without a word. */
+			fprintf(stderr,
+				"raw-memif-pingpong: unknown argument or missing value: %s\n",
+				argv[i]);
+			return 2;
+		}
 	}
 	bool l2 = mode == L2_SERVER || mode == L2_CLIENT;
 	if (size < 0)
