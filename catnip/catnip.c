@@ -23,12 +23,10 @@
 
 _Thread_local struct demi__libos *nip_thread_los __attribute__((tls_model("initial-exec")));
 
-/* When the stack next needs a poll: its own next deadline or a delayed frame of the fault
- * link, whichever comes first. */
-static uint64_t next_due(struct nip_libos *n)
+/* When the stack next needs a poll: due (the stack's own next deadline) or a delayed frame
+ * of the fault link, whichever comes first. */
+static uint64_t next_due(struct nip_libos *n, uint64_t due)
 {
-	uint64_t due = nip_stack_next_deadline(&n->stack);
-
 	if (n->fault) {
 		uint64_t f = nip_fault_link_next_due(n->fault);
 
@@ -65,7 +63,7 @@ static int poll_device(void *arg)
 	now = demi__pass_now(&los->rt);
 	n->waits_seen = los->waits;
 	rc = nip_stack_poll(&n->stack, now);
-	n->due = next_due(n);
+	n->due = next_due(n, n->stack.poll_due); /* the poll's own answer: nothing ran since */
 	return rc;
 }
 
@@ -349,7 +347,7 @@ static int nip_poll_io(struct demi__libos *los, uint64_t timeout_ns)
 
 	if (!timeout_ns)
 		return 0;
-	due = next_due(n);
+	due = next_due(n, nip_stack_next_deadline(&n->stack));
 	now = demi__clock_now(&los->rt);
 	if (due <= now)
 		return 0;

@@ -125,6 +125,9 @@ struct nip_stack {
 	struct nip_stack_config cfg;
 	struct nip_counters cnt;
 	uint64_t now;
+	/* nip_stack_next_deadline as the last nip_stack_poll left it (0 before the first): what
+	 * a libOS polling again before any other call needs, without computing it again. */
+	uint64_t poll_due;
 	uint16_t ip_id;
 	/* ARP cache: a small open-hash table of entries. */
 	struct nip_arp_entry *arp;
@@ -144,8 +147,9 @@ struct nip_stack {
 void nip_stack_config_default(struct nip_stack_config *cfg);
 int nip_stack_init(struct nip_stack *s, struct nip_link *link, const struct nip_stack_config *cfg);
 void nip_stack_fini(struct nip_stack *s);
-/* Receives up to a burst of frames from the link and processes them, then runs timers
- * (ARP retries and expiry). Returns how much work was done (0 = idle). */
+/* Receives up to a burst of frames from the link and processes them, then runs what is due:
+ * deferred ACKs, output that waited for the device, timers (TCP, ARP retries, reassembly
+ * expiry). Returns how much work was done (0 = idle). Leaves s->poll_due. */
 int nip_stack_poll(struct nip_stack *s, uint64_t now);
 /*
  * The earliest time (ns, the clock given to nip_stack_poll) at which nip_stack_poll has work
