@@ -10,6 +10,10 @@
  * answered here, and the wire's time is the runtime's fake clock, which a background task of
  * the test moves on by a microsecond per scheduler pass. A plain stack on the wire's other end
  * sends the datagram.
+ *
+ * Between a wait's first pass and the next frame the poller runs the stack only when the
+ * deadline its last poll left (nip_stack_poll's poll_due) has come: a timer the stack armed
+ * must still fire on time inside one long spinning wait.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -126,15 +130,18 @@ static int tick(void *arg)
 	return 0;
 }
 
-static int setup(void **state)
+/* catnip on end 0 of the wire; busy: its waits spin to their timeout (demikernel.busy_poll). */
+static int start(bool busy)
 {
 	struct nip_stack_config sc;
 
-	(void)state;
 	memset(&t, 0, sizeof(t));
 	setenv("LIBOS", "catnip", 1);
 	setenv("DEMIKERNEL_LOCAL_IPV4_ADDR", "10.0.0.1", 1);
-	unsetenv("DEMIKERNEL_BUSY_POLL");
+	if (busy)
+		setenv("DEMIKERNEL_BUSY_POLL", "true", 1);
+	else
+		unsetenv("DEMIKERNEL_BUSY_POLL");
 	unsetenv("DEMIKERNEL_SPIN_US");
 	unsetenv("CONFIG_PATH");
 	if (demi_init(NULL))
@@ -150,6 +157,18 @@ static int setup(void **state)
 		return -1;
 	nip_udp_sock_init(&t.sock, &t.peer);
 	return nip_udp_bind(&t.sock, 0, PORT);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	return start(false);
+}
+
+static int setup_busy(void **state)
+{
+	(void)state;
+	return start(true);
 }
 
 static int teardown(void **state)
@@ -199,10 +218,61 @@ static void test_catnip_clock_fresh_on_receive(void **state)
 	assert_int_equal(demi_close(qd), 0);
 }
 
+/* A datagram to an address nobody answers: ARP asks again every arp_retry_ns. The wait that
+ * follows spins 300 ms with no frame coming: its passes past the first are idle, and the one
+ * at the retry's deadline (to the microsecond a pass takes) must run the stack. */
+static void test_catnip_clock_timer_in_spin(void **state)
+{
+	static const char msg[] = "ping";
+	const struct nip_test_end *peer = &dev.wire.end[1];
+	const struct nip_stack *s = &nip_of(t.los)->stack;
+	const struct timespec spin = {0, 300000000};
+	demi_sgarray_t sga;
+	struct sockaddr_in a;
+	demi_qtoken_t push, pop;
+	demi_qresult_t qr;
+	uint64_t t0, retry;
+	int qd;
+
+	(void)state;
+	assert_int_equal(demi_socket(&qd, AF_INET, SOCK_DGRAM, 0), 0);
+	nip_fill_addr(&a, htonl(IP_CATNIP), PORT);
+	assert_int_equal(demi_bind(qd, (struct sockaddr *)&a, sizeof(a)), 0);
+	sga = demi_sgaalloc(sizeof(msg));
+	assert_int_equal(sga.sga_numsegs, 1);
+	memcpy(sga.sga_segs[0].sgaseg_buf, msg, sizeof(msg));
+	nip_fill_addr(&a, htonl(0x0a000009u), PORT);
+	/* A few passes first: the stack's clock was the real one until the fake took over. */
+	assert_int_equal(demi_pop(&pop, qd), 0);
+	assert_int_equal(demi_wait(&qr, pop, &(struct timespec){0, 10 * US}), ETIMEDOUT);
+	t0 = *dev.now;
+	assert_int_equal(demi_pushto(&push, qd, &sga, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(demi_sgafree(&sga), 0);
+	assert_int_equal(s->cnt.arp_requests_sent, 1);
+	retry = t0 + s->cfg.arp_retry_ns;
+	assert_int_equal(demi_wait(&qr, pop, &spin), ETIMEDOUT);
+	assert_true(*dev.now >= t0 + 300000000ull);
+	assert_int_equal(s->cnt.arp_requests_sent, 2);
+	/* Both requests wait on the peer's end, stamped with the time they left. */
+	assert_int_equal(peer->count, 2);
+	assert_true(peer->q[(peer->head + 1) % NIP_TEST_QUEUE].due >= retry);
+	assert_true(peer->q[(peer->head + 1) % NIP_TEST_QUEUE].due <= retry + 2 * US);
+	/* ARP gives up: the push fails, the pop is cancelled with the queue. */
+	assert_int_equal(demi_wait(&qr, push, NULL), 0);
+	assert_int_equal(qr.qr_opcode, DEMI_OPC_FAILED);
+	assert_int_equal(qr.qr_ret, EHOSTUNREACH);
+	assert_int_equal(demi_close(qd), 0);
+	assert_int_equal(demi_wait(&qr, pop, NULL), 0);
+	nip_stack_poll(&t.peer, *dev.now); /* the requests, not for the peer: dropped */
+	assert_int_equal(peer->count, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_catnip_clock_fresh_on_receive, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_catnip_clock_timer_in_spin, setup_busy,
 						teardown),
 	};
 
