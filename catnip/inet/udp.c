@@ -114,18 +114,31 @@ uint32_t nip_udp_max_payload(const struct nip_stack *s)
 	return room < NIP_UDP_MAX_PAYLOAD ? room : NIP_UDP_MAX_PAYLOAD;
 }
 
-/* Whether u's route and template serve ip:port now, rebuilding them when they do not. */
-static bool route_ready(struct nip_udp_sock *u, uint32_t ip, uint16_t port)
+/* Builds u's route and template for ip:port; false while ARP has no usable mapping. Out of
+ * line, as send_slow: the steady case keeps no registers for them. */
+static __attribute__((noinline)) bool route_build(struct nip_udp_sock *u, uint32_t ip,
+						  uint16_t port)
 {
 	struct nip_stack *s = u->s;
 
-	if (nip_ip4_route_valid(s, &u->route) && u->route.ip.hdr.dst == ip && u->route_port == port)
-		return true;
 	if (!nip_ip4_route_fill(s, &u->route, ip, NIP_IPPROTO_UDP))
 		return false;
 	nip_udp_tmpl_init(&u->tmpl, u->local_port, port, s->cfg.ip, ip);
 	u->route_port = port;
 	return true;
+}
+
+/* Sends f through nip_ip4_output and ARP (which tells cb); 0. */
+static __attribute__((noinline)) int send_slow(struct nip_udp_sock *u, uint32_t ip, uint16_t port,
+					       struct demi__buf *f, uint32_t len, nip_sent_cb cb,
+					       void *ctx)
+{
+	struct nip_stack *s = u->s;
+
+	nip_udp_emit(demi__buf_data(f) + NIP_ETH_HLEN + NIP_IP4_HLEN, u->local_port, port,
+		     s->cfg.ip, ip, len, s->link->offloads & NIP_OFF_UDP_CSUM_TX);
+	nip_ip4_output(s, f, ip, NIP_IPPROTO_UDP, (uint16_t)(NIP_UDP_HLEN + len), cb, ctx);
+	return 0;
 }
 
 /* Sends frame f, whose len bytes of payload follow room for the headers; nip_udp_send's
@@ -134,19 +147,16 @@ static int send_frame(struct nip_udp_sock *u, uint32_t ip, uint16_t port, struct
 		      uint32_t len, nip_sent_cb cb, void *ctx)
 {
 	struct nip_stack *s = u->s;
-	uint8_t *l4 = demi__buf_data(f) + NIP_ETH_HLEN + NIP_IP4_HLEN;
-	bool offload = s->link->offloads & NIP_OFF_UDP_CSUM_TX;
-	uint16_t l4_len = (uint16_t)(NIP_UDP_HLEN + len);
 	int rc;
 
 	s->cnt.udp_tx++;
-	if (!route_ready(u, ip, port)) {
-		nip_udp_emit(l4, u->local_port, port, s->cfg.ip, ip, len, offload);
-		nip_ip4_output(s, f, ip, NIP_IPPROTO_UDP, l4_len, cb, ctx);
-		return 0;
-	}
-	nip_udp_emit_tmpl(l4, &u->tmpl, len, offload);
-	rc = nip_ip4_output_route(s, f, &u->route, l4_len);
+	if (!(nip_ip4_route_valid(s, &u->route) && u->route.ip.hdr.dst == ip &&
+	      u->route_port == port) &&
+	    !route_build(u, ip, port))
+		return send_slow(u, ip, port, f, len, cb, ctx);
+	nip_udp_emit_tmpl(demi__buf_data(f) + NIP_ETH_HLEN + NIP_IP4_HLEN, &u->tmpl, len,
+			  s->link->offloads & NIP_OFF_UDP_CSUM_TX);
+	rc = nip_ip4_output_route(s, f, &u->route, (uint16_t)(NIP_UDP_HLEN + len));
 	if (rc == 0)
 		return 1;
 	if (cb)
