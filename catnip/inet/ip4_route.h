@@ -58,7 +58,7 @@ static inline bool nip_ip4_route_valid(const struct nip_stack *s, const struct n
 	return r->ok && r->arp_gen == nip_arp_generation(s) && nip_now(s) < r->until;
 }
 
-/* Forgets r (the socket's binding changed, or it closes). */
+/* Forgets r (the socket was bound to another port). */
 static inline void nip_ip4_route_clear(struct nip_ip4_route *r)
 {
 	r->ok = false;
