@@ -109,7 +109,7 @@ struct arp_state {
 	uint32_t resolving;  /* entries pending */
 	uint32_t queued;     /* pool slots holding a frame */
 	uint32_t free;	     /* first free pool slot */
-	uint32_t gen;	     /* moved by every change of a mapping (ip4_route.h) */
+	uint64_t gen;	     /* moved by every change of a mapping (ip4_route.h) */
 	struct queued *pool; /* cfg.arp_queued_max slots */
 	/* Token bucket, in nanoseconds of credit: a request costs 1 s / arp_request_rate. */
 	uint64_t cost, credit, credit_max, refilled;
@@ -394,7 +394,7 @@ bool nip_arp_lookup(struct nip_stack *s, uint32_t ip, uint8_t mac[6])
 	return true;
 }
 
-uint32_t nip_arp_generation(const struct nip_stack *s)
+uint64_t nip_arp_generation(const struct nip_stack *s)
 {
 	return arp_of(s)->gen;
 }

@@ -27,12 +27,12 @@
 /* A usable ARP mapping as a cache holder sees it. */
 struct nip_arp_hint {
 	uint8_t mac[6];
-	uint32_t gen;	/* the ARP cache's generation when it was read */
+	uint64_t gen;	/* the ARP cache's generation when it was read (64 bits: never wraps) */
 	uint64_t until; /* the stack's clock at which it must be looked up again */
 };
 
 /* The ARP cache's generation: any change to any mapping moves it. */
-uint32_t nip_arp_generation(const struct nip_stack *s);
+uint64_t nip_arp_generation(const struct nip_stack *s);
 /*
  * The mapping of ip, if resolved and not yet expired (static, or learned and younger than
  * arp_ttl_ns), marked in use as a send to it would; false otherwise (unknown, resolving,
@@ -43,7 +43,7 @@ bool nip_arp_hint_get(struct nip_stack *s, uint32_t ip, struct nip_arp_hint *h);
 struct nip_ip4_route {
 	uint8_t eth[NIP_ETH_HLEN]; /* next hop's MAC, ours, IPv4 */
 	bool ok;		   /* built (nip_ip4_route_fill succeeded) */
-	uint32_t arp_gen;
+	uint64_t arp_gen;
 	uint64_t until;
 	struct nip_ip4_tmpl ip;
 };
