@@ -3,10 +3,12 @@
  * catnip's UDP queues over the stack's UDP sockets (inet/udp.c): bind (ephemeral ports),
  * connect (a default destination), push/pushto, pop with the sender, datagrams up to the MTU.
  *
- * A push completes when its frame leaves (or fails when ARP gives up): the stack calls
- * push_sent with the push's token, looked up again because a close may have ended the task
- * meanwhile. A pop completes when a datagram is queued on the socket (on_readable), in issue
- * order, with the very buffer the datagram arrived in.
+ * A push completes when its frame is queued for the link, which the libOS flushes before the
+ * call returns (catnip.c), or fails when ARP gives up. To a known destination (udp.c's
+ * route) the stack queues it at once and says so: the push completes there and then, with
+ * no callback. Otherwise the stack calls push_sent with the push's token, looked up again
+ * because a close may have ended the task meanwhile. A pop completes when a datagram is queued on
+ * the socket (on_readable), in issue order, with the very buffer the datagram arrived in.
  */
 #include <errno.h>
 #include <string.h>
@@ -32,7 +34,7 @@ static int udp_connect(struct nip_queue *q, struct demi__task *t, uint32_t ip, u
 	return 0;
 }
 
-/* The stack tells us a datagram left (or ARP gave up); ctx is the push's token. */
+/* The stack tells us a datagram was queued (or ARP gave up); ctx is the push's token. */
 static void push_sent(void *ctx, int err)
 {
 	struct demi__libos *los = nip_thread_los;
@@ -62,6 +64,16 @@ static bool zero_copy_ok(const struct demi__push_req *req)
 	       b->refcnt - b->app_owned == 1;
 }
 
+/* After a send that took the frame: 1, queued: the push is done; 0, push_sent finishes it,
+ * maybe already did, else it waits listed, so that a close cancels it. */
+static void push_queued(struct nip_queue *q, struct demi__task *t, int rc)
+{
+	if (rc > 0)
+		demi__task_complete(t);
+	else if (!demi__task_done(t))
+		demi__list_push_back(&q->pushes, &t->wait_link);
+}
+
 static int udp_push(struct nip_queue *q, struct demi__task *t, struct demi__push_req *req,
 		    const struct sockaddr_in *to)
 {
@@ -80,36 +92,30 @@ static int udp_push(struct nip_queue *q, struct demi__task *t, struct demi__push
 	} else {
 		return -EDESTADDRREQ;
 	}
-	if (req->total > nip_udp_max_payload(q->udp.s))
-		return -EMSGSIZE;
+	/* The stack refuses a datagram past the MTU (-EMSGSIZE) before it takes anything. */
 	if (zero_copy_ok(req)) {
 		struct demi__seg *seg = &req->segs[0];
 
-		demi__list_push_back(&q->pushes, &t->wait_link);
 		rc = nip_udp_send_buf(&q->udp, ip, port, seg->buf, seg->data, seg->len, push_sent,
 				      (void *)(uintptr_t)demi__task_token(t));
-		if (rc < 0) {
-			demi__list_remove(&t->wait_link);
+		if (rc < 0)
 			return rc;
-		}
 		seg->buf = NULL; /* the push's reference went with the frame */
 		req->nsegs = 0;
+		push_queued(q, t, rc);
 		return 0;
 	}
 	for (uint32_t i = 0; i < req->nsegs; i++) {
 		pieces[i] = req->segs[i].data;
 		lens[i] = req->segs[i].len;
 	}
-	/* Listed first: push_sent may finish the task before nip_udp_send returns. */
-	demi__list_push_back(&q->pushes, &t->wait_link);
 	rc = nip_udp_send(&q->udp, ip, port, pieces, lens, (int)req->nsegs, push_sent,
 			  (void *)(uintptr_t)demi__task_token(t));
-	if (rc < 0) {
-		demi__list_remove(&t->wait_link);
+	if (rc < 0)
 		return rc;
-	}
 	/* The payload was copied into the frame: the application's buffers are free again. */
 	demi__push_req_put(req);
+	push_queued(q, t, rc);
 	return 0;
 }
 

@@ -49,12 +49,18 @@
  * Mappings the stack has sent to are never evicted for new ones before they expire, static
  * ones never: a crowded cache drops expired mappings first, then the oldest one learned and
  * never used (what a flood of requests leaves behind).
+ *
+ * Senders may cache a mapping (ip4_route.h: udp.c's per-socket route): nip_arp_hint_get hands
+ * it out with the cache's generation, which every change of any mapping moves (learned,
+ * renewed, given another MAC, removed, made static, resolving again), and the time it expires,
+ * from which on the sender comes back through nip_arp_resolve_and_send for the renewal.
  */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ip4_route.h"
 #include "stack.h"
 #include "wire/arp.h"
 #include "wire/eth.h"
@@ -103,6 +109,7 @@ struct arp_state {
 	uint32_t resolving;  /* entries pending */
 	uint32_t queued;     /* pool slots holding a frame */
 	uint32_t free;	     /* first free pool slot */
+	uint64_t gen;	     /* moved by every change of a mapping (ip4_route.h) */
 	struct queued *pool; /* cfg.arp_queued_max slots */
 	/* Token bucket, in nanoseconds of credit: a request costs 1 s / arp_request_rate. */
 	uint64_t cost, credit, credit_max, refilled;
@@ -111,7 +118,7 @@ struct arp_state {
 	struct nip_arp_entry table[ARP_CAP];
 };
 
-static struct arp_state *arp_of(struct nip_stack *s)
+static struct arp_state *arp_of(const struct nip_stack *s)
 {
 	return (struct arp_state *)((char *)s->arp - offsetof(struct arp_state, table));
 }
@@ -189,6 +196,9 @@ static uint32_t end_resolution(struct nip_stack *s, struct nip_arp_entry *e, uin
 {
 	uint32_t list = NONE;
 
+	/* Every change of a mapping passes here (learned, renewed, static, removed): routes
+	 * built on any (ip4_route.h) must look again. */
+	arp_of(s)->gen++;
 	if (e->state == E_PENDING) {
 		arp_of(s)->resolving--;
 		list = e->head;
@@ -381,6 +391,26 @@ bool nip_arp_lookup(struct nip_stack *s, uint32_t ip, uint8_t mac[6])
 	if (!usable(s, e))
 		return false;
 	memcpy(mac, e->mac, 6);
+	return true;
+}
+
+uint64_t nip_arp_generation(const struct nip_stack *s)
+{
+	return arp_of(s)->gen;
+}
+
+bool nip_arp_hint_get(struct nip_stack *s, uint32_t ip, struct nip_arp_hint *h)
+{
+	struct nip_arp_entry *e = find(s, ip);
+
+	/* An expired mapping still in its grace is left to nip_arp_resolve_and_send, which
+	 * asks its owner to renew it. */
+	if (!e || !(e->state == E_STATIC || (e->state == E_RESOLVED && e->deadline > s->now)))
+		return false;
+	e->used = true;
+	memcpy(h->mac, e->mac, 6);
+	h->gen = arp_of(s)->gen;
+	h->until = e->state == E_STATIC ? UINT64_MAX : e->deadline;
 	return true;
 }
 

@@ -9,7 +9,8 @@
  * header, and an echo reply carries no options (Linux echoes record route and timestamp with
  * its own entries added, a SHOULD of RFC 1122 3.2.2.6; it drops source-routed datagrams, as we
  * do). Output fills the header (checksum offloaded when the device can) and hands the frame to
- * ARP for the next hop: all peers are on-link.
+ * ARP for the next hop: all peers are on-link. A sender that keeps a route (ip4_route.h) writes
+ * both headers from it and queues the frame for the link itself, with no ARP lookup.
  *
  * Received checksums are checked here, once per frame, for every protocol above: the device's
  * per-frame flags (link.h, NIP_RXF_*) say what it verified; what it did not is verified in
@@ -19,6 +20,7 @@
  */
 #include <string.h>
 
+#include "ip4_route.h"
 #include "stack.h"
 #include "udp.h"
 #include "wire/checksum.h"
@@ -161,4 +163,30 @@ void nip_ip4_output_tmpl(struct nip_stack *s, struct demi__buf *frame, const str
 	nip_ip4_emit_tmpl(demi__buf_data(frame) + NIP_ETH_HLEN, t, s->ip_id++, l4_len,
 			  s->link->offloads & NIP_OFF_IPV4_CSUM_TX);
 	nip_arp_resolve_and_send(s, frame, t->hdr.dst, NULL, NULL);
+}
+
+bool nip_ip4_route_fill(struct nip_stack *s, struct nip_ip4_route *r, uint32_t dst, uint8_t proto)
+{
+	struct nip_arp_hint h;
+
+	r->ok = false;
+	if (dst == 0xffffffffu || !nip_arp_hint_get(s, dst, &h))
+		return false;
+	nip_eth_emit(r->eth, h.mac, s->link->mac, NIP_ETHERTYPE_IPV4);
+	nip_ip4_tmpl(s, &r->ip, dst, proto);
+	r->arp_gen = h.gen;
+	r->until = h.until;
+	r->ok = true;
+	return true;
+}
+
+int nip_ip4_output_route(struct nip_stack *s, struct demi__buf *frame,
+			 const struct nip_ip4_route *r, uint16_t l4_len)
+{
+	uint8_t *eth = demi__buf_data(frame);
+
+	memcpy(eth, r->eth, NIP_ETH_HLEN);
+	nip_ip4_emit_tmpl(eth + NIP_ETH_HLEN, &r->ip, s->ip_id++, l4_len,
+			  s->link->offloads & NIP_OFF_IPV4_CSUM_TX);
+	return nip_link_send(s, frame);
 }

@@ -39,6 +39,8 @@ int nip_udp_bind(struct nip_udp_sock *u, uint32_t ip, uint16_t port)
 		return -EADDRINUSE;
 	}
 	s->udp_ports[port] = u;
+	/* Its UDP template holds the old port (a socket sends only once bound). */
+	nip_ip4_route_clear(&u->route);
 	u->local_ip = ip;
 	u->local_port = port;
 	return 0;
@@ -112,6 +114,56 @@ uint32_t nip_udp_max_payload(const struct nip_stack *s)
 	return room < NIP_UDP_MAX_PAYLOAD ? room : NIP_UDP_MAX_PAYLOAD;
 }
 
+/* Builds u's route and template for ip:port; false while ARP has no usable mapping. Out of
+ * line, as send_slow: the steady case keeps no registers for them. */
+static __attribute__((noinline)) bool route_build(struct nip_udp_sock *u, uint32_t ip,
+						  uint16_t port)
+{
+	struct nip_stack *s = u->s;
+
+	if (!nip_ip4_route_fill(s, &u->route, ip, NIP_IPPROTO_UDP))
+		return false;
+	nip_udp_tmpl_init(&u->tmpl, u->local_port, port, s->cfg.ip, ip);
+	u->route_port = port;
+	return true;
+}
+
+/* Sends f through nip_ip4_output and ARP (which tells cb); 0. */
+static __attribute__((noinline)) int send_slow(struct nip_udp_sock *u, uint32_t ip, uint16_t port,
+					       struct demi__buf *f, uint32_t len, nip_sent_cb cb,
+					       void *ctx)
+{
+	struct nip_stack *s = u->s;
+
+	nip_udp_emit(demi__buf_data(f) + NIP_ETH_HLEN + NIP_IP4_HLEN, u->local_port, port,
+		     s->cfg.ip, ip, len, s->link->offloads & NIP_OFF_UDP_CSUM_TX);
+	nip_ip4_output(s, f, ip, NIP_IPPROTO_UDP, (uint16_t)(NIP_UDP_HLEN + len), cb, ctx);
+	return 0;
+}
+
+/* Sends frame f, whose len bytes of payload follow room for the headers; nip_udp_send's
+ * results 1 and 0. */
+static int send_frame(struct nip_udp_sock *u, uint32_t ip, uint16_t port, struct demi__buf *f,
+		      uint32_t len, nip_sent_cb cb, void *ctx)
+{
+	struct nip_stack *s = u->s;
+	int rc;
+
+	s->cnt.udp_tx++;
+	if (!(nip_ip4_route_valid(s, &u->route) && u->route.ip.hdr.dst == ip &&
+	      u->route_port == port) &&
+	    !route_build(u, ip, port))
+		return send_slow(u, ip, port, f, len, cb, ctx);
+	nip_udp_emit_tmpl(demi__buf_data(f) + NIP_ETH_HLEN + NIP_IP4_HLEN, &u->tmpl, len,
+			  s->link->offloads & NIP_OFF_UDP_CSUM_TX);
+	rc = nip_ip4_output_route(s, f, &u->route, (uint16_t)(NIP_UDP_HLEN + len));
+	if (rc == 0)
+		return 1;
+	if (cb)
+		cb(ctx, rc); /* the link refused it: dropped and counted */
+	return 0;
+}
+
 int nip_udp_send(struct nip_udp_sock *u, uint32_t ip, uint16_t port, const void *const *pieces,
 		 const uint32_t *lens, int n, nip_sent_cb cb, void *ctx)
 {
@@ -139,11 +191,7 @@ int nip_udp_send(struct nip_udp_sock *u, uint32_t ip, uint16_t port, const void 
 		memcpy(p, pieces[i], lens[i]);
 		p += lens[i];
 	}
-	nip_udp_emit(demi__buf_data(f) + NIP_ETH_HLEN + NIP_IP4_HLEN, u->local_port, port,
-		     s->cfg.ip, ip, total, s->link->offloads & NIP_OFF_UDP_CSUM_TX);
-	s->cnt.udp_tx++;
-	nip_ip4_output(s, f, ip, NIP_IPPROTO_UDP, (uint16_t)(NIP_UDP_HLEN + total), cb, ctx);
-	return 0;
+	return send_frame(u, ip, port, f, (uint32_t)total, cb, ctx);
 }
 
 int nip_udp_send_buf(struct nip_udp_sock *u, uint32_t ip, uint16_t port, struct demi__buf *b,
@@ -159,9 +207,5 @@ int nip_udp_send_buf(struct nip_udp_sock *u, uint32_t ip, uint16_t port, struct 
 		return rc;
 	b->off = (uint32_t)(data - HDRS - b->base);
 	b->len = HDRS + len;
-	nip_udp_emit(data - NIP_UDP_HLEN, u->local_port, port, s->cfg.ip, ip, len,
-		     s->link->offloads & NIP_OFF_UDP_CSUM_TX);
-	s->cnt.udp_tx++;
-	nip_ip4_output(s, b, ip, NIP_IPPROTO_UDP, (uint16_t)(NIP_UDP_HLEN + len), cb, ctx);
-	return 0;
+	return send_frame(u, ip, port, b, len, cb, ctx);
 }

@@ -3,6 +3,13 @@
  * UDP sockets of the stack (RFC 768). Received datagrams wait on their socket (bounded:
  * beyond udp_rx_queue_max they are dropped and counted) as the frame buffers they arrived in,
  * trimmed to the payload: a pop hands the application the received buffer, no copy.
+ *
+ * Sending keeps, per socket, the route to the last destination (ip4_route.h: Ethernet and
+ * IPv4 headers prebuilt from its ARP mapping) and the UDP header template (wire/udp.h): a
+ * datagram to the same address and port while the mapping holds costs its lengths, IPv4
+ * identification and checksums only, and is queued for the link at once. Any other goes
+ * through nip_ip4_output and ARP, and builds the route for the next one when the mapping is
+ * known.
  */
 #ifndef NIP_UDP_H
 #define NIP_UDP_H
@@ -10,7 +17,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ip4_route.h"
 #include "stack.h"
+#include "wire/udp.h"
 
 struct nip_udp_sock {
 	struct nip_stack *s;
@@ -23,6 +32,11 @@ struct nip_udp_sock {
 	/* Called when a datagram was queued (e.g. to wake a pop). */
 	void (*on_readable)(void *ctx);
 	void *ctx;
+	/* The last destination's route and header (valid while nip_ip4_route_valid says so and
+	 * the destination is route.ip.hdr.dst, route_port). */
+	struct nip_ip4_route route;
+	struct nip_udp_tmpl tmpl;
+	uint16_t route_port; /* host order */
 };
 
 void nip_udp_sock_init(struct nip_udp_sock *u, struct nip_stack *s);
@@ -39,8 +53,10 @@ struct demi__buf *nip_udp_recv(struct nip_udp_sock *u, uint32_t *from_ip, uint16
 uint32_t nip_udp_max_payload(const struct nip_stack *s);
 /*
  * Sends one datagram gathered from n pieces (len bytes in all) to ip:port, binding an
- * ephemeral port first if needed. cb learns when it left (or failed to). 0; -EMSGSIZE;
- * -ENOBUFS (no frame buffer); -EADDRINUSE (no ephemeral port).
+ * ephemeral port first if needed. 1: the frame is queued for the link (it leaves with the
+ * next flush) and cb is not called; 0: cb learns when it left or failed to (maybe already:
+ * a full link, a mapping ARP must renew), exactly once; -EMSGSIZE; -ENOBUFS (no frame
+ * buffer); -EADDRINUSE (no ephemeral port), and cb is not called.
  */
 int nip_udp_send(struct nip_udp_sock *u, uint32_t ip, uint16_t port, const void *const *pieces,
 		 const uint32_t *lens, int n, nip_sent_cb cb, void *ctx);

@@ -41,29 +41,50 @@ int nip_udp_parse(const uint8_t *dgram, size_t len, uint32_t src, uint32_t dst, 
 	return 0;
 }
 
-/* payload_len must be at most NIP_UDP_MAX_PAYLOAD (the caller checks it against the MTU). */
+/* One datagram's template, used once: the layout and the sums stay in one place. */
 void nip_udp_emit(uint8_t *hdr, uint16_t sport, uint16_t dport, uint32_t src, uint32_t dst,
 		  size_t payload_len, bool csum_offload)
 {
-	uint16_t ulen = (uint16_t)(NIP_UDP_HLEN + payload_len);
-	uint32_t sum = nip_csum_pseudo4(src, dst, NIP_IPPROTO_UDP, ulen);
-	struct nip_udp_hdr h;
+	struct nip_udp_tmpl t;
 
-	h.sport = htons(sport);
-	h.dport = htons(dport);
-	h.len = htons(ulen);
-	h.csum = 0;
+	nip_udp_tmpl_init(&t, sport, dport, src, dst);
+	nip_udp_emit_tmpl(hdr, &t, payload_len, csum_offload);
+}
+
+void nip_udp_tmpl_init(struct nip_udp_tmpl *t, uint16_t sport, uint16_t dport, uint32_t src,
+		       uint32_t dst)
+{
+	struct nip_udp_hdr h = {.sport = htons(sport), .dport = htons(dport)};
+
+	memcpy(&t->ports, &h, 4);
+	/* The length goes in per datagram (nip_csum_pseudo4 adds the words as stored). */
+	t->pseudo = nip_csum_pseudo4(src, dst, NIP_IPPROTO_UDP, 0);
+}
+
+/* payload_len must be at most NIP_UDP_MAX_PAYLOAD (the caller checks it against the MTU). */
+void nip_udp_emit_tmpl(uint8_t *hdr, const struct nip_udp_tmpl *t, size_t payload_len,
+		       bool csum_offload)
+{
+	uint16_t len = htons((uint16_t)(NIP_UDP_HLEN + payload_len));
+	uint64_t acc = (uint64_t)t->pseudo + len;
+	uint16_t csum;
+	uint32_t sum;
+
+	memcpy(hdr, &t->ports, 4);
+	memcpy(hdr + 4, &len, 2);
 	if (csum_offload) {
-		/* The device adds header and data to the folded pseudo-header sum and complements
-		 * (DPDK RTE_MBUF_F_TX_UDP_CKSUM with rte_ipv4_phdr_cksum). */
-		h.csum = (uint16_t)~nip_csum_fold(sum);
-		memcpy(hdr, &h, sizeof(h));
-		return;
+		/* The pseudo-header sum alone, as nip_udp_emit leaves it for the device. */
+		sum = (uint32_t)((acc & 0xffffffffu) + (acc >> 32));
+		csum = (uint16_t)~nip_csum_fold(sum);
+	} else {
+		/* The header's words (ports, length, a zero checksum) and then the payload. */
+		acc += (uint64_t)t->ports + len;
+		acc = (acc & 0xffffffffu) + (acc >> 32);
+		sum = nip_csum_add((uint32_t)((acc & 0xffffffffu) + (acc >> 32)),
+				   hdr + NIP_UDP_HLEN, payload_len);
+		csum = nip_csum_fold(sum);
+		if (csum == 0)
+			csum = 0xffff; /* RFC 768: a computed zero is sent as all ones */
 	}
-	memcpy(hdr, &h, sizeof(h));
-	sum = nip_csum_add(sum, hdr, ulen);
-	h.csum = nip_csum_fold(sum);
-	if (h.csum == 0)
-		h.csum = 0xffff;
-	memcpy(hdr + 6, &h.csum, 2);
+	memcpy(hdr + 6, &csum, 2);
 }

@@ -34,4 +34,20 @@ int nip_udp_parse(const uint8_t *dgram, size_t len, uint32_t src, uint32_t dst, 
 void nip_udp_emit(uint8_t *hdr, uint16_t sport, uint16_t dport, uint32_t src, uint32_t dst,
 		  size_t payload_len, bool csum_offload);
 
+/* What stays the same in every datagram of a flow, prebuilt once (nip_udp_tmpl_init): the
+ * ports as stored in the header, and the checksum's running sum of the pseudo-header's
+ * addresses and protocol (as struct nip_tcp_tmpl does for TCP). */
+struct nip_udp_tmpl {
+	uint32_t ports;
+	uint32_t pseudo;
+};
+
+/* Fills t for datagrams from sport to dport (host order), src to dst (network order). */
+void nip_udp_tmpl_init(struct nip_udp_tmpl *t, uint16_t sport, uint16_t dport, uint32_t src,
+		       uint32_t dst);
+/* nip_udp_emit of a datagram of t's flow: the same 8 bytes, with only the length added to the
+ * prebuilt sums before the payload (which follows the header) is summed. */
+void nip_udp_emit_tmpl(uint8_t *hdr, const struct nip_udp_tmpl *t, size_t payload_len,
+		       bool csum_offload);
+
 #endif

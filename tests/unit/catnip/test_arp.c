@@ -266,9 +266,13 @@ static void send_from_a(struct net *n, uint32_t ip, struct send_rec *r)
 
 	*r = (struct send_rec){.t = &n->t};
 	n->t.outstanding++;
-	assert_int_equal(nip_udp_send(&n->ua, htonl(ip), 9, p, l, 1, on_sent, r), 0);
+	int rc = nip_udp_send(&n->ua, htonl(ip), 9, p, l, 1, on_sent, r);
+
+	assert_in_range(rc, 0, 1);
 	if (n->t.outstanding > n->t.max_outstanding)
 		n->t.max_outstanding = n->t.outstanding;
+	if (rc == 1)
+		on_sent(r, 0); /* queued at once (udp.c's route): the stack tells no one */
 }
 
 /* Advances the virtual clock by a millisecond and lets both stacks run. */
