@@ -427,7 +427,7 @@ static int data_input(struct nip_tcp_conn *c, struct demi__buf *frame, uint32_t 
 		demi__buf_put(frame); /* the peer's FIN came already: nothing more is data */
 		return 0;
 	}
-	if (len && !c->owned && !c->listener) {
+	if (!c->owned && len && !c->listener) {
 		/* Its owner closed it: nobody will read it (RFC 9293 3.10.7.4 step 7 after CLOSE;
 		 * as Linux). (A connection still on its listener's queue keeps its data for the
 		 * accept to come.) */
