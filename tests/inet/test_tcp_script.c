@@ -590,6 +590,19 @@ static void test_tcp_script_rto_restarts_on_ack(void **state)
 
 /* ---- what a small push may send (tcp_output.c: one segment without the loop) ---- */
 
+/* A push of len bytes, whose first byte is seq, is held back: nothing leaves for 10 ms. The
+ * peer's ACK of ack lets it out in one segment; once that is acknowledged, c closes. */
+static void held_until_ack(struct sc *sc, struct nip_tcp_conn *c, uint32_t seq, uint32_t len,
+			   uint32_t ack)
+{
+	assert_int_equal(sc_push(sc, c, len), 0);
+	EXPECT_NOTHING(sc, 10 * MS);
+	sc_send(sc, A, 1, ack, 0);
+	EXPECT(sc, A | P, seq, 1, len, 0);
+	sc_send(sc, A, 1, seq + len, 0);
+	sc_close(sc, c, seq + len, 1);
+}
+
 /* A push that fits in one segment waits while cwnd is full (RFC 5681 3.1), and leaves with
  * the ACK that makes room. */
 static void test_tcp_script_small_push_waits_for_cwnd(void **state)
@@ -600,12 +613,7 @@ static void test_tcp_script_small_push_waits_for_cwnd(void **state)
 
 	assert_int_equal(cwnd, 10 * 536);
 	sc_flight(sc, c, cwnd, 1, 1, 536);
-	assert_int_equal(sc_push(sc, c, 100), 0);
-	EXPECT_NOTHING(sc, 10 * MS);
-	sc_send(sc, A, 1, 537, 0);
-	EXPECT(sc, A | P, 1 + cwnd, 1, 100, 0);
-	sc_send(sc, A, 1, 1 + cwnd + 100, 0);
-	sc_close(sc, c, 1 + cwnd + 100, 1);
+	held_until_ack(sc, c, 1 + cwnd, 100, 537);
 }
 
 /* A push that fits in one segment but not in the peer's window waits (sender SWS avoidance,
@@ -620,12 +628,7 @@ static void test_tcp_script_small_push_waits_for_peer_window(void **state)
 	assert_int_equal(c->snd_wnd, 1000);
 	assert_int_equal(sc_push(sc, c, 500), 0);
 	EXPECT(sc, A | P, 1, 1, 500, 0);
-	assert_int_equal(sc_push(sc, c, 501), 0);
-	EXPECT_NOTHING(sc, 10 * MS);
-	sc_send(sc, A, 1, 501, 0);
-	EXPECT(sc, A | P, 501, 1, 501, 0);
-	sc_send(sc, A, 1, 1002, 0);
-	sc_close(sc, c, 1002, 1);
+	held_until_ack(sc, c, 501, 501, 501);
 }
 
 /* Nagle (RFC 9293 3.7.4) without TCP_NODELAY: a small segment leaves when nothing is in
@@ -639,12 +642,7 @@ static void test_tcp_script_nagle_holds_small_segment(void **state)
 	assert_int_equal(nip_tcp_setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v)), 0);
 	assert_int_equal(sc_push(sc, c, 10), 0);
 	EXPECT(sc, A | P, 1, 1, 10, 0);
-	assert_int_equal(sc_push(sc, c, 10), 0);
-	EXPECT_NOTHING(sc, 10 * MS);
-	sc_send(sc, A, 1, 11, 0);
-	EXPECT(sc, A | P, 11, 1, 10, 0);
-	sc_send(sc, A, 1, 21, 0);
-	sc_close(sc, c, 21, 1);
+	held_until_ack(sc, c, 11, 10, 11);
 }
 
 /* RACK's ring (tcp_rack.c) is allocated at establishment for the largest flight of full
