@@ -7,7 +7,9 @@
  * new data within min(cwnd, peer window), segment by segment (sender silly-window avoidance
  * and Nagle when TCP_NODELAY is off), the FIN after the last byte once the owner closed, and
  * finally a bare ACK if one is still owed. Every segment carries the ACK and the current
- * window, so data cancels a pending delayed ACK.
+ * window, so data cancels a pending delayed ACK. A request or a response (all unsent data in
+ * one segment the windows allow, nothing being recovered, no FIN) leaves without the loop
+ * (send_all_at_once), which would send the same segment.
  *
  * A segment is a fresh frame with room for the Ethernet, IPv4 and TCP headers. Its payload
  * comes from the send queue (the pushed buffers themselves, held until acknowledged): copied
