@@ -113,33 +113,38 @@ static void push_fail(struct demi__task *t, int err)
 	demi__task_fail(t, err);
 }
 
+/* Moves push t's data into the send queue while it has room. Returns whether t is finished
+ * (completed, or failed); false: it waits for room. */
+static bool push_take(struct nip_queue *q, struct demi__task *t)
+{
+	struct tcp_push *p = (struct tcp_push *)t->priv.u64;
+
+	while (p->next < p->req.nsegs) {
+		struct demi__seg *seg = &p->req.segs[p->next];
+		int rc = nip_tcp_send(q->tcp, seg->buf, seg->data, seg->len);
+
+		if (rc == -EAGAIN)
+			return false;
+		if (rc < 0) {
+			push_fail(t, -rc);
+			return true;
+		}
+		seg->buf = NULL; /* the send queue holds it now */
+		p->next++;
+	}
+	p->req.nsegs = 0;
+	demi__task_complete(t);
+	return true;
+}
+
 /* Moves pushed data into the send queue, oldest push first, while it has room. */
 static void serve_pushes(struct nip_queue *q)
 {
 	struct demi__list *n;
 
-	while ((n = demi__list_front(&q->pushes))) {
-		struct demi__task *t = demi__container_of(n, struct demi__task, wait_link);
-		struct tcp_push *p = (struct tcp_push *)t->priv.u64;
-
-		while (p->next < p->req.nsegs) {
-			struct demi__seg *seg = &p->req.segs[p->next];
-			int rc = nip_tcp_send(q->tcp, seg->buf, seg->data, seg->len);
-
-			if (rc == -EAGAIN)
-				return;
-			if (rc < 0) {
-				push_fail(t, -rc);
-				break;
-			}
-			seg->buf = NULL; /* the send queue holds it now */
-			p->next++;
-		}
-		if (!demi__task_done(t)) {
-			p->req.nsegs = 0;
-			demi__task_complete(t);
-		}
-	}
+	while ((n = demi__list_front(&q->pushes)))
+		if (!push_take(q, demi__container_of(n, struct demi__task, wait_link)))
+			return;
 }
 
 static void serve_pops(struct nip_queue *q)
@@ -225,6 +230,7 @@ static int tcp_push(struct nip_queue *q, struct demi__task *t, struct demi__push
 {
 	struct tcp_push *p = (struct tcp_push *)t->priv.u64;
 	struct nip_tcp_conn *c = q->tcp;
+	bool first;
 
 	(void)to; /* a connection has one destination */
 	if (c->err)
@@ -244,8 +250,15 @@ static int tcp_push(struct nip_queue *q, struct demi__task *t, struct demi__push
 					   req->segs[i].len);
 	p->req = *req;
 	p->next = 0;
+	/* With no push before it (the usual case) it goes to the send queue at once, and waits
+	 * on the list only for what finds no room; behind others, it waits its turn (and they
+	 * may find room now: a larger SO_SNDBUF). */
+	first = demi__list_empty(&q->pushes);
+	if (first && push_take(q, t))
+		return 0;
 	demi__list_push_back(&q->pushes, &t->wait_link);
-	serve_pushes(q);
+	if (!first)
+		serve_pushes(q);
 	return 0;
 }
 

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <cmocka.h>
 
@@ -585,6 +586,63 @@ static void test_tcp_script_rto_restarts_on_ack(void **state)
 	assert_int_equal(nip_stack_next_deadline(sc->s), UINT64_MAX);
 	EXPECT_NOTHING(sc, 10 * SEC);
 	sc_close(sc, c, 1073, 1);
+}
+
+/* ---- what a small push may send (tcp_output.c: one segment without the loop) ---- */
+
+/* A push of len bytes, whose first byte is seq, is held back: nothing leaves for 10 ms. The
+ * peer's ACK of ack lets it out in one segment; once that is acknowledged, c closes. */
+static void held_until_ack(struct sc *sc, struct nip_tcp_conn *c, uint32_t seq, uint32_t len,
+			   uint32_t ack)
+{
+	assert_int_equal(sc_push(sc, c, len), 0);
+	EXPECT_NOTHING(sc, 10 * MS);
+	sc_send(sc, A, 1, ack, 0);
+	EXPECT(sc, A | P, seq, 1, len, 0);
+	sc_send(sc, A, 1, seq + len, 0);
+	sc_close(sc, c, seq + len, 1);
+}
+
+/* A push that fits in one segment waits while cwnd is full (RFC 5681 3.1), and leaves with
+ * the ACK that makes room. */
+static void test_tcp_script_small_push_waits_for_cwnd(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+	uint32_t cwnd = c->cc.cwnd;
+
+	assert_int_equal(cwnd, 10 * 536);
+	sc_flight(sc, c, cwnd, 1, 1, 536);
+	held_until_ack(sc, c, 1 + cwnd, 100, 537);
+}
+
+/* A push that fits in one segment but not in the peer's window waits (sender SWS avoidance,
+ * RFC 9293 3.8.6.2.1), and leaves with the ACK that opens the window. */
+static void test_tcp_script_small_push_waits_for_peer_window(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+
+	sc->peer_win = 1000;
+	sc_send(sc, A, 1, 1, 0);
+	assert_int_equal(c->snd_wnd, 1000);
+	assert_int_equal(sc_push(sc, c, 500), 0);
+	EXPECT(sc, A | P, 1, 1, 500, 0);
+	held_until_ack(sc, c, 501, 501, 501);
+}
+
+/* Nagle (RFC 9293 3.7.4) without TCP_NODELAY: a small segment leaves when nothing is in
+ * flight, the next one waits for the ACK of the first. */
+static void test_tcp_script_nagle_holds_small_segment(void **state)
+{
+	struct sc *sc = *state;
+	struct nip_tcp_conn *c = sc->conn;
+	int v = 0;
+
+	assert_int_equal(nip_tcp_setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v)), 0);
+	assert_int_equal(sc_push(sc, c, 10), 0);
+	EXPECT(sc, A | P, 1, 1, 10, 0);
+	held_until_ack(sc, c, 11, 10, 11);
 }
 
 /* RACK's ring (tcp_rack.c) is allocated at establishment for the largest flight of full
@@ -1989,6 +2047,9 @@ int main(void)
 		T_CFG(rto_backoff_and_timeout),
 		T(rto_backoff_ends_on_echo, sc_setup_active),
 		T(rto_restarts_on_ack, sc_setup_active_plain),
+		T(small_push_waits_for_cwnd, sc_setup_active_plain),
+		T(small_push_waits_for_peer_window, sc_setup_active_plain),
+		T(nagle_holds_small_segment, sc_setup_active_plain),
 		T_CFG(rack_ring_fixed),
 		T_CFG(rack_ring_follows_autotuning),
 		T(ack_after_timeout_carries_snd_max, sc_setup_active),

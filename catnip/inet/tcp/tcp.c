@@ -754,12 +754,15 @@ bool nip_tcp_window_update(struct nip_tcp_conn *c)
 	if (c->state < NIP_TCP_ESTABLISHED || c->state == NIP_TCP_TIME_WAIT)
 		return false;
 	adv = nip_seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+	/* A peer that was told at least half the buffer is not held back: no update (the usual
+	 * case after a pop, decided before the window is computed). */
+	if (adv >= c->rcvbuf / 2)
+		return false;
 	now_wnd = nip_tcp_rcv_window(c);
 	step = 2u * c->mss;
 	if (step > c->rcvbuf / 2)
 		step = c->rcvbuf / 2;
-	/* A peer that was told at least half the buffer is not held back: no update. */
-	if (adv < c->rcvbuf / 2 && now_wnd > adv && now_wnd - adv >= step) {
+	if (now_wnd > adv && now_wnd - adv >= step) {
 		nip_tcp_send_ack(c);
 		return true;
 	}

@@ -244,7 +244,7 @@ static int ack_input(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg)
 {
 	struct nip_stack *s = c->s;
 	uint32_t ack = seg->ack, win;
-	bool fin_acked, pure_dup, advanced, sack_news = false, dsack = false;
+	bool pure_dup, advanced, sack_news = false, dsack = false;
 	uint64_t rtt = 0;
 
 	if (c->state == NIP_TCP_SYN_RCVD) {
@@ -279,12 +279,6 @@ static int ack_input(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg)
 		return DROP;
 	}
 	win = (uint32_t)seg->win << c->snd_wscale;
-	/* A duplicate ACK (RFC 5681 2) carries no data and the same window (not a zero one:
-	 * answers to window probes). With SACK, an ACK that SACKs new data counts too, even
-	 * with data or a new window (RFC 6675 2): when data flows both ways, the peer's data
-	 * segments are its only ACKs. */
-	pure_dup = seg->payload_len == 0 && !(seg->flags & (NIP_TCP_SYN | NIP_TCP_FIN)) &&
-		   win == c->snd_wnd && win;
 	if (c->sack_ok && seg->opt.nsack) {
 		uint32_t sacked = c->sb.sacked;
 
@@ -320,10 +314,25 @@ static int ack_input(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg)
 			: c->ts_ok && seg->opt.has_ts && seg->opt.tsecr
 				? nip_tcp_tsval(c) - seg->opt.tsecr
 				: NO_ECHO);
-	else if (ack == c->snd_una && c->snd_max != c->snd_una && (sack_news || pure_dup))
-		dup_ack(c);
-	if (c->sack_ok && nip_tcp_rack_detect(c))
-		nip_tcp_rack_lost(c); /* RFC 8985 6.2 step 5, then recovery */
+	else if (ack == c->snd_una && c->snd_max != c->snd_una) {
+		/* A duplicate ACK (RFC 5681 2) carries no data and the same window (not a zero
+		 * one: answers to window probes). With SACK, an ACK that SACKs new data counts
+		 * too, even with data or a new window (RFC 6675 2): when data flows both ways,
+		 * the peer's data segments are its only ACKs. */
+		pure_dup = seg->payload_len == 0 && !(seg->flags & (NIP_TCP_SYN | NIP_TCP_FIN)) &&
+			   win == c->snd_wnd && win;
+		if (sack_news || pure_dup)
+			dup_ack(c);
+	}
+	/* RFC 8985 6.2 step 5, then recovery. An ACK of everything in flight (most ACKs of a
+	 * request-response exchange) leaves nothing to mark: only the reordering timer stops,
+	 * as nip_tcp_rack_detect would stop it. */
+	if (c->sack_ok) {
+		if (!c->rack.n)
+			nip_tcp_timer_clear(c, NIP_TCPT_REO);
+		else if (nip_tcp_rack_detect(c))
+			nip_tcp_rack_lost(c);
+	}
 	/* Window update (RFC 9293 3.10.7.4's SND.WL1/SND.WL2 rule), and also from any ACK that
 	 * advances snd_una, as Linux does (tcp_may_update_window): the window is counted from
 	 * snd_una, so keeping the window of a segment with a higher sequence number but an older
@@ -346,27 +355,22 @@ static int ack_input(struct nip_tcp_conn *c, const struct nip_tcp_seg *seg)
 	}
 	if (c->snd_wnd == 0)
 		c->retries = 0; /* the peer answers: a closed window is not a dead peer */
-	fin_acked = c->fin_sent && nip_seq_gt(c->snd_una, c->fin_seq);
+	/* What follows acts only on the acknowledgment of our FIN. */
+	if (!c->fin_sent || !nip_seq_gt(c->snd_una, c->fin_seq))
+		return 0;
 	switch (c->state) {
 	case NIP_TCP_FIN_WAIT_1:
-		if (fin_acked) {
-			c->state = NIP_TCP_FIN_WAIT_2;
-			/* A closed connection does not wait forever for the peer's FIN. */
-			if (!c->owned)
-				nip_tcp_timer_set(c, NIP_TCPT_2MSL,
-						  nip_now(s) + 2 * s->cfg.tcp.msl);
-		}
+		c->state = NIP_TCP_FIN_WAIT_2;
+		/* A closed connection does not wait forever for the peer's FIN. */
+		if (!c->owned)
+			nip_tcp_timer_set(c, NIP_TCPT_2MSL, nip_now(s) + 2 * s->cfg.tcp.msl);
 		break;
 	case NIP_TCP_CLOSING:
-		if (fin_acked)
-			enter_time_wait(c);
+		enter_time_wait(c);
 		break;
 	case NIP_TCP_LAST_ACK:
-		if (fin_acked) {
-			nip_tcp_drop(c, 0);
-			return GONE;
-		}
-		break;
+		nip_tcp_drop(c, 0);
+		return GONE;
 	default:
 		break;
 	}
@@ -423,7 +427,7 @@ static int data_input(struct nip_tcp_conn *c, struct demi__buf *frame, uint32_t 
 		demi__buf_put(frame); /* the peer's FIN came already: nothing more is data */
 		return 0;
 	}
-	if (len && !c->owned && !c->listener) {
+	if (!c->owned && len && !c->listener) {
 		/* Its owner closed it: nobody will read it (RFC 9293 3.10.7.4 step 7 after CLOSE;
 		 * as Linux). (A connection still on its listener's queue keeps its data for the
 		 * accept to come.) */
@@ -539,25 +543,26 @@ void nip_tcp_conn_input(struct nip_tcp_conn *c, struct demi__buf *frame,
 
 	c->last_rx = nip_now(s);
 	c->keepalive_sent = 0;
-	if (c->state == NIP_TCP_SYN_SENT) {
-		syn_sent_input(c, seg);
-		demi__buf_put(frame);
-		return;
-	}
-	if (c->state == NIP_TCP_CLOSED || c->state == NIP_TCP_LISTEN) {
-		demi__buf_put(frame);
-		return;
-	}
-	if (time_wait_reuse(c, seg)) {
-		demi__buf_put(frame);
-		return;
-	}
-	/* A retransmitted SYN while our SYN-ACK is unanswered: answer again. */
-	if (c->state == NIP_TCP_SYN_RCVD && (seg->flags & NIP_TCP_SYN) &&
-	    !(seg->flags & NIP_TCP_ACK) && seq == c->irs) {
-		nip_tcp_send_syn(c);
-		demi__buf_put(frame);
-		return;
+	/* The states before and after the data transfer, whose segments take their own paths,
+	 * out of an established connection's way. */
+	if (c->state != NIP_TCP_ESTABLISHED) {
+		if (c->state == NIP_TCP_SYN_SENT) {
+			syn_sent_input(c, seg);
+			demi__buf_put(frame);
+			return;
+		}
+		if (c->state == NIP_TCP_CLOSED || c->state == NIP_TCP_LISTEN ||
+		    time_wait_reuse(c, seg)) {
+			demi__buf_put(frame);
+			return;
+		}
+		/* A retransmitted SYN while our SYN-ACK is unanswered: answer again. */
+		if (c->state == NIP_TCP_SYN_RCVD && (seg->flags & NIP_TCP_SYN) &&
+		    !(seg->flags & NIP_TCP_ACK) && seq == c->irs) {
+			nip_tcp_send_syn(c);
+			demi__buf_put(frame);
+			return;
+		}
 	}
 	/* PAWS (RFC 7323 5.3 R1). */
 	if (c->ts_ok && seg->opt.has_ts && !(seg->flags & NIP_TCP_RST) &&
@@ -598,27 +603,24 @@ void nip_tcp_conn_input(struct nip_tcp_conn *c, struct demi__buf *frame,
 			return;
 		}
 	}
-	/* RST (RFC 5961 3.2): only an exact sequence number resets; others in the window are
-	 * challenged. */
-	if (seg->flags & NIP_TCP_RST) {
+	/* Anything but an ACK without RST or SYN ends here (one test for the usual segment). */
+	if ((seg->flags & (NIP_TCP_RST | NIP_TCP_SYN | NIP_TCP_ACK)) != NIP_TCP_ACK) {
 		demi__buf_put(frame);
-		if (seq != c->rcv_nxt) {
-			challenge_ack(c);
+		/* RST (RFC 5961 3.2): only an exact sequence number resets; others in the window
+		 * are challenged. */
+		if (seg->flags & NIP_TCP_RST) {
+			if (seq != c->rcv_nxt) {
+				challenge_ack(c);
+				return;
+			}
+			s->cnt.tcp_rst_rcvd++;
+			nip_tcp_drop(c, c->state == NIP_TCP_SYN_RCVD && !c->listener ? ECONNREFUSED
+										     : ECONNRESET);
 			return;
 		}
-		s->cnt.tcp_rst_rcvd++;
-		nip_tcp_drop(c, c->state == NIP_TCP_SYN_RCVD && !c->listener ? ECONNREFUSED
-									     : ECONNRESET);
-		return;
-	}
-	/* SYN in a synchronized state (RFC 5961 4.2). */
-	if (seg->flags & NIP_TCP_SYN) {
-		demi__buf_put(frame);
-		challenge_ack(c);
-		return;
-	}
-	if (!(seg->flags & NIP_TCP_ACK)) {
-		demi__buf_put(frame);
+		/* SYN in a synchronized state (RFC 5961 4.2). */
+		if (seg->flags & NIP_TCP_SYN)
+			challenge_ack(c);
 		return;
 	}
 	/* RFC 7323 4.3: the timestamp to echo. */
@@ -664,7 +666,10 @@ void nip_tcp_conn_input(struct nip_tcp_conn *c, struct demi__buf *frame,
 	rc = data_input(c, frame, seq, p, len, fin);
 	if (rc == GONE)
 		return;
-	nip_tcp_output(c);
+	/* Output has nothing to do when no ACK is due at once and nothing may be sent (data
+	 * that waits for the delayed ACK, or the application's answer). */
+	if (c->ack_now || nip_tcp_may_send(c))
+		nip_tcp_output(c);
 	if (rc > 0 || c->fin_rcvd)
 		nip_tcp_notify(c, NIP_TCP_EV_READABLE);
 	if (c->state == NIP_TCP_CLOSED)

@@ -7,7 +7,9 @@
  * new data within min(cwnd, peer window), segment by segment (sender silly-window avoidance
  * and Nagle when TCP_NODELAY is off), the FIN after the last byte once the owner closed, and
  * finally a bare ACK if one is still owed. Every segment carries the ACK and the current
- * window, so data cancels a pending delayed ACK.
+ * window, so data cancels a pending delayed ACK. A request or a response (all unsent data in
+ * one segment the windows allow, nothing being recovered, no FIN) leaves without the loop
+ * (send_all_at_once), which would send the same segment.
  *
  * A segment is a fresh frame with room for the Ethernet, IPv4 and TCP headers. Its payload
  * comes from the send queue (the pushed buffers themselves, held until acknowledged): copied
@@ -431,15 +433,38 @@ static bool send_lost(struct nip_tcp_conn *c)
 	return true;
 }
 
-/* Whether the sending loop has anything to look at: data not sent yet, a FIN to send, or
- * with SACK, recovery's retransmissions and, after a timeout, the SACKed data to skip. An ACK
- * that leaves nothing to send (most ACKs of a request-response exchange) skips the loop. */
-static bool may_send(const struct nip_tcp_conn *c)
+/*
+ * The usual case of a request or a response: all the unsent data fits in one segment that
+ * the windows and Nagle let out now, no FIN is queued, and nothing is being recovered
+ * (neither fast recovery, nor duplicate ACKs' limited transmit, nor go-back-N after a
+ * timeout). Sends that one segment, as the loop below would in its first pass before
+ * finding nothing more to send in its second, with fewer tests. Returns 1 when it sent the
+ * segment, -1 when it could not be built (the loop would stop there too), 0 when any of that
+ * does not hold: the loop then decides.
+ */
+static int send_all_at_once(struct nip_tcp_conn *c)
 {
-	return nip_seq_lt(c->snd_nxt, c->snd_una + c->sq_bytes) ||
-	       (c->fin_queued && !c->fin_sent) ||
-	       (c->sack_ok && (c->in_recovery || nip_seq_lt(c->snd_una, c->recover) ||
-			       nip_seq_lt(c->snd_nxt, c->snd_max)));
+	uint32_t unsent = c->snd_una + c->sq_bytes - c->snd_nxt;
+	uint32_t out = c->snd_nxt - c->snd_una;
+
+	if (c->in_recovery || c->dupacks || c->fin_queued || c->snd_nxt != c->snd_max ||
+	    (c->sack_ok && nip_seq_lt(c->snd_una, c->recover)) || !nip_link_tx_ready(c->s))
+		return 0;
+	/* unsent > 0 (nip_tcp_may_send); out < snd_wnd makes snd_una + snd_wnd - snd_nxt the room.
+	 */
+	if (!unsent || unsent > c->mss || out + unsent > c->cc.cwnd || out >= c->snd_wnd ||
+	    c->snd_wnd - out < unsent)
+		return 0;
+	if (unsent < c->mss && !c->nodelay && out)
+		return 0; /* Nagle (RFC 9293 3.7.4): the loop holds it back */
+	start_timing(c, c->snd_nxt);
+	if (send_segment(c, c->snd_nxt, unsent, NIP_TCP_ACK | NIP_TCP_PSH) < 0)
+		return -1;
+	c->snd_nxt += unsent;
+	c->snd_max = c->snd_nxt;
+	if (!c->timer[NIP_TCPT_RTO])
+		nip_tcp_rto_arm(c);
+	return 1;
 }
 
 void nip_tcp_output(struct nip_tcp_conn *c)
@@ -447,6 +472,7 @@ void nip_tcp_output(struct nip_tcp_conn *c)
 	struct nip_stack *s = c->s;
 	uint32_t end, unsent;
 	bool sent = false;
+	int once;
 
 	if (!can_send(c)) {
 		if (c->ack_now && c->state != NIP_TCP_CLOSED && c->state != NIP_TCP_LISTEN &&
@@ -454,10 +480,15 @@ void nip_tcp_output(struct nip_tcp_conn *c)
 			nip_tcp_send_ack(c);
 		return;
 	}
-	if (!may_send(c)) {
+	if (!nip_tcp_may_send(c)) {
 		if (c->ack_now)
 			nip_tcp_send_ack(c);
 		return;
+	}
+	once = send_all_at_once(c);
+	if (once) {
+		sent = once > 0;
+		goto sent;
 	}
 	for (int burst = 0; burst < OUTPUT_BURST; burst++) {
 		uint32_t fl = flight(c), cwnd = c->cc.cwnd, len, usable, rwnd_room;
@@ -526,6 +557,7 @@ void nip_tcp_output(struct nip_tcp_conn *c)
 		if (fin)
 			break;
 	}
+sent:
 	if (sent)
 		nip_tcp_pto_arm(c); /* 2 SRTT after the last transmission (RFC 8985 7.2) */
 	end = c->snd_una + c->sq_bytes;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "tcp.h"
+#include "tcp_seq.h"
 
 /* A received payload buffer, marked in buf->priv by data input (the bit above the sequence
  * number that tcp_reass.c keeps in the low half): it may be one of the device's receive
@@ -92,6 +93,17 @@ void nip_tcp_conn_input(struct nip_tcp_conn *c, struct demi__buf *frame,
 void nip_tcp_rack_lost(struct nip_tcp_conn *c);
 
 /* ---- tcp_output.c ---- */
+/* Whether the sending loop has anything to look at: data not sent yet, a FIN to send, or
+ * with SACK, recovery's retransmissions and, after a timeout, the SACKed data to skip. An ACK
+ * that leaves nothing to send (most ACKs of a request-response exchange) skips the loop, and
+ * a segment that earned no immediate ACK and allows no sending skips nip_tcp_output. */
+static inline bool nip_tcp_may_send(const struct nip_tcp_conn *c)
+{
+	return nip_seq_lt(c->snd_nxt, c->snd_una + c->sq_bytes) ||
+	       (c->fin_queued && !c->fin_sent) ||
+	       (c->sack_ok && (c->in_recovery || nip_seq_lt(c->snd_una, c->recover) ||
+			       nip_seq_lt(c->snd_nxt, c->snd_max)));
+}
 /* Sends what the windows and Nagle allow, and an ACK if one is due. */
 void nip_tcp_output(struct nip_tcp_conn *c);
 void nip_tcp_send_ack(struct nip_tcp_conn *c);

@@ -439,6 +439,11 @@ uint64_t nip_tcp_pto_due(const struct nip_tcp_conn *c)
 	/* Nothing in flight, the case after most ACKs, is the first answer. */
 	if (!flight || !c->sack_ok || !c->srtt || c->tlp_end)
 		return 0;
+	/* The RTO comes first anyway: the second answer, for a lone segment (a request or a
+	 * response) whose probe would wait for the worst-case delayed ACK. */
+	due = nip_now(c->s) + 2 * c->srtt + (flight <= c->mss ? WC_DELACK_NS : PTO_SLACK_NS);
+	if (c->timer[NIP_TCPT_RTO] && due >= c->timer[NIP_TCPT_RTO])
+		return 0;
 	data_state = c->state == NIP_TCP_ESTABLISHED || c->state == NIP_TCP_CLOSE_WAIT ||
 		     c->state == NIP_TCP_FIN_WAIT_1 || c->state == NIP_TCP_CLOSING ||
 		     c->state == NIP_TCP_LAST_ACK;
@@ -452,9 +457,6 @@ uint64_t nip_tcp_pto_due(const struct nip_tcp_conn *c)
 	if (!data_state || c->snd_nxt != c->snd_max ||
 	    (!c->in_recovery && nip_seq_lt(c->snd_una, c->recover)))
 		return 0;
-	due = nip_now(c->s) + 2 * c->srtt + (flight <= c->mss ? WC_DELACK_NS : PTO_SLACK_NS);
-	if (c->timer[NIP_TCPT_RTO] && due >= c->timer[NIP_TCPT_RTO])
-		return 0; /* the RTO comes first anyway */
 	return due;
 }
 

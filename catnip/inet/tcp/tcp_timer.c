@@ -114,7 +114,9 @@ uint64_t nip_tcp_timer_next_due(const struct nip_tcp_stack *t)
 
 void nip_tcp_rto_arm(struct nip_tcp_conn *c)
 {
-	nip_tcp_timer_set(c, NIP_TCPT_RTO, nip_now(c->s) + c->rto);
+	uint64_t due = nip_now(c->s) + c->rto;
+
+	arm(c, NIP_TCPT_RTO, due ? due : 1); /* as nip_tcp_timer_set, without the call */
 }
 
 static uint64_t clamp_rto(const struct nip_stack *s, uint64_t rto)
