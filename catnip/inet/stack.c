@@ -147,14 +147,12 @@ drop:
 static inline uint64_t tail_due(const struct nip_stack *s, uint64_t now)
 {
 	const struct nip_tcp_stack *t = &s->tcp;
-	const struct nip_tcp_conn *c = t->heap_len ? t->heap[1] : NULL; /* tcp_timer.c's min */
-	uint64_t due = nip_arp_next_deadline(s);
+	uint64_t top = nip_tcp_timer_top(t), due = nip_arp_next_deadline(s);
 
 	if (!demi__list_empty(&t->ack_pending) || !demi__list_empty(&t->tx_wait) ||
-	    !demi__list_empty(&t->ev_pending) || (c && !c->armed) ||
-	    !demi__list_empty(&s->reass.age))
+	    !demi__list_empty(&t->ev_pending) || top == 0 || !demi__list_empty(&s->reass.age))
 		return now;
-	return c && c->due < due ? c->due : due;
+	return top < due ? top : due;
 }
 
 /* The poll's tail when it has work: each step checks its own. Not inlined into the receive

@@ -331,6 +331,17 @@ int nip_tcp_poll(struct nip_stack *s, uint64_t now);
  * (nip_stack_next_deadline's TCP part); early, never late: a timer cleared or moved later since
  * the last nip_tcp_poll may still count at its old deadline. */
 uint64_t nip_tcp_timer_next_due(const struct nip_tcp_stack *t);
+/* What a receiving pass needs to know of the timer heap, without a call: the due time of its
+ * top (UINT64_MAX when empty), or 0 when the top has no timer armed any more (nip_tcp_poll
+ * takes such a top off, so that nip_tcp_timer_next_due tells the truth again). */
+static inline uint64_t nip_tcp_timer_top(const struct nip_tcp_stack *t)
+{
+	const struct nip_tcp_conn *c = t->heap_len ? t->heap[1] : NULL; /* tcp_timer.c's min */
+
+	if (!c)
+		return UINT64_MAX;
+	return c->armed ? c->due : 0;
+}
 /* Derives the memory pressure from the link's receive buffers (nip_stack_poll calls it after
  * each rx_burst, before the frames are processed) and acts on a change of level. */
 void nip_tcp_mem_update(struct nip_stack *s);
