@@ -341,6 +341,15 @@ static void tx_sweep(struct nip_dpdk *d)
 
 /* ---- receive ---- */
 
+/* A held receive mbuf back to its mempool without rte_pktmbuf_free's checks (callgrind: a
+ * receive burst 46 instructions cheaper, of rte_pktmbuf_free's 88): it is one segment (rx_wrap
+ * keeps no other), its count is 1 (a send's count is gone before the send's buffer reference:
+ * tx_sweep) and its data room is pinned, so there is nothing to detach. */
+static inline void rx_mbuf_free(struct rte_mbuf *m)
+{
+	rte_mbuf_raw_free(m);
+}
+
 /* Gives back to the mempool every received mbuf, oldest first, whose buffer nobody but the
  * device references any more. When an old buffer stays held (a socket queue, the
  * application) and a quarter of the lendable buffers seem held, scans the whole FIFO and
@@ -359,7 +368,7 @@ static void rx_reclaim(struct nip_dpdk *d)
 
 		if (mbuf_buf(m)->refcnt != 1)
 			break;
-		rte_pktmbuf_free(m);
+		rx_mbuf_free(m);
 		d->held_head++;
 	}
 	held = d->held_tail - d->held_head;
@@ -377,7 +386,7 @@ static void rx_reclaim(struct nip_dpdk *d)
 		struct rte_mbuf *m = d->held[r & d->held_mask];
 
 		if (mbuf_buf(m)->refcnt == 1) {
-			rte_pktmbuf_free(m);
+			rx_mbuf_free(m);
 			freed++;
 		} else {
 			d->held[w++ & d->held_mask] = m;
