@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The DPDK device: one ethdev port behind struct nip_link. See dpdk_link.h for the design
- * (EAL once per process, zero-copy RX over pool buffers, zero-copy TX by external-buffer
- * attach, checksum offload contract).
+ * (EAL once per process, zero-copy RX over pool buffers, zero-copy TX as the buffer's own
+ * mbuf or by external-buffer attach, checksum offload contract).
  *
  * Call order: nip_dpdk_init -> rx_burst/tx_burst/alloc (one thread, the pool's) ->
  * nip_dpdk_fini. Nothing on the rx/tx path allocates memory or makes a system call (the PMD
@@ -641,19 +641,18 @@ static int tx_chunk(struct nip_dpdk *d, struct demi__buf **bufs, uint16_t k)
 			rte_pktmbuf_free(hdrs[i]);
 		goto nombuf;
 	}
-	nhdr = chained = 0;
-	for (uint16_t i = 0; i < k; i++) {
-		struct rte_mbuf *m;
+	chained = 0;
+	/* The frames that go by header mbuf, if any: all nhdr of them are found by then. */
+	for (uint16_t i = 0, h = 0; h < nhdr; i++) {
 		struct demi__buf *b = bufs[i];
-
 		struct rte_mbuf_ext_shared_info *sh;
 		uint8_t *data = demi__buf_data(b);
+		struct rte_mbuf *m;
 
 		if (own & (1u << i))
 			continue;
-		m = mbufs[i] = hdrs[nhdr++];
+		m = mbufs[i] = hdrs[h++];
 		sh = rte_mbuf_to_priv(m);
-
 		sh->free_cb = tx_ext_free;
 		sh->fcb_opaque = b;
 		rte_mbuf_ext_refcnt_set(sh, 1);
