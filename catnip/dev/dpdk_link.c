@@ -101,7 +101,7 @@ struct nip_dpdk {
 	 * held when rte_eth_tx_burst returned (a NIC frees on a later completion; the copying
 	 * software PMDs never leave one): each keeps its buffer's reference until the mbuf's
 	 * count is back to ours (tx_sweep), oldest first. */
-	struct rte_mbuf *tx_pend[TX_PEND];
+	struct rte_mbuf **tx_pend; /* TX_PEND entries, apart: the struct's hot fields stay close */
 	uint32_t tx_pend_head, tx_pend_tail;
 	uint64_t tx_own_frames; /* frames sent as their buffer's own mbuf */
 	uint32_t instance;	/* names the slabs' mempools */
@@ -1322,7 +1322,8 @@ int nip_dpdk_init(struct nip_dpdk **out, struct demi__config *cfg, struct demi__
 		cap <<= 1;
 	d->held = calloc(cap, sizeof(*d->held));
 	d->held_mask = cap - 1;
-	if (!d->held) {
+	d->tx_pend = calloc(TX_PEND, sizeof(*d->tx_pend));
+	if (!d->held || !d->tx_pend) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -1384,6 +1385,7 @@ void nip_dpdk_fini(struct nip_dpdk *d)
 	slabs_release(d);
 	free(d->rx_bufs);
 	free(d->held);
+	free(d->tx_pend);
 	free(d);
 }
 
