@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The DPDK device: one ethdev port behind struct nip_link. See dpdk_link.h for the design
- * (EAL once per process, zero-copy RX over pool buffers, zero-copy TX by external-buffer
- * attach, checksum offload contract).
+ * (EAL once per process, zero-copy RX over pool buffers, zero-copy TX as the buffer's own
+ * mbuf or by external-buffer attach, checksum offload contract).
  *
  * Call order: nip_dpdk_init -> rx_burst/tx_burst/alloc (one thread, the pool's) ->
  * nip_dpdk_fini. Nothing on the rx/tx path allocates memory or makes a system call (the PMD
@@ -41,7 +41,11 @@
 #define TX_HDRS 4095 /* header mbufs: a full TX ring, bursts in flight, rte_mempool likes 2^n-1 */
 #define MEMPOOL_CACHE 256
 /* Receive buffers are pool buffers of the smallest class, used whole as mbuf data rooms. */
-#define SLAB_REGISTERED 1u /* in demi__slab.priv */
+/* demi__slab.priv: this bit, and the slab's own mbuf mempool (slab_mbufs_add) above it. */
+#define SLAB_REGISTERED 1u
+/* Frames sent as their buffer's own mbuf that the PMD held past rte_eth_tx_burst: a ring's
+ * worth and a burst, a power of two (a full list sends by header mbuf). */
+#define TX_PEND 2048u
 /* Without receive interrupts an idle wait sleeps in steps that double from this. */
 #define NAP_MIN_NS 16000ull
 
@@ -92,6 +96,15 @@ struct nip_dpdk {
 	/* Without interrupts: the next sleep (0: NAP_MIN_NS), doubling up to nap_max_ns, back to
 	 * the start when frames move. */
 	uint64_t nap_ns, nap_max_ns;
+
+	/* Frames sent as their buffer's own mbuf (demi__buf.dev, see tx_own) that the PMD still
+	 * held when rte_eth_tx_burst returned (a NIC frees on a later completion; the copying
+	 * software PMDs never leave one): each keeps its buffer's reference until the mbuf's
+	 * count is back to ours (tx_sweep), oldest first. */
+	struct rte_mbuf **tx_pend; /* TX_PEND entries, apart: the struct's hot fields stay close */
+	uint32_t tx_pend_head, tx_pend_tail;
+	uint64_t tx_own_frames; /* frames sent as their buffer's own mbuf */
+	uint32_t instance;	/* names the slabs' mempools */
 
 	struct nip_dpdk_stats st;
 	char rx_name[RTE_MEMPOOL_NAMESIZE], tx_name[RTE_MEMPOOL_NAMESIZE];
@@ -167,22 +180,12 @@ out:
 	return rc;
 }
 
-/* ---- memory registration: every pool slab, through the pool's slab hook ---- */
+/* ---- every pool slab, through the pool's slab hook: registration and mbufs ---- */
 
-static int slab_hook(void *arg, struct demi__slab *s, bool added)
+static int slab_register(struct nip_dpdk *d, struct demi__slab *s)
 {
-	struct nip_dpdk *d = arg;
 	rte_iova_t iova = d->iova_va ? (rte_iova_t)(uintptr_t)s->mem : RTE_BAD_IOVA;
 
-	if (!added) {
-		if (!(s->priv & SLAB_REGISTERED))
-			return 0;
-		if (d->rte_dev && iova != RTE_BAD_IOVA)
-			rte_dev_dma_unmap(d->rte_dev, s->mem, iova, s->bytes);
-		rte_extmem_unregister(s->mem, s->bytes);
-		s->priv &= ~(uint64_t)SLAB_REGISTERED;
-		return 0;
-	}
 	if (rte_extmem_register(s->mem, s->bytes, NULL, 0, d->page_size) < 0 &&
 	    rte_errno != EEXIST) {
 		int err = rte_errno;
@@ -208,11 +211,114 @@ static int slab_hook(void *arg, struct demi__slab *s, bool added)
 	return 0;
 }
 
-static void unregister_all(struct nip_dpdk *d)
+static void slab_unregister(struct nip_dpdk *d, struct demi__slab *s)
+{
+	rte_iova_t iova = d->iova_va ? (rte_iova_t)(uintptr_t)s->mem : RTE_BAD_IOVA;
+
+	if (!(s->priv & SLAB_REGISTERED))
+		return;
+	if (d->rte_dev && iova != RTE_BAD_IOVA)
+		rte_dev_dma_unmap(d->rte_dev, s->mem, iova, s->bytes);
+	rte_extmem_unregister(s->mem, s->bytes);
+	s->priv &= ~(uint64_t)SLAB_REGISTERED;
+}
+
+static inline struct demi__buf *mbuf_buf(struct rte_mbuf *m)
+{
+	return *(struct demi__buf **)rte_mbuf_to_priv(m);
+}
+
+/* Ties an mbuf and the pool buffer its pinned data room is, both ways: the mbuf's private
+ * word names the buffer, the buffer's dev names the mbuf. */
+static void mbuf_bind(struct rte_mempool *mp, void *arg, void *obj, unsigned int idx)
+{
+	struct nip_dpdk *d = arg;
+	struct rte_mbuf *m = obj;
+	struct demi__buf *b = demi__pool_lookup(d->pool, m->buf_addr);
+
+	(void)mp;
+	(void)idx;
+	*(struct demi__buf **)rte_mbuf_to_priv(m) = b;
+	b->dev = m;
+}
+
+static struct rte_mempool *slab_mp(const struct demi__slab *s)
+{
+	return (struct rte_mempool *)(uintptr_t)(s->priv & ~(uint64_t)SLAB_REGISTERED);
+}
+
+/*
+ * Gives every buffer of a slab of the smallest class (2 KiB: frames, requests, replies) a
+ * permanent mbuf whose pinned data room is the buffer (demi__buf.dev), so that sending it
+ * needs no header mbuf (tx_own). The mempool is only their storage: none is ever allocated
+ * or freed, each keeps the count 1 that is ours, and a send raises it for the PMD. Without
+ * DPDK memory for them the slab's frames go by header mbuf (logged once).
+ */
+static void slab_mbufs_add(struct nip_dpdk *d, struct demi__slab *s)
+{
+	struct rte_pktmbuf_extmem ext = {
+		.buf_ptr = s->mem,
+		.buf_iova = d->iova_va ? (rte_iova_t)(uintptr_t)s->mem : RTE_BAD_IOVA,
+		.buf_len = (size_t)s->stride * s->nbufs,
+		.elt_size = s->stride,
+	};
+	char name[RTE_MEMPOOL_NAMESIZE];
+	struct rte_mempool *mp;
+
+	if (s->cls != 0 || s->stride > UINT16_MAX)
+		return;
+	snprintf(name, sizeof(name), "nip_s_%u_%u", d->instance, s->id);
+	mp = rte_pktmbuf_pool_create_extbuf(name, s->nbufs, 0,
+					    RTE_ALIGN(sizeof(void *), RTE_MBUF_PRIV_ALIGN),
+					    (uint16_t)s->stride, SOCKET_ID_ANY, &ext, 1);
+	if (!mp) {
+		static bool said;
+
+		if (!said)
+			DEMI_WARN("dpdk: no mbufs for a slab of %u buffers (%s): its frames are "
+				  "sent through header mbufs",
+				  s->nbufs, rte_strerror(rte_errno));
+		said = true;
+		return;
+	}
+	rte_mempool_obj_iter(mp, mbuf_bind, d);
+	s->priv |= (uint64_t)(uintptr_t)mp;
+}
+
+static void slab_mbufs_drop(struct demi__slab *s)
+{
+	struct rte_mempool *mp = slab_mp(s);
+
+	for (uint32_t i = 0; mp && i < s->nbufs; i++)
+		s->bufs[i].dev = NULL;
+	rte_mempool_free(mp);
+	s->priv &= SLAB_REGISTERED;
+}
+
+static int slab_hook(void *arg, struct demi__slab *s, bool added)
+{
+	struct nip_dpdk *d = arg;
+
+	if (!added) {
+		slab_mbufs_drop(s);
+		slab_unregister(d, s);
+		return 0;
+	}
+	if (d->register_memory) {
+		int rc = slab_register(d, s);
+
+		if (rc < 0)
+			return rc;
+	}
+	slab_mbufs_add(d, s);
+	return 0;
+}
+
+static void slabs_release(struct nip_dpdk *d)
 {
 	struct demi__pool *p = d->pool;
 
-	if (!d->register_memory)
+	if (p->hook != slab_hook)
 		return;
 	demi__pool_set_slab_hook(p, NULL, NULL);
 	for (uint32_t id = 1; id < p->nslabs; id++)
@@ -220,22 +326,28 @@ static void unregister_all(struct nip_dpdk *d)
 			slab_hook(d, p->slabs[id], false);
 }
 
-/* ---- receive ---- */
-
-static inline struct demi__buf *mbuf_buf(struct rte_mbuf *m)
+/* Drops the buffer references of own-mbuf frames the PMD has freed since, oldest first. */
+static void tx_sweep(struct nip_dpdk *d)
 {
-	return *(struct demi__buf **)rte_mbuf_to_priv(m);
+	while (d->tx_pend_head != d->tx_pend_tail) {
+		struct rte_mbuf *m = d->tx_pend[d->tx_pend_head & (TX_PEND - 1)];
+
+		if (rte_mbuf_refcnt_read(m) != 1)
+			break;
+		demi__buf_put(mbuf_buf(m));
+		d->tx_pend_head++;
+	}
 }
 
-/* Records in each receive mbuf's private word the pool buffer its pinned data room is. */
-static void rx_mbuf_init(struct rte_mempool *mp, void *arg, void *obj, unsigned int idx)
-{
-	struct nip_dpdk *d = arg;
-	struct rte_mbuf *m = obj;
+/* ---- receive ---- */
 
-	(void)mp;
-	(void)idx;
-	*(struct demi__buf **)rte_mbuf_to_priv(m) = demi__pool_lookup(d->pool, m->buf_addr);
+/* A held receive mbuf back to its mempool without rte_pktmbuf_free's checks (callgrind: a
+ * receive burst 46 instructions cheaper, of rte_pktmbuf_free's 88): it is one segment (rx_wrap
+ * keeps no other), its count is 1 (a send's count is gone before the send's buffer reference:
+ * tx_sweep) and its data room is pinned, so there is nothing to detach. */
+static inline void rx_mbuf_free(struct rte_mbuf *m)
+{
+	rte_mbuf_raw_free(m);
 }
 
 /* Gives back to the mempool every received mbuf, oldest first, whose buffer nobody but the
@@ -247,12 +359,16 @@ static void rx_reclaim(struct nip_dpdk *d)
 {
 	uint32_t held;
 
+	/* A frame sent as its receive mbuf keeps its buffer's reference until the PMD lets go:
+	 * only then may the mbuf go back to the ring. */
+	if (d->tx_pend_head != d->tx_pend_tail)
+		tx_sweep(d);
 	while (d->held_head != d->held_tail) {
 		struct rte_mbuf *m = d->held[d->held_head & d->held_mask];
 
 		if (mbuf_buf(m)->refcnt != 1)
 			break;
-		rte_pktmbuf_free(m);
+		rx_mbuf_free(m);
 		d->held_head++;
 	}
 	held = d->held_tail - d->held_head;
@@ -270,7 +386,7 @@ static void rx_reclaim(struct nip_dpdk *d)
 		struct rte_mbuf *m = d->held[r & d->held_mask];
 
 		if (mbuf_buf(m)->refcnt == 1) {
-			rte_pktmbuf_free(m);
+			rx_mbuf_free(m);
 			freed++;
 		} else {
 			d->held[w++ & d->held_mask] = m;
@@ -470,32 +586,73 @@ static void tx_attach_payload(struct nip_dpdk *d, struct rte_mbuf *m, struct rte
 	b->priv = 0;
 }
 
+/*
+ * A frame as its buffer's own mbuf (demi__buf.dev: a received frame's receive mbuf, or the
+ * permanent mbuf of a 2 KiB pool buffer), set up for transmit with its count raised for the
+ * PMD, so that the PMD's free only drops that count. NULL, for the header-mbuf path, when the
+ * buffer has none, the frame is chained, or the mbuf is in flight already (its count is not
+ * ours alone: the same buffer earlier in this burst, or still on a NIC's ring), since one
+ * mbuf describes one frame at a time. A receive mbuf is ours while the stack holds its buffer
+ * (it waits in the held FIFO), a slab's always.
+ */
+static struct rte_mbuf *tx_own(struct nip_dpdk *d, struct demi__buf *b)
+{
+	struct rte_mbuf *m = b->dev;
+
+	if (!m || b->next || rte_mbuf_refcnt_read(m) != 1)
+		return NULL;
+	rte_mbuf_refcnt_set(m, 2);
+	m->data_off = (uint16_t)b->off;
+	m->data_len = (uint16_t)b->len;
+	m->pkt_len = b->len;
+	/* What a receive left (checksum results, VLAN): not for the PMD's transmit. The pinned
+	 * data room's flag stays, or a free would detach it. */
+	m->ol_flags &= RTE_MBUF_F_EXTERNAL;
+	m->tx_offload = 0;
+	tx_offload(d, m, demi__buf_data(b), b->len);
+	return m;
+}
+
 /* Sends bufs[0..k), all of acceptable length. Returns how many the PMD took; the rest stay
  * the caller's. */
 static int tx_chunk(struct nip_dpdk *d, struct demi__buf **bufs, uint16_t k)
 {
-	struct rte_mbuf *mbufs[BURST], *pays[BURST];
-	uint16_t sent, chained = 0;
+	struct rte_mbuf *mbufs[BURST], *hdrs[BURST], *pays[BURST];
+	uint16_t sent, nhdr = 0, chained = 0;
+	/* Room to keep every own-mbuf frame of this chunk in case the PMD holds them all. */
+	bool own_ok = TX_PEND - (d->tx_pend_tail - d->tx_pend_head) >= k;
+	uint32_t own = 0; /* bit i: frame i goes as its buffer's own mbuf */
 
-	for (uint16_t i = 0; i < k; i++)
-		chained += bufs[i]->next != NULL;
-	if (rte_pktmbuf_alloc_bulk(d->tx_mp, mbufs, k) != 0) {
-		d->st.tx_nombuf += k;
-		return 0;
+	for (uint16_t i = 0; i < k; i++) {
+		struct rte_mbuf *m = own_ok ? tx_own(d, bufs[i]) : NULL;
+
+		if (m) {
+			mbufs[i] = m;
+			own |= 1u << i;
+		} else {
+			nhdr++;
+			chained += bufs[i]->next != NULL;
+		}
 	}
+	if (nhdr && rte_pktmbuf_alloc_bulk(d->tx_mp, hdrs, nhdr) != 0)
+		goto nombuf;
 	if (chained && rte_pktmbuf_alloc_bulk(d->tx_mp, pays, chained) != 0) {
-		for (uint16_t i = 0; i < k; i++)
-			rte_pktmbuf_free(mbufs[i]);
-		d->st.tx_nombuf += k;
-		return 0;
+		for (uint16_t i = 0; i < nhdr; i++)
+			rte_pktmbuf_free(hdrs[i]);
+		goto nombuf;
 	}
 	chained = 0;
-	for (uint16_t i = 0; i < k; i++) {
-		struct rte_mbuf *m = mbufs[i];
+	/* The frames that go by header mbuf, if any: all nhdr of them are found by then. */
+	for (uint16_t i = 0, h = 0; h < nhdr; i++) {
 		struct demi__buf *b = bufs[i];
-		struct rte_mbuf_ext_shared_info *sh = rte_mbuf_to_priv(m);
+		struct rte_mbuf_ext_shared_info *sh;
 		uint8_t *data = demi__buf_data(b);
+		struct rte_mbuf *m;
 
+		if (own & (1u << i))
+			continue;
+		m = mbufs[i] = hdrs[h++];
+		sh = rte_mbuf_to_priv(m);
 		sh->free_cb = tx_ext_free;
 		sh->fcb_opaque = b;
 		rte_mbuf_ext_refcnt_set(sh, 1);
@@ -513,12 +670,26 @@ static int tx_chunk(struct nip_dpdk *d, struct demi__buf **bufs, uint16_t k)
 	for (uint16_t i = 0; i < sent; i++) {
 		d->st.tx_frames++;
 		d->st.tx_bytes += mbufs[i]->pkt_len;
+		if (!(own & (1u << i)))
+			continue;
+		/* The frame's buffer reference goes once the PMD's count on the mbuf has: at
+		 * once for the copying PMDs (memif, tap, af_packet), else when swept. */
+		d->tx_own_frames++;
+		if (rte_mbuf_refcnt_read(mbufs[i]) == 1)
+			demi__buf_put(bufs[i]);
+		else
+			d->tx_pend[d->tx_pend_tail++ & (TX_PEND - 1)] = mbufs[i];
 	}
 	/* Refused frames stay the caller's: freeing their mbufs runs the callbacks, which would
-	 * drop the references the caller keeps, so give the caller its frame back whole first. */
+	 * drop the references the caller keeps, so give the caller its frame back whole first.
+	 * An own mbuf just gets its count back. */
 	for (uint16_t i = sent; i < k; i++) {
 		struct rte_mbuf *p = mbufs[i]->next;
 
+		if (own & (1u << i)) {
+			rte_mbuf_refcnt_set(mbufs[i], 1);
+			continue;
+		}
 		demi__buf_ref(bufs[i]);
 		if (p) {
 			struct rte_mbuf_ext_shared_info *sh = rte_mbuf_to_priv(p);
@@ -531,6 +702,12 @@ static int tx_chunk(struct nip_dpdk *d, struct demi__buf **bufs, uint16_t k)
 	}
 	d->st.tx_full += (uint64_t)(k - sent);
 	return sent;
+nombuf:
+	for (uint16_t i = 0; i < k; i++)
+		if (own & (1u << i))
+			rte_mbuf_refcnt_set(mbufs[i], 1);
+	d->st.tx_nombuf += k;
+	return 0;
 }
 
 static int dpdk_tx_burst(void *dev, struct demi__buf **bufs, int n)
@@ -538,6 +715,8 @@ static int dpdk_tx_burst(void *dev, struct demi__buf **bufs, int n)
 	struct nip_dpdk *d = dev;
 	int taken = 0;
 
+	if (d->tx_pend_head != d->tx_pend_tail)
+		tx_sweep(d);
 	while (taken < n) {
 		uint16_t k = 0;
 		int sent;
@@ -879,7 +1058,8 @@ static int rx_pool_create(struct nip_dpdk *d, int socket)
 			 rte_strerror(rte_errno));
 		goto out;
 	}
-	rte_mempool_obj_iter(d->rx_mp, rx_mbuf_init, d);
+	/* A receive buffer's own mbuf is its receive mbuf (it replaces the slab's). */
+	rte_mempool_obj_iter(d->rx_mp, mbuf_bind, d);
 out:
 	free(ext);
 	return rc;
@@ -1132,7 +1312,7 @@ int nip_dpdk_init(struct nip_dpdk **out, struct demi__config *cfg, struct demi__
 	d->link.ops = &dpdk_link_ops;
 	d->link.dev = d;
 	pthread_mutex_lock(&eal_lock);
-	instance++;
+	d->instance = ++instance;
 	snprintf(d->rx_name, sizeof(d->rx_name), "nip_rx_%u_%u", d->port, instance);
 	snprintf(d->tx_name, sizeof(d->tx_name), "nip_tx_%u_%u", d->port, instance);
 	pthread_mutex_unlock(&eal_lock);
@@ -1142,7 +1322,8 @@ int nip_dpdk_init(struct nip_dpdk **out, struct demi__config *cfg, struct demi__
 		cap <<= 1;
 	d->held = calloc(cap, sizeof(*d->held));
 	d->held_mask = cap - 1;
-	if (!d->held) {
+	d->tx_pend = calloc(TX_PEND, sizeof(*d->tx_pend));
+	if (!d->held || !d->tx_pend) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -1152,10 +1333,11 @@ int nip_dpdk_init(struct nip_dpdk **out, struct demi__config *cfg, struct demi__
 
 		if (rte_eth_dev_info_get(d->port, &info) == 0)
 			d->rte_dev = info.device;
-		rc = demi__pool_set_slab_hook(pool, slab_hook, d);
-		if (rc < 0)
-			goto fail;
 	}
+	/* Registration (dpdk.register_memory) and the 2 KiB buffers' own mbufs. */
+	rc = demi__pool_set_slab_hook(pool, slab_hook, d);
+	if (rc < 0)
+		goto fail;
 	rc = port_setup(d, cfg);
 	if (rc < 0)
 		goto fail;
@@ -1186,17 +1368,24 @@ void nip_dpdk_fini(struct nip_dpdk *d)
 	 * drop their buffers' references): only then may the mempools and buffers go. */
 	if (d->configured)
 		rte_eth_dev_close(d->port);
+	/* Closing freed every frame the PMD held; the mbufs go with their mempools below. */
+	for (; d->tx_pend_head != d->tx_pend_tail; d->tx_pend_head++)
+		demi__buf_put(mbuf_buf(d->tx_pend[d->tx_pend_head & (TX_PEND - 1)]));
 	/* Buffers still held by the stack or the application stay valid pool memory: only
 	 * their mbufs go. */
 	rte_mempool_free(d->rx_mp);
 	rte_mempool_free(d->rx_plain_mp);
 	rte_mempool_free(d->tx_mp);
-	for (uint32_t i = 0; d->rx_bufs && i < d->rx_nbufs; i++)
-		if (d->rx_bufs[i])
+	for (uint32_t i = 0; d->rx_bufs && i < d->rx_nbufs; i++) {
+		if (d->rx_bufs[i]) {
+			d->rx_bufs[i]->dev = NULL; /* its mbuf is gone */
 			demi__buf_put(d->rx_bufs[i]);
-	unregister_all(d);
+		}
+	}
+	slabs_release(d);
 	free(d->rx_bufs);
 	free(d->held);
+	free(d->tx_pend);
 	free(d);
 }
 
@@ -1235,4 +1424,9 @@ void nip_dpdk_stats(struct nip_dpdk *d, struct nip_dpdk_stats *out)
 		out->port_oerrors = es.oerrors;
 		out->port_rx_nombuf = es.rx_nombuf;
 	}
+}
+
+uint64_t nip_dpdk_tx_own_frames(const struct nip_dpdk *d)
+{
+	return d->tx_own_frames;
 }

@@ -42,10 +42,18 @@
  *   stack and the application have dropped theirs (refcnt back to 1) the mbuf returns to the
  *   mempool. Frames that arrive chained (longer than one buffer) are copied into a pool
  *   buffer and counted (rx_copied).
- * - TX: each frame becomes a header-only mbuf with the demi__buf's data attached as an
- *   external buffer; the free callback drops the buffer's reference once the PMD is done.
- *   Software PMDs free sent mbufs inside rte_eth_tx_burst (hardware ones in a later call), so
- *   the callback always runs on the thread that owns the pool.
+ * - TX: a frame goes out as its buffer's own mbuf (demi__buf.dev) when it has one: a
+ *   received frame's buffer (an echo, a reply built in place) has its receive mbuf, and every
+ *   buffer of the pool's 2 KiB class a permanent mbuf made when its slab is added (the slab
+ *   hook: one mempool per slab, used as storage only). Such an mbuf's count is 1 while it is
+ *   ours (a receive mbuf: while it waits in the held FIFO); a send raises it to 2, the PMD's
+ *   free drops it back, and the frame's buffer reference goes then: right after
+ *   rte_eth_tx_burst for the PMDs that copy (memif, tap, af_packet), else when swept later.
+ *   An mbuf in flight already, a chained frame, or a buffer of another class or of foreign
+ *   memory becomes a header-only mbuf with the data attached as an external buffer, whose
+ *   free callback drops the buffer's reference once the PMD is done. Software PMDs free sent
+ *   mbufs inside rte_eth_tx_burst (hardware ones in a later call), so the callback always
+ *   runs on the thread that owns the pool.
  * buf->priv of a received frame carries its checksum flags (link.h NIP_RXF_*); the stack
  * reads them in IPv4 input and reuses the word afterwards (catnip/inet/udp.c keeps the sender
  * there).
@@ -147,6 +155,10 @@ int nip_dpdk_wait(struct nip_dpdk *d, uint64_t timeout_ns);
  * @return the number of frames waiting (0: none)
  */
 int nip_dpdk_rx_peek(struct nip_dpdk *d);
+
+/** @brief Frames sent as their buffer's own mbuf, with no header mbuf (for tests and tools:
+ *  the rest went through header mbufs). */
+uint64_t nip_dpdk_tx_own_frames(const struct nip_dpdk *d);
 
 /** @brief The ethdev port id (for tools and tests). */
 uint16_t nip_dpdk_port(const struct nip_dpdk *d);

@@ -49,6 +49,7 @@ struct demi__slab;
  * - app_owned is set while the application holds the array that names this buffer (from
  *   demi_sgaalloc or a pop); that hold accounts for one of the references.
  * - gen changes on every allocation, so a stale handle to a recycled buffer is detected.
+ * - dev is a property of the memory, not of one allocation: demi__pool_get leaves it alone.
  */
 struct demi__buf {
 	uint8_t *base; /* first byte of the buffer's memory (headroom included) */
@@ -65,6 +66,10 @@ struct demi__buf {
 	 * socket's received data) while handed out. */
 	struct demi__buf *next;
 	uint64_t priv; /* for the libOS that holds the buffer (e.g. an mbuf or an lkey) */
+	/* For the device the pool's memory is registered with: its own descriptor of this
+	 * buffer's memory (catnip's DPDK device: an mbuf whose data room is the buffer, so a
+	 * frame goes out with no descriptor to allocate), or NULL. 64 bytes in all: one line. */
+	void *dev;
 };
 
 struct demi__slab {

@@ -6,7 +6,7 @@
 # callgrind, the other natively, both busy-polling (the configuration of catnip-tcp.sh).
 #
 #   catnip-callgrind.sh BUILD_DIR [--proto tcp|udp] [--side client|server] [--requests N]
-#                       [--top K] [--clients C]
+#                       [--top K] [--clients C] [--raw-peer]
 #
 # tcp: examples/tcp-pingpong --client against examples/tcp-echo --server; udp: udp-pingpong
 # against udp-echo. --clients C (TCP): examples/tcp-echo --client with C connections (each
@@ -18,20 +18,31 @@
 # remain are printed (passes per round trip, with the cost of a pass). Prints the instructions
 # spent inside the data-path calls (demi_push, demi_pop, demi_wait*, demi_sga*) per round trip,
 # then the top K functions by inclusive and self cost per round trip. The profile
-# is kept in BUILD_DIR/bench-callgrind/. Only processes started here are signalled, by PID.
+# is kept in BUILD_DIR/bench-callgrind/.
+#
+# --raw-peer (UDP): the other end is tests/bench/raw-memif-pingpong instead of catnip (as
+# catnip-udp.sh --split launches it): --side server runs udp-echo under callgrind against the
+# raw --udp-client, --side client runs udp-pingpong under callgrind against the raw
+# --udp-server. Each end's count is then its own, with no catnip peer whose pace or answers
+# could shape it. Only processes started here are signalled, by PID.
 # Needs DPDK and valgrind (exit 77).
 
 set -u
 usage() {
 	echo "usage: $0 BUILD_DIR [--proto tcp|udp] [--side client|server] [--requests N] [--top K]" \
-		"[--clients C]" >&2
+		"[--clients C] [--raw-peer]" >&2
 	exit 2
 }
 [ $# -ge 1 ] || usage
 build=$1
 shift
-proto=tcp side=client requests=20000 top=25 clients=0
+proto=tcp side=client requests=20000 top=25 clients=0 raw_peer=
 while [ $# -gt 0 ]; do
+	if [ "$1" = --raw-peer ]; then
+		raw_peer=1
+		shift
+		continue
+	fi
 	[ $# -ge 2 ] || usage
 	case $1 in
 	--proto) proto=$2 ;;
@@ -59,7 +70,9 @@ tcp) srv=tcp-echo cli=tcp-pingpong ;;
 udp) srv=udp-echo cli=udp-pingpong ;;
 *) usage ;;
 esac
-prof=$out/callgrind.$proto-$side
+# The raw program speaks UDP only, and has no many-connection client.
+[ -z "$raw_peer" ] || { [ "$proto" = udp ] && [ "$clients" = 0 ]; } || usage
+prof=$out/callgrind.$proto-$side${raw_peer:+-rawpeer}
 # Only what the data path's calls cost: setup (EAL, PMD loading) and teardown are left out.
 cg=(valgrind --tool=callgrind --callgrind-out-file="$prof" --dump-instr=no --trace-children=no
 	--collect-atstart=no)
@@ -71,28 +84,67 @@ done
 s_pre=() c_pre=()
 if [ "$side" = server ]; then s_pre=("${cg[@]}"); else c_pre=("${cg[@]}"); fi
 
-rm -f "$dir/catnip.sock"
-CONFIG_PATH=$dir/server.yaml DEMI_LOG=info taskset -c 1 "${s_pre[@]}" "$ex/$srv" \
-	--server $subnet.1:7 >"$out/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 300); do # valgrind starts slowly
-	[ -S "$dir/catnip.sock" ] && break
-	sleep 0.1
-done
-wait_socket "$dir/catnip.sock"
-if [ "$clients" -gt 0 ]; then
-	[ "$proto" = tcp ] || usage
-	CONFIG_PATH=$dir/client.yaml DEMI_LOG=info timeout 600 taskset -c 0 "${c_pre[@]}" \
-		"$ex/tcp-echo" \
-		--client $subnet.1:7 --clients "$clients" --size $size \
-		--requests $((requests / clients)) >"$out/client.log" 2>&1
-	rc=$?
-	requests=$((requests / clients * clients))
+# Waits (up to 300 s) until process PID uses less than a fifth of a core over half a second:
+# a catnip end under valgrind has done its CPU-bound setup and waits for its link.
+wait_idle() {
+	local u0 s0 u1 s1 _x
+	for _ in $(seq 600); do
+		read -r _x _x _x _x _x _x _x _x _x _x _x _x _x u0 s0 _x <"/proc/$1/stat" || return
+		read -rt 0.5 <>"$dir/tick"
+		read -r _x _x _x _x _x _x _x _x _x _x _x _x _x u1 s1 _x <"/proc/$1/stat" || return
+		[ $((u1 + s1 - u0 - s0)) -lt 10 ] && return # clock ticks of 10 ms
+	done
+}
+sock=$dir/catnip.sock
+rm -f "$sock"
+if [ -n "$raw_peer" ] && [ "$side" = server ]; then
+	# The raw client is the memif server here, started once catnip (its memif client, under
+	# valgrind) waits for its link: as a memif client the raw program restarts its port every
+	# 200 ms until its link is up, which cuts short the handshake of a server under valgrind
+	# (whose EAL interrupt thread then panics), and as a server it waits 60 s, less than
+	# valgrind may take to start. catnip's memif client retries at its own pace.
+	sed 's/role=server/role=client/' "$dir/server.yaml" >"$dir/server-mc.yaml"
+	CONFIG_PATH=$dir/server-mc.yaml DEMI_LOG=info taskset -c 1 "${s_pre[@]}" "$ex/$srv" \
+		--server $subnet.1:7 >"$out/server.log" 2>&1 &
+	pid=$!
+	wait_idle $pid
+	raw_eal 0 rc server "$sock" ",mac=02:00:00:00:00:02"
+	for try in 1 2 3 4 5; do # a link that did not come up in the raw end's 60 s: again
+		rm -f "$sock"
+		run_client "$out/client.log" taskset -c 0 "$raw" "${raw_eal_args[@]}" -- \
+			--udp-client --ip $subnet.2 --to $subnet.1:7 --requests "$requests" \
+			--warmup 0 --size $size
+		rc=$?
+		grep -q "link never came up" "$out/client.log" || break
+		cp "$out/client.log" "$out/client-$try.log"
+	done
 else
-	CONFIG_PATH=$dir/client.yaml DEMI_LOG=info timeout 600 taskset -c 0 "${c_pre[@]}" \
-		"$ex/$cli" --client $subnet.1:7 --size $size --requests "$requests" --warmup 0 \
-		>"$out/client.log" 2>&1
-	rc=$?
+	if [ -n "$raw_peer" ]; then
+		raw_server "$sock" "$out/server.log" ",mac=02:00:00:00:00:01" --udp-server \
+			--ip $subnet.1
+	else
+		CONFIG_PATH=$dir/server.yaml DEMI_LOG=info taskset -c 1 "${s_pre[@]}" "$ex/$srv" \
+			--server $subnet.1:7 >"$out/server.log" 2>&1 &
+		pid=$!
+		for _ in $(seq 300); do # valgrind starts slowly
+			[ -S "$sock" ] && break
+			sleep 0.1
+		done
+		wait_socket "$sock"
+	fi
+	if [ "$clients" -gt 0 ]; then
+		[ "$proto" = tcp ] || usage
+		CONFIG_PATH=$dir/client.yaml DEMI_LOG=info timeout 600 taskset -c 0 "${c_pre[@]}" \
+			"$ex/tcp-echo" --client $subnet.1:7 --clients "$clients" --size $size \
+			--requests $((requests / clients)) >"$out/client.log" 2>&1
+		rc=$?
+		requests=$((requests / clients * clients))
+	else
+		CONFIG_PATH=$dir/client.yaml DEMI_LOG=info timeout 600 taskset -c 0 "${c_pre[@]}" \
+			"$ex/$cli" --client $subnet.1:7 --size $size --requests "$requests" \
+			--warmup 0 >"$out/client.log" 2>&1
+		rc=$?
+	fi
 fi
 kill -INT $pid
 wait $pid

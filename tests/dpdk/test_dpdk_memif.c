@@ -3,7 +3,11 @@
  * The DPDK device between two processes over net_memif: the client sends N frames of varying
  * sizes (a window of them in flight), the server sends each back in the buffer it arrived in
  * (RX buffer -> TX, zero-copy), and the client checks every byte and the order. Then the
- * client checks the receive stash's rule (stash_rule_ok).
+ * client checks the receive stash's rule (stash_rule_ok) and transmit from buffers' own mbufs
+ * under a full ring and a buffer pushed twice (full_ring_ok). Every frame the server sends
+ * goes as its receive mbuf and every one the client sends as its 2 KiB buffer's own mbuf
+ * (dpdk_link.h), which the counters check; 20000 frames through 4096 receive buffers, no
+ * frame lost, no buffer leaked, none left held: the receive mbufs go round.
  *
  * The parent never touches DPDK (the EAL cannot be forked): it forks the two children, each
  * with its own EAL (--in-memory, or --no-huge with NIP_DPDK_TEST_MEM=nohuge) on its own core,
@@ -26,6 +30,7 @@
 #define WINDOW 64
 #define ETHERTYPE_TEST 0x88b5 /* IEEE local experimental */
 #define CHILD_TIMEOUT_S 60
+#define PAUSE_MS 300 /* the server stops reading this long on a 'P' frame */
 
 static char sock_path[108];
 
@@ -40,7 +45,7 @@ static void fill(uint8_t *f, uint32_t seq, uint32_t len, const uint8_t *src, boo
 	memcpy(f + 6, src, 6);
 	f[12] = ETHERTYPE_TEST >> 8;
 	f[13] = ETHERTYPE_TEST & 0xff;
-	f[14] = end ? 'E' : 'D';
+	f[14] = (uint8_t)(end ? 'E' : 'D');
 	memcpy(f + 15, &seq, 4);
 	for (uint32_t j = 19; j < len; j++)
 		f[j] = (uint8_t)(seq * 13 + j * 3);
@@ -87,16 +92,28 @@ static int child_init(bool server, struct demi__pool *pool, struct demi__config 
 	return T_PASS;
 }
 
-static int child_done(const char *who, struct nip_dpdk *d, struct demi__pool *pool)
+/* own_less: how many frames the caller sent through a header mbuf (else all went as their
+ * buffers' own mbufs). */
+static int child_done(const char *who, struct nip_dpdk *d, struct demi__pool *pool,
+		      uint64_t own_less)
 {
 	struct nip_dpdk_stats st;
+	uint64_t own = nip_dpdk_tx_own_frames(d);
 
 	nip_dpdk_stats(d, &st);
-	printf("%s: rx %" PRIu64 " (%" PRIu64 " B) tx %" PRIu64 " (%" PRIu64 " B) tx_full %" PRIu64
-	       " tx_nombuf %" PRIu64 " rx_copied %" PRIu64 " alloc_failed %" PRIu64
-	       " | port imissed %" PRIu64 " rx_nombuf %" PRIu64 "\n",
-	       who, st.rx_frames, st.rx_bytes, st.tx_frames, st.tx_bytes, st.tx_full, st.tx_nombuf,
-	       st.rx_copied, st.alloc_failed, st.port_imissed, st.port_rx_nombuf);
+	if (own + own_less != st.tx_frames || st.rx_held != 0) {
+		fprintf(stderr,
+			"%s: %" PRIu64 " of %" PRIu64 " frames sent as their own mbuf, %" PRIu64
+			" expected; %" PRIu64 " receive buffers still held\n",
+			who, own, st.tx_frames, st.tx_frames - own_less, st.rx_held);
+		nip_dpdk_fini(d);
+		return T_FAIL;
+	}
+	printf("%s: rx %" PRIu64 " (%" PRIu64 " B) tx %" PRIu64 " (%" PRIu64 " B, own mbuf %" PRIu64
+	       ") tx_full %" PRIu64 " tx_nombuf %" PRIu64 " rx_copied %" PRIu64
+	       " alloc_failed %" PRIu64 " | port imissed %" PRIu64 " rx_nombuf %" PRIu64 "\n",
+	       who, st.rx_frames, st.rx_bytes, st.tx_frames, st.tx_bytes, own, st.tx_full,
+	       st.tx_nombuf, st.rx_copied, st.alloc_failed, st.port_imissed, st.port_rx_nombuf);
 	nip_dpdk_fini(d);
 	if (pool->stats.bufs_in_use != 0) {
 		fprintf(stderr, "%s: %" PRIu64 " pool buffers leaked\n", who,
@@ -132,6 +149,12 @@ static int run_server(void)
 
 			if (bufs[i]->len >= 15 && f[14] == 'E')
 				end = 1;
+			if (bufs[i]->len >= 15 && f[14] == 'P') {
+				/* The client fills its ring meanwhile: not echoed. */
+				demi__buf_put(bufs[i]);
+				bufs[i--] = bufs[--n];
+				usleep(PAUSE_MS * 1000);
+			}
 		}
 		while (done < n) {
 			int k = l->ops->tx_burst(l->dev, bufs + done, n - done);
@@ -141,7 +164,7 @@ static int run_server(void)
 				sched_yield();
 		}
 		if (end)
-			return child_done("server", d, &pool);
+			return child_done("server", d, &pool, 0);
 	}
 	fprintf(stderr, "server: no end frame in %d s\n", CHILD_TIMEOUT_S);
 	return T_FAIL;
@@ -190,6 +213,86 @@ static bool stash_rule_ok(struct nip_dpdk *d, struct nip_link *l)
 		"want 1, 1 (0), 1 (1)\n",
 		peek, n[0], seq[0], n[1], seq[1]);
 	return false;
+}
+
+/* Sends one frame, retrying while the ring is full. */
+static void send_wait(struct nip_link *l, struct demi__buf *b)
+{
+	while (l->ops->tx_burst(l->dev, &b, 1) != 1)
+		sched_yield();
+}
+
+/*
+ * Transmit from own mbufs at the edges: the server stops reading (a 'P' frame) while the
+ * client sends until the ring refuses a frame, which must come back as it was (one reference,
+ * the same bytes) and leave later as its own mbuf again; before that, one buffer pushed twice
+ * in one burst (the second copy goes through a header mbuf: the first holds the mbuf) must
+ * arrive twice, byte-exact. Every frame sent comes back. Frames are numbered from first.
+ */
+static bool full_ring_ok(struct nip_dpdk *d, struct nip_link *l, uint32_t first)
+{
+	struct nip_dpdk_stats st0, st1;
+	struct demi__buf *p = l->ops->alloc(l->dev, 60), *two[2], *refused = NULL;
+	uint64_t own0 = nip_dpdk_tx_own_frames(d), deadline = t_now_ms() + 20000;
+	uint32_t seq = first, echoed = 0, bad = 0, twice = 0;
+	bool ok = true;
+
+	nip_dpdk_stats(d, &st0);
+	if (!p)
+		return false;
+	fill(demi__buf_data(p), 0, 60, l->mac, false);
+	demi__buf_data(p)[14] = 'P';
+	send_wait(l, p);
+	two[0] = two[1] = l->ops->alloc(l->dev, frame_len(seq));
+	fill(demi__buf_data(two[0]), seq, frame_len(seq), l->mac, false);
+	demi__buf_ref(two[0]); /* one reference per push */
+	ok &= l->ops->tx_burst(l->dev, two, 2) == 2;
+	seq++;
+	while (!refused && seq - first < 8192) {
+		struct demi__buf *b = l->ops->alloc(l->dev, frame_len(seq));
+
+		fill(demi__buf_data(b), seq, frame_len(seq), l->mac, false);
+		if (l->ops->tx_burst(l->dev, &b, 1) != 1)
+			refused = b;
+		else
+			seq++;
+	}
+	if (refused) {
+		uint32_t s;
+
+		ok &= refused->refcnt == 1 && check(demi__buf_data(refused), refused->len, &s) &&
+		      s == seq;
+		send_wait(l, refused);
+		seq++;
+	}
+	/* seq - first frames sent, the first of them twice. */
+	while (echoed + bad < seq - first + 1 && t_now_ms() < deadline) {
+		struct demi__buf *bufs[32];
+		int n = l->ops->rx_burst(l->dev, bufs, 32);
+
+		for (int i = 0; i < n; i++) {
+			uint32_t s;
+
+			if (check(demi__buf_data(bufs[i]), bufs[i]->len, &s) && s >= first &&
+			    s < seq) {
+				echoed++;
+				twice += s == first;
+			} else {
+				bad++;
+			}
+			demi__buf_put(bufs[i]);
+		}
+		if (!n)
+			sched_yield();
+	}
+	nip_dpdk_stats(d, &st1);
+	/* All but the pushed-twice buffer's second copy went as own mbufs. */
+	ok &= nip_dpdk_tx_own_frames(d) - own0 == st1.tx_frames - st0.tx_frames - 1;
+	printf("client: full ring: %u frames sent, %" PRIu64 " refusals before it left, %u echoed "
+	       "(%u of the buffer pushed twice), %u bad: %s\n",
+	       seq - first, st1.tx_full - st0.tx_full, echoed, twice, bad,
+	       ok && refused && twice == 2 && !bad && echoed == seq - first + 1 ? "ok" : "BROKEN");
+	return ok && refused && twice == 2 && !bad && echoed == seq - first + 1;
 }
 
 static int run_client(void)
@@ -246,12 +349,13 @@ static int run_client(void)
 	{
 		uint64_t ms = t_now_ms() - t0;
 		bool stash_ok = ok + bad == N_FRAMES && stash_rule_ok(d, l);
+		bool full_ok = stash_ok && full_ring_ok(d, l, N_FRAMES);
 		struct demi__buf *e = l->ops->alloc(l->dev, 60);
 
 		printf("client: %u/%u frames echoed byte-exact (%" PRIu64 " bytes), %u bad, "
 		       "%u out of order, %" PRIu64 " ms; stash rule %s\n",
 		       ok, N_FRAMES, bytes, bad, reordered, ms, stash_ok ? "kept" : "broken");
-		if (!stash_ok)
+		if (!stash_ok || !full_ok)
 			bad++;
 		if (e) {
 			fill(demi__buf_data(e), 0, 60, l->mac, true);
@@ -260,7 +364,7 @@ static int run_client(void)
 		}
 		usleep(100000); /* let the end frame leave before the port closes */
 	}
-	rc = child_done("client", d, &pool);
+	rc = child_done("client", d, &pool, 1);
 	return ok == N_FRAMES && bad == 0 && reordered == 0 ? rc : T_FAIL;
 }
 

@@ -783,6 +783,36 @@ static int hook_record(void *arg, struct demi__slab *s, bool added)
 	return 0;
 }
 
+/* A slab hook that names, in every buffer's dev, a descriptor of its own (as catnip's DPDK
+ * device does with an mbuf per 2 KiB buffer). */
+static int hook_dev(void *arg, struct demi__slab *s, bool added)
+{
+	(void)arg;
+	for (uint32_t i = 0; i < s->nbufs; i++)
+		s->bufs[i].dev = added ? &s->bufs[i] : NULL;
+	return 0;
+}
+
+/* dev belongs to the memory, not to one allocation: a device that set it at the slab's
+ * arrival finds it on every buffer handed out later, after any number of get/put cycles. */
+static void test_pool_get_keeps_dev(void **state)
+{
+	struct demi__pool *p = *state;
+	struct demi__buf *a = demi__pool_get(p, 100), *b;
+
+	assert_null(a->dev); /* no hook yet */
+	assert_int_equal(demi__pool_set_slab_hook(p, hook_dev, NULL), 0);
+	assert_ptr_equal(a->dev, a);
+	demi__buf_put(a);
+	for (int i = 0; i < 3; i++) {
+		b = demi__pool_get(p, 100);
+		assert_ptr_equal(b->dev, b);
+		b->len = 7; /* an allocation's own fields are reset, not dev */
+		demi__buf_put(b);
+	}
+	demi__pool_set_slab_hook(p, NULL, NULL);
+}
+
 static void test_pool_slab_hook_sees_existing_and_new_slabs(void **state)
 {
 	struct demi__pool *p = *state;
@@ -1084,6 +1114,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pool_max_bytes_limits_slabs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_max_bytes_large_released, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_pool_get_keeps_dev, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_slab_hook_sees_existing_and_new_slabs,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_slab_hook_refusal_fails_get, setup,
