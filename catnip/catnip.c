@@ -365,7 +365,7 @@ static const struct demi__stat_field dev_stats[] = {
 	DEV(tx_bad),	   DEV(alloc_failed),  DEV(port_ipackets),    DEV(port_opackets),
 	DEV(port_imissed), DEV(port_ierrors),  DEV(port_oerrors),     DEV(port_rx_nombuf),
 	DEV(sleeps),	   DEV(sleep_wakeups), DEV(sleep_races),      DEV(naps),
-	DEV(rx_held_max),  DEV(rx_lendable),
+	DEV(rx_held_max),  DEV(rx_lendable),   DEV(tx_own_frames),
 };
 DEMI__STAT_TABLE_COVERS(dev_stats, struct nip_dpdk_stats);
 

@@ -103,8 +103,7 @@ struct nip_dpdk {
 	 * count is back to ours (tx_sweep), oldest first. */
 	struct rte_mbuf **tx_pend; /* TX_PEND entries, apart: the struct's hot fields stay close */
 	uint32_t tx_pend_head, tx_pend_tail;
-	uint64_t tx_own_frames; /* frames sent as their buffer's own mbuf */
-	uint32_t instance;	/* names the slabs' mempools */
+	uint32_t instance; /* names the slabs' mempools */
 
 	struct nip_dpdk_stats st;
 	char rx_name[RTE_MEMPOOL_NAMESIZE], tx_name[RTE_MEMPOOL_NAMESIZE];
@@ -674,7 +673,7 @@ static int tx_chunk(struct nip_dpdk *d, struct demi__buf **bufs, uint16_t k)
 			continue;
 		/* The frame's buffer reference goes once the PMD's count on the mbuf has: at
 		 * once for the copying PMDs (memif, tap, af_packet), else when swept. */
-		d->tx_own_frames++;
+		d->st.tx_own_frames++;
 		if (rte_mbuf_refcnt_read(mbufs[i]) == 1)
 			demi__buf_put(bufs[i]);
 		else
@@ -1428,5 +1427,5 @@ void nip_dpdk_stats(struct nip_dpdk *d, struct nip_dpdk_stats *out)
 
 uint64_t nip_dpdk_tx_own_frames(const struct nip_dpdk *d)
 {
-	return d->tx_own_frames;
+	return d->st.tx_own_frames;
 }

@@ -92,6 +92,8 @@ struct nip_dpdk_stats {
 	/* Frames accepted by the PMD, and their bytes; the transmit bursts that carried them
 	 * (tx_frames / tx_bursts: how well frames made together share a burst). */
 	uint64_t tx_frames, tx_bytes, tx_bursts;
+	/* Of tx_frames, those sent as their buffer's own mbuf (no header mbuf attached). */
+	uint64_t tx_own_frames;
 	/* Refused by a full TX ring: left to the caller. */
 	uint64_t tx_full;
 	/* No mbuf header to attach a frame to: left to the caller. */
