@@ -103,6 +103,20 @@ void demi__task_wake(struct demi__task *t)
 		demi__list_push_back(&t->rt->ready, &t->ready_link);
 }
 
+/* A done task of the current round leaves it: the round has one completion fewer left.
+ * round_left > 0: a task stamped 2^32 rounds ago may carry the current number. */
+static inline void round_forget(struct demi__runtime *rt, const struct demi__task *t)
+{
+	if (t->round && t->round == rt->round && rt->round_left)
+		rt->round_left--;
+}
+
+static inline void unlink_if_linked(struct demi__list *n)
+{
+	if (demi__list_linked(n))
+		demi__list_remove(n);
+}
+
 static void finish(struct demi__task *t)
 {
 	bool counted;
@@ -115,10 +129,8 @@ static void finish(struct demi__task *t)
 		  (t->result.qr_opcode == DEMI_OPC_POP || t->result.qr_opcode == DEMI_OPC_ACCEPT);
 	t->round = counted ? t->rt->round : 0;
 	t->rt->round_left += counted;
-	if (demi__list_linked(&t->ready_link))
-		demi__list_remove(&t->ready_link);
-	if (demi__list_linked(&t->wait_link))
-		demi__list_remove(&t->wait_link);
+	unlink_if_linked(&t->ready_link);
+	unlink_if_linked(&t->wait_link);
 	demi__list_push_back(&t->rt->completed, &t->done_link);
 }
 
@@ -156,9 +168,7 @@ void demi__task_take(struct demi__task *t, demi_qresult_t *out)
 	assert(!demi__list_linked(&t->ready_link) && !demi__list_linked(&t->wait_link));
 	assert(demi__list_linked(&t->done_link));
 	*out = t->result;
-	/* round_left > 0: a task stamped 2^32 rounds ago may carry the current number. */
-	if (t->round && t->round == rt->round && rt->round_left)
-		rt->round_left--;
+	round_forget(rt, t);
 	demi__list_remove(&t->done_link);
 	release(rt, t);
 }
@@ -168,14 +178,11 @@ void demi__task_discard(struct demi__task *t)
 {
 	struct demi__runtime *rt = t->rt;
 
-	if (t->state == DEMI__TASK_DONE && t->round && t->round == rt->round && rt->round_left)
-		rt->round_left--;
-	if (demi__list_linked(&t->done_link))
-		demi__list_remove(&t->done_link);
-	if (demi__list_linked(&t->ready_link))
-		demi__list_remove(&t->ready_link);
-	if (demi__list_linked(&t->wait_link))
-		demi__list_remove(&t->wait_link);
+	if (t->state == DEMI__TASK_DONE)
+		round_forget(rt, t);
+	unlink_if_linked(&t->done_link);
+	unlink_if_linked(&t->ready_link);
+	unlink_if_linked(&t->wait_link);
 	release(rt, t);
 }
 
