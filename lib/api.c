@@ -371,18 +371,23 @@ static int push_req_build(struct demi__libos *los, const demi_sgarray_t *sga,
 		uint8_t *data = sga->sga_segs[i].sgaseg_buf;
 		uint32_t len = sga->sga_segs[i].sgaseg_len;
 		struct demi__buf *b;
+		uintptr_t off;
 
 		if (!data || len == 0)
 			goto bad;
-		if (hint && (uintptr_t)data - (uintptr_t)hint->base < hint->cap)
-			b = hint;
-		else
-			b = demi__pool_lookup(&los->pool, data);
-		if (b) {
-			if (b->refcnt == 0 || data + len > b->base + b->cap || data + len < data)
+		if (hint && (off = (uintptr_t)data - (uintptr_t)hint->base) < hint->cap) {
+			/* Live: demi__pool_from_handle returns no buffer without a reference. */
+			if (len > hint->cap - off)
 				goto bad;
-			demi__buf_ref(b);
+			b = hint;
+		} else {
+			b = demi__pool_lookup(&los->pool, data);
+			if (b &&
+			    (b->refcnt == 0 || data + len > b->base + b->cap || data + len < data))
+				goto bad;
 		}
+		if (b)
+			demi__buf_ref(b);
 		req->segs[i] = (struct demi__seg){.buf = b, .data = data, .len = len};
 		req->nsegs++;
 		req->total += len;
@@ -530,6 +535,19 @@ static int app_release(struct demi__buf *b)
 	return 0;
 }
 
+/* Further segments the application gathered from other arrays of its own. Out of line: the
+ * loop's pool lookups would make every demi_sgafree save registers, and most arrays have one
+ * segment. */
+static __attribute__((noinline)) void
+release_gathered(struct demi__libos *los, const demi_sgarray_t *sga, const struct demi__buf *first)
+{
+	for (uint32_t i = 1; i < sga->sga_numsegs; i++) {
+		struct demi__buf *b = demi__pool_lookup(&los->pool, sga->sga_segs[i].sgaseg_buf);
+		if (b && b != first && b->app_owned)
+			app_release(b);
+	}
+}
+
 DEMI_EXPORT int demi_sgafree(demi_sgarray_t *sga)
 {
 	struct demi__libos *los = tls_los;
@@ -552,12 +570,8 @@ DEMI_EXPORT int demi_sgafree(demi_sgarray_t *sga)
 	first = demi__pool_from_handle(&los->pool, (uint64_t)(uintptr_t)sga->sga_buf);
 	if ((rc = app_release(first)))
 		return rc;
-	/* Further segments the application gathered from other arrays of its own. */
-	for (uint32_t i = 1; i < sga->sga_numsegs; i++) {
-		struct demi__buf *b = demi__pool_lookup(&los->pool, sga->sga_segs[i].sgaseg_buf);
-		if (b && b != first && b->app_owned)
-			app_release(b);
-	}
+	if (sga->sga_numsegs > 1)
+		release_gathered(los, sga, first);
 	return 0;
 }
 

@@ -7,12 +7,15 @@
 
 void demi__sga_from_buf(demi_sgarray_t *sga, struct demi__buf *b)
 {
-	memset(sga, 0, sizeof(*sga));
+	/* Every field stored once (a pop's result on the way to the application): no clearing
+	 * first of what is written next. */
 	b->app_owned = 1;
 	sga->sga_buf = (void *)(uintptr_t)demi__buf_handle(b);
 	sga->sga_numsegs = 1;
 	sga->sga_segs[0].sgaseg_buf = demi__buf_data(b);
 	sga->sga_segs[0].sgaseg_len = b->len;
+	memset(&sga->sga_segs[1], 0, sizeof(sga->sga_segs) - sizeof(sga->sga_segs[0]));
+	memset(&sga->sga_addr, 0, sizeof(sga->sga_addr));
 }
 
 void demi__push_req_put(struct demi__push_req *req)

@@ -63,6 +63,8 @@ static void test_sga_from_buf_names_buffer(void **state)
 	assert_int_equal(sga.sga_addr.sin_family, 0);
 	assert_int_equal(sga.sga_addr.sin_port, 0);
 	assert_int_equal(sga.sga_addr.sin_addr.s_addr, 0);
+	for (size_t i = 0; i < sizeof(sga.sga_addr.sin_zero); i++)
+		assert_int_equal(sga.sga_addr.sin_zero[i], 0);
 	for (uint32_t i = 1; i < DEMI_SGARRAY_MAXSIZE; i++) {
 		assert_null(sga.sga_segs[i].sgaseg_buf);
 		assert_int_equal(sga.sga_segs[i].sgaseg_len, 0);
