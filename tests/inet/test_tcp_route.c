@@ -22,8 +22,6 @@
 #include "stack.h"
 #include "tcp/tcp.h"
 #include "two_stacks.h"
-#include "wire/arp.h"
-#include "wire/eth.h"
 
 #define MS 1000000ull
 #define IP_A 0x0a000001u /* 10.0.0.1, host order: the client */
@@ -39,13 +37,6 @@ struct net {
 	struct nip_tcp_conn *ca, *cb; /* the connection's ends on a and on b */
 	uint32_t sent, got;	      /* bytes a pushed, bytes b read */
 };
-
-static void run(struct net *n, uint64_t step)
-{
-	n->st.now += step;
-	nip_stack_poll(&n->st.a, n->st.now);
-	nip_stack_poll(&n->st.b, n->st.now);
-}
 
 /* b reads everything that arrived, checking the count. */
 static void b_read(struct net *n)
@@ -63,11 +54,11 @@ static void b_read(struct net *n)
 static void settle(struct net *n)
 {
 	for (int i = 0; i < 5000 && n->got < n->sent; i++) {
-		run(n, MS);
+		two_stacks_run(&n->st, MS);
 		b_read(n);
 	}
 	assert_int_equal(n->got, n->sent);
-	run(n, 300 * MS); /* past the delayed ACK: nothing left in flight */
+	two_stacks_run(&n->st, 300 * MS); /* past the delayed ACK: nothing left in flight */
 }
 
 /* a pushes 10 bytes, sent at once (nothing is in flight). */
@@ -112,7 +103,7 @@ static int setup(void **state)
 	n->ca->nodelay = true; /* a second small segment in flight goes at once */
 	assert_int_equal(nip_tcp_connect(n->ca, htonl(IP_B), PORT), 0);
 	for (int i = 0; i < 100 && !n->cb; i++) {
-		run(n, MS);
+		two_stacks_run(&n->st, MS);
 		n->cb = nip_tcp_accept(l);
 	}
 	assert_non_null(n->cb);
@@ -135,11 +126,7 @@ static int teardown(void **state)
 
 	nip_tcp_close(n->ca);
 	nip_tcp_close(n->cb);
-	for (int i = 0; i < 200; i++)
-		run(n, 1000 * MS);
-	assert_int_equal(n->st.a.tcp.nconns, 0);
-	assert_int_equal(n->st.b.tcp.nconns, 0);
-	two_stacks_down(&n->st); /* no buffer leaked */
+	two_stacks_tcp_down(&n->st);
 	free(n);
 	return 0;
 }
@@ -149,22 +136,15 @@ static int teardown(void **state)
 static void test_tcp_route_follows_moved_mac(void **state)
 {
 	struct net *n = *state;
-	struct nip_arp a = {.op = NIP_ARP_REPLY, .spa = htonl(IP_B), .tpa = htonl(IP_A)};
-	struct demi__buf *f = demi__pool_get(&n->st.pool, NIP_ETH_HLEN + NIP_ARP_LEN);
 	uint64_t lost;
 
-	assert_non_null(f);
-	memcpy(a.sha, mac_moved, 6);
-	memcpy(a.tha, n->st.a.link->mac, 6);
-	nip_eth_emit(demi__buf_data(f), n->st.a.link->mac, mac_moved, NIP_ETHERTYPE_ARP);
-	nip_arp_emit(demi__buf_data(f) + NIP_ETH_HLEN, &a);
-	nip_stack_input(&n->st.a, f);
+	two_stacks_arp_reply(&n->st, &n->st.a, htonl(IP_B), mac_moved, htonl(IP_A));
 	a_push(n);
 	assert_memory_equal(last_dst(n), mac_moved, 6);
 	assert_int_equal(nip_arp_add_static(&n->st.a, htonl(IP_B), mac_c), 0);
 	a_push(n);
 	assert_memory_equal(last_dst(n), mac_c, 6);
-	run(n, MS);
+	two_stacks_run(&n->st, MS);
 	lost = n->st.b.cnt.drop_eth_not_for_us;
 	assert_int_equal(lost, 2); /* b has neither MAC */
 	/* b's own MAC again: the retransmission reaches it. */
@@ -182,7 +162,8 @@ static void test_tcp_route_expiry_renews_mapping(void **state)
 {
 	struct net *n = *state;
 
-	run(n, TTL); /* the mapping's age: arp_ttl_ns (settle already ran 300 ms more) */
+	two_stacks_run(&n->st,
+		       TTL); /* the mapping's age: arp_ttl_ns (settle already ran 300 ms more) */
 	a_push(n);
 	assert_int_equal(n->st.a.cnt.arp_requests_sent, 2); /* the renewal */
 	assert_memory_equal(last_dst(n), n->st.wire.end[1].link.mac, 6);
