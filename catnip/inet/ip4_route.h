@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A flow's route, cached by its sender (udp.c keeps one per socket, for the last destination):
+ * A flow's route, cached by its sender (udp.c keeps one per socket, for the last destination;
+ * tcp/ one per connection, built when it is established; the layout is in ip4_route_types.h):
  * the Ethernet header with the next hop's MAC and the IPv4 header template (wire/ip4.h), built
  * once from the ARP mapping, so that a datagram to the same destination skips the ARP lookup
  * and the header layout and pays only for its length, identification and checksum folds.
@@ -20,9 +21,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ip4_route_types.h"
 #include "stack.h"
-#include "wire/eth.h"
-#include "wire/ip4.h"
 
 /* A usable ARP mapping as a cache holder sees it. */
 struct nip_arp_hint {
@@ -39,14 +39,6 @@ uint64_t nip_arp_generation(const struct nip_stack *s);
  * expired: the caller sends through nip_ip4_output, whose ARP path handles those).
  */
 bool nip_arp_hint_get(struct nip_stack *s, uint32_t ip, struct nip_arp_hint *h);
-
-struct nip_ip4_route {
-	uint8_t eth[NIP_ETH_HLEN]; /* next hop's MAC, ours, IPv4 */
-	bool ok;		   /* built (nip_ip4_route_fill succeeded) */
-	uint64_t arp_gen;
-	uint64_t until;
-	struct nip_ip4_tmpl ip;
-};
 
 /* Builds r for datagrams of proto to dst (unicast): true when dst's mapping is usable now;
  * false (r->ok false) otherwise. */

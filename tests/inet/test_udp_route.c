@@ -194,15 +194,9 @@ static void test_udp_route_frame_same_as_general_path(void **state)
 static void test_udp_route_follows_moved_mac(void **state)
 {
 	struct net *n = *state;
-	struct nip_arp a = {.op = NIP_ARP_REPLY, .spa = htonl(IP_B), .tpa = htonl(IP_A)};
-	struct demi__buf *f = demi__pool_get(&n->st.pool, NIP_ETH_HLEN + NIP_ARP_LEN);
 
 	route_to_b(n);
-	memcpy(a.sha, mac_moved, 6);
-	memcpy(a.tha, n->st.a.link->mac, 6);
-	nip_eth_emit(demi__buf_data(f), n->st.a.link->mac, mac_moved, NIP_ETHERTYPE_ARP);
-	nip_arp_emit(demi__buf_data(f) + NIP_ETH_HLEN, &a);
-	nip_stack_input(&n->st.a, f);
+	two_stacks_arp_reply(&n->st, &n->st.a, htonl(IP_B), mac_moved, htonl(IP_A));
 	assert_int_equal(send_a(n, IP_B, 9, 10), 1);
 	assert_memory_equal(last_frame(n), mac_moved, 6);
 	/* A static entry overrides the mapping: followed too. */

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "ip4_route.h"
 #include "stack.h"
 #include "tcp_seq.h"
 
@@ -600,6 +601,7 @@ void nip_tcp_options_init(struct nip_tcp_conn *c)
 	c->ts_offset = (uint32_t)siphash_2w(cfg->isn_secret, c->remote_ip, c->local_port ^ 0x5a5a);
 	c->peer_mss = 536;  /* RFC 9293 3.7.1 default */
 	c->tmpl_ok = false; /* until established: a block may serve a second connection */
+	nip_ip4_route_clear(&c->route);
 }
 
 void nip_tcp_established(struct nip_tcp_conn *c)
@@ -614,7 +616,10 @@ void nip_tcp_established(struct nip_tcp_conn *c)
 	c->mss = (uint16_t)(mss < 64 ? 64 : mss);
 	c->cc_ops->init(&c->cc, c->mss, nip_now(s));
 	nip_tcp_tmpl_init(&c->tmpl, c->local_port, c->remote_port, s->cfg.ip, c->remote_ip);
-	nip_ip4_tmpl(s, &c->ip_tmpl, c->remote_ip, NIP_IPPROTO_TCP);
+	/* Without a usable mapping now (it expired during the handshake), the template alone:
+	 * the route is built at a later segment (tcp_output.c). */
+	if (!nip_ip4_route_fill(s, &c->route, c->remote_ip, NIP_IPPROTO_TCP))
+		nip_ip4_tmpl(s, &c->route.ip, c->remote_ip, NIP_IPPROTO_TCP);
 	c->tmpl_ok = true;
 	c->recover = c->snd_una; /* RFC 6582 3.2 step 1: recover starts at the ISS */
 	c->quickacks = 16;

@@ -4,7 +4,8 @@
  * ip4.c), the libOS (catnip.c) and the tests make. Like the rest of inet/, TCP does no I/O and
  * reads no clock: segments come in through nip_tcp_input with the stack's current time
  * (s->now), timers run from nip_tcp_poll(now) (due next at nip_tcp_timer_next_due), and
- * segments leave through nip_ip4_output.
+ * segments leave through nip_ip4_output (or, once established, the connection's route:
+ * ip4_route.h).
  *
  * Call order: nip_tcp_init (from nip_stack_init); then, in any order, nip_tcp_input for each
  * segment, nip_tcp_poll, nip_tcp_flush_acks and nip_tcp_tx_resume after each received burst,
@@ -41,6 +42,7 @@
 #include <stdint.h>
 
 #include "cc.h"
+#include "ip4_route_types.h"
 #include "list.h"
 #include "mem/buf.h"
 #include "tcp_reass.h"
@@ -221,12 +223,14 @@ struct nip_tcp_conn {
 	/* Options. */
 	bool sack_ok, ts_ok, ws_ok;
 	/* The headers' constant fields (TCP: ports and the pseudo-header's sum; IPv4: the
-	 * whole header but length, identification and checksum), built by
+	 * whole header but length, identification and checksum, in route.ip), built by
 	 * nip_tcp_established: tcp_output.c writes the segments of a synchronized connection
-	 * from them. */
+	 * from them. route's Ethernet header lets those segments skip ARP while
+	 * nip_ip4_route_valid holds; when it does not, a segment takes ARP's path (renewal,
+	 * resolution) and the route is built again once the mapping is usable. */
 	bool tmpl_ok;
 	struct nip_tcp_tmpl tmpl;
-	struct nip_ip4_tmpl ip_tmpl;
+	struct nip_ip4_route route;
 	uint32_t ts_recent; /* RFC 7323 4.3 */
 	uint64_t ts_recent_age;
 	uint32_t ts_offset; /* added to our clock in TSval */

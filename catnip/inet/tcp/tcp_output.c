@@ -19,7 +19,10 @@
  * connection is synchronized, its headers come from templates built by nip_tcp_established
  * (the ports and the pseudo-header's sum; the IPv4 header but length, identification and
  * checksum): a segment with only timestamps (no SYN, RST or SACK blocks) writes just the
- * fields that change, the rest goes through the general option builder.
+ * fields that change, the rest goes through the general option builder. Such a segment then
+ * leaves through the connection's route (ip4_route.h: the Ethernet header from the peer's ARP
+ * mapping), skipping ARP while the route holds; an ARP change or the mapping's expiry sends it
+ * through ARP's path (renewal, resolution), and the route is built again once ARP can.
  *
  * Call order: tcp_input.c calls nip_tcp_output once a segment's ACK, data and FIN are
  * processed (callbacks run later, so a push from one never sees half-updated state); the user
@@ -29,6 +32,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "ip4_route.h"
 #include "stack.h"
 #include "tcp_priv.h"
 #include "tcp_seq.h"
@@ -220,6 +224,13 @@ static size_t full_hdr(struct nip_tcp_conn *c, uint32_t seq, uint32_t len, uint8
 	return hlen;
 }
 
+/* Builds c's route again (ip4_route.h: the ARP cache changed or the mapping expired); false
+ * while ARP has no usable mapping. Out of line: the steady segment keeps no registers for it. */
+static __attribute__((noinline)) bool route_build(struct nip_tcp_conn *c)
+{
+	return nip_ip4_route_fill(c->s, &c->route, c->remote_ip, NIP_IPPROTO_TCP);
+}
+
 /* Builds and sends one segment: [seq, seq + len) of the send queue (len may be 0). */
 static int send_segment(struct nip_tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
 {
@@ -285,11 +296,14 @@ static int send_segment(struct nip_tcp_conn *c, uint32_t seq, uint32_t len, uint
 		c->ack_now = false;
 		nip_tcp_timer_clear(c, NIP_TCPT_DELACK);
 	}
-	if (c->tmpl_ok)
-		nip_ip4_output_tmpl(s, f, &c->ip_tmpl, (uint16_t)(hlen + len));
-	else
+	if (!c->tmpl_ok)
 		nip_ip4_output(s, f, c->remote_ip, NIP_IPPROTO_TCP, (uint16_t)(hlen + len), NULL,
 			       NULL);
+	else if (nip_ip4_route_valid(s, &c->route) || route_build(c))
+		/* A frame the link refuses is dropped and counted, as on ARP's path. */
+		nip_ip4_output_route(s, f, &c->route, (uint16_t)(hlen + len));
+	else
+		nip_ip4_output_tmpl(s, f, &c->route.ip, (uint16_t)(hlen + len));
 	return 0;
 }
 
