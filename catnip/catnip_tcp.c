@@ -7,9 +7,10 @@
  *
  * A push completes once its data is in the connection's send queue (which holds the pushed
  * buffers themselves until they are acknowledged: the application must not write into a
- * pushed buffer again); it waits while the send queue is full (SO_SNDBUF). A pop returns the
- * next received segment's payload in the very buffer it arrived in; end of stream is an empty
- * array.
+ * pushed buffer again): inside tcp_push itself when no earlier push waits and the queue has
+ * room (push_take), else when room comes; it waits while the send queue is full (SO_SNDBUF).
+ * A pop returns the next received segment's payload in the very buffer it arrived in; end of
+ * stream is an empty array.
  */
 #include <errno.h>
 #include <stdlib.h>

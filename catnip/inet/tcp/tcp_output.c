@@ -452,9 +452,11 @@ static bool send_lost(struct nip_tcp_conn *c)
  * the windows and Nagle let out now, no FIN is queued, and nothing is being recovered
  * (neither fast recovery, nor duplicate ACKs' limited transmit, nor go-back-N after a
  * timeout). Sends that one segment, as the loop below would in its first pass before
- * finding nothing more to send in its second, with fewer tests. Returns 1 when it sent the
- * segment, -1 when it could not be built (the loop would stop there too), 0 when any of that
- * does not hold: the loop then decides.
+ * finding nothing more to send in its second, with fewer tests; unlike that second pass it
+ * does not put the connection on the stack's tx_wait list when the segment just filled the
+ * device's ring (harmless: nothing is left to send, so a resume would find nothing). Returns
+ * 1 when it sent the segment, -1 when it could not be built (the loop would stop there too),
+ * 0 when any of that does not hold: the loop then decides.
  */
 static int send_all_at_once(struct nip_tcp_conn *c)
 {
@@ -464,8 +466,7 @@ static int send_all_at_once(struct nip_tcp_conn *c)
 	if (c->in_recovery || c->dupacks || c->fin_queued || c->snd_nxt != c->snd_max ||
 	    (c->sack_ok && nip_seq_lt(c->snd_una, c->recover)) || !nip_link_tx_ready(c->s))
 		return 0;
-	/* unsent > 0 (nip_tcp_may_send); out < snd_wnd makes snd_una + snd_wnd - snd_nxt the room.
-	 */
+	/* out < snd_wnd makes snd_una + snd_wnd - snd_nxt the room. */
 	if (!unsent || unsent > c->mss || out + unsent > c->cc.cwnd || out >= c->snd_wnd ||
 	    c->snd_wnd - out < unsent)
 		return 0;

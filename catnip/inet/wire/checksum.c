@@ -33,7 +33,7 @@
 /* Below this many bytes the vector set-up and the horizontal sum cost more than the
  * add-with-carry loop (callgrind, instructions per call of nip_csum_add, loop against AVX2:
  * 64 bytes 73 against 107; 72 bytes, a UDP datagram of 64, 78 against 115; 128 bytes 113
- * against 123; 160 bytes 133 against 129; a 20-byte header 48 in the loop). */
+ * against 123; 160 bytes 133 against 129; each count includes the call's own set-up). */
 #define VECTOR_MIN 144
 
 /* Folds a 64-bit accumulator of carries back into 32 bits (one's complement). */
