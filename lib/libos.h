@@ -64,7 +64,9 @@ struct demi__libos_ops {
 	/* The asynchronous operations start the task t (already created with its opcode, and
 	 * with no poll function). A libOS whose tasks make progress when woken sets t->poll; one
 	 * whose tasks are finished only by its own events (completions, stack callbacks) leaves
-	 * it NULL: such a task is never polled, and waking it does nothing. */
+	 * it NULL: such a task is never polled, and waking it does nothing. Completing or
+	 * failing a task unlinks its wait_link; a libOS never links a done task again (its slot
+	 * is freed without looking at that list). */
 	int (*accept)(struct demi__queue *q, struct demi__task *t);
 	int (*connect)(struct demi__queue *q, struct demi__task *t, const struct sockaddr_in *to);
 	/* to is NULL for demi_push. On success the task owns req (the segments' references);

@@ -7,8 +7,8 @@
 
 void demi__sga_from_buf(demi_sgarray_t *sga, struct demi__buf *b)
 {
-	/* Every field stored once (a pop's result on the way to the application): no clearing
-	 * first of what is written next. */
+	/* No field cleared here and then written (a pop's result on the way to the
+	 * application): each is stored once by this function. */
 	b->app_owned = 1;
 	sga->sga_buf = (void *)(uintptr_t)demi__buf_handle(b);
 	sga->sga_numsegs = 1;

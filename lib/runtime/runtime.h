@@ -48,7 +48,9 @@ struct demi__task {
 	struct demi__runtime *rt;
 	struct demi__list ready_link; /* on rt->ready while woken */
 	struct demi__list done_link;  /* on rt->completed once done */
-	/* For the libOS: e.g. the queue's list of pending pops. Unlinked on completion. */
+	/* For the libOS: e.g. the queue's list of pending pops. Unlinked on completion; a libOS
+	 * never links a done task again (demi__task_take frees a done task without looking at
+	 * this list: release builds do not check it). */
 	struct demi__list wait_link;
 	void *queue; /* queue the operation belongs to (for cancellation), or NULL */
 	uint32_t gen;
@@ -131,7 +133,8 @@ void demi__task_wake(struct demi__task *t);
 void demi__task_complete(struct demi__task *t);
 /* Finishes a task with an error: opcode DEMI_OPC_FAILED, qr_ret = err (positive errno). */
 void demi__task_fail(struct demi__task *t, int err);
-/* Takes the result of a done task and frees its slot (the token becomes unknown). */
+/* Takes the result of a done task and frees its slot (the token becomes unknown). t must be
+ * done, and then it is on the completed list only. */
 void demi__task_take(struct demi__task *t, demi_qresult_t *out);
 /* Frees a task that never produced a token (the issuing call failed after creating it). */
 void demi__task_discard(struct demi__task *t);

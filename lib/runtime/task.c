@@ -51,7 +51,8 @@ static __attribute__((noinline, cold)) int grow(struct demi__runtime *rt)
 	for (uint32_t i = TASKS_PER_CHUNK; i-- > 0;) {
 		chunk[i].index = rt->nchunks * TASKS_PER_CHUNK + i;
 		chunk[i].rt = rt;
-		/* A free task's links stay unlinked (release leaves them so): create skips them. */
+		/* A free task's links stay unlinked (take and discard leave them so): create skips
+		 * them. */
 		demi__list_init(&chunk[i].ready_link);
 		demi__list_init(&chunk[i].done_link);
 		demi__list_init(&chunk[i].wait_link);
@@ -148,7 +149,7 @@ void demi__task_fail(struct demi__task *t, int err)
 	finish(t);
 }
 
-/* Puts t, off every list, back on the free list. */
+/* Puts t (already off every list) back on the free list. */
 static inline void release(struct demi__runtime *rt, struct demi__task *t)
 {
 	t->state = DEMI__TASK_FREE;

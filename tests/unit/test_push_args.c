@@ -3,7 +3,8 @@
  * demi_push's checks of a segment of a pool buffer (lib/api.c, push_req_build), through the
  * public API on the fake libOS of wait_fake.h, at their edges: a segment named through its
  * array's handle may end exactly at its buffer's end, not one byte later, and no length wraps
- * the check around. A refused push leaves no token and no reference behind (the teardown
+ * the check around; a segment past that end is another buffer's, which the pool's lookup
+ * judges. A refused push leaves no token and no reference behind (the teardown
  * checks that no buffer, token or queue leaked).
  */
 #include <errno.h>
@@ -110,6 +111,42 @@ static void test_push_args_segment_after_buffer(void **state)
 	assert_int_equal(demi_close(qd), 0);
 }
 
+/* A segment that starts right where its handle's buffer ends lies in the next pool buffer:
+ * the handle does not vouch for it, the pool's lookup decides: sent while that buffer is
+ * live, refused once it is freed. Guards the handle path's bound (an `off <= cap` there
+ * would refuse the first case). */
+static void test_push_args_segment_in_next_buffer(void **state)
+{
+	const struct demi__pool *pool = &demi__current()->pool;
+	demi_sgarray_t sgas[8];
+	int qd = wait_fake_open_queue(), a = -1, n = -1;
+
+	(void)state;
+	for (int i = 0; i < 8; i++)
+		sgas[i] = demi_sgaalloc(64);
+	for (int i = 0; i < 8 && a < 0; i++) {
+		struct demi__buf *b = buf_of(&sgas[i]);
+		struct demi__buf *next = demi__pool_lookup(pool, b->base + b->cap);
+
+		for (int j = 0; j < 8; j++)
+			if (j != i && next == buf_of(&sgas[j])) {
+				a = i;
+				n = j;
+			}
+	}
+	assert_true(a >= 0); /* eight buffers of one class: two are neighbours */
+	struct demi__buf *b = buf_of(&sgas[a]);
+	uint8_t *past = b->base + b->cap;
+
+	assert_int_equal(push_seg(qd, &sgas[a], past, 8), 0);
+	assert_int_equal(demi_sgafree(&sgas[n]), 0);
+	assert_int_equal(push_seg(qd, &sgas[a], past, 8), EINVAL);
+	for (int i = 0; i < 8; i++)
+		if (i != n)
+			assert_int_equal(demi_sgafree(&sgas[i]), 0);
+	assert_int_equal(demi_close(qd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -118,6 +155,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_push_args_wrapping_length, wait_fake_setup,
 						wait_fake_teardown),
 		cmocka_unit_test_setup_teardown(test_push_args_segment_after_buffer,
+						wait_fake_setup, wait_fake_teardown),
+		cmocka_unit_test_setup_teardown(test_push_args_segment_in_next_buffer,
 						wait_fake_setup, wait_fake_teardown),
 	};
 
