@@ -37,12 +37,12 @@ static uint64_t next_due(struct nip_libos *n, uint64_t due)
 
 /* The device poller, on every scheduler pass. Most passes of a busy-polling wait find
  * nothing; such a pass only reads the receive ring (into the device's stash, where the next
- * rx_burst takes it) and moves the stack's clock. The stack's whole poll (timers, deferred
- * ACKs, the receive-memory budget, output waiting for the device) runs when frames came, when
+ * rx_burst takes it) and moves the stack's clock. nip_stack_poll runs when frames came, when
  * its next deadline is due, and on each wait's first pass, after whatever the application
  * did since the last wait: the rule a sleeping catnip follows (nip_poll_io), which
- * nip_stack_next_deadline serves (early, never late). Saves about half of an idle pass
- * (docs/benchmarks.md, issue 14). */
+ * nip_stack_next_deadline serves (early, never late). That poll's own tail (timers, deferred
+ * ACKs, output waiting for the device) runs only when due (stack.c, tail_due). Saves about
+ * half of an idle pass (docs/benchmarks.md, issue 14). */
 static int poll_device(void *arg)
 {
 	struct demi__libos *los = arg;

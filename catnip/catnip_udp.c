@@ -3,12 +3,14 @@
  * catnip's UDP queues over the stack's UDP sockets (inet/udp.c): bind (ephemeral ports),
  * connect (a default destination), push/pushto, pop with the sender, datagrams up to the MTU.
  *
- * A push completes when its frame is queued for the link, which the libOS flushes before the
- * call returns (catnip.c), or fails when ARP gives up. To a known destination (udp.c's
- * route) the stack queues it at once and says so: the push completes there and then, with
- * no callback. Otherwise the stack calls push_sent with the push's token, looked up again
- * because a close may have ended the task meanwhile. A pop completes when a datagram is queued on
- * the socket (on_readable), in issue order, with the very buffer the datagram arrived in.
+ * A push completes when its frame is queued for the link, which leaves at the call's end (or,
+ * while the application works through a batch, with the next TX_BATCH_MIN frames or the next
+ * wait: catnip.c nip_end_call), or fails when the link refuses it or ARP gives up. To a known
+ * destination (udp.c's route) the stack queues it at once and says so: the push completes
+ * there and then, with no callback. Otherwise the stack calls push_sent with the push's
+ * token, looked up again because a close may have ended the task meanwhile. A pop completes
+ * when a datagram is queued on the socket (on_readable), in issue order, with the very buffer
+ * the datagram arrived in.
  */
 #include <errno.h>
 #include <string.h>
@@ -34,7 +36,8 @@ static int udp_connect(struct nip_queue *q, struct demi__task *t, uint32_t ip, u
 	return 0;
 }
 
-/* The stack tells us a datagram was queued (or ARP gave up); ctx is the push's token. */
+/* The stack tells us a datagram was queued for the link (or failed: the link refused it, ARP
+ * gave up); ctx is the push's token. */
 static void push_sent(void *ctx, int err)
 {
 	struct demi__libos *los = nip_thread_los;

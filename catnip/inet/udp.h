@@ -54,9 +54,9 @@ uint32_t nip_udp_max_payload(const struct nip_stack *s);
 /*
  * Sends one datagram gathered from n pieces (len bytes in all) to ip:port, binding an
  * ephemeral port first if needed. 1: the frame is queued for the link (it leaves with the
- * next flush) and cb is not called; 0: cb learns when it left or failed to (maybe already:
- * a full link, a mapping ARP must renew), exactly once; -EMSGSIZE; -ENOBUFS (no frame
- * buffer); -EADDRINUSE (no ephemeral port), and cb is not called.
+ * next flush) and cb is not called; 0: cb learns when it was queued (or failed), exactly
+ * once, maybe before the call returns (a full link, a mapping ARP must renew); -EMSGSIZE;
+ * -ENOBUFS (no frame buffer); -EADDRINUSE (no ephemeral port), and cb is not called.
  */
 int nip_udp_send(struct nip_udp_sock *u, uint32_t ip, uint16_t port, const void *const *pieces,
 		 const uint32_t *lens, int n, nip_sent_cb cb, void *ctx);

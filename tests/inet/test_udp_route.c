@@ -146,8 +146,44 @@ static const uint8_t *last_frame(struct net *n)
 	return demi__buf_data(e->q[(e->head + e->count - 1) % NIP_TEST_QUEUE].buf);
 }
 
-/* The frame the general path (no template) writes for A's datagram of len bytes to ip:port,
- * with IPv4 identification id, to eth_dst. */
+/* The RFC 1071 sum of n bytes, big-endian 16-bit words, an odd last byte padded with zero:
+ * written here, not taken from the stack, so that a wrong checksum of the stack's fails. */
+static uint32_t sum16(uint32_t sum, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i += 2)
+		sum += (uint32_t)p[i] << 8 | (i + 1 < n ? p[i + 1] : 0);
+	return sum;
+}
+
+/* A's UDP header (port 7 to port) of len payload bytes, which follow it, to ip, with its
+ * checksum (RFC 768: over a pseudo-header, the header and the payload; 0 is sent as 0xffff). */
+static void expected_udp(uint8_t *u, uint32_t ip, uint16_t port, uint32_t len)
+{
+	uint16_t ulen = (uint16_t)(NIP_UDP_HLEN + len);
+	uint8_t pseudo[12] = {IP_A >> 24, (IP_A >> 16) & 0xff, (IP_A >> 8) & 0xff, IP_A & 0xff,
+			      ip >> 24,	  (ip >> 16) & 0xff,   (ip >> 8) & 0xff,   ip & 0xff,
+			      0,	  NIP_IPPROTO_UDP,     ulen >> 8,	   ulen & 0xff};
+	uint32_t sum;
+
+	u[0] = 0;
+	u[1] = 7;
+	u[2] = (uint8_t)(port >> 8);
+	u[3] = (uint8_t)port;
+	u[4] = (uint8_t)(ulen >> 8);
+	u[5] = (uint8_t)ulen;
+	u[6] = u[7] = 0;
+	sum = sum16(sum16(0, pseudo, sizeof(pseudo)), u, ulen);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	sum = ~sum & 0xffff;
+	if (!sum)
+		sum = 0xffff;
+	u[6] = (uint8_t)(sum >> 8);
+	u[7] = (uint8_t)sum;
+}
+
+/* The frame A's datagram of len bytes to ip:port, with IPv4 identification id, to eth_dst
+ * must be: the general path's Ethernet and IPv4 headers, and the UDP header built above. */
 static void expected_frame(struct net *n, uint8_t *f, const uint8_t eth_dst[6], uint32_t ip,
 			   uint16_t port, uint32_t len, uint16_t id)
 {
@@ -161,7 +197,7 @@ static void expected_frame(struct net *n, uint8_t *f, const uint8_t eth_dst[6], 
 		f[HDRS + i] = (uint8_t)(i * 7 + port);
 	nip_eth_emit(f, eth_dst, n->st.a.link->mac, NIP_ETHERTYPE_IPV4);
 	nip_ip4_emit(f + NIP_ETH_HLEN, &h, (uint16_t)(NIP_UDP_HLEN + len), false);
-	nip_udp_emit(f + NIP_ETH_HLEN + NIP_IP4_HLEN, 7, port, htonl(IP_A), htonl(ip), len, false);
+	expected_udp(f + NIP_ETH_HLEN + NIP_IP4_HLEN, ip, port, len);
 }
 
 /* Every length up to the MTU's, odd ones too: the template's frame is the general path's,

@@ -14,6 +14,11 @@
  * Between a wait's first pass and the next frame the poller runs the stack only when the
  * deadline its last poll left (nip_stack_poll's poll_due) has come: a timer the stack armed
  * must still fire on time inside one long spinning wait.
+ *
+ * A push (catnip_udp.c) ends one of three ways, each exactly once: at once, when the stack
+ * queued its frame (nip_udp_send* returned 1); failed before the call returned (the link
+ * refused the frame); or later, from push_sent or a close, when it waited for ARP. A close
+ * cancels only the pushes still waiting, and ARP's give-up after it completes nothing.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -39,6 +44,7 @@
 #define PORT 7
 
 static const uint8_t mac_catnip[6] = {2, 0, 0, 0, 0, 1}; /* the test link's end 0 */
+static const uint8_t mac_peer[6] = {2, 0, 0, 0, 0, 2};
 
 /* The device: the wire's end 0, and when a peek first found a frame. */
 static struct {
@@ -268,12 +274,181 @@ static void test_catnip_clock_timer_in_spin(void **state)
 	assert_int_equal(peer->count, 0);
 }
 
+/* ---- UDP pushes: how each ends (catnip_udp.c, push_queued and push_sent) ---- */
+
+/* A bound UDP queue of catnip's that knows the peer's mapping (static: it never expires). */
+static int udp_queue(void)
+{
+	struct sockaddr_in a;
+	int qd;
+
+	assert_int_equal(nip_arp_add_static(&nip_of(t.los)->stack, htonl(IP_PEER), mac_peer), 0);
+	assert_int_equal(demi_socket(&qd, AF_INET, SOCK_DGRAM, 0), 0);
+	nip_fill_addr(&a, htonl(IP_CATNIP), PORT);
+	assert_int_equal(demi_bind(qd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return qd;
+}
+
+static uint64_t tasks_in_use(void)
+{
+	struct demi__debug_counts c;
+
+	assert_int_equal(demi__debug_counts(&c), 0);
+	return c.tasks_in_use;
+}
+
+/* What reached the peer: taken off the wire and out of its socket, so nothing leaks. */
+static uint64_t peer_drain(void)
+{
+	uint64_t got = 0;
+	uint32_t ip;
+	uint16_t port;
+	struct demi__buf *b;
+
+	while (dev.wire.end[1].count) {
+		nip_stack_poll(&t.peer, *dev.now);
+		while ((b = nip_udp_recv(&t.sock, &ip, &port))) {
+			demi__buf_put(b);
+			got++;
+		}
+	}
+	return got;
+}
+
+/* To the peer, whose mapping is known: the push is done when demi_pushto returns, and the
+ * close after it has nothing of it left to cancel. */
+static void test_catnip_udp_push_at_once(void **state)
+{
+	static const char msg[] = "ping";
+	const struct timespec now = {0, 0};
+	demi_sgarray_t sga;
+	struct sockaddr_in a;
+	demi_qtoken_t push;
+	demi_qresult_t qr;
+	uint64_t before;
+	int qd;
+
+	(void)state;
+	qd = udp_queue();
+	sga = demi_sgaalloc(sizeof(msg));
+	memcpy(sga.sga_segs[0].sgaseg_buf, msg, sizeof(msg));
+	nip_fill_addr(&a, htonl(IP_PEER), PORT);
+	before = *dev.now;
+	assert_int_equal(demi_pushto(&push, qd, &sga, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(demi_sgafree(&sga), 0);
+	/* Done with no scheduler pass: the fake clock did not move. */
+	assert_int_equal(demi_wait(&qr, push, &now), 0);
+	assert_int_equal(*dev.now, before);
+	assert_int_equal(qr.qr_opcode, DEMI_OPC_PUSH);
+	assert_int_equal(qr.qr_ret, 0);
+	assert_int_equal(tasks_in_use(), 0);
+	assert_int_equal(demi_close(qd), 0);
+	assert_int_equal(tasks_in_use(), 0);
+	assert_int_equal(peer_drain(), 1);
+}
+
+/* A transmit ring that takes one frame per poll and no poll in between: the first push's
+ * frame leaves, NIP_TXQ more fill the stack's queue (each done at once), and the next one
+ * is refused inside demi_pushto (push_sent before nip_udp_send* returned 0). It fails once,
+ * with ENOBUFS; the close that follows before anyone waited must not touch it again. */
+static void test_catnip_udp_push_refused(void **state)
+{
+	static const char msg[] = "ping";
+	const struct timespec now = {0, 0};
+	const struct nip_stack *s = &nip_of(t.los)->stack;
+	demi_qtoken_t push[NIP_TXQ + 2];
+	demi_sgarray_t sga;
+	struct sockaddr_in a;
+	demi_qresult_t qr;
+	int qd, pop;
+	demi_qtoken_t tpop;
+
+	(void)state;
+	qd = udp_queue();
+	dev.wire.faults.tx_per_poll = 1;
+	sga = demi_sgaalloc(sizeof(msg));
+	memcpy(sga.sga_segs[0].sgaseg_buf, msg, sizeof(msg));
+	nip_fill_addr(&a, htonl(IP_PEER), PORT);
+	for (int i = 0; i < NIP_TXQ + 2; i++)
+		assert_int_equal(demi_pushto(&push[i], qd, &sga, (struct sockaddr *)&a, sizeof(a)),
+				 0);
+	assert_int_equal(demi_sgafree(&sga), 0);
+	assert_int_equal(s->cnt.drop_tx_full, 1);
+	assert_int_equal(demi_close(qd), 0);
+	for (int i = 0; i < NIP_TXQ + 1; i++) {
+		assert_int_equal(demi_wait(&qr, push[i], &now), 0);
+		assert_int_equal(qr.qr_opcode, DEMI_OPC_PUSH);
+	}
+	assert_int_equal(demi_wait(&qr, push[NIP_TXQ + 1], &now), 0);
+	assert_int_equal(qr.qr_opcode, DEMI_OPC_FAILED);
+	assert_int_equal(qr.qr_ret, ENOBUFS);
+	assert_int_equal(tasks_in_use(), 0);
+	/* The ring drains at the next polls: what the stack queued leaves, nothing completes. */
+	dev.wire.faults.tx_per_poll = 0;
+	assert_int_equal(demi_socket(&pop, AF_INET, SOCK_DGRAM, 0), 0);
+	assert_int_equal(demi_pop(&tpop, pop), 0);
+	assert_int_equal(demi_wait(&qr, tpop, &(struct timespec){0, 10 * US}), ETIMEDOUT);
+	assert_int_equal(s->txq_len, 0);
+	assert_int_equal(demi_close(pop), 0);
+	assert_int_equal(demi_wait(&qr, tpop, NULL), 0);
+	assert_int_equal(qr.qr_opcode, DEMI_OPC_FAILED);
+	assert_int_equal(qr.qr_ret, ECANCELED);
+	assert_int_equal(peer_drain(), NIP_TXQ + 1);
+	assert_int_equal(tasks_in_use(), 0);
+}
+
+/* To an address nobody answers: the push waits for ARP; the close cancels it. ARP gives up
+ * later (the task done but not yet waited for): push_sent must leave it as the close did. */
+static void test_catnip_udp_push_cancelled(void **state)
+{
+	static const char msg[] = "ping";
+	const struct nip_stack *s = &nip_of(t.los)->stack;
+	demi_sgarray_t sga;
+	struct sockaddr_in a;
+	demi_qtoken_t push, tpop;
+	demi_qresult_t qr;
+	int qd, pop;
+
+	(void)state;
+	qd = udp_queue();
+	sga = demi_sgaalloc(sizeof(msg));
+	memcpy(sga.sga_segs[0].sgaseg_buf, msg, sizeof(msg));
+	nip_fill_addr(&a, htonl(0x0a000009u), PORT);
+	assert_int_equal(demi_pushto(&push, qd, &sga, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(demi_sgafree(&sga), 0);
+	assert_int_equal(s->cnt.arp_requests_sent, 1);
+	assert_int_equal(demi_close(qd), 0);
+	assert_int_equal(tasks_in_use(), 1);
+	/* Past the last retry: another queue's wait runs the passes in which ARP gives up. */
+	*dev.now += (uint64_t)(s->cfg.arp_retries + 1) * s->cfg.arp_retry_ns;
+	assert_int_equal(demi_socket(&pop, AF_INET, SOCK_DGRAM, 0), 0);
+	assert_int_equal(demi_pop(&tpop, pop), 0);
+	for (uint32_t i = 0; i <= s->cfg.arp_retries && !s->cnt.arp_failures; i++) {
+		assert_int_equal(demi_wait(&qr, tpop, &(struct timespec){0, 10 * US}), ETIMEDOUT);
+		*dev.now += s->cfg.arp_retry_ns;
+	}
+	assert_int_equal(s->cnt.arp_failures, 1);
+	assert_int_equal(tasks_in_use(), 2);
+	assert_int_equal(demi_wait(&qr, push, NULL), 0);
+	assert_int_equal(qr.qr_opcode, DEMI_OPC_FAILED);
+	assert_int_equal(qr.qr_ret, ECANCELED);
+	assert_int_equal(demi_close(pop), 0);
+	assert_int_equal(demi_wait(&qr, tpop, NULL), 0);
+	assert_int_equal(tasks_in_use(), 0);
+	nip_stack_poll(&t.peer, *dev.now); /* the requests, not for the peer: dropped */
+	assert_int_equal(dev.wire.end[1].count, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_catnip_clock_fresh_on_receive, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_catnip_clock_timer_in_spin, setup_busy,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_catnip_udp_push_at_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_catnip_udp_push_refused, setup_busy, teardown),
+		cmocka_unit_test_setup_teardown(test_catnip_udp_push_cancelled, setup_busy,
 						teardown),
 	};
 
