@@ -46,6 +46,12 @@
 /* Frames sent as their buffer's own mbuf that the PMD held past rte_eth_tx_burst: a ring's
  * worth and a burst, a power of two (a full list sends by header mbuf). */
 #define TX_PEND 2048u
+/* Slabs whose buffers get their own mbufs (slab_mbufs_add), per instance: each takes a
+ * mempool, i.e. 3 memzones of the process's RTE_MAX_MEMZONE (2560 in Debian's DPDK) and about
+ * 190 KiB of EAL memory, so ~800 slabs would leave the whole process without memzones. 64
+ * slabs are 128 MiB of 2 KiB buffers, far beyond what a ring and the frames in flight need
+ * (192 memzones, ~12 MiB); later slabs send through header mbufs. */
+#define OWN_MBUF_SLABS 64u
 /* Without receive interrupts an idle wait sleeps in steps that double from this. */
 #define NAP_MIN_NS 16000ull
 
@@ -103,7 +109,8 @@ struct nip_dpdk {
 	 * count is back to ours (tx_sweep), oldest first. */
 	struct rte_mbuf **tx_pend; /* TX_PEND entries, apart: the struct's hot fields stay close */
 	uint32_t tx_pend_head, tx_pend_tail;
-	uint32_t instance; /* names the slabs' mempools */
+	uint32_t instance;  /* names the slabs' mempools */
+	uint32_t own_slabs; /* slabs with own mbufs, at most OWN_MBUF_SLABS */
 
 	struct nip_dpdk_stats st;
 	char rx_name[RTE_MEMPOOL_NAMESIZE], tx_name[RTE_MEMPOOL_NAMESIZE];
@@ -250,8 +257,9 @@ static struct rte_mempool *slab_mp(const struct demi__slab *s)
  * Gives every buffer of a slab of the smallest class (2 KiB: frames, requests, replies) a
  * permanent mbuf whose pinned data room is the buffer (demi__buf.dev), so that sending it
  * needs no header mbuf (tx_own). The mempool is only their storage: none is ever allocated
- * or freed, each keeps the count 1 that is ours, and a send raises it for the PMD. Without
- * DPDK memory for them the slab's frames go by header mbuf (logged once).
+ * or freed, each keeps the count 1 that is ours, and a send raises it for the PMD. Past
+ * OWN_MBUF_SLABS, or without DPDK memory for them, the slab's frames go by header mbuf
+ * (logged once).
  */
 static void slab_mbufs_add(struct nip_dpdk *d, struct demi__slab *s)
 {
@@ -263,16 +271,23 @@ static void slab_mbufs_add(struct nip_dpdk *d, struct demi__slab *s)
 	};
 	char name[RTE_MEMPOOL_NAMESIZE];
 	struct rte_mempool *mp;
+	static bool said_budget, said;
 
 	if (s->cls != 0 || s->stride > UINT16_MAX)
 		return;
+	if (d->own_slabs >= OWN_MBUF_SLABS) {
+		if (!said_budget)
+			DEMI_INFO("dpdk: %u slabs have their own mbufs: the frames of later slabs "
+				  "are sent through header mbufs",
+				  OWN_MBUF_SLABS);
+		said_budget = true;
+		return;
+	}
 	snprintf(name, sizeof(name), "nip_s_%u_%u", d->instance, s->id);
 	mp = rte_pktmbuf_pool_create_extbuf(name, s->nbufs, 0,
 					    RTE_ALIGN(sizeof(void *), RTE_MBUF_PRIV_ALIGN),
 					    (uint16_t)s->stride, SOCKET_ID_ANY, &ext, 1);
 	if (!mp) {
-		static bool said;
-
 		if (!said)
 			DEMI_WARN("dpdk: no mbufs for a slab of %u buffers (%s): its frames are "
 				  "sent through header mbufs",
@@ -282,16 +297,20 @@ static void slab_mbufs_add(struct nip_dpdk *d, struct demi__slab *s)
 	}
 	rte_mempool_obj_iter(mp, mbuf_bind, d);
 	s->priv |= (uint64_t)(uintptr_t)mp;
+	d->own_slabs++;
 }
 
-static void slab_mbufs_drop(struct demi__slab *s)
+static void slab_mbufs_drop(struct nip_dpdk *d, struct demi__slab *s)
 {
 	struct rte_mempool *mp = slab_mp(s);
 
-	for (uint32_t i = 0; mp && i < s->nbufs; i++)
+	if (!mp)
+		return;
+	for (uint32_t i = 0; i < s->nbufs; i++)
 		s->bufs[i].dev = NULL;
 	rte_mempool_free(mp);
 	s->priv &= SLAB_REGISTERED;
+	d->own_slabs--;
 }
 
 static int slab_hook(void *arg, struct demi__slab *s, bool added)
@@ -299,7 +318,7 @@ static int slab_hook(void *arg, struct demi__slab *s, bool added)
 	struct nip_dpdk *d = arg;
 
 	if (!added) {
-		slab_mbufs_drop(s);
+		slab_mbufs_drop(d, s);
 		slab_unregister(d, s);
 		return 0;
 	}
@@ -340,12 +359,15 @@ static void tx_sweep(struct nip_dpdk *d)
 
 /* ---- receive ---- */
 
-/* A held receive mbuf back to its mempool without rte_pktmbuf_free's checks (callgrind: a
- * receive burst 46 instructions cheaper, of rte_pktmbuf_free's 88): it is one segment (rx_wrap
- * keeps no other), its count is 1 (a send's count is gone before the send's buffer reference:
- * tx_sweep) and its data room is pinned, so there is nothing to detach. */
+/* A held receive mbuf back to its mempool without rte_pktmbuf_free (callgrind: a receive
+ * burst 46 instructions cheaper, of rte_pktmbuf_free's 88). rte_mbuf_raw_free wants the mbuf
+ * as rte_pktmbuf_prefree_seg would leave it, which holds here: one segment (rx_wrap keeps no
+ * other), count 1 (a send's count is gone before the send's buffer reference: tx_sweep), a
+ * pinned data room that is never detached and whose shared count stays 1; what is left is
+ * prefree's one store for a pinned room, the flags back to the room's flag alone. */
 static inline void rx_mbuf_free(struct rte_mbuf *m)
 {
+	m->ol_flags = RTE_MBUF_F_EXTERNAL;
 	rte_mbuf_raw_free(m);
 }
 
@@ -607,6 +629,7 @@ static struct rte_mbuf *tx_own(struct nip_dpdk *d, struct demi__buf *b)
 	/* What a receive left (checksum results, VLAN): not for the PMD's transmit. The pinned
 	 * data room's flag stays, or a free would detach it. */
 	m->ol_flags &= RTE_MBUF_F_EXTERNAL;
+	m->packet_type = 0;
 	m->tx_offload = 0;
 	tx_offload(d, m, demi__buf_data(b), b->len);
 	return m;
