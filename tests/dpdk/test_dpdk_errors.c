@@ -5,6 +5,8 @@
  *   - no dpdk.eal_init: -EINVAL, and the EAL may still be initialized later;
  *   - a port that does not exist: -ENODEV;
  *   - no link (memif server without a client): -ETIMEDOUT after dpdk.link_timeout_ms;
+ *   - a PMD that keeps sent mbufs (net_ring): their buffers stay in use until it lets go,
+ *     and fini gives back what it still holds;
  *   - a second instance reuses the EAL; with dpdk.register_memory every pool slab is
  *     registered while the device lives and unregistered after;
  *   - tx: a reference kept across a send survives it; runt and oversized frames are taken and
@@ -41,9 +43,9 @@ int main(void)
 	struct nip_link *l;
 	char yaml[1024];
 	static struct demi__buf *held[600];
-	uint64_t t0, ms;
+	uint64_t t0, ms, base;
 	unsigned nheld = 0, slabs = 0, registered = 0;
-	int rc, ret = T_FAIL;
+	int rc, got = 0, ret = T_FAIL;
 
 	setvbuf(stdout, NULL, _IONBF, 0);
 	signal(SIGPIPE, SIG_IGN);
@@ -58,14 +60,15 @@ int main(void)
 	CHECK(rc == -EINVAL && !d, "no eal_init: %d", rc);
 
 	/* A port that does not exist (the EAL comes up here, once for the process). */
-	snprintf(yaml, sizeof(yaml),
-		 "dpdk:\n"
-		 "  eal_init: [\"nip_test\", \"-l\", \"0\", \"--no-pci\", \"--no-telemetry\", %s,"
-		 " \"--file-prefix=nip%d\", \"--log-level=lib.eal:error\", \"--vdev=net_null0\","
-		 " \"--vdev=net_memif0,role=server,id=0,socket=%s,socket-abstract=no\"]\n"
-		 "  port_id: 5\n"
-		 "  link_timeout_ms: 300\n",
-		 t_eal_mem(), (int)getpid(), sock_path);
+	snprintf(
+		yaml, sizeof(yaml),
+		"dpdk:\n"
+		"  eal_init: [\"nip_test\", \"-l\", \"0\", \"--no-pci\", \"--no-telemetry\", %s,"
+		" \"--file-prefix=nip%d\", \"--log-level=lib.eal:error\", \"--vdev=net_null0\","
+		" \"--vdev=net_memif0,role=server,id=0,socket=%s,socket-abstract=no\", \"--vdev=net_ring0\"]\n"
+		"  port_id: 5\n"
+		"  link_timeout_ms: 300\n",
+		t_eal_mem(), (int)getpid(), sock_path);
 	CHECK(load(&cfg, yaml) == 0, "config");
 	rc = nip_dpdk_init(&d, &cfg, &pool);
 	CHECK(rc == -ENODEV && !d, "port 5: %d", rc);
@@ -80,6 +83,57 @@ int main(void)
 	CHECK(rc == -ETIMEDOUT && !d, "no link: %d", rc);
 	CHECK(ms >= 300 && ms < 3000, "timed out after %" PRIu64 " ms", ms);
 	CHECK(pool.stats.bufs_in_use == 0, "%" PRIu64 " buffers left by a failed init",
+	      pool.stats.bufs_in_use);
+
+	/* A PMD that keeps sent mbufs (net_ring: until read back, and past the port's close):
+	 * each frame sent as its buffer's own mbuf keeps the buffer until the mbuf's count is
+	 * back to ours (tx_sweep, which a receive burst or the next send runs), and fini gives
+	 * back what the PMD still holds. */
+	CHECK(load(&cfg, "dpdk:\n  port_id: 2\n  rx_bufs: 4096\n") == 0, "config");
+	rc = nip_dpdk_init(&d, &cfg, &pool);
+	CHECK(rc == 0 && d, "net_ring: %s", strerror(-rc));
+	l = nip_dpdk_link(d);
+	base = pool.stats.bufs_in_use;
+	for (int i = 0; i < 100; i++) {
+		struct demi__buf *b = l->ops->alloc(l->dev, 100);
+
+		CHECK(b, "alloc %d", i);
+		memset(demi__buf_data(b), 0xcd, b->len);
+		CHECK(l->ops->tx_burst(l->dev, &b, 1) == 1, "ring tx %d", i);
+	}
+	nip_dpdk_stats(d, &st);
+	printf("net_ring: %" PRIu64 " of %" PRIu64 " frames sent as their own mbuf, in use %" PRIu64
+	       " (%" PRIu64 " before)\n",
+	       st.tx_own_frames, st.tx_frames, pool.stats.bufs_in_use, base);
+	CHECK(st.tx_own_frames == 100 && st.tx_frames == 100, "own mbufs");
+	CHECK(pool.stats.bufs_in_use == base + 100, "held by the ring: %" PRIu64 " in use",
+	      pool.stats.bufs_in_use - base);
+	for (int k = 0; k < 10; k++) {
+		struct demi__buf *bufs[32];
+		int n = l->ops->rx_burst(l->dev, bufs, 32);
+
+		for (int i = 0; i < n; i++) {
+			CHECK(bufs[i]->len == 100 && demi__buf_data(bufs[i])[20] == 0xcd,
+			      "ring frame %d: len %u", got + i, bufs[i]->len);
+			demi__buf_put(bufs[i]);
+		}
+		got += n;
+	}
+	{
+		struct demi__buf *b = l->ops->alloc(l->dev, 100);
+
+		CHECK(b, "alloc");
+		memset(demi__buf_data(b), 0, b->len);
+		CHECK(l->ops->tx_burst(l->dev, &b, 1) == 1, "ring tx");
+	}
+	printf("net_ring: %d frames read back, in use %" PRIu64 " after them and one send\n", got,
+	       pool.stats.bufs_in_use);
+	CHECK(got == 100, "read back %d of 100", got);
+	CHECK(pool.stats.bufs_in_use == base + 1, "the PMD holds one frame: %" PRIu64 " in use",
+	      pool.stats.bufs_in_use - base);
+	nip_dpdk_fini(d);
+	d = NULL;
+	CHECK(pool.stats.bufs_in_use == 0, "%" PRIu64 " buffers left after fini",
 	      pool.stats.bufs_in_use);
 
 	/* A working instance on net_null, with every slab registered. */
