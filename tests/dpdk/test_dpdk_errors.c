@@ -6,7 +6,8 @@
  *   - a port that does not exist: -ENODEV;
  *   - no link (memif server without a client): -ETIMEDOUT after dpdk.link_timeout_ms;
  *   - a PMD that keeps sent mbufs (net_ring): their buffers stay in use until it lets go,
- *     and fini gives back what it still holds;
+ *     and fini gives back what it still holds; past 64 slabs a slab's buffers have no own
+ *     mbufs and go out through header mbufs;
  *   - a second instance reuses the EAL; with dpdk.register_memory every pool slab is
  *     registered while the device lives and unregistered after;
  *   - tx: a reference kept across a send survives it; runt and oversized frames are taken and
@@ -24,6 +25,8 @@
 #include "dev/dpdk_link.h"
 #include "dpdk_test.h"
 #include "log.h"
+
+#define MANY 200000u /* buffers enough for 66 slabs of 2 KiB buffers and more */
 
 static char sock_path[108];
 
@@ -46,6 +49,8 @@ int main(void)
 	uint64_t t0, ms, base;
 	unsigned nheld = 0, slabs = 0, registered = 0;
 	int rc, got = 0, ret = T_FAIL;
+	struct demi__buf **many = NULL, *bare = NULL;
+	unsigned nmany = 0, own_slabs = 0;
 
 	setvbuf(stdout, NULL, _IONBF, 0);
 	signal(SIGPIPE, SIG_IGN);
@@ -119,16 +124,65 @@ int main(void)
 		}
 		got += n;
 	}
+	CHECK(got == 100, "read back %d of 100", got);
+	/* Past 64 slabs of 2 KiB buffers (OWN_MBUF_SLABS) a slab gets no own mbufs (each would
+	 * cost memzones of the whole process): its buffers go out through header mbufs. */
+	many = calloc(MANY, sizeof(*many));
+	CHECK(many, "calloc");
+	for (nmany = 0; nmany < MANY; nmany++) {
+		unsigned cls0 = 0;
+
+		many[nmany] = l->ops->alloc(l->dev, 100);
+		CHECK(many[nmany], "alloc %u", nmany);
+		if (!many[nmany]->dev && !bare)
+			bare = many[nmany];
+		for (uint32_t id = 1; bare && id < pool.nslabs; id++)
+			cls0 += pool.slabs[id] && pool.slabs[id]->cls == 0;
+		if (cls0 > 66) {
+			nmany++;
+			break;
+		}
+	}
+	for (uint32_t id = 1; id < pool.nslabs; id++) {
+		if (pool.slabs[id] && pool.slabs[id]->cls == 0) {
+			slabs++;
+			own_slabs += (pool.slabs[id]->priv & ~1ull) != 0;
+		}
+	}
+	printf("net_ring: %u slabs of 2 KiB buffers, %u with own mbufs\n", slabs, own_slabs);
+	CHECK(bare && own_slabs == 64 && slabs > own_slabs, "own mbuf budget");
+	nip_dpdk_stats(d, &st);
+	t0 = st.tx_own_frames;
+	memset(demi__buf_data(bare), 0xcd, bare->len);
+	demi__buf_ref(bare); /* many[] keeps its own */
+	CHECK(l->ops->tx_burst(l->dev, &bare, 1) == 1, "ring tx");
+	nip_dpdk_stats(d, &st);
+	CHECK(st.tx_own_frames == t0 && st.tx_frames == 101, "past the budget: header mbuf");
+	for (int k = 0, n = 0; k < 10 && !n; k++) {
+		struct demi__buf *bufs[32];
+
+		n = l->ops->rx_burst(l->dev, bufs, 32);
+		CHECK(n <= 1, "%d frames", n);
+		for (int i = 0; i < n; i++)
+			demi__buf_put(bufs[i]);
+	}
+	/* Last first: the next allocation is a buffer from a slab with own mbufs again. */
+	for (unsigned i = nmany; i-- > 0;)
+		demi__buf_put(many[i]);
+	free(many);
+	many = NULL;
+	slabs = 0;
+	CHECK(pool.stats.bufs_in_use == base, "%" PRIu64 " in use after the budget check",
+	      pool.stats.bufs_in_use - base);
 	{
 		struct demi__buf *b = l->ops->alloc(l->dev, 100);
 
-		CHECK(b, "alloc");
+		CHECK(b && b->dev, "alloc: a buffer with its own mbuf");
 		memset(demi__buf_data(b), 0, b->len);
 		CHECK(l->ops->tx_burst(l->dev, &b, 1) == 1, "ring tx");
 	}
 	printf("net_ring: %d frames read back, in use %" PRIu64 " after them and one send\n", got,
 	       pool.stats.bufs_in_use);
-	CHECK(got == 100, "read back %d of 100", got);
 	CHECK(pool.stats.bufs_in_use == base + 1, "the PMD holds one frame: %" PRIu64 " in use",
 	      pool.stats.bufs_in_use - base);
 	nip_dpdk_fini(d);
@@ -222,6 +276,9 @@ int main(void)
 	ret = T_PASS;
 	printf("PASS\n");
 fail:
+	for (unsigned i = 0; many && i < nmany && i < MANY; i++)
+		demi__buf_put(many[i]);
+	free(many);
 	for (unsigned i = 0; i < nheld; i++)
 		demi__buf_put(held[i]);
 	if (d)
