@@ -43,8 +43,9 @@
 /* Receive buffers are pool buffers of the smallest class, used whole as mbuf data rooms. */
 /* demi__slab.priv: this bit, and the slab's own mbuf mempool (slab_mbufs_add) above it. */
 #define SLAB_REGISTERED 1u
-/* Frames sent as their buffer's own mbuf that the PMD held past rte_eth_tx_burst: a ring's
- * worth and a burst, a power of two (a full list sends by header mbuf). */
+/* Frames sent as their buffer's own mbuf that the PMD held past rte_eth_tx_burst: room for a
+ * full TX ring (NB_TXD) and a burst, rounded up to a power of two for the index mask; when a
+ * burst would not fit, its frames go by header mbuf. */
 #define TX_PEND 2048u
 /* Slabs whose buffers get their own mbufs (slab_mbufs_add), per instance: each takes a
  * mempool, i.e. 3 memzones of the process's RTE_MAX_MEMZONE (2560 in Debian's DPDK) and about
@@ -186,11 +187,18 @@ out:
 	return rc;
 }
 
+/* The IO address of memory at p: its virtual address under IOVA as VA, else none known (a
+ * driver that needs one cannot take it). */
+static inline rte_iova_t va_iova(const struct nip_dpdk *d, const void *p)
+{
+	return d->iova_va ? (rte_iova_t)(uintptr_t)p : RTE_BAD_IOVA;
+}
+
 /* ---- every pool slab, through the pool's slab hook: registration and mbufs ---- */
 
 static int slab_register(struct nip_dpdk *d, struct demi__slab *s)
 {
-	rte_iova_t iova = d->iova_va ? (rte_iova_t)(uintptr_t)s->mem : RTE_BAD_IOVA;
+	rte_iova_t iova = va_iova(d, s->mem);
 
 	if (rte_extmem_register(s->mem, s->bytes, NULL, 0, d->page_size) < 0 &&
 	    rte_errno != EEXIST) {
@@ -219,7 +227,7 @@ static int slab_register(struct nip_dpdk *d, struct demi__slab *s)
 
 static void slab_unregister(struct nip_dpdk *d, struct demi__slab *s)
 {
-	rte_iova_t iova = d->iova_va ? (rte_iova_t)(uintptr_t)s->mem : RTE_BAD_IOVA;
+	rte_iova_t iova = va_iova(d, s->mem);
 
 	if (!(s->priv & SLAB_REGISTERED))
 		return;
@@ -265,7 +273,7 @@ static void slab_mbufs_add(struct nip_dpdk *d, struct demi__slab *s)
 {
 	struct rte_pktmbuf_extmem ext = {
 		.buf_ptr = s->mem,
-		.buf_iova = d->iova_va ? (rte_iova_t)(uintptr_t)s->mem : RTE_BAD_IOVA,
+		.buf_iova = va_iova(d, s->mem),
 		.buf_len = (size_t)s->stride * s->nbufs,
 		.elt_size = s->stride,
 	};
@@ -336,7 +344,7 @@ static void slabs_release(struct nip_dpdk *d)
 {
 	struct demi__pool *p = d->pool;
 
-	if (p->hook != slab_hook)
+	if (p->hook != slab_hook || p->hook_arg != d)
 		return;
 	demi__pool_set_slab_hook(p, NULL, NULL);
 	for (uint32_t id = 1; id < p->nslabs; id++)
@@ -595,8 +603,7 @@ static void tx_attach_payload(struct nip_dpdk *d, struct rte_mbuf *m, struct rte
 	sh->free_cb = tx_ext_free;
 	sh->fcb_opaque = b->next;
 	rte_mbuf_ext_refcnt_set(sh, 1);
-	rte_pktmbuf_attach_extbuf(p, data, d->iova_va ? (rte_iova_t)(uintptr_t)data : RTE_BAD_IOVA,
-				  (uint16_t)len, sh);
+	rte_pktmbuf_attach_extbuf(p, data, va_iova(d, data), (uint16_t)len, sh);
 	p->data_len = (uint16_t)len;
 	p->pkt_len = len;
 	m->next = p;
@@ -678,9 +685,7 @@ static int tx_chunk(struct nip_dpdk *d, struct demi__buf **bufs, uint16_t k)
 		sh->free_cb = tx_ext_free;
 		sh->fcb_opaque = b;
 		rte_mbuf_ext_refcnt_set(sh, 1);
-		rte_pktmbuf_attach_extbuf(m, data,
-					  d->iova_va ? (rte_iova_t)(uintptr_t)data : RTE_BAD_IOVA,
-					  (uint16_t)b->len, sh);
+		rte_pktmbuf_attach_extbuf(m, data, va_iova(d, data), (uint16_t)b->len, sh);
 		m->data_len = (uint16_t)b->len;
 		m->pkt_len = b->len;
 		tx_offload(d, m, data, b->len);
@@ -1067,7 +1072,7 @@ static int rx_pool_create(struct nip_dpdk *d, int socket)
 			goto out;
 		}
 		ext[i].buf_ptr = b->base;
-		ext[i].buf_iova = d->iova_va ? (rte_iova_t)(uintptr_t)b->base : RTE_BAD_IOVA;
+		ext[i].buf_iova = va_iova(d, b->base);
 		ext[i].buf_len = d->rx_buf_bytes;
 		ext[i].elt_size = d->rx_buf_bytes;
 	}
@@ -1372,6 +1377,8 @@ fail:
 
 void nip_dpdk_fini(struct nip_dpdk *d)
 {
+	uint32_t kept = 0;
+
 	if (!d)
 		return;
 	if (d->wait_epfd >= 0) {
@@ -1390,9 +1397,21 @@ void nip_dpdk_fini(struct nip_dpdk *d)
 	 * drop their buffers' references): only then may the mempools and buffers go. */
 	if (d->configured)
 		rte_eth_dev_close(d->port);
-	/* Closing freed every frame the PMD held; the mbufs go with their mempools below. */
-	for (; d->tx_pend_head != d->tx_pend_tail; d->tx_pend_head++)
-		demi__buf_put(mbuf_buf(d->tx_pend[d->tx_pend_head & (TX_PEND - 1)]));
+	/* A NIC's close frees what it held, so each pending frame's count is back to ours; a
+	 * PMD that keeps its mbufs past close (net_ring: in its ring, for whoever reads it next)
+	 * may still read a frame's data, so that buffer stays out of the pool, reported. */
+	for (; d->tx_pend_head != d->tx_pend_tail; d->tx_pend_head++) {
+		struct rte_mbuf *m = d->tx_pend[d->tx_pend_head & (TX_PEND - 1)];
+
+		if (rte_mbuf_refcnt_read(m) == 1)
+			demi__buf_put(mbuf_buf(m));
+		else
+			kept++;
+	}
+	if (kept)
+		DEMI_WARN("dpdk: port %u: the driver still holds %u sent frames after close: "
+			  "their buffers stay in use",
+			  d->port, kept);
 	/* Buffers still held by the stack or the application stay valid pool memory: only
 	 * their mbufs go. */
 	rte_mempool_free(d->rx_mp);
@@ -1446,9 +1465,4 @@ void nip_dpdk_stats(struct nip_dpdk *d, struct nip_dpdk_stats *out)
 		out->port_oerrors = es.oerrors;
 		out->port_rx_nombuf = es.rx_nombuf;
 	}
-}
-
-uint64_t nip_dpdk_tx_own_frames(const struct nip_dpdk *d)
-{
-	return d->st.tx_own_frames;
 }

@@ -98,9 +98,10 @@ static int child_done(const char *who, struct nip_dpdk *d, struct demi__pool *po
 		      uint64_t own_less)
 {
 	struct nip_dpdk_stats st;
-	uint64_t own = nip_dpdk_tx_own_frames(d);
+	uint64_t own;
 
 	nip_dpdk_stats(d, &st);
+	own = st.tx_own_frames;
 	if (own + own_less != st.tx_frames || st.rx_held != 0) {
 		fprintf(stderr,
 			"%s: %" PRIu64 " of %" PRIu64 " frames sent as their own mbuf, %" PRIu64
@@ -280,10 +281,11 @@ static bool full_ring_ok(struct nip_dpdk *d, struct nip_link *l, uint32_t first)
 	struct nip_dpdk_stats st0, st1;
 	struct demi__buf *p = l->ops->alloc(l->dev, 60), *two[2], *refused = NULL;
 	struct echoes e = {.first = first, .seq = first};
-	uint64_t own0 = nip_dpdk_tx_own_frames(d), deadline = t_now_ms() + 20000;
+	uint64_t own0, deadline = t_now_ms() + 20000;
 	bool ok = true, sent_all;
 
 	nip_dpdk_stats(d, &st0);
+	own0 = st0.tx_own_frames;
 	if (!p)
 		return false;
 	fill(demi__buf_data(p), 0, 60, l->mac, false);
@@ -324,7 +326,7 @@ static bool full_ring_ok(struct nip_dpdk *d, struct nip_link *l, uint32_t first)
 			sched_yield();
 	nip_dpdk_stats(d, &st1);
 	/* All but the pushed-twice buffer's second copy went as own mbufs. */
-	ok &= nip_dpdk_tx_own_frames(d) - own0 == st1.tx_frames - st0.tx_frames - 1;
+	ok &= st1.tx_own_frames - own0 == st1.tx_frames - st0.tx_frames - 1;
 	sent_all = e.echoed + e.bad == e.seq - first + 1;
 	printf("client: full ring: %u frames sent, %" PRIu64 " refusals before it left, %u echoed "
 	       "(%u of the buffer pushed twice), %u bad%s: %s\n",
