@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The DPDK device's setup errors and buffer accounting, in one process over net_null (frames
- * appear and vanish at once) and a net_memif server nobody connects to:
+ * appear and vanish at once), net_ring (sent frames wait in a ring for the receive side) and a
+ * net_memif server nobody connects to:
  *   - no dpdk.eal_init: -EINVAL, and the EAL may still be initialized later;
  *   - a port that does not exist: -ENODEV;
  *   - no link (memif server without a client): -ETIMEDOUT after dpdk.link_timeout_ms;
  *   - a PMD that keeps sent mbufs (net_ring): their buffers stay in use until it lets go,
- *     and fini gives back all but what it still holds after close; past 64 slabs a slab's buffers
+ *     a receive mbuf sent back stays in the held FIFO while the PMD has it, and fini gives
+ *     back all but what the PMD still holds after close; past 64 slabs a slab's buffers
  * have no own mbufs and go out through header mbufs;
  *   - a second instance reuses the EAL; with dpdk.register_memory every pool slab is
  *     registered while the device lives and unregistered after;
@@ -21,6 +23,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <unistd.h>
+
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
 
 #include "dev/dpdk_link.h"
 #include "dpdk_test.h"
@@ -174,6 +180,48 @@ int main(void)
 	slabs = 0;
 	CHECK(pool.stats.bufs_in_use == base, "%" PRIu64 " in use after the budget check",
 	      pool.stats.bufs_in_use - base);
+	/* A frame sent back as its receive mbuf while the PMD keeps that mbuf: the mbuf stays in
+	 * the held FIFO (its buffer is the pending send's) until the PMD lets go. The test plays
+	 * a NIC that received the frame (an mbuf of the device's receive mempool put in the
+	 * ring) and holds it after the send (taken out of the ring, freed later). */
+	{
+		struct rte_ring *r = rte_ring_lookup("ETH_RXTX0_net_ring0");
+		struct rte_mempool *mp = NULL;
+		struct rte_mbuf *m = NULL, *m2 = NULL;
+		struct demi__buf *b = NULL;
+		char name[RTE_MEMPOOL_NAMESIZE];
+
+		for (unsigned i = 0; !mp && i < 64; i++) {
+			snprintf(name, sizeof(name), "nip_rx_2_%u", i);
+			mp = rte_mempool_lookup(name);
+		}
+		CHECK(r && mp, "net_ring's ring %p, receive mempool %p", (void *)r, (void *)mp);
+		m = rte_pktmbuf_alloc(mp);
+		CHECK(m && rte_pktmbuf_append(m, 100), "receive mbuf");
+		memset(rte_pktmbuf_mtod(m, void *), 0xee, 100);
+		CHECK(rte_ring_enqueue(r, m) == 0, "enqueue");
+		nip_dpdk_stats(d, &st);
+		t0 = st.tx_own_frames;
+		CHECK(l->ops->rx_burst(l->dev, &b, 1) == 1 && b->len == 100 &&
+			      demi__buf_data(b)[20] == 0xee && b->dev == m,
+		      "the frame, zero-copy");
+		CHECK(l->ops->tx_burst(l->dev, &b, 1) == 1, "tx of the receive buffer");
+		CHECK(rte_ring_dequeue(r, (void **)&m2) == 0 && m2 == m, "its own mbuf went out");
+		for (int k = 0; k < 3; k++)
+			CHECK(l->ops->rx_burst(l->dev, &b, 1) == 0, "nothing to receive");
+		nip_dpdk_stats(d, &st);
+		printf("net_ring: a receive mbuf the PMD holds: %" PRIu64 " held, in use %" PRIu64
+		       "\n",
+		       st.rx_held, pool.stats.bufs_in_use - base);
+		CHECK(st.tx_own_frames == t0 + 1 && st.rx_held == 1 &&
+			      pool.stats.bufs_in_use == base,
+		      "held while the PMD has it");
+		rte_pktmbuf_free(m); /* the PMD lets go */
+		CHECK(l->ops->rx_burst(l->dev, &b, 1) == 0, "nothing to receive");
+		nip_dpdk_stats(d, &st);
+		CHECK(st.rx_held == 0 && pool.stats.bufs_in_use == base,
+		      "not given back after the PMD let go: %" PRIu64 " held", st.rx_held);
+	}
 	{
 		struct demi__buf *b = l->ops->alloc(l->dev, 100);
 
