@@ -9,7 +9,7 @@
  *   - a PMD that keeps sent mbufs (net_ring): their buffers stay in use until it lets go,
  *     a receive mbuf sent back stays in the held FIFO while the PMD has it, and fini gives
  *     back all but what the PMD still holds after close; past 64 slabs a slab's buffers
- * have no own mbufs and go out through header mbufs;
+ *     have no own mbufs and go out through header mbufs;
  *   - a second instance reuses the EAL; with dpdk.register_memory every pool slab is
  *     registered while the device lives and unregistered after;
  *   - tx: a reference kept across a send survives it; runt and oversized frames are taken and
