@@ -43,9 +43,16 @@
 /* Receive buffers are pool buffers of the smallest class, used whole as mbuf data rooms. */
 /* demi__slab.priv: this bit, and the slab's own mbuf mempool (slab_mbufs_add) above it. */
 #define SLAB_REGISTERED 1u
-/* Frames sent as their buffer's own mbuf that the PMD held past rte_eth_tx_burst: a ring's
- * worth and a burst, a power of two (a full list sends by header mbuf). */
+/* Frames sent as their buffer's own mbuf that the PMD held past rte_eth_tx_burst: room for a
+ * full TX ring (NB_TXD) and a burst, rounded up to a power of two for the index mask; when a
+ * burst would not fit, its frames go by header mbuf. */
 #define TX_PEND 2048u
+/* Slabs whose buffers get their own mbufs (slab_mbufs_add), per instance: each takes a
+ * mempool, i.e. 3 memzones of the process's RTE_MAX_MEMZONE (2560 in Debian's DPDK) and about
+ * 190 KiB of EAL memory, so ~800 slabs would leave the whole process without memzones. 64
+ * slabs are 128 MiB of 2 KiB buffers, far beyond what a ring and the frames in flight need
+ * (192 memzones, ~12 MiB); later slabs send through header mbufs. */
+#define OWN_MBUF_SLABS 64u
 /* Without receive interrupts an idle wait sleeps in steps that double from this. */
 #define NAP_MIN_NS 16000ull
 
@@ -103,7 +110,8 @@ struct nip_dpdk {
 	 * count is back to ours (tx_sweep), oldest first. */
 	struct rte_mbuf **tx_pend; /* TX_PEND entries, apart: the struct's hot fields stay close */
 	uint32_t tx_pend_head, tx_pend_tail;
-	uint32_t instance; /* names the slabs' mempools */
+	uint32_t instance;  /* names the slabs' mempools */
+	uint32_t own_slabs; /* slabs with own mbufs, at most OWN_MBUF_SLABS */
 
 	struct nip_dpdk_stats st;
 	char rx_name[RTE_MEMPOOL_NAMESIZE], tx_name[RTE_MEMPOOL_NAMESIZE];
@@ -179,11 +187,18 @@ out:
 	return rc;
 }
 
+/* The IO address of memory at p: its virtual address under IOVA as VA, else none known (a
+ * driver that needs one cannot take it). */
+static inline rte_iova_t va_iova(const struct nip_dpdk *d, const void *p)
+{
+	return d->iova_va ? (rte_iova_t)(uintptr_t)p : RTE_BAD_IOVA;
+}
+
 /* ---- every pool slab, through the pool's slab hook: registration and mbufs ---- */
 
 static int slab_register(struct nip_dpdk *d, struct demi__slab *s)
 {
-	rte_iova_t iova = d->iova_va ? (rte_iova_t)(uintptr_t)s->mem : RTE_BAD_IOVA;
+	rte_iova_t iova = va_iova(d, s->mem);
 
 	if (rte_extmem_register(s->mem, s->bytes, NULL, 0, d->page_size) < 0 &&
 	    rte_errno != EEXIST) {
@@ -212,7 +227,7 @@ static int slab_register(struct nip_dpdk *d, struct demi__slab *s)
 
 static void slab_unregister(struct nip_dpdk *d, struct demi__slab *s)
 {
-	rte_iova_t iova = d->iova_va ? (rte_iova_t)(uintptr_t)s->mem : RTE_BAD_IOVA;
+	rte_iova_t iova = va_iova(d, s->mem);
 
 	if (!(s->priv & SLAB_REGISTERED))
 		return;
@@ -250,29 +265,37 @@ static struct rte_mempool *slab_mp(const struct demi__slab *s)
  * Gives every buffer of a slab of the smallest class (2 KiB: frames, requests, replies) a
  * permanent mbuf whose pinned data room is the buffer (demi__buf.dev), so that sending it
  * needs no header mbuf (tx_own). The mempool is only their storage: none is ever allocated
- * or freed, each keeps the count 1 that is ours, and a send raises it for the PMD. Without
- * DPDK memory for them the slab's frames go by header mbuf (logged once).
+ * or freed, each keeps the count 1 that is ours, and a send raises it for the PMD. Past
+ * OWN_MBUF_SLABS, or without DPDK memory for them, the slab's frames go by header mbuf
+ * (logged once).
  */
 static void slab_mbufs_add(struct nip_dpdk *d, struct demi__slab *s)
 {
 	struct rte_pktmbuf_extmem ext = {
 		.buf_ptr = s->mem,
-		.buf_iova = d->iova_va ? (rte_iova_t)(uintptr_t)s->mem : RTE_BAD_IOVA,
+		.buf_iova = va_iova(d, s->mem),
 		.buf_len = (size_t)s->stride * s->nbufs,
 		.elt_size = s->stride,
 	};
 	char name[RTE_MEMPOOL_NAMESIZE];
 	struct rte_mempool *mp;
+	static bool said_budget, said;
 
 	if (s->cls != 0 || s->stride > UINT16_MAX)
 		return;
+	if (d->own_slabs >= OWN_MBUF_SLABS) {
+		if (!said_budget)
+			DEMI_INFO("dpdk: %u slabs have their own mbufs: the frames of later slabs "
+				  "are sent through header mbufs",
+				  OWN_MBUF_SLABS);
+		said_budget = true;
+		return;
+	}
 	snprintf(name, sizeof(name), "nip_s_%u_%u", d->instance, s->id);
 	mp = rte_pktmbuf_pool_create_extbuf(name, s->nbufs, 0,
 					    RTE_ALIGN(sizeof(void *), RTE_MBUF_PRIV_ALIGN),
 					    (uint16_t)s->stride, SOCKET_ID_ANY, &ext, 1);
 	if (!mp) {
-		static bool said;
-
 		if (!said)
 			DEMI_WARN("dpdk: no mbufs for a slab of %u buffers (%s): its frames are "
 				  "sent through header mbufs",
@@ -282,16 +305,20 @@ static void slab_mbufs_add(struct nip_dpdk *d, struct demi__slab *s)
 	}
 	rte_mempool_obj_iter(mp, mbuf_bind, d);
 	s->priv |= (uint64_t)(uintptr_t)mp;
+	d->own_slabs++;
 }
 
-static void slab_mbufs_drop(struct demi__slab *s)
+static void slab_mbufs_drop(struct nip_dpdk *d, struct demi__slab *s)
 {
 	struct rte_mempool *mp = slab_mp(s);
 
-	for (uint32_t i = 0; mp && i < s->nbufs; i++)
+	if (!mp)
+		return;
+	for (uint32_t i = 0; i < s->nbufs; i++)
 		s->bufs[i].dev = NULL;
 	rte_mempool_free(mp);
 	s->priv &= SLAB_REGISTERED;
+	d->own_slabs--;
 }
 
 static int slab_hook(void *arg, struct demi__slab *s, bool added)
@@ -299,7 +326,7 @@ static int slab_hook(void *arg, struct demi__slab *s, bool added)
 	struct nip_dpdk *d = arg;
 
 	if (!added) {
-		slab_mbufs_drop(s);
+		slab_mbufs_drop(d, s);
 		slab_unregister(d, s);
 		return 0;
 	}
@@ -317,7 +344,7 @@ static void slabs_release(struct nip_dpdk *d)
 {
 	struct demi__pool *p = d->pool;
 
-	if (p->hook != slab_hook)
+	if (p->hook != slab_hook || p->hook_arg != d)
 		return;
 	demi__pool_set_slab_hook(p, NULL, NULL);
 	for (uint32_t id = 1; id < p->nslabs; id++)
@@ -340,12 +367,15 @@ static void tx_sweep(struct nip_dpdk *d)
 
 /* ---- receive ---- */
 
-/* A held receive mbuf back to its mempool without rte_pktmbuf_free's checks (callgrind: a
- * receive burst 46 instructions cheaper, of rte_pktmbuf_free's 88): it is one segment (rx_wrap
- * keeps no other), its count is 1 (a send's count is gone before the send's buffer reference:
- * tx_sweep) and its data room is pinned, so there is nothing to detach. */
+/* A held receive mbuf back to its mempool without rte_pktmbuf_free (callgrind: a receive
+ * burst 46 instructions cheaper, of rte_pktmbuf_free's 88). rte_mbuf_raw_free wants the mbuf
+ * as rte_pktmbuf_prefree_seg would leave it, which holds here: one segment (rx_wrap keeps no
+ * other), count 1 (a send's count is gone before the send's buffer reference: tx_sweep), a
+ * pinned data room that is never detached and whose shared count stays 1; what is left is
+ * prefree's one store for a pinned room, the flags back to the room's flag alone. */
 static inline void rx_mbuf_free(struct rte_mbuf *m)
 {
+	m->ol_flags = RTE_MBUF_F_EXTERNAL;
 	rte_mbuf_raw_free(m);
 }
 
@@ -573,8 +603,7 @@ static void tx_attach_payload(struct nip_dpdk *d, struct rte_mbuf *m, struct rte
 	sh->free_cb = tx_ext_free;
 	sh->fcb_opaque = b->next;
 	rte_mbuf_ext_refcnt_set(sh, 1);
-	rte_pktmbuf_attach_extbuf(p, data, d->iova_va ? (rte_iova_t)(uintptr_t)data : RTE_BAD_IOVA,
-				  (uint16_t)len, sh);
+	rte_pktmbuf_attach_extbuf(p, data, va_iova(d, data), (uint16_t)len, sh);
 	p->data_len = (uint16_t)len;
 	p->pkt_len = len;
 	m->next = p;
@@ -607,6 +636,7 @@ static struct rte_mbuf *tx_own(struct nip_dpdk *d, struct demi__buf *b)
 	/* What a receive left (checksum results, VLAN): not for the PMD's transmit. The pinned
 	 * data room's flag stays, or a free would detach it. */
 	m->ol_flags &= RTE_MBUF_F_EXTERNAL;
+	m->packet_type = 0;
 	m->tx_offload = 0;
 	tx_offload(d, m, demi__buf_data(b), b->len);
 	return m;
@@ -655,9 +685,7 @@ static int tx_chunk(struct nip_dpdk *d, struct demi__buf **bufs, uint16_t k)
 		sh->free_cb = tx_ext_free;
 		sh->fcb_opaque = b;
 		rte_mbuf_ext_refcnt_set(sh, 1);
-		rte_pktmbuf_attach_extbuf(m, data,
-					  d->iova_va ? (rte_iova_t)(uintptr_t)data : RTE_BAD_IOVA,
-					  (uint16_t)b->len, sh);
+		rte_pktmbuf_attach_extbuf(m, data, va_iova(d, data), (uint16_t)b->len, sh);
 		m->data_len = (uint16_t)b->len;
 		m->pkt_len = b->len;
 		tx_offload(d, m, data, b->len);
@@ -1044,7 +1072,7 @@ static int rx_pool_create(struct nip_dpdk *d, int socket)
 			goto out;
 		}
 		ext[i].buf_ptr = b->base;
-		ext[i].buf_iova = d->iova_va ? (rte_iova_t)(uintptr_t)b->base : RTE_BAD_IOVA;
+		ext[i].buf_iova = va_iova(d, b->base);
 		ext[i].buf_len = d->rx_buf_bytes;
 		ext[i].elt_size = d->rx_buf_bytes;
 	}
@@ -1349,6 +1377,8 @@ fail:
 
 void nip_dpdk_fini(struct nip_dpdk *d)
 {
+	uint32_t kept = 0;
+
 	if (!d)
 		return;
 	if (d->wait_epfd >= 0) {
@@ -1367,9 +1397,21 @@ void nip_dpdk_fini(struct nip_dpdk *d)
 	 * drop their buffers' references): only then may the mempools and buffers go. */
 	if (d->configured)
 		rte_eth_dev_close(d->port);
-	/* Closing freed every frame the PMD held; the mbufs go with their mempools below. */
-	for (; d->tx_pend_head != d->tx_pend_tail; d->tx_pend_head++)
-		demi__buf_put(mbuf_buf(d->tx_pend[d->tx_pend_head & (TX_PEND - 1)]));
+	/* A NIC's close frees what it held, so each pending frame's count is back to ours; a
+	 * PMD that keeps its mbufs past close (net_ring: in its ring, for whoever reads it next)
+	 * may still read a frame's data, so that buffer stays out of the pool, reported. */
+	for (; d->tx_pend_head != d->tx_pend_tail; d->tx_pend_head++) {
+		struct rte_mbuf *m = d->tx_pend[d->tx_pend_head & (TX_PEND - 1)];
+
+		if (rte_mbuf_refcnt_read(m) == 1)
+			demi__buf_put(mbuf_buf(m));
+		else
+			kept++;
+	}
+	if (kept)
+		DEMI_WARN("dpdk: port %u: the driver still holds %u sent frames after close: "
+			  "their buffers stay in use",
+			  d->port, kept);
 	/* Buffers still held by the stack or the application stay valid pool memory: only
 	 * their mbufs go. */
 	rte_mempool_free(d->rx_mp);
@@ -1423,9 +1465,4 @@ void nip_dpdk_stats(struct nip_dpdk *d, struct nip_dpdk_stats *out)
 		out->port_oerrors = es.oerrors;
 		out->port_rx_nombuf = es.rx_nombuf;
 	}
-}
-
-uint64_t nip_dpdk_tx_own_frames(const struct nip_dpdk *d)
-{
-	return d->st.tx_own_frames;
 }

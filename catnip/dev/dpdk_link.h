@@ -158,10 +158,6 @@ int nip_dpdk_wait(struct nip_dpdk *d, uint64_t timeout_ns);
  */
 int nip_dpdk_rx_peek(struct nip_dpdk *d);
 
-/** @brief Frames sent as their buffer's own mbuf, with no header mbuf (for tests and tools:
- *  the rest went through header mbufs). */
-uint64_t nip_dpdk_tx_own_frames(const struct nip_dpdk *d);
-
 /** @brief The ethdev port id (for tools and tests). */
 uint16_t nip_dpdk_port(const struct nip_dpdk *d);
 
