@@ -50,7 +50,8 @@
 /* Slabs whose buffers get their own mbufs (slab_mbufs_add), per instance: each takes a
  * mempool, i.e. 3 memzones of the process's RTE_MAX_MEMZONE (2560 in Debian's DPDK) and about
  * 190 KiB of EAL memory, so ~800 slabs would leave the whole process without memzones. 64
- * slabs are 128 MiB of 2 KiB buffers, far beyond what a ring and the frames in flight need
+ * slabs are 128 MiB of 2 KiB buffers to send (slabs lent whole to the receive side give
+ * their place back: rx_slabs_unown), far beyond what a ring and the frames in flight need
  * (192 memzones, ~12 MiB); later slabs send through header mbufs. */
 #define OWN_MBUF_SLABS 64u
 /* Without receive interrupts an idle wait sleeps in steps that double from this. */
@@ -1044,6 +1045,24 @@ static int rx_plain_pool_create(struct nip_dpdk *d, int socket)
 }
 
 /* Lends rx_nbufs pool buffers to a mempool of mbufs that use them as pinned data rooms. */
+/* A slab whose every buffer is lent to the receive side needs no mbufs of its own (each
+ * buffer's is its receive mbuf): its mempool goes, and with it its place in OWN_MBUF_SLABS,
+ * which is meant for the buffers that are sent. A slab only partly lent keeps them.
+ * rx_bufs holds a slab's buffers side by side when they came from it in one run (a fresh
+ * slab); a slab met in pieces is left alone. */
+static void rx_slabs_unown(struct nip_dpdk *d)
+{
+	for (uint32_t i = 0; i < d->rx_nbufs;) {
+		struct demi__slab *s = d->rx_bufs[i]->slab;
+		uint32_t n = 0;
+
+		for (; i < d->rx_nbufs && d->rx_bufs[i]->slab == s; i++)
+			n++;
+		if (n == s->nbufs)
+			slab_mbufs_drop(d, s);
+	}
+}
+
 static int rx_pool_create(struct nip_dpdk *d, int socket)
 {
 	struct rte_pktmbuf_extmem *ext;
@@ -1085,6 +1104,7 @@ static int rx_pool_create(struct nip_dpdk *d, int socket)
 			 rte_strerror(rte_errno));
 		goto out;
 	}
+	rx_slabs_unown(d);
 	/* A receive buffer's own mbuf is its receive mbuf (it replaces the slab's). */
 	rte_mempool_obj_iter(d->rx_mp, mbuf_bind, d);
 out:
@@ -1399,7 +1419,9 @@ void nip_dpdk_fini(struct nip_dpdk *d)
 		rte_eth_dev_close(d->port);
 	/* A NIC's close frees what it held, so each pending frame's count is back to ours; a
 	 * PMD that keeps its mbufs past close (net_ring: in its ring, for whoever reads it next)
-	 * may still read a frame's data, so that buffer stays out of the pool, reported. */
+	 * keeps a stale descriptor: that frame's buffer stays out of the pool, reported, so it is
+	 * never reused while the descriptor may point at it. The mbuf header itself goes with
+	 * its slab's mempool below: whoever reads that ring after fini reads freed memory. */
 	for (; d->tx_pend_head != d->tx_pend_tail; d->tx_pend_head++) {
 		struct rte_mbuf *m = d->tx_pend[d->tx_pend_head & (TX_PEND - 1)];
 

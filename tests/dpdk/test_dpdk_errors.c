@@ -150,10 +150,22 @@ int main(void)
 		}
 	}
 	for (uint32_t id = 1; id < pool.nslabs; id++) {
-		if (pool.slabs[id] && pool.slabs[id]->cls == 0) {
-			slabs++;
-			own_slabs += (pool.slabs[id]->priv & ~1ull) != 0;
-		}
+		const struct demi__slab *sl = pool.slabs[id];
+		bool used = false;
+
+		if (!sl || sl->cls != 0)
+			continue;
+		slabs++;
+		if (!(sl->priv & ~1ull))
+			continue;
+		own_slabs++;
+		/* A slab with a mempool of its own has buffers that use it: one lent whole to the
+		 * receive side (each buffer's mbuf a receive mbuf) gave its place back. */
+		for (uint32_t i = 0; i < sl->nbufs && !used; i++)
+			used = sl->bufs[i].dev &&
+			       ((struct rte_mbuf *)sl->bufs[i].dev)->pool ==
+				       (struct rte_mempool *)(uintptr_t)(sl->priv & ~1ull);
+		CHECK(used, "slab %u keeps a mempool none of its buffers uses", id);
 	}
 	printf("net_ring: %u slabs of 2 KiB buffers, %u with own mbufs\n", slabs, own_slabs);
 	CHECK(bare && own_slabs == 64 && slabs > own_slabs, "own mbuf budget");
